@@ -1,0 +1,3 @@
+module github.com/cantondex/platform/stacks
+
+go 1.26.0

@@ -1,0 +1,3 @@
+module github.com/cantondex/platform/tests
+
+go 1.26.0
