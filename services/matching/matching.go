@@ -12,6 +12,8 @@
 // commands produces exactly the events of an uninterrupted run.
 package matching
 
+import "strings"
+
 // Side of an order. The zero value is invalid.
 type Side uint8
 
@@ -260,4 +262,53 @@ type OrderState struct {
 	Qty      int64 // open lots
 	PostOnly bool
 	STP      STP
+}
+
+// ParseSide reads "buy" or "sell".
+func ParseSide(s string) (Side, bool) {
+	switch s {
+	case "buy":
+		return Buy, true
+	case "sell":
+		return Sell, true
+	}
+	return 0, false
+}
+
+// ParseOrderType reads "limit" or "market".
+func ParseOrderType(s string) (OrderType, bool) {
+	switch s {
+	case "limit":
+		return Limit, true
+	case "market":
+		return MarketOrder, true
+	}
+	return 0, false
+}
+
+// ParseTIF reads "GTC", "IOC" or "FOK" (any case); "" is GTC.
+func ParseTIF(s string) (TIF, bool) {
+	switch strings.ToUpper(s) {
+	case "", "GTC":
+		return GTC, true
+	case "IOC":
+		return IOC, true
+	case "FOK":
+		return FOK, true
+	}
+	return 0, false
+}
+
+// ParseSTP reads "cancel_newest", "cancel_oldest" or "cancel_both"; "" is the default,
+// cancel_newest.
+func ParseSTP(s string) (STP, bool) {
+	switch s {
+	case "", "cancel_newest":
+		return STPCancelNewest, true
+	case "cancel_oldest":
+		return STPCancelOldest, true
+	case "cancel_both":
+		return STPCancelBoth, true
+	}
+	return 0, false
 }
