@@ -115,7 +115,12 @@ func (h *harness) checkFIFO() error {
 // randomCommand draws a command from a small space of ids, accounts and prices so that
 // duplicates, self-trades, crossings, cancels of live orders and every rejection all happen.
 func randomCommand(rng *rand.Rand, seq uint64) Command {
-	c := Command{Seq: seq, ID: fmt.Sprintf("o%d", rng.IntN(64))}
+	return randomCommandIn(rng, seq, 64, 95, 11)
+}
+
+// randomCommandIn draws from nIDs ids and limit prices in [lo, lo+span).
+func randomCommandIn(rng *rand.Rand, seq uint64, nIDs int, lo int64, span int) Command {
+	c := Command{Seq: seq, ID: fmt.Sprintf("o%d", rng.IntN(nIDs))}
 	switch r := rng.IntN(100); {
 	case r < 55:
 		c.Op = OpNew
@@ -125,7 +130,7 @@ func randomCommand(rng *rand.Rand, seq uint64) Command {
 	case r < 99:
 		c.Op = OpModify
 		if rng.IntN(3) > 0 {
-			c.Price = randomPrice(rng)
+			c.Price = randomPrice(rng, lo, span)
 		}
 		if rng.IntN(2) == 0 {
 			c.Qty = randomQty(rng)
@@ -155,16 +160,16 @@ func randomCommand(rng *rand.Rand, seq uint64) Command {
 	}
 	c.PostOnly = rng.IntN(8) == 0
 	c.STP = STP(rng.IntN(3))
-	c.Price = randomPrice(rng)
+	c.Price = randomPrice(rng, lo, span)
 	c.Qty = randomQty(rng)
 	return c
 }
 
-func randomPrice(rng *rand.Rand) int64 {
+func randomPrice(rng *rand.Rand, lo int64, span int) int64 {
 	if rng.IntN(50) == 0 {
-		return []int64{-1, 0, 89, 111}[rng.IntN(4)]
+		return []int64{-1, 0, 89, 111, 5000}[rng.IntN(5)]
 	}
-	return 95 + int64(rng.IntN(11))
+	return lo + int64(rng.IntN(span))
 }
 
 func randomQty(rng *rand.Rand) int64 {
