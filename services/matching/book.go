@@ -66,11 +66,7 @@ func (b *Book) Reserve(n int) {
 	if n <= 0 {
 		return
 	}
-	os := make([]order, n)
-	for i := range os {
-		os[i].next = b.freeOrders
-		b.freeOrders = &os[i]
-	}
+	b.growOrders(n)
 	ls := make([]level, n)
 	for i := range ls {
 		ls[i].nextFr = b.freeLevels
@@ -81,6 +77,15 @@ func (b *Book) Reserve(n int) {
 	}
 	b.bids.reserve(n)
 	b.asks.reserve(n)
+}
+
+// growOrders adds n orders to the free list, allocated together.
+func (b *Book) growOrders(n int) {
+	os := make([]order, n)
+	for i := range os {
+		os[i].next = b.freeOrders
+		b.freeOrders = &os[i]
+	}
 }
 
 func (b *Book) sideOf(s Side) *bookSide {
@@ -283,12 +288,11 @@ func (b *Book) match(t *taker, seq uint64, out []Event) []Event {
 
 // rest puts an order at the back of its price level.
 func (b *Book) rest(id, account string, s Side, price, qty int64, stp STP, postOnly bool) {
-	o := b.freeOrders
-	if o != nil {
-		b.freeOrders = o.next
-	} else {
-		o = new(order)
+	if b.freeOrders == nil {
+		b.growOrders(256)
 	}
+	o := b.freeOrders
+	b.freeOrders = o.next
 	*o = order{id: id, account: account, price: price, qty: qty, side: s, stp: stp, postOnly: postOnly}
 	b.orders[id] = o
 	b.enqueue(o)
