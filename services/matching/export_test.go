@@ -20,7 +20,13 @@ func (b *Book) CheckInvariants() error {
 				}
 			}
 		}
+		if s.index.n != s.count {
+			return fmt.Errorf("%v: %d levels indexed, count %d", s.side, s.index.n, s.count)
+		}
 		for l := range s.worstFirst {
+			if s.get(l.price) != l {
+				return fmt.Errorf("%v: level %d not found by price", s.side, l.price)
+			}
 			if i > 0 && prevKey >= s.key(l.price) {
 				return fmt.Errorf("%v levels out of order at %d", s.side, i)
 			}

@@ -21,6 +21,7 @@ type bookSide struct {
 	chunks []*chunk
 	spare  []*chunk // emptied chunks for reuse
 	count  int      // levels
+	index  levelIndex
 }
 
 func (s *bookSide) key(price int64) int64 {
@@ -78,18 +79,7 @@ func (c *chunk) index(k int64) int {
 }
 
 // get returns the level at price, or nil.
-func (s *bookSide) get(price int64) *level {
-	k := s.key(price)
-	ci := s.locate(k)
-	if ci < 0 {
-		return nil
-	}
-	c := s.chunks[ci]
-	if i := c.index(k); i < c.n && c.keys[i] == k {
-		return c.lvls[i]
-	}
-	return nil
-}
+func (s *bookSide) get(price int64) *level { return s.index.get(price) }
 
 func (s *bookSide) newChunk() *chunk {
 	if n := len(s.spare); n > 0 {
@@ -104,6 +94,7 @@ func (s *bookSide) newChunk() *chunk {
 func (s *bookSide) insert(l *level) {
 	k := s.key(l.price)
 	s.count++
+	s.index.put(l)
 	ci := s.locate(k)
 	if ci < 0 {
 		c := s.newChunk()
@@ -144,6 +135,7 @@ func (s *bookSide) remove(price int64) {
 		panic("matching: level missing from its side")
 	}
 	s.count--
+	s.index.del(price)
 	copy(c.keys[i:c.n-1], c.keys[i+1:c.n])
 	copy(c.lvls[i:c.n-1], c.lvls[i+1:c.n])
 	c.n--
@@ -191,6 +183,9 @@ func (s *bookSide) reserve(n int) {
 		sp := make([]*chunk, len(s.spare), chunks)
 		copy(sp, s.spare)
 		s.spare = sp
+	}
+	if 2*n > len(s.index.slots) {
+		s.index.init(n)
 	}
 	for len(s.spare)+len(s.chunks) < chunks {
 		s.spare = append(s.spare, new(chunk))
