@@ -51,7 +51,7 @@ func NewBook(m Market) (*Book, error) {
 	}, nil
 }
 
-// Market returns the book's market, with its defaults filled in.
+// Market returns the book's market, with its defaults filled in. Callers must not modify it.
 func (b *Book) Market() *Market { return &b.market }
 
 // LastSeq is the Seq of the last command applied (or of the snapshot restored).
