@@ -48,19 +48,27 @@ func BenchmarkAdd(b *testing.B) {
 		}
 		cmds[i] = Command{Op: OpNew, ID: names[i], Account: "acct", Side: side, Type: Limit, Price: price, Qty: int64(1 + rng.IntN(100))}
 	}
-	book := benchBook(b, n)
-	out := make([]Event, 0, 16)
+	runCycled(b, n, func() *Book { return benchBook(b, n) }, func(i int) Command {
+		c := cmds[i%n]
+		c.Seq = uint64(i + 1)
+		return c
+	})
+}
+
+// runCycled applies command(i) for i < b.N, starting over on a book from reset (untimed)
+// after every n commands.
+func runCycled(b *testing.B, n int, reset func() *Book, command func(i int) Command) {
+	book := reset()
+	out := make([]Event, 0, 256)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if i%n == 0 && i > 0 {
 			b.StopTimer()
-			book = benchBook(b, n)
+			book = reset()
 			b.StartTimer()
 		}
-		c := cmds[i%n]
-		c.Seq = uint64(i + 1)
-		out = book.Apply(c, out[:0])
+		out = book.Apply(command(i), out[:0])
 	}
 	reportRate(b, b.N)
 }
@@ -73,26 +81,15 @@ func BenchmarkCancel(b *testing.B) {
 	fill := func() *Book {
 		book := benchBook(b, n)
 		var out []Event
-		for i, id := range names {
+		for _, id := range names {
 			out = book.Apply(Command{Op: OpNew, ID: id, Account: "acct", Side: Buy, Type: Limit, Price: int64(1_000_000 - rng.IntN(500)), Qty: 10}, out[:0])
-			_ = i
 		}
 		return book
 	}
 	order := rng.Perm(n)
-	book := fill()
-	out := make([]Event, 0, 16)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if i%n == 0 && i > 0 {
-			b.StopTimer()
-			book = fill()
-			b.StartTimer()
-		}
-		out = book.Apply(Command{Op: OpCancel, Seq: uint64(i + 1), ID: names[order[i%n]]}, out[:0])
-	}
-	reportRate(b, b.N)
+	runCycled(b, n, fill, func(i int) Command {
+		return Command{Op: OpCancel, Seq: uint64(i + 1), ID: names[order[i%n]]}
+	})
 }
 
 // BenchmarkSweep: each op rests 50 sell orders over 10 levels (5 per level), then one IOC buy
@@ -132,20 +129,7 @@ func benchFlow(b *testing.B, cfg flow.Config) {
 		}
 		return book
 	}
-	book := reset()
-	out := make([]Event, 0, 256)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		j := i % len(f.Commands)
-		if j == 0 && i > 0 {
-			b.StopTimer()
-			book = reset()
-			b.StartTimer()
-		}
-		out = book.Apply(f.Commands[j], out[:0])
-	}
-	reportRate(b, b.N)
+	runCycled(b, len(f.Commands), reset, func(i int) Command { return f.Commands[i%len(f.Commands)] })
 }
 
 // BenchmarkMixed is exchange-core's mix (9% GTC, 3% IOC, 6% cancel, 82% modify moving the price)
