@@ -10,7 +10,7 @@ import (
 	. "github.com/cantondex/platform/services/matching"
 )
 
-var diffCommands = flag.Int("diff.commands", 120_000, "commands per differential run")
+var diffCommands = flag.Int("diff.commands", 100_000, "commands per seed in TestDifferential")
 
 // TestDifferential feeds random flows to the engine and to refBook, a deliberately simple
 // implementation of the same rules, and requires identical events for every command, with the
@@ -24,7 +24,7 @@ func TestDifferential(t *testing.T) {
 		ref := newRefBook(b)
 		h := newHarness(b)
 		rng := rand.New(rand.NewPCG(seed, 7))
-		n := *diffCommands / 3
+		n := *diffCommands
 		for i := 1; i <= n; i++ {
 			c := randomCommand(rng, uint64(i))
 			want := ref.apply(c)
