@@ -52,6 +52,9 @@ func run(args []string, w io.Writer) error {
 	if o.commands <= 0 || o.rate <= 0 {
 		return fmt.Errorf("--commands and --rate must be positive")
 	}
+	// One goroutine on one OS thread, as the service runs a book.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	market := matching.Market{Symbol: "BTC-USD", TickSize: "0.01", LotSize: "0.0001"}
 	f, err := flow.Generate(flow.Config{Market: market, Commands: o.commands, Depth: o.depth, Accounts: o.accounts,
 		Mix: flow.ExchangeCore, Seed: o.seed, Mid: 10_000_000, Spread: o.spread})
