@@ -108,14 +108,28 @@ type Recorder struct {
 	calls     []string
 	outputs   map[string]OutputFunc
 	invokes   map[string]CallFunc
+	// ctx is the running program's context (set by Run), used to register the children of
+	// remote components that a real provider would create (see eks.go).
+	ctx *pulumi.Context
+	// adopted maps "type::name" of such children to the URN of the component that owns them.
+	adopted map[string]string
+	errs    []error
+}
+
+// Fail records a problem of the mock itself (not of the program); Run returns it.
+func (r *Recorder) Fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, err)
 }
 
 var _ pulumi.MockResourceMonitor = (*Recorder)(nil)
 
 // NewRecorder returns a recorder for a stack with the default outputs and invoke answers.
 func NewRecorder(stack string) *Recorder {
-	r := &Recorder{Stack: stack, outputs: map[string]OutputFunc{}, invokes: map[string]CallFunc{}}
+	r := &Recorder{Stack: stack, outputs: map[string]OutputFunc{}, invokes: map[string]CallFunc{}, adopted: map[string]string{}}
 	registerDefaults(r)
+	registerEKS(r)
 	return r
 }
 
@@ -166,6 +180,9 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	}
 
 	r.mu.Lock()
+	if owner, ok := r.adopted[args.TypeToken+"::"+args.Name]; ok {
+		rec.Parent = owner
+	}
 	f := r.outputs[args.TypeToken]
 	r.resources = append(r.resources, rec)
 	r.mu.Unlock()
