@@ -304,3 +304,10 @@ func plainValue(v resource.PropertyValue) any {
 		return v.V
 	}
 }
+
+// Tag returns the value of a tag (tags.<key>), for keys with dots such as "kubernetes.io/role/elb".
+func (r Resource) Tag(key string) string {
+	tags, _ := r.Inputs["tags"].(map[string]any)
+	s, _ := tags[key].(string)
+	return s
+}

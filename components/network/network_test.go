@@ -64,15 +64,15 @@ func TestPerAZNetwork(t *testing.T) {
 		}
 		switch tier {
 		case "public":
-			if s.Inputs["tags"].(map[string]any)["kubernetes.io/role/elb"] != "1" {
+			if s.Tag("kubernetes.io/role/elb") != "1" {
 				t.Errorf("public subnet %s lacks the ELB discovery tag", s.Name)
 			}
 		case "private":
-			if s.Inputs["tags"].(map[string]any)["kubernetes.io/role/internal-elb"] != "1" {
+			if s.Tag("kubernetes.io/role/internal-elb") != "1" {
 				t.Errorf("private subnet %s lacks the internal ELB discovery tag", s.Name)
 			}
 		}
-		if tier != "database" && s.Inputs["tags"].(map[string]any)["kubernetes.io/cluster/cantondex-prod"] != "shared" {
+		if tier != "database" && s.Tag("kubernetes.io/cluster/cantondex-prod") != "shared" {
 			t.Errorf("subnet %s lacks the cluster tag", s.Name)
 		}
 	}
