@@ -33,6 +33,9 @@ type Resource struct {
 	Custom   bool   // a cloud resource rather than a component
 	Remote   bool   // a remote (multi-language) component such as pulumi-eks's Cluster
 	ID       string
+	// IgnoreChanges and DependsOn are the resource options of those names (DependsOn as URNs).
+	IgnoreChanges []string
+	DependsOn     []string
 	// Inputs are the resource's inputs as plain Go values (maps, slices, strings, float64,
 	// bools). Secret values are the string "[secret]", unknown ones "[unknown]", resource
 	// references their URN.
@@ -155,8 +158,10 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		id = args.Name + "-id"
 	}
 	parent, remote := "", false
+	var ignore, deps []string
 	if rpc := args.RegisterRPC; rpc != nil {
 		parent, remote = rpc.GetParent(), rpc.GetRemote()
+		ignore, deps = rpc.GetIgnoreChanges(), rpc.GetDependencies()
 	}
 	if rpc := args.ReadRPC; rpc != nil {
 		parent = rpc.GetParent()
@@ -167,7 +172,8 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	urn := r.URN(parent, args.TypeToken, args.Name)
 	rec := Resource{
 		URN: urn, Type: args.TypeToken, Name: args.Name, Parent: parent, Provider: args.Provider,
-		Custom: args.Custom, Remote: remote, ID: id, Inputs: Plain(args.Inputs), Raw: args.Inputs,
+		Custom: args.Custom, Remote: remote, ID: id, IgnoreChanges: ignore, DependsOn: deps,
+		Inputs: Plain(args.Inputs), Raw: args.Inputs,
 	}
 
 	outputs := args.Inputs.Copy()
