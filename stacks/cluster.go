@@ -28,6 +28,9 @@ type Cluster struct {
 	PublicAccessCIDRs []string `json:"publicAccessCidrs"`
 	// LogRetentionDays for the control-plane log group.
 	LogRetentionDays int `json:"logRetentionDays"`
+	// AdminRoleARNs are IAM roles given cluster-admin through EKS access entries (the deploy
+	// role, the SRE role). The identity running `pulumi up` is admin through EKS's bootstrap.
+	AdminRoleARNs []string `json:"adminRoleArns"`
 }
 
 func defaultCluster(env Environment) Cluster {
@@ -68,6 +71,11 @@ func (c *Cluster) validate(v *validator, env Environment) {
 		}
 	}
 	validateRetention(v, "cluster.logRetentionDays", c.LogRetentionDays)
+	for i, arn := range c.AdminRoleARNs {
+		if !strings.HasPrefix(arn, "arn:aws:iam::") || !strings.Contains(arn, ":role/") {
+			v.errorf(fmt.Sprintf("cluster.adminRoleArns[%d]", i), "%q is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)", arn)
+		}
+	}
 }
 
 // compareMinor compares "major.minor" versions.

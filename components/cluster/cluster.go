@@ -280,11 +280,8 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 	}
 
 	kubeconfig := pulumi.ToSecret(ekc.KubeconfigJson).(pulumi.StringOutput)
-	k8s, err := kubernetes.NewProvider(ctx, name+"-k8s", &kubernetes.ProviderArgs{
-		Kubeconfig: kubeconfig,
-		// Never fall back to the operator's ambient kubeconfig or context.
-		Context: pulumi.String("aws"),
-	}, parent)
+	// An explicit kubeconfig: the provider never falls back to the operator's ambient one.
+	k8s, err := kubernetes.NewProvider(ctx, name+"-k8s", &kubernetes.ProviderArgs{Kubeconfig: kubeconfig}, parent)
 	if err != nil {
 		return nil, err
 	}
