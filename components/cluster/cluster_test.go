@@ -221,7 +221,7 @@ func TestInvalidArgs(t *testing.T) {
 	tests := map[string]func(a *ClusterArgs){
 		"below 1.28":        func(a *ClusterArgs) { a.Version = "1.27" },
 		"PublicAccessCIDRs": func(a *ClusterArgs) { a.PublicEndpoint = true },
-		"to the internet":   func(a *ClusterArgs) { a.PublicEndpoint, a.PublicAccessCIDRs = true, []string{"0.0.0.0/0"} },
+		"not a CIDR block":  func(a *ClusterArgs) { a.PublicEndpoint, a.PublicAccessCIDRs = true, []string{"office"} },
 		"min 5":             func(a *ClusterArgs) { a.NodeGroups[0].MinSize = 5; a.NodeGroups[0].MaxSize = 4 },
 		"no instance types": func(a *ClusterArgs) { a.NodeGroups[1].InstanceTypes = nil },
 		"SecretsKeyARN":     func(a *ClusterArgs) { a.SecretsKeyARN = nil },
