@@ -8,12 +8,14 @@ import (
 )
 
 // Kubernetes versions: MinKubernetesVersion is the oldest the settings accept (past end of
-// standard support, kept as a floor); SupportedKubernetesVersion is the oldest in standard
-// support and DefaultKubernetesVersion what new stacks get.
+// standard support, kept as a floor); SupportedKubernetesVersion is the oldest in EKS standard
+// support and DefaultKubernetesVersion what new stacks get. EKS calendar (standard support
+// ends): 1.33 on 2026-07-29, 1.34 on 2026-12-02, 1.35 on 2027-03-27; so new stacks get 1.35 and
+// 1.34, whose standard support ends within days, is the oldest accepted without a warning.
 const (
 	MinKubernetesVersion       = "1.28"
-	SupportedKubernetesVersion = "1.33"
-	DefaultKubernetesVersion   = "1.34"
+	SupportedKubernetesVersion = "1.34"
+	DefaultKubernetesVersion   = "1.35"
 )
 
 // ControlPlaneLogTypes are the EKS control-plane logs; all of them are always on.
