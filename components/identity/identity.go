@@ -108,15 +108,7 @@ func NewIdentity(ctx *pulumi.Context, name string, args IdentityArgs, opts ...pu
 	}
 	logs, err := NewKey(ctx, name+"-logs", KeyArgs{
 		Description: "CloudWatch Logs encryption", AccountRoot: root, Tags: args.Tags,
-		Statements: []Statement{{
-			Sid: "CloudWatchLogs", Principals: []Principal{ServicePrincipal("logs." + args.Region + ".amazonaws.com")},
-			Actions:   []string{"kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"},
-			Resources: Strings("*"),
-			Conditions: []Condition{{
-				Test: "ArnLike", Variable: pulumi.String("kms:EncryptionContext:aws:logs:arn"),
-				Values: []pulumi.StringInput{pulumi.Sprintf("arn:%s:logs:%s:%s:*", args.Partition, args.Region, args.AccountID)},
-			}},
-		}},
+		Statements: []Statement{CloudWatchLogsKeyStatement(args.Partition, args.Region, args.AccountID)},
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -149,6 +141,20 @@ func NewIdentity(ctx *pulumi.Context, name string, args IdentityArgs, opts ...pu
 		"clusterRoleArn": id.ClusterRoleARN, "nodeRoleArn": id.NodeRoleARN, "nodeRoleName": id.NodeRoleName,
 		"secretsKeyArn": id.SecretsKeyARN, "logsKeyArn": id.LogsKeyARN, "storageKeyArn": id.StorageKeyARN,
 	})
+}
+
+// CloudWatchLogsKeyStatement lets CloudWatch Logs of one region use a key for the account's
+// log groups (for KeyArgs.Statements of a key that encrypts log groups).
+func CloudWatchLogsKeyStatement(partition, region string, account pulumi.StringInput) Statement {
+	return Statement{
+		Sid: "CloudWatchLogs", Principals: []Principal{ServicePrincipal("logs." + region + ".amazonaws.com")},
+		Actions:   []string{"kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"},
+		Resources: Strings("*"),
+		Conditions: []Condition{{
+			Test: "ArnLike", Variable: pulumi.String("kms:EncryptionContext:aws:logs:arn"),
+			Values: []pulumi.StringInput{pulumi.Sprintf("arn:%s:logs:%s:%s:*", partition, region, account)},
+		}},
+	}
 }
 
 // RoleArgs describes an IAM role.

@@ -2,6 +2,8 @@ package program
 
 import (
 	"fmt"
+	"reflect"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -141,6 +143,9 @@ func foundation(ctx *pulumi.Context, s stacks.Settings) (*Foundation, error) {
 		NodeRoleARN: id.NodeRoleARN, AccountID: caller.AccountId, Region: s.Region, LogsKeyARN: id.LogsKeyARN,
 		Kubernetes: cl.Kubernetes, DR: dr,
 	}
+	if err := f.complete(); err != nil {
+		return nil, err
+	}
 	ctx.Export("vpcId", f.VpcID)
 	ctx.Export("publicSubnetIds", f.PublicSubnetIDs)
 	ctx.Export("privateSubnetIds", f.PrivateSubnetIDs)
@@ -207,11 +212,7 @@ func disasterRecovery(ctx *pulumi.Context, name string, s stacks.Settings, accou
 	logsKey, err := identity.NewKey(ctx, name+"-logs", identity.KeyArgs{
 		Description: "CloudWatch Logs encryption (disaster-recovery region)",
 		AccountRoot: pulumi.Sprintf("arn:aws:iam::%s:root", account), Tags: s.Tags,
-		Statements: []identity.Statement{{
-			Sid: "CloudWatchLogs", Principals: []identity.Principal{identity.ServicePrincipal("logs." + s.DRRegion + ".amazonaws.com")},
-			Actions:   []string{"kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"},
-			Resources: identity.Strings("*"),
-		}},
+		Statements: []identity.Statement{identity.CloudWatchLogsKeyStatement("aws", s.DRRegion, pulumi.String(account))},
 	}, in...)
 	if err != nil {
 		return DRFoundation{}, err
@@ -237,4 +238,37 @@ func disasterRecovery(ctx *pulumi.Context, name string, s stacks.Settings, accou
 	return dr, ctx.RegisterResourceOutputs(comp, pulumi.Map{
 		"vpcId": dr.VpcID, "dbSubnetGroupName": dr.DBSubnetGroupName, "rdsSecurityGroupId": dr.RDSSecurityGroupID,
 	})
+}
+
+// complete reports a Foundation field left unset: the tiers built on the foundation rely on
+// every one of them.
+func (f *Foundation) complete() error {
+	var missing []string
+	var walk func(prefix string, v reflect.Value)
+	walk = func(prefix string, v reflect.Value) {
+		for i := 0; i < v.NumField(); i++ {
+			field, name := v.Field(i), prefix+v.Type().Field(i).Name
+			switch {
+			case field.Kind() == reflect.Interface || field.Kind() == reflect.Map:
+				if field.IsNil() {
+					missing = append(missing, name)
+				}
+			case field.Kind() == reflect.String:
+				if field.String() == "" {
+					missing = append(missing, name)
+				}
+			case field.Type() == reflect.TypeOf(DRFoundation{}):
+				walk(name+".", field)
+			case field.Kind() == reflect.Struct && field.NumField() > 0 && field.Field(0).Kind() == reflect.Pointer:
+				if field.Field(0).IsNil() { // an Output never assigned
+					missing = append(missing, name)
+				}
+			}
+		}
+	}
+	walk("", reflect.ValueOf(*f))
+	if len(missing) > 0 {
+		return fmt.Errorf("the Foundation contract has unset fields: %s", strings.Join(missing, ", "))
+	}
+	return nil
 }
