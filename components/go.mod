@@ -2,7 +2,12 @@ module github.com/cantondex/platform/components
 
 go 1.26.0
 
-require github.com/pulumi/pulumi/sdk/v3 v3.230.0
+require (
+	github.com/pulumi/pulumi-aws/sdk/v6 v6.83.2
+	github.com/pulumi/pulumi-eks/sdk/v2 v2.8.1
+	github.com/pulumi/pulumi-kubernetes/sdk/v4 v4.30.0
+	github.com/pulumi/pulumi/sdk/v3 v3.230.0
+)
 
 require (
 	dario.cat/mergo v1.0.0 // indirect
@@ -77,7 +82,6 @@ require (
 	github.com/spf13/cast v1.4.1 // indirect
 	github.com/spf13/cobra v1.10.2 // indirect
 	github.com/spf13/pflag v1.0.10 // indirect
-	github.com/stretchr/objx v0.5.2 // indirect
 	github.com/texttheater/golang-levenshtein v1.0.1 // indirect
 	github.com/uber/jaeger-client-go v2.30.0+incompatible // indirect
 	github.com/uber/jaeger-lib v2.4.1+incompatible // indirect
