@@ -22,6 +22,7 @@ type Store struct {
 	transfers map[string]struct{}
 	balances  map[key]*balance
 	holds     map[string]*ledger.Hold
+	venue
 }
 
 var _ ledger.Store = (*Store)(nil)
@@ -32,6 +33,7 @@ func New() *Store {
 		transfers: map[string]struct{}{},
 		balances:  map[key]*balance{},
 		holds:     map[string]*ledger.Hold{},
+		venue:     newVenue(),
 	}
 	return s
 }
