@@ -16,13 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/cantondex/platform/services/auth"
 	"github.com/cantondex/platform/services/auth/memory"
+	"github.com/cantondex/platform/services/gateway"
 	gwhttp "github.com/cantondex/platform/services/gateway/http"
-	"github.com/cantondex/platform/services/gateway/redis"
+	"github.com/cantondex/platform/services/redis"
 	"github.com/cantondex/platform/services/trading"
 	"github.com/cantondex/platform/services/trading/tradingtest"
 )
@@ -38,13 +36,15 @@ type env struct {
 
 type option func(*gwhttp.Deps)
 
-func newEnv(t *testing.T, perSecond int, opts ...option) *env {
+func newEnv(t *testing.T, perMinute int, opts ...option) *env {
 	t.Helper()
 	ctx := context.Background()
-	mr := miniredis.RunT(t)
-	rc := goredis.NewClient(&goredis.Options{Addr: mr.Addr()})
+	rc, err := redis.OpenEmbedded("test")
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = rc.Close() })
-	a, err := auth.NewService(memory.NewStore(), redis.NewNonces(rc, "n:"), auth.Config{
+	a, err := auth.NewService(memory.NewStore(), gateway.Nonces{Store: rc.NewIdempotencyStore(time.Minute)}, auth.Config{
 		TokenKey: bytes.Repeat([]byte("t"), 32), SealKey: bytes.Repeat([]byte("s"), 32),
 		Hash: auth.HashParams{MemoryKiB: 64, Time: 1, Threads: 1},
 	})
@@ -57,8 +57,8 @@ func newEnv(t *testing.T, perSecond int, opts ...option) *env {
 	}
 	deps := gwhttp.Deps{
 		Auth: a, Orders: v, Markets: v, Accounts: v, Risk: v,
-		RequestLimiter: redis.NewLimiter(rc, "rl:", perSecond, time.Minute),
-		AuthLimiter:    redis.NewLimiter(rc, "al:", 1000, time.Minute),
+		RequestLimiter: rc.NewLimiter(perMinute, time.Minute),
+		AuthLimiter:    rc.NewLimiter(1000, time.Minute),
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, o := range opts {
