@@ -28,10 +28,13 @@ import (
 
 	"github.com/cantondex/platform/services/exchange"
 	"github.com/cantondex/platform/services/kafka"
+	"github.com/cantondex/platform/services/ledger"
+	"github.com/cantondex/platform/services/matchingsvc"
 	"github.com/cantondex/platform/services/memory"
 	"github.com/cantondex/platform/services/platform"
 	"github.com/cantondex/platform/services/redis"
 	"github.com/cantondex/platform/services/risk"
+	"github.com/cantondex/platform/services/settlement"
 	"github.com/cantondex/platform/services/topics"
 	"github.com/cantondex/platform/services/trading"
 )
@@ -58,6 +61,7 @@ type Config struct {
 	RedisURL     string
 	RedisPrefix  string // default "cdx"
 	Limits       risk.Limits
+	Fees         settlement.Fees
 	Services     Services
 	Log          *slog.Logger         // default slog.Default()
 	Registry     *prometheus.Registry // metrics are registered here when set
@@ -90,6 +94,7 @@ type App struct {
 	Durable bool
 
 	log     *slog.Logger
+	store   Store
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	errMu   sync.Mutex
@@ -147,7 +152,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.closers = append(a.closers, a.Redis.Close)
 	a.ready = append(a.ready, a.Redis.Ping)
 
-	var store exchange.Store
+	var store Store
 	if cfg.DatabaseURL == "" {
 		store = memory.New()
 		embedded = append(embedded, "store (in memory instead of PostgreSQL)")
@@ -162,8 +167,38 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	svc := exchange.New(store, prod, a.Redis.Books(), cfg.Limits, a.log)
 	a.Exchange, a.Orders, a.Markets, a.Accounts, a.Risk = svc, svc, svc, svc, svc
 	a.goRun(runCtx, "relay", func(ctx context.Context) error { svc.Relay(ctx); return nil })
+	a.store = store
+
+	if cfg.Services&Matching != 0 {
+		p, err := kafka.NewProducer(brokers, MatchingGroup)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, p.Close)
+		m := &matchingsvc.Service{Store: store, Publisher: p, Depth: a.Redis.Books(), Log: a.log.With("component", MatchingGroup)}
+		a.goRun(runCtx, MatchingGroup, MatchingGroupFor(brokers, m, m.Log).Run)
+	}
+	if cfg.Services&Settlement != 0 {
+		p, err := kafka.NewProducer(brokers, SettlementGroup)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, p.Close)
+		st := &settlement.Service{Store: store, Publisher: p, Fees: cfg.Fees, Log: a.log.With("component", SettlementGroup)}
+		a.goRun(runCtx, SettlementGroup, SettlementGroupFor(brokers, st, st.Log).Run)
+	}
 	return a, nil
 }
+
+// Store is every storage port the backend uses; memory.Store and postgres.Store implement it.
+type Store interface {
+	exchange.Store
+	settlement.Store
+	matchingsvc.Store
+}
+
+// Ledger returns the ledger port of the running store (for checks and tools).
+func (a *App) Ledger() ledger.Store { return a.store }
 
 func (a *App) goRun(ctx context.Context, name string, fn func(context.Context) error) {
 	a.wg.Add(1)

@@ -153,6 +153,11 @@ func (p *Producer) Publish(ctx context.Context, msgs ...Message) error {
 // Close flushes and closes the producer.
 func (p *Producer) Close() error { return p.p.Close() }
 
+// ErrRestart, returned (wrapped) by a BatchHandler, ends the group session instead of
+// retrying the batch: the member rejoins and Assigned runs again for its partitions, so a
+// handler whose in-memory state got ahead of its output can rebuild it and replay.
+var ErrRestart = errors.New("restart consumer session")
+
 // BatchHandler handles messages of one partition in offset order. Returning an error retries
 // the same batch after a pause (the handler must be idempotent); returning nil marks them.
 type BatchHandler func(ctx context.Context, msgs []Message) error
@@ -254,6 +259,10 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 			}
 			if ctx.Err() != nil {
 				return nil
+			}
+			if errors.Is(err, ErrRestart) {
+				h.g.log().Warn("handler asked for a session restart", "group", h.g.Group, "err", err)
+				return err
 			}
 			h.g.log().Error("handle batch", "group", h.g.Group, "topic", claim.Topic(), "partition", claim.Partition(),
 				"offset", batch[0].Offset, "attempt", attempt, "err", err)

@@ -31,8 +31,7 @@ type orderRow struct {
 }
 
 type snapshot struct {
-	offset int64
-	data   []byte
+	data []byte
 }
 
 func newVenue() venue {

@@ -64,3 +64,15 @@ type Execution struct {
 	AcceptedAt time.Time   `json:"accepted_at"`
 	ExecutedAt time.Time   `json:"executed_at"`
 }
+
+// Settlement reports that an execution's effects are booked: its trades moved funds in the
+// ledger and its orders' statuses and holds are up to date. Published on the settlements
+// topic keyed by market, once per execution (again after a redelivery: dedupe by ID).
+type Settlement struct {
+	ID         string    `json:"id"` // the execution's
+	Market     string    `json:"market"`
+	Seq        uint64    `json:"seq"`
+	Trades     []Trade   `json:"trades,omitempty"`
+	AcceptedAt time.Time `json:"accepted_at"` // of the command, for order-to-settlement latency
+	SettledAt  time.Time `json:"settled_at"`
+}
