@@ -32,6 +32,7 @@ import (
 	"github.com/cantondex/platform/services/matchingsvc"
 	"github.com/cantondex/platform/services/memory"
 	"github.com/cantondex/platform/services/platform"
+	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/redis"
 	"github.com/cantondex/platform/services/risk"
 	"github.com/cantondex/platform/services/settlement"
@@ -157,7 +158,13 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		store = memory.New()
 		embedded = append(embedded, "store (in memory instead of PostgreSQL)")
 	} else {
-		return nil, errors.New("app: the PostgreSQL order store is not wired yet; unset DATABASE_URL")
+		db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, func() error { db.Close(); return nil })
+		a.ready = append(a.ready, db.Ping)
+		store = postgres.NewStore(db)
 	}
 	if len(embedded) > 0 {
 		a.Durable = false

@@ -47,10 +47,14 @@ func (p *Producer) PublishSettlements(ctx context.Context, ss []trading.Settleme
 }
 
 // DecodeCommand reads an orders-topic message.
-func DecodeCommand(m Message) (trading.OrderCommand, error) { return decodeJSON[trading.OrderCommand](m) }
+func DecodeCommand(m Message) (trading.OrderCommand, error) {
+	return decodeJSON[trading.OrderCommand](m)
+}
 
 // DecodeExecution reads a trades-topic message.
 func DecodeExecution(m Message) (trading.Execution, error) { return decodeJSON[trading.Execution](m) }
 
 // DecodeSettlement reads a settlements-topic message.
-func DecodeSettlement(m Message) (trading.Settlement, error) { return decodeJSON[trading.Settlement](m) }
+func DecodeSettlement(m Message) (trading.Settlement, error) {
+	return decodeJSON[trading.Settlement](m)
+}
