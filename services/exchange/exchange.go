@@ -74,6 +74,9 @@ type Service struct {
 	markets map[string]marketInfo
 
 	published chan string
+
+	// Placed, when set, observes each PlaceOrder result: "accepted" or the error code.
+	Placed func(result string)
 }
 
 type marketInfo struct {
@@ -145,6 +148,18 @@ var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 
 // PlaceOrder implements trading.OrderService.
 func (s *Service) PlaceOrder(ctx context.Context, req trading.PlaceOrder) (trading.Order, error) {
+	o, err := s.placeOrder(ctx, req)
+	if s.Placed != nil {
+		if err != nil {
+			s.Placed(trading.ErrorCode(err))
+		} else {
+			s.Placed("accepted")
+		}
+	}
+	return o, err
+}
+
+func (s *Service) placeOrder(ctx context.Context, req trading.PlaceOrder) (trading.Order, error) {
 	if req.Account == "" {
 		return trading.Order{}, trading.Errorf(trading.EINVALID, "account required")
 	}

@@ -58,3 +58,11 @@ func DecodeExecution(m Message) (trading.Execution, error) { return decodeJSON[t
 func DecodeSettlement(m Message) (trading.Settlement, error) {
 	return decodeJSON[trading.Settlement](m)
 }
+
+// PublishAlerts appends alerts to the alerts topic keyed by account.
+func (p *Producer) PublishAlerts(ctx context.Context, as []trading.Alert) error {
+	return publishJSON(ctx, p, topics.Alerts, func(a *trading.Alert) string { return a.Account }, as)
+}
+
+// DecodeAlert reads an alerts-topic message.
+func DecodeAlert(m Message) (trading.Alert, error) { return decodeJSON[trading.Alert](m) }

@@ -174,6 +174,9 @@ type Group struct {
 	// from there (sarama only moves an offset back; a handler skips what it has already seen).
 	Assigned func(ctx context.Context, topic string, partition int32) (start int64, err error)
 	Log      *slog.Logger
+	// Lag, when set, observes after each batch how far the partition's high-water mark is
+	// ahead of the next message.
+	Lag func(group, topic string, partition int32, lag int64)
 }
 
 // Run consumes until ctx ends, rejoining after rebalances and transient errors.
@@ -225,12 +228,12 @@ func (h *groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 
 func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	ctx := sess.Context()
-	max := h.g.MaxBatch
-	if max <= 0 {
-		max = 500
+	maxBatch := h.g.MaxBatch
+	if maxBatch <= 0 {
+		maxBatch = 500
 	}
 	for {
-		batch := make([]Message, 0, max)
+		batch := make([]Message, 0, maxBatch)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -241,7 +244,7 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 			batch = append(batch, fromSarama(m))
 		}
 	fill:
-		for len(batch) < max {
+		for len(batch) < maxBatch {
 			select {
 			case m, ok := <-claim.Messages():
 				if !ok {
@@ -270,6 +273,9 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 		}
 		last := batch[len(batch)-1]
 		sess.MarkOffset(last.Topic, last.Partition, last.Offset+1, "")
+		if h.g.Lag != nil {
+			h.g.Lag(h.g.Group, last.Topic, last.Partition, max(claim.HighWaterMarkOffset()-last.Offset-1, 0))
+		}
 	}
 }
 
