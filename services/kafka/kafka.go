@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -119,10 +120,16 @@ func EnsureTopics(ctx context.Context, brokers []string, ts []topics.Topic) erro
 	return ctx.Err()
 }
 
-// Producer publishes messages synchronously with the idempotent producer.
+// Producer publishes messages synchronously with the idempotent producer. It is safe for
+// concurrent use; Publish after Close returns ErrClosed.
 type Producer struct {
-	p sarama.SyncProducer
+	mu     sync.RWMutex
+	closed bool
+	p      sarama.SyncProducer
 }
+
+// ErrClosed is returned by Publish on a closed producer.
+var ErrClosed = errors.New("kafka producer closed")
 
 // NewProducer connects a producer.
 func NewProducer(brokers []string, clientID string) (*Producer, error) {
@@ -139,6 +146,11 @@ func (p *Producer) Publish(ctx context.Context, msgs ...Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return ErrClosed
+	}
 	pms := make([]*sarama.ProducerMessage, len(msgs))
 	for i, m := range msgs {
 		pms[i] = &sarama.ProducerMessage{Topic: m.Topic, Key: sarama.ByteEncoder(m.Key), Value: sarama.ByteEncoder(m.Value)}
@@ -150,8 +162,16 @@ func (p *Producer) Publish(ctx context.Context, msgs ...Message) error {
 	return p.p.SendMessages(pms)
 }
 
-// Close flushes and closes the producer.
-func (p *Producer) Close() error { return p.p.Close() }
+// Close flushes and closes the producer, after the publishes in flight.
+func (p *Producer) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	return p.p.Close()
+}
 
 // ErrRestart, returned (wrapped) by a BatchHandler, ends the group session instead of
 // retrying the batch: the member rejoins and Assigned runs again for its partitions, so a
