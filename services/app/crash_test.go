@@ -259,10 +259,11 @@ func testCrashSafety(t *testing.T, store app.Store) {
 	for {
 		open := 0
 		for _, acct := range accounts {
-			n, err := store.OpenOrderCount(ctx, acct)
+			st, err := store.PreTrade(ctx, acct, app.DemoMarket.Symbol)
 			if err != nil {
 				t.Fatal(err)
 			}
+			n := st.OpenOrders
 			open += n
 			if n > 0 {
 				if _, err := svc.CancelAll(ctx, acct, ""); err != nil {

@@ -94,10 +94,7 @@ func (s *Store) applyAll(ctx context.Context, ts []ledger.Transfer) (int, error)
 			continue
 		}
 		seen[t.ID] = true
-		body, err := json.Marshal(struct {
-			P []ledger.Posting `json:"p,omitempty"`
-			H []ledger.HoldOp  `json:"h,omitempty"`
-		}{t.Postings, t.Holds})
+		body, err := transferBody(t)
 		if err != nil {
 			return 0, err
 		}
@@ -246,6 +243,14 @@ func (s *Store) applyAll(ctx context.Context, ts []ledger.Transfer) (int, error)
 		}
 	}
 	return len(fresh), nil
+}
+
+// transferBody is the stored record of a transfer's postings and hold operations.
+func transferBody(t ledger.Transfer) ([]byte, error) {
+	return json.Marshal(struct {
+		P []ledger.Posting `json:"p,omitempty"`
+		H []ledger.HoldOp  `json:"h,omitempty"`
+	}{t.Postings, t.Holds})
 }
 
 // Balances implements ledger.Store.

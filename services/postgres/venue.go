@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cantondex/platform/services/ledger"
+	"github.com/cantondex/platform/services/risk"
 	"github.com/cantondex/platform/services/settlement"
 	"github.com/cantondex/platform/services/trading"
 )
@@ -120,10 +121,32 @@ func collectOrders(rows pgx.Rows, err error) ([]trading.Order, error) {
 	return out, translate(err, "orders")
 }
 
-// CreateOrder records o and applies hold atomically (see exchange.Store).
+// CreateOrder records o and applies hold atomically (see exchange.Store). A hold that only
+// reserves one amount under the order's id (what order entry sends) takes the one-round-trip
+// create_order function; anything else runs the generic path in a transaction.
 func (s *Store) CreateOrder(ctx context.Context, o trading.Order, hold ledger.Transfer) (trading.Order, bool, error) {
 	if err := ledger.Validate(hold); err != nil {
 		return trading.Order{}, false, err
+	}
+	if h := hold.Holds; len(hold.Postings) == 0 && len(h) == 1 && hold.ID == "hold:"+o.ID && h[0].Hold == o.ID &&
+		h[0].Account == o.Account && h[0].Asset == o.HoldAsset && h[0].Amount > 0 && !h[0].Close && o.Filled == 0 &&
+		o.Status == trading.StatusPending && o.CreatedAt.Equal(o.UpdatedAt) {
+		body, err := transferBody(hold)
+		if err != nil {
+			return trading.Order{}, false, err
+		}
+		var existing string
+		err = s.q().QueryRow(ctx, `SELECT create_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			o.ID, o.ClientOrderID, o.Account, o.Market, o.Side, o.Type, o.TimeInForce, o.PostOnly, o.Price, o.Quantity,
+			o.BookPrice, o.BookTIF, o.HoldAsset, o.CreatedAt, h[0].Amount, body).Scan(&existing)
+		if err != nil {
+			return trading.Order{}, false, translate(err, "order")
+		}
+		if existing != "" {
+			e, err := s.Order(ctx, o.Account, existing)
+			return e, true, err
+		}
+		return o, false, nil
 	}
 	var existing *trading.Order
 	err := s.InTx(ctx, func(s *Store) error {
@@ -150,6 +173,18 @@ func (s *Store) CreateOrder(ctx context.Context, o trading.Order, hold ledger.Tr
 		return *existing, true, nil
 	}
 	return o, false, nil
+}
+
+// PreTrade reads what the pre-trade checks need for an order in one query.
+func (s *Store) PreTrade(ctx context.Context, account, market string) (risk.State, error) {
+	var st risk.State
+	err := s.q().QueryRow(ctx, `SELECT
+		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'account' AND name = $1),
+		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'market' AND name = $2),
+		(SELECT count(*) FROM orders WHERE account = $1 AND status IN ('pending', 'open', 'partially_filled')),
+		coalesce((SELECT price FROM trades WHERE market = $2 ORDER BY n DESC LIMIT 1), 0)`, account, market).
+		Scan(&st.AccountKilled, &st.MarketKilled, &st.OpenOrders, &st.LastPrice)
+	return st, translate(err, "pre-trade state")
 }
 
 // OrderByClientID returns the account's order with that client order id.
