@@ -377,11 +377,8 @@ func (s *Store) Settle(ctx context.Context, b settlement.Batch) error {
 				return trading.Errorf(trading.ECONFLICT, "market %s progressed meanwhile", m)
 			}
 		}
-		if len(b.Transfers) > 0 {
-			if _, err := s.applyAll(ctx, b.Transfers); err != nil {
-				return err
-			}
-		}
+		// The ledger goes last: its balance rows are the ones order entry also updates, so
+		// the transaction holds their locks only for its final statements.
 		batch := &pgx.Batch{}
 		if n := len(b.Orders); n > 0 {
 			ids, statuses, reasons := make([]string, n), make([]string, n), make([]string, n)
@@ -421,7 +418,15 @@ func (s *Store) Settle(ctx context.Context, b settlement.Batch) error {
 			batch.Queue(`INSERT INTO settlement_progress (market, seq) VALUES ($1, $2)
 				ON CONFLICT (market) DO UPDATE SET seq = excluded.seq`, m, int64(v))
 		}
-		return s.tx.SendBatch(ctx, batch).Close()
+		if err := s.tx.SendBatch(ctx, batch).Close(); err != nil {
+			return err
+		}
+		if len(b.Transfers) > 0 {
+			if _, err := s.applyAll(ctx, b.Transfers); err != nil {
+				return err
+			}
+		}
+		return nil
 	}), "settlement")
 }
 

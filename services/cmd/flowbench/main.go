@@ -120,6 +120,21 @@ func run(database string, nOrders, nAccounts, concurrency, rate int, services ap
 		}}
 	go func() { _ = watcher.Run(watchCtx) }()
 
+	// Warm up: wait until the consumer groups have joined and a first order went through.
+	if services != app.OrderEntryOnly {
+		if _, err := a.Orders.PlaceOrder(ctx, trading.PlaceOrder{Account: accts[0], Market: app.DemoMarket.Symbol, Type: trading.Limit,
+			Side: trading.Buy, TimeInForce: trading.IOC, Price: 1_000_000, Quantity: 1}); err != nil {
+			return err
+		}
+		for settled.Load() < 1 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		mu.Lock()
+		latencies, trades = latencies[:0], 0
+		settled.Store(0)
+		mu.Unlock()
+	}
+
 	fmt.Printf("flowbench: %d orders, %d accounts, %d submitters, store=%s\n", nOrders, nAccounts, concurrency, storeName(database))
 	var next atomic.Int64
 	var refused atomic.Int64
