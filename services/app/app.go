@@ -32,6 +32,7 @@ import (
 	"github.com/cantondex/platform/services/matchingsvc"
 	"github.com/cantondex/platform/services/memory"
 	"github.com/cantondex/platform/services/platform"
+	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/redis"
 	"github.com/cantondex/platform/services/risk"
 	"github.com/cantondex/platform/services/settlement"
@@ -67,16 +68,24 @@ type Config struct {
 	Registry     *prometheus.Registry // metrics are registered here when set
 }
 
-// ConfigFromEnv reads DATABASE_URL, KAFKA_BROKERS, REDIS_URL and DB_MAX_CONNS, and runs all
-// services.
+// ConfigFromEnv reads DATABASE_URL, KAFKA_BROKERS, REDIS_URL, DB_MAX_CONNS, the fees
+// (FeesFromEnv) and the risk limits (LimitsFromEnv), and runs all services.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	pc, err := platform.LoadConfig("cantondex", getenv)
 	if err != nil {
 		return Config{}, err
 	}
+	fees, err := FeesFromEnv(getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	limits, err := LimitsFromEnv(getenv)
+	if err != nil {
+		return Config{}, err
+	}
 	return Config{
 		DatabaseURL: pc.DatabaseURL, DBMaxConns: pc.DBMaxConns, KafkaBrokers: pc.KafkaBrokers,
-		RedisURL: pc.RedisURL, Services: All,
+		RedisURL: pc.RedisURL, Services: All, Fees: fees, Limits: limits,
 	}, nil
 }
 
@@ -157,7 +166,13 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		store = memory.New()
 		embedded = append(embedded, "store (in memory instead of PostgreSQL)")
 	} else {
-		return nil, errors.New("app: the PostgreSQL order store is not wired yet; unset DATABASE_URL")
+		db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, func() error { db.Close(); return nil })
+		a.ready = append(a.ready, db.Ping)
+		store = postgres.NewStore(db)
 	}
 	if len(embedded) > 0 {
 		a.Durable = false
@@ -165,6 +180,11 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 
 	svc := exchange.New(store, prod, a.Redis.Books(), cfg.Limits, a.log)
+	var fm *platform.FlowMetrics
+	if cfg.Registry != nil {
+		fm = platform.NewFlowMetrics(cfg.Registry)
+		svc.Placed = func(r string) { fm.OrdersPlaced.WithLabelValues(r).Inc() }
+	}
 	a.Exchange, a.Orders, a.Markets, a.Accounts, a.Risk = svc, svc, svc, svc, svc
 	a.goRun(runCtx, "relay", func(ctx context.Context) error { svc.Relay(ctx); return nil })
 	a.store = store
@@ -176,7 +196,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		a.closers = append(a.closers, p.Close)
 		m := &matchingsvc.Service{Store: store, Publisher: p, Depth: a.Redis.Books(), Log: a.log.With("component", MatchingGroup)}
-		a.goRun(runCtx, MatchingGroup, MatchingGroupFor(brokers, m, m.Log).Run)
+		g := MatchingGroupFor(brokers, m, m.Log)
+		InstrumentMatching(fm, m, g)
+		a.goRun(runCtx, MatchingGroup, g.Run)
 	}
 	if cfg.Services&Settlement != 0 {
 		p, err := kafka.NewProducer(brokers, SettlementGroup)
@@ -185,7 +207,22 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		a.closers = append(a.closers, p.Close)
 		st := &settlement.Service{Store: store, Publisher: p, Fees: cfg.Fees, Log: a.log.With("component", SettlementGroup)}
-		a.goRun(runCtx, SettlementGroup, SettlementGroupFor(brokers, st, st.Log).Run)
+		g := SettlementGroupFor(brokers, st, st.Log)
+		InstrumentSettlement(fm, st, g)
+		a.goRun(runCtx, SettlementGroup, g.Run)
+	}
+	if cfg.Services&PostTradeRisk != 0 {
+		p, err := kafka.NewProducer(brokers, RiskGroup)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, p.Close)
+		m := &risk.Monitor{Store: store, Publisher: p, Limits: cfg.Limits, Log: a.log.With("component", RiskGroup)}
+		g := RiskGroupFor(brokers, m, m.Log)
+		if fm != nil {
+			g.Lag = fm.Lag
+		}
+		a.goRun(runCtx, RiskGroup, g.Run)
 	}
 	return a, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cantondex/platform/services/postgres/pgtest"
 	"github.com/cantondex/platform/services/settlement"
 
 	"github.com/cantondex/platform/services/app"
@@ -85,8 +86,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestFullFlowSettlesTrade(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testFullFlow(t, "") })
+	t.Run("postgres", func(t *testing.T) { testFullFlow(t, pgtest.NewURL(t, "app")) })
+}
+
+func testFullFlow(t *testing.T, dbURL string) {
 	ctx := context.Background()
-	a := startApp(t, app.Config{Services: app.All, Fees: settlement.Fees{MakerBps: 10, TakerBps: 20}})
+	a := startApp(t, app.Config{Services: app.All, DatabaseURL: dbURL, Fees: settlement.Fees{MakerBps: 10, TakerBps: 20}})
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

@@ -30,7 +30,8 @@ type Store interface {
 	Market(ctx context.Context, symbol string) (trading.MarketDef, error)
 	CreateMarket(ctx context.Context, m trading.MarketDef) (trading.MarketDef, error)
 	SetHalted(ctx context.Context, symbol string, halted bool) error
-	KillSwitches(ctx context.Context, account, market string) (accountOn, marketOn bool, err error)
+	// PreTrade reads kill switches, the account's open-order count and the last price.
+	PreTrade(ctx context.Context, account, market string) (risk.State, error)
 	SetKillSwitch(ctx context.Context, scope, name string, on bool) error
 	// CreateOrder records o (pending) and applies hold, atomically. When the account already
 	// has an order with o.ClientOrderID it returns that order, existed true, and changes
@@ -39,7 +40,6 @@ type Store interface {
 	OrderByClientID(ctx context.Context, account, clientOrderID string) (trading.Order, error)
 	Order(ctx context.Context, account, id string) (trading.Order, error)
 	Orders(ctx context.Context, f trading.OrderFilter) (trading.Page[trading.Order], error)
-	OpenOrderCount(ctx context.Context, account string) (int, error)
 	// Unpublished returns pending orders created before the given time and not marked
 	// published, oldest first.
 	Unpublished(ctx context.Context, before time.Time, limit int) ([]trading.Order, error)
@@ -74,6 +74,9 @@ type Service struct {
 	markets map[string]marketInfo
 
 	published chan string
+
+	// Placed, when set, observes each PlaceOrder result: "accepted" or the error code.
+	Placed func(result string)
 }
 
 type marketInfo struct {
@@ -145,6 +148,18 @@ var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 
 // PlaceOrder implements trading.OrderService.
 func (s *Service) PlaceOrder(ctx context.Context, req trading.PlaceOrder) (trading.Order, error) {
+	o, err := s.placeOrder(ctx, req)
+	if s.Placed != nil {
+		if err != nil {
+			s.Placed(trading.ErrorCode(err))
+		} else {
+			s.Placed("accepted")
+		}
+	}
+	return o, err
+}
+
+func (s *Service) placeOrder(ctx context.Context, req trading.PlaceOrder) (trading.Order, error) {
 	if req.Account == "" {
 		return trading.Order{}, trading.Errorf(trading.EINVALID, "account required")
 	}
@@ -174,21 +189,17 @@ func (s *Service) PlaceOrder(ctx context.Context, req trading.PlaceOrder) (tradi
 	if err != nil {
 		return trading.Order{}, err
 	}
-	acctKill, mktKill, err := s.store.KillSwitches(ctx, req.Account, req.Market)
+	st, err := s.store.PreTrade(ctx, req.Account, req.Market)
 	if err != nil {
 		return trading.Order{}, err
 	}
-	open, err := s.store.OpenOrderCount(ctx, req.Account)
-	if err != nil {
-		return trading.Order{}, err
-	}
-	ref, err := s.refPrice(ctx, req.Market)
-	if err != nil {
-		return trading.Order{}, err
+	ref := st.LastPrice
+	if ref == 0 {
+		ref = s.bookMid(ctx, req.Market)
 	}
 	d, err := risk.Check(s.limits, risk.Input{
 		Order: req, Market: mi.def, Base: mi.base, Quote: mi.quote, Units: mi.units,
-		AccountKilled: acctKill, MarketKilled: mktKill, RefPrice: ref, OpenOrders: open,
+		AccountKilled: st.AccountKilled, MarketKilled: st.MarketKilled, RefPrice: ref, OpenOrders: st.OpenOrders,
 	})
 	if err != nil {
 		return trading.Order{}, err
@@ -225,20 +236,14 @@ func NewCommand(o trading.Order) trading.OrderCommand {
 	}
 }
 
-// refPrice is the last trade price, else the book's mid, else 0.
-func (s *Service) refPrice(ctx context.Context, market string) (int64, error) {
-	st, err := s.store.MarketStats(ctx, market, time.Time{})
-	if err != nil {
-		return 0, err
-	}
-	if st.Last > 0 {
-		return st.Last, nil
-	}
+// bookMid is the reference price before a market's first trade: the mid of the book, or 0
+// (no price band) when a side is empty or the book cache cannot be read.
+func (s *Service) bookMid(ctx context.Context, market string) int64 {
 	b, err := s.books.Book(ctx, market, 1)
 	if err != nil || len(b.Bids) == 0 || len(b.Asks) == 0 {
-		return 0, nil //nolint:nilerr // no book yet means no reference
+		return 0
 	}
-	return (b.Bids[0].Price + b.Asks[0].Price) / 2, nil
+	return (b.Bids[0].Price + b.Asks[0].Price) / 2
 }
 
 // CancelOrder implements trading.OrderService. The order is returned as it stands; its

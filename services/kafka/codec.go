@@ -47,10 +47,22 @@ func (p *Producer) PublishSettlements(ctx context.Context, ss []trading.Settleme
 }
 
 // DecodeCommand reads an orders-topic message.
-func DecodeCommand(m Message) (trading.OrderCommand, error) { return decodeJSON[trading.OrderCommand](m) }
+func DecodeCommand(m Message) (trading.OrderCommand, error) {
+	return decodeJSON[trading.OrderCommand](m)
+}
 
 // DecodeExecution reads a trades-topic message.
 func DecodeExecution(m Message) (trading.Execution, error) { return decodeJSON[trading.Execution](m) }
 
 // DecodeSettlement reads a settlements-topic message.
-func DecodeSettlement(m Message) (trading.Settlement, error) { return decodeJSON[trading.Settlement](m) }
+func DecodeSettlement(m Message) (trading.Settlement, error) {
+	return decodeJSON[trading.Settlement](m)
+}
+
+// PublishAlerts appends alerts to the alerts topic keyed by account.
+func (p *Producer) PublishAlerts(ctx context.Context, as []trading.Alert) error {
+	return publishJSON(ctx, p, topics.Alerts, func(a *trading.Alert) string { return a.Account }, as)
+}
+
+// DecodeAlert reads an alerts-topic message.
+func DecodeAlert(m Message) (trading.Alert, error) { return decodeJSON[trading.Alert](m) }

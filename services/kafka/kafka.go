@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -119,10 +120,16 @@ func EnsureTopics(ctx context.Context, brokers []string, ts []topics.Topic) erro
 	return ctx.Err()
 }
 
-// Producer publishes messages synchronously with the idempotent producer.
+// Producer publishes messages synchronously with the idempotent producer. It is safe for
+// concurrent use; Publish after Close returns ErrClosed.
 type Producer struct {
-	p sarama.SyncProducer
+	mu     sync.RWMutex
+	closed bool
+	p      sarama.SyncProducer
 }
+
+// ErrClosed is returned by Publish on a closed producer.
+var ErrClosed = errors.New("kafka producer closed")
 
 // NewProducer connects a producer.
 func NewProducer(brokers []string, clientID string) (*Producer, error) {
@@ -139,6 +146,11 @@ func (p *Producer) Publish(ctx context.Context, msgs ...Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return ErrClosed
+	}
 	pms := make([]*sarama.ProducerMessage, len(msgs))
 	for i, m := range msgs {
 		pms[i] = &sarama.ProducerMessage{Topic: m.Topic, Key: sarama.ByteEncoder(m.Key), Value: sarama.ByteEncoder(m.Value)}
@@ -150,8 +162,16 @@ func (p *Producer) Publish(ctx context.Context, msgs ...Message) error {
 	return p.p.SendMessages(pms)
 }
 
-// Close flushes and closes the producer.
-func (p *Producer) Close() error { return p.p.Close() }
+// Close flushes and closes the producer, after the publishes in flight.
+func (p *Producer) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	return p.p.Close()
+}
 
 // ErrRestart, returned (wrapped) by a BatchHandler, ends the group session instead of
 // retrying the batch: the member rejoins and Assigned runs again for its partitions, so a
@@ -174,6 +194,9 @@ type Group struct {
 	// from there (sarama only moves an offset back; a handler skips what it has already seen).
 	Assigned func(ctx context.Context, topic string, partition int32) (start int64, err error)
 	Log      *slog.Logger
+	// Lag, when set, observes after each batch how far the partition's high-water mark is
+	// ahead of the next message.
+	Lag func(group, topic string, partition int32, lag int64)
 }
 
 // Run consumes until ctx ends, rejoining after rebalances and transient errors.
@@ -225,12 +248,12 @@ func (h *groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 
 func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	ctx := sess.Context()
-	max := h.g.MaxBatch
-	if max <= 0 {
-		max = 500
+	maxBatch := h.g.MaxBatch
+	if maxBatch <= 0 {
+		maxBatch = 500
 	}
 	for {
-		batch := make([]Message, 0, max)
+		batch := make([]Message, 0, maxBatch)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -241,7 +264,7 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 			batch = append(batch, fromSarama(m))
 		}
 	fill:
-		for len(batch) < max {
+		for len(batch) < maxBatch {
 			select {
 			case m, ok := <-claim.Messages():
 				if !ok {
@@ -270,6 +293,9 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 		}
 		last := batch[len(batch)-1]
 		sess.MarkOffset(last.Topic, last.Partition, last.Offset+1, "")
+		if h.g.Lag != nil {
+			h.g.Lag(h.g.Group, last.Topic, last.Partition, max(claim.HighWaterMarkOffset()-last.Offset-1, 0))
+		}
 	}
 }
 

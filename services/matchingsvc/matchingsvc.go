@@ -54,8 +54,8 @@ type Service struct {
 	SnapshotInterval time.Duration
 	// DepthLevels published per side (default 50).
 	DepthLevels int
-	// Commands counts commands applied (for metrics); may be nil.
-	Commands func(n int)
+	// Applied, when set, observes each batch: commands applied and the executions published.
+	Applied func(commands int, xs []trading.Execution)
 
 	mu    sync.Mutex
 	parts map[int32]*partition
@@ -176,8 +176,8 @@ func (s *Service) Handle(ctx context.Context, msgs []kafka.Message) error {
 	// Only now is the batch's output durable: advance the partition.
 	part.next = next
 	part.since += len(msgs)
-	if s.Commands != nil {
-		s.Commands(len(msgs))
+	if s.Applied != nil {
+		s.Applied(len(msgs), xs)
 	}
 	if s.Depth != nil && len(touched) > 0 {
 		books := make([]trading.Book, 0, len(touched))

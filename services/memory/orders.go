@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cantondex/platform/services/ledger"
+	"github.com/cantondex/platform/services/risk"
 	"github.com/cantondex/platform/services/trading"
 )
 
@@ -328,4 +329,18 @@ func (s *Store) Positions(_ context.Context, account string) ([]trading.Position
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Market < out[j].Market })
 	return out, nil
+}
+
+// PreTrade reads what the pre-trade checks need for an order.
+func (s *Store) PreTrade(_ context.Context, account, market string) (risk.State, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := risk.State{AccountKilled: s.kills["account/"+account], MarketKilled: s.kills["market/"+market], OpenOrders: s.open[account]}
+	for i := len(s.trades) - 1; i >= 0; i-- {
+		if s.trades[i].Market == market {
+			st.LastPrice = s.trades[i].Price
+			break
+		}
+	}
+	return st, nil
 }

@@ -19,6 +19,7 @@ type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // Store implements the storage ports on the pool, or inside one transaction (see InTx).
@@ -80,9 +81,9 @@ type delta struct{ total, held int64 }
 
 type balKey struct{ account, asset string }
 
-// applyAll applies the transfers not applied before in four statements: record the ids,
-// adjust holds, close holds, adjust balances (two statements) (rows in a fixed order, so concurrent batches
-// lock in the same order). It returns how many transfers were new.
+// applyAll applies the transfers not applied before in three round trips: record the ids;
+// create rows and adjust and close holds (pipelined); adjust balances. It returns how many
+// transfers were new.
 func (s *Store) applyAll(ctx context.Context, ts []ledger.Transfer) (int, error) {
 	q := s.q()
 	ids := make([]string, 0, len(ts))
@@ -94,10 +95,7 @@ func (s *Store) applyAll(ctx context.Context, ts []ledger.Transfer) (int, error)
 			continue
 		}
 		seen[t.ID] = true
-		body, err := json.Marshal(struct {
-			P []ledger.Posting `json:"p,omitempty"`
-			H []ledger.HoldOp  `json:"h,omitempty"`
-		}{t.Postings, t.Holds})
+		body, err := transferBody(t)
 		if err != nil {
 			return 0, err
 		}
@@ -159,45 +157,74 @@ func (s *Store) applyAll(ctx context.Context, ts []ledger.Transfer) (int, error)
 		}
 	}
 
-	if len(holds) > 0 {
-		hids := make([]string, 0, len(holds))
-		for id := range holds {
-			hids = append(hids, id)
+	// Every balance row the batch touches, in a fixed order so concurrent batches lock alike.
+	keys := make([]balKey, 0, len(bal))
+	for k := range bal {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].account != keys[j].account {
+			return keys[i].account < keys[j].account
 		}
-		sort.Strings(hids)
-		accts, assets, amts := make([]string, len(hids)), make([]string, len(hids)), make([]int64, len(hids))
-		var closing []string
+		return keys[i].asset < keys[j].asset
+	})
+	accts, assets := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		accts[i], assets[i] = k.account, k.asset
+	}
+
+	// One pipelined round trip: create missing holds and balance rows at zero (a CHECK
+	// applies to the proposed row of an INSERT even when it then conflicts, so deltas cannot
+	// go through an upsert), adjust holds, close holds returning what they released.
+	batch := &pgx.Batch{}
+	hids := make([]string, 0, len(holds))
+	for id := range holds {
+		hids = append(hids, id)
+	}
+	sort.Strings(hids)
+	var closing []string
+	if len(hids) > 0 {
+		haccts, hassets, amts := make([]string, len(hids)), make([]string, len(hids)), make([]int64, len(hids))
 		for i, id := range hids {
 			d := holds[id]
-			accts[i], assets[i], amts[i] = d.account, d.asset, d.amount
+			haccts[i], hassets[i], amts[i] = d.account, d.asset, d.amount
 			if d.close {
 				closing = append(closing, id)
 			}
 		}
-		if _, err := q.Exec(ctx, `INSERT INTO ledger_holds (id, account, asset, remaining)
+		batch.Queue(`INSERT INTO ledger_holds (id, account, asset, remaining)
 			SELECT id, account, asset, 0 FROM unnest($1::text[], $2::text[], $3::text[]) AS d(id, account, asset)
-			ON CONFLICT DO NOTHING`, hids, accts, assets); err != nil {
-			return 0, err
-		}
-		rows, err := q.Query(ctx, `UPDATE ledger_holds h SET remaining = h.remaining + d.amount
+			ON CONFLICT DO NOTHING`, hids, haccts, hassets)
+		batch.Queue(`UPDATE ledger_holds h SET remaining = h.remaining + d.amount
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS d(id, account, asset, amount)
-			WHERE h.id = d.id AND NOT h.closed AND h.account = d.account AND h.asset = d.asset
-			RETURNING h.id`, hids, accts, assets, amts)
-		if err != nil {
+			WHERE h.id = d.id AND NOT h.closed AND h.account = d.account AND h.asset = d.asset`, hids, haccts, hassets, amts)
+		if len(closing) > 0 {
+			batch.Queue(`UPDATE ledger_holds h SET remaining = 0, closed = true
+				FROM (SELECT id, remaining FROM ledger_holds WHERE id = ANY($1) ORDER BY id FOR UPDATE) old
+				WHERE h.id = old.id RETURNING h.id, old.remaining`, closing)
+		}
+	}
+	batch.Queue(`INSERT INTO ledger_balances (account, asset)
+		SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`, accts, assets)
+	br := q.SendBatch(ctx, batch)
+	if len(hids) > 0 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
 			return 0, err
 		}
-		changed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		tag, err := br.Exec()
 		if err != nil {
+			br.Close()
 			return 0, err
 		}
-		if len(changed) != len(hids) {
+		if int(tag.RowsAffected()) != len(hids) {
+			br.Close()
 			return 0, trading.Errorf(trading.ECONFLICT, "hold closed or owned by another account")
 		}
 		if len(closing) > 0 {
-			rows, err := q.Query(ctx, `UPDATE ledger_holds h SET remaining = 0, closed = true
-				FROM (SELECT id, remaining FROM ledger_holds WHERE id = ANY($1) ORDER BY id FOR UPDATE) old
-				WHERE h.id = old.id RETURNING h.id, old.remaining`, closing)
+			rows, err := br.Query()
 			if err != nil {
+				br.Close()
 				return 0, err
 			}
 			for rows.Next() {
@@ -205,47 +232,46 @@ func (s *Store) applyAll(ctx context.Context, ts []ledger.Transfer) (int, error)
 				var rest int64
 				if err := rows.Scan(&id, &rest); err != nil {
 					rows.Close()
+					br.Close()
 					return 0, err
 				}
 				add(holds[id].account, holds[id].asset, 0, -rest)
 			}
+			rows.Close()
 			if err := rows.Err(); err != nil {
+				br.Close()
 				return 0, err
 			}
 		}
 	}
+	if err := br.Close(); err != nil {
+		return 0, err
+	}
 
-	keys := make([]balKey, 0, len(bal))
-	for k, d := range bal {
-		if d.total != 0 || d.held != 0 {
-			keys = append(keys, k)
+	totals, helds := make([]int64, 0, len(keys)), make([]int64, 0, len(keys))
+	uaccts, uassets := make([]string, 0, len(keys)), make([]string, 0, len(keys))
+	for _, k := range keys {
+		if d := bal[k]; d.total != 0 || d.held != 0 {
+			uaccts, uassets = append(uaccts, k.account), append(uassets, k.asset)
+			totals, helds = append(totals, d.total), append(helds, d.held)
 		}
 	}
-	if len(keys) > 0 {
-		sort.Slice(keys, func(i, j int) bool {
-			if keys[i].account != keys[j].account {
-				return keys[i].account < keys[j].account
-			}
-			return keys[i].asset < keys[j].asset
-		})
-		accts, assets := make([]string, len(keys)), make([]string, len(keys))
-		totals, helds := make([]int64, len(keys)), make([]int64, len(keys))
-		for i, k := range keys {
-			accts[i], assets[i], totals[i], helds[i] = k.account, k.asset, bal[k].total, bal[k].held
-		}
-		// Create missing rows at zero first: a CHECK applies to the proposed row of an
-		// INSERT even when it then conflicts, so deltas cannot go through an upsert.
-		if _, err := q.Exec(ctx, `INSERT INTO ledger_balances (account, asset)
-			SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`, accts, assets); err != nil {
-			return 0, err
-		}
+	if len(uaccts) > 0 {
 		if _, err := q.Exec(ctx, `UPDATE ledger_balances b SET total = b.total + d.total, held = b.held + d.held
 			FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS d(account, asset, total, held)
-			WHERE b.account = d.account AND b.asset = d.asset`, accts, assets, totals, helds); err != nil {
+			WHERE b.account = d.account AND b.asset = d.asset`, uaccts, uassets, totals, helds); err != nil {
 			return 0, err
 		}
 	}
 	return len(fresh), nil
+}
+
+// transferBody is the stored record of a transfer's postings and hold operations.
+func transferBody(t ledger.Transfer) ([]byte, error) {
+	return json.Marshal(struct {
+		P []ledger.Posting `json:"p,omitempty"`
+		H []ledger.HoldOp  `json:"h,omitempty"`
+	}{t.Postings, t.Holds})
 }
 
 // Balances implements ledger.Store.

@@ -136,3 +136,11 @@ func Check(l Limits, in Input) (Decision, error) {
 	}
 	return d, nil
 }
+
+// State is what the pre-trade checks read from storage for one order, in one query.
+type State struct {
+	AccountKilled bool
+	MarketKilled  bool
+	OpenOrders    int
+	LastPrice     int64 // ticks; 0 before the market's first trade
+}

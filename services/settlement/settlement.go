@@ -61,8 +61,9 @@ type Service struct {
 	Fees      Fees
 	Log       *slog.Logger
 	Now       func() time.Time
-	// Settled, when set, observes each settled execution (metrics).
-	Settled func(x trading.Execution, trades int, at time.Time)
+	// Settled, when set, observes each settled batch (metrics): the executions newly settled,
+	// their trade and ledger transfer counts, and when.
+	Settled func(xs []trading.Execution, trades, transfers int, at time.Time)
 
 	mu    sync.Mutex
 	units map[string]marketUnits
@@ -131,9 +132,7 @@ func (s *Service) Handle(ctx context.Context, xs []trading.Execution) error {
 		}
 		now := s.now()
 		if s.Settled != nil {
-			for _, x := range settled {
-				s.Settled(x, countTrades(x), now)
-			}
+			s.Settled(settled, len(b.Trades), len(b.Transfers), now)
 		}
 		if s.Publisher == nil {
 			return nil
@@ -150,16 +149,6 @@ func (s *Service) Handle(ctx context.Context, xs []trading.Execution) error {
 		}
 		return s.Publisher.PublishSettlements(ctx, out)
 	}
-}
-
-func countTrades(x trading.Execution) int {
-	n := 0
-	for _, e := range x.Events {
-		if e.Type == trading.ExecTrade {
-			n++
-		}
-	}
-	return n
 }
 
 func (s *Service) now() time.Time {

@@ -76,3 +76,15 @@ type Settlement struct {
 	AcceptedAt time.Time `json:"accepted_at"` // of the command, for order-to-settlement latency
 	SettledAt  time.Time `json:"settled_at"`
 }
+
+// Alert is a risk breach, published on the alerts topic keyed by account.
+type Alert struct {
+	ID      string    `json:"id"` // deterministic: what caused it, so redelivery dedupes
+	Kind    string    `json:"kind"`
+	Account string    `json:"account"`
+	Market  string    `json:"market"`
+	Value   int64     `json:"value"`
+	Limit   int64     `json:"limit"`
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+}

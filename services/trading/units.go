@@ -74,3 +74,6 @@ func mul(a, b int64) (int64, bool) {
 func (u Units) String() string {
 	return fmt.Sprintf("base/lot=%d quote/(tick*lot)=%d", u.baseFactor, u.notionalFactor)
 }
+
+// Lots returns base minor units in whole lots, rounded toward zero.
+func (u Units) Lots(base int64) int64 { return base / u.baseFactor }

@@ -38,6 +38,7 @@ func run() error {
 	}
 	reg := platform.NewRegistry()
 	ac.Log, ac.Registry = log, reg
+	ac.RedisPrefix = os.Getenv("REDIS_PREFIX") // "" takes the app's default
 	if len(ac.KafkaBrokers) > 0 {
 		ac.Services = app.OrderEntryOnly
 	}

@@ -1,8 +1,11 @@
 // Command cantondex runs the whole platform in one process: the order-flow backend (order
 // entry with pre-trade risk, matching engine, settlement, post-trade risk) and the REST API,
 // on real PostgreSQL, Kafka and Redis when DATABASE_URL, KAFKA_BROKERS and REDIS_URL are set
-// and on embedded in-process defaults otherwise. It seeds the demo market BTC-USD, prints the
-// API address and an admin credential for the session, and stops cleanly on Ctrl-C.
+// and on embedded in-process defaults otherwise (in-memory store, in-process Kafka broker,
+// in-process Redis; it warns that state is then lost on exit). It seeds the demo market
+// BTC-USD unless SEED_DEMO=false, prints the API address and an admin credential for the
+// session, and stops cleanly on Ctrl-C. The API, including /api/v1/health, /api/v1/ready and
+// /api/v1/metrics, listens on HTTP_ADDR (default 127.0.0.1:8080).
 //
 //	go run ./services/cmd/cantondex
 package main
@@ -44,13 +47,16 @@ func run() error {
 	}
 	reg := platform.NewRegistry()
 	ac.Log, ac.Registry, ac.Services = log, reg, app.All
+	ac.RedisPrefix = os.Getenv("REDIS_PREFIX") // "" takes the app's default
 	a, err := app.Start(ctx, ac)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if err := a.SeedDemo(ctx); err != nil {
-		return fmt.Errorf("seed demo market: %w", err)
+	if os.Getenv("SEED_DEMO") != "false" {
+		if err := a.SeedDemo(ctx); err != nil {
+			return fmt.Errorf("seed demo market: %w", err)
+		}
 	}
 	g, err := gateway.New(ctx, gc, gateway.Backend{
 		Orders: a.Orders, Markets: a.Markets, Accounts: a.Accounts, Risk: a.Risk, Redis: a.Redis, Ready: a.Ready,

@@ -80,3 +80,20 @@ func New(tb testing.TB, prefix string) *postgres.DB {
 	tb.Cleanup(db.Close)
 	return db
 }
+
+// Available reports whether the admin connection works. When it does not and CI is set the
+// test fails, so CI never silently falls back.
+func Available(tb testing.TB) bool {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("PostgreSQL unreachable at TEST_DATABASE_URL and CI is set: %v", err)
+		}
+		return false
+	}
+	conn.Close(ctx)
+	return true
+}
