@@ -347,6 +347,7 @@ func (c *Client) validate(req *http.Request, res *http.Response, out *Response) 
 // Suite is the shared state of a test package: the built binary and one platform its tests
 // share.
 type Suite struct {
+	Env    []string // settings of every platform the suite starts
 	Bin    string
 	Shared *Platform
 	serial atomic.Int64
@@ -365,7 +366,7 @@ func (s *Suite) Main(m *testing.M, after func(logs string) error) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if s.Shared, err = Start(s.Bin); err != nil {
+	if s.Shared, err = Start(s.Bin, s.Env...); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -388,7 +389,7 @@ func (s *Suite) Main(m *testing.M, after func(logs string) error) int {
 // ends.
 func (s *Suite) Start(t *testing.T, env ...string) *Platform {
 	t.Helper()
-	p, err := Start(s.Bin, env...)
+	p, err := Start(s.Bin, append(append([]string{}, s.Env...), env...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
