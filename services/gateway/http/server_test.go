@@ -26,7 +26,7 @@ import (
 )
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	auth   *auth.Service
 	venue  *tradingtest.Venue
@@ -36,7 +36,7 @@ type env struct {
 
 type option func(*gwhttp.Deps)
 
-func newEnv(t *testing.T, perMinute int, opts ...option) *env {
+func newEnv(t testing.TB, perMinute int, opts ...option) *env {
 	t.Helper()
 	ctx := context.Background()
 	rc, err := redis.OpenEmbedded("test")
