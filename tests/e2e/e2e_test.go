@@ -63,8 +63,17 @@ func order(market, side, price, qty, clientID string) map[string]any {
 	return o
 }
 
-func TestTradingLifecycle(t *testing.T) {
-	p := suite.Shared
+func TestTradingLifecycle(t *testing.T) { lifecycle(t, suite.Shared) }
+
+// TestTradingLifecycleOnPostgres runs the lifecycle on a platform whose stores are a fresh
+// PostgreSQL database on TEST_DATABASE_URL's server and whose Redis is TEST_REDIS_URL's.
+func TestTradingLifecycleOnPostgres(t *testing.T) {
+	dbURL, redisURL, prefix := platformtest.RealDependencies(t)
+	lifecycle(t, suite.Start(t, "DATABASE_URL="+dbURL, "REDIS_URL="+redisURL, "REDIS_PREFIX="+prefix))
+}
+
+// lifecycle: register, fund, rest, partial fill, cancel, and the balances after each.
+func lifecycle(t *testing.T, p *platformtest.Platform) {
 	adm := p.Admin(t)
 	alice, bob := suite.Register(t, p, "alice"), suite.Register(t, p, "bob")
 	deposit(t, adm, "e2e-life-a-"+alice.ID, alice.ID, "USD", "10000")
