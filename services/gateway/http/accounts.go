@@ -10,19 +10,6 @@ import (
 	"github.com/cantondex/platform/services/trading"
 )
 
-// assetScales maps asset symbols to their scales.
-func (s *Server) assetScales(ctx context.Context) (map[string]int, error) {
-	as, err := s.deps.Accounts.Assets(ctx)
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[string]int, len(as))
-	for _, a := range as {
-		m[a.Symbol] = a.Scale
-	}
-	return m, nil
-}
-
 type balanceJSON struct {
 	Asset     string `json:"asset"`
 	Total     string `json:"total"`

@@ -148,6 +148,7 @@ func (s *Server) haltMarket(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	defer s.refs.forget(m.Symbol)
 	return s.toggle(c, m.Symbol, func(ctx context.Context, on bool) error { return s.deps.Markets.SetHalted(ctx, m.Symbol, on) })
 }
 

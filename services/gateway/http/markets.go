@@ -40,7 +40,7 @@ func (m *marketSteps) of(symbol string) (steps, error) {
 	if st, ok := m.seen[symbol]; ok {
 		return st, nil
 	}
-	_, st, err := m.s.market(m.ctx, symbol)
+	_, st, err := m.s.cachedMarket(m.ctx, symbol)
 	if err != nil {
 		return steps{}, err
 	}

@@ -70,7 +70,7 @@ func (s *Server) placeOrder(c echo.Context) error {
 	if req.Market == "" {
 		return trading.Errorf(trading.EINVALID, "market is required")
 	}
-	m, st, err := s.market(ctx, req.Market)
+	m, st, err := s.cachedMarket(ctx, req.Market)
 	if err != nil {
 		return err
 	}

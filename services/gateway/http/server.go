@@ -70,6 +70,7 @@ type Server struct {
 	deps Deps
 	cfg  Config
 	log  *slog.Logger
+	refs *refCache
 
 	requests *prometheus.HistogramVec
 }
@@ -89,7 +90,7 @@ func New(deps Deps, cfg Config) (*Server, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	s := &Server{echo: echo.New(), deps: deps, cfg: cfg, log: deps.Logger}
+	s := &Server{echo: echo.New(), deps: deps, cfg: cfg, log: deps.Logger, refs: newRefCache()}
 	s.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "cantondex_http_request_duration_seconds",
 		Help:    "REST API requests by route, method and status.",

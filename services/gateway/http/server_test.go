@@ -507,3 +507,29 @@ func TestHeaders(t *testing.T) {
 		t.Fatalf("metrics %s", r.raw)
 	}
 }
+
+type countingMarkets struct {
+	trading.MarketService
+	calls int
+}
+
+func (c *countingMarkets) Market(ctx context.Context, symbol string) (trading.MarketDef, error) {
+	c.calls++
+	return c.MarketService.Market(ctx, symbol)
+}
+
+func TestPlacementsReuseMarketDefinitions(t *testing.T) {
+	counter := &countingMarkets{}
+	e := newEnv(t, 1000, func(d *gwhttp.Deps) { counter.MarketService = d.Markets; d.Markets = counter })
+	alice, at := e.trader("alice@example.com")
+	e.deposit("d", alice, "USD", "1000")
+	for i := 0; i < 3; i++ {
+		e.want(e.do("POST", "/api/v1/orders", at, `{"market":"BTC-USD","side":"buy","type":"limit","price":"1","quantity":"1"}`), 201, "")
+	}
+	if counter.calls != 1 {
+		t.Fatalf("three placements looked the market up %d times", counter.calls)
+	}
+	e.want(e.do("POST", "/api/v1/orders", at, `{"market":"ETH-USD","side":"buy","type":"limit","price":"1","quantity":"1"}`), 404, "not_found")
+	e.want(e.do("POST", "/api/v1/admin/markets", e.admin, `{"symbol":"ETH-USD","base":"ETH","quote":"USD","tick_size":"0.01","lot_size":"0.0001","min_price":"0.01","max_price":"100000","min_quantity":"0.0001","max_quantity":"1000"}`), 201, "")
+	e.want(e.do("POST", "/api/v1/orders", at, `{"market":"ETH-USD","side":"buy","type":"limit","price":"1","quantity":"1"}`), 201, "")
+}
