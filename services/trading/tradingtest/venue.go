@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cantondex/platform/services/decimal"
 	"github.com/cantondex/platform/services/trading"
 )
 
@@ -28,13 +27,15 @@ type market struct {
 	def        trading.MarketDef
 	base       trading.Asset
 	quote      trading.Asset
-	notionalK  int64 // quote minor units per tick*lot
-	baseK      int64 // base minor units per lot
+	units      trading.Units
 	bids, asks []*trading.Order
 	killed     bool
 }
 
-func (m *market) notional(price, qty int64) int64 { return price * qty * m.notionalK }
+// notional and baseAmount ignore overflow: validation keeps prices and quantities within the
+// market's limits, far from it.
+func (m *market) notional(price, qty int64) int64 { v, _ := m.units.Notional(price, qty); return v }
+func (m *market) baseAmount(qty int64) int64      { v, _ := m.units.Base(qty); return v }
 
 type balance struct{ total, held int64 }
 
@@ -84,19 +85,6 @@ func DemoMarket() trading.MarketDef {
 
 func errf(code, format string, args ...any) error { return trading.Errorf(code, format, args...) }
 
-// stepUnits reads a step such as "0.01" as units at its own scale (1 at scale 2).
-func stepUnits(step string) (units int64, scale int, err error) {
-	scale, err = decimal.Scale(step)
-	if err != nil {
-		return 0, 0, err
-	}
-	units, err = decimal.Parse(step, scale)
-	if err != nil || units <= 0 {
-		return 0, 0, fmt.Errorf("step %q: not positive", step)
-	}
-	return units, scale, nil
-}
-
 func (v *Venue) CreateMarket(_ context.Context, d trading.MarketDef) (trading.MarketDef, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -111,20 +99,15 @@ func (v *Venue) CreateMarket(_ context.Context, d trading.MarketDef) (trading.Ma
 	if _, ok := v.markets[d.Symbol]; ok {
 		return trading.MarketDef{}, errf(trading.ECONFLICT, "market %s exists", d.Symbol)
 	}
-	tu, ts, err1 := stepUnits(d.TickSize)
-	lu, ls, err2 := stepUnits(d.LotSize)
-	if err1 != nil || err2 != nil {
-		return trading.MarketDef{}, errf(trading.EINVALID, "tick and lot sizes must be positive decimals")
-	}
-	if quote.Scale < ts+ls || base.Scale < ls {
-		return trading.MarketDef{}, errf(trading.EINVALID, "tick and lot sizes are finer than the assets allow")
+	units, err := trading.NewUnits(d, base, quote)
+	if err != nil {
+		return trading.MarketDef{}, err
 	}
 	if d.MinPrice <= 0 || d.MaxPrice < d.MinPrice || d.MinQty <= 0 || d.MaxQty < d.MinQty {
 		return trading.MarketDef{}, errf(trading.EINVALID, "price and quantity limits must be positive and ordered")
 	}
 	d.CreatedAt = v.now().UTC()
-	v.markets[d.Symbol] = &market{def: d, base: base, quote: quote,
-		notionalK: tu * lu * decimal.Pow10(quote.Scale-ts-ls), baseK: lu * decimal.Pow10(base.Scale-ls)}
+	v.markets[d.Symbol] = &market{def: d, base: base, quote: quote, units: units}
 	return d, nil
 }
 
@@ -419,7 +402,7 @@ func (v *Venue) PlaceOrder(_ context.Context, r trading.PlaceOrder) (trading.Ord
 		return trading.Order{}, errf(trading.EFORBIDDEN, "trading is disabled for this account")
 	}
 	// Hold what the order may spend.
-	asset, hold := m.base.Symbol, r.Quantity*m.baseK
+	asset, hold := m.base.Symbol, m.baseAmount(r.Quantity)
 	if r.Side == trading.Buy {
 		asset = m.quote.Symbol
 		if r.Type == trading.Limit {
@@ -562,7 +545,7 @@ func rest(m *market, o *trading.Order) {
 
 func (v *Venue) fill(m *market, maker, taker *trading.Order, price, qty int64) {
 	now := v.now().UTC()
-	cost, base := m.notional(price, qty), qty*m.baseK
+	cost, base := m.notional(price, qty), m.baseAmount(qty)
 	buy, sell := maker, taker
 	if taker.Side == trading.Buy {
 		buy, sell = taker, maker
