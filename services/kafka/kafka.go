@@ -55,6 +55,9 @@ func Config(clientID string) *sarama.Config {
 	c.Consumer.Offsets.AutoCommit.Interval = 200 * time.Millisecond
 	c.Consumer.Fetch.Default = 4 << 20
 	c.Consumer.MaxWaitTime = 20 * time.Millisecond
+	// Batches can only be as large as what is buffered: let a busy handler catch up in
+	// large batches.
+	c.ChannelBufferSize = 2048
 	c.Metadata.Retry.Backoff = 100 * time.Millisecond
 	return c
 }
