@@ -121,7 +121,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if cfg.RedisPrefix == "" {
 		cfg.RedisPrefix = "cdx"
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	runCtx, cancel := context.WithCancel(ctx)
 	a := &App{log: cfg.Log, cancel: cancel, Durable: true}
 	defer func() {
 		if err != nil {

@@ -7,8 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,7 +52,8 @@ func (r *restartable) run() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
-	r.stop, r.wait = cancel, r.start(ctx)
+	r.stop = cancel // a process's start replaces it with SIGKILL
+	r.wait = r.start(ctx)
 }
 
 func (r *restartable) kill() {
@@ -64,6 +70,16 @@ func (r *restartable) shutdown() {
 	defer r.mu.Unlock()
 	r.stop()
 	r.wait()
+}
+
+func minKills(rs []*restartable) int {
+	n := 1 << 30
+	for _, r := range rs {
+		r.mu.Lock()
+		n = min(n, r.kills)
+		r.mu.Unlock()
+	}
+	return n
 }
 
 func goWait(ctx context.Context, fn func(ctx context.Context) error) func() {
@@ -91,10 +107,59 @@ func TestCrashSafety(t *testing.T) {
 	} else {
 		t.Log("PostgreSQL unreachable: running on the memory store")
 	}
-	testCrashSafety(t, store)
+	testCrashSafety(t, store, nil)
 }
 
-func testCrashSafety(t *testing.T, store app.Store) {
+// TestCrashSafetySIGKILL is TestCrashSafety with the matching engine and the settlement
+// coordinator as separate binaries that are killed with SIGKILL and started again. It builds
+// the binaries and needs PostgreSQL; it runs when CDX_SIGKILL=1 (it takes about a minute,
+// most of it consumer-group session timeouts after each kill).
+func TestCrashSafetySIGKILL(t *testing.T) {
+	if os.Getenv("CDX_SIGKILL") == "" {
+		t.Skip("set CDX_SIGKILL=1 to run the SIGKILL variant")
+	}
+	url := pgtest.NewURL(t, "sigkill")
+	db, err := postgres.Open(context.Background(), url, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin, "./cmd/matching-engine", "./cmd/settlement-coordinator")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	testCrashSafety(t, postgres.NewStore(db), &binaries{dir: bin, dbURL: url})
+}
+
+// binaries says where the service binaries are and how to configure them.
+type binaries struct {
+	dir   string
+	dbURL string
+}
+
+// process returns a restartable running binary name; kill sends SIGKILL.
+func (b *binaries) process(t *testing.T, name string, brokers []string) *restartable {
+	r := &restartable{name: name}
+	r.start = func(context.Context) func() {
+		cmd := exec.Command(filepath.Join(b.dir, name))
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+b.dbURL, "KAFKA_BROKERS="+strings.Join(brokers, ","),
+			"HTTP_ADDR=127.0.0.1:0", "FEE_MAKER_BPS=3", "FEE_TAKER_BPS=7", "LOG_LEVEL=warn")
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		if err := cmd.Start(); err != nil {
+			t.Errorf("start %s: %v", name, err)
+			return func() {}
+		}
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		r.stop = func() { _ = cmd.Process.Signal(syscall.SIGKILL) }
+		return func() { <-done }
+	}
+	return r
+}
+
+func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	broker, err := kafka.StartEmbedded("")
@@ -146,6 +211,10 @@ func testCrashSafety(t *testing.T, store app.Store) {
 		wait := goWait(ctx, app.SettlementGroupFor(brokers, s, log).Run)
 		return func() { wait(); _ = p.Close() }
 	}}
+	if procs != nil {
+		matching = procs.process(t, "matching-engine", brokers)
+		settle = procs.process(t, "settlement-coordinator", brokers)
+	}
 	services := []*restartable{orderEntry, matching, settle}
 	for _, s := range services {
 		s.run()
@@ -186,19 +255,29 @@ func testCrashSafety(t *testing.T, store app.Store) {
 		deposits["USD"] -= 1_000_000
 	}
 
-	// The killer restarts a random service every 100-300ms while orders flow.
+	// The killer restarts a random service every 100-300ms while orders flow (every 2-4s
+	// for processes, whose consumer-group sessions must time out after a SIGKILL), and goes
+	// on until each service was killed at least twice.
 	stopKiller := make(chan struct{})
 	killerDone := make(chan struct{})
+	pause, jitter := 100, 200
+	if procs != nil {
+		pause, jitter = 2000, 2000
+	}
 	go func() {
 		defer close(killerDone)
 		rng := rand.New(rand.NewPCG(1, 2))
+		stopping, stop := false, stopKiller
 		for {
 			select {
-			case <-stopKiller:
-				return
-			case <-time.After(time.Duration(100+rng.IntN(200)) * time.Millisecond):
+			case <-stop:
+				stopping, stop = true, nil
+			case <-time.After(time.Duration(pause+rng.IntN(jitter)) * time.Millisecond):
+				services[rng.IntN(len(services))].kill()
 			}
-			services[rng.IntN(len(services))].kill()
+			if stopping && minKills(services) >= 2 {
+				return
+			}
 		}
 	}()
 

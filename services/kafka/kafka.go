@@ -48,9 +48,16 @@ func Config(clientID string) *sarama.Config {
 	c.Producer.Partitioner = sarama.NewHashPartitioner
 	c.Net.MaxOpenRequests = 1
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	// A member that dies without leaving (SIGKILL) holds its partitions until its session
+	// times out: keep that short.
+	c.Consumer.Group.Session.Timeout = 6 * time.Second
+	c.Consumer.Group.Heartbeat.Interval = 2 * time.Second
 	c.Consumer.Offsets.AutoCommit.Interval = 200 * time.Millisecond
 	c.Consumer.Fetch.Default = 4 << 20
 	c.Consumer.MaxWaitTime = 20 * time.Millisecond
+	// Batches can only be as large as what is buffered: let a busy handler catch up in
+	// large batches.
+	c.ChannelBufferSize = 2048
 	c.Metadata.Retry.Backoff = 100 * time.Millisecond
 	return c
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,11 +69,10 @@ func TestPublishConsumeInKeyOrderAndResume(t *testing.T) {
 	}
 
 	// The first delivery of a batch fails: the same messages come again, nothing is skipped.
-	failed := false
+	var failed atomic.Bool
 	s := &sink{byPK: map[string][]string{}, done: make(chan struct{}), want: 60}
 	g := &kafka.Group{Brokers: brokers, Group: "g1", Topics: []string{"t"}, Handle: func(ctx context.Context, ms []kafka.Message) error {
-		if !failed {
-			failed = true
+		if failed.CompareAndSwap(false, true) {
 			return errors.New("transient")
 		}
 		return s.handle(ctx, ms)

@@ -11,3 +11,7 @@ import (
 func TestLedgerContract(t *testing.T) {
 	storetest.Ledger(t, func(t *testing.T) ledger.Store { return memory.New() })
 }
+
+func TestVenueContract(t *testing.T) {
+	storetest.Venue(t, func(t *testing.T) storetest.VenueStore { return memory.New() })
+}

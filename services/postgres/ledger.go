@@ -81,9 +81,9 @@ type delta struct{ total, held int64 }
 
 type balKey struct{ account, asset string }
 
-// applyAll applies the transfers not applied before in three round trips: record the ids;
-// create rows and adjust and close holds (pipelined); adjust balances. It returns how many
-// transfers were new.
+// applyAll applies the transfers not applied before, in three round trips when the holds and
+// balance rows exist: record the ids; adjust and close holds (pipelined); adjust balances. It
+// returns how many transfers were new.
 func (s *Store) applyAll(ctx context.Context, ts []ledger.Transfer) (int, error) {
 	q := s.q()
 	ids := make([]string, 0, len(ts))
@@ -129,11 +129,6 @@ func (s *Store) applyAll(ctx context.Context, ts []ledger.Transfer) (int, error)
 		d.total += total
 		d.held += held
 	}
-	type holdDelta struct {
-		account, asset string
-		amount         int64
-		close          bool
-	}
 	holds := map[string]*holdDelta{}
 	for _, t := range ts {
 		if !isNew[t.ID] {
@@ -157,10 +152,137 @@ func (s *Store) applyAll(ctx context.Context, ts []ledger.Transfer) (int, error)
 		}
 	}
 
-	// Every balance row the batch touches, in a fixed order so concurrent batches lock alike.
+	if len(holds) > 0 {
+		if err := applyHolds(ctx, q, holds, add); err != nil {
+			return 0, err
+		}
+	}
+	if err := applyBalances(ctx, q, bal); err != nil {
+		return 0, err
+	}
+	return len(fresh), nil
+}
+
+// holdDelta is a batch's net change to one hold.
+type holdDelta struct {
+	account, asset string
+	amount         int64
+	close          bool
+}
+
+// applyHolds adjusts existing holds and closes those asked for in one pipelined round trip,
+// reporting each closed hold's released remainder through add; holds that do not exist yet
+// are created (a second round trip, the rare case: order entry creates holds on its own path).
+func applyHolds(ctx context.Context, q querier, holds map[string]*holdDelta, add func(account, asset string, total, held int64)) error {
+	hids := make([]string, 0, len(holds))
+	for id := range holds {
+		hids = append(hids, id)
+	}
+	sort.Strings(hids)
+	accts, assets, amts := make([]string, len(hids)), make([]string, len(hids)), make([]int64, len(hids))
+	var closing []string
+	for i, id := range hids {
+		d := holds[id]
+		accts[i], assets[i], amts[i] = d.account, d.asset, d.amount
+		if d.close {
+			closing = append(closing, id)
+		}
+	}
+	closeSQL := `UPDATE ledger_holds h SET remaining = 0, closed = true
+		FROM (SELECT id, remaining FROM ledger_holds WHERE id = ANY($1) AND NOT closed ORDER BY id FOR UPDATE) old
+		WHERE h.id = old.id RETURNING h.id, old.remaining`
+	batch := &pgx.Batch{}
+	batch.Queue(`UPDATE ledger_holds h SET remaining = h.remaining + d.amount
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS d(id, account, asset, amount)
+		WHERE h.id = d.id AND h.account = d.account AND h.asset = d.asset AND NOT h.closed
+		RETURNING h.id`, hids, accts, assets, amts)
+	if len(closing) > 0 {
+		batch.Queue(closeSQL, closing)
+	}
+	br := q.SendBatch(ctx, batch)
+	rows, err := br.Query()
+	var found []string
+	if err == nil {
+		found, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	closed := map[string]bool{}
+	if err == nil && len(closing) > 0 {
+		err = collectClosed(br, holds, add, closed)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || len(found) == len(hids) {
+		return err
+	}
+	// Create the holds that do not exist: only a positive amount may create one.
+	have := make(map[string]bool, len(found))
+	for _, id := range found {
+		have[id] = true
+	}
+	var nids, naccts, nassets []string
+	var namts []int64
+	var reclose []string
+	for i, id := range hids {
+		if have[id] {
+			continue
+		}
+		nids, naccts, nassets, namts = append(nids, id), append(naccts, accts[i]), append(nassets, assets[i]), append(namts, amts[i])
+		if holds[id].close && !closed[id] {
+			reclose = append(reclose, id)
+		}
+	}
+	tag, err := q.Exec(ctx, `INSERT INTO ledger_holds (id, account, asset, remaining)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT DO NOTHING`, nids, naccts, nassets, namts)
+	if err != nil {
+		return err
+	}
+	if int(tag.RowsAffected()) != len(nids) {
+		return trading.Errorf(trading.ECONFLICT, "hold closed or owned by another account")
+	}
+	if len(reclose) == 0 {
+		return nil
+	}
+	b2 := &pgx.Batch{}
+	b2.Queue(closeSQL, reclose)
+	br = q.SendBatch(ctx, b2)
+	err = collectClosed(br, holds, add, closed)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func collectClosed(br pgx.BatchResults, holds map[string]*holdDelta, add func(account, asset string, total, held int64), closed map[string]bool) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var rest int64
+		if err := rows.Scan(&id, &rest); err != nil {
+			return err
+		}
+		closed[id] = true
+		add(holds[id].account, holds[id].asset, 0, -rest)
+	}
+	return rows.Err()
+}
+
+// applyBalances adds the deltas to existing balance rows in one statement (rows in a fixed
+// order, so concurrent batches lock alike) and inserts the rows that do not exist yet. A new
+// row's delta is its whole value, so the table's CHECK applies to it as it should.
+func applyBalances(ctx context.Context, q querier, bal map[balKey]*delta) error {
 	keys := make([]balKey, 0, len(bal))
-	for k := range bal {
-		keys = append(keys, k)
+	for k, d := range bal {
+		if d.total != 0 || d.held != 0 {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
 	}
 	sort.Slice(keys, func(i, j int) bool {
 		if keys[i].account != keys[j].account {
@@ -169,101 +291,44 @@ func (s *Store) applyAll(ctx context.Context, ts []ledger.Transfer) (int, error)
 		return keys[i].asset < keys[j].asset
 	})
 	accts, assets := make([]string, len(keys)), make([]string, len(keys))
+	totals, helds := make([]int64, len(keys)), make([]int64, len(keys))
 	for i, k := range keys {
-		accts[i], assets[i] = k.account, k.asset
+		accts[i], assets[i], totals[i], helds[i] = k.account, k.asset, bal[k].total, bal[k].held
 	}
-
-	// One pipelined round trip: create missing holds and balance rows at zero (a CHECK
-	// applies to the proposed row of an INSERT even when it then conflicts, so deltas cannot
-	// go through an upsert), adjust holds, close holds returning what they released.
-	batch := &pgx.Batch{}
-	hids := make([]string, 0, len(holds))
-	for id := range holds {
-		hids = append(hids, id)
+	rows, err := q.Query(ctx, `UPDATE ledger_balances b SET total = b.total + d.total, held = b.held + d.held
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS d(account, asset, total, held)
+		WHERE b.account = d.account AND b.asset = d.asset RETURNING b.account, b.asset`, accts, assets, totals, helds)
+	if err != nil {
+		return err
 	}
-	sort.Strings(hids)
-	var closing []string
-	if len(hids) > 0 {
-		haccts, hassets, amts := make([]string, len(hids)), make([]string, len(hids)), make([]int64, len(hids))
-		for i, id := range hids {
-			d := holds[id]
-			haccts[i], hassets[i], amts[i] = d.account, d.asset, d.amount
-			if d.close {
-				closing = append(closing, id)
-			}
-		}
-		batch.Queue(`INSERT INTO ledger_holds (id, account, asset, remaining)
-			SELECT id, account, asset, 0 FROM unnest($1::text[], $2::text[], $3::text[]) AS d(id, account, asset)
-			ON CONFLICT DO NOTHING`, hids, haccts, hassets)
-		batch.Queue(`UPDATE ledger_holds h SET remaining = h.remaining + d.amount
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS d(id, account, asset, amount)
-			WHERE h.id = d.id AND NOT h.closed AND h.account = d.account AND h.asset = d.asset`, hids, haccts, hassets, amts)
-		if len(closing) > 0 {
-			batch.Queue(`UPDATE ledger_holds h SET remaining = 0, closed = true
-				FROM (SELECT id, remaining FROM ledger_holds WHERE id = ANY($1) ORDER BY id FOR UPDATE) old
-				WHERE h.id = old.id RETURNING h.id, old.remaining`, closing)
-		}
-	}
-	batch.Queue(`INSERT INTO ledger_balances (account, asset)
-		SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`, accts, assets)
-	br := q.SendBatch(ctx, batch)
-	if len(hids) > 0 {
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return 0, err
-		}
-		tag, err := br.Exec()
-		if err != nil {
-			br.Close()
-			return 0, err
-		}
-		if int(tag.RowsAffected()) != len(hids) {
-			br.Close()
-			return 0, trading.Errorf(trading.ECONFLICT, "hold closed or owned by another account")
-		}
-		if len(closing) > 0 {
-			rows, err := br.Query()
-			if err != nil {
-				br.Close()
-				return 0, err
-			}
-			for rows.Next() {
-				var id string
-				var rest int64
-				if err := rows.Scan(&id, &rest); err != nil {
-					rows.Close()
-					br.Close()
-					return 0, err
-				}
-				add(holds[id].account, holds[id].asset, 0, -rest)
-			}
+	updated := map[balKey]bool{}
+	for rows.Next() {
+		var k balKey
+		if err := rows.Scan(&k.account, &k.asset); err != nil {
 			rows.Close()
-			if err := rows.Err(); err != nil {
-				br.Close()
-				return 0, err
-			}
+			return err
+		}
+		updated[k] = true
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(updated) == len(keys) {
+		return nil
+	}
+	var na, ns []string
+	var nt, nh []int64
+	for i, k := range keys {
+		if !updated[k] {
+			na, ns, nt, nh = append(na, accts[i]), append(ns, assets[i]), append(nt, totals[i]), append(nh, helds[i])
 		}
 	}
-	if err := br.Close(); err != nil {
-		return 0, err
-	}
-
-	totals, helds := make([]int64, 0, len(keys)), make([]int64, 0, len(keys))
-	uaccts, uassets := make([]string, 0, len(keys)), make([]string, 0, len(keys))
-	for _, k := range keys {
-		if d := bal[k]; d.total != 0 || d.held != 0 {
-			uaccts, uassets = append(uaccts, k.account), append(uassets, k.asset)
-			totals, helds = append(totals, d.total), append(helds, d.held)
-		}
-	}
-	if len(uaccts) > 0 {
-		if _, err := q.Exec(ctx, `UPDATE ledger_balances b SET total = b.total + d.total, held = b.held + d.held
-			FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS d(account, asset, total, held)
-			WHERE b.account = d.account AND b.asset = d.asset`, uaccts, uassets, totals, helds); err != nil {
-			return 0, err
-		}
-	}
-	return len(fresh), nil
+	// A row created meanwhile by another transaction takes the delta on top.
+	_, err = q.Exec(ctx, `INSERT INTO ledger_balances (account, asset, total, held)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
+		ON CONFLICT (account, asset) DO UPDATE SET total = ledger_balances.total + excluded.total, held = ledger_balances.held + excluded.held`,
+		na, ns, nt, nh)
+	return err
 }
 
 // transferBody is the stored record of a transfer's postings and hold operations.

@@ -62,3 +62,7 @@ func benchmarkTransfers(b *testing.B, ctx context.Context, s ledger.Store) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "transfers/s")
 }
+
+func TestVenueContract(t *testing.T) {
+	storetest.Venue(t, func(t *testing.T) storetest.VenueStore { return postgres.NewStore(pgtest.New(t, "venue")) })
+}

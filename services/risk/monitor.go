@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/cantondex/platform/services/trading"
 )
@@ -94,8 +95,10 @@ func (m *Monitor) Handle(ctx context.Context, ss []trading.Settlement) error {
 	}
 	type key struct{ account, market, cause string }
 	check := map[key]bool{}
+	causeAt := map[string]time.Time{}
 	var order []key
 	for _, s := range ss {
+		causeAt[s.ID] = s.SettledAt
 		for _, t := range s.Trades {
 			m.mu.Lock()
 			if m.last == nil {
@@ -132,7 +135,7 @@ func (m *Monitor) Handle(ctx context.Context, ss []trading.Settlement) error {
 			if v := Exposure(u, p, price); v > m.Limits.MaxExposure {
 				alerts = append(alerts, trading.Alert{
 					ID: AlertExposure + ":" + k.cause + ":" + k.account, Kind: AlertExposure, Account: k.account, Market: k.market,
-					Value: v, Limit: m.Limits.MaxExposure,
+					Value: v, Limit: m.Limits.MaxExposure, At: causeAt[k.cause],
 					Message: fmt.Sprintf("exposure %d exceeds limit %d", v, m.Limits.MaxExposure),
 				})
 			}
