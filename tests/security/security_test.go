@@ -190,6 +190,18 @@ func TestCredentials(t *testing.T) {
 	p := suite.Shared
 	tr := register(t, p, "creds")
 	anon := p.Client(t)
+	// Neither registration nor login shows a password back.
+	password := "a password nobody should see again"
+	secrets.add(password)
+	email := "echo-" + tr.ID + "@example.com"
+	for _, path := range []string{"/auth/register", "/auth/login"} {
+		r := anon.Do("POST", path, map[string]string{"email": email, "password": password})
+		secrets.add(r.Str("access_token"))
+		secrets.add(r.Str("refresh_token"))
+		if r.Status >= 300 || strings.Contains(string(r.Body), password) {
+			t.Fatalf("%s: %d %s", path, r.Status, r.Body)
+		}
+	}
 	want(t, anon.Do("GET", "/balances", nil), 401, "unauthorized")
 	want(t, anon.Do("GET", "/balances", nil, "Authorization", "Basic YWRtaW46YWRtaW4="), 401, "unauthorized")
 	want(t, anon.As("garbage").Do("GET", "/balances", nil), 401, "unauthorized")

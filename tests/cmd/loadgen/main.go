@@ -154,6 +154,7 @@ type stats struct {
 	lat     map[string][]time.Duration
 	errs    map[string]int
 	ok, bad atomic.Int64
+	dropped atomic.Int64
 }
 
 func (s *stats) record(endpoint string, d time.Duration, errKind string) {
@@ -242,6 +243,7 @@ func run(ctx context.Context, cfg config) error {
 		case sem <- struct{}{}:
 		default:
 			st.record("POST /orders", 0, "dropped (max in flight)")
+			st.dropped.Add(1)
 			continue
 		}
 		sent.Add(1)
@@ -260,8 +262,9 @@ func run(ctx context.Context, cfg config) error {
 	close(stopProgress)
 	progressDone.Wait()
 	elapsed := time.Since(start)
-	fmt.Printf("\n\noffered %d placements in %.1fs (%.0f/s target %d/s); all answered after %.1fs\n",
-		sent.Load(), offered.Seconds(), float64(sent.Load())/offered.Seconds(), cfg.rate, elapsed.Seconds())
+	arrivals := sent.Load() + st.dropped.Load()
+	fmt.Printf("\n\n%d arrivals in %.1fs (%.0f/s, target %d/s): %d sent, %d dropped at the in-flight cap; all answered after %.1fs\n",
+		arrivals, offered.Seconds(), float64(arrivals)/offered.Seconds(), cfg.rate, sent.Load(), st.dropped.Load(), elapsed.Seconds())
 	report(st, offered)
 	if n := st.bad.Load(); n > 0 {
 		return fmt.Errorf("%d errors", n)
