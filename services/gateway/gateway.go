@@ -39,8 +39,11 @@ type Config struct {
 	AuthPerMinute int           // AUTH_RATE_LIMIT_PER_MINUTE per client address, default 600
 	BodyLimit     string        // BODY_LIMIT, default 64K
 	CORSOrigins   []string      // CORS_ORIGINS, comma separated; none by default
-	AdminEmail    string        // ADMIN_EMAIL and ADMIN_PASSWORD: an admin ensured at start;
-	AdminPassword string        // when unset, a fresh admin is generated for the run
+	AdminEmail    string        // ADMIN_EMAIL and ADMIN_PASSWORD: an admin ensured at start
+	AdminPassword string
+	// SessionAdmin generates a fresh admin for the run when ADMIN_EMAIL is unset (the local
+	// all-in-one binary prints it); otherwise no admin is created.
+	SessionAdmin bool
 }
 
 // ConfigFromEnv reads the gateway's environment through getenv.
@@ -119,7 +122,7 @@ type Backend struct {
 // Gateway is the started API.
 type Gateway struct {
 	Server *gwhttp.Server
-	// AdminEmail and AdminPassword are the admin credential of this run.
+	// AdminEmail and AdminPassword are the admin credential of this run ("" when none).
 	AdminEmail, AdminPassword string
 	Listener                  net.Listener
 	close                     []func()
@@ -177,12 +180,14 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 		return nil, err
 	}
 	g.AdminEmail, g.AdminPassword = cfg.AdminEmail, cfg.AdminPassword
-	if g.AdminEmail == "" {
+	if g.AdminEmail == "" && cfg.SessionAdmin {
 		g.AdminEmail = "admin-" + hex.EncodeToString(random(4)) + "@cantondex.local"
 		g.AdminPassword = base64.RawURLEncoding.EncodeToString(random(18))
 	}
-	if _, err := svc.CreateUser(ctx, g.AdminEmail, g.AdminPassword, auth.RoleAdmin); err != nil && trading.ErrorCode(err) != trading.ECONFLICT {
-		return nil, fmt.Errorf("admin user: %w", err)
+	if g.AdminEmail != "" {
+		if _, err := svc.CreateUser(ctx, g.AdminEmail, g.AdminPassword, auth.RoleAdmin); err != nil && trading.ErrorCode(err) != trading.ECONFLICT {
+			return nil, fmt.Errorf("admin user: %w", err)
+		}
 	}
 	g.Server, err = gwhttp.New(gwhttp.Deps{
 		Auth: svc, Orders: be.Orders, Markets: be.Markets, Accounts: be.Accounts, Risk: be.Risk,

@@ -41,6 +41,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	gc.SessionAdmin = true
 	ac, err := app.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err
