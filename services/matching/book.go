@@ -24,59 +24,6 @@ type level struct {
 	nextFr *level // free list link
 }
 
-// bookSide holds one side's levels sorted from worst to best, so the best level is the last
-// element and removing it is a pop. key orders them: the price for bids, minus the price for
-// asks, so that on both sides a higher key is a better price.
-type bookSide struct {
-	side   Side
-	levels []*level
-}
-
-func (s *bookSide) key(price int64) int64 {
-	if s.side == Buy {
-		return price
-	}
-	return -price
-}
-
-// best returns the best level, or nil.
-func (s *bookSide) best() *level {
-	if n := len(s.levels); n > 0 {
-		return s.levels[n-1]
-	}
-	return nil
-}
-
-// search returns the index of the level at price, or where it would be inserted, and whether
-// it exists. Most activity is near the top of the book, at the end of the slice, so a short
-// scan from the end comes first and a binary search handles the rest.
-func (s *bookSide) search(price int64) (int, bool) {
-	k := s.key(price)
-	n := len(s.levels)
-	for i := n - 1; i >= 0 && i >= n-8; i-- {
-		lk := s.key(s.levels[i].price)
-		if lk == k {
-			return i, true
-		}
-		if lk < k {
-			return i + 1, false
-		}
-	}
-	lo, hi := 0, n-8
-	if hi < 0 {
-		return 0, false
-	}
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if s.key(s.levels[mid].price) < k {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	return lo, lo < n && s.levels[lo].price == price
-}
-
 // Book is the order book of one market. It is not safe for concurrent use: one goroutine owns
 // it and feeds it commands.
 type Book struct {
@@ -104,7 +51,7 @@ func NewBook(m Market) (*Book, error) {
 	}, nil
 }
 
-// Market returns the book's market, with its defaults filled in.
+// Market returns the book's market, with its defaults filled in. Callers must not modify it.
 func (b *Book) Market() *Market { return &b.market }
 
 // LastSeq is the Seq of the last command applied (or of the snapshot restored).
@@ -119,11 +66,7 @@ func (b *Book) Reserve(n int) {
 	if n <= 0 {
 		return
 	}
-	os := make([]order, n)
-	for i := range os {
-		os[i].next = b.freeOrders
-		b.freeOrders = &os[i]
-	}
+	b.growOrders(n)
 	ls := make([]level, n)
 	for i := range ls {
 		ls[i].nextFr = b.freeLevels
@@ -132,12 +75,16 @@ func (b *Book) Reserve(n int) {
 	if len(b.orders) == 0 {
 		b.orders = make(map[string]*order, n)
 	}
-	for _, s := range []*bookSide{&b.bids, &b.asks} {
-		if cap(s.levels) < n {
-			l := make([]*level, len(s.levels), n)
-			copy(l, s.levels)
-			s.levels = l
-		}
+	b.bids.reserve(n)
+	b.asks.reserve(n)
+}
+
+// growOrders adds n orders to the free list, allocated together.
+func (b *Book) growOrders(n int) {
+	os := make([]order, n)
+	for i := range os {
+		os[i].next = b.freeOrders
+		b.freeOrders = &os[i]
 	}
 }
 
@@ -248,21 +195,20 @@ func (b *Book) place(c *Command, out []Event) []Event {
 // fillable reports whether a FOK taker would fill qty completely, taking its self-trade
 // prevention into account.
 func (b *Book) fillable(s Side, isMarket bool, price, qty int64, account string, stp STP) bool {
-	levels := b.sideOf(s.Opposite()).levels
+	opp := b.sideOf(s.Opposite())
 	// Level totals first: most unfillable FOK orders are found without visiting orders.
 	var total int64
-	for i := len(levels) - 1; i >= 0 && total < qty; i-- {
-		if !crosses(s, isMarket, price, levels[i].price) {
+	for l := range opp.bestFirst {
+		if total >= qty || !crosses(s, isMarket, price, l.price) {
 			break
 		}
-		total += levels[i].qty
+		total += l.qty
 	}
 	if total < qty {
 		return false
 	}
 	total = 0
-	for i := len(levels) - 1; i >= 0; i-- {
-		l := levels[i]
+	for l := range opp.bestFirst {
 		if !crosses(s, isMarket, price, l.price) {
 			return false
 		}
@@ -298,11 +244,10 @@ type taker struct {
 func (b *Book) match(t *taker, seq uint64, out []Event) []Event {
 	opp := b.sideOf(t.side.Opposite())
 	for t.qty > 0 {
-		n := len(opp.levels)
-		if n == 0 {
+		l := opp.best()
+		if l == nil {
 			return out
 		}
-		l := opp.levels[n-1]
 		if !crosses(t.side, t.market, t.price, l.price) {
 			return out
 		}
@@ -343,12 +288,11 @@ func (b *Book) match(t *taker, seq uint64, out []Event) []Event {
 
 // rest puts an order at the back of its price level.
 func (b *Book) rest(id, account string, s Side, price, qty int64, stp STP, postOnly bool) {
-	o := b.freeOrders
-	if o != nil {
-		b.freeOrders = o.next
-	} else {
-		o = new(order)
+	if b.freeOrders == nil {
+		b.growOrders(256)
 	}
+	o := b.freeOrders
+	b.freeOrders = o.next
 	*o = order{id: id, account: account, price: price, qty: qty, side: s, stp: stp, postOnly: postOnly}
 	b.orders[id] = o
 	b.enqueue(o)
@@ -357,11 +301,8 @@ func (b *Book) rest(id, account string, s Side, price, qty int64, stp STP, postO
 // enqueue appends o to the tail of the level at its price, creating the level if needed.
 func (b *Book) enqueue(o *order) {
 	bs := b.sideOf(o.side)
-	var l *level
-	i, found := bs.search(o.price)
-	if found {
-		l = bs.levels[i]
-	} else {
+	l := bs.get(o.price)
+	if l == nil {
 		l = b.freeLevels
 		if l != nil {
 			b.freeLevels = l.nextFr
@@ -369,9 +310,7 @@ func (b *Book) enqueue(o *order) {
 			l = new(level)
 		}
 		*l = level{price: o.price}
-		bs.levels = append(bs.levels, nil)
-		copy(bs.levels[i+1:], bs.levels[i:])
-		bs.levels[i] = l
+		bs.insert(l)
 	}
 	o.lvl = l
 	o.prev = l.tail
@@ -405,14 +344,7 @@ func (b *Book) dequeue(o *order) {
 	if l.count > 0 {
 		return
 	}
-	bs := b.sideOf(o.side)
-	i, found := bs.search(l.price)
-	if !found {
-		panic("matching: level missing from its side")
-	}
-	copy(bs.levels[i:], bs.levels[i+1:])
-	bs.levels[len(bs.levels)-1] = nil
-	bs.levels = bs.levels[:len(bs.levels)-1]
+	b.sideOf(o.side).remove(l.price)
 	*l = level{nextFr: b.freeLevels}
 	b.freeLevels = l
 }
@@ -510,19 +442,21 @@ func (s *bookSide) top() (Level, bool) {
 
 // QtyAt returns the open quantity resting on side s at price.
 func (b *Book) QtyAt(s Side, price int64) int64 {
-	bs := b.sideOf(s)
-	if i, ok := bs.search(price); ok {
-		return bs.levels[i].qty
+	if l := b.sideOf(s).get(price); l != nil {
+		return l.qty
 	}
 	return 0
 }
 
 // Depth appends up to n levels of side s, best first, to dst (n <= 0: all levels).
 func (b *Book) Depth(s Side, n int, dst []Level) []Level {
-	levels := b.sideOf(s).levels
-	for i := len(levels) - 1; i >= 0 && (n <= 0 || len(levels)-1-i < n); i-- {
-		l := levels[i]
+	i := 0
+	for l := range b.sideOf(s).bestFirst {
+		if n > 0 && i == n {
+			break
+		}
 		dst = append(dst, Level{Price: l.price, Qty: l.qty, Orders: l.count})
+		i++
 	}
 	return dst
 }

@@ -305,6 +305,20 @@ func TestMarketDecimals(t *testing.T) {
 	if s := string(m.AppendQty(nil, 1500)); s != "1.500" {
 		t.Errorf("AppendQty = %s", s)
 	}
+	raw := Market{Symbol: "X", TickSize: "0.05", LotSize: "0.001"}
+	if _, r := raw.ParsePrice("1.05"); r != ReasonInvalidPrice {
+		t.Errorf("ParsePrice on an unnormalized market: %q", r)
+	}
+	norm, err := raw.Normalized()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, r := norm.ParsePrice("1.05"); v != 21 || r != "" {
+		t.Errorf("ParsePrice on a normalized market = %d %q", v, r)
+	}
+	if _, err := (Market{Symbol: "X", TickSize: "0"}).Normalized(); err == nil {
+		t.Error("Normalized accepted a zero tick")
+	}
 }
 
 func TestRestoreRejectsBadSnapshots(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	. "github.com/cantondex/platform/services/matching"
 )
 
-var diffCommands = flag.Int("diff.commands", 120_000, "commands per differential run")
+var diffCommands = flag.Int("diff.commands", 100_000, "commands per seed in TestDifferential")
 
 // TestDifferential feeds random flows to the engine and to refBook, a deliberately simple
 // implementation of the same rules, and requires identical events for every command, with the
@@ -24,7 +24,7 @@ func TestDifferential(t *testing.T) {
 		ref := newRefBook(b)
 		h := newHarness(b)
 		rng := rand.New(rand.NewPCG(seed, 7))
-		n := *diffCommands / 3
+		n := *diffCommands
 		for i := 1; i <= n; i++ {
 			c := randomCommand(rng, uint64(i))
 			want := ref.apply(c)
@@ -39,6 +39,46 @@ func TestDifferential(t *testing.T) {
 		if b.Len() != len(ref.orders) {
 			t.Fatalf("seed %d: %d resting orders, reference %d", seed, b.Len(), len(ref.orders))
 		}
+	}
+}
+
+// TestDifferentialDeep does the same on a wide market where the book grows to hundreds of
+// levels per side, so level chunks split, empty and are reused.
+func TestDifferentialDeep(t *testing.T) {
+	m := Market{Symbol: "WIDE", TickSize: "1", LotSize: "1", MinPrice: 90, MaxPrice: 4000, MaxQty: 50}
+	b, err := NewBook(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := newRefBook(b)
+	h := newHarness(b)
+	rng := rand.New(rand.NewPCG(11, 12))
+	maxLevels := 0
+	for i := 1; i <= 20_000; i++ {
+		c := randomCommandIn(rng, uint64(i), 3000, 1000, 1200)
+		if i <= 10_000 && c.Op != OpNew && rng.IntN(5) > 0 {
+			// Growth phase: mostly new orders.
+			c = Command{Op: OpNew, Seq: uint64(i), ID: c.ID, Account: "acct" + c.ID[1:2], Side: Side(1 + rng.IntN(2)),
+				Type: Limit, Price: 1000 + int64(rng.IntN(1200)), Qty: 1 + int64(rng.IntN(9))}
+		}
+		if c.Op == OpNew && c.Side == Sell {
+			c.Price += 1200 // keep the sides mostly apart so both grow deep
+		}
+		if i > 10_000 && c.Op == OpNew && rng.IntN(2) == 0 {
+			c.Op = OpCancel // then shrink: levels and chunks empty out
+		}
+		want := ref.apply(c)
+		got, err := h.apply(c)
+		if err != nil {
+			t.Fatalf("command %d %+v: %v", i, c, err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("command %d %+v:\n got %+v\nwant %+v", i, c, got, want)
+		}
+		maxLevels = max(maxLevels, len(b.Depth(Buy, 0, nil)))
+	}
+	if maxLevels < 300 {
+		t.Fatalf("book only reached %d bid levels; the test no longer exercises deep books", maxLevels)
 	}
 }
 

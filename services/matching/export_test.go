@@ -8,10 +8,30 @@ import "fmt"
 func (b *Book) CheckInvariants() error {
 	seen := 0
 	for _, s := range []*bookSide{&b.bids, &b.asks} {
-		for i, l := range s.levels {
-			if i > 0 && s.key(s.levels[i-1].price) >= s.key(l.price) {
+		i := 0
+		var prevKey int64
+		for _, c := range s.chunks {
+			if c.n == 0 {
+				return fmt.Errorf("%v: empty chunk", s.side)
+			}
+			for j := 0; j < c.n; j++ {
+				if c.keys[j] != s.key(c.lvls[j].price) {
+					return fmt.Errorf("%v: chunk key %d for level %d", s.side, c.keys[j], c.lvls[j].price)
+				}
+			}
+		}
+		if s.index.n != s.count {
+			return fmt.Errorf("%v: %d levels indexed, count %d", s.side, s.index.n, s.count)
+		}
+		for l := range s.worstFirst {
+			if s.get(l.price) != l {
+				return fmt.Errorf("%v: level %d not found by price", s.side, l.price)
+			}
+			if i > 0 && prevKey >= s.key(l.price) {
 				return fmt.Errorf("%v levels out of order at %d", s.side, i)
 			}
+			prevKey = s.key(l.price)
+			i++
 			var qty int64
 			n := 0
 			var prev *order
@@ -35,6 +55,9 @@ func (b *Book) CheckInvariants() error {
 			}
 			seen += n
 		}
+		if i != s.count {
+			return fmt.Errorf("%v: %d levels, count %d", s.side, i, s.count)
+		}
 	}
 	if seen != len(b.orders) {
 		return fmt.Errorf("%d orders in levels, %d indexed", seen, len(b.orders))
@@ -49,13 +72,12 @@ func (b *Book) CheckInvariants() error {
 
 // QueueIDs returns the ids resting at price on side s in queue order.
 func (b *Book) QueueIDs(s Side, price int64) []string {
-	bs := b.sideOf(s)
-	i, ok := bs.search(price)
-	if !ok {
+	l := b.sideOf(s).get(price)
+	if l == nil {
 		return nil
 	}
 	var ids []string
-	for o := bs.levels[i].head; o != nil; o = o.next {
+	for o := l.head; o != nil; o = o.next {
 		ids = append(ids, o.id)
 	}
 	return ids

@@ -42,6 +42,11 @@ func MarketFromDef(d trading.MarketDef) Market {
 	}
 }
 
+// Normalized returns m with its defaults filled in and its decimal steps derived, or an error
+// when m is invalid. The decimal methods (ParsePrice, AppendPrice, ...) need a normalized
+// market: one returned here or by Book.Market.
+func (m Market) Normalized() (Market, error) { return m.normalize() }
+
 // normalize fills the defaults, validates and derives the decimal scales.
 func (m Market) normalize() (Market, error) {
 	if m.Symbol == "" {
@@ -120,6 +125,9 @@ func (m *Market) ParseQty(s string) (int64, Reason) {
 }
 
 func parseSteps(s string, scale int, units int64, invalid, off, rng Reason) (int64, Reason) {
+	if units == 0 {
+		return 0, invalid // the market was not normalized
+	}
 	v, err := decimal.Parse(s, scale)
 	switch {
 	case errors.Is(err, decimal.ErrPrecision):

@@ -52,8 +52,8 @@ func (b *Book) AppendSnapshot(buf []byte) []byte {
 	buf = binary.AppendVarint(buf, m.MaxQty)
 	buf = binary.AppendUvarint(buf, b.seq)
 	for _, s := range []*bookSide{&b.bids, &b.asks} {
-		buf = binary.AppendUvarint(buf, uint64(len(s.levels)))
-		for _, l := range s.levels {
+		buf = binary.AppendUvarint(buf, uint64(s.count))
+		for l := range s.worstFirst {
 			buf = binary.AppendVarint(buf, l.price)
 			buf = binary.AppendUvarint(buf, uint64(l.count))
 			for o := l.head; o != nil; o = o.next {

@@ -83,7 +83,9 @@ func (g *gen) next() matching.Command {
 	m := g.cfg.Mix
 	switch {
 	case r < m.GTC || len(g.live) == 0:
-		return g.newOrder(matching.GTC, false)
+		// Past the target depth new orders cross and take liquidity, so the book stays near
+		// its initial size as on a venue in steady state.
+		return g.newOrder(matching.GTC, len(g.live) > g.cfg.Depth)
 	case r < m.GTC+m.IOC:
 		return g.newOrder(matching.IOC, true)
 	case r < m.GTC+m.IOC+m.Cancel:

@@ -178,20 +178,20 @@ func AppendEvent(b []byte, m *matching.Market, e *matching.Event) []byte {
 	if m != nil {
 		b = appendField(b, "market", m.Symbol)
 	}
-	price := func(name string, v int64) {
+	// num appends a decimal field: a price in ticks or a quantity in lots.
+	num := func(name string, v int64, isPrice bool) {
 		b = append(b, `,"`...)
 		b = append(b, name...)
 		b = append(b, `":"`...)
-		b = m.AppendPrice(b, v)
+		if isPrice {
+			b = m.AppendPrice(b, v)
+		} else {
+			b = m.AppendQty(b, v)
+		}
 		b = append(b, '"')
 	}
-	qty := func(name string, v int64) {
-		b = append(b, `,"`...)
-		b = append(b, name...)
-		b = append(b, `":"`...)
-		b = m.AppendQty(b, v)
-		b = append(b, '"')
-	}
+	price := func(name string, v int64) { num(name, v, true) }
+	qty := func(name string, v int64) { num(name, v, false) }
 	switch e.Type {
 	case matching.EvRejected:
 		b = appendField(b, "id", e.ID)

@@ -1,0 +1,6 @@
+package policy
+
+// dataRules are the database, cache and streaming rules.
+func dataRules() []Rule {
+	return nil
+}

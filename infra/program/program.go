@@ -1,0 +1,28 @@
+// Package program is the CantonDEX Pulumi program: it loads the stack's settings, composes the
+// components and exports the outputs later stacks and operators need. infra/main.go runs it
+// under the Pulumi engine; infra/cmd/plan runs it offline under the mock monitor.
+package program
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cantondex/platform/stacks"
+)
+
+// Run is the program.
+func Run(ctx *pulumi.Context) error {
+	s, err := stacks.FromPulumi(ctx)
+	if err != nil {
+		return err
+	}
+	f, err := foundation(ctx, s)
+	if err != nil {
+		return fmt.Errorf("foundation: %w", err)
+	}
+	if err := dataTier(ctx, s, f); err != nil {
+		return fmt.Errorf("data tier: %w", err)
+	}
+	return nil
+}
