@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -172,7 +173,18 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		a.closers = append(a.closers, func() error { db.Close(); return nil })
 		a.ready = append(a.ready, db.Ping)
-		store = postgres.NewStore(db)
+		pg := postgres.NewStore(db)
+		if len(cfg.KafkaBrokers) == 0 {
+			// The in-process broker starts with an empty log: the engine snapshots and the
+			// settlement progress in the database name offsets of a log that is gone, and
+			// orders still open there can no longer reach a book.
+			n, err := pg.ResetFlow(ctx, "log_reset", time.Now().UTC())
+			if err != nil {
+				return nil, err
+			}
+			a.log.Warn("embedded Kafka with a durable store: open orders cancelled and their holds released", "orders", n)
+		}
+		store = pg
 	}
 	if len(embedded) > 0 {
 		a.Durable = false

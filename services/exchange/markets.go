@@ -133,7 +133,8 @@ func (s *Service) AccountTrades(ctx context.Context, account, cursor string, lim
 }
 
 // Deposit implements trading.AccountService. The id is the caller's idempotency key, scoped
-// to the account: repeating it changes nothing.
+// to the account: repeating it changes nothing; reusing it for another asset or amount is
+// ECONFLICT.
 func (s *Service) Deposit(ctx context.Context, id, account, asset string, amount int64) error {
 	if err := s.checkFunding(ctx, id, asset); err != nil {
 		return err

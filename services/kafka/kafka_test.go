@@ -13,7 +13,9 @@ import (
 	"github.com/cantondex/platform/services/topics"
 )
 
-func start(t *testing.T) []string {
+// start runs an embedded broker with topic "t" (3 partitions) and returns its addresses and a
+// producer, both closed at cleanup.
+func start(t *testing.T) ([]string, *kafka.Producer) {
 	t.Helper()
 	e, err := kafka.StartEmbedded("")
 	if err != nil {
@@ -23,7 +25,12 @@ func start(t *testing.T) []string {
 	if err := kafka.EnsureTopics(context.Background(), e.Brokers(), []topics.Topic{{Name: "t", Partitions: 3, ReplicationFactor: 3, RetentionMs: -1, CleanupPolicy: "delete", MinInsyncReplicas: 2}}); err != nil {
 		t.Fatal(err)
 	}
-	return e.Brokers()
+	p, err := kafka.NewProducer(e.Brokers(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return e.Brokers(), p
 }
 
 type sink struct {
@@ -48,13 +55,8 @@ func (s *sink) handle(_ context.Context, msgs []kafka.Message) error {
 }
 
 func TestPublishConsumeInKeyOrderAndResume(t *testing.T) {
-	brokers := start(t)
+	brokers, p := start(t)
 	ctx := context.Background()
-	p, err := kafka.NewProducer(brokers, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
 	var msgs []kafka.Message
 	for i := 0; i < 60; i++ {
 		msgs = append(msgs, kafka.Message{Topic: "t", Key: []byte(fmt.Sprint("k", i%4)), Value: []byte(fmt.Sprint(i))})
@@ -108,13 +110,8 @@ func TestPublishConsumeInKeyOrderAndResume(t *testing.T) {
 }
 
 func TestAssignedResetsStartOffset(t *testing.T) {
-	brokers := start(t)
+	brokers, p := start(t)
 	ctx := context.Background()
-	p, err := kafka.NewProducer(brokers, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
 	for i := 0; i < 10; i++ {
 		if err := p.Publish(ctx, kafka.Message{Topic: "t", Key: []byte("same"), Value: []byte(fmt.Sprint(i))}); err != nil {
 			t.Fatal(err)

@@ -83,9 +83,9 @@ type Hold struct {
 
 // Store is the ledger port.
 type Store interface {
-	// Apply applies t unless its id was applied before; applied reports which. A transfer
-	// that would break a rule changes nothing and returns EINSUFFICIENT (funds), ECONFLICT
-	// (closed hold) or EINVALID.
+	// Apply applies t unless its id was applied before; applied reports which. An id applied
+	// before with other postings or holds is ECONFLICT. A transfer that would break a rule
+	// changes nothing and returns EINSUFFICIENT (funds), ECONFLICT (closed hold) or EINVALID.
 	Apply(ctx context.Context, t Transfer) (applied bool, err error)
 	// ApplyAll applies every transfer not applied before, all or none. The balance rules
 	// are checked on the batch's net effect.

@@ -5,6 +5,7 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 
@@ -19,7 +20,7 @@ type balance struct{ total, held int64 }
 // Store holds everything under one mutex, so a multi-part operation is atomic.
 type Store struct {
 	mu        sync.Mutex
-	transfers map[string]struct{}
+	transfers map[string]string // id -> what it moved, to tell a repeat from a conflict
 	balances  map[key]*balance
 	holds     map[string]*ledger.Hold
 	venue
@@ -30,7 +31,7 @@ var _ ledger.Store = (*Store)(nil)
 // New returns an empty store.
 func New() *Store {
 	s := &Store{
-		transfers: map[string]struct{}{},
+		transfers: map[string]string{},
 		balances:  map[key]*balance{},
 		holds:     map[string]*ledger.Hold{},
 		venue:     newVenue(),
@@ -81,10 +82,14 @@ func (s *Store) apply(u *undo, t ledger.Transfer) (bool, error) {
 	if err := ledger.Validate(t); err != nil {
 		return false, err
 	}
-	if _, dup := s.transfers[t.ID]; dup {
+	body := fmt.Sprint(t.Postings, t.Holds)
+	if prev, dup := s.transfers[t.ID]; dup {
+		if prev != body {
+			return false, trading.Errorf(trading.ECONFLICT, "transfer %s was applied with other amounts", t.ID)
+		}
 		return false, nil
 	}
-	s.transfers[t.ID] = struct{}{}
+	s.transfers[t.ID] = body
 	u.ids = append(u.ids, t.ID)
 	for _, p := range t.Postings {
 		s.bal(u, p.Account, p.Asset).total += p.Amount

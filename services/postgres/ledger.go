@@ -55,8 +55,22 @@ func (s *Store) Apply(ctx context.Context, t ledger.Transfer) (bool, error) {
 	var n int
 	err := s.InTx(ctx, func(s *Store) error {
 		var err error
-		n, err = s.applyAll(ctx, []ledger.Transfer{t})
-		return err
+		if n, err = s.applyAll(ctx, []ledger.Transfer{t}); err != nil || n == 1 {
+			return err
+		}
+		// Known id: the same transfer again is a no-op, a different one a conflict.
+		body, err := transferBody(t)
+		if err != nil {
+			return err
+		}
+		var same bool
+		if err := s.tx.QueryRow(ctx, `SELECT postings = $2::jsonb FROM ledger_transfers WHERE id = $1`, t.ID, body).Scan(&same); err != nil {
+			return err
+		}
+		if !same {
+			return trading.Errorf(trading.ECONFLICT, "transfer %s was applied with other amounts", t.ID)
+		}
+		return nil
 	})
 	return n == 1, translate(err, "transfer")
 }

@@ -443,3 +443,38 @@ func (s *Store) SaveSnapshot(ctx context.Context, key string, data []byte) error
 		ON CONFLICT (key) DO UPDATE SET data = excluded.data, saved_at = excluded.saved_at`, key, data)
 	return translate(err, "snapshot")
 }
+
+// ResetFlow forgets the order flow's position in a Kafka log that is gone (an in-process
+// broker from an earlier run): it cancels every order that is not final, releasing its hold,
+// and drops the engine snapshots and settlement progress, which name offsets of that log.
+// It returns how many orders it cancelled.
+func (s *Store) ResetFlow(ctx context.Context, reason string, now time.Time) (int, error) {
+	var n int
+	err := s.InTx(ctx, func(s *Store) error {
+		os, err := collectOrders(s.tx.Query(ctx, `SELECT `+orderCols+` FROM orders
+			WHERE status IN ('pending', 'open', 'partially_filled') FOR UPDATE`))
+		if err != nil {
+			return err
+		}
+		n = len(os)
+		if n > 0 {
+			ts := make([]ledger.Transfer, n)
+			ids := make([]string, n)
+			for i, o := range os {
+				ts[i], ids[i] = ledger.ReleaseRest(o.ID, o.Account, o.HoldAsset), o.ID
+			}
+			if _, err := s.applyAll(ctx, ts); err != nil {
+				return err
+			}
+			if _, err := s.tx.Exec(ctx, `UPDATE orders SET status = 'cancelled', reason = $2, updated_at = $3 WHERE id = ANY($1)`, ids, reason, now); err != nil {
+				return err
+			}
+		}
+		if _, err := s.tx.Exec(ctx, `DELETE FROM engine_snapshots`); err != nil {
+			return err
+		}
+		_, err = s.tx.Exec(ctx, `DELETE FROM settlement_progress`)
+		return err
+	})
+	return n, translate(err, "reset")
+}

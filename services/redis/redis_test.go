@@ -8,6 +8,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/cantondex/platform/services/trading"
 )
 
 // clients returns the embedded Redis and the real one (TEST_REDIS_URL, default
@@ -138,6 +140,35 @@ func TestCounter(t *testing.T) {
 			}
 			if v, _ := k.Get(ctx, "logins"); v != 0 {
 				t.Fatalf("after reset %d", v)
+			}
+		})
+	}
+}
+
+func TestBooksKeepLatestDepth(t *testing.T) {
+	for name, c := range clients(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			bs := c.Books()
+			if b, err := bs.Book(ctx, "BTC-USD", 5); err != nil || b.Market != "BTC-USD" || len(b.Bids)+len(b.Asks) != 0 {
+				t.Fatalf("unknown book %+v %v", b, err)
+			}
+			levels := func(n int, from int64) []trading.Level {
+				var ls []trading.Level
+				for i := 0; i < n; i++ {
+					ls = append(ls, trading.Level{Price: from - int64(i), Quantity: 1, Orders: 1})
+				}
+				return ls
+			}
+			if err := bs.Put(ctx, trading.Book{Market: "BTC-USD", Bids: levels(3, 100), Seq: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := bs.Put(ctx, trading.Book{Market: "BTC-USD", Bids: levels(10, 99), Asks: levels(1, 101), Seq: 2}); err != nil {
+				t.Fatal(err)
+			}
+			b, err := bs.Book(ctx, "BTC-USD", 4)
+			if err != nil || b.Seq != 2 || len(b.Bids) != 4 || b.Bids[0].Price != 99 || len(b.Asks) != 1 {
+				t.Fatalf("book %+v %v", b, err)
 			}
 		})
 	}

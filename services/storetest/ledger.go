@@ -58,6 +58,12 @@ func Ledger(t *testing.T, open func(t *testing.T) ledger.Store) {
 		}
 		wantBal(t, s, "alice", "USD", 500, 0)
 		wantBal(t, s, ledger.External, "USD", -500, 0)
+		// The same id moving something else is a conflict and changes nothing.
+		other, _ := ledger.Deposit("d1", "alice", "USD", 501)
+		if _, err := s.Apply(ctx, other); trading.ErrorCode(err) != trading.ECONFLICT {
+			t.Fatalf("reused id with another amount: %v", err)
+		}
+		wantBal(t, s, "alice", "USD", 500, 0)
 	})
 
 	t.Run("UnbalancedRejected", func(t *testing.T) {

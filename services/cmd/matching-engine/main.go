@@ -7,51 +7,36 @@ package main
 import (
 	"context"
 	"os"
-	"strings"
 
 	"github.com/cantondex/platform/services/app"
-	"github.com/cantondex/platform/services/kafka"
 	"github.com/cantondex/platform/services/matchingsvc"
 	"github.com/cantondex/platform/services/platform"
-	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/redis"
-	"github.com/cantondex/platform/services/topics"
 )
 
 func main() {
 	os.Exit(platform.Run(app.MatchingGroup, func(ctx context.Context, p platform.Process) (platform.Check, func() error, error) {
-		c := p.Config
-		if err := platform.Require("DATABASE_URL", c.DatabaseURL, "KAFKA_BROKERS", strings.Join(c.KafkaBrokers, ",")); err != nil {
-			return nil, nil, err
-		}
-		db, err := postgres.Open(ctx, c.DatabaseURL, c.DBMaxConns)
+		d, err := app.OpenDeps(ctx, p.Config, app.MatchingGroup)
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := kafka.EnsureTopics(ctx, c.KafkaBrokers, topics.All()); err != nil {
-			return nil, nil, err
-		}
-		prod, err := kafka.NewProducer(c.KafkaBrokers, app.MatchingGroup)
-		if err != nil {
-			return nil, nil, err
-		}
-		svc := &matchingsvc.Service{Store: postgres.NewStore(db), Publisher: prod, Log: p.Log}
+		svc := &matchingsvc.Service{Store: d.Store, Publisher: d.Producer, Log: p.Log}
 		var rdb *redis.Client
-		if c.RedisURL != "" {
-			if rdb, err = redis.Open(ctx, c.RedisURL, "cdx"); err != nil {
+		if p.Config.RedisURL != "" {
+			if rdb, err = redis.Open(ctx, p.Config.RedisURL, "cdx"); err != nil {
+				d.Close()
 				return nil, nil, err
 			}
 			svc.Depth = rdb.Books()
 		}
-		g := app.MatchingGroupFor(c.KafkaBrokers, svc, p.Log)
+		g := app.MatchingGroupFor(d.Brokers, svc, p.Log)
 		app.InstrumentMatching(platform.NewFlowMetrics(p.Registry), svc, g)
-		return db.Ping, func() error {
+		return d.DB.Ping, func() error {
 			err := g.Run(ctx)
-			_ = prod.Close()
 			if rdb != nil {
 				_ = rdb.Close()
 			}
-			db.Close()
+			d.Close()
 			return err
 		}, nil
 	}))
