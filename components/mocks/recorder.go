@@ -116,6 +116,7 @@ var _ pulumi.MockResourceMonitor = (*Recorder)(nil)
 func NewRecorder(stack string) *Recorder {
 	r := &Recorder{Stack: stack, outputs: map[string]OutputFunc{}, invokes: map[string]CallFunc{}}
 	registerDefaults(r)
+	registerData(r)
 	return r
 }
 

@@ -1,0 +1,608 @@
+// Package database is the RDS PostgreSQL component: one encrypted, private, IAM-authenticated
+// instance with its KMS key, tuned parameter group, enhanced monitoring, log groups, credentials
+// managed by RDS in Secrets Manager, and optionally same-region read replicas, a cross-region
+// disaster-recovery replica, RDS Proxy in front, alarms, and IRSA-ready access policies.
+package database
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cantondex/platform/components/internal/alarms"
+	"github.com/cantondex/platform/components/internal/iamdoc"
+)
+
+// Profile selects the parameter tuning of an instance.
+type Profile string
+
+const (
+	// OLTP is the trading primary: short transactions, many connections.
+	OLTP Profile = "oltp"
+	// ReadHeavy is the Participant Query Store: large reads, parallel queries.
+	ReadHeavy Profile = "read-heavy"
+	// TimeSeries is the TimescaleDB instance for market data.
+	TimeSeries Profile = "time-series"
+)
+
+// LogExports are the PostgreSQL logs sent to CloudWatch Logs.
+var LogExports = []string{"postgresql", "upgrade"}
+
+// Port is PostgreSQL's port.
+const Port = 5432
+
+// Database is one PostgreSQL instance and what hangs off it.
+type Database struct {
+	pulumi.ResourceState
+
+	Identifier pulumi.StringOutput `pulumi:"identifier"`
+	Address    pulumi.StringOutput `pulumi:"address"`
+	Port       pulumi.IntOutput    `pulumi:"port"`
+	ARN        pulumi.StringOutput `pulumi:"arn"`
+	// SecretARN is the RDS-managed master credentials secret (rotated by RDS).
+	SecretARN pulumi.StringOutput `pulumi:"secretArn"`
+	KMSKeyARN pulumi.StringOutput `pulumi:"kmsKeyArn"`
+	// ReaderAddresses are the same-region read replicas.
+	ReaderAddresses pulumi.StringArrayOutput `pulumi:"readerAddresses"`
+	// DRReplicaARN is the cross-region replica ("" without one).
+	DRReplicaARN pulumi.StringOutput `pulumi:"drReplicaArn"`
+	// ProxyEndpoint is the read/write RDS Proxy endpoint ("" without a proxy).
+	ProxyEndpoint pulumi.StringOutput `pulumi:"proxyEndpoint"`
+	// ConnectPolicyARN allows rds-db:connect as the IAM database users (instance and proxy);
+	// SecretReadPolicyARN allows reading the master secret (migrations, break-glass).
+	ConnectPolicyARN    pulumi.StringOutput `pulumi:"connectPolicyArn"`
+	SecretReadPolicyARN pulumi.StringOutput `pulumi:"secretReadPolicyArn"`
+}
+
+// Args configures a Database. Plain values decide structure; inputs come from other resources.
+type Args struct {
+	// Identifier is the RDS instance identifier (and the prefix of its children's names).
+	Identifier    string
+	Profile       Profile
+	EngineVersion string // "15" or "15.8"
+	InstanceClass string
+	// DatabaseName is the initial database; Username the master user.
+	DatabaseName string
+	Username     string
+
+	AllocatedStorageGiB              int
+	MaxAllocatedStorageGiB           int
+	MultiAZ                          bool
+	BackupRetentionDays              int
+	BackupWindow                     string
+	MaintenanceWindow                string
+	DeletionProtection               bool
+	PerformanceInsightsRetentionDays int
+	MonitoringIntervalSeconds        int
+	LogRetentionDays                 int
+	PreloadLibraries                 []string
+	Parameters                       map[string]string
+
+	SubnetGroupName  pulumi.StringInput
+	SecurityGroupIDs pulumi.StringArrayInput
+
+	ReadReplicas int
+	DR           *DRArgs
+	Proxy        *ProxyArgs
+	Alarms       *AlarmArgs
+	// IAMUsers are the database users services connect as with IAM authentication.
+	IAMUsers []string
+	Tags     map[string]string
+}
+
+// DRArgs places a cross-region replica in the disaster-recovery region.
+type DRArgs struct {
+	Provider         pulumi.ProviderResource
+	SubnetGroupName  pulumi.StringInput
+	SecurityGroupIDs pulumi.StringArrayInput
+}
+
+// ProxyArgs puts RDS Proxy in front of the instance.
+type ProxyArgs struct {
+	SubnetIDs        pulumi.StringArrayInput
+	SecurityGroupIDs pulumi.StringArrayInput
+}
+
+// AlarmArgs are the thresholds of the instance's alarms and where they notify.
+type AlarmArgs struct {
+	TopicARN          pulumi.StringInput
+	CPUPercent        float64
+	FreeStorageGiB    float64
+	Connections       float64
+	ReplicaLagSeconds float64
+}
+
+func (a *Args) validate() error {
+	var errs []error
+	if a.Identifier == "" || a.EngineVersion == "" || a.InstanceClass == "" || a.Username == "" {
+		errs = append(errs, errors.New("identifier, engine version, instance class and username are required"))
+	}
+	if a.SubnetGroupName == nil || a.SecurityGroupIDs == nil {
+		errs = append(errs, errors.New("a DB subnet group and security groups are required"))
+	}
+	if a.BackupRetentionDays < 1 {
+		errs = append(errs, fmt.Errorf("backup retention %d: automated backups stay on", a.BackupRetentionDays))
+	}
+	if a.DR != nil && (a.DR.Provider == nil || a.DR.SubnetGroupName == nil) {
+		errs = append(errs, errors.New("a DR replica needs the DR region's provider and DB subnet group"))
+	}
+	if a.Proxy != nil && (a.Proxy.SubnetIDs == nil || a.Proxy.SecurityGroupIDs == nil) {
+		errs = append(errs, errors.New("the proxy needs subnets and security groups"))
+	}
+	if _, ok := profileParameters[a.Profile]; !ok {
+		errs = append(errs, fmt.Errorf("profile %q is not one of oltp, read-heavy, time-series", a.Profile))
+	}
+	return errors.Join(errs...)
+}
+
+// Tuned parameters per profile, on top of the settings every instance shares.
+var (
+	baseParameters = map[string]string{
+		"rds.force_ssl":                       "1",
+		"log_min_duration_statement":          "1000",
+		"log_lock_waits":                      "1",
+		"log_temp_files":                      "0",
+		"log_autovacuum_min_duration":         "10000",
+		"pg_stat_statements.track":            "all",
+		"idle_in_transaction_session_timeout": "300000",
+	}
+	profileParameters = map[Profile]map[string]string{
+		OLTP: {
+			"random_page_cost":                    "1.1",
+			"statement_timeout":                   "30000",
+			"idle_in_transaction_session_timeout": "60000",
+			"autovacuum_vacuum_scale_factor":      "0.05",
+		},
+		ReadHeavy: {
+			"random_page_cost":                "1.1",
+			"effective_io_concurrency":        "200",
+			"default_statistics_target":       "500",
+			"max_parallel_workers_per_gather": "4",
+			"work_mem":                        "65536",
+		},
+		TimeSeries: {
+			"random_page_cost":                   "1.1",
+			"max_worker_processes":               "32",
+			"timescaledb.max_background_workers": "16",
+			"work_mem":                           "32768",
+		},
+	}
+	// staticParameters only change at reboot.
+	staticParameters = map[string]bool{"shared_preload_libraries": true, "max_worker_processes": true, "rds.logical_replication": true}
+)
+
+// Parameters returns the PostgreSQL parameters of args: shared settings, the profile's tuning,
+// the preload libraries, then args.Parameters on top.
+func (a *Args) parameters() map[string]string {
+	out := maps.Clone(baseParameters)
+	maps.Copy(out, profileParameters[a.Profile])
+	if len(a.PreloadLibraries) > 0 {
+		out["shared_preload_libraries"] = strings.Join(a.PreloadLibraries, ",")
+	}
+	if !slices.Contains(a.PreloadLibraries, "timescaledb") {
+		delete(out, "timescaledb.max_background_workers")
+	}
+	maps.Copy(out, a.Parameters)
+	return out
+}
+
+func parameterArray(params map[string]string) rds.ParameterGroupParameterArray {
+	var out rds.ParameterGroupParameterArray
+	for _, k := range slices.Sorted(maps.Keys(params)) {
+		method := "immediate"
+		if staticParameters[k] {
+			method = "pending-reboot"
+		}
+		out = append(out, rds.ParameterGroupParameterArgs{Name: pulumi.String(k), Value: pulumi.String(params[k]), ApplyMethod: pulumi.String(method)})
+	}
+	return out
+}
+
+// family is the parameter group family of an engine version ("15.8" → "postgres15").
+func family(version string) string {
+	major, _, _ := strings.Cut(version, ".")
+	return "postgres" + major
+}
+
+// New creates the database.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Database, error) {
+	if err := args.validate(); err != nil {
+		return nil, fmt.Errorf("database %s: %w", name, err)
+	}
+	d := &Database{}
+	if err := ctx.RegisterComponentResource("cantondex:data:Database", name, d, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(d)
+	tags := pulumi.ToStringMap(args.Tags)
+
+	caller, err := aws.GetCallerIdentity(ctx, nil, parent)
+	if err != nil {
+		return nil, err
+	}
+	partition, err := aws.GetPartition(ctx, nil, parent)
+	if err != nil {
+		return nil, err
+	}
+	region, err := aws.GetRegion(ctx, nil, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	key, err := kms.NewKey(ctx, name+"-key", &kms.KeyArgs{
+		Description:       pulumi.Sprintf("%s: storage, Performance Insights, credentials and logs", args.Identifier),
+		EnableKeyRotation: pulumi.Bool(true),
+		Policy:            pulumi.String(iamdoc.KeyPolicy(partition.Partition, region.Name, caller.AccountId).String()),
+		Tags:              tags,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	for _, logType := range LogExports {
+		if _, err := cloudwatch.NewLogGroup(ctx, name+"-log-"+logType, &cloudwatch.LogGroupArgs{
+			Name:            pulumi.Sprintf("/aws/rds/instance/%s/%s", args.Identifier, logType),
+			RetentionInDays: pulumi.Int(args.LogRetentionDays),
+			KmsKeyId:        key.Arn,
+			Tags:            tags,
+		}, parent); err != nil {
+			return nil, err
+		}
+	}
+
+	monitoring, err := iam.NewRole(ctx, name+"-monitoring", &iam.RoleArgs{
+		Description:      pulumi.Sprintf("RDS enhanced monitoring of %s", args.Identifier),
+		AssumeRolePolicy: pulumi.String(iamdoc.AssumeRole("monitoring.rds.amazonaws.com")),
+		Tags:             tags,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := iam.NewRolePolicyAttachment(ctx, name+"-monitoring", &iam.RolePolicyAttachmentArgs{
+		Role:      monitoring.Name,
+		PolicyArn: pulumi.Sprintf("arn:%s:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole", partition.Partition),
+	}, parent); err != nil {
+		return nil, err
+	}
+
+	params := parameterArray(args.parameters())
+	pg, err := rds.NewParameterGroup(ctx, name+"-params", &rds.ParameterGroupArgs{
+		Family:      pulumi.String(family(args.EngineVersion)),
+		Description: pulumi.Sprintf("%s (%s)", args.Identifier, args.Profile),
+		Parameters:  params,
+		Tags:        tags,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	primary, err := rds.NewInstance(ctx, name, &rds.InstanceArgs{
+		Identifier:                         pulumi.String(args.Identifier),
+		Engine:                             pulumi.String("postgres"),
+		EngineVersion:                      pulumi.String(args.EngineVersion),
+		InstanceClass:                      pulumi.String(args.InstanceClass),
+		DbName:                             pulumi.String(args.DatabaseName),
+		Username:                           pulumi.String(args.Username),
+		ManageMasterUserPassword:           pulumi.Bool(true),
+		MasterUserSecretKmsKeyId:           key.Arn,
+		IamDatabaseAuthenticationEnabled:   pulumi.Bool(true),
+		StorageType:                        pulumi.String("gp3"),
+		AllocatedStorage:                   pulumi.Int(args.AllocatedStorageGiB),
+		MaxAllocatedStorage:                pulumi.Int(args.MaxAllocatedStorageGiB),
+		StorageEncrypted:                   pulumi.Bool(true),
+		KmsKeyId:                           key.Arn,
+		DbSubnetGroupName:                  args.SubnetGroupName,
+		VpcSecurityGroupIds:                args.SecurityGroupIDs,
+		PubliclyAccessible:                 pulumi.Bool(false),
+		Port:                               pulumi.Int(Port),
+		MultiAz:                            pulumi.Bool(args.MultiAZ),
+		ParameterGroupName:                 pg.Name,
+		BackupRetentionPeriod:              pulumi.Int(args.BackupRetentionDays),
+		BackupWindow:                       pulumi.String(args.BackupWindow),
+		MaintenanceWindow:                  pulumi.String(args.MaintenanceWindow),
+		CopyTagsToSnapshot:                 pulumi.Bool(true),
+		DeleteAutomatedBackups:             pulumi.Bool(false),
+		SkipFinalSnapshot:                  pulumi.Bool(false),
+		FinalSnapshotIdentifier:            pulumi.String(args.Identifier + "-final"),
+		DeletionProtection:                 pulumi.Bool(args.DeletionProtection),
+		AutoMinorVersionUpgrade:            pulumi.Bool(true),
+		PerformanceInsightsEnabled:         pulumi.Bool(true),
+		PerformanceInsightsKmsKeyId:        key.Arn,
+		PerformanceInsightsRetentionPeriod: pulumi.Int(args.PerformanceInsightsRetentionDays),
+		MonitoringInterval:                 pulumi.Int(args.MonitoringIntervalSeconds),
+		MonitoringRoleArn:                  monitoring.Arn,
+		EnabledCloudwatchLogsExports:       pulumi.ToStringArray(LogExports),
+		Tags:                               tags,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	secretARN := primary.MasterUserSecrets.Index(pulumi.Int(0)).SecretArn().Elem()
+
+	var readers pulumi.StringArray
+	var replicas []*rds.Instance
+	for i := range args.ReadReplicas {
+		id := fmt.Sprintf("%s-replica-%d", args.Identifier, i+1)
+		r, err := rds.NewInstance(ctx, fmt.Sprintf("%s-replica-%d", name, i+1), &rds.InstanceArgs{
+			Identifier:                         pulumi.String(id),
+			ReplicateSourceDb:                  primary.Identifier,
+			InstanceClass:                      pulumi.String(args.InstanceClass),
+			StorageType:                        pulumi.String("gp3"),
+			MaxAllocatedStorage:                pulumi.Int(args.MaxAllocatedStorageGiB),
+			StorageEncrypted:                   pulumi.Bool(true),
+			KmsKeyId:                           key.Arn,
+			IamDatabaseAuthenticationEnabled:   pulumi.Bool(true),
+			VpcSecurityGroupIds:                args.SecurityGroupIDs,
+			PubliclyAccessible:                 pulumi.Bool(false),
+			ParameterGroupName:                 pg.Name,
+			MaintenanceWindow:                  pulumi.String(args.MaintenanceWindow),
+			CopyTagsToSnapshot:                 pulumi.Bool(true),
+			SkipFinalSnapshot:                  pulumi.Bool(true), // RDS keeps no final snapshot of a replica
+			DeletionProtection:                 pulumi.Bool(args.DeletionProtection),
+			AutoMinorVersionUpgrade:            pulumi.Bool(true),
+			PerformanceInsightsEnabled:         pulumi.Bool(true),
+			PerformanceInsightsKmsKeyId:        key.Arn,
+			PerformanceInsightsRetentionPeriod: pulumi.Int(args.PerformanceInsightsRetentionDays),
+			MonitoringInterval:                 pulumi.Int(args.MonitoringIntervalSeconds),
+			MonitoringRoleArn:                  monitoring.Arn,
+			EnabledCloudwatchLogsExports:       pulumi.ToStringArray(LogExports),
+			Tags:                               tags,
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		replicas = append(replicas, r)
+		readers = append(readers, r.Address)
+	}
+
+	drARN := pulumi.String("").ToStringOutput()
+	if args.DR != nil {
+		if drARN, err = d.drReplica(ctx, name, args, primary, monitoring.Arn, pulumi.Parent(d), pulumi.Provider(args.DR.Provider)); err != nil {
+			return nil, err
+		}
+	}
+
+	proxyEndpoint := pulumi.String("").ToStringOutput()
+	var proxy *rds.Proxy
+	if args.Proxy != nil {
+		if proxy, err = newProxy(ctx, name, args, primary, secretARN, key.Arn, tags, parent); err != nil {
+			return nil, err
+		}
+		proxyEndpoint = proxy.Endpoint
+	}
+
+	connect, secretRead, err := accessPolicies(ctx, name, args, primary, proxy, secretARN, key.Arn, partition.Partition, region.Name, caller.AccountId, tags, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	if a := args.Alarms; a != nil {
+		if err := instanceAlarms(ctx, name, args.Identifier, primary.Identifier, replicas, *a, args.Tags, parent); err != nil {
+			return nil, err
+		}
+	}
+
+	d.Identifier = primary.Identifier
+	d.Address = primary.Address
+	d.Port = primary.Port
+	d.ARN = primary.Arn
+	d.SecretARN = secretARN
+	d.KMSKeyARN = key.Arn
+	d.ReaderAddresses = readers.ToStringArrayOutput()
+	d.DRReplicaARN = drARN
+	d.ProxyEndpoint = proxyEndpoint
+	d.ConnectPolicyARN = connect
+	d.SecretReadPolicyARN = secretRead
+	return d, ctx.RegisterResourceOutputs(d, pulumi.Map{
+		"identifier": d.Identifier, "address": d.Address, "port": d.Port, "arn": d.ARN,
+		"secretArn": d.SecretARN, "kmsKeyArn": d.KMSKeyARN, "readerAddresses": d.ReaderAddresses,
+		"drReplicaArn": d.DRReplicaARN, "proxyEndpoint": d.ProxyEndpoint,
+		"connectPolicyArn": d.ConnectPolicyARN, "secretReadPolicyArn": d.SecretReadPolicyARN,
+	})
+}
+
+// drReplica creates the cross-region replica with its own KMS key and parameter group in the
+// DR region; opts carry the DR provider.
+func (d *Database) drReplica(ctx *pulumi.Context, name string, args Args, primary *rds.Instance, monitoringRole pulumi.StringInput, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	tags := pulumi.ToStringMap(args.Tags)
+	key, err := kms.NewKey(ctx, name+"-dr-key", &kms.KeyArgs{
+		Description:       pulumi.Sprintf("%s disaster-recovery replica", args.Identifier),
+		EnableKeyRotation: pulumi.Bool(true),
+		Tags:              tags,
+	}, opts...)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	pg, err := rds.NewParameterGroup(ctx, name+"-dr-params", &rds.ParameterGroupArgs{
+		Family:      pulumi.String(family(args.EngineVersion)),
+		Description: pulumi.Sprintf("%s DR replica (%s)", args.Identifier, args.Profile),
+		Parameters:  parameterArray(args.parameters()),
+		Tags:        tags,
+	}, opts...)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	dr, err := rds.NewInstance(ctx, name+"-dr", &rds.InstanceArgs{
+		Identifier:                         pulumi.String(args.Identifier + "-dr"),
+		ReplicateSourceDb:                  primary.Arn, // cross-region replicas name their source by ARN
+		InstanceClass:                      pulumi.String(args.InstanceClass),
+		StorageType:                        pulumi.String("gp3"),
+		MaxAllocatedStorage:                pulumi.Int(args.MaxAllocatedStorageGiB),
+		StorageEncrypted:                   pulumi.Bool(true),
+		KmsKeyId:                           key.Arn,
+		IamDatabaseAuthenticationEnabled:   pulumi.Bool(true),
+		DbSubnetGroupName:                  args.DR.SubnetGroupName,
+		VpcSecurityGroupIds:                args.DR.SecurityGroupIDs,
+		PubliclyAccessible:                 pulumi.Bool(false),
+		ParameterGroupName:                 pg.Name,
+		BackupRetentionPeriod:              pulumi.Int(args.BackupRetentionDays), // ready to be promoted
+		BackupWindow:                       pulumi.String(args.BackupWindow),
+		MaintenanceWindow:                  pulumi.String(args.MaintenanceWindow),
+		CopyTagsToSnapshot:                 pulumi.Bool(true),
+		SkipFinalSnapshot:                  pulumi.Bool(true),
+		DeletionProtection:                 pulumi.Bool(args.DeletionProtection),
+		AutoMinorVersionUpgrade:            pulumi.Bool(true),
+		PerformanceInsightsEnabled:         pulumi.Bool(true),
+		PerformanceInsightsKmsKeyId:        key.Arn,
+		PerformanceInsightsRetentionPeriod: pulumi.Int(args.PerformanceInsightsRetentionDays),
+		MonitoringInterval:                 pulumi.Int(args.MonitoringIntervalSeconds),
+		MonitoringRoleArn:                  monitoringRole,
+		EnabledCloudwatchLogsExports:       pulumi.ToStringArray(LogExports),
+		Tags:                               tags,
+	}, opts...)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	return dr.Arn, nil
+}
+
+// newProxy puts RDS Proxy in front of primary: TLS required, IAM authentication required, the
+// credentials read from the managed secret through the proxy's own role.
+func newProxy(ctx *pulumi.Context, name string, args Args, primary *rds.Instance, secretARN, keyARN pulumi.StringOutput, tags pulumi.StringMap, parent pulumi.ResourceOption) (*rds.Proxy, error) {
+	role, err := iam.NewRole(ctx, name+"-proxy", &iam.RoleArgs{
+		Description:      pulumi.Sprintf("RDS Proxy of %s reads its credentials", args.Identifier),
+		AssumeRolePolicy: pulumi.String(iamdoc.AssumeRole("rds.amazonaws.com")),
+		Tags:             tags,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := iam.NewRolePolicy(ctx, name+"-proxy-secret", &iam.RolePolicyArgs{
+		Role:   role.ID(),
+		Policy: secretReadDocument(secretARN, keyARN),
+	}, parent); err != nil {
+		return nil, err
+	}
+	proxy, err := rds.NewProxy(ctx, name+"-proxy", &rds.ProxyArgs{
+		Name:         pulumi.String(args.Identifier + "-proxy"),
+		EngineFamily: pulumi.String("POSTGRESQL"),
+		RequireTls:   pulumi.Bool(true),
+		DebugLogging: pulumi.Bool(false),
+		Auths: rds.ProxyAuthArray{rds.ProxyAuthArgs{
+			AuthScheme:             pulumi.String("SECRETS"),
+			IamAuth:                pulumi.String("REQUIRED"),
+			ClientPasswordAuthType: pulumi.String("POSTGRES_SCRAM_SHA_256"),
+			SecretArn:              secretARN,
+			Description:            pulumi.String("RDS-managed master credentials"),
+		}},
+		RoleArn:             role.Arn,
+		VpcSubnetIds:        args.Proxy.SubnetIDs,
+		VpcSecurityGroupIds: args.Proxy.SecurityGroupIDs,
+		IdleClientTimeout:   pulumi.Int(1800),
+		Tags:                tags,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	tg, err := rds.NewProxyDefaultTargetGroup(ctx, name+"-proxy", &rds.ProxyDefaultTargetGroupArgs{
+		DbProxyName: proxy.Name,
+		ConnectionPoolConfig: rds.ProxyDefaultTargetGroupConnectionPoolConfigArgs{
+			MaxConnectionsPercent:     pulumi.Int(90),
+			MaxIdleConnectionsPercent: pulumi.Int(50),
+			ConnectionBorrowTimeout:   pulumi.Int(120),
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := rds.NewProxyTarget(ctx, name+"-proxy", &rds.ProxyTargetArgs{
+		DbProxyName:          proxy.Name,
+		TargetGroupName:      tg.Name,
+		DbInstanceIdentifier: primary.Identifier,
+	}, parent); err != nil {
+		return nil, err
+	}
+	return proxy, nil
+}
+
+func secretReadDocument(secretARN, keyARN pulumi.StringInput) pulumi.StringOutput {
+	return iamdoc.Render(func(v []string) iamdoc.Document {
+		return iamdoc.New(
+			iamdoc.Allow("ReadSecret", []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, v[0]),
+			iamdoc.Allow("DecryptSecret", []string{"kms:Decrypt"}, v[1]),
+		)
+	}, secretARN, keyARN)
+}
+
+// accessPolicies are the IRSA-ready managed policies the workloads attach to service roles.
+func accessPolicies(ctx *pulumi.Context, name string, args Args, primary *rds.Instance, proxy *rds.Proxy, secretARN, keyARN pulumi.StringOutput,
+	partition, region, account string, tags pulumi.StringMap, parent pulumi.ResourceOption) (connect, secretRead pulumi.StringOutput, err error) {
+	proxyARN := pulumi.String("").ToStringOutput()
+	if proxy != nil {
+		proxyARN = proxy.Arn
+	}
+	users := args.IAMUsers
+	if len(users) == 0 {
+		users = []string{"app"}
+	}
+	doc := iamdoc.Render(func(v []string) iamdoc.Document {
+		ids := []string{v[0]}
+		if _, prx, ok := strings.Cut(v[1], ":db-proxy:"); ok {
+			ids = append(ids, prx)
+		}
+		var resources []string
+		for _, id := range ids {
+			for _, u := range users {
+				resources = append(resources, fmt.Sprintf("arn:%s:rds-db:%s:%s:dbuser:%s/%s", partition, region, account, id, u))
+			}
+		}
+		return iamdoc.New(iamdoc.Allow("ConnectWithIAM", []string{"rds-db:connect"}, resources...))
+	}, primary.ResourceId, proxyARN)
+	cp, err := iam.NewPolicy(ctx, name+"-connect", &iam.PolicyArgs{
+		Description: pulumi.Sprintf("Connect to %s as %s with IAM authentication", args.Identifier, strings.Join(users, ", ")),
+		Policy:      doc,
+		Tags:        tags,
+	}, parent)
+	if err != nil {
+		return connect, secretRead, err
+	}
+	sp, err := iam.NewPolicy(ctx, name+"-secret-read", &iam.PolicyArgs{
+		Description: pulumi.Sprintf("Read the master credentials of %s", args.Identifier),
+		Policy:      secretReadDocument(secretARN, keyARN),
+		Tags:        tags,
+	}, parent)
+	if err != nil {
+		return connect, secretRead, err
+	}
+	return cp.Arn, sp.Arn, nil
+}
+
+func instanceAlarms(ctx *pulumi.Context, name, identifier string, primaryID pulumi.StringOutput, replicas []*rds.Instance, a AlarmArgs, tags map[string]string, parent pulumi.ResourceOption) error {
+	dims := func(id pulumi.StringInput) pulumi.StringMap { return pulumi.StringMap{"DBInstanceIdentifier": id} }
+	var specs []alarms.Spec
+	instances := []struct {
+		suffix string
+		id     pulumi.StringOutput
+	}{{"", primaryID}}
+	for i, r := range replicas {
+		instances = append(instances, struct {
+			suffix string
+			id     pulumi.StringOutput
+		}{fmt.Sprintf("-replica-%d", i+1), r.Identifier})
+	}
+	for _, in := range instances {
+		n := name + in.suffix
+		specs = append(specs,
+			alarms.Spec{Name: n + "-cpu", Description: fmt.Sprintf("%s%s CPU above %g%%", identifier, in.suffix, a.CPUPercent),
+				Namespace: "AWS/RDS", Metric: "CPUUtilization", Statistic: "Average", Comparison: alarms.Above, Threshold: a.CPUPercent, Dimensions: dims(in.id)},
+			alarms.Spec{Name: n + "-free-storage", Description: fmt.Sprintf("%s%s free storage below %g GiB", identifier, in.suffix, a.FreeStorageGiB),
+				Namespace: "AWS/RDS", Metric: "FreeStorageSpace", Statistic: "Minimum", Comparison: alarms.Below, Threshold: a.FreeStorageGiB * (1 << 30), Dimensions: dims(in.id)},
+			alarms.Spec{Name: n + "-connections", Description: fmt.Sprintf("%s%s above %g connections", identifier, in.suffix, a.Connections),
+				Namespace: "AWS/RDS", Metric: "DatabaseConnections", Statistic: "Maximum", Comparison: alarms.Above, Threshold: a.Connections, Dimensions: dims(in.id)},
+		)
+		if in.suffix != "" {
+			specs = append(specs, alarms.Spec{Name: n + "-replica-lag", Description: fmt.Sprintf("%s%s replica lag above %gs", identifier, in.suffix, a.ReplicaLagSeconds),
+				Namespace: "AWS/RDS", Metric: "ReplicaLag", Statistic: "Maximum", Comparison: alarms.Above, Threshold: a.ReplicaLagSeconds, Period: 60, Periods: 5, Dimensions: dims(in.id)})
+		}
+	}
+	_, err := alarms.Create(ctx, a.TopicARN, tags, specs, parent)
+	return err
+}
