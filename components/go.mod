@@ -115,3 +115,7 @@ require (
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 	lukechampine.com/frand v1.5.1 // indirect
 )
+
+require github.com/cantondex/platform/services v0.0.0
+
+replace github.com/cantondex/platform/services => ../services
