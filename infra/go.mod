@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/cantondex/platform/components v0.0.0
+	github.com/cantondex/platform/services v0.0.0
 	github.com/cantondex/platform/stacks v0.0.0
 	github.com/pulumi/pulumi/sdk/v3 v3.230.0
 	gopkg.in/yaml.v3 v3.0.1
@@ -75,6 +76,8 @@ require (
 	github.com/pkg/term v1.1.0 // indirect
 	github.com/pulumi/appdash v0.0.0-20231130102222-75f619a67231 // indirect
 	github.com/pulumi/esc v0.17.0 // indirect
+	github.com/pulumi/pulumi-aws/sdk/v6 v6.83.2 // indirect
+	github.com/pulumi/pulumi-kubernetes/sdk/v4 v4.30.0 // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/rogpeppe/go-internal v1.14.1 // indirect
 	github.com/santhosh-tekuri/jsonschema/v5 v5.3.1 // indirect
