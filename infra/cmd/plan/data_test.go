@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// planData runs the offline plan of a stack file from the repository and decodes its JSON.
+func planData(t *testing.T, args ...string) (code int, out struct {
+	Resources []struct {
+		Type     string         `json:"type"`
+		Name     string         `json:"name"`
+		Provider string         `json:"provider"`
+		Inputs   map[string]any `json:"inputs"`
+	} `json:"resources"`
+	Violations []map[string]string `json:"violations"`
+}, stderr string) {
+	t.Helper()
+	var stdout, errb bytes.Buffer
+	code = run(append([]string{"--format", "json"}, args...), &stdout, &errb)
+	if code == 0 || code == 1 {
+		if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+			t.Fatalf("plan output: %v", err)
+		}
+	}
+	return code, out, errb.String()
+}
+
+func TestPlanRejectsInvalidDataSettings(t *testing.T) {
+	tests := []struct {
+		name, stack, data, want string
+	}{
+		{"5 brokers over 3 subnets", "prod", `{"streaming":{"brokerCount":5}}`, "cantondex:data.streaming.brokerCount"},
+		{"backup retention 0 in prod", "prod", `{"databases":{"trading":{"backupRetentionDays":0}}}`, "cantondex:data.databases.trading.backupRetentionDays"},
+		{"a Redis shard without replicas while failover is on", "staging", `{"cache":{"replicasPerShard":0,"automaticFailover":true}}`, "cantondex:data.cache.replicasPerShard"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := planData(t, "--stack", tt.stack, "--set", "cantondex:data="+tt.data)
+			if code != 2 || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("exit %d, stderr %q; want 2 naming %s", code, stderr, tt.want)
+			}
+		})
+	}
+}
+
+// TestPlanShowsTheDataTier checks the acceptance counts on the composed program, foundation
+// included; it is skipped while the program composes no foundation (no VPC).
+func TestPlanShowsTheDataTier(t *testing.T) {
+	for _, tc := range []struct {
+		stack   string
+		brokers float64
+	}{{"prod", 6}, {"staging", 3}} {
+		t.Run(tc.stack, func(t *testing.T) {
+			code, out, stderr := planData(t, "--stack", tc.stack)
+			if code != 0 {
+				t.Fatalf("exit %d: %s violations %v", code, stderr, out.Violations)
+			}
+			count := map[string]int{}
+			for _, r := range out.Resources {
+				count[r.Type]++
+			}
+			if count["aws:ec2/vpc:Vpc"] == 0 {
+				t.Skip("the foundation is not composed yet: no VPC to place the data tier in")
+			}
+			var primaries, replicas, dr int
+			for _, r := range out.Resources {
+				switch r.Type {
+				case "aws:rds/instance:Instance":
+					src, _ := r.Inputs["replicateSourceDb"].(string)
+					switch {
+					case src == "":
+						primaries++
+					case strings.HasPrefix(src, "arn:"):
+						dr++
+						if !strings.Contains(r.Provider, "pulumi:providers:aws") {
+							t.Errorf("DR replica on provider %q", r.Provider)
+						}
+					default:
+						replicas++
+					}
+				case "aws:msk/cluster:Cluster":
+					if r.Inputs["numberOfBrokerNodes"] != tc.brokers {
+						t.Errorf("%v brokers, want %v", r.Inputs["numberOfBrokerNodes"], tc.brokers)
+					}
+				case "aws:elasticache/replicationGroup:ReplicationGroup":
+					nodes := r.Inputs["numNodeGroups"].(float64) * (1 + r.Inputs["replicasPerNodeGroup"].(float64))
+					if nodes != 3 {
+						t.Errorf("%v Redis nodes", nodes)
+					}
+				}
+			}
+			if primaries != 3 || replicas != 1 || dr != 1 {
+				t.Errorf("PostgreSQL: %d primaries, %d read replicas, %d DR replicas; want 3, 1, 1", primaries, replicas, dr)
+			}
+			for typ, want := range map[string]int{
+				"aws:rds/proxy:Proxy": 1, "aws:elasticache/replicationGroup:ReplicationGroup": 1, "aws:msk/cluster:Cluster": 1, "kubernetes:batch/v1:Job": 5,
+			} {
+				if count[typ] != want {
+					t.Errorf("%d %s, want %d", count[typ], typ, want)
+				}
+			}
+		})
+	}
+}
