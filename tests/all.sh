@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs every test of the repository: formatting, vet, workflow lint, the unit and integration
+# tests of every module, and short fuzz runs. Integration tests use PostgreSQL and Redis when
+# reachable (TEST_DATABASE_URL, TEST_REDIS_URL) and skip otherwise, except under CI=true, where
+# an unreachable server fails them. Usage: bash tests/all.sh   (FUZZTIME=30s for longer fuzzing)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZTIME="${FUZZTIME:-5s}"
+PKGS=(./components/... ./stacks/... ./infra/... ./services/... ./tests/...)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+step() { printf '\n== %s\n' "$*"; }
+
+step "gofmt"
+unformatted=$(gofmt -l components stacks infra services tests)
+if [ -n "$unformatted" ]; then
+	echo "not gofmt-ed:"; echo "$unformatted"; status=1
+fi
+
+step "go vet"
+go vet "${PKGS[@]}" || status=1
+
+if [ -d .github/workflows ]; then
+	step "actionlint"
+	(cd tests && go tool actionlint -color=never ../.github/workflows/*.yml) || status=1
+fi
+
+step "go test"
+go test -count=1 -timeout 30m "${PKGS[@]}" 2>&1 | tee "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+# Fuzz targets: each runs for FUZZTIME on top of its seed corpus (which go test above already ran).
+FUZZ_TARGETS=(
+	"./services/decimal FuzzRoundTrip"
+)
+for entry in "${FUZZ_TARGETS[@]}"; do
+	read -r pkg target <<<"$entry"
+	step "fuzz $target ($pkg, $FUZZTIME)"
+	go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1 | tail -3 | tee -a "$log"
+	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+done
+
+passed=$(grep -cE '^ok[[:space:]]' "$log" || true)
+failed=$(grep -cE '^(FAIL[[:space:]]|--- FAIL)' "$log" || true)
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo
+echo "packages: $passed passed, $failed failed"
+exit "$status"
