@@ -5,12 +5,11 @@ package alerting
 import (
 	"fmt"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cantondex/platform/components/internal/iamdoc"
+	"github.com/cantondex/platform/components/internal/keys"
 )
 
 // Topic is the alarm topic.
@@ -35,24 +34,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	parent := pulumi.Parent(t)
 	tags := pulumi.ToStringMap(args.Tags)
-	caller, err := aws.GetCallerIdentity(ctx, nil, parent)
-	if err != nil {
-		return nil, err
-	}
-	partition, err := aws.GetPartition(ctx, nil, parent)
-	if err != nil {
-		return nil, err
-	}
-	region, err := aws.GetRegion(ctx, nil, parent)
-	if err != nil {
-		return nil, err
-	}
-	key, err := kms.NewKey(ctx, name+"-key", &kms.KeyArgs{
-		Description:       pulumi.String("data-tier alarm notifications"),
-		EnableKeyRotation: pulumi.Bool(true),
-		Policy:            pulumi.String(iamdoc.KeyPolicy(partition.Partition, region.Name, caller.AccountId).String()),
-		Tags:              tags,
-	}, parent)
+	key, env, err := keys.New(ctx, name+"-key", "data-tier alarm notifications", args.Tags, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +52,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return iamdoc.New(iamdoc.Statement{
 				Sid: "CloudWatchAlarmsPublish", Effect: "Allow", Principal: map[string]any{"Service": "cloudwatch.amazonaws.com"},
 				Action: []string{"sns:Publish"}, Resource: []string{v[0]},
-				Condition: map[string]map[string]string{"StringEquals": {"aws:SourceAccount": caller.AccountId}},
+				Condition: map[string]map[string]string{"StringEquals": {"aws:SourceAccount": env.Account}},
 			})
 		}, topic.Arn),
 	}, parent); err != nil {

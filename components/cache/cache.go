@@ -7,16 +7,14 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cantondex/platform/components/internal/alarms"
 	"github.com/cantondex/platform/components/internal/iamdoc"
+	"github.com/cantondex/platform/components/internal/keys"
 )
 
 // Port is Redis's port.
@@ -101,24 +99,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	parent := pulumi.Parent(c)
 	tags := pulumi.ToStringMap(args.Tags)
 
-	caller, err := aws.GetCallerIdentity(ctx, nil, parent)
-	if err != nil {
-		return nil, err
-	}
-	partition, err := aws.GetPartition(ctx, nil, parent)
-	if err != nil {
-		return nil, err
-	}
-	region, err := aws.GetRegion(ctx, nil, parent)
-	if err != nil {
-		return nil, err
-	}
-	key, err := kms.NewKey(ctx, name+"-key", &kms.KeyArgs{
-		Description:       pulumi.Sprintf("%s: data at rest, auth token and logs", args.ID),
-		EnableKeyRotation: pulumi.Bool(true),
-		Policy:            pulumi.String(iamdoc.KeyPolicy(partition.Partition, region.Name, caller.AccountId).String()),
-		Tags:              tags,
-	}, parent)
+	key, _, err := keys.New(ctx, name+"-key", args.ID+": data at rest, auth token and logs", args.Tags, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -167,12 +148,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	var logs elasticache.ReplicationGroupLogDeliveryConfigurationArray
 	for _, lt := range []string{"slow-log", "engine-log"} {
-		lg, err := cloudwatch.NewLogGroup(ctx, name+"-"+lt, &cloudwatch.LogGroupArgs{
-			Name:            pulumi.Sprintf("/aws/elasticache/%s/%s", args.ID, lt),
-			RetentionInDays: pulumi.Int(args.LogRetentionDays),
-			KmsKeyId:        key.Arn,
-			Tags:            tags,
-		}, parent)
+		lg, err := keys.LogGroup(ctx, name+"-"+lt, fmt.Sprintf("/aws/elasticache/%s/%s", args.ID, lt), args.LogRetentionDays, key, args.Tags, parent)
 		if err != nil {
 			return nil, err
 		}

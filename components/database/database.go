@@ -11,15 +11,13 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cantondex/platform/components/internal/alarms"
 	"github.com/cantondex/platform/components/internal/iamdoc"
+	"github.com/cantondex/platform/components/internal/keys"
 )
 
 // Profile selects the parameter tuning of an instance.
@@ -225,35 +223,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	parent := pulumi.Parent(d)
 	tags := pulumi.ToStringMap(args.Tags)
 
-	caller, err := aws.GetCallerIdentity(ctx, nil, parent)
-	if err != nil {
-		return nil, err
-	}
-	partition, err := aws.GetPartition(ctx, nil, parent)
-	if err != nil {
-		return nil, err
-	}
-	region, err := aws.GetRegion(ctx, nil, parent)
-	if err != nil {
-		return nil, err
-	}
-
-	key, err := kms.NewKey(ctx, name+"-key", &kms.KeyArgs{
-		Description:       pulumi.Sprintf("%s: storage, Performance Insights, credentials and logs", args.Identifier),
-		EnableKeyRotation: pulumi.Bool(true),
-		Policy:            pulumi.String(iamdoc.KeyPolicy(partition.Partition, region.Name, caller.AccountId).String()),
-		Tags:              tags,
-	}, parent)
+	key, env, err := keys.New(ctx, name+"-key", args.Identifier+": storage, Performance Insights, credentials and logs", args.Tags, parent)
 	if err != nil {
 		return nil, err
 	}
 	for _, logType := range LogExports {
-		if _, err := cloudwatch.NewLogGroup(ctx, name+"-log-"+logType, &cloudwatch.LogGroupArgs{
-			Name:            pulumi.Sprintf("/aws/rds/instance/%s/%s", args.Identifier, logType),
-			RetentionInDays: pulumi.Int(args.LogRetentionDays),
-			KmsKeyId:        key.Arn,
-			Tags:            tags,
-		}, parent); err != nil {
+		if _, err := keys.LogGroup(ctx, name+"-log-"+logType, fmt.Sprintf("/aws/rds/instance/%s/%s", args.Identifier, logType), args.LogRetentionDays, key, args.Tags, parent); err != nil {
 			return nil, err
 		}
 	}
@@ -268,7 +243,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	if _, err := iam.NewRolePolicyAttachment(ctx, name+"-monitoring", &iam.RolePolicyAttachmentArgs{
 		Role:      monitoring.Name,
-		PolicyArn: pulumi.Sprintf("arn:%s:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole", partition.Partition),
+		PolicyArn: pulumi.Sprintf("arn:%s:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole", env.Partition),
 	}, parent); err != nil {
 		return nil, err
 	}
@@ -331,31 +306,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	var replicas []*rds.Instance
 	for i := range args.ReadReplicas {
 		id := fmt.Sprintf("%s-replica-%d", args.Identifier, i+1)
-		r, err := rds.NewInstance(ctx, fmt.Sprintf("%s-replica-%d", name, i+1), &rds.InstanceArgs{
-			Identifier:                         pulumi.String(id),
-			ReplicateSourceDb:                  primary.Identifier,
-			InstanceClass:                      pulumi.String(args.InstanceClass),
-			StorageType:                        pulumi.String("gp3"),
-			MaxAllocatedStorage:                pulumi.Int(args.MaxAllocatedStorageGiB),
-			StorageEncrypted:                   pulumi.Bool(true),
-			KmsKeyId:                           key.Arn,
-			IamDatabaseAuthenticationEnabled:   pulumi.Bool(true),
-			VpcSecurityGroupIds:                args.SecurityGroupIDs,
-			PubliclyAccessible:                 pulumi.Bool(false),
-			ParameterGroupName:                 pg.Name,
-			MaintenanceWindow:                  pulumi.String(args.MaintenanceWindow),
-			CopyTagsToSnapshot:                 pulumi.Bool(true),
-			SkipFinalSnapshot:                  pulumi.Bool(true), // RDS keeps no final snapshot of a replica
-			DeletionProtection:                 pulumi.Bool(args.DeletionProtection),
-			AutoMinorVersionUpgrade:            pulumi.Bool(true),
-			PerformanceInsightsEnabled:         pulumi.Bool(true),
-			PerformanceInsightsKmsKeyId:        key.Arn,
-			PerformanceInsightsRetentionPeriod: pulumi.Int(args.PerformanceInsightsRetentionDays),
-			MonitoringInterval:                 pulumi.Int(args.MonitoringIntervalSeconds),
-			MonitoringRoleArn:                  monitoring.Arn,
-			EnabledCloudwatchLogsExports:       pulumi.ToStringArray(LogExports),
-			Tags:                               tags,
-		}, parent)
+		r, err := rds.NewInstance(ctx, fmt.Sprintf("%s-replica-%d", name, i+1), replicaArgs(args, id, primary.Identifier, key.Arn, pg.Name, monitoring.Arn), parent)
 		if err != nil {
 			return nil, err
 		}
@@ -379,7 +330,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		proxyEndpoint = proxy.Endpoint
 	}
 
-	connect, secretRead, err := accessPolicies(ctx, name, args, primary, proxy, secretARN, key.Arn, partition.Partition, region.Name, caller.AccountId, tags, parent)
+	connect, secretRead, err := accessPolicies(ctx, name, args, primary, proxy, secretARN, key.Arn, env.Partition, env.Region, env.Account, tags, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -409,15 +360,42 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	})
 }
 
+// replicaArgs are the inputs of a replica of the primary: encrypted with keyARN, private,
+// IAM-authenticated, monitored, with the primary's tuning. RDS keeps no final snapshot of a
+// replica.
+func replicaArgs(args Args, id string, source, keyARN, parameterGroup, monitoringRole pulumi.StringInput) *rds.InstanceArgs {
+	return &rds.InstanceArgs{
+		Identifier:                         pulumi.String(id),
+		ReplicateSourceDb:                  source,
+		InstanceClass:                      pulumi.String(args.InstanceClass),
+		StorageType:                        pulumi.String("gp3"),
+		MaxAllocatedStorage:                pulumi.Int(args.MaxAllocatedStorageGiB),
+		StorageEncrypted:                   pulumi.Bool(true),
+		KmsKeyId:                           keyARN,
+		IamDatabaseAuthenticationEnabled:   pulumi.Bool(true),
+		VpcSecurityGroupIds:                args.SecurityGroupIDs,
+		PubliclyAccessible:                 pulumi.Bool(false),
+		ParameterGroupName:                 parameterGroup,
+		MaintenanceWindow:                  pulumi.String(args.MaintenanceWindow),
+		CopyTagsToSnapshot:                 pulumi.Bool(true),
+		SkipFinalSnapshot:                  pulumi.Bool(true),
+		DeletionProtection:                 pulumi.Bool(args.DeletionProtection),
+		AutoMinorVersionUpgrade:            pulumi.Bool(true),
+		PerformanceInsightsEnabled:         pulumi.Bool(true),
+		PerformanceInsightsKmsKeyId:        keyARN,
+		PerformanceInsightsRetentionPeriod: pulumi.Int(args.PerformanceInsightsRetentionDays),
+		MonitoringInterval:                 pulumi.Int(args.MonitoringIntervalSeconds),
+		MonitoringRoleArn:                  monitoringRole,
+		EnabledCloudwatchLogsExports:       pulumi.ToStringArray(LogExports),
+		Tags:                               pulumi.ToStringMap(args.Tags),
+	}
+}
+
 // drReplica creates the cross-region replica with its own KMS key and parameter group in the
 // DR region; opts carry the DR provider.
 func (d *Database) drReplica(ctx *pulumi.Context, name string, args Args, primary *rds.Instance, monitoringRole pulumi.StringInput, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
 	tags := pulumi.ToStringMap(args.Tags)
-	key, err := kms.NewKey(ctx, name+"-dr-key", &kms.KeyArgs{
-		Description:       pulumi.Sprintf("%s disaster-recovery replica", args.Identifier),
-		EnableKeyRotation: pulumi.Bool(true),
-		Tags:              tags,
-	}, opts...)
+	key, _, err := keys.New(ctx, name+"-dr-key", args.Identifier+" disaster-recovery replica", args.Tags, opts...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}
@@ -430,34 +408,14 @@ func (d *Database) drReplica(ctx *pulumi.Context, name string, args Args, primar
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}
-	dr, err := rds.NewInstance(ctx, name+"-dr", &rds.InstanceArgs{
-		Identifier:                         pulumi.String(args.Identifier + "-dr"),
-		ReplicateSourceDb:                  primary.Arn, // cross-region replicas name their source by ARN
-		InstanceClass:                      pulumi.String(args.InstanceClass),
-		StorageType:                        pulumi.String("gp3"),
-		MaxAllocatedStorage:                pulumi.Int(args.MaxAllocatedStorageGiB),
-		StorageEncrypted:                   pulumi.Bool(true),
-		KmsKeyId:                           key.Arn,
-		IamDatabaseAuthenticationEnabled:   pulumi.Bool(true),
-		DbSubnetGroupName:                  args.DR.SubnetGroupName,
-		VpcSecurityGroupIds:                args.DR.SecurityGroupIDs,
-		PubliclyAccessible:                 pulumi.Bool(false),
-		ParameterGroupName:                 pg.Name,
-		BackupRetentionPeriod:              pulumi.Int(args.BackupRetentionDays), // ready to be promoted
-		BackupWindow:                       pulumi.String(args.BackupWindow),
-		MaintenanceWindow:                  pulumi.String(args.MaintenanceWindow),
-		CopyTagsToSnapshot:                 pulumi.Bool(true),
-		SkipFinalSnapshot:                  pulumi.Bool(true),
-		DeletionProtection:                 pulumi.Bool(args.DeletionProtection),
-		AutoMinorVersionUpgrade:            pulumi.Bool(true),
-		PerformanceInsightsEnabled:         pulumi.Bool(true),
-		PerformanceInsightsKmsKeyId:        key.Arn,
-		PerformanceInsightsRetentionPeriod: pulumi.Int(args.PerformanceInsightsRetentionDays),
-		MonitoringInterval:                 pulumi.Int(args.MonitoringIntervalSeconds),
-		MonitoringRoleArn:                  monitoringRole,
-		EnabledCloudwatchLogsExports:       pulumi.ToStringArray(LogExports),
-		Tags:                               tags,
-	}, opts...)
+	// Cross-region replicas name their source by ARN; the DR replica keeps backups so that it is
+	// ready to be promoted.
+	drArgs := replicaArgs(args, args.Identifier+"-dr", primary.Arn, key.Arn, pg.Name, monitoringRole)
+	drArgs.DbSubnetGroupName = args.DR.SubnetGroupName
+	drArgs.VpcSecurityGroupIds = args.DR.SecurityGroupIDs
+	drArgs.BackupRetentionPeriod = pulumi.Int(args.BackupRetentionDays)
+	drArgs.BackupWindow = pulumi.String(args.BackupWindow)
+	dr, err := rds.NewInstance(ctx, name+"-dr", drArgs, opts...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}

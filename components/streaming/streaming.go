@@ -13,15 +13,13 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/msk"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cantondex/platform/components/internal/alarms"
 	"github.com/cantondex/platform/components/internal/iamdoc"
+	"github.com/cantondex/platform/components/internal/keys"
 	"github.com/cantondex/platform/services/topics"
 )
 
@@ -147,33 +145,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	parent := pulumi.Parent(s)
 	tags := pulumi.ToStringMap(args.Tags)
 
-	caller, err := aws.GetCallerIdentity(ctx, nil, parent)
+	key, _, err := keys.New(ctx, name+"-key", args.ClusterName+": broker storage and logs", args.Tags, parent)
 	if err != nil {
 		return nil, err
 	}
-	partition, err := aws.GetPartition(ctx, nil, parent)
-	if err != nil {
-		return nil, err
-	}
-	region, err := aws.GetRegion(ctx, nil, parent)
-	if err != nil {
-		return nil, err
-	}
-	key, err := kms.NewKey(ctx, name+"-key", &kms.KeyArgs{
-		Description:       pulumi.Sprintf("%s: broker storage and logs", args.ClusterName),
-		EnableKeyRotation: pulumi.Bool(true),
-		Policy:            pulumi.String(iamdoc.KeyPolicy(partition.Partition, region.Name, caller.AccountId).String()),
-		Tags:              tags,
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
-	logs, err := cloudwatch.NewLogGroup(ctx, name+"-broker-logs", &cloudwatch.LogGroupArgs{
-		Name:            pulumi.Sprintf("/aws/msk/%s/broker", args.ClusterName),
-		RetentionInDays: pulumi.Int(args.LogRetentionDays),
-		KmsKeyId:        key.Arn,
-		Tags:            tags,
-	}, parent)
+	logs, err := keys.LogGroup(ctx, name+"-broker-logs", "/aws/msk/"+args.ClusterName+"/broker", args.LogRetentionDays, key, args.Tags, parent)
 	if err != nil {
 		return nil, err
 	}
