@@ -9,7 +9,6 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cantondex/platform/components/internal/alarms"
@@ -104,25 +103,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
-	// AWS generates the token; it is read once and kept: both its secret and the replication
-	// group ignore later (different) answers of the generator.
-	token := secretsmanager.GetRandomPasswordOutput(ctx, secretsmanager.GetRandomPasswordOutputArgs{
-		PasswordLength:     pulumi.Int(64),
-		ExcludePunctuation: pulumi.Bool(true),
-	}, pulumi.Parent(c)).RandomPassword()
-	token = pulumi.ToSecret(token).(pulumi.StringOutput)
-	secret, err := secretsmanager.NewSecret(ctx, name+"-auth-token", &secretsmanager.SecretArgs{
-		Description: pulumi.Sprintf("Redis AUTH token of %s", args.ID),
-		KmsKeyId:    key.Arn,
-		Tags:        tags,
-	}, parent)
+	// AWS generates the token once; the replication group ignores later answers too.
+	secret, token, err := keys.GeneratedSecret(ctx, name+"-auth-token", "Redis AUTH token of "+args.ID, 64, key, nil, args.Tags, parent)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := secretsmanager.NewSecretVersion(ctx, name+"-auth-token", &secretsmanager.SecretVersionArgs{
-		SecretId:     secret.ID(),
-		SecretString: token,
-	}, parent, pulumi.IgnoreChanges([]string{"secretString"})); err != nil {
 		return nil, err
 	}
 

@@ -5,6 +5,7 @@
 package database
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -259,15 +260,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
-	primary, err := rds.NewInstance(ctx, name, &rds.InstanceArgs{
+	primaryArgs := &rds.InstanceArgs{
 		Identifier:                         pulumi.String(args.Identifier),
 		Engine:                             pulumi.String("postgres"),
 		EngineVersion:                      pulumi.String(args.EngineVersion),
 		InstanceClass:                      pulumi.String(args.InstanceClass),
 		DbName:                             pulumi.String(args.DatabaseName),
 		Username:                           pulumi.String(args.Username),
-		ManageMasterUserPassword:           pulumi.Bool(true),
-		MasterUserSecretKmsKeyId:           key.Arn,
 		IamDatabaseAuthenticationEnabled:   pulumi.Bool(true),
 		StorageType:                        pulumi.String("gp3"),
 		AllocatedStorage:                   pulumi.Int(args.AllocatedStorageGiB),
@@ -296,11 +295,33 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		MonitoringRoleArn:                  monitoring.Arn,
 		EnabledCloudwatchLogsExports:       pulumi.ToStringArray(LogExports),
 		Tags:                               tags,
-	}, parent)
+	}
+	// RDS manages and rotates the master password in Secrets Manager, but it cannot create read
+	// replicas of an instance that does so; an instance with replicas gets a password AWS
+	// generates once, kept in a secret under the instance's key.
+	managed := args.ReadReplicas == 0 && args.DR == nil
+	instanceOpts := []pulumi.ResourceOption{parent}
+	var secretARN pulumi.StringOutput
+	if managed {
+		primaryArgs.ManageMasterUserPassword = pulumi.Bool(true)
+		primaryArgs.MasterUserSecretKmsKeyId = key.Arn
+	} else {
+		secret, password, err := keys.GeneratedSecret(ctx, name+"-master", "master credentials of "+args.Identifier, 40, key,
+			func(pw string) string { return credentials(args, pw) }, args.Tags, parent)
+		if err != nil {
+			return nil, err
+		}
+		primaryArgs.Password = password
+		instanceOpts = append(instanceOpts, pulumi.IgnoreChanges([]string{"password"}))
+		secretARN = secret.Arn
+	}
+	primary, err := rds.NewInstance(ctx, name, primaryArgs, instanceOpts...)
 	if err != nil {
 		return nil, err
 	}
-	secretARN := primary.MasterUserSecrets.Index(pulumi.Int(0)).SecretArn().Elem()
+	if managed {
+		secretARN = primary.MasterUserSecrets.Index(pulumi.Int(0)).SecretArn().Elem()
+	}
 
 	var readers pulumi.StringArray
 	var replicas []*rds.Instance
@@ -449,7 +470,7 @@ func newProxy(ctx *pulumi.Context, name string, args Args, primary *rds.Instance
 			IamAuth:                pulumi.String("REQUIRED"),
 			ClientPasswordAuthType: pulumi.String("POSTGRES_SCRAM_SHA_256"),
 			SecretArn:              secretARN,
-			Description:            pulumi.String("RDS-managed master credentials"),
+			Description:            pulumi.String("master credentials"),
 		}},
 		RoleArn:             role.Arn,
 		VpcSubnetIds:        args.Proxy.SubnetIDs,
@@ -479,6 +500,13 @@ func newProxy(ctx *pulumi.Context, name string, args Args, primary *rds.Instance
 		return nil, err
 	}
 	return proxy, nil
+}
+
+// credentials is the content of a generated master secret, in the shape RDS Proxy and the
+// Secrets Manager rotation functions read.
+func credentials(args Args, password string) string {
+	b, _ := json.Marshal(map[string]any{"engine": "postgres", "username": args.Username, "password": password, "dbname": args.DatabaseName, "port": Port})
+	return string(b)
 }
 
 func secretReadDocument(secretARN, keyARN pulumi.StringInput) pulumi.StringOutput {

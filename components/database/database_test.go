@@ -202,7 +202,15 @@ func TestReplicasDRAndProxy(t *testing.T) {
 	}
 	auth, _ := proxy.Input("auths")
 	a0 := auth.([]any)[0].(map[string]any)
-	if a0["iamAuth"] != "REQUIRED" || a0["secretArn"] != "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-cdx-test-trading" {
+	// With replicas RDS cannot manage the password: the program generates it into its own secret.
+	secretARN := mocks.ARN("aws:secretsmanager/secret:Secret", "trading-master")
+	if primary.Bool("manageMasterUserPassword") || primary.String("password") != "[secret]" {
+		t.Errorf("primary with replicas: manageMasterUserPassword %v, password %v", primary.Bool("manageMasterUserPassword"), primary.Inputs["password"])
+	}
+	if s, _ := rec.Named("aws:secretsmanager/secret:Secret", "trading-master"); s.String("kmsKeyId") != mocks.ARN("aws:kms/key:Key", "trading-key") {
+		t.Errorf("master secret not under the instance's key: %+v", s.Inputs)
+	}
+	if a0["iamAuth"] != "REQUIRED" || a0["secretArn"] != secretARN {
 		t.Errorf("proxy auth %+v", a0)
 	}
 	target, _ := rec.Named("aws:rds/proxyTarget:ProxyTarget", "trading-proxy")
@@ -210,7 +218,7 @@ func TestReplicasDRAndProxy(t *testing.T) {
 		t.Errorf("proxy target %+v", target.Inputs)
 	}
 	role, _ := rec.Named("aws:iam/rolePolicy:RolePolicy", "trading-proxy-secret")
-	if !strings.Contains(role.String("policy"), "rds!db-cdx-test-trading") {
+	if !strings.Contains(role.String("policy"), secretARN) {
 		t.Errorf("proxy role cannot read the secret: %s", role.String("policy"))
 	}
 

@@ -1,11 +1,12 @@
-// Package keys creates the customer-managed KMS keys of the data tier's components and the
-// KMS-encrypted CloudWatch log groups that use them.
+// Package keys creates the customer-managed KMS keys of the data tier's components, the
+// KMS-encrypted CloudWatch log groups and the generated secrets that use them.
 package keys
 
 import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cantondex/platform/components/internal/iamdoc"
@@ -63,4 +64,42 @@ func LogGroup(ctx *pulumi.Context, name, logName string, retentionDays int, key 
 		KmsKeyId:        key.Arn,
 		Tags:            pulumi.ToStringMap(tags),
 	}, opts...)
+}
+
+// GeneratedSecret is a secret whose value AWS generates once (secretsmanager:GetRandomPassword,
+// length characters, no punctuation) and the program never changes again: the secret version
+// ignores later answers of the generator, and so must every resource the value is passed to.
+// render turns the generated value into the secret's content (a JSON document, or the value
+// itself when nil). It returns the secret and the generated value, marked secret.
+func GeneratedSecret(ctx *pulumi.Context, name, description string, length int, key *kms.Key, render func(value string) string, tags map[string]string, opts ...pulumi.ResourceOption) (*secretsmanager.Secret, pulumi.StringOutput, error) {
+	var invoke []pulumi.InvokeOption
+	for _, o := range opts {
+		if io, ok := o.(pulumi.InvokeOption); ok {
+			invoke = append(invoke, io)
+		}
+	}
+	value := secretsmanager.GetRandomPasswordOutput(ctx, secretsmanager.GetRandomPasswordOutputArgs{
+		PasswordLength:     pulumi.Int(length),
+		ExcludePunctuation: pulumi.Bool(true),
+	}, invoke...).RandomPassword()
+	value = pulumi.ToSecret(value).(pulumi.StringOutput)
+	secret, err := secretsmanager.NewSecret(ctx, name, &secretsmanager.SecretArgs{
+		Description: pulumi.String(description),
+		KmsKeyId:    key.Arn,
+		Tags:        pulumi.ToStringMap(tags),
+	}, opts...)
+	if err != nil {
+		return nil, pulumi.StringOutput{}, err
+	}
+	content := value
+	if render != nil {
+		content = pulumi.ToSecret(value.ApplyT(render)).(pulumi.StringOutput)
+	}
+	if _, err := secretsmanager.NewSecretVersion(ctx, name, &secretsmanager.SecretVersionArgs{
+		SecretId:     secret.ID(),
+		SecretString: content,
+	}, append(opts, pulumi.IgnoreChanges([]string{"secretString"}))...); err != nil {
+		return nil, pulumi.StringOutput{}, err
+	}
+	return secret, value, nil
 }
