@@ -2,7 +2,12 @@ module github.com/cantondex/platform/components
 
 go 1.26.0
 
-require github.com/pulumi/pulumi/sdk/v3 v3.230.0
+require (
+	github.com/pulumi/pulumi-aws/sdk/v6 v6.83.2
+	github.com/pulumi/pulumi-eks/sdk/v2 v2.8.1
+	github.com/pulumi/pulumi-kubernetes/sdk/v4 v4.30.0
+	github.com/pulumi/pulumi/sdk/v3 v3.230.0
+)
 
 require (
 	dario.cat/mergo v1.0.0 // indirect
@@ -113,10 +118,6 @@ require (
 	lukechampine.com/frand v1.5.1 // indirect
 )
 
-require (
-	github.com/cantondex/platform/services v0.0.0
-	github.com/pulumi/pulumi-aws/sdk/v6 v6.83.2
-	github.com/pulumi/pulumi-kubernetes/sdk/v4 v4.30.0
-)
+require github.com/cantondex/platform/services v0.0.0
 
 replace github.com/cantondex/platform/services => ../services

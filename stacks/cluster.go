@@ -8,12 +8,14 @@ import (
 )
 
 // Kubernetes versions: MinKubernetesVersion is the oldest the settings accept (past end of
-// standard support, kept as a floor); SupportedKubernetesVersion is the oldest in standard
-// support and DefaultKubernetesVersion what new stacks get.
+// standard support, kept as a floor); SupportedKubernetesVersion is the oldest in EKS standard
+// support and DefaultKubernetesVersion what new stacks get. EKS calendar (standard support
+// ends): 1.33 on 2026-07-29, 1.34 on 2026-12-02, 1.35 on 2027-03-27; so new stacks get 1.35 and
+// 1.34, whose standard support ends within days, is the oldest accepted without a warning.
 const (
 	MinKubernetesVersion       = "1.28"
-	SupportedKubernetesVersion = "1.33"
-	DefaultKubernetesVersion   = "1.34"
+	SupportedKubernetesVersion = "1.34"
+	DefaultKubernetesVersion   = "1.35"
 )
 
 // ControlPlaneLogTypes are the EKS control-plane logs; all of them are always on.
@@ -28,6 +30,9 @@ type Cluster struct {
 	PublicAccessCIDRs []string `json:"publicAccessCidrs"`
 	// LogRetentionDays for the control-plane log group.
 	LogRetentionDays int `json:"logRetentionDays"`
+	// AdminRoleARNs are IAM roles given cluster-admin through EKS access entries (the deploy
+	// role, the SRE role). The identity running `pulumi up` is admin through EKS's bootstrap.
+	AdminRoleARNs []string `json:"adminRoleArns"`
 }
 
 func defaultCluster(env Environment) Cluster {
@@ -68,6 +73,11 @@ func (c *Cluster) validate(v *validator, env Environment) {
 		}
 	}
 	validateRetention(v, "cluster.logRetentionDays", c.LogRetentionDays)
+	for i, arn := range c.AdminRoleARNs {
+		if !strings.HasPrefix(arn, "arn:aws:iam::") || !strings.Contains(arn, ":role/") {
+			v.errorf(fmt.Sprintf("cluster.adminRoleArns[%d]", i), "%q is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)", arn)
+		}
+	}
 }
 
 // compareMinor compares "major.minor" versions.

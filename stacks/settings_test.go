@@ -63,6 +63,7 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 		{"min above max", "prod", mapSource{"nodeGroups": `[{"name":"a","capacityType":"ON_DEMAND","instanceTypes":["m5.large"],"minSize":5,"desiredSize":5,"maxSize":3,"diskSizeGiB":50}]`}, "cantondex:nodeGroups[0].minSize: 5 is above maxSize 3"},
 		{"desired outside", "prod", mapSource{"nodeGroups": `[{"name":"a","capacityType":"SPOT","instanceTypes":["m5.large"],"minSize":1,"desiredSize":9,"maxSize":3,"diskSizeGiB":50}]`}, "nodeGroups[0].desiredSize"},
 		{"no instance types", "prod", mapSource{"nodeGroups": `[{"name":"a","capacityType":"SPOT","instanceTypes":[],"minSize":0,"desiredSize":0,"maxSize":3,"diskSizeGiB":50}]`}, "nodeGroups[0].instanceTypes"},
+		{"admin not a role", "prod", mapSource{"cluster": `{"adminRoleArns":["arn:aws:iam::123456789012:user/bob"]}`}, "cluster.adminRoleArns[0]"},
 		{"unknown field", "prod", mapSource{"network": `{"cidrr":"10.0.0.0/16"}`}, "cantondex:network: cannot read"},
 		{"unknown environment", "dev", mapSource{}, "cantondex:environment"},
 	}

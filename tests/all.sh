@@ -34,6 +34,8 @@ go test -count=1 -timeout 30m "${PKGS[@]}" 2>&1 | tee "$log"
 # Fuzz targets: each runs for FUZZTIME on top of its seed corpus (which go test above already ran).
 FUZZ_TARGETS=(
 	"./services/decimal FuzzRoundTrip"
+	"./services/matching FuzzBook"
+	"./services/matching/journal FuzzDecode"
 )
 for entry in "${FUZZ_TARGETS[@]}"; do
 	read -r pkg target <<<"$entry"

@@ -1,6 +1,9 @@
 package mocks
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -25,14 +28,15 @@ func registerDefaults(r *Recorder) {
 			"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws",
 		}), nil
 	})
-	r.HandleCall("aws:index/getAvailabilityZones:getAvailabilityZones", func(pulumi.MockCallArgs) (resource.PropertyMap, error) {
-		return resource.NewPropertyMapFromMap(map[string]any{
-			"names":   []any{Region + "a", Region + "b", Region + "c", Region + "d", Region + "e", Region + "f"},
-			"zoneIds": []any{"use1-az1", "use1-az2", "use1-az3", "use1-az4", "use1-az5", "use1-az6"},
-			"id":      Region,
-		}), nil
+	r.HandleCall("aws:index/getAvailabilityZones:getAvailabilityZones", func(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+		region := r.providerRegion(args.Provider)
+		var names, ids []any
+		for i, suffix := range "abcdef" {
+			names = append(names, region+string(suffix))
+			ids = append(ids, fmt.Sprintf("%s-az%d", region, i+1))
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"names": names, "zoneIds": ids, "id": region}), nil
 	})
-
 	r.HandleOutputs("aws:ec2/vpc:Vpc", func(rec *Recorder, args pulumi.MockResourceArgs, out resource.PropertyMap) {
 		out["defaultSecurityGroupId"] = resource.NewProperty(args.Name + "-default-sg")
 		out["defaultRouteTableId"] = resource.NewProperty(args.Name + "-default-rt")
@@ -41,4 +45,19 @@ func registerDefaults(r *Recorder) {
 	r.HandleOutputs("aws:kms/key:Key", func(rec *Recorder, args pulumi.MockResourceArgs, out resource.PropertyMap) {
 		out["keyId"] = resource.NewProperty(args.Name + "-key-id")
 	})
+}
+
+// providerRegion is the region of the provider an invoke names ("urn::id"), or Region for the
+// default provider.
+func (r *Recorder) providerRegion(ref string) string {
+	if i := strings.LastIndex(ref, "::"); i > 0 {
+		for _, res := range r.Resources() {
+			if res.URN == ref[:i] {
+				if region := res.String("region"); region != "" {
+					return region
+				}
+			}
+		}
+	}
+	return Region
 }

@@ -33,6 +33,9 @@ type Resource struct {
 	Custom   bool   // a cloud resource rather than a component
 	Remote   bool   // a remote (multi-language) component such as pulumi-eks's Cluster
 	ID       string
+	// IgnoreChanges and DependsOn are the resource options of those names (DependsOn as URNs).
+	IgnoreChanges []string
+	DependsOn     []string
 	// Inputs are the resource's inputs as plain Go values (maps, slices, strings, float64,
 	// bools). Secret values are the string "[secret]", unknown ones "[unknown]", resource
 	// references their URN.
@@ -108,15 +111,29 @@ type Recorder struct {
 	calls     []string
 	outputs   map[string]OutputFunc
 	invokes   map[string]CallFunc
+	// ctx is the running program's context (set by Run), used to register the children of
+	// remote components that a real provider would create (see eks.go).
+	ctx *pulumi.Context
+	// adopted maps "type::name" of such children to the URN of the component that owns them.
+	adopted map[string]string
+	errs    []error
+}
+
+// Fail records a problem of the mock itself (not of the program); Run returns it.
+func (r *Recorder) Fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, err)
 }
 
 var _ pulumi.MockResourceMonitor = (*Recorder)(nil)
 
 // NewRecorder returns a recorder for a stack with the default outputs and invoke answers.
 func NewRecorder(stack string) *Recorder {
-	r := &Recorder{Stack: stack, outputs: map[string]OutputFunc{}, invokes: map[string]CallFunc{}}
+	r := &Recorder{Stack: stack, outputs: map[string]OutputFunc{}, invokes: map[string]CallFunc{}, adopted: map[string]string{}}
 	registerDefaults(r)
 	registerData(r)
+	registerEKS(r)
 	return r
 }
 
@@ -142,8 +159,10 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		id = args.Name + "-id"
 	}
 	parent, remote := "", false
+	var ignore, deps []string
 	if rpc := args.RegisterRPC; rpc != nil {
 		parent, remote = rpc.GetParent(), rpc.GetRemote()
+		ignore, deps = rpc.GetIgnoreChanges(), rpc.GetDependencies()
 	}
 	if rpc := args.ReadRPC; rpc != nil {
 		parent = rpc.GetParent()
@@ -154,7 +173,8 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	urn := r.URN(parent, args.TypeToken, args.Name)
 	rec := Resource{
 		URN: urn, Type: args.TypeToken, Name: args.Name, Parent: parent, Provider: args.Provider,
-		Custom: args.Custom, Remote: remote, ID: id, Inputs: Plain(args.Inputs), Raw: args.Inputs,
+		Custom: args.Custom, Remote: remote, ID: id, IgnoreChanges: ignore, DependsOn: deps,
+		Inputs: Plain(args.Inputs), Raw: args.Inputs,
 	}
 
 	outputs := args.Inputs.Copy()
@@ -167,6 +187,9 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	}
 
 	r.mu.Lock()
+	if owner, ok := r.adopted[args.TypeToken+"::"+args.Name]; ok {
+		rec.Parent = owner
+	}
 	f := r.outputs[args.TypeToken]
 	r.resources = append(r.resources, rec)
 	r.mu.Unlock()
@@ -287,4 +310,11 @@ func plainValue(v resource.PropertyValue) any {
 	default:
 		return v.V
 	}
+}
+
+// Tag returns the value of a tag (tags.<key>), for keys with dots such as "kubernetes.io/role/elb".
+func (r Resource) Tag(key string) string {
+	tags, _ := r.Inputs["tags"].(map[string]any)
+	s, _ := tags[key].(string)
+	return s
 }

@@ -1,6 +1,8 @@
 package mocks
 
 import (
+	"errors"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -15,12 +17,19 @@ type Config struct {
 // program's error. Resources registered before an error are still recorded.
 func Run(stack string, cfg Config, program pulumi.RunFunc) (*Recorder, error) {
 	rec := NewRecorder(stack)
-	err := pulumi.RunErr(program,
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		rec.mu.Lock()
+		rec.ctx = ctx
+		rec.mu.Unlock()
+		return program(ctx)
+	},
 		pulumi.WithMocks(Project, stack, rec),
 		func(info *pulumi.RunInfo) {
 			info.Config = cfg.Values
 			info.ConfigSecretKeys = cfg.Secrets
 		},
 	)
-	return rec, err
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec, errors.Join(append([]error{err}, rec.errs...)...)
 }

@@ -105,3 +105,23 @@ func TestPlanShowsTheDataTier(t *testing.T) {
 		})
 	}
 }
+
+func TestPlanTableHighlightsTheDataTier(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--stack", "prod"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"postgres cdx-prod-trading-dr: DR replica of arn:aws:rds:us-east-1:123456789012:db:cdx-prod-trading, db.r6g.xlarge, multi-AZ false, provider cantondex-prod-dr",
+		"postgres cdx-prod-trading-replica-1: read replica of cdx-prod-trading",
+		"rds proxy cdx-prod-trading-proxy: TLS required true",
+		"redis cdx-prod-cache: 1 shard(s) × 2 replica(s) = 3 nodes, failover true",
+		"kafka cdx-prod-kafka: 6 brokers",
+		"5 topics created by Jobs: alerts, compliance-events, orders, settlements, trades",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan table lacks %q", want)
+		}
+	}
+}

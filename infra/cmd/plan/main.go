@@ -217,6 +217,9 @@ func writeTable(w io.Writer, p *policy.Plan, results []policy.Result) error {
 		fmt.Fprintf(&b, "  %4d  %s\n", counts[t], t)
 	}
 
+	writeHighlights(&b, p)
+	writeDataHighlights(&b, p)
+
 	failed := 0
 	fmt.Fprintf(&b, "\nPolicies:\n")
 	for _, res := range results {
@@ -233,4 +236,36 @@ func writeTable(w io.Writer, p *policy.Plan, results []policy.Result) error {
 	fmt.Fprintf(&b, "\n%d of %d policies passed\n", len(results)-failed, len(results))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeHighlights summarises what reviewers look for first: each network's subnets and NAT
+// gateways, the node groups' capacity and sizes, and the cluster add-ons.
+func writeHighlights(b *strings.Builder, p *policy.Plan) {
+	fmt.Fprintf(b, "\nHighlights:\n")
+	for _, n := range p.OfType("cantondex:network:Network") {
+		subnets, nats := 0, 0
+		for _, r := range p.Resources {
+			if r.Parent != n.URN {
+				continue
+			}
+			switch r.Type {
+			case "aws:ec2/subnet:Subnet":
+				subnets++
+			case "aws:ec2/natGateway:NatGateway":
+				nats++
+			}
+		}
+		fmt.Fprintf(b, "  network %s: %d subnets, %d NAT gateways\n", n.Name, subnets, nats)
+	}
+	for _, g := range p.OfType("aws:eks/nodeGroup:NodeGroup") {
+		fmt.Fprintf(b, "  node group %s: %s, %v to %v nodes, %s\n", g.Name, g.String("capacityType"),
+			g.Number("scalingConfig.minSize"), g.Number("scalingConfig.maxSize"), strings.Join(g.Strings("instanceTypes"), " "))
+	}
+	var addons []string
+	for _, a := range p.OfType("aws:eks/addon:Addon") {
+		addons = append(addons, a.String("addonName"))
+	}
+	if len(addons) > 0 {
+		fmt.Fprintf(b, "  %d add-ons: %s\n", len(addons), strings.Join(addons, ", "))
+	}
 }

@@ -1,0 +1,333 @@
+package identity
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// AWS managed policies the cluster and its nodes need (the minimum EKS documents).
+var (
+	ClusterManagedPolicies = []string{
+		"arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+		"arn:aws:iam::aws:policy/AmazonEKSVPCResourceController",
+	}
+	// NodeManagedPolicies leaves out AmazonEKS_CNI_Policy: the VPC CNI gets it through its own
+	// IRSA role, so pods on the node cannot use it.
+	NodeManagedPolicies = []string{
+		"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+		"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+		"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+	}
+)
+
+// Identity is the cluster's IAM roles and the platform's KMS keys.
+type Identity struct {
+	pulumi.ResourceState
+
+	ClusterRole    *iam.Role
+	ClusterRoleARN pulumi.StringOutput `pulumi:"clusterRoleArn"`
+	NodeRole       *iam.Role
+	NodeRoleARN    pulumi.StringOutput `pulumi:"nodeRoleArn"`
+	NodeRoleName   pulumi.StringOutput `pulumi:"nodeRoleName"`
+	// SecretsKeyARN encrypts Kubernetes secrets in etcd.
+	SecretsKeyARN pulumi.StringOutput `pulumi:"secretsKeyArn"`
+	// LogsKeyARN encrypts CloudWatch log groups (flow logs, control-plane logs).
+	LogsKeyARN pulumi.StringOutput `pulumi:"logsKeyArn"`
+	// StorageKeyARN encrypts the nodes' EBS volumes.
+	StorageKeyARN pulumi.StringOutput `pulumi:"storageKeyArn"`
+}
+
+// IdentityArgs configures Identity.
+type IdentityArgs struct {
+	AccountID pulumi.StringInput
+	Region    string
+	Partition string // "aws" when empty
+	Tags      map[string]string
+}
+
+func (a *IdentityArgs) validate() error {
+	if a.AccountID == nil {
+		return errors.New("AccountID is required")
+	}
+	if a.Region == "" {
+		return errors.New("Region is required")
+	}
+	if a.Partition == "" {
+		a.Partition = "aws"
+	}
+	return nil
+}
+
+// NewIdentity creates the cluster role, the node role and the platform's KMS keys.
+func NewIdentity(ctx *pulumi.Context, name string, args IdentityArgs, opts ...pulumi.ResourceOption) (*Identity, error) {
+	if err := args.validate(); err != nil {
+		return nil, fmt.Errorf("identity %s: %w", name, err)
+	}
+	id := &Identity{}
+	if err := ctx.RegisterComponentResource("cantondex:identity:Identity", name, id, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(id)
+
+	clusterRole, err := NewRole(ctx, name+"-cluster", RoleArgs{
+		Description: "EKS control plane",
+		Trust:       Document{Statements: []Statement{{Principals: []Principal{ServicePrincipal("eks.amazonaws.com")}, Actions: []string{"sts:AssumeRole", "sts:TagSession"}}}},
+		Managed:     ClusterManagedPolicies,
+		Tags:        args.Tags,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	nodeRole, err := NewRole(ctx, name+"-node", RoleArgs{
+		Description: "EKS managed node groups",
+		Trust:       Document{Statements: []Statement{{Principals: []Principal{ServicePrincipal("ec2.amazonaws.com")}, Actions: []string{"sts:AssumeRole"}}}},
+		Managed:     NodeManagedPolicies,
+		Tags:        args.Tags,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	root := pulumi.Sprintf("arn:%s:iam::%s:root", args.Partition, args.AccountID)
+	secrets, err := NewKey(ctx, name+"-secrets", KeyArgs{
+		Description: "EKS secrets envelope encryption", AccountRoot: root, Tags: args.Tags,
+		// The cluster role uses the key through the EKS service.
+		Statements: []Statement{{
+			Sid: "EKSUse", Principals: []Principal{AWSPrincipal(clusterRole.Arn)},
+			Actions: []string{"kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"}, Resources: Strings("*"),
+		}},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	logs, err := NewKey(ctx, name+"-logs", KeyArgs{
+		Description: "CloudWatch Logs encryption", AccountRoot: root, Tags: args.Tags,
+		Statements: []Statement{CloudWatchLogsKeyStatement(args.Partition, args.Region, args.AccountID)},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	// Auto Scaling launches the managed nodes, so its service-linked role needs the EBS key.
+	autoscaling := pulumi.Sprintf("arn:%s:iam::%s:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling", args.Partition, args.AccountID)
+	storage, err := NewKey(ctx, name+"-storage", KeyArgs{
+		Description: "EKS node volume encryption", AccountRoot: root, Tags: args.Tags,
+		Statements: []Statement{
+			{
+				Sid: "AutoScalingUse", Principals: []Principal{AWSPrincipal(autoscaling)},
+				Actions:   []string{"kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"},
+				Resources: Strings("*"),
+			},
+			{
+				Sid: "AutoScalingGrants", Principals: []Principal{AWSPrincipal(autoscaling)},
+				Actions: []string{"kms:CreateGrant"}, Resources: Strings("*"),
+				Conditions: []Condition{{Test: "Bool", Variable: pulumi.String("kms:GrantIsForAWSResource"), Values: Strings("true")}},
+			},
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	id.ClusterRole, id.ClusterRoleARN = clusterRole, clusterRole.Arn
+	id.NodeRole, id.NodeRoleARN, id.NodeRoleName = nodeRole, nodeRole.Arn, nodeRole.Name
+	id.SecretsKeyARN, id.LogsKeyARN, id.StorageKeyARN = secrets.Arn, logs.Arn, storage.Arn
+	return id, ctx.RegisterResourceOutputs(id, pulumi.Map{
+		"clusterRoleArn": id.ClusterRoleARN, "nodeRoleArn": id.NodeRoleARN, "nodeRoleName": id.NodeRoleName,
+		"secretsKeyArn": id.SecretsKeyARN, "logsKeyArn": id.LogsKeyARN, "storageKeyArn": id.StorageKeyARN,
+	})
+}
+
+// CloudWatchLogsKeyStatement lets CloudWatch Logs of one region use a key for the account's
+// log groups (for KeyArgs.Statements of a key that encrypts log groups).
+func CloudWatchLogsKeyStatement(partition, region string, account pulumi.StringInput) Statement {
+	return Statement{
+		Sid: "CloudWatchLogs", Principals: []Principal{ServicePrincipal("logs." + region + ".amazonaws.com")},
+		Actions:   []string{"kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"},
+		Resources: Strings("*"),
+		Conditions: []Condition{{
+			Test: "ArnLike", Variable: pulumi.String("kms:EncryptionContext:aws:logs:arn"),
+			Values: []pulumi.StringInput{pulumi.Sprintf("arn:%s:logs:%s:%s:*", partition, region, account)},
+		}},
+	}
+}
+
+// RoleArgs describes an IAM role.
+type RoleArgs struct {
+	Description string
+	Trust       Document
+	// Policy is the role's inline least-privilege policy (optional).
+	Policy *Document
+	// Managed are AWS managed policy ARNs to attach.
+	Managed []string
+	Tags    map[string]string
+}
+
+// NewRole creates a role named name with its inline policy (name-policy) and one attachment per
+// managed policy (name-<policy name>). Pass pulumi.Parent to place it under a component.
+func NewRole(ctx *pulumi.Context, name string, args RoleArgs, opts ...pulumi.ResourceOption) (*iam.Role, error) {
+	if err := args.Trust.Validate(); err != nil {
+		return nil, fmt.Errorf("role %s: trust policy: %w", name, err)
+	}
+	if args.Policy != nil {
+		if err := args.Policy.Validate(); err != nil {
+			return nil, fmt.Errorf("role %s: policy: %w", name, err)
+		}
+	}
+	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
+		Description:      pulumi.String(args.Description),
+		AssumeRolePolicy: args.Trust.JSON(),
+		Tags:             pulumi.ToStringMap(args.Tags),
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if args.Policy != nil {
+		if _, err := iam.NewRolePolicy(ctx, name+"-policy", &iam.RolePolicyArgs{
+			Role: role.ID(), Policy: args.Policy.JSON(),
+		}, opts...); err != nil {
+			return nil, err
+		}
+	}
+	for _, arn := range args.Managed {
+		short := arn[strings.LastIndex(arn, "/")+1:]
+		if _, err := iam.NewRolePolicyAttachment(ctx, name+"-"+short, &iam.RolePolicyAttachmentArgs{
+			Role: role.Name, PolicyArn: pulumi.String(arn),
+		}, opts...); err != nil {
+			return nil, err
+		}
+	}
+	return role, nil
+}
+
+// KeyArgs describes a customer-managed KMS key.
+type KeyArgs struct {
+	Description string
+	// AccountRoot is the account's root ARN; the account administers the key through IAM.
+	AccountRoot pulumi.StringInput
+	// Statements grant services or roles the use of the key.
+	Statements []Statement
+	// DeletionWindowDays before a scheduled deletion happens (7–30, default 30).
+	DeletionWindowDays int
+	Tags               map[string]string
+}
+
+// NewKey creates a KMS key with rotation on and an alias alias/<name>.
+func NewKey(ctx *pulumi.Context, name string, args KeyArgs, opts ...pulumi.ResourceOption) (*kms.Key, error) {
+	if args.AccountRoot == nil {
+		return nil, fmt.Errorf("key %s: AccountRoot is required", name)
+	}
+	window := args.DeletionWindowDays
+	if window == 0 {
+		window = 30
+	}
+	if window < 7 || window > 30 {
+		return nil, fmt.Errorf("key %s: DeletionWindowDays %d is outside 7 to 30", name, window)
+	}
+	policy := Document{Statements: append([]Statement{{
+		Sid: "AccountAdministers", Principals: []Principal{AWSPrincipal(args.AccountRoot)},
+		Actions: []string{"kms:*"}, Resources: Strings("*"),
+	}}, args.Statements...)}
+	if err := policy.Validate(); err != nil {
+		return nil, fmt.Errorf("key %s: policy: %w", name, err)
+	}
+	key, err := kms.NewKey(ctx, name, &kms.KeyArgs{
+		Description:          pulumi.String(args.Description),
+		EnableKeyRotation:    pulumi.Bool(true),
+		DeletionWindowInDays: pulumi.Int(window),
+		Policy:               policy.JSON(),
+		Tags:                 pulumi.ToStringMap(args.Tags),
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := kms.NewAlias(ctx, name+"-alias", &kms.AliasArgs{
+		Name: pulumi.String("alias/" + name), TargetKeyId: key.KeyId,
+	}, opts...); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// ServiceAccountRole is an IAM role that exactly one Kubernetes service account can assume
+// through the cluster's OIDC provider (IRSA).
+type ServiceAccountRole struct {
+	pulumi.ResourceState
+
+	RoleARN  pulumi.StringOutput `pulumi:"roleArn"`
+	RoleName pulumi.StringOutput `pulumi:"roleName"`
+}
+
+// ServiceAccountRoleArgs configures a ServiceAccountRole.
+type ServiceAccountRoleArgs struct {
+	OIDCProviderARN pulumi.StringInput
+	// OIDCProviderURL is the issuer without "https://" (oidc.eks.<region>.amazonaws.com/id/...).
+	OIDCProviderURL pulumi.StringInput
+	Namespace       string
+	ServiceAccount  string
+	// Policy is what the service account may do, as narrowly as the service needs.
+	Policy *Document
+	// Managed are AWS managed policies (for AWS's own add-ons, such as the EBS CSI driver).
+	Managed []string
+	Tags    map[string]string
+}
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+func (a ServiceAccountRoleArgs) validate() error {
+	var problems []string
+	if a.OIDCProviderARN == nil || a.OIDCProviderURL == nil {
+		problems = append(problems, "OIDCProviderARN and OIDCProviderURL are required")
+	}
+	if u, ok := a.OIDCProviderURL.(pulumi.String); ok && strings.Contains(string(u), "://") {
+		problems = append(problems, fmt.Sprintf("OIDCProviderURL %q must not carry a scheme", string(u)))
+	}
+	if !dnsLabel.MatchString(a.Namespace) || len(a.Namespace) > 63 {
+		problems = append(problems, fmt.Sprintf("Namespace %q is not a Kubernetes namespace name", a.Namespace))
+	}
+	if a.ServiceAccount == "" || len(a.ServiceAccount) > 253 || strings.ContainsAny(a.ServiceAccount, " */:") {
+		problems = append(problems, fmt.Sprintf("ServiceAccount %q is not a service account name", a.ServiceAccount))
+	}
+	if a.Policy == nil && len(a.Managed) == 0 {
+		problems = append(problems, "a Policy or Managed policies are required")
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// NewServiceAccountRole creates the role for namespace/serviceAccount: its trust policy lets
+// only that service account (sub) assume it, only for STS (aud).
+func NewServiceAccountRole(ctx *pulumi.Context, name string, args ServiceAccountRoleArgs, opts ...pulumi.ResourceOption) (*ServiceAccountRole, error) {
+	if err := args.validate(); err != nil {
+		return nil, fmt.Errorf("service account role %s: %w", name, err)
+	}
+	r := &ServiceAccountRole{}
+	if err := ctx.RegisterComponentResource("cantondex:identity:ServiceAccountRole", name, r, opts...); err != nil {
+		return nil, err
+	}
+	trust := Document{Statements: []Statement{{
+		Principals: []Principal{FederatedPrincipal(args.OIDCProviderARN)},
+		Actions:    []string{"sts:AssumeRoleWithWebIdentity"},
+		Conditions: []Condition{
+			{Test: "StringEquals", Variable: pulumi.Sprintf("%s:sub", args.OIDCProviderURL),
+				Values: Strings("system:serviceaccount:" + args.Namespace + ":" + args.ServiceAccount)},
+			{Test: "StringEquals", Variable: pulumi.Sprintf("%s:aud", args.OIDCProviderURL), Values: Strings("sts.amazonaws.com")},
+		},
+	}}}
+	role, err := NewRole(ctx, name+"-role", RoleArgs{
+		Description: fmt.Sprintf("IRSA for %s/%s", args.Namespace, args.ServiceAccount),
+		Trust:       trust, Policy: args.Policy, Managed: args.Managed, Tags: args.Tags,
+	}, pulumi.Parent(r))
+	if err != nil {
+		return nil, err
+	}
+	r.RoleARN, r.RoleName = role.Arn, role.Name
+	return r, ctx.RegisterResourceOutputs(r, pulumi.Map{"roleArn": r.RoleARN, "roleName": r.RoleName})
+}

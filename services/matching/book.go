@@ -1,0 +1,471 @@
+package matching
+
+// order is a resting order. Orders of one level form a doubly linked FIFO list.
+type order struct {
+	id       string
+	account  string
+	price    int64
+	qty      int64 // open lots
+	side     Side
+	stp      STP
+	postOnly bool
+	prev     *order
+	next     *order
+	lvl      *level
+}
+
+// level is the FIFO queue of orders at one price.
+type level struct {
+	price  int64
+	qty    int64
+	count  int
+	head   *order
+	tail   *order
+	nextFr *level // free list link
+}
+
+// Book is the order book of one market. It is not safe for concurrent use: one goroutine owns
+// it and feeds it commands.
+type Book struct {
+	market Market
+	bids   bookSide
+	asks   bookSide
+	orders map[string]*order
+	seq    uint64
+
+	freeOrders *order // linked through next
+	freeLevels *level
+}
+
+// NewBook returns an empty book for market m, or an error when m is invalid.
+func NewBook(m Market) (*Book, error) {
+	m, err := m.normalize()
+	if err != nil {
+		return nil, err
+	}
+	return &Book{
+		market: m,
+		bids:   bookSide{side: Buy},
+		asks:   bookSide{side: Sell},
+		orders: make(map[string]*order, 1024),
+	}, nil
+}
+
+// Market returns the book's market, with its defaults filled in. Callers must not modify it.
+func (b *Book) Market() *Market { return &b.market }
+
+// LastSeq is the Seq of the last command applied (or of the snapshot restored).
+func (b *Book) LastSeq() uint64 { return b.seq }
+
+// Len is the number of resting orders.
+func (b *Book) Len() int { return len(b.orders) }
+
+// Reserve preallocates room for n resting orders and levels, so that a book that never holds
+// more than n orders allocates nothing while it runs.
+func (b *Book) Reserve(n int) {
+	if n <= 0 {
+		return
+	}
+	b.growOrders(n)
+	ls := make([]level, n)
+	for i := range ls {
+		ls[i].nextFr = b.freeLevels
+		b.freeLevels = &ls[i]
+	}
+	if len(b.orders) == 0 {
+		b.orders = make(map[string]*order, n)
+	}
+	b.bids.reserve(n)
+	b.asks.reserve(n)
+}
+
+// growOrders adds n orders to the free list, allocated together.
+func (b *Book) growOrders(n int) {
+	os := make([]order, n)
+	for i := range os {
+		os[i].next = b.freeOrders
+		b.freeOrders = &os[i]
+	}
+}
+
+func (b *Book) sideOf(s Side) *bookSide {
+	if s == Buy {
+		return &b.bids
+	}
+	return &b.asks
+}
+
+// Apply executes one command and appends the events it causes to out, which it returns. Pass
+// the previous result resliced to zero length to reuse its memory.
+func (b *Book) Apply(c Command, out []Event) []Event {
+	b.seq = c.Seq
+	switch c.Op {
+	case OpNew:
+		return b.place(&c, out)
+	case OpCancel:
+		return b.cancel(&c, out)
+	case OpModify:
+		return b.modify(&c, out)
+	}
+	return reject(&c, ReasonMalformed, out)
+}
+
+func reject(c *Command, r Reason, out []Event) []Event {
+	return append(out, Event{Type: EvRejected, Seq: c.Seq, ID: c.ID, Side: c.Side, Price: c.Price, Qty: c.Qty, Reason: r})
+}
+
+// validateNew returns the reason a new order must be rejected, or "".
+func (b *Book) validateNew(c *Command) Reason {
+	m := &b.market
+	switch {
+	case c.ID == "" || c.Account == "",
+		c.Side != Buy && c.Side != Sell,
+		c.Type != Limit && c.Type != MarketOrder,
+		c.TIF > FOK, c.STP > STPCancelBoth,
+		c.Type == MarketOrder && c.PostOnly:
+		return ReasonMalformed
+	case c.Qty <= 0:
+		return ReasonInvalidQuantity
+	case c.Qty < m.MinQty || c.Qty > m.MaxQty:
+		return ReasonQtyOutOfRange
+	}
+	if c.Type == Limit {
+		if c.Price <= 0 {
+			return ReasonInvalidPrice
+		}
+		if c.Price < m.MinPrice || c.Price > m.MaxPrice {
+			return ReasonPriceOutOfRange
+		}
+	}
+	if _, dup := b.orders[c.ID]; dup {
+		return ReasonDuplicateID
+	}
+	return ""
+}
+
+// crosses reports whether a taker on side s with limit price p (limit orders) may trade with
+// a resting level at lp.
+func crosses(s Side, market bool, p, lp int64) bool {
+	if market {
+		return true
+	}
+	if s == Buy {
+		return p >= lp
+	}
+	return p <= lp
+}
+
+func (b *Book) place(c *Command, out []Event) []Event {
+	if r := b.validateNew(c); r != "" {
+		return reject(c, r, out)
+	}
+	isMarket := c.Type == MarketOrder
+	price := c.Price
+	if isMarket {
+		price = 0
+	}
+	opp := b.sideOf(c.Side.Opposite())
+	best := opp.best()
+	switch {
+	case isMarket && best == nil:
+		return reject(c, ReasonNoLiquidity, out)
+	case c.PostOnly && best != nil && crosses(c.Side, false, price, best.price):
+		return reject(c, ReasonPostOnlyWouldTake, out)
+	case c.TIF == FOK && !b.fillable(c.Side, isMarket, price, c.Qty, c.Account, c.STP):
+		return reject(c, ReasonFOKUnfillable, out)
+	}
+	out = append(out, Event{Type: EvAccepted, Seq: c.Seq, ID: c.ID, Account: c.Account, Side: c.Side,
+		Price: price, Qty: c.Qty, Remaining: c.Qty})
+	t := taker{id: c.ID, account: c.Account, side: c.Side, market: isMarket, price: price, qty: c.Qty, stp: c.STP}
+	out = b.match(&t, c.Seq, out)
+	switch {
+	case t.qty == 0:
+	case t.stopped:
+		out = append(out, Event{Type: EvCancelled, Seq: c.Seq, ID: c.ID, Account: c.Account, Side: c.Side,
+			Price: price, Qty: t.qty, Reason: ReasonSelfTrade})
+	case isMarket || c.TIF != GTC:
+		out = append(out, Event{Type: EvCancelled, Seq: c.Seq, ID: c.ID, Account: c.Account, Side: c.Side,
+			Price: price, Qty: t.qty, Reason: ReasonUnfilled})
+	default:
+		b.rest(c.ID, c.Account, c.Side, price, t.qty, c.STP, c.PostOnly)
+	}
+	return out
+}
+
+// fillable reports whether a FOK taker would fill qty completely, taking its self-trade
+// prevention into account.
+func (b *Book) fillable(s Side, isMarket bool, price, qty int64, account string, stp STP) bool {
+	opp := b.sideOf(s.Opposite())
+	// Level totals first: most unfillable FOK orders are found without visiting orders.
+	var total int64
+	for l := range opp.bestFirst {
+		if total >= qty || !crosses(s, isMarket, price, l.price) {
+			break
+		}
+		total += l.qty
+	}
+	if total < qty {
+		return false
+	}
+	total = 0
+	for l := range opp.bestFirst {
+		if !crosses(s, isMarket, price, l.price) {
+			return false
+		}
+		for o := l.head; o != nil; o = o.next {
+			if o.account == account {
+				if stp == STPCancelOldest {
+					continue
+				}
+				return false
+			}
+			if total += o.qty; total >= qty {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// taker is an order while it matches.
+type taker struct {
+	id      string
+	account string
+	side    Side
+	market  bool
+	price   int64
+	qty     int64
+	stp     STP
+	stopped bool // cancelled by self-trade prevention
+}
+
+// match trades t against the opposite side until it is filled, stops crossing or is stopped
+// by self-trade prevention.
+func (b *Book) match(t *taker, seq uint64, out []Event) []Event {
+	opp := b.sideOf(t.side.Opposite())
+	for t.qty > 0 {
+		l := opp.best()
+		if l == nil {
+			return out
+		}
+		if !crosses(t.side, t.market, t.price, l.price) {
+			return out
+		}
+		for o := l.head; o != nil && t.qty > 0; {
+			next := o.next
+			if o.account == t.account {
+				if t.stp != STPCancelNewest {
+					out = append(out, Event{Type: EvCancelled, Seq: seq, ID: o.id, Account: o.account, Side: o.side,
+						Price: o.price, Qty: o.qty, Reason: ReasonSelfTrade})
+					b.unlink(o)
+				}
+				if t.stp != STPCancelOldest {
+					t.stopped = true
+					break
+				}
+				o = next
+				continue
+			}
+			q := min(o.qty, t.qty)
+			o.qty -= q
+			l.qty -= q
+			t.qty -= q
+			out = append(out, Event{Type: EvTrade, Seq: seq, Side: t.side, Price: l.price, Qty: q,
+				Remaining: t.qty, MakerID: o.id, TakerID: t.id, MakerAccount: o.account, TakerAccount: t.account,
+				MakerRemaining: o.qty})
+			if o.qty == 0 {
+				b.unlink(o)
+			}
+			o = next
+		}
+		if t.stopped {
+			return out
+		}
+		// unlink has dropped the level if it emptied; otherwise t is filled and the loop ends.
+	}
+	return out
+}
+
+// rest puts an order at the back of its price level.
+func (b *Book) rest(id, account string, s Side, price, qty int64, stp STP, postOnly bool) {
+	if b.freeOrders == nil {
+		b.growOrders(256)
+	}
+	o := b.freeOrders
+	b.freeOrders = o.next
+	*o = order{id: id, account: account, price: price, qty: qty, side: s, stp: stp, postOnly: postOnly}
+	b.orders[id] = o
+	b.enqueue(o)
+}
+
+// enqueue appends o to the tail of the level at its price, creating the level if needed.
+func (b *Book) enqueue(o *order) {
+	bs := b.sideOf(o.side)
+	l := bs.get(o.price)
+	if l == nil {
+		l = b.freeLevels
+		if l != nil {
+			b.freeLevels = l.nextFr
+		} else {
+			l = new(level)
+		}
+		*l = level{price: o.price}
+		bs.insert(l)
+	}
+	o.lvl = l
+	o.prev = l.tail
+	o.next = nil
+	if l.tail != nil {
+		l.tail.next = o
+	} else {
+		l.head = o
+	}
+	l.tail = o
+	l.qty += o.qty
+	l.count++
+}
+
+// dequeue removes o from its level (dropping the level when it empties) but keeps the order.
+func (b *Book) dequeue(o *order) {
+	l := o.lvl
+	if o.prev != nil {
+		o.prev.next = o.next
+	} else {
+		l.head = o.next
+	}
+	if o.next != nil {
+		o.next.prev = o.prev
+	} else {
+		l.tail = o.prev
+	}
+	l.qty -= o.qty
+	l.count--
+	o.prev, o.next, o.lvl = nil, nil, nil
+	if l.count > 0 {
+		return
+	}
+	b.sideOf(o.side).remove(l.price)
+	*l = level{nextFr: b.freeLevels}
+	b.freeLevels = l
+}
+
+// unlink removes o from the book entirely and recycles it.
+func (b *Book) unlink(o *order) {
+	b.dequeue(o)
+	delete(b.orders, o.id)
+	*o = order{next: b.freeOrders}
+	b.freeOrders = o
+}
+
+func (b *Book) cancel(c *Command, out []Event) []Event {
+	o, ok := b.orders[c.ID]
+	if !ok {
+		return reject(c, ReasonUnknownOrder, out)
+	}
+	out = append(out, Event{Type: EvCancelled, Seq: c.Seq, ID: o.id, Account: o.account, Side: o.side,
+		Price: o.price, Qty: o.qty, Reason: ReasonUserCancel})
+	b.unlink(o)
+	return out
+}
+
+func (b *Book) modify(c *Command, out []Event) []Event {
+	o, ok := b.orders[c.ID]
+	if !ok {
+		return reject(c, ReasonUnknownOrder, out)
+	}
+	m := &b.market
+	price, qty := c.Price, c.Qty
+	switch {
+	case price == 0:
+		price = o.price
+	case price < 0:
+		return reject(c, ReasonInvalidPrice, out)
+	case price < m.MinPrice || price > m.MaxPrice:
+		return reject(c, ReasonPriceOutOfRange, out)
+	}
+	switch {
+	case qty == 0:
+		qty = o.qty
+	case qty < 0:
+		return reject(c, ReasonInvalidQuantity, out)
+	case qty < m.MinQty || qty > m.MaxQty:
+		return reject(c, ReasonQtyOutOfRange, out)
+	}
+	opp := b.sideOf(o.side.Opposite())
+	best := opp.best()
+	wouldCross := best != nil && crosses(o.side, false, price, best.price)
+	if o.postOnly && wouldCross {
+		return reject(c, ReasonPostOnlyWouldTake, out)
+	}
+	out = append(out, Event{Type: EvModified, Seq: c.Seq, ID: o.id, Account: o.account, Side: o.side,
+		Price: price, Qty: qty, Remaining: qty})
+	if price == o.price && qty <= o.qty {
+		// A reduction keeps the queue place.
+		o.lvl.qty -= o.qty - qty
+		o.qty = qty
+		return out
+	}
+	b.dequeue(o)
+	o.price, o.qty = price, qty
+	if wouldCross {
+		t := taker{id: o.id, account: o.account, side: o.side, price: price, qty: qty, stp: o.stp}
+		out = b.match(&t, c.Seq, out)
+		if t.qty == 0 || t.stopped {
+			if t.stopped {
+				out = append(out, Event{Type: EvCancelled, Seq: c.Seq, ID: o.id, Account: o.account, Side: o.side,
+					Price: price, Qty: t.qty, Reason: ReasonSelfTrade})
+			}
+			delete(b.orders, o.id)
+			*o = order{next: b.freeOrders}
+			b.freeOrders = o
+			return out
+		}
+		o.qty = t.qty
+	}
+	b.enqueue(o)
+	return out
+}
+
+// BestBid returns the best bid level; ok is false when there are no bids.
+func (b *Book) BestBid() (l Level, ok bool) { return b.bids.top() }
+
+// BestAsk returns the best ask level; ok is false when there are no asks.
+func (b *Book) BestAsk() (l Level, ok bool) { return b.asks.top() }
+
+func (s *bookSide) top() (Level, bool) {
+	l := s.best()
+	if l == nil {
+		return Level{}, false
+	}
+	return Level{Price: l.price, Qty: l.qty, Orders: l.count}, true
+}
+
+// QtyAt returns the open quantity resting on side s at price.
+func (b *Book) QtyAt(s Side, price int64) int64 {
+	if l := b.sideOf(s).get(price); l != nil {
+		return l.qty
+	}
+	return 0
+}
+
+// Depth appends up to n levels of side s, best first, to dst (n <= 0: all levels).
+func (b *Book) Depth(s Side, n int, dst []Level) []Level {
+	i := 0
+	for l := range b.sideOf(s).bestFirst {
+		if n > 0 && i == n {
+			break
+		}
+		dst = append(dst, Level{Price: l.price, Qty: l.qty, Orders: l.count})
+		i++
+	}
+	return dst
+}
+
+// Order returns the state of the resting order id.
+func (b *Book) Order(id string) (OrderState, bool) {
+	o, ok := b.orders[id]
+	if !ok {
+		return OrderState{}, false
+	}
+	return OrderState{ID: o.id, Account: o.account, Side: o.side, Price: o.price, Qty: o.qty, PostOnly: o.postOnly, STP: o.stp}, true
+}

@@ -1,0 +1,138 @@
+package matching_test
+
+import (
+	"bytes"
+	"flag"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	. "github.com/cantondex/platform/services/matching"
+)
+
+var diffCommands = flag.Int("diff.commands", 100_000, "commands per seed in TestDifferential")
+
+// TestDifferential feeds random flows to the engine and to refBook, a deliberately simple
+// implementation of the same rules, and requires identical events for every command, with the
+// harness checking the book's properties after each one.
+func TestDifferential(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		b, err := NewBook(testMarket())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := newRefBook(b)
+		h := newHarness(b)
+		rng := rand.New(rand.NewPCG(seed, 7))
+		n := *diffCommands
+		for i := 1; i <= n; i++ {
+			c := randomCommand(rng, uint64(i))
+			want := ref.apply(c)
+			got, err := h.apply(c)
+			if err != nil {
+				t.Fatalf("seed %d command %d %+v: %v", seed, i, c, err)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("seed %d command %d %+v:\n got %+v\nwant %+v", seed, i, c, got, want)
+			}
+		}
+		if b.Len() != len(ref.orders) {
+			t.Fatalf("seed %d: %d resting orders, reference %d", seed, b.Len(), len(ref.orders))
+		}
+	}
+}
+
+// TestDifferentialDeep does the same on a wide market where the book grows to hundreds of
+// levels per side, so level chunks split, empty and are reused.
+func TestDifferentialDeep(t *testing.T) {
+	m := Market{Symbol: "WIDE", TickSize: "1", LotSize: "1", MinPrice: 90, MaxPrice: 4000, MaxQty: 50}
+	b, err := NewBook(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := newRefBook(b)
+	h := newHarness(b)
+	rng := rand.New(rand.NewPCG(11, 12))
+	maxLevels := 0
+	for i := 1; i <= 20_000; i++ {
+		c := randomCommandIn(rng, uint64(i), 3000, 1000, 1200)
+		if i <= 10_000 && c.Op != OpNew && rng.IntN(5) > 0 {
+			// Growth phase: mostly new orders.
+			c = Command{Op: OpNew, Seq: uint64(i), ID: c.ID, Account: "acct" + c.ID[1:2], Side: Side(1 + rng.IntN(2)),
+				Type: Limit, Price: 1000 + int64(rng.IntN(1200)), Qty: 1 + int64(rng.IntN(9))}
+		}
+		if c.Op == OpNew && c.Side == Sell {
+			c.Price += 1200 // keep the sides mostly apart so both grow deep
+		}
+		if i > 10_000 && c.Op == OpNew && rng.IntN(2) == 0 {
+			c.Op = OpCancel // then shrink: levels and chunks empty out
+		}
+		want := ref.apply(c)
+		got, err := h.apply(c)
+		if err != nil {
+			t.Fatalf("command %d %+v: %v", i, c, err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("command %d %+v:\n got %+v\nwant %+v", i, c, got, want)
+		}
+		maxLevels = max(maxLevels, len(b.Depth(Buy, 0, nil)))
+	}
+	if maxLevels < 300 {
+		t.Fatalf("book only reached %d bid levels; the test no longer exercises deep books", maxLevels)
+	}
+}
+
+// TestSnapshotRestoreContinues snapshots after every k-th command, restores, feeds the rest to
+// the restored book and requires the same events as the uninterrupted run.
+func TestSnapshotRestoreContinues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(42, 42))
+	cmds := make([]Command, 3000)
+	for i := range cmds {
+		cmds[i] = randomCommand(rng, uint64(i+1))
+	}
+	full := run(t, mustBook(t), cmds)
+	for _, k := range []int{0, 1, 17, 500, 1499, 2999} {
+		b := mustBook(t)
+		head := run(t, b, cmds[:k])
+		var snap bytes.Buffer
+		if err := b.Snapshot(&snap); err != nil {
+			t.Fatal(err)
+		}
+		again := b.AppendSnapshot(nil)
+		if !bytes.Equal(snap.Bytes(), again) {
+			t.Fatal("two snapshots of one book differ")
+		}
+		r, err := Restore(&snap)
+		if err != nil {
+			t.Fatalf("restore after %d: %v", k, err)
+		}
+		if r.LastSeq() != uint64(k) {
+			t.Fatalf("restored LastSeq %d, want %d", r.LastSeq(), k)
+		}
+		if !bytes.Equal(r.AppendSnapshot(nil), again) {
+			t.Fatalf("snapshot of the restored book differs after %d", k)
+		}
+		tail := run(t, r, cmds[k:])
+		if !slices.Equal(append(head, tail...), full) {
+			t.Fatalf("events after restore at %d differ from the uninterrupted run", k)
+		}
+	}
+}
+
+func mustBook(t testing.TB) *Book {
+	t.Helper()
+	b, err := NewBook(testMarket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func run(t testing.TB, b *Book, cmds []Command) []Event {
+	var all, out []Event
+	for _, c := range cmds {
+		out = b.Apply(c, out[:0])
+		all = append(all, out...)
+	}
+	return all
+}
