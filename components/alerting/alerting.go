@@ -8,7 +8,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/cantondex/platform/components/internal/iamdoc"
+	"github.com/cantondex/platform/components/identity"
 	"github.com/cantondex/platform/components/internal/keys"
 )
 
@@ -48,13 +48,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	if _, err := sns.NewTopicPolicy(ctx, name, &sns.TopicPolicyArgs{
 		Arn: topic.Arn,
-		Policy: iamdoc.Render(func(v []string) iamdoc.Document {
-			return iamdoc.New(iamdoc.Statement{
-				Sid: "CloudWatchAlarmsPublish", Effect: "Allow", Principal: map[string]any{"Service": "cloudwatch.amazonaws.com"},
-				Action: []string{"sns:Publish"}, Resource: []string{v[0]},
-				Condition: map[string]map[string]string{"StringEquals": {"aws:SourceAccount": env.Account}},
-			})
-		}, topic.Arn),
+		Policy: identity.Document{Statements: []identity.Statement{{
+			Sid: "CloudWatchAlarmsPublish", Principals: []identity.Principal{identity.ServicePrincipal("cloudwatch.amazonaws.com")},
+			Actions: []string{"sns:Publish"}, Resources: []pulumi.StringInput{topic.Arn},
+			Conditions: []identity.Condition{{Test: "StringEquals", Variable: pulumi.String("aws:SourceAccount"), Values: identity.Strings(env.Account)}},
+		}}}.JSON(),
 	}, parent); err != nil {
 		return nil, err
 	}

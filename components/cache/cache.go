@@ -11,8 +11,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/cantondex/platform/components/identity"
 	"github.com/cantondex/platform/components/internal/alarms"
-	"github.com/cantondex/platform/components/internal/iamdoc"
 	"github.com/cantondex/platform/components/internal/keys"
 )
 
@@ -176,13 +176,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	read, err := iam.NewPolicy(ctx, name+"-auth-token-read", &iam.PolicyArgs{
 		Description: pulumi.Sprintf("Read the Redis AUTH token of %s", args.ID),
-		Policy: iamdoc.Render(func(v []string) iamdoc.Document {
-			return iamdoc.New(
-				iamdoc.Allow("ReadAuthToken", []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, v[0]),
-				iamdoc.Allow("DecryptAuthToken", []string{"kms:Decrypt"}, v[1]),
-			)
-		}, secret.Arn, key.Arn),
-		Tags: tags,
+		Policy:      identity.Document{Statements: keys.ReadSecret(secret.Arn, key.Arn)}.JSON(),
+		Tags:        tags,
 	}, parent)
 	if err != nil {
 		return nil, err

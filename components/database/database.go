@@ -16,8 +16,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/cantondex/platform/components/identity"
 	"github.com/cantondex/platform/components/internal/alarms"
-	"github.com/cantondex/platform/components/internal/iamdoc"
 	"github.com/cantondex/platform/components/internal/keys"
 )
 
@@ -234,18 +234,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}
 	}
 
-	monitoring, err := iam.NewRole(ctx, name+"-monitoring", &iam.RoleArgs{
-		Description:      pulumi.Sprintf("RDS enhanced monitoring of %s", args.Identifier),
-		AssumeRolePolicy: pulumi.String(iamdoc.AssumeRole("monitoring.rds.amazonaws.com")),
-		Tags:             tags,
+	monitoring, err := identity.NewRole(ctx, name+"-monitoring", identity.RoleArgs{
+		Description: "RDS enhanced monitoring of " + args.Identifier,
+		Trust:       assumedBy("monitoring.rds.amazonaws.com"),
+		Managed:     []string{fmt.Sprintf("arn:%s:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole", env.Partition)},
+		Tags:        args.Tags,
 	}, parent)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := iam.NewRolePolicyAttachment(ctx, name+"-monitoring", &iam.RolePolicyAttachmentArgs{
-		Role:      monitoring.Name,
-		PolicyArn: pulumi.Sprintf("arn:%s:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole", env.Partition),
-	}, parent); err != nil {
 		return nil, err
 	}
 
@@ -446,18 +441,13 @@ func (d *Database) drReplica(ctx *pulumi.Context, name string, args Args, primar
 // newProxy puts RDS Proxy in front of primary: TLS required, IAM authentication required, the
 // credentials read from the managed secret through the proxy's own role.
 func newProxy(ctx *pulumi.Context, name string, args Args, primary *rds.Instance, secretARN, keyARN pulumi.StringOutput, tags pulumi.StringMap, parent pulumi.ResourceOption) (*rds.Proxy, error) {
-	role, err := iam.NewRole(ctx, name+"-proxy", &iam.RoleArgs{
-		Description:      pulumi.Sprintf("RDS Proxy of %s reads its credentials", args.Identifier),
-		AssumeRolePolicy: pulumi.String(iamdoc.AssumeRole("rds.amazonaws.com")),
-		Tags:             tags,
+	role, err := identity.NewRole(ctx, name+"-proxy", identity.RoleArgs{
+		Description: "RDS Proxy of " + args.Identifier + " reads its credentials",
+		Trust:       assumedBy("rds.amazonaws.com"),
+		Policy:      &identity.Document{Statements: keys.ReadSecret(secretARN, keyARN)},
+		Tags:        args.Tags,
 	}, parent)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := iam.NewRolePolicy(ctx, name+"-proxy-secret", &iam.RolePolicyArgs{
-		Role:   role.ID(),
-		Policy: secretReadDocument(secretARN, keyARN),
-	}, parent); err != nil {
 		return nil, err
 	}
 	proxy, err := rds.NewProxy(ctx, name+"-proxy", &rds.ProxyArgs{
@@ -509,39 +499,33 @@ func credentials(args Args, password string) string {
 	return string(b)
 }
 
-func secretReadDocument(secretARN, keyARN pulumi.StringInput) pulumi.StringOutput {
-	return iamdoc.Render(func(v []string) iamdoc.Document {
-		return iamdoc.New(
-			iamdoc.Allow("ReadSecret", []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, v[0]),
-			iamdoc.Allow("DecryptSecret", []string{"kms:Decrypt"}, v[1]),
-		)
-	}, secretARN, keyARN)
+// assumedBy is the trust policy of a role an AWS service assumes.
+func assumedBy(service string) identity.Document {
+	return identity.Document{Statements: []identity.Statement{{
+		Principals: []identity.Principal{identity.ServicePrincipal(service)}, Actions: []string{"sts:AssumeRole"},
+	}}}
 }
 
 // accessPolicies are the IRSA-ready managed policies the workloads attach to service roles.
 func accessPolicies(ctx *pulumi.Context, name string, args Args, primary *rds.Instance, proxy *rds.Proxy, secretARN, keyARN pulumi.StringOutput,
 	partition, region, account string, tags pulumi.StringMap, parent pulumi.ResourceOption) (connect, secretRead pulumi.StringOutput, err error) {
-	proxyARN := pulumi.String("").ToStringOutput()
-	if proxy != nil {
-		proxyARN = proxy.Arn
-	}
 	users := args.IAMUsers
 	if len(users) == 0 {
 		users = []string{"app"}
 	}
-	doc := iamdoc.Render(func(v []string) iamdoc.Document {
-		ids := []string{v[0]}
-		if _, prx, ok := strings.Cut(v[1], ":db-proxy:"); ok {
-			ids = append(ids, prx)
+	// IAM authentication names the instance by its resource id and the proxy by the last part
+	// of its ARN (prx-...).
+	ids := []pulumi.StringInput{primary.ResourceId}
+	if proxy != nil {
+		ids = append(ids, proxy.Arn.ApplyT(func(arn string) string { return arn[strings.LastIndex(arn, ":")+1:] }).(pulumi.StringOutput))
+	}
+	var resources []pulumi.StringInput
+	for _, id := range ids {
+		for _, u := range users {
+			resources = append(resources, pulumi.Sprintf("arn:%s:rds-db:%s:%s:dbuser:%s/%s", partition, region, account, id, u))
 		}
-		var resources []string
-		for _, id := range ids {
-			for _, u := range users {
-				resources = append(resources, fmt.Sprintf("arn:%s:rds-db:%s:%s:dbuser:%s/%s", partition, region, account, id, u))
-			}
-		}
-		return iamdoc.New(iamdoc.Allow("ConnectWithIAM", []string{"rds-db:connect"}, resources...))
-	}, primary.ResourceId, proxyARN)
+	}
+	doc := identity.Document{Statements: []identity.Statement{{Sid: "ConnectWithIAM", Actions: []string{"rds-db:connect"}, Resources: resources}}}.JSON()
 	cp, err := iam.NewPolicy(ctx, name+"-connect", &iam.PolicyArgs{
 		Description: pulumi.Sprintf("Connect to %s as %s with IAM authentication", args.Identifier, strings.Join(users, ", ")),
 		Policy:      doc,
@@ -552,7 +536,7 @@ func accessPolicies(ctx *pulumi.Context, name string, args Args, primary *rds.In
 	}
 	sp, err := iam.NewPolicy(ctx, name+"-secret-read", &iam.PolicyArgs{
 		Description: pulumi.Sprintf("Read the master credentials of %s", args.Identifier),
-		Policy:      secretReadDocument(secretARN, keyARN),
+		Policy:      identity.Document{Statements: keys.ReadSecret(secretARN, keyARN)}.JSON(),
 		Tags:        tags,
 	}, parent)
 	if err != nil {

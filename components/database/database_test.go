@@ -217,20 +217,23 @@ func TestReplicasDRAndProxy(t *testing.T) {
 	if target.String("dbInstanceIdentifier") != "cdx-test-trading" {
 		t.Errorf("proxy target %+v", target.Inputs)
 	}
-	role, _ := rec.Named("aws:iam/rolePolicy:RolePolicy", "trading-proxy-secret")
+	role, _ := rec.Named("aws:iam/rolePolicy:RolePolicy", "trading-proxy-policy")
 	if !strings.Contains(role.String("policy"), secretARN) {
 		t.Errorf("proxy role cannot read the secret: %s", role.String("policy"))
 	}
 
 	connect, _ := rec.Named("aws:iam/policy:Policy", "trading-connect")
 	var doc struct {
-		Statement []struct{ Action, Resource []string }
+		Statement []struct {
+			Action   string
+			Resource []string
+		}
 	}
 	if err := json.Unmarshal([]byte(connect.String("policy")), &doc); err != nil {
 		t.Fatalf("connect policy %q: %v", connect.String("policy"), err)
 	}
 	want := []string{"arn:aws:rds-db:us-east-1:123456789012:dbuser:db-cdx-test-trading/orders", "arn:aws:rds-db:us-east-1:123456789012:dbuser:prx-trading-proxy/orders"}
-	if got := doc.Statement[0].Resource; strings.Join(got, " ") != strings.Join(want, " ") || doc.Statement[0].Action[0] != "rds-db:connect" {
+	if got := doc.Statement[0].Resource; strings.Join(got, " ") != strings.Join(want, " ") || doc.Statement[0].Action != "rds-db:connect" {
 		t.Errorf("connect policy resources %v", got)
 	}
 

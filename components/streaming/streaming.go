@@ -17,8 +17,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/msk"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/cantondex/platform/components/identity"
 	"github.com/cantondex/platform/components/internal/alarms"
-	"github.com/cantondex/platform/components/internal/iamdoc"
 	"github.com/cantondex/platform/components/internal/keys"
 	"github.com/cantondex/platform/services/topics"
 )
@@ -217,7 +217,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	for _, client := range slices.Sorted(maps.Keys(args.Clients)) {
 		p, err := iam.NewPolicy(ctx, name+"-client-"+client, &iam.PolicyArgs{
 			Description: pulumi.Sprintf("%s: Kafka access of %s over IAM", args.ClusterName, client),
-			Policy:      iamdoc.Render(func(v []string) iamdoc.Document { return ClientDocument(v[0], client, args.Clients[client]) }, cluster.Arn),
+			Policy:      ClientDocument(cluster.Arn, client, args.Clients[client]).JSON(),
 			Tags:        tags,
 		}, parent)
 		if err != nil {
@@ -262,33 +262,38 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 // resourceARN turns the cluster ARN (arn:...:cluster/<name>/<uuid>) into the ARN of a topic or
 // group of that cluster (arn:...:topic/<name>/<uuid>/<resource>).
-func resourceARN(clusterARN, kind, resource string) string {
-	return strings.Replace(clusterARN, ":cluster/", ":"+kind+"/", 1) + "/" + resource
+func resourceARN(clusterARN pulumi.StringOutput, kind, resource string) pulumi.StringInput {
+	return clusterARN.ApplyT(func(arn string) string {
+		return strings.Replace(arn, ":cluster/", ":"+kind+"/", 1) + "/" + resource
+	}).(pulumi.StringOutput)
+}
+
+// topicARNs are the ARNs of named topics of the cluster.
+func topicARNs(clusterARN pulumi.StringOutput, names []string) []pulumi.StringInput {
+	out := make([]pulumi.StringInput, len(names))
+	for i, n := range names {
+		out[i] = resourceARN(clusterARN, "topic", n)
+	}
+	return out
 }
 
 // ClientDocument is the MSK IAM policy of a service: connect, write to the topics it produces
 // (idempotently), read the topics it consumes in consumer groups named after it.
-func ClientDocument(clusterARN, client string, acc ClientAccess) iamdoc.Document {
-	statements := []iamdoc.Statement{
-		iamdoc.Allow("Connect", []string{"kafka-cluster:Connect", "kafka-cluster:DescribeCluster"}, clusterARN),
+func ClientDocument(clusterARN pulumi.StringOutput, client string, acc ClientAccess) identity.Document {
+	cluster := []pulumi.StringInput{clusterARN}
+	statements := []identity.Statement{
+		{Sid: "Connect", Actions: []string{"kafka-cluster:Connect", "kafka-cluster:DescribeCluster"}, Resources: cluster},
 	}
 	if len(acc.Produce) > 0 {
-		var arns []string
-		for _, t := range acc.Produce {
-			arns = append(arns, resourceARN(clusterARN, "topic", t))
-		}
 		statements = append(statements,
-			iamdoc.Allow("IdempotentWrites", []string{"kafka-cluster:WriteDataIdempotently"}, clusterARN),
-			iamdoc.Allow("Produce", []string{"kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"}, arns...))
+			identity.Statement{Sid: "IdempotentWrites", Actions: []string{"kafka-cluster:WriteDataIdempotently"}, Resources: cluster},
+			identity.Statement{Sid: "Produce", Actions: []string{"kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"}, Resources: topicARNs(clusterARN, acc.Produce)})
 	}
 	if len(acc.Consume) > 0 {
-		var arns []string
-		for _, t := range acc.Consume {
-			arns = append(arns, resourceARN(clusterARN, "topic", t))
-		}
 		statements = append(statements,
-			iamdoc.Allow("Consume", []string{"kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"}, arns...),
-			iamdoc.Allow("ConsumerGroups", []string{"kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"}, resourceARN(clusterARN, "group", client+"*")))
+			identity.Statement{Sid: "Consume", Actions: []string{"kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"}, Resources: topicARNs(clusterARN, acc.Consume)},
+			identity.Statement{Sid: "ConsumerGroups", Actions: []string{"kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"},
+				Resources: []pulumi.StringInput{resourceARN(clusterARN, "group", client+"*")}})
 	}
-	return iamdoc.New(statements...)
+	return identity.Document{Statements: statements}
 }

@@ -4,14 +4,13 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/msk"
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/cantondex/platform/components/internal/iamdoc"
+	"github.com/cantondex/platform/components/identity"
 	"github.com/cantondex/platform/services/topics"
 )
 
@@ -48,30 +47,20 @@ func topicJobs(ctx *pulumi.Context, name string, args Args, cluster *msk.Cluster
 	k8s := []pulumi.ResourceOption{parent, pulumi.Provider(j.Provider)}
 	const sa = "kafka-topics"
 
-	role, err := iam.NewRole(ctx, name+"-topics", &iam.RoleArgs{
-		Description: pulumi.Sprintf("%s: the topic-creation Jobs (IRSA %s/%s)", args.ClusterName, j.Namespace, sa),
-		AssumeRolePolicy: iamdoc.Render(func(v []string) iamdoc.Document {
-			return iamdoc.IRSATrust(v[0], v[1], j.Namespace, sa)
-		}, j.OIDCProviderARN, j.OIDCProviderURL),
-		Tags: pulumi.ToStringMap(args.Tags),
+	names := make([]string, len(args.Topics))
+	for i, t := range args.Topics {
+		names[i] = t.Name
+	}
+	role, err := identity.NewServiceAccountRole(ctx, name+"-topics", identity.ServiceAccountRoleArgs{
+		OIDCProviderARN: j.OIDCProviderARN, OIDCProviderURL: j.OIDCProviderURL, Namespace: j.Namespace, ServiceAccount: sa,
+		Policy: &identity.Document{Statements: []identity.Statement{
+			{Sid: "Connect", Actions: []string{"kafka-cluster:Connect", "kafka-cluster:DescribeCluster"}, Resources: []pulumi.StringInput{cluster.Arn}},
+			{Sid: "AdministerPlatformTopics", Actions: []string{"kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic", "kafka-cluster:AlterTopic",
+				"kafka-cluster:DescribeTopicDynamicConfiguration", "kafka-cluster:AlterTopicDynamicConfiguration"}, Resources: topicARNs(cluster.Arn, names)},
+		}},
+		Tags: args.Tags,
 	}, parent)
 	if err != nil {
-		return err
-	}
-	if _, err := iam.NewRolePolicy(ctx, name+"-topics", &iam.RolePolicyArgs{
-		Role: role.ID(),
-		Policy: iamdoc.Render(func(v []string) iamdoc.Document {
-			var arns []string
-			for _, t := range args.Topics {
-				arns = append(arns, resourceARN(v[0], "topic", t.Name))
-			}
-			return iamdoc.New(
-				iamdoc.Allow("Connect", []string{"kafka-cluster:Connect", "kafka-cluster:DescribeCluster"}, v[0]),
-				iamdoc.Allow("AdministerPlatformTopics", []string{"kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic", "kafka-cluster:AlterTopic",
-					"kafka-cluster:DescribeTopicDynamicConfiguration", "kafka-cluster:AlterTopicDynamicConfiguration"}, arns...),
-			)
-		}, cluster.Arn),
-	}, parent); err != nil {
 		return err
 	}
 
@@ -91,7 +80,7 @@ func topicJobs(ctx *pulumi.Context, name string, args Args, cluster *msk.Cluster
 	account, err := corev1.NewServiceAccount(ctx, name+"-topics", &corev1.ServiceAccountArgs{
 		Metadata: metav1.ObjectMetaArgs{
 			Name: pulumi.String(sa), Namespace: ns.Metadata.Name().Elem(), Labels: labels,
-			Annotations: pulumi.StringMap{"eks.amazonaws.com/role-arn": role.Arn},
+			Annotations: pulumi.StringMap{"eks.amazonaws.com/role-arn": role.RoleARN},
 		},
 		AutomountServiceAccountToken: pulumi.Bool(true),
 	}, k8s...)

@@ -3,13 +3,15 @@
 package keys
 
 import (
+	"fmt"
+
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/cantondex/platform/components/internal/iamdoc"
+	"github.com/cantondex/platform/components/identity"
 )
 
 // Env is the account, partition and region a provider works in.
@@ -34,8 +36,8 @@ func Lookup(ctx *pulumi.Context, opts ...pulumi.InvokeOption) (Env, error) {
 	return Env{Account: caller.AccountId, Partition: partition.Partition, Region: region.Name}, nil
 }
 
-// New creates a rotating customer key the account administers and CloudWatch Logs and alarms
-// of the region may use, and returns it with the environment it lives in.
+// New creates a rotating customer key (identity.NewKey) the account administers and CloudWatch
+// Logs and alarms of the region may use, and returns it with the environment it lives in.
 func New(ctx *pulumi.Context, name, description string, tags map[string]string, opts ...pulumi.ResourceOption) (*kms.Key, Env, error) {
 	var invoke []pulumi.InvokeOption
 	for _, o := range opts {
@@ -47,11 +49,15 @@ func New(ctx *pulumi.Context, name, description string, tags map[string]string, 
 	if err != nil {
 		return nil, Env{}, err
 	}
-	key, err := kms.NewKey(ctx, name, &kms.KeyArgs{
-		Description:       pulumi.String(description),
-		EnableKeyRotation: pulumi.Bool(true),
-		Policy:            pulumi.String(iamdoc.KeyPolicy(env.Partition, env.Region, env.Account).String()),
-		Tags:              pulumi.ToStringMap(tags),
+	key, err := identity.NewKey(ctx, name, identity.KeyArgs{
+		Description: description,
+		AccountRoot: pulumi.String(fmt.Sprintf("arn:%s:iam::%s:root", env.Partition, env.Account)),
+		Statements: []identity.Statement{
+			identity.CloudWatchLogsKeyStatement(env.Partition, env.Region, pulumi.String(env.Account)),
+			{Sid: "CloudWatchAlarmsPublish", Principals: []identity.Principal{identity.ServicePrincipal("cloudwatch.amazonaws.com")},
+				Actions: []string{"kms:Decrypt", "kms:GenerateDataKey*"}, Resources: identity.Strings("*")},
+		},
+		Tags: tags,
 	}, opts...)
 	return key, env, err
 }
@@ -64,6 +70,14 @@ func LogGroup(ctx *pulumi.Context, name, logName string, retentionDays int, key 
 		KmsKeyId:        key.Arn,
 		Tags:            pulumi.ToStringMap(tags),
 	}, opts...)
+}
+
+// ReadSecret is the statement pair that lets a role read one secret encrypted with key.
+func ReadSecret(secretARN, keyARN pulumi.StringInput) []identity.Statement {
+	return []identity.Statement{
+		{Sid: "ReadSecret", Actions: []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, Resources: []pulumi.StringInput{secretARN}},
+		{Sid: "DecryptSecret", Actions: []string{"kms:Decrypt"}, Resources: []pulumi.StringInput{keyARN}},
+	}
 }
 
 // GeneratedSecret is a secret whose value AWS generates once (secretsmanager:GetRandomPassword,
