@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -123,5 +124,58 @@ func TestPlanTableHighlightsTheDataTier(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan table lacks %q", want)
 		}
+	}
+}
+
+// TestPlanPlacesTheDataTierBehindItsSecurityGroups checks the wiring to the foundation: each
+// data resource uses only its own security group (the mock monitor gives a resource the id
+// "<name>-id").
+func TestPlanPlacesTheDataTierBehindItsSecurityGroups(t *testing.T) {
+	code, out, stderr := planData(t, "--stack", "prod")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	groups := map[string]string{} // id -> name
+	for _, r := range out.Resources {
+		if r.Type == "aws:ec2/securityGroup:SecurityGroup" {
+			groups[r.Name+"-id"] = r.Name
+		}
+	}
+	sgOf := func(inputs map[string]any, path ...string) string {
+		var cur any = inputs
+		for _, p := range path {
+			cur, _ = cur.(map[string]any)[p]
+		}
+		list, _ := cur.([]any)
+		if len(list) != 1 {
+			return fmt.Sprintf("%v", cur)
+		}
+		return groups[list[0].(string)]
+	}
+	checked := 0
+	for _, r := range out.Resources {
+		var got, want string
+		switch r.Type {
+		case "aws:rds/instance:Instance":
+			got, want = sgOf(r.Inputs, "vpcSecurityGroupIds"), "cantondex-prod-rds"
+			if strings.HasSuffix(r.Name, "-dr") {
+				want = "cantondex-prod-dr-rds"
+			}
+		case "aws:rds/proxy:Proxy":
+			got, want = sgOf(r.Inputs, "vpcSecurityGroupIds"), "cantondex-prod-rds-proxy"
+		case "aws:elasticache/replicationGroup:ReplicationGroup":
+			got, want = sgOf(r.Inputs, "securityGroupIds"), "cantondex-prod-redis"
+		case "aws:msk/cluster:Cluster":
+			got, want = sgOf(r.Inputs, "brokerNodeGroupInfo", "securityGroups"), "cantondex-prod-msk"
+		default:
+			continue
+		}
+		checked++
+		if got != want {
+			t.Errorf("%s %s uses security group %q, want %q", r.Type, r.Name, got, want)
+		}
+	}
+	if checked != 8 {
+		t.Errorf("checked %d data resources, want 8", checked)
 	}
 }
