@@ -24,7 +24,7 @@ go vet "${PKGS[@]}" || status=1
 
 if [ -d .github/workflows ]; then
 	step "actionlint"
-	(cd tests && go tool actionlint -color=never ../.github/workflows/*.yml) || status=1
+	(cd tests && go tool actionlint -no-color ../.github/workflows/*.yml) || status=1
 fi
 
 step "go test"

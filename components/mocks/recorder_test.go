@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )
@@ -67,5 +68,32 @@ func TestResourceInputPaths(t *testing.T) {
 	}
 	if _, ok := r.Input("tags.Missing"); ok {
 		t.Fatal("missing path reported present")
+	}
+}
+
+func TestZonesFollowTheInvokeProvidersRegion(t *testing.T) {
+	rec := NewRecorder("dev")
+	if _, _, err := rec.NewResource(pulumi.MockResourceArgs{
+		TypeToken: "pulumi:providers:aws", Name: "dr", Custom: true,
+		Inputs: resource.NewPropertyMapFromMap(map[string]any{"region": "eu-west-1"}),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ref := rec.URN("", "pulumi:providers:aws", "dr") + "::dr-id"
+	for provider, want := range map[string]string{ref: "eu-west-1a", "": Region + "a"} {
+		out, err := rec.Call(pulumi.MockCallArgs{Token: "aws:index/getAvailabilityZones:getAvailabilityZones", Provider: provider})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := out["names"].ArrayValue()[0].StringValue(); got != want {
+			t.Errorf("provider %q: first zone %q, want %q", provider, got, want)
+		}
+	}
+}
+
+func TestTagReadsKeysWithDots(t *testing.T) {
+	r := Resource{Inputs: map[string]any{"tags": map[string]any{"kubernetes.io/role/elb": "1"}}}
+	if r.Tag("kubernetes.io/role/elb") != "1" || r.Tag("missing") != "" {
+		t.Fatalf("Tag on %v", r.Inputs)
 	}
 }

@@ -92,8 +92,14 @@ type Order struct {
 	Filled        int64 // lots
 	Status        OrderStatus
 	Reason        string // reject or cancel reason code
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Set at entry by the risk checks: the limit price and time in force the book sees
+	// (market orders go to the book as IOC limits at a protection price) and the asset the
+	// order's hold is in.
+	BookPrice int64
+	BookTIF   TimeInForce
+	HoldAsset string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Remaining is the quantity not yet filled.

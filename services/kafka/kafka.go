@@ -1,0 +1,320 @@
+// Package kafka is the Kafka adapter, on sarama: an idempotent producer for events that
+// matter, consumer groups that hand batches of messages to a plain function and mark them only
+// after it returned (its effect is durable), topic creation from services/topics, and an
+// in-process Kafka-protocol broker (kfake) for runs without KAFKA_BROKERS.
+//
+// Handlers must be idempotent: a message is delivered again after a crash between its effect
+// and the offset commit. The platform dedupes by event id downstream.
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/cantondex/platform/services/topics"
+)
+
+// Version is the protocol version the platform speaks (MSK 3.5.1).
+var version = sarama.V3_5_0_0
+
+// Message is one record, consumed or to produce.
+type Message struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Timestamp time.Time
+}
+
+// Config returns the sarama configuration the platform uses for clientID.
+func Config(clientID string) *sarama.Config {
+	c := sarama.NewConfig()
+	c.ClientID = clientID
+	c.Version = version
+	c.Producer.Idempotent = true
+	c.Producer.RequiredAcks = sarama.WaitForAll
+	c.Producer.Return.Successes = true
+	c.Producer.Return.Errors = true
+	c.Producer.Retry.Max = 10
+	c.Producer.Retry.Backoff = 50 * time.Millisecond
+	c.Producer.Partitioner = sarama.NewHashPartitioner
+	c.Net.MaxOpenRequests = 1
+	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	// A member that dies without leaving (SIGKILL) holds its partitions until its session
+	// times out: keep that short.
+	c.Consumer.Group.Session.Timeout = 6 * time.Second
+	c.Consumer.Group.Heartbeat.Interval = 2 * time.Second
+	c.Consumer.Offsets.AutoCommit.Interval = 200 * time.Millisecond
+	c.Consumer.Fetch.Default = 4 << 20
+	c.Consumer.MaxWaitTime = 20 * time.Millisecond
+	// Batches can only be as large as what is buffered: let a busy handler catch up in
+	// large batches.
+	c.ChannelBufferSize = 2048
+	c.Metadata.Retry.Backoff = 100 * time.Millisecond
+	return c
+}
+
+// Embedded is an in-process Kafka-protocol broker (kfake). State lives in memory unless dir
+// is set, in which case it is persisted there.
+type Embedded struct {
+	cluster *kfake.Cluster
+}
+
+// StartEmbedded starts a one-broker cluster on a free local port.
+func StartEmbedded(dir string) (*Embedded, error) {
+	opts := []kfake.Opt{kfake.NumBrokers(1)}
+	if dir != "" {
+		opts = append(opts, kfake.DataDir(dir))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded kafka: %w", err)
+	}
+	return &Embedded{cluster: c}, nil
+}
+
+// Brokers returns the addresses to connect to.
+func (e *Embedded) Brokers() []string { return e.cluster.ListenAddrs() }
+
+// Close stops the broker.
+func (e *Embedded) Close() { e.cluster.Close() }
+
+// EnsureTopics creates the topics that do not exist yet, capping replication and
+// min.insync.replicas to the broker count.
+func EnsureTopics(ctx context.Context, brokers []string, ts []topics.Topic) error {
+	admin, err := sarama.NewClusterAdmin(brokers, Config("cantondex-admin"))
+	if err != nil {
+		return fmt.Errorf("kafka admin: %w", err)
+	}
+	defer admin.Close()
+	existing, err := admin.ListTopics()
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	bs, _, err := admin.DescribeCluster()
+	if err != nil {
+		return fmt.Errorf("describe cluster: %w", err)
+	}
+	n := int16(max(len(bs), 1))
+	for _, t := range ts {
+		if _, ok := existing[t.Name]; ok {
+			continue
+		}
+		rf := min(t.ReplicationFactor, n)
+		isr := fmt.Sprint(min(t.MinInsyncReplicas, int(rf)))
+		ret := fmt.Sprint(t.RetentionMs)
+		err := admin.CreateTopic(t.Name, &sarama.TopicDetail{
+			NumPartitions:     t.Partitions,
+			ReplicationFactor: rf,
+			ConfigEntries: map[string]*string{
+				"retention.ms":        &ret,
+				"cleanup.policy":      &t.CleanupPolicy,
+				"min.insync.replicas": &isr,
+			},
+		}, false)
+		if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %w", t.Name, err)
+		}
+	}
+	return ctx.Err()
+}
+
+// Producer publishes messages synchronously with the idempotent producer. It is safe for
+// concurrent use; Publish after Close returns ErrClosed.
+type Producer struct {
+	mu     sync.RWMutex
+	closed bool
+	p      sarama.SyncProducer
+}
+
+// ErrClosed is returned by Publish on a closed producer.
+var ErrClosed = errors.New("kafka producer closed")
+
+// NewProducer connects a producer.
+func NewProducer(brokers []string, clientID string) (*Producer, error) {
+	p, err := sarama.NewSyncProducer(brokers, Config(clientID))
+	if err != nil {
+		return nil, fmt.Errorf("kafka producer: %w", err)
+	}
+	return &Producer{p: p}, nil
+}
+
+// Publish sends msgs (Topic, Key, Value) and returns when all are acknowledged by every
+// in-sync replica. Messages with the same key keep their order.
+func (p *Producer) Publish(ctx context.Context, msgs ...Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return ErrClosed
+	}
+	pms := make([]*sarama.ProducerMessage, len(msgs))
+	for i, m := range msgs {
+		pms[i] = &sarama.ProducerMessage{Topic: m.Topic, Key: sarama.ByteEncoder(m.Key), Value: sarama.ByteEncoder(m.Value)}
+	}
+	if len(pms) == 1 {
+		_, _, err := p.p.SendMessage(pms[0])
+		return err
+	}
+	return p.p.SendMessages(pms)
+}
+
+// Close flushes and closes the producer, after the publishes in flight.
+func (p *Producer) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	return p.p.Close()
+}
+
+// ErrRestart, returned (wrapped) by a BatchHandler, ends the group session instead of
+// retrying the batch: the member rejoins and Assigned runs again for its partitions, so a
+// handler whose in-memory state got ahead of its output can rebuild it and replay.
+var ErrRestart = errors.New("restart consumer session")
+
+// BatchHandler handles messages of one partition in offset order. Returning an error retries
+// the same batch after a pause (the handler must be idempotent); returning nil marks them.
+type BatchHandler func(ctx context.Context, msgs []Message) error
+
+// Group is a consumer group membership that feeds a BatchHandler.
+type Group struct {
+	Brokers  []string
+	Group    string
+	Topics   []string
+	Handle   BatchHandler
+	MaxBatch int // default 500
+	// Assigned, when set, is called for each partition assigned to this member before any of
+	// its messages; a start offset >= 0 below the committed offset makes consumption replay
+	// from there (sarama only moves an offset back; a handler skips what it has already seen).
+	Assigned func(ctx context.Context, topic string, partition int32) (start int64, err error)
+	Log      *slog.Logger
+	// Lag, when set, observes after each batch how far the partition's high-water mark is
+	// ahead of the next message.
+	Lag func(group, topic string, partition int32, lag int64)
+}
+
+// Run consumes until ctx ends, rejoining after rebalances and transient errors.
+func (g *Group) Run(ctx context.Context) error {
+	cfg := Config(g.Group)
+	cg, err := sarama.NewConsumerGroup(g.Brokers, g.Group, cfg)
+	if err != nil {
+		return fmt.Errorf("consumer group %s: %w", g.Group, err)
+	}
+	defer cg.Close()
+	h := &groupHandler{g: g}
+	for ctx.Err() == nil {
+		if err := cg.Consume(ctx, g.Topics, h); err != nil && ctx.Err() == nil {
+			g.log().Warn("consumer group session ended", "group", g.Group, "err", err)
+			sleep(ctx, 500*time.Millisecond)
+		}
+	}
+	return nil
+}
+
+func (g *Group) log() *slog.Logger {
+	if g.Log == nil {
+		return slog.Default()
+	}
+	return g.Log
+}
+
+type groupHandler struct{ g *Group }
+
+func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
+	if h.g.Assigned == nil {
+		return nil
+	}
+	for topic, parts := range sess.Claims() {
+		for _, p := range parts {
+			start, err := h.g.Assigned(sess.Context(), topic, p)
+			if err != nil {
+				return fmt.Errorf("assign %s/%d: %w", topic, p, err)
+			}
+			if start >= 0 {
+				sess.ResetOffset(topic, p, start, "")
+			}
+		}
+	}
+	return nil
+}
+
+func (h *groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	ctx := sess.Context()
+	maxBatch := h.g.MaxBatch
+	if maxBatch <= 0 {
+		maxBatch = 500
+	}
+	for {
+		batch := make([]Message, 0, maxBatch)
+		select {
+		case <-ctx.Done():
+			return nil
+		case m, ok := <-claim.Messages():
+			if !ok {
+				return nil
+			}
+			batch = append(batch, fromSarama(m))
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case m, ok := <-claim.Messages():
+				if !ok {
+					break fill
+				}
+				batch = append(batch, fromSarama(m))
+			default:
+				break fill
+			}
+		}
+		for attempt := 0; ; attempt++ {
+			err := h.g.Handle(ctx, batch)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, ErrRestart) {
+				h.g.log().Warn("handler asked for a session restart", "group", h.g.Group, "err", err)
+				return err
+			}
+			h.g.log().Error("handle batch", "group", h.g.Group, "topic", claim.Topic(), "partition", claim.Partition(),
+				"offset", batch[0].Offset, "attempt", attempt, "err", err)
+			sleep(ctx, time.Duration(min(attempt+1, 20))*100*time.Millisecond)
+		}
+		last := batch[len(batch)-1]
+		sess.MarkOffset(last.Topic, last.Partition, last.Offset+1, "")
+		if h.g.Lag != nil {
+			h.g.Lag(h.g.Group, last.Topic, last.Partition, max(claim.HighWaterMarkOffset()-last.Offset-1, 0))
+		}
+	}
+}
+
+func fromSarama(m *sarama.ConsumerMessage) Message {
+	return Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Timestamp: m.Timestamp}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

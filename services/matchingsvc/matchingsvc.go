@@ -1,0 +1,313 @@
+// Package matchingsvc runs the matching engine as a service: it consumes the orders topic
+// partition by partition in offset order, one goroutine per partition owning the books of the
+// markets keyed to it, and answers every command with one Execution on the trades topic. An
+// execution's id is its market and the command's position in the log (offset + 1), so a
+// replay produces the same ids and consumers dedupe by them.
+//
+// Every SnapshotEvery commands (and at most SnapshotInterval apart) the service stores a
+// snapshot of a partition's books together with the offset it covers. A member assigned a
+// partition restores its latest snapshot and replays the log from there: the events it
+// republishes are the ones already sent, byte for byte, so downstream deduplication makes the
+// restart invisible.
+package matchingsvc
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cantondex/platform/services/kafka"
+	"github.com/cantondex/platform/services/matching"
+	"github.com/cantondex/platform/services/trading"
+)
+
+// Store is what the engine needs from storage.
+type Store interface {
+	Market(ctx context.Context, symbol string) (trading.MarketDef, error)
+	// LoadSnapshot returns the latest snapshot stored under key, or ENOTFOUND.
+	LoadSnapshot(ctx context.Context, key string) (data []byte, err error)
+	SaveSnapshot(ctx context.Context, key string, data []byte) error
+}
+
+// Publisher sends executions to the trades topic.
+type Publisher interface {
+	PublishExecutions(ctx context.Context, xs []trading.Execution) error
+}
+
+// DepthSink receives the depth of books a batch changed (the API's book cache).
+type DepthSink interface {
+	Put(ctx context.Context, books ...trading.Book) error
+}
+
+// Service is the matching engine service.
+type Service struct {
+	Store     Store
+	Publisher Publisher
+	Depth     DepthSink // optional
+	Log       *slog.Logger
+	// SnapshotEvery and SnapshotInterval bound the replay after a restart.
+	SnapshotEvery    int
+	SnapshotInterval time.Duration
+	// DepthLevels published per side (default 50).
+	DepthLevels int
+	// Applied, when set, observes each batch: commands applied and the executions published.
+	Applied func(commands int, xs []trading.Execution)
+
+	mu    sync.Mutex
+	parts map[int32]*partition
+}
+
+// dedupeWindow is how many recent new-order ids a partition remembers, so that an order the
+// relay published twice reaches its book once.
+const dedupeWindow = 200_000
+
+type partition struct {
+	id      int32
+	next    int64 // next offset to apply
+	books   map[string]*matching.Book
+	seen    map[string]struct{}
+	ring    []string // seen ids in arrival order, oldest at ringPos when full
+	ringPos int
+	since   int // commands since the last snapshot
+	saved   time.Time
+	events  []matching.Event
+}
+
+// snapshotDoc is the stored form of a partition.
+type snapshotDoc struct {
+	Next  int64             `json:"next"`
+	Seen  []string          `json:"seen"` // oldest first
+	Books map[string][]byte `json:"books"`
+}
+
+func snapshotKey(p int32) string { return "orders/" + strconv.Itoa(int(p)) }
+
+// Assigned restores partition p from its latest snapshot and returns the offset to replay
+// from; pass it as kafka.Group.Assigned.
+func (s *Service) Assigned(ctx context.Context, _ string, p int32) (int64, error) {
+	part := &partition{id: p, books: map[string]*matching.Book{}, seen: map[string]struct{}{}, saved: time.Now()}
+	data, err := s.Store.LoadSnapshot(ctx, snapshotKey(p))
+	switch {
+	case trading.ErrorCode(err) == trading.ENOTFOUND:
+	case err != nil:
+		return 0, err
+	default:
+		var doc snapshotDoc
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return 0, fmt.Errorf("decode snapshot of partition %d: %w", p, err)
+		}
+		part.next = doc.Next
+		for _, id := range doc.Seen {
+			part.remember(id)
+		}
+		for sym, b := range doc.Books {
+			if part.books[sym], err = matching.RestoreBytes(b); err != nil {
+				return 0, fmt.Errorf("restore %s: %w", sym, err)
+			}
+		}
+	}
+	s.mu.Lock()
+	if s.parts == nil {
+		s.parts = map[int32]*partition{}
+	}
+	s.parts[p] = part
+	s.mu.Unlock()
+	s.log().Info("partition assigned", "partition", p, "replay_from", part.next, "books", len(part.books))
+	return part.next, nil
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.Default()
+	}
+	return s.Log
+}
+
+func (p *partition) remember(id string) {
+	if len(p.ring) < dedupeWindow {
+		p.ring = append(p.ring, id)
+	} else {
+		delete(p.seen, p.ring[p.ringPos])
+		p.ring[p.ringPos] = id
+		p.ringPos = (p.ringPos + 1) % dedupeWindow
+	}
+	p.seen[id] = struct{}{}
+}
+
+// Handle applies a batch of one partition's commands; pass it as kafka.Group.Handle.
+func (s *Service) Handle(ctx context.Context, msgs []kafka.Message) error {
+	s.mu.Lock()
+	part := s.parts[msgs[0].Partition]
+	s.mu.Unlock()
+	if part == nil {
+		return fmt.Errorf("partition %d not assigned: %w", msgs[0].Partition, kafka.ErrRestart)
+	}
+	xs := make([]trading.Execution, 0, len(msgs))
+	touched := map[string]bool{}
+	next := part.next
+	for _, m := range msgs {
+		if m.Offset < next {
+			continue // applied before the snapshot this member restored
+		}
+		next = m.Offset + 1
+		c, err := kafka.DecodeCommand(m)
+		if err != nil {
+			s.log().Error("undecodable command skipped", "partition", m.Partition, "offset", m.Offset, "err", err)
+			continue
+		}
+		x, ok, err := s.apply(ctx, part, c, uint64(m.Offset)+1, m.Timestamp)
+		if err != nil {
+			return s.restart(part, err)
+		}
+		if ok {
+			xs = append(xs, x)
+			touched[c.Market] = true
+		}
+	}
+	if len(xs) > 0 {
+		if err := s.Publisher.PublishExecutions(ctx, xs); err != nil {
+			return s.restart(part, fmt.Errorf("publish executions: %w", err))
+		}
+	}
+	// Only now is the batch's output durable: advance the partition.
+	part.next = next
+	part.since += len(msgs)
+	if s.Applied != nil {
+		s.Applied(len(msgs), xs)
+	}
+	if s.Depth != nil && len(touched) > 0 {
+		books := make([]trading.Book, 0, len(touched))
+		for sym := range touched {
+			books = append(books, s.depth(part.books[sym], sym))
+		}
+		if err := s.Depth.Put(ctx, books...); err != nil {
+			s.log().Warn("publish depth", "err", err)
+		}
+	}
+	every, interval := s.SnapshotEvery, s.SnapshotInterval
+	if every <= 0 {
+		every = 50_000
+	}
+	if interval <= 0 {
+		interval = 10 * time.Second
+	}
+	if part.since >= every || (part.since > 0 && time.Since(part.saved) >= interval) {
+		if err := s.snapshot(ctx, part); err != nil {
+			s.log().Warn("snapshot", "partition", part.id, "err", err)
+		}
+	}
+	return nil
+}
+
+// restart drops a partition whose books ran ahead of what was published; the session
+// restarts and Assigned restores it from its snapshot.
+func (s *Service) restart(part *partition, err error) error {
+	s.mu.Lock()
+	delete(s.parts, part.id)
+	s.mu.Unlock()
+	return fmt.Errorf("%w: %w", kafka.ErrRestart, err)
+}
+
+func (s *Service) snapshot(ctx context.Context, part *partition) error {
+	doc := snapshotDoc{Next: part.next, Books: map[string][]byte{}}
+	doc.Seen = append(doc.Seen, part.ring[part.ringPos:]...)
+	doc.Seen = append(doc.Seen, part.ring[:part.ringPos]...)
+	for sym, b := range part.books {
+		doc.Books[sym] = b.AppendSnapshot(nil)
+	}
+	data, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.SaveSnapshot(ctx, snapshotKey(part.id), data); err != nil {
+		return err
+	}
+	part.since, part.saved = 0, time.Now()
+	return nil
+}
+
+func (s *Service) depth(b *matching.Book, sym string) trading.Book {
+	out := trading.Book{Market: sym}
+	if b == nil {
+		return out
+	}
+	n := s.DepthLevels
+	if n <= 0 {
+		n = 50
+	}
+	out.Seq = b.LastSeq()
+	for _, l := range b.Depth(matching.Buy, n, nil) {
+		out.Bids = append(out.Bids, trading.Level{Price: l.Price, Quantity: l.Qty, Orders: l.Orders})
+	}
+	for _, l := range b.Depth(matching.Sell, n, nil) {
+		out.Asks = append(out.Asks, trading.Level{Price: l.Price, Quantity: l.Qty, Orders: l.Orders})
+	}
+	return out
+}
+
+// apply runs one command on its book. ok is false for a command that produces nothing (a
+// repeated new order).
+func (s *Service) apply(ctx context.Context, part *partition, c trading.OrderCommand, seq uint64, at time.Time) (trading.Execution, bool, error) {
+	x := trading.Execution{
+		ID: c.Market + ":" + strconv.FormatUint(seq, 10), Market: c.Market, Seq: seq, Command: c.Op,
+		OrderID: c.OrderID, AcceptedAt: c.AcceptedAt, ExecutedAt: at.UTC(),
+	}
+	if c.Op == trading.OpNew {
+		if _, dup := part.seen[c.OrderID]; dup {
+			return x, false, nil
+		}
+		part.remember(c.OrderID)
+	}
+	book, ok := part.books[c.Market]
+	if !ok {
+		def, err := s.Store.Market(ctx, c.Market)
+		switch {
+		case trading.ErrorCode(err) == trading.ENOTFOUND:
+			x.Events = []trading.ExecEvent{{Type: trading.ExecRejected, OrderID: c.OrderID, Account: c.Account, Reason: string(matching.ReasonUnknownMarket)}}
+			return x, true, nil
+		case err != nil:
+			return x, false, err
+		}
+		if book, err = matching.NewBook(matching.MarketFromDef(def)); err != nil {
+			return x, false, fmt.Errorf("book %s: %w", c.Market, err)
+		}
+		part.books[c.Market] = book
+	}
+	cmd := matching.Command{Seq: seq, ID: c.OrderID, Account: c.Account}
+	switch c.Op {
+	case trading.OpNew:
+		cmd.Op, cmd.Type, cmd.PostOnly, cmd.Price, cmd.Qty = matching.OpNew, matching.Limit, c.PostOnly, c.Price, c.Quantity
+		cmd.Side, _ = matching.ParseSide(string(c.Side))
+		cmd.TIF, _ = matching.ParseTIF(string(c.TimeInForce))
+	case trading.OpCancel:
+		cmd.Op = matching.OpCancel
+	}
+	part.events = book.Apply(cmd, part.events[:0])
+	x.Events = make([]trading.ExecEvent, 0, len(part.events))
+	for i, e := range part.events {
+		ev := trading.ExecEvent{OrderID: e.ID, Account: e.Account, Remaining: e.Remaining, Reason: string(e.Reason)}
+		switch e.Type {
+		case matching.EvAccepted:
+			ev.Type = trading.ExecAccepted
+		case matching.EvRejected:
+			ev.Type, ev.Account = trading.ExecRejected, c.Account
+		case matching.EvCancelled:
+			ev.Type = trading.ExecCancelled
+		case matching.EvTrade:
+			ev.Type, ev.OrderID, ev.Account, ev.MakerRemaining = trading.ExecTrade, e.TakerID, e.TakerAccount, e.MakerRemaining
+			ev.Trade = &trading.Trade{
+				ID: x.ID + ":" + strconv.Itoa(i), Market: c.Market, Price: e.Price, Quantity: e.Qty,
+				MakerOrderID: e.MakerID, TakerOrderID: e.TakerID, MakerAccount: e.MakerAccount, TakerAccount: e.TakerAccount,
+				TakerSide: trading.Side(e.Side.String()), Seq: seq, ExecutedAt: x.ExecutedAt,
+			}
+		default:
+			continue
+		}
+		x.Events = append(x.Events, ev)
+	}
+	return x, true, nil
+}

@@ -1,0 +1,99 @@
+// Package pgtest gives tests their own migrated PostgreSQL database. It reads
+// TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) as the
+// admin connection, creates a uniquely named database per call and drops it when the test
+// ends. When the server is unreachable the test is skipped, unless CI is set: then it fails, so
+// CI never silently skips integration tests.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cantondex/platform/services/postgres"
+)
+
+// AdminURL is the admin connection string tests use.
+func AdminURL() string {
+	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// NewURL creates an empty database named cdx_<prefix>_<random>, drops it at cleanup, and
+// returns its URL.
+func NewURL(tb testing.TB, prefix string) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin := AdminURL()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("PostgreSQL unreachable at TEST_DATABASE_URL and CI is set: %v", err)
+		}
+		tb.Skipf("PostgreSQL unreachable (set TEST_DATABASE_URL): %v", err)
+	}
+	defer conn.Close(ctx)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "cdx_" + strings.ToLower(prefix) + "_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		tb.Fatalf("create test database: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			tb.Logf("drop %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			tb.Logf("drop %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// New returns an open, migrated database of its own, closed at cleanup.
+func New(tb testing.TB, prefix string) *postgres.DB {
+	tb.Helper()
+	db, err := postgres.Open(context.Background(), NewURL(tb, prefix), 8)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(db.Close)
+	return db
+}
+
+// Available reports whether the admin connection works. When it does not and CI is set the
+// test fails, so CI never silently falls back.
+func Available(tb testing.TB) bool {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("PostgreSQL unreachable at TEST_DATABASE_URL and CI is set: %v", err)
+		}
+		return false
+	}
+	conn.Close(ctx)
+	return true
+}

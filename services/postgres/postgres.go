@@ -1,0 +1,151 @@
+// Package postgres is the PostgreSQL adapter: a pgx v5 pool, the schema migrations embedded
+// in every binary, transactions retried on serialization failures and deadlocks, and Store,
+// which implements the storage ports (ledger, orders, markets, risk settings, engine
+// snapshots) on the pool or inside a transaction. Errors leave this package as domain errors
+// (trading.Error) or wrapped internal errors; SQL text never does.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cantondex/platform/services/trading"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a migrated connection pool.
+type DB struct {
+	Pool *pgxpool.Pool
+}
+
+// Open connects to url, pings the server and applies pending migrations.
+func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("ping database: %w", err)
+	}
+	db := &DB{Pool: pool}
+	if err := db.Migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() { db.Pool.Close() }
+
+// Ping reports whether the database answers, for readiness.
+func (db *DB) Ping(ctx context.Context) error { return db.Pool.Ping(ctx) }
+
+// Migrate applies the embedded migrations not yet applied, each in its own transaction, under
+// an advisory lock so concurrent starts apply each once.
+func (db *DB) Migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, name := range names {
+		version := strings.TrimSuffix(strings.TrimPrefix(name, "migrations/"), ".sql")
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = db.InTx(ctx, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7242019)`); err != nil {
+				return err
+			}
+			var done bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, version).Scan(&done); err != nil || done {
+				return err
+			}
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, version)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", version, err)
+		}
+	}
+	return nil
+}
+
+// InTx runs fn in a transaction, retrying it from the start on serialization failures
+// (40001) and deadlocks (40P01), up to ten times with a short growing pause.
+func (db *DB) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		err = pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{}, fn)
+		if !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func retryable(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40001" || pg.Code == "40P01")
+}
+
+// translate turns driver errors into domain errors; anything unexpected is wrapped with what
+// (and stays internal).
+func translate(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var de *trading.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return trading.Errorf(trading.ENOTFOUND, "%s not found", what)
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code {
+		case "23505":
+			return trading.Errorf(trading.ECONFLICT, "%s already exists", what)
+		case "23514":
+			if strings.HasPrefix(pg.ConstraintName, "ledger_") {
+				return trading.Errorf(trading.EINSUFFICIENT, "insufficient funds")
+			}
+			return trading.Errorf(trading.EINVALID, "%s is invalid", what)
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

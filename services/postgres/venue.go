@@ -1,0 +1,445 @@
+package postgres
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cantondex/platform/services/ledger"
+	"github.com/cantondex/platform/services/risk"
+	"github.com/cantondex/platform/services/settlement"
+	"github.com/cantondex/platform/services/trading"
+)
+
+var _ settlement.Store = (*Store)(nil)
+
+// Assets returns the assets by symbol.
+func (s *Store) Assets(ctx context.Context) ([]trading.Asset, error) {
+	rows, err := s.q().Query(ctx, `SELECT symbol, scale FROM assets ORDER BY symbol`)
+	if err != nil {
+		return nil, translate(err, "assets")
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[trading.Asset])
+	return out, translate(err, "assets")
+}
+
+// CreateAsset adds an asset; an existing symbol with the same scale is accepted again.
+func (s *Store) CreateAsset(ctx context.Context, a trading.Asset) error {
+	tag, err := s.q().Exec(ctx, `INSERT INTO assets (symbol, scale) VALUES ($1, $2) ON CONFLICT (symbol) DO NOTHING`, a.Symbol, a.Scale)
+	if err != nil {
+		return translate(err, "asset")
+	}
+	if tag.RowsAffected() == 0 {
+		var scale int
+		if err := s.q().QueryRow(ctx, `SELECT scale FROM assets WHERE symbol = $1`, a.Symbol).Scan(&scale); err != nil {
+			return translate(err, "asset")
+		}
+		if scale != a.Scale {
+			return trading.Errorf(trading.ECONFLICT, "asset %s exists with another scale", a.Symbol)
+		}
+	}
+	return nil
+}
+
+const marketCols = `symbol, base, quote, tick_size, lot_size, min_price, max_price, min_qty, max_qty, halted, created_at`
+
+func scanMarket(row pgx.Row) (trading.MarketDef, error) {
+	var m trading.MarketDef
+	err := row.Scan(&m.Symbol, &m.Base, &m.Quote, &m.TickSize, &m.LotSize, &m.MinPrice, &m.MaxPrice, &m.MinQty, &m.MaxQty, &m.Halted, &m.CreatedAt)
+	return m, err
+}
+
+// Markets returns the markets by symbol.
+func (s *Store) Markets(ctx context.Context) ([]trading.MarketDef, error) {
+	rows, err := s.q().Query(ctx, `SELECT `+marketCols+` FROM markets ORDER BY symbol`)
+	if err != nil {
+		return nil, translate(err, "markets")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (trading.MarketDef, error) { return scanMarket(r) })
+	return out, translate(err, "markets")
+}
+
+// Market returns one market.
+func (s *Store) Market(ctx context.Context, symbol string) (trading.MarketDef, error) {
+	m, err := scanMarket(s.q().QueryRow(ctx, `SELECT `+marketCols+` FROM markets WHERE symbol = $1`, symbol))
+	return m, translate(err, "market "+symbol)
+}
+
+// CreateMarket adds a market; ECONFLICT when the symbol exists.
+func (s *Store) CreateMarket(ctx context.Context, m trading.MarketDef) (trading.MarketDef, error) {
+	_, err := s.q().Exec(ctx, `INSERT INTO markets (`+marketCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		m.Symbol, m.Base, m.Quote, m.TickSize, m.LotSize, m.MinPrice, m.MaxPrice, m.MinQty, m.MaxQty, m.Halted, m.CreatedAt)
+	return m, translate(err, "market "+m.Symbol)
+}
+
+// SetHalted halts or reopens a market.
+func (s *Store) SetHalted(ctx context.Context, symbol string, halted bool) error {
+	tag, err := s.q().Exec(ctx, `UPDATE markets SET halted = $2 WHERE symbol = $1`, symbol, halted)
+	if err == nil && tag.RowsAffected() == 0 {
+		return trading.Errorf(trading.ENOTFOUND, "market %s not found", symbol)
+	}
+	return translate(err, "market "+symbol)
+}
+
+// KillSwitches reports the account's and the market's kill switches.
+func (s *Store) KillSwitches(ctx context.Context, account, market string) (bool, bool, error) {
+	var acct, mkt bool
+	err := s.q().QueryRow(ctx, `SELECT
+		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'account' AND name = $1),
+		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'market' AND name = $2)`, account, market).Scan(&acct, &mkt)
+	return acct, mkt, translate(err, "kill switches")
+}
+
+// SetKillSwitch turns a kill switch on or off.
+func (s *Store) SetKillSwitch(ctx context.Context, scope, name string, on bool) error {
+	var err error
+	if on {
+		_, err = s.q().Exec(ctx, `INSERT INTO kill_switches (scope, name) VALUES ($1, $2) ON CONFLICT DO NOTHING`, scope, name)
+	} else {
+		_, err = s.q().Exec(ctx, `DELETE FROM kill_switches WHERE scope = $1 AND name = $2`, scope, name)
+	}
+	return translate(err, "kill switch")
+}
+
+const orderCols = `id, client_order_id, account, market, side, type, tif, post_only, price, quantity, filled, status, reason,
+	book_price, book_tif, hold_asset, created_at, updated_at`
+
+func scanOrder(row pgx.Row) (trading.Order, error) {
+	var o trading.Order
+	err := row.Scan(&o.ID, &o.ClientOrderID, &o.Account, &o.Market, &o.Side, &o.Type, &o.TimeInForce, &o.PostOnly,
+		&o.Price, &o.Quantity, &o.Filled, &o.Status, &o.Reason, &o.BookPrice, &o.BookTIF, &o.HoldAsset, &o.CreatedAt, &o.UpdatedAt)
+	return o, err
+}
+
+func collectOrders(rows pgx.Rows, err error) ([]trading.Order, error) {
+	if err != nil {
+		return nil, translate(err, "orders")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (trading.Order, error) { return scanOrder(r) })
+	return out, translate(err, "orders")
+}
+
+// CreateOrder records o and applies hold atomically (see exchange.Store). A hold that only
+// reserves one amount under the order's id (what order entry sends) takes the one-round-trip
+// create_order function; anything else runs the generic path in a transaction.
+func (s *Store) CreateOrder(ctx context.Context, o trading.Order, hold ledger.Transfer) (trading.Order, bool, error) {
+	if err := ledger.Validate(hold); err != nil {
+		return trading.Order{}, false, err
+	}
+	if h := hold.Holds; len(hold.Postings) == 0 && len(h) == 1 && hold.ID == "hold:"+o.ID && h[0].Hold == o.ID &&
+		h[0].Account == o.Account && h[0].Asset == o.HoldAsset && h[0].Amount > 0 && !h[0].Close && o.Filled == 0 &&
+		o.Status == trading.StatusPending && o.CreatedAt.Equal(o.UpdatedAt) {
+		body, err := transferBody(hold)
+		if err != nil {
+			return trading.Order{}, false, err
+		}
+		var existing string
+		err = s.q().QueryRow(ctx, `SELECT create_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			o.ID, o.ClientOrderID, o.Account, o.Market, o.Side, o.Type, o.TimeInForce, o.PostOnly, o.Price, o.Quantity,
+			o.BookPrice, o.BookTIF, o.HoldAsset, o.CreatedAt, h[0].Amount, body).Scan(&existing)
+		if err != nil {
+			return trading.Order{}, false, translate(err, "order")
+		}
+		if existing != "" {
+			e, err := s.Order(ctx, o.Account, existing)
+			return e, true, err
+		}
+		return o, false, nil
+	}
+	var existing *trading.Order
+	err := s.InTx(ctx, func(s *Store) error {
+		existing = nil
+		tag, err := s.tx.Exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+			ON CONFLICT (account, client_order_id) WHERE client_order_id <> '' DO NOTHING`,
+			o.ID, o.ClientOrderID, o.Account, o.Market, o.Side, o.Type, o.TimeInForce, o.PostOnly, o.Price, o.Quantity, o.Filled,
+			o.Status, o.Reason, o.BookPrice, o.BookTIF, o.HoldAsset, o.CreatedAt, o.UpdatedAt)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			e, err := scanOrder(s.tx.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE account = $1 AND client_order_id = $2`, o.Account, o.ClientOrderID))
+			existing = &e
+			return err
+		}
+		_, err = s.applyAll(ctx, []ledger.Transfer{hold})
+		return err
+	})
+	if err != nil {
+		return trading.Order{}, false, translate(err, "order")
+	}
+	if existing != nil {
+		return *existing, true, nil
+	}
+	return o, false, nil
+}
+
+// PreTrade reads what the pre-trade checks need for an order in one query.
+func (s *Store) PreTrade(ctx context.Context, account, market string) (risk.State, error) {
+	var st risk.State
+	err := s.q().QueryRow(ctx, `SELECT
+		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'account' AND name = $1),
+		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'market' AND name = $2),
+		(SELECT count(*) FROM orders WHERE account = $1 AND status IN ('pending', 'open', 'partially_filled')),
+		coalesce((SELECT price FROM trades WHERE market = $2 ORDER BY n DESC LIMIT 1), 0)`, account, market).
+		Scan(&st.AccountKilled, &st.MarketKilled, &st.OpenOrders, &st.LastPrice)
+	return st, translate(err, "pre-trade state")
+}
+
+// OrderByClientID returns the account's order with that client order id.
+func (s *Store) OrderByClientID(ctx context.Context, account, clientID string) (trading.Order, error) {
+	o, err := scanOrder(s.q().QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE account = $1 AND client_order_id = $2`, account, clientID))
+	return o, translate(err, "order")
+}
+
+// Order returns the account's order id; another account's order is ENOTFOUND.
+func (s *Store) Order(ctx context.Context, account, id string) (trading.Order, error) {
+	o, err := scanOrder(s.q().QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE id = $1 AND account = $2`, id, account))
+	return o, translate(err, "order")
+}
+
+// OrdersByID returns the orders with the given ids that exist, by id.
+func (s *Store) OrdersByID(ctx context.Context, ids []string) (map[string]trading.Order, error) {
+	os, err := collectOrders(s.q().Query(ctx, `SELECT `+orderCols+` FROM orders WHERE id = ANY($1)`, ids))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]trading.Order, len(os))
+	for _, o := range os {
+		out[o.ID] = o
+	}
+	return out, nil
+}
+
+// Orders lists an account's orders, newest first; the cursor is the last id of a page.
+func (s *Store) Orders(ctx context.Context, f trading.OrderFilter) (trading.Page[trading.Order], error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1 << 30
+	}
+	os, err := collectOrders(s.q().Query(ctx, `SELECT `+orderCols+` FROM orders
+		WHERE account = $1 AND ($2 = '' OR market = $2) AND (NOT $3 OR status IN ('pending', 'open', 'partially_filled'))
+		  AND ($4 = '' OR id < $4)
+		ORDER BY id DESC LIMIT $5`, f.Account, f.Market, f.OpenOnly, f.Cursor, limit+1))
+	if err != nil {
+		return trading.Page[trading.Order]{}, err
+	}
+	p := trading.Page[trading.Order]{Items: os}
+	if len(os) > limit {
+		p.Items = os[:limit]
+		p.NextCursor = os[limit-1].ID
+	}
+	return p, nil
+}
+
+// OpenOrderCount counts the account's orders that are not final.
+func (s *Store) OpenOrderCount(ctx context.Context, account string) (int, error) {
+	var n int
+	err := s.q().QueryRow(ctx, `SELECT count(*) FROM orders WHERE account = $1 AND status IN ('pending', 'open', 'partially_filled')`, account).Scan(&n)
+	return n, translate(err, "orders")
+}
+
+// Unpublished returns pending, unmarked orders created before before, oldest first.
+func (s *Store) Unpublished(ctx context.Context, before time.Time, limit int) ([]trading.Order, error) {
+	return collectOrders(s.q().Query(ctx, `SELECT `+orderCols+` FROM orders
+		WHERE NOT published AND status = 'pending' AND created_at < $1 ORDER BY created_at LIMIT $2`, before, limit))
+}
+
+// MarkPublished marks orders as published to the orders log.
+func (s *Store) MarkPublished(ctx context.Context, ids []string) error {
+	_, err := s.q().Exec(ctx, `UPDATE orders SET published = true WHERE id = ANY($1) AND NOT published`, ids)
+	return translate(err, "orders")
+}
+
+const tradeCols = `id, market, price, quantity, maker_order_id, taker_order_id, maker_account, taker_account, taker_side, seq, executed_at`
+
+func collectTrades(rows pgx.Rows, err error) ([]trading.Trade, []int64, error) {
+	if err != nil {
+		return nil, nil, translate(err, "trades")
+	}
+	defer rows.Close()
+	var out []trading.Trade
+	var ns []int64
+	for rows.Next() {
+		var t trading.Trade
+		var n int64
+		var seq int64
+		if err := rows.Scan(&n, &t.ID, &t.Market, &t.Price, &t.Quantity, &t.MakerOrderID, &t.TakerOrderID, &t.MakerAccount,
+			&t.TakerAccount, &t.TakerSide, &seq, &t.ExecutedAt); err != nil {
+			return nil, nil, translate(err, "trades")
+		}
+		t.Seq = uint64(seq)
+		out, ns = append(out, t), append(ns, n)
+	}
+	return out, ns, translate(rows.Err(), "trades")
+}
+
+// AccountTrades lists trades the account took part in, newest first.
+func (s *Store) AccountTrades(ctx context.Context, account, cursor string, limit int) (trading.Page[trading.Trade], error) {
+	before := int64(1) << 62
+	if cursor != "" {
+		n, err := strconv.ParseInt(cursor, 10, 64)
+		if err != nil || n < 0 {
+			return trading.Page[trading.Trade]{}, trading.Errorf(trading.EINVALID, "bad cursor")
+		}
+		before = n
+	}
+	ts, ns, err := collectTrades(s.q().Query(ctx, `SELECT n, `+tradeCols+` FROM trades
+		WHERE (maker_account = $1 OR taker_account = $1) AND n < $2 ORDER BY n DESC LIMIT $3`, account, before, limit+1))
+	if err != nil {
+		return trading.Page[trading.Trade]{}, err
+	}
+	p := trading.Page[trading.Trade]{Items: ts}
+	if len(ts) > limit {
+		p.Items = ts[:limit]
+		p.NextCursor = strconv.FormatInt(ns[limit-1], 10)
+	}
+	return p, nil
+}
+
+// MarketTrades returns a market's latest trades, newest first.
+func (s *Store) MarketTrades(ctx context.Context, market string, limit int) ([]trading.Trade, error) {
+	ts, _, err := collectTrades(s.q().Query(ctx, `SELECT n, `+tradeCols+` FROM trades WHERE market = $1 ORDER BY n DESC LIMIT $2`, market, limit))
+	return ts, err
+}
+
+// MarketStats fills the last price and the volume, high and low since since.
+func (s *Store) MarketStats(ctx context.Context, market string, since time.Time) (trading.Ticker, error) {
+	t := trading.Ticker{Market: market}
+	err := s.q().QueryRow(ctx, `SELECT coalesce((SELECT price FROM trades WHERE market = $1 ORDER BY n DESC LIMIT 1), 0)`, market).Scan(&t.Last)
+	if err != nil || since.IsZero() {
+		return t, translate(err, "trades")
+	}
+	err = s.q().QueryRow(ctx, `SELECT coalesce(sum(quantity), 0)::bigint, coalesce(max(price), 0), coalesce(min(price), 0)
+		FROM trades WHERE market = $1 AND executed_at >= $2`, market, since).Scan(&t.Volume24h, &t.High24h, &t.Low24h)
+	return t, translate(err, "trades")
+}
+
+// Positions returns the account's positions by market.
+func (s *Store) Positions(ctx context.Context, account string) ([]trading.Position, error) {
+	rows, err := s.q().Query(ctx, `SELECT account, market, base, quote_net FROM positions WHERE account = $1 ORDER BY market`, account)
+	if err != nil {
+		return nil, translate(err, "positions")
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[trading.Position])
+	return out, translate(err, "positions")
+}
+
+// Progress returns the last settled execution seq of each market (0 when none).
+func (s *Store) Progress(ctx context.Context, markets []string) (map[string]uint64, error) {
+	out := make(map[string]uint64, len(markets))
+	for _, m := range markets {
+		out[m] = 0
+	}
+	rows, err := s.q().Query(ctx, `SELECT market, seq FROM settlement_progress WHERE market = ANY($1)`, markets)
+	if err != nil {
+		return nil, translate(err, "progress")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m string
+		var seq int64
+		if err := rows.Scan(&m, &seq); err != nil {
+			return nil, translate(err, "progress")
+		}
+		out[m] = uint64(seq)
+	}
+	return out, translate(rows.Err(), "progress")
+}
+
+// Settle writes a settlement batch atomically (see settlement.Store).
+func (s *Store) Settle(ctx context.Context, b settlement.Batch) error {
+	return translate(s.InTx(ctx, func(s *Store) error {
+		markets := make([]string, 0, len(b.From))
+		for m := range b.From {
+			markets = append(markets, m)
+		}
+		rows, err := s.tx.Query(ctx, `SELECT market, seq FROM settlement_progress WHERE market = ANY($1) ORDER BY market FOR UPDATE`, markets)
+		if err != nil {
+			return err
+		}
+		cur := map[string]uint64{}
+		for rows.Next() {
+			var m string
+			var seq int64
+			if err := rows.Scan(&m, &seq); err != nil {
+				rows.Close()
+				return err
+			}
+			cur[m] = uint64(seq)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for m, v := range b.From {
+			if cur[m] != v {
+				return trading.Errorf(trading.ECONFLICT, "market %s progressed meanwhile", m)
+			}
+		}
+		// The ledger goes last: its balance rows are the ones order entry also updates, so
+		// the transaction holds their locks only for its final statements.
+		batch := &pgx.Batch{}
+		if n := len(b.Orders); n > 0 {
+			ids, statuses, reasons := make([]string, n), make([]string, n), make([]string, n)
+			filled, updated := make([]int64, n), make([]time.Time, n)
+			for i, o := range b.Orders {
+				ids[i], statuses[i], reasons[i], filled[i], updated[i] = o.ID, string(o.Status), o.Reason, o.Filled, o.UpdatedAt
+			}
+			batch.Queue(`UPDATE orders o SET status = d.status, reason = d.reason, filled = d.filled, updated_at = d.updated_at
+				FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[]) AS d(id, status, reason, filled, updated_at)
+				WHERE o.id = d.id`, ids, statuses, reasons, filled, updated)
+		}
+		if n := len(b.Trades); n > 0 {
+			ids, mkts, makers, takers, makerAccts, takerAccts, sides := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+			prices, qtys, seqs, ats := make([]int64, n), make([]int64, n), make([]int64, n), make([]time.Time, n)
+			for i, t := range b.Trades {
+				ids[i], mkts[i], makers[i], takers[i], makerAccts[i], takerAccts[i], sides[i] = t.ID, t.Market, t.MakerOrderID, t.TakerOrderID, t.MakerAccount, t.TakerAccount, string(t.TakerSide)
+				prices[i], qtys[i], seqs[i], ats[i] = t.Price, t.Quantity, int64(t.Seq), t.ExecutedAt
+			}
+			batch.Queue(`INSERT INTO trades (`+tradeCols+`)
+				SELECT d.id, d.market, d.price, d.qty, d.maker, d.taker, d.maker_account, d.taker_account, d.side, d.seq, d.at
+				FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::timestamptz[])
+				  WITH ORDINALITY AS d(id, market, price, qty, maker, taker, maker_account, taker_account, side, seq, at, ord)
+				ORDER BY d.ord
+				ON CONFLICT (id) DO NOTHING`, ids, mkts, prices, qtys, makers, takers, makerAccts, takerAccts, sides, seqs, ats)
+		}
+		if n := len(b.Positions); n > 0 {
+			accts, mkts, bases, quotes := make([]string, n), make([]string, n), make([]int64, n), make([]int64, n)
+			for i, p := range b.Positions {
+				accts[i], mkts[i], bases[i], quotes[i] = p.Account, p.Market, p.Base, p.QuoteNet
+			}
+			batch.Queue(`INSERT INTO positions (account, market, base, quote_net)
+				SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
+				ON CONFLICT (account, market) DO UPDATE SET base = positions.base + excluded.base, quote_net = positions.quote_net + excluded.quote_net`,
+				accts, mkts, bases, quotes)
+		}
+		for m, v := range b.To {
+			batch.Queue(`INSERT INTO settlement_progress (market, seq) VALUES ($1, $2)
+				ON CONFLICT (market) DO UPDATE SET seq = excluded.seq`, m, int64(v))
+		}
+		if err := s.tx.SendBatch(ctx, batch).Close(); err != nil {
+			return err
+		}
+		if len(b.Transfers) > 0 {
+			if _, err := s.applyAll(ctx, b.Transfers); err != nil {
+				return err
+			}
+		}
+		return nil
+	}), "settlement")
+}
+
+// LoadSnapshot returns the snapshot stored under key, or ENOTFOUND.
+func (s *Store) LoadSnapshot(ctx context.Context, key string) ([]byte, error) {
+	var data []byte
+	err := s.q().QueryRow(ctx, `SELECT data FROM engine_snapshots WHERE key = $1`, key).Scan(&data)
+	return data, translate(err, "snapshot")
+}
+
+// SaveSnapshot stores data under key, replacing the previous snapshot.
+func (s *Store) SaveSnapshot(ctx context.Context, key string, data []byte) error {
+	_, err := s.q().Exec(ctx, `INSERT INTO engine_snapshots (key, data, saved_at) VALUES ($1, $2, now())
+		ON CONFLICT (key) DO UPDATE SET data = excluded.data, saved_at = excluded.saved_at`, key, data)
+	return translate(err, "snapshot")
+}

@@ -1,0 +1,211 @@
+// Package redis is the Redis adapter (go-redis): the building blocks the api-gateway needs —
+// a rate limiter that says when to retry, an idempotency-key store, counters — and an
+// in-process Redis (miniredis) for runs without REDIS_URL. Keys are namespaced by a prefix.
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Client is a connected Redis with a key prefix.
+type Client struct {
+	rdb    *goredis.Client
+	prefix string
+	mini   *miniredis.Miniredis
+}
+
+// Open connects to url (redis://host:port/db) and pings it.
+func Open(ctx context.Context, url, prefix string) (*Client, error) {
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse redis url: %w", err)
+	}
+	rdb := goredis.NewClient(opt)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("ping redis: %w", err)
+	}
+	return &Client{rdb: rdb, prefix: prefix}, nil
+}
+
+// OpenEmbedded starts an in-process Redis and connects to it.
+func OpenEmbedded(prefix string) (*Client, error) {
+	m, err := miniredis.Run()
+	if err != nil {
+		return nil, fmt.Errorf("start embedded redis: %w", err)
+	}
+	return &Client{rdb: goredis.NewClient(&goredis.Options{Addr: m.Addr()}), prefix: prefix, mini: m}, nil
+}
+
+// Close disconnects (and stops the embedded server).
+func (c *Client) Close() error {
+	err := c.rdb.Close()
+	if c.mini != nil {
+		c.mini.Close()
+	}
+	return err
+}
+
+// Ping reports whether Redis answers, for readiness.
+func (c *Client) Ping(ctx context.Context) error { return c.rdb.Ping(ctx).Err() }
+
+func (c *Client) key(parts ...string) string {
+	k := c.prefix
+	for _, p := range parts {
+		k += ":" + p
+	}
+	return k
+}
+
+// slidingWindow counts hits in the current and previous fixed windows and weighs the previous
+// one by how much of it still overlaps the sliding window. It admits the hit (and counts it)
+// only when under the limit, and otherwise returns the milliseconds until it would be.
+var slidingWindow = goredis.NewScript(`
+local cur, prev = KEYS[1], KEYS[2]
+local limit, window, elapsed = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local c = tonumber(redis.call('GET', cur) or '0')
+local p = tonumber(redis.call('GET', prev) or '0')
+local weight = (window - elapsed) / window
+if c + p * weight + 1 > limit then
+  local wait
+  if c + 1 > limit then
+    wait = window - elapsed
+  elseif p > 0 then
+    -- the previous window's weight must fall by the excess
+    local excess = c + p * weight + 1 - limit
+    wait = math.ceil(excess / p * window)
+  else
+    wait = window - elapsed
+  end
+  return {0, math.max(wait, 1)}
+end
+redis.call('INCR', cur)
+redis.call('PEXPIRE', cur, window * 2)
+return {1, 0}
+`)
+
+// Limiter allows Limit hits per Window per key, over a sliding window.
+type Limiter struct {
+	c      *Client
+	Limit  int
+	Window time.Duration
+	now    func() time.Time
+}
+
+// NewLimiter returns a limiter on c.
+func (c *Client) NewLimiter(limit int, window time.Duration) *Limiter {
+	return &Limiter{c: c, Limit: limit, Window: window, now: time.Now}
+}
+
+// Allow counts a hit for key when allowed; otherwise it reports how long to wait before
+// retrying (for Retry-After).
+func (l *Limiter) Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error) {
+	w := l.Window.Milliseconds()
+	now := l.now().UnixMilli()
+	slot := now / w
+	res, err := slidingWindow.Run(ctx, l.c.rdb,
+		[]string{l.c.key("rl", key, strconv.FormatInt(slot, 10)), l.c.key("rl", key, strconv.FormatInt(slot-1, 10))},
+		l.Limit, w, now-slot*w).Int64Slice()
+	if err != nil {
+		return false, 0, fmt.Errorf("rate limit: %w", err)
+	}
+	return res[0] == 1, time.Duration(res[1]) * time.Millisecond, nil
+}
+
+// IdempotencyStore remembers the outcome of a request by its idempotency key.
+type IdempotencyStore struct {
+	c   *Client
+	TTL time.Duration
+}
+
+// NewIdempotencyStore returns a store keeping outcomes for ttl.
+func (c *Client) NewIdempotencyStore(ttl time.Duration) *IdempotencyStore {
+	return &IdempotencyStore{c: c, TTL: ttl}
+}
+
+// ErrInProgress means another request with the same key has begun and not finished.
+var ErrInProgress = errors.New("request with this idempotency key in progress")
+
+const pending = "\x00pending"
+
+// Begin claims key. When the key is new it returns (nil, nil) and the caller must call
+// Finish (or Abandon). When an outcome is stored it returns it; when another request holds
+// the claim it returns ErrInProgress.
+func (s *IdempotencyStore) Begin(ctx context.Context, key string) ([]byte, error) {
+	k := s.c.key("idem", key)
+	ok, err := s.c.rdb.SetNX(ctx, k, pending, s.TTL).Result()
+	if err != nil {
+		return nil, fmt.Errorf("idempotency begin: %w", err)
+	}
+	if ok {
+		return nil, nil
+	}
+	v, err := s.c.rdb.Get(ctx, k).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return s.Begin(ctx, key) // expired in between
+	}
+	if err != nil {
+		return nil, fmt.Errorf("idempotency get: %w", err)
+	}
+	if string(v) == pending {
+		return nil, ErrInProgress
+	}
+	return v, nil
+}
+
+// Finish stores the outcome for key.
+func (s *IdempotencyStore) Finish(ctx context.Context, key string, outcome []byte) error {
+	if string(outcome) == pending {
+		return errors.New("idempotency outcome may not equal the pending marker")
+	}
+	return s.c.rdb.Set(ctx, s.c.key("idem", key), outcome, s.TTL).Err()
+}
+
+// Abandon releases a claim without an outcome, so a retry can run.
+func (s *IdempotencyStore) Abandon(ctx context.Context, key string) error {
+	return s.c.rdb.Del(ctx, s.c.key("idem", key)).Err()
+}
+
+// Counter is a named counter that expires ttl after its first increment (0: never).
+type Counter struct {
+	c   *Client
+	ttl time.Duration
+}
+
+// NewCounter returns a counter family on c.
+func (c *Client) NewCounter(ttl time.Duration) *Counter { return &Counter{c: c, ttl: ttl} }
+
+var incrExpire = goredis.NewScript(`
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+if tonumber(ARGV[2]) > 0 and v == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return v`)
+
+// Add adds n to name and returns the new value.
+func (k *Counter) Add(ctx context.Context, name string, n int64) (int64, error) {
+	v, err := incrExpire.Run(ctx, k.c.rdb, []string{k.c.key("cnt", name)}, n, k.ttl.Milliseconds()).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("counter %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// Get returns name's value (0 when unset).
+func (k *Counter) Get(ctx context.Context, name string) (int64, error) {
+	v, err := k.c.rdb.Get(ctx, k.c.key("cnt", name)).Int64()
+	if errors.Is(err, goredis.Nil) {
+		return 0, nil
+	}
+	return v, err
+}
+
+// Reset deletes name.
+func (k *Counter) Reset(ctx context.Context, name string) error {
+	return k.c.rdb.Del(ctx, k.c.key("cnt", name)).Err()
+}

@@ -1,0 +1,144 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"testing"
+	"time"
+)
+
+// clients returns the embedded Redis and the real one (TEST_REDIS_URL, default
+// redis://127.0.0.1:6379/0), each with a unique key prefix. The real one is skipped when
+// unreachable unless CI is set.
+func clients(t *testing.T) map[string]*Client {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := "cdxtest:" + hex.EncodeToString(b[:])
+	out := map[string]*Client{}
+	m, err := OpenEmbedded(prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	out["embedded"] = m
+	url := os.Getenv("TEST_REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	ctx := context.Background()
+	r, err := Open(ctx, url, prefix)
+	switch {
+	case err == nil:
+		t.Cleanup(func() {
+			keys, _ := r.rdb.Keys(ctx, prefix+":*").Result()
+			if len(keys) > 0 {
+				r.rdb.Del(ctx, keys...)
+			}
+			r.Close()
+		})
+		out["real"] = r
+	case os.Getenv("CI") != "":
+		t.Fatalf("Redis unreachable at TEST_REDIS_URL and CI is set: %v", err)
+	default:
+		t.Logf("real Redis unreachable, testing the embedded one only: %v", err)
+	}
+	return out
+}
+
+func TestLimiterSlidingWindow(t *testing.T) {
+	for name, c := range clients(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			l := c.NewLimiter(3, time.Second)
+			base := time.UnixMilli(1_000_000_000_000) // a window boundary
+			at := func(ms int64) { l.now = func() time.Time { return base.Add(time.Duration(ms) * time.Millisecond) } }
+			allow := func(key string) (bool, time.Duration) {
+				ok, wait, err := l.Allow(ctx, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ok, wait
+			}
+			at(0)
+			for i := 0; i < 3; i++ {
+				if ok, _ := allow("a"); !ok {
+					t.Fatalf("hit %d refused", i)
+				}
+			}
+			if ok, wait := allow("a"); ok || wait != time.Second {
+				t.Fatalf("4th hit: ok=%v wait=%v, want refused for 1s", ok, wait)
+			}
+			if ok, _ := allow("b"); !ok {
+				t.Fatal("another key is limited too")
+			}
+			// Next window: the previous one still weighs fully, so wait a third of a window.
+			at(1000)
+			if ok, wait := allow("a"); ok || wait != 334*time.Millisecond {
+				t.Fatalf("at 1000ms: ok=%v wait=%v, want refused for 334ms", ok, wait)
+			}
+			at(1334)
+			if ok, _ := allow("a"); !ok {
+				t.Fatal("refused after the advertised wait")
+			}
+		})
+	}
+}
+
+func TestIdempotencyStore(t *testing.T) {
+	for name, c := range clients(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := c.NewIdempotencyStore(time.Minute)
+			if v, err := s.Begin(ctx, "k"); v != nil || err != nil {
+				t.Fatalf("first begin = %q, %v", v, err)
+			}
+			if _, err := s.Begin(ctx, "k"); !errors.Is(err, ErrInProgress) {
+				t.Fatalf("second begin err = %v, want in progress", err)
+			}
+			if err := s.Finish(ctx, "k", []byte("201 created")); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := s.Begin(ctx, "k"); string(v) != "201 created" || err != nil {
+				t.Fatalf("after finish = %q, %v", v, err)
+			}
+			if _, err := s.Begin(ctx, "k2"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Abandon(ctx, "k2"); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := s.Begin(ctx, "k2"); v != nil || err != nil {
+				t.Fatalf("after abandon = %q, %v", v, err)
+			}
+		})
+	}
+}
+
+func TestCounter(t *testing.T) {
+	for name, c := range clients(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			k := c.NewCounter(time.Minute)
+			for i, want := range []int64{5, 7} {
+				v, err := k.Add(ctx, "logins", []int64{5, 2}[i])
+				if err != nil || v != want {
+					t.Fatalf("add = %d, %v; want %d", v, err, want)
+				}
+			}
+			ttl := c.rdb.PTTL(ctx, c.key("cnt", "logins")).Val()
+			if ttl <= 0 || ttl > time.Minute {
+				t.Fatalf("ttl %v", ttl)
+			}
+			if err := k.Reset(ctx, "logins"); err != nil {
+				t.Fatal(err)
+			}
+			if v, _ := k.Get(ctx, "logins"); v != 0 {
+				t.Fatalf("after reset %d", v)
+			}
+		})
+	}
+}

@@ -1,0 +1,196 @@
+// Package storetest is the contract suite every implementation of the storage ports passes:
+// memory.Store and postgres.Store run the same tests, so the in-memory default behaves like
+// the PostgreSQL store the platform runs on.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/cantondex/platform/services/ledger"
+	"github.com/cantondex/platform/services/trading"
+)
+
+// Ledger runs the ledger contract against stores made by open, one fresh store per subtest.
+func Ledger(t *testing.T, open func(t *testing.T) ledger.Store) {
+	ctx := context.Background()
+	mustApply := func(t *testing.T, s ledger.Store, tr ledger.Transfer) {
+		t.Helper()
+		if _, err := s.Apply(ctx, tr); err != nil {
+			t.Fatalf("apply %s: %v", tr.ID, err)
+		}
+	}
+	deposit := func(t *testing.T, s ledger.Store, id, acct, asset string, amt int64) {
+		t.Helper()
+		tr, err := ledger.Deposit(id, acct, asset, amt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustApply(t, s, tr)
+	}
+	wantBal := func(t *testing.T, s ledger.Store, acct, asset string, total, held int64) {
+		t.Helper()
+		b, err := s.Balance(ctx, acct, asset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Total != total || b.Held != held || b.Available != total-held {
+			t.Fatalf("%s %s = total %d held %d avail %d, want total %d held %d", acct, asset, b.Total, b.Held, b.Available, total, held)
+		}
+	}
+	wantCode := func(t *testing.T, err error, code string) {
+		t.Helper()
+		if trading.ErrorCode(err) != code {
+			t.Fatalf("error %v, want code %s", err, code)
+		}
+	}
+
+	t.Run("DepositIsIdempotent", func(t *testing.T) {
+		s := open(t)
+		tr, _ := ledger.Deposit("d1", "alice", "USD", 500)
+		for i := 0; i < 3; i++ {
+			applied, err := s.Apply(ctx, tr)
+			if err != nil || applied != (i == 0) {
+				t.Fatalf("apply #%d: applied=%v err=%v", i, applied, err)
+			}
+		}
+		wantBal(t, s, "alice", "USD", 500, 0)
+		wantBal(t, s, ledger.External, "USD", -500, 0)
+	})
+
+	t.Run("UnbalancedRejected", func(t *testing.T) {
+		s := open(t)
+		_, err := s.Apply(ctx, ledger.Transfer{ID: "x", Postings: []ledger.Posting{{Account: "alice", Asset: "USD", Amount: 10}}})
+		wantCode(t, err, trading.EINVALID)
+		wantBal(t, s, "alice", "USD", 0, 0)
+		// The id was not consumed by the failure.
+		deposit(t, s, "x", "alice", "USD", 10)
+		wantBal(t, s, "alice", "USD", 10, 0)
+	})
+
+	t.Run("WithdrawBeyondAvailable", func(t *testing.T) {
+		s := open(t)
+		deposit(t, s, "d1", "alice", "USD", 100)
+		mustApply(t, s, ledger.Reserve("o1", "alice", "USD", 60))
+		w, _ := ledger.Withdraw("w1", "alice", "USD", 50)
+		_, err := s.Apply(ctx, w)
+		wantCode(t, err, trading.EINSUFFICIENT)
+		wantBal(t, s, "alice", "USD", 100, 60)
+		w, _ = ledger.Withdraw("w2", "alice", "USD", 40)
+		mustApply(t, s, w)
+		wantBal(t, s, "alice", "USD", 60, 60)
+	})
+
+	t.Run("HoldLifecycle", func(t *testing.T) {
+		s := open(t)
+		deposit(t, s, "d1", "alice", "USD", 1000)
+		_, err := s.Apply(ctx, ledger.Reserve("o1", "alice", "USD", 1001))
+		wantCode(t, err, trading.EINSUFFICIENT)
+		if _, err := s.Hold(ctx, "o1"); trading.ErrorCode(err) != trading.ENOTFOUND {
+			t.Fatalf("failed reserve left hold: %v", err)
+		}
+		mustApply(t, s, ledger.Reserve("o1", "alice", "USD", 700))
+		wantBal(t, s, "alice", "USD", 1000, 700)
+		// A fill consumes 300 of the hold, paying bob, and releases 100 it did not use.
+		mustApply(t, s, ledger.Transfer{ID: "t1", Kind: ledger.KindTrade,
+			Postings: []ledger.Posting{{Account: "alice", Asset: "USD", Amount: -300}, {Account: "bob", Asset: "USD", Amount: 300}},
+			Holds:    []ledger.HoldOp{{Hold: "o1", Account: "alice", Asset: "USD", Amount: -400}}})
+		wantBal(t, s, "alice", "USD", 700, 300)
+		wantBal(t, s, "bob", "USD", 300, 0)
+		h, err := s.Hold(ctx, "o1")
+		if err != nil || h.Remaining != 300 || h.Closed {
+			t.Fatalf("hold = %+v, %v", h, err)
+		}
+		// Consuming more than remains fails and changes nothing.
+		_, err = s.Apply(ctx, ledger.Transfer{ID: "t2", Postings: []ledger.Posting{{Account: "alice", Asset: "USD", Amount: -301}, {Account: "bob", Asset: "USD", Amount: 301}},
+			Holds: []ledger.HoldOp{{Hold: "o1", Account: "alice", Asset: "USD", Amount: -301}}})
+		wantCode(t, err, trading.EINSUFFICIENT)
+		wantBal(t, s, "alice", "USD", 700, 300)
+		mustApply(t, s, ledger.ReleaseRest("o1", "alice", "USD"))
+		wantBal(t, s, "alice", "USD", 700, 0)
+		h, _ = s.Hold(ctx, "o1")
+		if h.Remaining != 0 || !h.Closed {
+			t.Fatalf("closed hold = %+v", h)
+		}
+		again := ledger.Reserve("o1", "alice", "USD", 1)
+		again.ID = "again"
+		_, err = s.Apply(ctx, again)
+		wantCode(t, err, trading.ECONFLICT)
+	})
+
+	t.Run("ApplyAllIsAllOrNothing", func(t *testing.T) {
+		s := open(t)
+		deposit(t, s, "d1", "alice", "BTC", 10)
+		good, _ := ledger.Deposit("d2", "bob", "BTC", 5)
+		bad, _ := ledger.Withdraw("w1", "carol", "BTC", 1)
+		err := s.ApplyAll(ctx, []ledger.Transfer{good, bad})
+		wantCode(t, err, trading.EINSUFFICIENT)
+		wantBal(t, s, "bob", "BTC", 0, 0)
+		again, _ := ledger.Deposit("d1", "alice", "BTC", 10)
+		if err := s.ApplyAll(ctx, []ledger.Transfer{good, again, ledger.Reserve("o1", "bob", "BTC", 5)}); err != nil {
+			t.Fatal(err)
+		}
+		wantBal(t, s, "alice", "BTC", 10, 0) // d1 not applied twice
+		wantBal(t, s, "bob", "BTC", 5, 5)
+		// Closing a hold within a batch after consuming part of it.
+		err = s.ApplyAll(ctx, []ledger.Transfer{
+			{ID: "t1", Postings: []ledger.Posting{{Account: "bob", Asset: "BTC", Amount: -2}, {Account: "alice", Asset: "BTC", Amount: 2}}, Holds: []ledger.HoldOp{{Hold: "o1", Account: "bob", Asset: "BTC", Amount: -2}}},
+			ledger.ReleaseRest("o1", "bob", "BTC"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantBal(t, s, "bob", "BTC", 3, 0)
+		wantBal(t, s, "alice", "BTC", 12, 0)
+	})
+
+	t.Run("ConcurrentReservationsNeverOverdraw", func(t *testing.T) {
+		s := open(t)
+		deposit(t, s, "d1", "alice", "USD", 100)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		ok := 0
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				_, err := s.Apply(ctx, ledger.Reserve(fmt.Sprint("o", i), "alice", "USD", 10))
+				if err == nil {
+					mu.Lock()
+					ok++
+					mu.Unlock()
+				} else if trading.ErrorCode(err) != trading.EINSUFFICIENT {
+					t.Errorf("reserve: %v", err)
+				}
+			}(i)
+		}
+		wg.Wait()
+		if ok != 10 {
+			t.Fatalf("%d reservations of 10 succeeded on 100, want 10", ok)
+		}
+		wantBal(t, s, "alice", "USD", 100, 100)
+	})
+
+	t.Run("TotalsConserved", func(t *testing.T) {
+		s := open(t)
+		deposit(t, s, "d1", "alice", "USD", 100)
+		deposit(t, s, "d2", "bob", "USD", 50)
+		w, _ := ledger.Withdraw("w1", "bob", "USD", 20)
+		mustApply(t, s, w)
+		mustApply(t, s, ledger.Reserve("o1", "alice", "USD", 30))
+		tot, err := s.Totals(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := tot["USD"]
+		if got.Owners != 130 || got.System != -130 || got.Held != 30 || got.OpenHeld != 30 {
+			t.Fatalf("totals %+v", got)
+		}
+		bs, err := s.Balances(ctx, "alice")
+		if err != nil || len(bs) != 1 || bs[0].Available != 70 {
+			t.Fatalf("balances %+v %v", bs, err)
+		}
+	})
+}

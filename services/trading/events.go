@@ -1,0 +1,90 @@
+package trading
+
+import "time"
+
+// The order flow's messages. OrderCommand travels on the orders topic keyed by market; the
+// matching engine answers each command with one Execution on the trades topic, keyed by market,
+// that lists everything the command caused. Both are plain values; adapters encode them.
+
+// CommandOp is what an OrderCommand asks.
+type CommandOp string
+
+const (
+	OpNew    CommandOp = "new"
+	OpCancel CommandOp = "cancel"
+)
+
+// OrderCommand is one input to a market's book.
+type OrderCommand struct {
+	Op          CommandOp   `json:"op"`
+	OrderID     string      `json:"id"`
+	Account     string      `json:"account"`
+	Market      string      `json:"market"`
+	Side        Side        `json:"side,omitempty"`
+	Type        OrderType   `json:"type,omitempty"`
+	TimeInForce TimeInForce `json:"tif,omitempty"`
+	PostOnly    bool        `json:"post_only,omitempty"`
+	Price       int64       `json:"price,omitempty"` // ticks
+	Quantity    int64       `json:"qty,omitempty"`   // lots
+	AcceptedAt  time.Time   `json:"at"`              // when risk accepted it (latency origin)
+}
+
+// ExecType says what happened to an order.
+type ExecType string
+
+const (
+	ExecAccepted  ExecType = "accepted"
+	ExecRejected  ExecType = "rejected"
+	ExecTrade     ExecType = "trade"
+	ExecCancelled ExecType = "cancelled"
+)
+
+// ExecEvent is one thing a command caused. For trades Trade is set and OrderID is the taker.
+type ExecEvent struct {
+	Type      ExecType `json:"type"`
+	OrderID   string   `json:"id"`
+	Account   string   `json:"account,omitempty"`
+	Remaining int64    `json:"remaining"` // the order's open lots after the event (taker's for trades)
+	Reason    string   `json:"reason,omitempty"`
+	Trade     *Trade   `json:"trade,omitempty"`
+	// MakerRemaining is the maker's open lots after a trade.
+	MakerRemaining int64 `json:"maker_remaining,omitempty"`
+}
+
+// Execution is the engine's answer to one command. ID is market and Seq; Seq is the position
+// of the command in its market's input log, so a replay produces the same IDs and consumers
+// dedupe by them.
+type Execution struct {
+	ID         string      `json:"id"`
+	Market     string      `json:"market"`
+	Seq        uint64      `json:"seq"`
+	Command    CommandOp   `json:"op"`
+	OrderID    string      `json:"order_id"`
+	Events     []ExecEvent `json:"events"`
+	AcceptedAt time.Time   `json:"accepted_at"`
+	ExecutedAt time.Time   `json:"executed_at"`
+}
+
+// Settlement reports that an execution's effects are booked: its trades moved funds in the
+// ledger and its orders' statuses and holds are up to date. Published on the settlements
+// topic keyed by market, once per execution (again after a redelivery: dedupe by ID).
+type Settlement struct {
+	ID         string    `json:"id"` // the execution's
+	Market     string    `json:"market"`
+	Seq        uint64    `json:"seq"`
+	Trades     []Trade   `json:"trades,omitempty"`
+	AcceptedAt time.Time `json:"accepted_at"` // of the command, for order-to-settlement latency
+	SettledAt  time.Time `json:"settled_at"`
+}
+
+// Alert is a risk breach, published on the alerts topic keyed by account.
+type Alert struct {
+	ID      string    `json:"id"` // deterministic: what caused it, so redelivery dedupes
+	Kind    string    `json:"kind"`
+	Account string    `json:"account"`
+	Market  string    `json:"market"`
+	Value   int64     `json:"value"`
+	Limit   int64     `json:"limit"`
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+}
