@@ -104,7 +104,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	// AWS generates the token once; the replication group ignores later answers too.
-	secret, token, err := keys.GeneratedSecret(ctx, name+"-auth-token", "Redis AUTH token of "+args.ID, 64, key, nil, args.Tags, parent)
+	token := keys.Generate(ctx, 64, parent)
+	secret, err := keys.StoredSecret(ctx, name+"-auth-token", "Redis AUTH token of "+args.ID, key, token, args.Tags, parent)
 	if err != nil {
 		return nil, err
 	}

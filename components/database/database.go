@@ -12,8 +12,13 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/serverlessrepository"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cantondex/platform/components/identity"
@@ -92,6 +97,7 @@ type Args struct {
 	ReadReplicas int
 	DR           *DRArgs
 	Proxy        *ProxyArgs
+	Rotation     *RotationArgs
 	Alarms       *AlarmArgs
 	// IAMUsers are the database users services connect as with IAM authentication.
 	IAMUsers []string
@@ -109,6 +115,16 @@ type DRArgs struct {
 type ProxyArgs struct {
 	SubnetIDs        pulumi.StringArrayInput
 	SecurityGroupIDs pulumi.StringArrayInput
+}
+
+// RotationArgs rotate a generated master secret with the AWS rotation function, run in the VPC.
+type RotationArgs struct {
+	VpcID pulumi.StringInput
+	// SubnetIDs are private subnets with a route to Secrets Manager (NAT or endpoint).
+	SubnetIDs pulumi.StringArrayInput
+	// DatabaseSecurityGroupID is the instance's security group; it gets ingress from the function.
+	DatabaseSecurityGroupID pulumi.StringInput
+	Days                    int
 }
 
 // AlarmArgs are the thresholds of the instance's alarms and where they notify.
@@ -133,6 +149,9 @@ func (a *Args) validate() error {
 	}
 	if a.DR != nil && (a.DR.Provider == nil || a.DR.SubnetGroupName == nil) {
 		errs = append(errs, errors.New("a DR replica needs the DR region's provider and DB subnet group"))
+	}
+	if r := a.Rotation; r != nil && (r.VpcID == nil || r.SubnetIDs == nil || r.DatabaseSecurityGroupID == nil || r.Days < 1 || r.Days > 365) {
+		errs = append(errs, errors.New("rotation needs the VPC, subnets, the database security group and 1 to 365 days"))
 	}
 	if a.Proxy != nil && (a.Proxy.SubnetIDs == nil || a.Proxy.SecurityGroupIDs == nil) {
 		errs = append(errs, errors.New("the proxy needs subnets and security groups"))
@@ -293,29 +312,40 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	// RDS manages and rotates the master password in Secrets Manager, but it cannot create read
 	// replicas of an instance that does so; an instance with replicas gets a password AWS
-	// generates once, kept in a secret under the instance's key.
+	// generates once, kept in a secret under the instance's key (rotated by the AWS rotation
+	// function when args.Rotation is set).
 	managed := args.ReadReplicas == 0 && args.DR == nil
 	instanceOpts := []pulumi.ResourceOption{parent}
-	var secretARN pulumi.StringOutput
+	var password pulumi.StringOutput
 	if managed {
 		primaryArgs.ManageMasterUserPassword = pulumi.Bool(true)
 		primaryArgs.MasterUserSecretKmsKeyId = key.Arn
 	} else {
-		secret, password, err := keys.GeneratedSecret(ctx, name+"-master", "master credentials of "+args.Identifier, 40, key,
-			func(pw string) string { return credentials(args, pw) }, args.Tags, parent)
-		if err != nil {
-			return nil, err
-		}
+		password = keys.Generate(ctx, 40, parent)
 		primaryArgs.Password = password
 		instanceOpts = append(instanceOpts, pulumi.IgnoreChanges([]string{"password"}))
-		secretARN = secret.Arn
 	}
 	primary, err := rds.NewInstance(ctx, name, primaryArgs, instanceOpts...)
 	if err != nil {
 		return nil, err
 	}
+	var secretARN pulumi.StringOutput
 	if managed {
 		secretARN = primary.MasterUserSecrets.Index(pulumi.Int(0)).SecretArn().Elem()
+	} else {
+		content := pulumi.All(password, primary.Address).ApplyT(func(v []any) string {
+			return credentials(args, v[0].(string), v[1].(string))
+		}).(pulumi.StringOutput)
+		secret, err := keys.StoredSecret(ctx, name+"-master", "master credentials of "+args.Identifier, key, content, args.Tags, parent)
+		if err != nil {
+			return nil, err
+		}
+		secretARN = secret.Arn
+		if args.Rotation != nil {
+			if err := rotate(ctx, name, args, secret, key, env, parent); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	var readers pulumi.StringArray
@@ -494,9 +524,75 @@ func newProxy(ctx *pulumi.Context, name string, args Args, primary *rds.Instance
 
 // credentials is the content of a generated master secret, in the shape RDS Proxy and the
 // Secrets Manager rotation functions read.
-func credentials(args Args, password string) string {
-	b, _ := json.Marshal(map[string]any{"engine": "postgres", "username": args.Username, "password": password, "dbname": args.DatabaseName, "port": Port})
+func credentials(args Args, password, host string) string {
+	b, _ := json.Marshal(map[string]any{"engine": "postgres", "host": host, "username": args.Username, "password": password, "dbname": args.DatabaseName, "port": Port})
 	return string(b)
+}
+
+// RotationApplication is the AWS rotation function for a PostgreSQL single-user secret, in the
+// Serverless Application Repository.
+const RotationApplication = "arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSPostgreSQLRotationSingleUser"
+
+// rotate deploys the rotation function into the VPC, lets it reach the database, and rotates
+// the secret every args.Rotation.Days days.
+func rotate(ctx *pulumi.Context, name string, args Args, secret *secretsmanager.Secret, key *kms.Key, env keys.Env, parent pulumi.ResourceOption) error {
+	r := args.Rotation
+	sg, err := ec2.NewSecurityGroup(ctx, name+"-rotation", &ec2.SecurityGroupArgs{
+		Description: pulumi.String("secret rotation function of " + args.Identifier),
+		VpcId:       r.VpcID,
+		Tags:        pulumi.ToStringMap(args.Tags),
+	}, parent)
+	if err != nil {
+		return err
+	}
+	rules := []struct {
+		name    string
+		ingress bool
+		args    vpc.SecurityGroupIngressRuleArgs
+	}{
+		{"rotation-to-db", false, vpc.SecurityGroupIngressRuleArgs{SecurityGroupId: sg.ID(), IpProtocol: pulumi.String("tcp"), FromPort: pulumi.Int(Port), ToPort: pulumi.Int(Port),
+			ReferencedSecurityGroupId: r.DatabaseSecurityGroupID, Description: pulumi.String("rotation function to the database")}},
+		{"rotation-https", false, vpc.SecurityGroupIngressRuleArgs{SecurityGroupId: sg.ID(), IpProtocol: pulumi.String("tcp"), FromPort: pulumi.Int(443), ToPort: pulumi.Int(443),
+			CidrIpv4: pulumi.String("0.0.0.0/0"), Description: pulumi.String("rotation function to Secrets Manager and KMS")}},
+		{"db-from-rotation", true, vpc.SecurityGroupIngressRuleArgs{SecurityGroupId: r.DatabaseSecurityGroupID, IpProtocol: pulumi.String("tcp"), FromPort: pulumi.Int(Port), ToPort: pulumi.Int(Port),
+			ReferencedSecurityGroupId: sg.ID(), Description: pulumi.String("secret rotation function of " + args.Identifier)}},
+	}
+	for _, rule := range rules {
+		if rule.ingress {
+			_, err = vpc.NewSecurityGroupIngressRule(ctx, name+"-"+rule.name, &rule.args, parent)
+		} else {
+			a := rule.args
+			_, err = vpc.NewSecurityGroupEgressRule(ctx, name+"-"+rule.name, &vpc.SecurityGroupEgressRuleArgs{
+				SecurityGroupId: a.SecurityGroupId, IpProtocol: a.IpProtocol, FromPort: a.FromPort, ToPort: a.ToPort,
+				ReferencedSecurityGroupId: a.ReferencedSecurityGroupId, CidrIpv4: a.CidrIpv4, Description: a.Description,
+			}, parent)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	fn, err := serverlessrepository.NewCloudFormationStack(ctx, name+"-rotation", &serverlessrepository.CloudFormationStackArgs{
+		Name:          pulumi.String(args.Identifier + "-rotation"),
+		ApplicationId: pulumi.String(RotationApplication),
+		Capabilities:  pulumi.ToStringArray([]string{"CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"}),
+		Parameters: pulumi.StringMap{
+			"endpoint":            pulumi.String(fmt.Sprintf("https://secretsmanager.%s.amazonaws.com", env.Region)),
+			"functionName":        pulumi.String(args.Identifier + "-rotation"),
+			"kmsKeyArn":           key.Arn,
+			"vpcSubnetIds":        r.SubnetIDs.ToStringArrayOutput().ApplyT(func(ids []string) string { return strings.Join(ids, ",") }).(pulumi.StringOutput),
+			"vpcSecurityGroupIds": sg.ID().ToStringOutput(),
+		},
+		Tags: pulumi.ToStringMap(args.Tags),
+	}, parent)
+	if err != nil {
+		return err
+	}
+	_, err = secretsmanager.NewSecretRotation(ctx, name+"-master", &secretsmanager.SecretRotationArgs{
+		SecretId:          secret.ID(),
+		RotationLambdaArn: fn.Outputs.MapIndex(pulumi.String("RotationLambdaARN")),
+		RotationRules:     secretsmanager.SecretRotationRotationRulesArgs{AutomaticallyAfterDays: pulumi.Int(r.Days)},
+	}, parent)
+	return err
 }
 
 // assumedBy is the trust policy of a role an AWS service assumes.

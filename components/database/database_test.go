@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cantondex/platform/components/mocks"
@@ -165,6 +166,7 @@ func TestReplicasDRAndProxy(t *testing.T) {
 		a.Proxy = &ProxyArgs{SubnetIDs: pulumi.ToStringArray([]string{"subnet-1", "subnet-2"}), SecurityGroupIDs: pulumi.StringArray{pulumi.String("sg-proxy")}}
 		a.Alarms = &AlarmArgs{TopicARN: pulumi.String("arn:aws:sns:us-east-1:1:alarms"), CPUPercent: 80, FreeStorageGiB: 20, Connections: 800, ReplicaLagSeconds: 60}
 		a.IAMUsers = []string{"orders"}
+		a.Rotation = &RotationArgs{VpcID: pulumi.String("vpc-1"), SubnetIDs: pulumi.ToStringArray([]string{"private-a", "private-b"}), DatabaseSecurityGroupID: pulumi.String("sg-rds"), Days: 30}
 		return nil
 	})
 	if err != nil {
@@ -209,6 +211,25 @@ func TestReplicasDRAndProxy(t *testing.T) {
 	}
 	if s, _ := rec.Named("aws:secretsmanager/secret:Secret", "trading-master"); s.String("kmsKeyId") != mocks.ARN("aws:kms/key:Key", "trading-key") {
 		t.Errorf("master secret not under the instance's key: %+v", s.Inputs)
+	}
+	version, _ := rec.Named("aws:secretsmanager/secretVersion:SecretVersion", "trading-master")
+	var content map[string]any
+	if raw := version.Raw["secretString"]; !raw.IsSecret() && !(raw.IsOutput() && raw.OutputValue().Secret) {
+		t.Error("master secret content not marked secret")
+	} else if err := json.Unmarshal([]byte(secretString(raw)), &content); err != nil || content["host"] != "cdx-test-trading.abcdefghijkl.us-east-1.rds.amazonaws.com" ||
+		content["username"] != "cantondex" || content["password"] != "mock-random-password-0123456789abcdef" {
+		t.Errorf("master secret content %v (%v)", content, err)
+	}
+	rotation, ok := rec.Named("aws:secretsmanager/secretRotation:SecretRotation", "trading-master")
+	if !ok || rotation.String("rotationLambdaArn") != "arn:aws:lambda:us-east-1:123456789012:function:trading-rotation" || rotation.Number("rotationRules.automaticallyAfterDays") != 30 {
+		t.Errorf("rotation %+v", rotation.Inputs)
+	}
+	fn, _ := rec.Named("aws:serverlessrepository/cloudFormationStack:CloudFormationStack", "trading-rotation")
+	if fn.String("applicationId") != RotationApplication || fn.String("parameters.vpcSubnetIds") != "private-a,private-b" || fn.String("parameters.vpcSecurityGroupIds") != "trading-rotation-id" {
+		t.Errorf("rotation function %+v", fn.Inputs)
+	}
+	if in, _ := rec.Named("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "trading-db-from-rotation"); in.String("securityGroupId") != "sg-rds" || in.String("referencedSecurityGroupId") != "trading-rotation-id" || in.Number("fromPort") != 5432 {
+		t.Errorf("database ingress from the rotation function %+v", in.Inputs)
 	}
 	if a0["iamAuth"] != "REQUIRED" || a0["secretArn"] != secretARN {
 		t.Errorf("proxy auth %+v", a0)
@@ -263,4 +284,17 @@ func TestInvalidArgs(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "DR") {
 		t.Errorf("DR without provider accepted: %v", err)
 	}
+}
+
+// secretString unwraps a secret string property.
+func secretString(v resource.PropertyValue) string {
+	switch {
+	case v.IsSecret():
+		return secretString(v.SecretValue().Element)
+	case v.IsOutput():
+		return secretString(v.OutputValue().Element)
+	case v.IsString():
+		return v.StringValue()
+	}
+	return ""
 }

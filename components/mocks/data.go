@@ -50,6 +50,11 @@ func registerData(r *Recorder) {
 		out["bootstrapBrokersSaslIam"] = resource.NewProperty(fmt.Sprintf("b-1.%s.kafka.%s.amazonaws.com:9098,b-2.%s.kafka.%s.amazonaws.com:9098", name, Region, name, Region))
 		out["currentVersion"] = resource.NewProperty("K1")
 	})
+	r.HandleOutputs("aws:serverlessrepository/cloudFormationStack:CloudFormationStack", func(rec *Recorder, args pulumi.MockResourceArgs, out resource.PropertyMap) {
+		out["outputs"] = resource.NewProperty(resource.PropertyMap{
+			"RotationLambdaARN": resource.NewProperty(fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", Region, Account, args.Name)),
+		})
+	})
 	r.HandleOutputs("aws:msk/configuration:Configuration", func(rec *Recorder, args pulumi.MockResourceArgs, out resource.PropertyMap) {
 		out["latestRevision"] = resource.NewProperty(1.0)
 	})

@@ -24,6 +24,9 @@ var TopicAccess = map[string]streaming.ClientAccess{
 	"compliance-service":     {Consume: []string{topics.Orders, topics.Trades, topics.Settlements}, Produce: []string{topics.ComplianceEvents, topics.Alerts}},
 }
 
+// SecretRotationDays is how often generated database credentials rotate.
+const SecretRotationDays = 30
+
 // TopicJobNamespace is where the topic-creation Jobs run.
 const TopicJobNamespace = "cantondex-kafka-admin"
 
@@ -80,6 +83,8 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) error {
 			}
 			args.DR = &database.DRArgs{Provider: f.DR.Provider, SubnetGroupName: f.DR.DBSubnetGroupName, SecurityGroupIDs: pulumi.StringArray{f.DR.RDSSecurityGroupID}}
 		}
+		// Only used where RDS cannot manage the password itself (an instance with replicas).
+		args.Rotation = &database.RotationArgs{VpcID: f.VpcID, SubnetIDs: f.PrivateSubnetIDs, DatabaseSecurityGroupID: f.RDSSecurityGroupID, Days: SecretRotationDays}
 		if db.Proxy {
 			args.Proxy = &database.ProxyArgs{SubnetIDs: f.DatabaseSubnetIDs, SecurityGroupIDs: pulumi.StringArray{f.RDSProxySecurityGroupID}}
 		}

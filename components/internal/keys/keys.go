@@ -80,12 +80,10 @@ func ReadSecret(secretARN, keyARN pulumi.StringInput) []identity.Statement {
 	}
 }
 
-// GeneratedSecret is a secret whose value AWS generates once (secretsmanager:GetRandomPassword,
-// length characters, no punctuation) and the program never changes again: the secret version
-// ignores later answers of the generator, and so must every resource the value is passed to.
-// render turns the generated value into the secret's content (a JSON document, or the value
-// itself when nil). It returns the secret and the generated value, marked secret.
-func GeneratedSecret(ctx *pulumi.Context, name, description string, length int, key *kms.Key, render func(value string) string, tags map[string]string, opts ...pulumi.ResourceOption) (*secretsmanager.Secret, pulumi.StringOutput, error) {
+// Generate asks AWS for a random value (secretsmanager:GetRandomPassword, length characters,
+// no punctuation), marked secret. The generator answers differently on every run, so every
+// resource the value is passed to must ignore later changes of it: then it is generated once.
+func Generate(ctx *pulumi.Context, length int, opts ...pulumi.ResourceOption) pulumi.StringOutput {
 	var invoke []pulumi.InvokeOption
 	for _, o := range opts {
 		if io, ok := o.(pulumi.InvokeOption); ok {
@@ -96,24 +94,25 @@ func GeneratedSecret(ctx *pulumi.Context, name, description string, length int, 
 		PasswordLength:     pulumi.Int(length),
 		ExcludePunctuation: pulumi.Bool(true),
 	}, invoke...).RandomPassword()
-	value = pulumi.ToSecret(value).(pulumi.StringOutput)
+	return pulumi.ToSecret(value).(pulumi.StringOutput)
+}
+
+// StoredSecret creates a secret encrypted with key whose first version holds content; later
+// changes of content (a regenerated value) are ignored.
+func StoredSecret(ctx *pulumi.Context, name, description string, key *kms.Key, content pulumi.StringInput, tags map[string]string, opts ...pulumi.ResourceOption) (*secretsmanager.Secret, error) {
 	secret, err := secretsmanager.NewSecret(ctx, name, &secretsmanager.SecretArgs{
 		Description: pulumi.String(description),
 		KmsKeyId:    key.Arn,
 		Tags:        pulumi.ToStringMap(tags),
 	}, opts...)
 	if err != nil {
-		return nil, pulumi.StringOutput{}, err
-	}
-	content := value
-	if render != nil {
-		content = pulumi.ToSecret(value.ApplyT(render)).(pulumi.StringOutput)
+		return nil, err
 	}
 	if _, err := secretsmanager.NewSecretVersion(ctx, name, &secretsmanager.SecretVersionArgs{
 		SecretId:     secret.ID(),
-		SecretString: content,
+		SecretString: pulumi.ToSecret(content).(pulumi.StringOutput),
 	}, append(opts, pulumi.IgnoreChanges([]string{"secretString"}))...); err != nil {
-		return nil, pulumi.StringOutput{}, err
+		return nil, err
 	}
-	return secret, value, nil
+	return secret, nil
 }
