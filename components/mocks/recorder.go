@@ -132,6 +132,7 @@ var _ pulumi.MockResourceMonitor = (*Recorder)(nil)
 func NewRecorder(stack string) *Recorder {
 	r := &Recorder{Stack: stack, outputs: map[string]OutputFunc{}, invokes: map[string]CallFunc{}, adopted: map[string]string{}}
 	registerDefaults(r)
+	registerData(r)
 	registerEKS(r)
 	return r
 }

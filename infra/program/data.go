@@ -1,12 +1,160 @@
 package program
 
 import (
+	"fmt"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/cantondex/platform/components/alerting"
+	"github.com/cantondex/platform/components/cache"
+	"github.com/cantondex/platform/components/database"
+	"github.com/cantondex/platform/components/streaming"
+	"github.com/cantondex/platform/services/topics"
 	"github.com/cantondex/platform/stacks"
 )
 
+// TopicAccess is what each service does with the platform's topics; the streaming component
+// turns it into one IRSA-ready MSK policy per service.
+var TopicAccess = map[string]streaming.ClientAccess{
+	"api-gateway":            {Produce: []string{topics.Orders}},
+	"matching-engine":        {Consume: []string{topics.Orders}, Produce: []string{topics.Trades}},
+	"settlement-coordinator": {Consume: []string{topics.Trades}, Produce: []string{topics.Settlements}},
+	"risk-management":        {Consume: []string{topics.Orders, topics.Trades, topics.Settlements}, Produce: []string{topics.Alerts}},
+	"notification-service":   {Consume: []string{topics.Orders, topics.Trades, topics.Settlements, topics.Alerts}},
+	"compliance-service":     {Consume: []string{topics.Orders, topics.Trades, topics.Settlements}, Produce: []string{topics.ComplianceEvents, topics.Alerts}},
+}
+
+// SecretRotationDays is how often generated database credentials rotate.
+const SecretRotationDays = 30
+
+// TopicJobNamespace is where the topic-creation Jobs run.
+const TopicJobNamespace = "cantondex-kafka-admin"
+
+// databaseProfiles maps the settings' roles to the components' tuning profiles.
+var databaseProfiles = map[string]database.Profile{"trading": database.OLTP, "pqs": database.ReadHeavy, "timescale": database.TimeSeries}
+
+// set reports whether a foundation output was filled in.
+func set(o pulumi.Output) bool {
+	switch o := o.(type) {
+	case pulumi.StringOutput:
+		return o.OutputState != nil
+	case pulumi.StringArrayOutput:
+		return o.OutputState != nil
+	}
+	return false
+}
+
 // dataTier builds the databases, cache and streaming on the foundation.
 func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) error {
+	if !set(f.DBSubnetGroupName) || !set(f.PrivateSubnetIDs) || !set(f.RDSSecurityGroupID) {
+		// Without the foundation's network there is nothing to place the data tier in.
+		return ctx.Log.Warn("data tier skipped: the foundation provides no database subnets or security groups", nil)
+	}
+	prefix := "cdx-" + string(s.Environment)
+	d := s.Data
+
+	alarmTopic, err := alerting.New(ctx, prefix+"-data-alarms", alerting.Args{EmailSubscribers: d.Alarms.EmailSubscribers, Tags: s.Tags})
+	if err != nil {
+		return err
+	}
+
+	dbs := map[string]*database.Database{}
+	for _, db := range d.Databases.Roles() {
+		args := database.Args{
+			Identifier: prefix + "-" + db.Role, Profile: databaseProfiles[db.Role],
+			EngineVersion: db.EngineVersion, InstanceClass: db.InstanceClass,
+			DatabaseName: db.Role, Username: "cantondex_admin",
+			AllocatedStorageGiB: db.AllocatedStorageGiB, MaxAllocatedStorageGiB: db.MaxAllocatedStorageGiB,
+			MultiAZ: db.MultiAZ, BackupRetentionDays: db.BackupRetentionDays,
+			BackupWindow: db.BackupWindow, MaintenanceWindow: db.MaintenanceWindow, DeletionProtection: db.DeletionProtection,
+			PerformanceInsightsRetentionDays: db.PerformanceInsightsRetentionDays, MonitoringIntervalSeconds: db.MonitoringIntervalSeconds,
+			LogRetentionDays: db.LogRetentionDays, PreloadLibraries: db.PreloadLibraries, Parameters: db.Parameters,
+			SubnetGroupName:  f.DBSubnetGroupName,
+			SecurityGroupIDs: pulumi.StringArray{f.RDSSecurityGroupID},
+			ReadReplicas:     db.ReadReplicas,
+			IAMUsers:         []string{"cantondex_app"},
+			Alarms: &database.AlarmArgs{TopicARN: alarmTopic.ARN, CPUPercent: d.Alarms.CPUPercent, FreeStorageGiB: d.Alarms.FreeStorageGiB,
+				Connections: d.Alarms.DatabaseConnections, ReplicaLagSeconds: d.Alarms.ReplicaLagSec},
+			Tags: s.Tags,
+		}
+		if db.DRReplica {
+			if f.DR.Provider == nil || !set(f.DR.DBSubnetGroupName) || !set(f.DR.RDSSecurityGroupID) {
+				return fmt.Errorf("data.databases.%s.drReplica is on but the foundation prepared no DR region network", db.Role)
+			}
+			args.DR = &database.DRArgs{Provider: f.DR.Provider, SubnetGroupName: f.DR.DBSubnetGroupName, SecurityGroupIDs: pulumi.StringArray{f.DR.RDSSecurityGroupID}}
+		}
+		// Only used where RDS cannot manage the password itself (an instance with replicas).
+		args.Rotation = &database.RotationArgs{VpcID: f.VpcID, SubnetIDs: f.PrivateSubnetIDs, DatabaseSecurityGroupID: f.RDSSecurityGroupID, Days: SecretRotationDays}
+		if db.Proxy {
+			args.Proxy = &database.ProxyArgs{SubnetIDs: f.DatabaseSubnetIDs, SecurityGroupIDs: pulumi.StringArray{f.RDSProxySecurityGroupID}}
+		}
+		created, err := database.New(ctx, prefix+"-"+db.Role, args)
+		if err != nil {
+			return err
+		}
+		dbs[db.Role] = created
+	}
+
+	c := d.Cache
+	redis, err := cache.New(ctx, prefix+"-cache", cache.Args{
+		ID: prefix + "-cache", EngineVersion: c.EngineVersion, NodeType: c.NodeType, Shards: c.Shards, ReplicasPerShard: c.ReplicasPerShard,
+		SnapshotRetentionDays: c.SnapshotRetentionDays, SnapshotWindow: c.SnapshotWindow, MaintenanceWindow: c.MaintenanceWindow,
+		LogRetentionDays: c.LogRetentionDays,
+		SubnetIDs:        f.PrivateSubnetIDs,
+		SecurityGroupIDs: pulumi.StringArray{f.RedisSecurityGroupID},
+		Alarms:           &cache.AlarmArgs{TopicARN: alarmTopic.ARN, CPUPercent: d.Alarms.CPUPercent, MemoryPercent: d.Alarms.RedisMemoryPercent, Evictions: d.Alarms.RedisEvictions},
+		Tags:             s.Tags,
+	})
+	if err != nil {
+		return err
+	}
+
+	st := d.Streaming
+	streamArgs := streaming.Args{
+		ClusterName: prefix + "-kafka", KafkaVersion: st.KafkaVersion, BrokerCount: st.BrokerCount, InstanceType: st.InstanceType,
+		VolumeSizeGiB: st.VolumeSizeGiB, ProvisionedThroughputMiBps: st.ProvisionedThroughputMiBps,
+		DefaultReplicationFactor: st.DefaultReplicationFactor, MinInsyncReplicas: st.MinInsyncReplicas, LogRetentionDays: st.LogRetentionDays,
+		ClientSubnetIDs: f.PrivateSubnetIDs, SubnetCount: s.Network.AZCount,
+		SecurityGroupIDs: pulumi.StringArray{f.MSKSecurityGroupID},
+		Topics:           st.TopicList(),
+		Clients:          TopicAccess,
+		Alarms:           &streaming.AlarmArgs{TopicARN: alarmTopic.ARN, DiskPercent: d.Alarms.KafkaDiskPercent},
+		Tags:             s.Tags,
+	}
+	if f.Kubernetes != nil && set(f.OIDCProviderARN) && set(f.OIDCProviderURL) {
+		streamArgs.TopicJobs = &streaming.TopicJobArgs{Provider: f.Kubernetes, OIDCProviderARN: f.OIDCProviderARN, OIDCProviderURL: f.OIDCProviderURL,
+			Namespace: TopicJobNamespace, Image: st.TopicJobImage}
+	} else {
+		_ = ctx.Log.Warn("no Kubernetes provider: the services create the topics from services/topics at start", nil)
+	}
+	kafka, err := streaming.New(ctx, prefix+"-kafka", streamArgs)
+	if err != nil {
+		return err
+	}
+
+	// Outputs the workloads read: endpoints, ports, secrets, security groups and policies.
+	for role, db := range dbs {
+		ctx.Export("database."+role+".address", db.Address)
+		ctx.Export("database."+role+".port", db.Port)
+		ctx.Export("database."+role+".secretArn", db.SecretARN)
+		ctx.Export("database."+role+".readerAddresses", db.ReaderAddresses)
+		ctx.Export("database."+role+".proxyEndpoint", db.ProxyEndpoint)
+		ctx.Export("database."+role+".drReplicaArn", db.DRReplicaARN)
+		ctx.Export("database."+role+".connectPolicyArn", db.ConnectPolicyARN)
+		ctx.Export("database."+role+".secretReadPolicyArn", db.SecretReadPolicyARN)
+	}
+	ctx.Export("database.securityGroupId", f.RDSSecurityGroupID)
+	ctx.Export("database.proxySecurityGroupId", f.RDSProxySecurityGroupID)
+	ctx.Export("cache.configurationEndpoint", redis.ConfigurationEndpoint)
+	ctx.Export("cache.port", redis.Port)
+	ctx.Export("cache.authTokenSecretArn", redis.AuthTokenSecretARN)
+	ctx.Export("cache.readPolicyArn", redis.ReadPolicyARN)
+	ctx.Export("cache.securityGroupId", f.RedisSecurityGroupID)
+	ctx.Export("kafka.bootstrapBrokers", kafka.BootstrapBrokers)
+	ctx.Export("kafka.port", pulumi.Int(streaming.IAMPort))
+	ctx.Export("kafka.clusterArn", kafka.ClusterARN)
+	ctx.Export("kafka.clientPolicyArns", kafka.ClientPolicyARNs)
+	ctx.Export("kafka.securityGroupId", f.MSKSecurityGroupID)
+	ctx.Export("alarms.topicArn", alarmTopic.ARN)
 	return nil
 }

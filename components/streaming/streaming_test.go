@@ -1,0 +1,211 @@
+package streaming
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cantondex/platform/components/mocks"
+	"github.com/cantondex/platform/services/topics"
+)
+
+const clusterType = "aws:msk/cluster:Cluster"
+
+func testArgs() Args {
+	return Args{
+		ClusterName: "cdx-test", KafkaVersion: "3.9.x", BrokerCount: 6, InstanceType: "kafka.m7g.2xlarge",
+		VolumeSizeGiB: 1000, ProvisionedThroughputMiBps: 250, DefaultReplicationFactor: 3, MinInsyncReplicas: 2, LogRetentionDays: 365,
+		ClientSubnetIDs:  pulumi.ToStringArray([]string{"subnet-1", "subnet-2", "subnet-3"}),
+		SubnetCount:      3,
+		SecurityGroupIDs: pulumi.StringArray{pulumi.String("sg-msk")},
+		Topics:           topics.All(),
+		Clients: map[string]ClientAccess{
+			"matching-engine": {Consume: []string{topics.Orders}, Produce: []string{topics.Trades}},
+			"api-gateway":     {Produce: []string{topics.Orders}},
+		},
+		Alarms: &AlarmArgs{TopicARN: pulumi.String("arn:aws:sns:us-east-1:1:alarms"), DiskPercent: 80},
+	}
+}
+
+func run(t *testing.T, mutate func(*Args, *pulumi.Context) error) (*mocks.Recorder, error) {
+	t.Helper()
+	return mocks.Run("test", mocks.Config{}, func(ctx *pulumi.Context) error {
+		a := testArgs()
+		if mutate != nil {
+			if err := mutate(&a, ctx); err != nil {
+				return err
+			}
+		}
+		_, err := New(ctx, "kafka", a)
+		return err
+	})
+}
+
+func TestClusterIsPrivateEncryptedAndIAMAuthenticated(t *testing.T) {
+	rec, err := run(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusters := rec.OfType(clusterType)
+	if len(clusters) != 1 {
+		t.Fatalf("%d clusters", len(clusters))
+	}
+	c := clusters[0]
+	for path, want := range map[string]any{
+		"kafkaVersion": "3.9.x", "numberOfBrokerNodes": 6.0, "brokerNodeGroupInfo.instanceType": "kafka.m7g.2xlarge",
+		"brokerNodeGroupInfo.storageInfo.ebsStorageInfo.volumeSize":                             1000.0,
+		"brokerNodeGroupInfo.storageInfo.ebsStorageInfo.provisionedThroughput.enabled":          true,
+		"brokerNodeGroupInfo.storageInfo.ebsStorageInfo.provisionedThroughput.volumeThroughput": 250.0,
+		"brokerNodeGroupInfo.connectivityInfo.publicAccess.type":                                "DISABLED",
+		"encryptionInfo.encryptionAtRestKmsKeyArn":                                              mocks.ARN("aws:kms/key:Key", "kafka-key"),
+		"encryptionInfo.encryptionInTransit.clientBroker":                                       "TLS",
+		"encryptionInfo.encryptionInTransit.inCluster":                                          true,
+		"clientAuthentication.sasl.iam":                                                         true,
+		"clientAuthentication.unauthenticated":                                                  false,
+		"loggingInfo.brokerLogs.cloudwatchLogs.enabled":                                         true,
+		"loggingInfo.brokerLogs.cloudwatchLogs.logGroup":                                        "/aws/msk/cdx-test/broker",
+		"openMonitoring.prometheus.jmxExporter.enabledInBroker":                                 true,
+		"openMonitoring.prometheus.nodeExporter.enabledInBroker":                                true,
+	} {
+		if got, _ := c.Input(path); got != want {
+			t.Errorf("%s = %v, want %v", path, got, want)
+		}
+	}
+	cfg, _ := rec.Named("aws:msk/configuration:Configuration", "kafka-config")
+	props := cfg.String("serverProperties")
+	for _, want := range []string{"auto.create.topics.enable=false\n", "min.insync.replicas=2\n", "default.replication.factor=3\n", "unclean.leader.election.enable=false\n"} {
+		if !strings.Contains(props, want) {
+			t.Errorf("server properties lack %q:\n%s", want, props)
+		}
+	}
+	if c.String("configurationInfo.arn") != mocks.ARN("aws:msk/configuration:Configuration", "kafka-config") {
+		t.Errorf("cluster does not use its configuration: %v", c.Inputs["configurationInfo"])
+	}
+	if len(rec.OfType("aws:msk/cluster:Cluster")) != 1 || len(rec.OfType("kubernetes:batch/v1:Job")) != 0 {
+		t.Error("topic jobs created without a Kubernetes provider")
+	}
+	// 2 alarms per broker and one for the cluster
+	if got := len(rec.OfType("aws:cloudwatch/metricAlarm:MetricAlarm")); got != 13 {
+		t.Errorf("%d alarms", got)
+	}
+	disk, _ := rec.Named("aws:cloudwatch/metricAlarm:MetricAlarm", "kafka-broker-6-disk")
+	if disk.String("dimensions.Broker ID") != "6" || disk.String("metricName") != "KafkaDataLogsDiskUsed" || disk.Number("threshold") != 80 {
+		t.Errorf("disk alarm %+v", disk.Inputs)
+	}
+}
+
+func TestClientPoliciesNameTheirTopics(t *testing.T) {
+	rec, err := run(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := rec.Named("aws:iam/policy:Policy", "kafka-client-matching-engine")
+	if !ok {
+		t.Fatal("no matching-engine policy")
+	}
+	var doc struct {
+		Statement []struct {
+			Sid      string
+			Resource any // a string when there is one
+		}
+	}
+	if err := json.Unmarshal([]byte(p.String("policy")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, s := range doc.Statement {
+		got[s.Sid] = fmt.Sprint(s.Resource)
+	}
+	const prefix = "arn:aws:kafka:us-east-1:123456789012:"
+	want := map[string]string{
+		"Connect":          prefix + "cluster/cdx-test/0123abcd-uuid-1",
+		"IdempotentWrites": prefix + "cluster/cdx-test/0123abcd-uuid-1",
+		"Produce":          prefix + "topic/cdx-test/0123abcd-uuid-1/trades",
+		"Consume":          prefix + "topic/cdx-test/0123abcd-uuid-1/orders",
+		"ConsumerGroups":   prefix + "group/cdx-test/0123abcd-uuid-1/matching-engine*",
+	}
+	for sid, w := range want {
+		if got[sid] != w {
+			t.Errorf("%s: %q, want %q", sid, got[sid], w)
+		}
+	}
+	gw, _ := rec.Named("aws:iam/policy:Policy", "kafka-client-api-gateway")
+	if strings.Contains(gw.String("policy"), "ReadData") {
+		t.Error("a producer-only client may read")
+	}
+}
+
+func TestTopicJobsCreateEveryTopicOnce(t *testing.T) {
+	rec, err := run(t, func(a *Args, ctx *pulumi.Context) error {
+		k8s, err := kubernetes.NewProvider(ctx, "eks", &kubernetes.ProviderArgs{})
+		if err != nil {
+			return err
+		}
+		a.TopicJobs = &TopicJobArgs{Provider: k8s, OIDCProviderARN: pulumi.String("arn:aws:iam::1:oidc-provider/oidc.eks/id/X"),
+			OIDCProviderURL: pulumi.String("oidc.eks/id/X"), Namespace: "cantondex-kafka", Image: "apache/kafka:3.9.1"}
+		a.Topics[0].Partitions = 24 // a stack override
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := rec.OfType("kubernetes:batch/v1:Job")
+	if len(jobs) != len(topics.All()) {
+		t.Fatalf("%d jobs for %d topics", len(jobs), len(topics.All()))
+	}
+	seen := map[string]bool{}
+	for _, j := range jobs {
+		if !strings.Contains(j.Provider, "pulumi:providers:kubernetes::eks") {
+			t.Errorf("job %s not on the cluster's provider: %q", j.Name, j.Provider)
+		}
+		seen[strings.TrimPrefix(j.Name, "kafka-topic-")] = true
+	}
+	for _, tp := range topics.All() {
+		if !seen[tp.Name] {
+			t.Errorf("no job for %s", tp.Name)
+		}
+	}
+	orders, _ := rec.Named("kubernetes:batch/v1:Job", "kafka-topic-orders")
+	containers, _ := orders.Input("spec.template.spec.containers")
+	c0 := containers.([]any)[0].(map[string]any)
+	script := c0["command"].([]any)[2].(string)
+	for _, want := range []string{"--create --if-not-exists --topic orders --partitions 24 --replication-factor 3", "retention.ms=604800000", "min.insync.replicas=2", `if [ "$count" -lt 24 ]`} {
+		if !strings.Contains(script, want) {
+			t.Errorf("orders script lacks %q:\n%s", want, script)
+		}
+	}
+	sc := c0["securityContext"].(map[string]any)
+	if sc["runAsNonRoot"] != true || sc["readOnlyRootFilesystem"] != true || sc["allowPrivilegeEscalation"] != false {
+		t.Errorf("job container security context %v", sc)
+	}
+	sa, _ := rec.Named("kubernetes:core/v1:ServiceAccount", "kafka-topics")
+	annotations, _ := sa.Input("metadata.annotations")
+	if m, _ := annotations.(map[string]any); m["eks.amazonaws.com/role-arn"] != mocks.ARN("aws:iam/role:Role", "kafka-topics-role") {
+		t.Errorf("service account not bound to the role: %+v", sa.Inputs["metadata"])
+	}
+	trust, _ := rec.Named("aws:iam/role:Role", "kafka-topics-role")
+	if !strings.Contains(trust.String("assumeRolePolicy"), `"oidc.eks/id/X:sub":"system:serviceaccount:cantondex-kafka:kafka-topics"`) {
+		t.Errorf("role trust %s", trust.String("assumeRolePolicy"))
+	}
+	perm, _ := rec.Named("aws:iam/rolePolicy:RolePolicy", "kafka-topics-role-policy")
+	if !strings.Contains(perm.String("policy"), "topic/cdx-test/0123abcd-uuid-1/compliance-events") || strings.Contains(perm.String("policy"), "DeleteTopic") {
+		t.Errorf("topic role policy %s", perm.String("policy"))
+	}
+}
+
+func TestInvalidArgs(t *testing.T) {
+	for name, mutate := range map[string]func(*Args){
+		"5 brokers over 3 subnets": func(a *Args) { a.BrokerCount = 5 },
+		"unknown client topic":     func(a *Args) { a.Clients["x"] = ClientAccess{Consume: []string{"order"}} },
+		"RF above brokers":         func(a *Args) { a.BrokerCount = 3; a.Topics[0].ReplicationFactor = 4 },
+	} {
+		_, err := run(t, func(a *Args, _ *pulumi.Context) error { mutate(a); return nil })
+		if err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+}

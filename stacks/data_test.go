@@ -1,0 +1,143 @@
+package stacks
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cantondex/platform/services/topics"
+)
+
+func TestDataDefaults(t *testing.T) {
+	prod, err := Load("prod", "", mapSource{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	staging, err := Load("staging", "", mapSource{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prod.Data.Streaming.BrokerCount != 6 || staging.Data.Streaming.BrokerCount != 3 {
+		t.Errorf("brokers: prod %d staging %d", prod.Data.Streaming.BrokerCount, staging.Data.Streaming.BrokerCount)
+	}
+	if prod.Data.Cache.Nodes() != 3 || staging.Data.Cache.Nodes() != 3 {
+		t.Errorf("cache nodes: prod %d staging %d", prod.Data.Cache.Nodes(), staging.Data.Cache.Nodes())
+	}
+	for _, db := range prod.Data.Databases.Roles() {
+		if !db.MultiAZ || db.BackupRetentionDays != 30 || !db.DeletionProtection {
+			t.Errorf("prod %s: %+v", db.Role, *db.Database)
+		}
+	}
+	tr := prod.Data.Databases.Trading
+	if tr.ReadReplicas != 1 || !tr.DRReplica || !tr.Proxy || prod.Data.Databases.PQS.Proxy {
+		t.Errorf("only trading has a replica, DR and proxy: %+v", prod.Data.Databases)
+	}
+	if !strings.Contains(strings.Join(prod.Data.Databases.Timescale.PreloadLibraries, ","), "timescaledb") {
+		t.Error("timescale database does not preload timescaledb")
+	}
+	if len(prod.Warnings) != 0 {
+		t.Errorf("defaults warn: %q", prod.Warnings)
+	}
+}
+
+func TestDataOverlayKeepsDefaults(t *testing.T) {
+	s, err := Load("prod", "", mapSource{"data": `{"databases":{"pqs":{"instanceClass":"db.r6g.2xlarge"}},"streaming":{"topics":{"orders":{"partitions":24}}}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Data.Databases.PQS.InstanceClass != "db.r6g.2xlarge" || s.Data.Databases.PQS.BackupRetentionDays != 30 {
+		t.Errorf("pqs overlay: %+v", s.Data.Databases.PQS)
+	}
+	orders, _ := topics.Lookup(topics.Orders)
+	got := s.Data.Streaming.TopicList()
+	if got[0].Name != topics.Orders || got[0].Partitions != 24 || got[0].ReplicationFactor != orders.ReplicationFactor || got[0].RetentionMs != orders.RetentionMs {
+		t.Errorf("orders override: %+v", got[0])
+	}
+	if got[1] != topics.All()[1] {
+		t.Errorf("trades changed without an override: %+v", got[1])
+	}
+}
+
+func TestTopicOverrideRetentionAndReplication(t *testing.T) {
+	st := Streaming{BrokerCount: 2, Topics: map[string]TopicOverride{
+		topics.Alerts: {ReplicationFactor: 2, RetentionHours: 48}, topics.ComplianceEvents: {RetentionHours: -1},
+	}}
+	for _, tp := range st.TopicList() {
+		switch tp.Name {
+		case topics.Alerts:
+			if tp.ReplicationFactor != 2 || tp.RetentionMs != 48*3600*1000 || tp.MinInsyncReplicas != 1 {
+				t.Errorf("alerts: %+v", tp)
+			}
+		case topics.ComplianceEvents:
+			if tp.RetentionMs != -1 {
+				t.Errorf("compliance-events retention: %+v", tp)
+			}
+		}
+	}
+}
+
+func TestInvalidDataSettingsNameTheSetting(t *testing.T) {
+	tests := []struct {
+		name  string
+		stack string
+		data  string
+		want  string
+	}{
+		{"5 brokers over 3 subnets", "prod", `{"streaming":{"brokerCount":5}}`, "cantondex:data.streaming.brokerCount: 5 brokers cannot spread evenly over 3 client subnets"},
+		{"4 brokers staging", "staging", `{"streaming":{"brokerCount":4}}`, "data.streaming.brokerCount"},
+		{"backup retention 0 in prod", "prod", `{"databases":{"trading":{"backupRetentionDays":0}}}`, "cantondex:data.databases.trading.backupRetentionDays: 0 is outside 7 to 35 days"},
+		{"backup retention 14 in prod", "prod", `{"databases":{"pqs":{"backupRetentionDays":14}}}`, "data.databases.pqs.backupRetentionDays: 14 is below the 30 days"},
+		{"shard without replicas with failover", "staging", `{"cache":{"replicasPerShard":0}}`, "cantondex:data.cache.replicasPerShard: 0 leaves each shard without a replica, but automaticFailover is on"},
+		{"failover off", "staging", `{"cache":{"automaticFailover":false}}`, "data.cache.automaticFailover"},
+		{"small prod instance", "prod", `{"databases":{"trading":{"instanceClass":"db.r6g.large"}}}`, "data.databases.trading.instanceClass: db.r6g.large is too small for prod"},
+		{"burstable prod instance", "prod", `{"databases":{"timescale":{"instanceClass":"db.t4g.2xlarge"}}}`, "data.databases.timescale.instanceClass"},
+		{"postgres 14", "staging", `{"databases":{"trading":{"engineVersion":"14.9"}}}`, "data.databases.trading.engineVersion"},
+		{"single AZ prod", "prod", `{"databases":{"trading":{"multiAz":false}}}`, "data.databases.trading.multiAz"},
+		{"no deletion protection prod", "prod", `{"databases":{"pqs":{"deletionProtection":false}}}`, "data.databases.pqs.deletionProtection"},
+		{"monitoring off", "staging", `{"databases":{"pqs":{"monitoringIntervalSeconds":0}}}`, "data.databases.pqs.monitoringIntervalSeconds"},
+		{"bad PI retention", "staging", `{"databases":{"pqs":{"performanceInsightsRetentionDays":30}}}`, "data.databases.pqs.performanceInsightsRetentionDays"},
+		{"preload via parameters", "staging", `{"databases":{"pqs":{"parameters":{"shared_preload_libraries":"x"}}}}`, "data.databases.pqs.parameters"},
+		{"storage ceiling below size", "staging", `{"databases":{"pqs":{"allocatedStorageGiB":200}}}`, "data.databases.pqs.maxAllocatedStorageGiB"},
+		{"kafka 3.4", "prod", `{"streaming":{"kafkaVersion":"3.4.0"}}`, "data.streaming.kafkaVersion: 3.4.0 is below the minimum 3.5.1"},
+		{"kafka garbage", "prod", `{"streaming":{"kafkaVersion":"latest"}}`, "data.streaming.kafkaVersion"},
+		{"throughput on small broker", "staging", `{"streaming":{"provisionedThroughputMiBps":250}}`, "data.streaming.provisionedThroughputMiBps: kafka.m7g.large cannot have provisioned throughput"},
+		{"min ISR equals RF", "prod", `{"streaming":{"minInsyncReplicas":3}}`, "data.streaming.minInsyncReplicas"},
+		{"unknown topic", "prod", `{"streaming":{"topics":{"order":{"partitions":3}}}}`, "data.streaming.topics.order"},
+		{"topic RF above brokers", "staging", `{"streaming":{"topics":{"orders":{"replicationFactor":4}}}}`, "data.streaming.topics.orders.replicationFactor"},
+		{"redis 6", "prod", `{"cache":{"engineVersion":"6.2"}}`, "data.cache.engineVersion"},
+		{"alarm threshold", "prod", `{"alarms":{"cpuPercent":120}}`, "data.alarms.cpuPercent"},
+		{"unknown field", "prod", `{"streaming":{"brokers":6}}`, "cantondex:data: cannot read"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.stack, "", mapSource{"data": tt.data})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v; want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestKafkaFloorWarns(t *testing.T) {
+	s, err := Load("staging", "", mapSource{"data": `{"streaming":{"kafkaVersion":"3.5.1"}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], "data.streaming.kafkaVersion") {
+		t.Fatalf("warnings = %q", s.Warnings)
+	}
+	for _, ok := range []string{"3.9.x", "3.7.x.kraft", "4.0.x", "3.6.0"} {
+		s, err := Load("staging", "", mapSource{"data": `{"streaming":{"kafkaVersion":"` + ok + `"}}`})
+		if err != nil || len(s.Warnings) != 0 {
+			t.Errorf("%s: err %v warnings %q", ok, err, s.Warnings)
+		}
+	}
+}
+
+func TestBrokersFollowAZCount(t *testing.T) {
+	if _, err := Load("prod", "", mapSource{"network": `{"azCount":2}`, "data": `{"streaming":{"brokerCount":4}}`}); err != nil {
+		t.Fatalf("4 brokers over 2 AZs rejected: %v", err)
+	}
+	if _, err := Load("prod", "", mapSource{"network": `{"azCount":2}`, "data": `{"streaming":{"brokerCount":3}}`}); err == nil {
+		t.Fatal("3 brokers over 2 AZs accepted")
+	}
+}
