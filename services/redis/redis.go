@@ -64,34 +64,16 @@ func (c *Client) key(parts ...string) string {
 	return k
 }
 
-// slidingWindow counts hits in the current and previous fixed windows and weighs the previous
-// one by how much of it still overlaps the sliding window. It admits the hit (and counts it)
-// only when under the limit, and otherwise returns the milliseconds until it would be.
-var slidingWindow = goredis.NewScript(`
-local cur, prev = KEYS[1], KEYS[2]
-local limit, window, elapsed = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local c = tonumber(redis.call('GET', cur) or '0')
-local p = tonumber(redis.call('GET', prev) or '0')
-local weight = (window - elapsed) / window
-if c + p * weight + 1 > limit then
-  local wait
-  if c + 1 > limit then
-    wait = window - elapsed
-  elseif p > 0 then
-    -- the previous window's weight must fall by the excess
-    local excess = c + p * weight + 1 - limit
-    wait = math.ceil(excess / p * window)
-  else
-    wait = window - elapsed
-  end
-  return {0, math.max(wait, 1)}
-end
-redis.call('INCR', cur)
-redis.call('PEXPIRE', cur, window * 2)
-return {1, 0}
-`)
-
-// Limiter allows Limit hits per Window per key, over a sliding window.
+// Limiter allows Limit hits per Window per key, over a sliding window: the hits of the current
+// fixed window plus those of the previous one, weighed by how much of it still overlaps the
+// sliding window. The counts live in Redis, so every gateway replica shares them.
+//
+// A hit costs one round trip of plain commands (no script: a Lua script costs far more,
+// and most in the embedded Redis): it counts itself in the current window (MULTI INCR
+// PEXPIRE GET EXEC, so a counter never lives without its expiry) and reads the previous window.
+// A refused hit takes its count back with a second round trip, so only admitted hits count;
+// the refused path is the rare one. Concurrent hits at the limit may see each other's
+// not-yet-taken-back counts and be refused a moment early: the limiter errs towards refusing.
 type Limiter struct {
 	c      *Client
 	Limit  int
@@ -110,13 +92,45 @@ func (l *Limiter) Allow(ctx context.Context, key string) (ok bool, retryAfter ti
 	w := l.Window.Milliseconds()
 	now := l.now().UnixMilli()
 	slot := now / w
-	res, err := slidingWindow.Run(ctx, l.c.rdb,
-		[]string{l.c.key("rl", key, strconv.FormatInt(slot, 10)), l.c.key("rl", key, strconv.FormatInt(slot-1, 10))},
-		l.Limit, w, now-slot*w).Int64Slice()
-	if err != nil {
+	elapsed := now - slot*w
+	base := l.c.key("rl", key) + ":"
+	cur := base + strconv.FormatInt(slot, 10)
+	var incr *goredis.IntCmd
+	var prev *goredis.StringCmd
+	_, err = l.c.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		incr = p.Incr(ctx, cur)
+		p.PExpire(ctx, cur, 2*l.Window)
+		prev = p.Get(ctx, base+strconv.FormatInt(slot-1, 10))
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
 		return false, 0, fmt.Errorf("rate limit: %w", err)
 	}
-	return res[0] == 1, time.Duration(res[1]) * time.Millisecond, nil
+	c := incr.Val() // this hit included
+	p, _ := prev.Int64()
+	if wait := slidingWait(c, p, int64(l.Limit), w, elapsed); wait > 0 {
+		if err := l.c.rdb.Decr(ctx, cur).Err(); err != nil {
+			return false, 0, fmt.Errorf("rate limit: %w", err)
+		}
+		return false, time.Duration(wait) * time.Millisecond, nil
+	}
+	return true, 0, nil
+}
+
+// slidingWait is 0 when c hits in the current window (this one included) and p in the
+// previous one fit in limit, elapsed ms into a window of w ms; otherwise the ms until they
+// would.
+func slidingWait(c, p, limit, w, elapsed int64) int64 {
+	// c + p*(w-elapsed)/w > limit, in integers.
+	excess := c*w + p*(w-elapsed) - limit*w
+	if excess <= 0 {
+		return 0
+	}
+	if c > limit || p == 0 {
+		return w - elapsed
+	}
+	// The previous window's weight must fall by the excess: excess/(p*w) of a window.
+	return max((excess+p-1)/p, 1)
 }
 
 // IdempotencyStore remembers the outcome of a request by its idempotency key.

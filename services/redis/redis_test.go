@@ -77,7 +77,12 @@ func TestLimiterSlidingWindow(t *testing.T) {
 			if ok, _ := allow("b"); !ok {
 				t.Fatal("another key is limited too")
 			}
-			// Next window: the previous one still weighs fully, so wait a third of a window.
+			// The counters expire on their own, after the window that still reads them.
+			if ttl := c.rdb.PTTL(ctx, c.key("rl", "a", "1000000000")).Val(); ttl <= time.Second || ttl > 2*time.Second {
+				t.Fatalf("counter ttl = %v, want within (1s, 2s]", ttl)
+			}
+			// Next window: the previous one still weighs fully, so wait a third of a window
+			// (refused hits are not counted: had the 4th counted, the wait would be half).
 			at(1000)
 			if ok, wait := allow("a"); ok || wait != 334*time.Millisecond {
 				t.Fatalf("at 1000ms: ok=%v wait=%v, want refused for 334ms", ok, wait)

@@ -28,29 +28,41 @@ type cachedMarket struct {
 	def trading.MarketDef
 	st  steps
 	at  time.Time
+	// refreshing is set while one caller reads a stale entry anew; the others keep using
+	// the stale one meanwhile instead of all queueing for the database at once.
+	refreshing bool
 }
 
 func newRefCache() *refCache {
 	return &refCache{markets: map[string]cachedMarket{}, now: time.Now}
 }
 
-// cachedMarket returns the market, from the cache when fresh. Unknown markets are not cached,
-// so a new market is usable at once.
+// cachedMarket returns the market, from the cache when fresh. When the entry is stale one
+// caller reads it anew while the others go on with the stale entry (a market read per second
+// per replica, not a burst of them each time the entry expires). Unknown markets are not
+// cached, so a new market is usable at once.
 func (s *Server) cachedMarket(ctx context.Context, symbol string) (trading.MarketDef, steps, error) {
 	c := s.refs
 	c.mu.Lock()
 	m, ok := c.markets[symbol]
-	c.mu.Unlock()
-	if ok && c.now().Sub(m.at) < refTTL {
+	switch {
+	case ok && (c.now().Sub(m.at) < refTTL || m.refreshing):
+		c.mu.Unlock()
 		return m.def, m.st, nil
+	case ok:
+		m.refreshing = true
+		c.markets[symbol] = m
 	}
+	c.mu.Unlock()
 	def, st, err := s.market(ctx, symbol)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if err != nil {
+		delete(c.markets, symbol) // serve nothing stale after a failed read
+
 		return def, st, err
 	}
-	c.mu.Lock()
 	c.markets[symbol] = cachedMarket{def: def, st: st, at: c.now()}
-	c.mu.Unlock()
 	return def, st, nil
 }
 
