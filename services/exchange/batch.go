@@ -80,10 +80,10 @@ func (b *batcher) submit(ctx context.Context, o NewOrder) (_ Recorded, ok bool) 
 	}
 }
 
-// writers is how many batches order entry records at once. One: concurrent writers lock the
-// same balance rows (an account's orders) and mostly wait for each other, while one writer
-// simply takes larger batches as the load grows.
-const writers = 1
+// writers is how many batches order entry records at once: while one waits for its commit
+// to be flushed, another collects and writes the next, so that the server's WAL flushes
+// cover several batches.
+const writers = 3
 
 // runBatcher runs the writers and the publisher until ctx ends; orders already taken are
 // finished before it returns.

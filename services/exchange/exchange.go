@@ -339,53 +339,35 @@ func (s *Service) Relay(ctx context.Context) {
 	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	// Published orders are marked only once they are markAge old, and only those still
-	// pending then: most have been settled by that time and need no write at all.
-	type sent struct {
-		id string
-		at time.Time
-	}
-	var done []sent
-	mark := func(ctx context.Context, upTo time.Time) {
-		n := 0
-		for n < len(done) && !done[n].at.After(upTo) {
-			n++
-		}
-		if n == 0 {
-			return
-		}
-		ids := make([]string, n)
-		for i := range ids {
-			ids[i] = done[i].id
-		}
-		if err := s.store.MarkPublished(ctx, ids); err != nil {
-			s.log.WarnContext(ctx, "mark orders published", "err", err)
-			return
-		}
-		done = append(done[:0], done[n:]...)
-	}
+	var done []string
 	lastScan := time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
-			mark(context.WithoutCancel(ctx), s.now())
+			if len(done) > 0 {
+				_ = s.store.MarkPublished(context.WithoutCancel(ctx), done)
+			}
 			return
 		case id := <-s.published:
-			done = append(done, sent{id, s.now()})
-			continue
+			done = append(done, id)
+			if len(done) < 1000 {
+				continue
+			}
 		case <-tick.C:
 		}
-		mark(ctx, s.now().Add(-markAge))
+		if len(done) > 0 {
+			if err := s.store.MarkPublished(ctx, done); err != nil {
+				s.log.WarnContext(ctx, "mark orders published", "err", err)
+			} else {
+				done = done[:0]
+			}
+		}
 		if s.now().Sub(lastScan) >= time.Second {
 			lastScan = s.now()
 			s.republish(ctx)
 		}
 	}
 }
-
-// markAge is how long after its publish the relay marks an order published: well below
-// RepublishAge, so that it is not published again.
-const markAge = RepublishAge / 3
 
 // RepublishAge is how old an unmarked pending order must be before the relay publishes it
 // again.

@@ -328,11 +328,9 @@ func (s *Store) Unpublished(ctx context.Context, before time.Time, limit int) ([
 		WHERE NOT published AND status = 'pending' AND created_at < $1 ORDER BY created_at LIMIT $2`, before, limit))
 }
 
-// MarkPublished marks orders as published to the orders log. Only pending orders need the
-// mark (Unpublished lists no other): the others are left alone, so marking costs no write
-// and waits for no lock once settlement has moved an order on.
+// MarkPublished marks orders as published to the orders log.
 func (s *Store) MarkPublished(ctx context.Context, ids []string) error {
-	_, err := s.q().Exec(ctx, `UPDATE orders SET published = true WHERE id = ANY($1) AND NOT published AND status = 'pending'`, ids)
+	_, err := s.q().Exec(ctx, `UPDATE orders SET published = true WHERE id = ANY($1) AND NOT published`, ids)
 	return translate(err, "orders")
 }
 
