@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -39,13 +40,27 @@ func main() {
 		concurrency = flag.Int("concurrency", 32, "concurrent order submitters")
 		rate        = flag.Int("rate", 0, "target orders/s (0: as fast as possible)")
 		entryOnly   = flag.Bool("entry-only", false, "measure order entry alone (no engine or settlement)")
+		cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	)
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "flowbench:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	services := app.Matching | app.Settlement
 	if *entryOnly {
 		services = app.OrderEntryOnly
 	}
 	if err := run(*database, *orders, *accounts, *concurrency, *rate, services); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "flowbench:", err)
 		os.Exit(1)
 	}
