@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
+
 	"github.com/cantondex/platform/services/app"
 	"github.com/cantondex/platform/services/exchange"
 	"github.com/cantondex/platform/services/kafka"
@@ -130,13 +132,28 @@ func TestCrashSafetySIGKILL(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	testCrashSafety(t, postgres.NewStore(db), &binaries{dir: bin, dbURL: url})
+	logs, err := os.Create(filepath.Join(bin, "children.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.Close()
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		if out, err := os.ReadFile(logs.Name()); err == nil {
+			t.Logf("children's warnings and errors:\n%s", tail(notInfo(string(out)), 200))
+			t.Logf("children's output (last 80 lines):\n%s", tail(string(out), 80))
+		}
+	})
+	testCrashSafety(t, postgres.NewStore(db), &binaries{dir: bin, dbURL: url, logs: logs})
 }
 
 // binaries says where the service binaries are and how to configure them.
 type binaries struct {
 	dir   string
 	dbURL string
+	logs  *os.File // the children's stdout and stderr, printed when the test fails
 }
 
 // process returns a restartable running binary name; kill sends SIGKILL.
@@ -145,8 +162,9 @@ func (b *binaries) process(t *testing.T, name string, brokers []string) *restart
 	r.start = func(context.Context) func() {
 		cmd := exec.Command(filepath.Join(b.dir, name))
 		cmd.Env = append(os.Environ(), "DATABASE_URL="+b.dbURL, "KAFKA_BROKERS="+strings.Join(brokers, ","),
-			"HTTP_ADDR=127.0.0.1:0", "FEE_MAKER_BPS=3", "FEE_TAKER_BPS=7", "LOG_LEVEL=warn")
-		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+			"HTTP_ADDR=127.0.0.1:0", "FEE_MAKER_BPS=3", "FEE_TAKER_BPS=7", "LOG_LEVEL=info")
+		fmt.Fprintf(b.logs, "=== %s start %s\n", name, time.Now().Format("15:04:05.000"))
+		cmd.Stdout, cmd.Stderr = b.logs, b.logs
 		if err := cmd.Start(); err != nil {
 			t.Errorf("start %s: %v", name, err)
 			return func() {}
@@ -354,6 +372,8 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 			break
 		}
 		if time.Now().After(deadline) {
+			groupDiagnostics(t, brokers)
+			stuckOrders(t, store, accounts, &accepted)
 			t.Fatalf("%d orders still open after the flow drained", open)
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -445,4 +465,86 @@ func checkInvariants(t *testing.T, store app.Store, accounts []string, deposits 
 	// A trade settled twice would move funds twice while being recorded once: replay the
 	// recorded trades from the deposits and compare every balance.
 	t.Logf("%d trades settled once each", trades)
+}
+
+// groupDiagnostics logs, for each consumer group and the topic it consumes, the committed
+// offset of every partition next to its high-water mark.
+func groupDiagnostics(t *testing.T, brokers []string) {
+	client, err := sarama.NewClient(brokers, kafka.Config("crash-diagnostics"))
+	if err != nil {
+		t.Logf("diagnostics: %v", err)
+		return
+	}
+	defer client.Close()
+	admin, err := sarama.NewClusterAdminFromClient(client)
+	if err != nil {
+		t.Logf("diagnostics: %v", err)
+		return
+	}
+	for group, topic := range map[string]string{app.MatchingGroup: topics.Orders, app.SettlementGroup: topics.Trades} {
+		parts, err := client.Partitions(topic)
+		if err != nil {
+			t.Logf("diagnostics %s: %v", topic, err)
+			continue
+		}
+		offs, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
+		if err != nil {
+			t.Logf("diagnostics %s: %v", group, err)
+			continue
+		}
+		var b strings.Builder
+		for _, p := range parts {
+			hw, _ := client.GetOffset(topic, p, sarama.OffsetNewest)
+			committed := int64(-1)
+			if blk := offs.GetBlock(topic, p); blk != nil {
+				committed = blk.Offset
+			}
+			if hw > 0 || committed >= 0 {
+				fmt.Fprintf(&b, " p%d committed=%d hw=%d", p, committed, hw)
+			}
+		}
+		if desc, err := admin.DescribeConsumerGroups([]string{group}); err == nil && len(desc) == 1 {
+			fmt.Fprintf(&b, " state=%s members=%d", desc[0].State, len(desc[0].Members))
+			for id, m := range desc[0].Members {
+				if a, err := m.GetMemberAssignment(); err == nil && a != nil {
+					fmt.Fprintf(&b, " [%s %v]", id, a.Topics)
+				}
+			}
+		}
+		t.Logf("group %s on %s:%s", group, topic, b.String())
+	}
+}
+
+// stuckOrders logs the accepted orders that have not ended.
+func stuckOrders(t *testing.T, store app.Store, accounts []string, accepted *sync.Map) {
+	ctx := context.Background()
+	n := 0
+	accepted.Range(func(k, v any) bool {
+		o, err := store.Order(ctx, v.(string), k.(string))
+		if err != nil || o.Status.Final() {
+			return true
+		}
+		if n++; n <= 20 {
+			t.Logf("stuck order %s %s %s filled %d of %d", o.ID, v, o.Status, o.Filled, o.Quantity)
+		}
+		return true
+	})
+	t.Logf("%d stuck orders", n)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
+}
+
+// notInfo keeps the lines that are not info-level log records.
+func notInfo(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(s, "\n") {
+		if l != "" && !strings.Contains(l, `"level":"INFO"`) {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
 }
