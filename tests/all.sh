@@ -7,8 +7,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZTIME="${FUZZTIME:-5s}"
-# The crash-safety test that SIGKILLs the real service binaries (about a minute and a half) runs
-# with CDX_SIGKILL=1; the in-process crash-safety test always runs.
+# The crash-safety test that SIGKILLs the real service binaries runs with CDX_SIGKILL=1; the
+# in-process crash-safety test always runs. Opt-in because the in-test broker (kfake) keeps a
+# member killed in the middle of joining its group forever (services/README.md), which stalls
+# about one run in eight; real Kafka expires such a member.
 export CDX_SIGKILL="${CDX_SIGKILL-}"
 PKGS=(./components/... ./stacks/... ./infra/... ./services/... ./tests/...)
 log=$(mktemp)
