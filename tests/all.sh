@@ -50,8 +50,9 @@ for entry in "${FUZZ_TARGETS[@]}"; do
 done
 
 passed=$(grep -cE '^ok[[:space:]]' "$log" || true)
-failed=$(grep -cE '^(FAIL[[:space:]]|--- FAIL)' "$log" || true)
+failed=$(grep -cE '^FAIL[[:space:]]' "$log" || true)
+failed_tests=$(grep -cE '^[[:space:]]*--- FAIL' "$log" || true)
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo
-echo "packages: $passed passed, $failed failed"
+echo "packages: $passed passed, $failed failed; failing tests: $failed_tests"
 exit "$status"

@@ -43,18 +43,6 @@ func balances(t *testing.T, c *platformtest.Client) map[string]bal {
 	return out
 }
 
-// eventually polls f until it holds: matching and settlement are asynchronous.
-func eventually(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 15s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func order(market, side, price, qty, clientID string) map[string]any {
 	o := map[string]any{"market": market, "side": side, "type": "limit", "price": price, "quantity": qty}
 	if clientID != "" {
@@ -81,7 +69,7 @@ func lifecycle(t *testing.T, p *platformtest.Platform) {
 
 	sell := bob.Do("POST", "/orders", order("BTC-USD", "sell", "30000.00", "0.5", "bob-sell-1"))
 	want(t, sell, 201)
-	eventually(t, "bob's sell resting", func() bool {
+	platformtest.Eventually(t, "bob's sell resting", func() bool {
 		return bob.Do("GET", "/orders/"+sell.Str("id"), nil).Str("status") == "open"
 	})
 	buy := alice.Do("POST", "/orders", order("BTC-USD", "buy", "30100.00", "0.2", "alice-buy-1"))
@@ -89,18 +77,18 @@ func lifecycle(t *testing.T, p *platformtest.Platform) {
 
 	// Partial fill of bob's order at the maker's price.
 	var fills *platformtest.Response
-	eventually(t, "alice's fill", func() bool {
+	platformtest.Eventually(t, "alice's fill", func() bool {
 		fills = alice.Do("GET", "/trades", nil)
 		return len(fills.Items()) == 1
 	})
 	if f := fills.Items()[0]; f["price"] != "30000.00" || f["quantity"] != "0.2000" || f["liquidity"] != "taker" || f["side"] != "buy" || f["order_id"] != buy.Str("id") {
 		t.Fatalf("alice's fill %v", f)
 	}
-	eventually(t, "bob's sell partially filled", func() bool {
+	platformtest.Eventually(t, "bob's sell partially filled", func() bool {
 		o := bob.Do("GET", "/orders/"+sell.Str("id"), nil)
 		return o.Str("status") == "partially_filled" && o.Str("remaining_quantity") == "0.3000"
 	})
-	eventually(t, "settled balances", func() bool {
+	platformtest.Eventually(t, "settled balances", func() bool {
 		a, b := balances(t, alice.Client), balances(t, bob.Client)
 		return a["USD"] == bal{"4000.000000", "0.000000", "4000.000000"} && a["BTC"].total == "0.20000000" &&
 			b["USD"].total == "6000.000000" && b["BTC"] == bal{"0.80000000", "0.30000000", "0.50000000"}
@@ -109,7 +97,7 @@ func lifecycle(t *testing.T, p *platformtest.Platform) {
 	// Cancel the rest: the hold is released and nothing is left open.
 	c := bob.Do("DELETE", "/orders/"+sell.Str("id"), nil)
 	want(t, c, 200)
-	eventually(t, "cancel settled", func() bool {
+	platformtest.Eventually(t, "cancel settled", func() bool {
 		o := bob.Do("GET", "/orders/"+sell.Str("id"), nil)
 		return o.Str("status") == "cancelled" && balances(t, bob.Client)["BTC"] == bal{"0.80000000", "0.00000000", "0.80000000"}
 	})
@@ -152,9 +140,9 @@ func TestIdempotentRetries(t *testing.T) {
 	if n := len(all.Items()); n != 1 {
 		t.Fatalf("%d orders after a retried placement", n)
 	}
-	eventually(t, "one hold of 290 USD", func() bool { return balances(t, carol.Client)["USD"].held == "290.000000" })
+	platformtest.Eventually(t, "one hold of 290 USD", func() bool { return balances(t, carol.Client)["USD"].held == "290.000000" })
 	want(t, carol.Do("DELETE", "/orders?market=BTC-USD", nil), 200)
-	eventually(t, "hold released", func() bool { return balances(t, carol.Client)["USD"].held == "0.000000" })
+	platformtest.Eventually(t, "hold released", func() bool { return balances(t, carol.Client)["USD"].held == "0.000000" })
 }
 
 func TestPagination(t *testing.T) {

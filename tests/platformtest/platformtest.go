@@ -433,3 +433,16 @@ func (p *Platform) Admin(t *testing.T) *Client {
 	}
 	return p.Client(t).As(r.Str("access_token"))
 }
+
+// Eventually polls f until it holds, failing the test after 15 s: matching and
+// settlement are asynchronous, so a test waits for the state it expects.
+func Eventually(t testing.TB, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 15s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

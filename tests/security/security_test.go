@@ -295,6 +295,11 @@ func TestHorizontalAccess(t *testing.T) {
 	want(t, adm.Do("POST", "/admin/deposits", map[string]string{"id": "sec-h-" + alice.ID, "account": alice.ID, "asset": "USD", "amount": "100"}), 201, "")
 	o := alice.Do("POST", "/orders", map[string]any{"market": "BTC-USD", "side": "buy", "type": "limit", "price": "10.00", "quantity": "1"})
 	want(t, o, 201, "")
+	// The order is accepted as pending and opens when the book sees it; wait for
+	// that, or the book itself would change alice's state under the comparison.
+	platformtest.Eventually(t, "alice's order opens", func() bool {
+		return alice.Do("GET", "/orders/"+o.Str("id"), nil).Str("status") == "open"
+	})
 	k := alice.Do("POST", "/api-keys", map[string]any{"scopes": []string{"read"}})
 	secrets.add(k.Str("secret"))
 	before := snapshot(t, alice.Client)
