@@ -7,11 +7,6 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZTIME="${FUZZTIME:-5s}"
-# The crash-safety test that SIGKILLs the real service binaries runs with CDX_SIGKILL=1; the
-# in-process crash-safety test always runs. Opt-in because the in-test broker (kfake) keeps a
-# member killed in the middle of joining its group forever (services/README.md), which stalls
-# about one run in eight; real Kafka expires such a member.
-export CDX_SIGKILL="${CDX_SIGKILL-}"
 PKGS=(./components/... ./stacks/... ./infra/... ./services/... ./tests/...)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

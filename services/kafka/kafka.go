@@ -201,6 +201,10 @@ type Group struct {
 	// from there (sarama only moves an offset back; a handler skips what it has already seen).
 	Assigned func(ctx context.Context, topic string, partition int32) (start int64, err error)
 	Log      *slog.Logger
+	// InstanceID, when set, makes this a static member (KIP-345, group.instance.id): a
+	// process restarted with the same id replaces its predecessor at once, even one killed in
+	// the middle of a join, and a static member does not leave the group when it closes.
+	InstanceID string
 	// Lag, when set, observes after each batch how far the partition's high-water mark is
 	// ahead of the next message.
 	Lag func(group, topic string, partition int32, lag int64)
@@ -209,6 +213,7 @@ type Group struct {
 // Run consumes until ctx ends, rejoining after rebalances and transient errors.
 func (g *Group) Run(ctx context.Context) error {
 	cfg := Config(g.Group)
+	cfg.Consumer.Group.InstanceId = g.InstanceID
 	cg, err := sarama.NewConsumerGroup(g.Brokers, g.Group, cfg)
 	if err != nil {
 		return fmt.Errorf("consumer group %s: %w", g.Group, err)

@@ -33,6 +33,11 @@ type Config struct {
 	LogLevel     slog.Level
 	LogFormat    string // LOG_FORMAT: json (default) or text
 	DBMaxConns   int32  // DB_MAX_CONNS, default 16
+	// KafkaInstanceID (KAFKA_GROUP_INSTANCE_ID) makes the service a static member of its
+	// consumer groups (KIP-345): a restarted process with the same id takes over its
+	// predecessor's partitions at once, whatever state the predecessor died in, instead of
+	// waiting for its session to expire. One id per replica: a StatefulSet pod name.
+	KafkaInstanceID string
 }
 
 // LoadConfig reads the environment through getenv (os.Getenv in main) for service name.
@@ -44,6 +49,11 @@ func LoadConfig(service string, getenv func(string) string) (Config, error) {
 		HTTPAddr:    getenv("HTTP_ADDR"),
 		LogFormat:   getenv("LOG_FORMAT"),
 		DBMaxConns:  16,
+
+		KafkaInstanceID: getenv("KAFKA_GROUP_INSTANCE_ID"),
+	}
+	if !validInstanceID(c.KafkaInstanceID) {
+		return c, fmt.Errorf("KAFKA_GROUP_INSTANCE_ID %q: want at most 249 of a-z A-Z 0-9 . _ -", c.KafkaInstanceID)
 	}
 	for _, b := range strings.Split(getenv("KAFKA_BROKERS"), ",") {
 		if b = strings.TrimSpace(b); b != "" {
@@ -72,6 +82,20 @@ func LoadConfig(service string, getenv func(string) string) (Config, error) {
 		c.DBMaxConns = int32(n)
 	}
 	return c, nil
+}
+
+// validInstanceID reports whether id is empty or a legal Kafka group.instance.id (the
+// broker's rule for topic names: at most 249 of letters, digits, '.', '_' and '-').
+func validInstanceID(id string) bool {
+	if len(id) > 249 || id == "." || id == ".." {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 type ctxKey int

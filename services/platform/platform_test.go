@@ -14,14 +14,15 @@ import (
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestLoadConfig(t *testing.T) {
-	c, err := LoadConfig("svc", env(map[string]string{"KAFKA_BROKERS": " a:9092, b:9092 ,", "DB_MAX_CONNS": "4", "LOG_LEVEL": "debug"}))
+	c, err := LoadConfig("svc", env(map[string]string{"KAFKA_BROKERS": " a:9092, b:9092 ,", "DB_MAX_CONNS": "4", "LOG_LEVEL": "debug", "KAFKA_GROUP_INSTANCE_ID": "matching-engine-0"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.KafkaBrokers) != 2 || c.KafkaBrokers[1] != "b:9092" || c.DBMaxConns != 4 || c.LogLevel != slog.LevelDebug || c.HTTPAddr != ":8080" {
+	if len(c.KafkaBrokers) != 2 || c.KafkaBrokers[1] != "b:9092" || c.DBMaxConns != 4 || c.LogLevel != slog.LevelDebug || c.HTTPAddr != ":8080" || c.KafkaInstanceID != "matching-engine-0" {
 		t.Fatalf("config %+v", c)
 	}
-	for _, bad := range []map[string]string{{"DB_MAX_CONNS": "0"}, {"DB_MAX_CONNS": "x"}, {"LOG_LEVEL": "loud"}, {"LOG_FORMAT": "xml"}} {
+	for _, bad := range []map[string]string{{"DB_MAX_CONNS": "0"}, {"DB_MAX_CONNS": "x"}, {"LOG_LEVEL": "loud"}, {"LOG_FORMAT": "xml"},
+		{"KAFKA_GROUP_INSTANCE_ID": "pod 0"}, {"KAFKA_GROUP_INSTANCE_ID": ".."}, {"KAFKA_GROUP_INSTANCE_ID": strings.Repeat("x", 250)}} {
 		if _, err := LoadConfig("svc", env(bad)); err == nil {
 			t.Errorf("%v accepted", bad)
 		}

@@ -30,6 +30,7 @@ func main() {
 			svc.Depth = rdb.Books()
 		}
 		g := app.MatchingGroupFor(d.Brokers, svc, p.Log)
+		g.InstanceID = p.Config.KafkaInstanceID
 		app.InstrumentMatching(platform.NewFlowMetrics(p.Registry), svc, g)
 		return d.DB.Ping, func() error {
 			err := g.Run(ctx)

@@ -25,6 +25,7 @@ func main() {
 		}
 		m := &risk.Monitor{Store: d.Store, Publisher: d.Producer, Limits: limits, Log: p.Log}
 		g := app.RiskGroupFor(d.Brokers, m, p.Log)
+		g.InstanceID = p.Config.KafkaInstanceID
 		g.Lag = platform.NewFlowMetrics(p.Registry).Lag
 		return d.DB.Ping, func() error {
 			err := g.Run(ctx)

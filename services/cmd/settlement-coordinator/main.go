@@ -25,6 +25,7 @@ func main() {
 		}
 		svc := &settlement.Service{Store: d.Store, Publisher: d.Producer, Fees: fees, Log: p.Log}
 		g := app.SettlementGroupFor(d.Brokers, svc, p.Log)
+		g.InstanceID = p.Config.KafkaInstanceID
 		app.InstrumentSettlement(platform.NewFlowMetrics(p.Registry), svc, g)
 		return d.DB.Ping, func() error {
 			err := g.Run(ctx)
