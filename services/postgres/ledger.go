@@ -166,6 +166,18 @@ func (s *Store) applyAll(ctx context.Context, ts []ledger.Transfer) (int, error)
 		}
 	}
 
+	// Owners whose available funds this batch could lower (it reserves, or it takes more
+	// than it releases) are locked first and checked last; see migrations/0005.
+	var guarded []balKey
+	for k, d := range bal {
+		if !ledger.IsSystem(k.account) && (d.held > 0 || d.total-d.held < 0) {
+			guarded = append(guarded, k)
+		}
+	}
+	sortKeys(guarded)
+	if err := lockReservations(ctx, q, guarded); err != nil {
+		return 0, err
+	}
 	if len(holds) > 0 {
 		if err := applyHolds(ctx, q, holds, add); err != nil {
 			return 0, err
@@ -174,7 +186,61 @@ func (s *Store) applyAll(ctx context.Context, ts []ledger.Transfer) (int, error)
 	if err := applyBalances(ctx, q, bal); err != nil {
 		return 0, err
 	}
+	if err := checkAvailable(ctx, q, guarded); err != nil {
+		return 0, err
+	}
 	return len(fresh), nil
+}
+
+func sortKeys(keys []balKey) {
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].account != keys[j].account {
+			return keys[i].account < keys[j].account
+		}
+		return keys[i].asset < keys[j].asset
+	})
+}
+
+func splitKeys(keys []balKey) (accts, assets []string) {
+	accts, assets = make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		accts[i], assets[i] = k.account, k.asset
+	}
+	return accts, assets
+}
+
+// lockReservations locks the ledger_reserved rows of keys (sorted), creating missing ones, so
+// that checks of those owners' available funds run one at a time and see each other's effects.
+func lockReservations(ctx context.Context, q querier, keys []balKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	accts, assets := splitKeys(keys)
+	batch := &pgx.Batch{}
+	batch.Queue(`INSERT INTO ledger_reserved (account, asset) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`, accts, assets)
+	batch.Queue(`SELECT 1 FROM ledger_reserved r JOIN unnest($1::text[], $2::text[]) AS k(account, asset)
+		ON r.account = k.account AND r.asset = k.asset ORDER BY r.account, r.asset FOR UPDATE OF r`, accts, assets)
+	return q.SendBatch(ctx, batch).Close()
+}
+
+// checkAvailable fails with insufficient funds when any of keys (locked by lockReservations)
+// has negative available funds after the batch. It is a statement of its own, after the lock,
+// so it reads every transfer committed before.
+func checkAvailable(ctx context.Context, q querier, keys []balKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	accts, assets := splitKeys(keys)
+	var short bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[]) AS k(account, asset)
+		LEFT JOIN ledger_balances b ON b.account = k.account AND b.asset = k.asset
+		LEFT JOIN ledger_reserved r ON r.account = k.account AND r.asset = k.asset
+		WHERE coalesce(b.total, 0) + coalesce(b.released, 0) - coalesce(r.reserved, 0) < 0
+		   OR coalesce(r.reserved, 0) < coalesce(b.released, 0))`, accts, assets).Scan(&short)
+	if err == nil && short {
+		err = trading.Errorf(trading.EINSUFFICIENT, "insufficient funds")
+	}
+	return err
 }
 
 // holdDelta is a batch's net change to one hold.
@@ -286,32 +352,45 @@ func collectClosed(br pgx.BatchResults, holds map[string]*holdDelta, add func(ac
 }
 
 // applyBalances adds the deltas to existing balance rows in one statement (rows in a fixed
-// order, so concurrent batches lock alike) and inserts the rows that do not exist yet. A new
-// row's delta is its whole value, so the table's CHECK applies to it as it should.
+// order, so concurrent batches lock alike) and inserts the rows that do not exist yet; a
+// positive change of what is held raises ledger_reserved.reserved, a negative one
+// ledger_balances.released (migrations/0005).
 func applyBalances(ctx context.Context, q querier, bal map[balKey]*delta) error {
-	keys := make([]balKey, 0, len(bal))
+	var keys, reserving []balKey
 	for k, d := range bal {
-		if d.total != 0 || d.held != 0 {
+		if d.total != 0 || d.held < 0 {
 			keys = append(keys, k)
+		}
+		if d.held > 0 {
+			reserving = append(reserving, k)
+		}
+	}
+	if len(reserving) > 0 {
+		sortKeys(reserving)
+		accts, assets := splitKeys(reserving)
+		amounts := make([]int64, len(reserving))
+		for i, k := range reserving {
+			amounts[i] = bal[k].held
+		}
+		if _, err := q.Exec(ctx, `INSERT INTO ledger_reserved (account, asset, reserved)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+			ON CONFLICT (account, asset) DO UPDATE SET reserved = ledger_reserved.reserved + excluded.reserved`,
+			accts, assets, amounts); err != nil {
+			return err
 		}
 	}
 	if len(keys) == 0 {
 		return nil
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].account != keys[j].account {
-			return keys[i].account < keys[j].account
-		}
-		return keys[i].asset < keys[j].asset
-	})
-	accts, assets := make([]string, len(keys)), make([]string, len(keys))
-	totals, helds := make([]int64, len(keys)), make([]int64, len(keys))
+	sortKeys(keys)
+	accts, assets := splitKeys(keys)
+	totals, released := make([]int64, len(keys)), make([]int64, len(keys))
 	for i, k := range keys {
-		accts[i], assets[i], totals[i], helds[i] = k.account, k.asset, bal[k].total, bal[k].held
+		totals[i], released[i] = bal[k].total, max(-bal[k].held, 0)
 	}
-	rows, err := q.Query(ctx, `UPDATE ledger_balances b SET total = b.total + d.total, held = b.held + d.held
-		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS d(account, asset, total, held)
-		WHERE b.account = d.account AND b.asset = d.asset RETURNING b.account, b.asset`, accts, assets, totals, helds)
+	rows, err := q.Query(ctx, `UPDATE ledger_balances b SET total = b.total + d.total, released = b.released + d.released
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS d(account, asset, total, released)
+		WHERE b.account = d.account AND b.asset = d.asset RETURNING b.account, b.asset`, accts, assets, totals, released)
 	if err != nil {
 		return err
 	}
@@ -331,17 +410,17 @@ func applyBalances(ctx context.Context, q querier, bal map[balKey]*delta) error 
 		return nil
 	}
 	var na, ns []string
-	var nt, nh []int64
+	var nt, nr []int64
 	for i, k := range keys {
 		if !updated[k] {
-			na, ns, nt, nh = append(na, accts[i]), append(ns, assets[i]), append(nt, totals[i]), append(nh, helds[i])
+			na, ns, nt, nr = append(na, accts[i]), append(ns, assets[i]), append(nt, totals[i]), append(nr, released[i])
 		}
 	}
 	// A row created meanwhile by another transaction takes the delta on top.
-	_, err = q.Exec(ctx, `INSERT INTO ledger_balances (account, asset, total, held)
+	_, err = q.Exec(ctx, `INSERT INTO ledger_balances (account, asset, total, released)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
-		ON CONFLICT (account, asset) DO UPDATE SET total = ledger_balances.total + excluded.total, held = ledger_balances.held + excluded.held`,
-		na, ns, nt, nh)
+		ON CONFLICT (account, asset) DO UPDATE SET total = ledger_balances.total + excluded.total, released = ledger_balances.released + excluded.released`,
+		na, ns, nt, nr)
 	return err
 }
 
@@ -355,8 +434,8 @@ func transferBody(t ledger.Transfer) ([]byte, error) {
 
 // Balances implements ledger.Store.
 func (s *Store) Balances(ctx context.Context, account string) ([]ledger.Balance, error) {
-	rows, err := s.q().Query(ctx, `SELECT account, asset, total, held, total - held AS available
-		FROM ledger_balances WHERE account = $1 ORDER BY asset`, account)
+	rows, err := s.q().Query(ctx, `SELECT account, asset, total, held, available
+		FROM ledger_balance_view WHERE account = $1 ORDER BY asset`, account)
 	if err != nil {
 		return nil, translate(err, "balances")
 	}
@@ -367,7 +446,7 @@ func (s *Store) Balances(ctx context.Context, account string) ([]ledger.Balance,
 // Balance implements ledger.Store; an unknown pair is a zero balance.
 func (s *Store) Balance(ctx context.Context, account, asset string) (ledger.Balance, error) {
 	b := ledger.Balance{Account: account, Asset: asset}
-	err := s.q().QueryRow(ctx, `SELECT total, held FROM ledger_balances WHERE account = $1 AND asset = $2`, account, asset).Scan(&b.Total, &b.Held)
+	err := s.q().QueryRow(ctx, `SELECT total, held FROM ledger_balance_view WHERE account = $1 AND asset = $2`, account, asset).Scan(&b.Total, &b.Held)
 	if err == pgx.ErrNoRows {
 		return b, nil
 	}
@@ -390,7 +469,7 @@ func (s *Store) Totals(ctx context.Context) (map[string]ledger.AssetTotals, erro
 			coalesce(sum(total) FILTER (WHERE account NOT LIKE '@%'), 0)::bigint,
 			coalesce(sum(held) FILTER (WHERE account NOT LIKE '@%'), 0)::bigint,
 			coalesce(sum(total) FILTER (WHERE account LIKE '@%'), 0)::bigint
-		FROM ledger_balances GROUP BY asset`)
+		FROM ledger_balance_view GROUP BY asset`)
 	if err != nil {
 		return nil, translate(err, "totals")
 	}

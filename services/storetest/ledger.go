@@ -179,6 +179,50 @@ func Ledger(t *testing.T, open func(t *testing.T) ledger.Store) {
 		wantBal(t, s, "alice", "USD", 100, 100)
 	})
 
+	// Reservations and withdrawals lower available funds, releases raise them; run all three at
+	// once on one account and nothing may overdraw it.
+	t.Run("ConcurrentReserveWithdrawReleaseNeverOverdraw", func(t *testing.T) {
+		s := open(t)
+		for round := 0; round < 8; round++ { // a race shows in some rounds, not all
+			acct := fmt.Sprint("alice", round)
+			id := func(kind string, i int) string { return fmt.Sprintf("%s-%s%d", acct, kind, i) }
+			deposit(t, s, id("d", 0), acct, "USD", 100)
+			for i := 0; i < 5; i++ {
+				mustApply(t, s, ledger.Reserve(id("old", i), acct, "USD", 10))
+			}
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			reserved, withdrawn := 0, 0
+			try := func(tr ledger.Transfer, n *int) {
+				defer wg.Done()
+				_, err := s.Apply(ctx, tr)
+				switch {
+				case err == nil && n != nil:
+					mu.Lock()
+					*n++
+					mu.Unlock()
+				case err != nil && (n == nil || trading.ErrorCode(err) != trading.EINSUFFICIENT):
+					t.Errorf("%s: %v", tr.ID, err)
+				}
+			}
+			for i := 0; i < 10; i++ {
+				w, err := ledger.Withdraw(id("w", i), acct, "USD", 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wg.Add(3)
+				go try(ledger.Reserve(id("new", i), acct, "USD", 10), &reserved)
+				go try(w, &withdrawn)
+				go try(ledger.ReleaseRest(id("old", i%5), acct, "USD"), nil)
+			}
+			wg.Wait()
+			if n := reserved + withdrawn; n < 5 || n > 10 {
+				t.Fatalf("round %d: %d reservations and %d withdrawals of 10 succeeded on 50 available plus 50 released", round, reserved, withdrawn)
+			}
+			wantBal(t, s, acct, "USD", 100-10*int64(withdrawn), 10*int64(reserved))
+		}
+	})
+
 	t.Run("TotalsConserved", func(t *testing.T) {
 		s := open(t)
 		deposit(t, s, "d1", "alice", "USD", 100)
