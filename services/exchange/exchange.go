@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -74,6 +75,8 @@ type Service struct {
 	markets map[string]marketInfo
 
 	published chan string
+	// batch is order entry's group commit while Relay runs on a BatchStore, else nil.
+	batch atomic.Pointer[batcher]
 
 	// Placed, when set, observes each PlaceOrder result: "accepted" or the error code.
 	Placed func(result string)
@@ -211,7 +214,13 @@ func (s *Service) placeOrder(ctx context.Context, req trading.PlaceOrder) (tradi
 		Price: req.Price, Quantity: req.Quantity, Status: trading.StatusPending, CreatedAt: now, UpdatedAt: now,
 		BookPrice: d.BookPrice, BookTIF: d.BookTIF, HoldAsset: d.Asset,
 	}
-	o, existed, err := s.store.CreateOrder(ctx, o, ledger.Reserve(o.ID, o.Account, d.Asset, d.Amount))
+	hold := ledger.Reserve(o.ID, o.Account, d.Asset, d.Amount)
+	if b := s.batch.Load(); b != nil {
+		if r, ok := b.submit(ctx, NewOrder{Order: o, Hold: hold}); ok {
+			return r.Order, r.Err
+		}
+	}
+	o, existed, err := s.store.CreateOrder(ctx, o, hold)
 	if err != nil || existed {
 		return o, err
 	}
@@ -312,8 +321,22 @@ func pageLimit(n int) int {
 }
 
 // Relay publishes orders that were recorded but not confirmed published, and marks published
-// ones, until ctx ends. Run one per order-entry process.
+// ones, until ctx ends. Run one per order-entry process. On a BatchStore it also runs order
+// entry's group commit: while it runs, concurrent PlaceOrder calls are recorded and published
+// in batches.
 func (s *Service) Relay(ctx context.Context) {
+	if bs, ok := s.store.(BatchStore); ok {
+		b := newBatcher()
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.runBatcher(ctx, b, bs)
+		}()
+		s.batch.Store(b)
+		defer wg.Wait()
+		defer s.batch.CompareAndSwap(b, nil)
+	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	var done []string

@@ -2,18 +2,24 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cantondex/platform/services/exchange"
 	"github.com/cantondex/platform/services/ledger"
 	"github.com/cantondex/platform/services/risk"
 	"github.com/cantondex/platform/services/settlement"
 	"github.com/cantondex/platform/services/trading"
 )
 
-var _ settlement.Store = (*Store)(nil)
+var (
+	_ settlement.Store    = (*Store)(nil)
+	_ exchange.BatchStore = (*Store)(nil)
+)
 
 // Assets returns the assets by symbol.
 func (s *Store) Assets(ctx context.Context) ([]trading.Asset, error) {
@@ -106,6 +112,15 @@ func (s *Store) SetKillSwitch(ctx context.Context, scope, name string, on bool) 
 const orderCols = `id, client_order_id, account, market, side, type, tif, post_only, price, quantity, filled, status, reason,
 	book_price, book_tif, hold_asset, created_at, updated_at`
 
+// prefixed qualifies each of the comma-separated columns cols with alias.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
 func scanOrder(row pgx.Row) (trading.Order, error) {
 	var o trading.Order
 	err := row.Scan(&o.ID, &o.ClientOrderID, &o.Account, &o.Market, &o.Side, &o.Type, &o.TimeInForce, &o.PostOnly,
@@ -128,9 +143,7 @@ func (s *Store) CreateOrder(ctx context.Context, o trading.Order, hold ledger.Tr
 	if err := ledger.Validate(hold); err != nil {
 		return trading.Order{}, false, err
 	}
-	if h := hold.Holds; len(hold.Postings) == 0 && len(h) == 1 && hold.ID == "hold:"+o.ID && h[0].Hold == o.ID &&
-		h[0].Account == o.Account && h[0].Asset == o.HoldAsset && h[0].Amount > 0 && !h[0].Close && o.Filled == 0 &&
-		o.Status == trading.StatusPending && o.CreatedAt.Equal(o.UpdatedAt) {
+	if plainReserve(o, hold) {
 		body, err := transferBody(hold)
 		if err != nil {
 			return trading.Order{}, false, err
@@ -138,7 +151,7 @@ func (s *Store) CreateOrder(ctx context.Context, o trading.Order, hold ledger.Tr
 		var existing string
 		err = s.q().QueryRow(ctx, `SELECT create_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			o.ID, o.ClientOrderID, o.Account, o.Market, o.Side, o.Type, o.TimeInForce, o.PostOnly, o.Price, o.Quantity,
-			o.BookPrice, o.BookTIF, o.HoldAsset, o.CreatedAt, h[0].Amount, body).Scan(&existing)
+			o.BookPrice, o.BookTIF, o.HoldAsset, o.CreatedAt, hold.Holds[0].Amount, body).Scan(&existing)
 		if err != nil {
 			return trading.Order{}, false, translate(err, "order")
 		}
@@ -163,6 +176,11 @@ func (s *Store) CreateOrder(ctx context.Context, o trading.Order, hold ledger.Tr
 			existing = &e
 			return err
 		}
+		if o.Status == trading.StatusPending {
+			if _, err := s.tx.Exec(ctx, `INSERT INTO orders_unpublished (id, created_at) VALUES ($1, $2)`, o.ID, o.CreatedAt); err != nil {
+				return err
+			}
+		}
 		_, err = s.applyAll(ctx, []ledger.Transfer{hold})
 		return err
 	})
@@ -175,13 +193,91 @@ func (s *Store) CreateOrder(ctx context.Context, o trading.Order, hold ledger.Tr
 	return o, false, nil
 }
 
+// plainReserve reports whether hold only reserves one amount under the new order's id (what
+// order entry sends), so that create_order and create_orders can record it.
+func plainReserve(o trading.Order, hold ledger.Transfer) bool {
+	h := hold.Holds
+	return len(hold.Postings) == 0 && len(h) == 1 && hold.ID == "hold:"+o.ID && h[0].Hold == o.ID &&
+		h[0].Account == o.Account && h[0].Asset == o.HoldAsset && h[0].Amount > 0 && !h[0].Close && o.Filled == 0 &&
+		o.Status == trading.StatusPending && o.CreatedAt.Equal(o.UpdatedAt)
+}
+
+// CreateOrders implements exchange.BatchStore: the plain reservations are recorded by one
+// create_orders statement (one round trip, one commit), anything else as CreateOrder does.
+// The statement is retried on deadlocks and serialization failures.
+func (s *Store) CreateOrders(ctx context.Context, os []exchange.NewOrder) ([]exchange.Recorded, error) {
+	out := make([]exchange.Recorded, len(os))
+	var plain []int
+	for i, n := range os {
+		if err := ledger.Validate(n.Hold); err != nil {
+			out[i].Err = err
+			continue
+		}
+		if plainReserve(n.Order, n.Hold) {
+			plain = append(plain, i)
+			continue
+		}
+		o, existed, err := s.CreateOrder(ctx, n.Order, n.Hold)
+		out[i] = exchange.Recorded{Order: o, Existed: existed, Err: err}
+	}
+	if len(plain) == 0 {
+		return out, nil
+	}
+	k := len(plain)
+	ids, clients, accts, mkts, sides, types, tifs := make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k)
+	bookTIFs, assets := make([]string, k), make([]string, k)
+	postOnly := make([]bool, k)
+	prices, qtys, bookPrices, amounts := make([]int64, k), make([]int64, k), make([]int64, k), make([]int64, k)
+	ats := make([]time.Time, k)
+	bodies := make([][]byte, k)
+	for j, i := range plain {
+		o, h := os[i].Order, os[i].Hold
+		body, err := transferBody(h)
+		if err != nil {
+			return nil, err
+		}
+		ids[j], clients[j], accts[j], mkts[j], sides[j], types[j], tifs[j] = o.ID, o.ClientOrderID, o.Account, o.Market, string(o.Side), string(o.Type), string(o.TimeInForce)
+		bookTIFs[j], assets[j], postOnly[j] = string(o.BookTIF), o.HoldAsset, o.PostOnly
+		prices[j], qtys[j], bookPrices[j], amounts[j], ats[j], bodies[j] = o.Price, o.Quantity, o.BookPrice, h.Holds[0].Amount, o.CreatedAt, body
+	}
+	var res []string
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		err = s.q().QueryRow(ctx, `SELECT create_orders($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			ids, clients, accts, mkts, sides, types, tifs, postOnly, prices, qtys, bookPrices, bookTIFs, assets, ats, amounts, bodies).Scan(&res)
+		if !retryable(err) {
+			break
+		}
+	}
+	if err == nil && len(res) != k {
+		err = fmt.Errorf("create_orders returned %d results for %d orders", len(res), k)
+	}
+	if err != nil {
+		return nil, translate(err, "orders")
+	}
+	for j, i := range plain {
+		switch r := res[j]; {
+		case r == "":
+			out[i].Order = os[i].Order
+		case r == "!":
+			out[i].Err = trading.Errorf(trading.EINSUFFICIENT, "insufficient funds")
+		case strings.HasPrefix(r, "="):
+			out[i].Order, out[i].Err = s.Order(ctx, os[i].Order.Account, r[1:])
+			out[i].Existed = out[i].Err == nil
+		default:
+			return nil, fmt.Errorf("create_orders: unexpected result %q", r)
+		}
+	}
+	return out, nil
+}
+
 // PreTrade reads what the pre-trade checks need for an order in one query.
 func (s *Store) PreTrade(ctx context.Context, account, market string) (risk.State, error) {
 	var st risk.State
 	err := s.q().QueryRow(ctx, `SELECT
 		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'account' AND name = $1),
 		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'market' AND name = $2),
-		(SELECT count(*) FROM orders WHERE account = $1 AND status IN ('pending', 'open', 'partially_filled')),
+		open_orders($1),
 		coalesce((SELECT price FROM trades WHERE market = $2 ORDER BY n DESC LIMIT 1), 0)`, account, market).
 		Scan(&st.AccountKilled, &st.MarketKilled, &st.OpenOrders, &st.LastPrice)
 	return st, translate(err, "pre-trade state")
@@ -242,13 +338,18 @@ func (s *Store) OpenOrderCount(ctx context.Context, account string) (int, error)
 
 // Unpublished returns pending, unmarked orders created before before, oldest first.
 func (s *Store) Unpublished(ctx context.Context, before time.Time, limit int) ([]trading.Order, error) {
-	return collectOrders(s.q().Query(ctx, `SELECT `+orderCols+` FROM orders
-		WHERE NOT published AND status = 'pending' AND created_at < $1 ORDER BY created_at LIMIT $2`, before, limit))
+	// An order the engine has seen (no longer pending) needs no publishing, whatever its mark.
+	if _, err := s.q().Exec(ctx, `DELETE FROM orders_unpublished u USING orders o
+		WHERE u.id = o.id AND u.created_at < $1 AND o.status <> 'pending'`, before); err != nil {
+		return nil, translate(err, "orders")
+	}
+	return collectOrders(s.q().Query(ctx, `SELECT `+prefixed("o", orderCols)+` FROM orders_unpublished u JOIN orders o ON o.id = u.id
+		WHERE u.created_at < $1 AND o.status = 'pending' ORDER BY u.created_at LIMIT $2`, before, limit))
 }
 
 // MarkPublished marks orders as published to the orders log.
 func (s *Store) MarkPublished(ctx context.Context, ids []string) error {
-	_, err := s.q().Exec(ctx, `UPDATE orders SET published = true WHERE id = ANY($1) AND NOT published`, ids)
+	_, err := s.q().Exec(ctx, `DELETE FROM orders_unpublished WHERE id = ANY($1)`, ids)
 	return translate(err, "orders")
 }
 

@@ -128,6 +128,47 @@ func Venue(t *testing.T, open func(t *testing.T) VenueStore) {
 		}
 	})
 
+	// Order entry records an order before publishing it; the relay publishes what is still
+	// unmarked after a while, oldest first, and stops once it is marked.
+	t.Run("UnpublishedUntilMarked", func(t *testing.T) {
+		s := setup(t)
+		for i, id := range []string{"o1", "o2", "o3"} {
+			if _, _, err := s.CreateOrder(ctx, order(id, "", i+1), ledger.Reserve(id, "alice", "USD", 10)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids := func(before time.Time, limit int) []string {
+			t.Helper()
+			os, err := s.Unpublished(ctx, before, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, o := range os {
+				if o.Account != "alice" || o.Status != trading.StatusPending || o.Price != 100 {
+					t.Fatalf("unpublished order %+v", o)
+				}
+				out = append(out, o.ID)
+			}
+			return out
+		}
+		if got := ids(at.Add(time.Hour), 10); fmt.Sprint(got) != "[o1 o2 o3]" {
+			t.Fatalf("unpublished %v, want [o1 o2 o3]", got)
+		}
+		if got := ids(at.Add(2500*time.Millisecond), 10); fmt.Sprint(got) != "[o1 o2]" {
+			t.Fatalf("created before +2.5s: %v, want [o1 o2]", got)
+		}
+		if got := ids(at.Add(time.Hour), 1); fmt.Sprint(got) != "[o1]" {
+			t.Fatalf("limit 1: %v, want [o1]", got)
+		}
+		if err := s.MarkPublished(ctx, []string{"o1", "o3"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(at.Add(time.Hour), 10); fmt.Sprint(got) != "[o2]" {
+			t.Fatalf("after marking o1 and o3: %v, want [o2]", got)
+		}
+	})
+
 	t.Run("OrdersPageNewestFirst", func(t *testing.T) {
 		s := setup(t)
 		for i := 1; i <= 5; i++ {

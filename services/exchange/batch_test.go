@@ -1,0 +1,121 @@
+package exchange_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cantondex/platform/services/exchange"
+	"github.com/cantondex/platform/services/memory"
+	"github.com/cantondex/platform/services/risk"
+	"github.com/cantondex/platform/services/trading"
+)
+
+// batchStore records batches through the memory store, one order at a time; its first call
+// fails as a whole when failFirst is set.
+type batchStore struct {
+	*memory.Store
+	calls     atomic.Int64
+	orders    atomic.Int64
+	failFirst bool
+}
+
+func (b *batchStore) CreateOrders(ctx context.Context, os []exchange.NewOrder) ([]exchange.Recorded, error) {
+	if b.calls.Add(1) == 1 && b.failFirst {
+		return nil, errors.New("connection lost")
+	}
+	b.orders.Add(int64(len(os)))
+	out := make([]exchange.Recorded, len(os))
+	for i, n := range os {
+		o, existed, err := b.CreateOrder(ctx, n.Order, n.Hold)
+		out[i] = exchange.Recorded{Order: o, Existed: existed, Err: err}
+	}
+	return out, nil
+}
+
+// While Relay runs, concurrent orders go through the batch writer; each caller gets its own
+// result, funds are taken order by order, and every accepted order is published once.
+func TestPlaceOrderGroupCommit(t *testing.T) {
+	for _, failFirst := range []bool{false, true} {
+		ctx := context.Background()
+		st := &batchStore{Store: memory.New(), failFirst: failFirst}
+		p := &pub{}
+		svc := exchange.New(st, p, books{trading.Book{Bids: []trading.Level{{Price: 99_00}}, Asks: []trading.Level{{Price: 101_00}}}},
+			risk.Limits{PriceBandBps: 1000}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		for _, a := range []trading.Asset{{Symbol: "BTC", Scale: 8}, {Symbol: "USD", Scale: 6}} {
+			if err := svc.CreateAsset(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := svc.CreateMarket(ctx, trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "0.01", LotSize: "0.0001", MinQty: 1, MaxQty: 1_000_000}); err != nil {
+			t.Fatal(err)
+		}
+		req := trading.PlaceOrder{Account: "carol", Market: "BTC-USD", Side: trading.Buy, Type: trading.Limit, Price: 100_00, Quantity: 10}
+		// One order's hold, measured on another account before the writer runs.
+		if err := svc.Deposit(ctx, "d0", "dave", "USD", 1_000_000_000); err != nil {
+			t.Fatal(err)
+		}
+		probe := req
+		probe.Account = "dave"
+		if _, err := svc.PlaceOrder(ctx, probe); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := st.Balance(ctx, "dave", "USD")
+		hold := b.Held
+		if err := svc.Deposit(ctx, "d1", "carol", "USD", 5*hold); err != nil {
+			t.Fatal(err)
+		}
+
+		rctx, stop := context.WithCancel(ctx)
+		var relay sync.WaitGroup
+		relay.Add(1)
+		go func() { defer relay.Done(); svc.Relay(rctx) }()
+
+		const n = 40
+		var accepted, refused atomic.Int64
+		var wg sync.WaitGroup
+		ids := make([]string, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				o, err := svc.PlaceOrder(ctx, req)
+				switch {
+				case err == nil:
+					accepted.Add(1)
+					ids[i] = o.ID
+				case trading.ErrorCode(err) == trading.EINSUFFICIENT:
+					refused.Add(1)
+				default:
+					t.Errorf("place: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		stop()
+		relay.Wait()
+		if accepted.Load() != 5 || refused.Load() != n-5 {
+			t.Fatalf("failFirst=%v: %d accepted, %d refused; want 5 and %d", failFirst, accepted.Load(), refused.Load(), n-5)
+		}
+		if b, _ := st.Balance(ctx, "carol", "USD"); b.Held != 5*hold || b.Available != 0 {
+			t.Fatalf("carol %+v, want held %d", b, 5*hold)
+		}
+		if st.calls.Load() == 0 {
+			t.Fatal("no order went through the batch writer")
+		}
+		published := map[string]int{}
+		for _, c := range p.sent() {
+			published[c.OrderID]++
+		}
+		for _, id := range ids {
+			if id != "" && published[id] != 1 {
+				t.Fatalf("order %s published %d times", id, published[id])
+			}
+		}
+		t.Logf("failFirst=%v: %d batch calls for %d orders", failFirst, st.calls.Load(), st.orders.Load())
+	}
+}
