@@ -64,7 +64,7 @@ func (s *Store) Apply(ctx context.Context, t ledger.Transfer) (bool, error) {
 			return err
 		}
 		var same bool
-		if err := s.tx.QueryRow(ctx, `SELECT postings = $2::jsonb FROM ledger_transfers WHERE id = $1`, t.ID, body).Scan(&same); err != nil {
+		if err := s.tx.QueryRow(ctx, `SELECT postings::jsonb = $2::jsonb FROM ledger_transfers WHERE id = $1`, t.ID, body).Scan(&same); err != nil {
 			return err
 		}
 		if !same {
@@ -116,7 +116,7 @@ func (s *Store) applyAll(ctx context.Context, ts []ledger.Transfer) (int, error)
 		ids, kinds, bodies = append(ids, t.ID), append(kinds, string(t.Kind)), append(bodies, body)
 	}
 	rows, err := q.Query(ctx, `INSERT INTO ledger_transfers (id, kind, postings)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) ON CONFLICT (id) DO NOTHING RETURNING id`, ids, kinds, bodies)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::json[]) ON CONFLICT (id) DO NOTHING RETURNING id`, ids, kinds, bodies)
 	if err != nil {
 		return 0, err
 	}

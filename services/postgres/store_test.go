@@ -24,13 +24,19 @@ func TestMigrateTwiceIsHarmless(t *testing.T) {
 
 // BenchmarkLedgerTransfers measures settled trade transfers per second, applied in batches
 // of 200 as the settlement consumer does.
+// BenchmarkLedgerTransfers applies trade transfers in batches of 200 and of 1,000 (the most
+// settlement takes from its consumer at once).
 func BenchmarkLedgerTransfers(b *testing.B) {
 	ctx := context.Background()
-	s := postgres.NewStore(pgtest.New(b, "ledgerbench"))
-	benchmarkTransfers(b, ctx, s)
+	for _, batch := range []int{200, 1000} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			s := postgres.NewStore(pgtest.New(b, "ledgerbench"))
+			benchmarkTransfers(b, ctx, s, batch)
+		})
+	}
 }
 
-func benchmarkTransfers(b *testing.B, ctx context.Context, s ledger.Store) {
+func benchmarkTransfers(b *testing.B, ctx context.Context, s ledger.Store, batch int) {
 	const accounts = 1000
 	var deposits []ledger.Transfer
 	for i := 0; i < accounts; i++ {
@@ -42,19 +48,32 @@ func benchmarkTransfers(b *testing.B, ctx context.Context, s ledger.Store) {
 	if err := s.ApplyAll(ctx, deposits); err != nil {
 		b.Fatal(err)
 	}
-	const batch = 200
+	// Each transfer has the shape settlement gives a trade (settlement.TradeTransfer): the
+	// buyer pays from its order's hold, the seller delivers from its order's hold, a fee goes
+	// to the fee account. The orders' holds are taken before the clock runs, as order entry
+	// takes them.
 	b.ResetTimer()
 	for done := 0; done < b.N; {
 		n := min(batch, b.N-done)
+		holds := make([]ledger.Transfer, 0, 2*n)
 		ts := make([]ledger.Transfer, n)
 		for i := range ts {
 			k := done + i
 			buyer, seller := fmt.Sprint("acct", k%accounts), fmt.Sprint("acct", (k*7+1)%accounts)
+			bid, ask := fmt.Sprint("b", k), fmt.Sprint("a", k)
+			holds = append(holds, ledger.Reserve(bid, buyer, "USD", 1000), ledger.Reserve(ask, seller, "BTC", 10))
 			ts[i] = ledger.Transfer{ID: fmt.Sprint("t", k), Kind: ledger.KindTrade, Postings: []ledger.Posting{
 				{Account: buyer, Asset: "USD", Amount: -1000}, {Account: seller, Asset: "USD", Amount: 999}, {Account: ledger.Fees, Asset: "USD", Amount: 1},
 				{Account: seller, Asset: "BTC", Amount: -10}, {Account: buyer, Asset: "BTC", Amount: 10},
+			}, Holds: []ledger.HoldOp{
+				{Hold: bid, Account: buyer, Asset: "USD", Amount: -1000}, {Hold: ask, Account: seller, Asset: "BTC", Amount: -10},
 			}}
 		}
+		b.StopTimer()
+		if err := s.ApplyAll(ctx, holds); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
 		if err := s.ApplyAll(ctx, ts); err != nil {
 			b.Fatal(err)
 		}
