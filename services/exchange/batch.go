@@ -2,9 +2,11 @@ package exchange
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/cantondex/platform/services/ledger"
+	"github.com/cantondex/platform/services/risk"
 	"github.com/cantondex/platform/services/trading"
 )
 
@@ -28,16 +30,20 @@ type BatchStore interface {
 	// together. A domain error of one order (insufficient funds) is reported in its Recorded
 	// and does not affect the others; an error return means nothing was recorded.
 	CreateOrders(ctx context.Context, os []NewOrder) ([]Recorded, error)
+	// PreTradeAll reads PreTrade's state for each accounts[i] and markets[i] in one query.
+	PreTradeAll(ctx context.Context, accounts, markets []string) ([]risk.State, error)
 }
 
 // maxBatch bounds how many orders one commit records and one publish sends.
 const maxBatch = 256
 
-// placement is one PlaceOrder waiting for the batch writer.
+// placement is one PlaceOrder, checked for everything but the account's and market's state,
+// waiting for the batch writer.
 type placement struct {
-	ctx   context.Context
-	order NewOrder
-	done  chan Recorded // buffered: the writer never waits for the caller
+	ctx  context.Context
+	req  trading.PlaceOrder
+	mi   marketInfo
+	done chan Recorded // buffered: the writer never waits for the caller
 }
 
 type recordedBatch struct {
@@ -46,8 +52,9 @@ type recordedBatch struct {
 }
 
 // batcher is order entry's group commit. Concurrent PlaceOrder calls hand their order to
-// write, which records everything that arrived while the previous batch was being written in
-// one transaction; publish then sends the batch's commands to the orders log in one request
+// write, which reads the pre-trade state of everything that arrived while the previous batch
+// was being written in one query, runs the checks, and records the orders that pass in one
+// transaction; publish then sends the batch's commands to the orders log in one request
 // while write records the next batch, and only then answers the callers. Nothing waits for a
 // timer: a lone order is written at once.
 type batcher struct {
@@ -61,8 +68,8 @@ func newBatcher() *batcher {
 
 // submit hands o to the writer and waits for its result; ok is false when the writer is not
 // running (the caller then records the order itself).
-func (b *batcher) submit(ctx context.Context, o NewOrder) (_ Recorded, ok bool) {
-	p := &placement{ctx: ctx, order: o, done: make(chan Recorded, 1)}
+func (b *batcher) submit(ctx context.Context, req trading.PlaceOrder, mi marketInfo) (_ Recorded, ok bool) {
+	p := &placement{ctx: ctx, req: req, mi: mi, done: make(chan Recorded, 1)}
 	select {
 	case b.queue <- p:
 	case <-b.stopped:
@@ -152,24 +159,62 @@ func (s *Service) publish(ctx context.Context, recorded <-chan recordedBatch) {
 	}
 }
 
-// recordBatch records the batch in one transaction; when that fails as a whole, each order
-// is recorded on its own so that one bad order cannot fail the others.
+// recordBatch checks the batch against one read of its accounts' and markets' pre-trade
+// state and records the orders that pass in one transaction. Orders of one account are
+// checked in turn, each counting the ones before it as open. When the batch cannot be read or
+// recorded as a whole, each order is checked and recorded on its own so that one bad order
+// cannot fail the others.
 func (s *Service) recordBatch(ctx context.Context, bs BatchStore, ps []*placement) []Recorded {
-	os := make([]NewOrder, len(ps))
+	res := make([]Recorded, len(ps))
+	accts, mkts := make([]string, len(ps)), make([]string, len(ps))
 	for i, p := range ps {
-		os[i] = p.order
+		accts[i], mkts[i] = p.req.Account, p.req.Market
 	}
-	res, err := bs.CreateOrders(ctx, os)
-	if err == nil && len(res) == len(ps) {
-		return res
+	states, err := bs.PreTradeAll(ctx, accts, mkts)
+	if err == nil && len(states) != len(ps) {
+		err = fmt.Errorf("pre-trade state: %d results for %d orders", len(states), len(ps))
 	}
 	if err != nil {
-		s.log.WarnContext(ctx, "record order batch; recording one by one", "n", len(ps), "err", err)
+		s.log.WarnContext(ctx, "read pre-trade state of a batch; checking one by one", "n", len(ps), "err", err)
+		states = make([]risk.State, len(ps))
+		for i, p := range ps {
+			states[i], res[i].Err = s.store.PreTrade(p.ctx, p.req.Account, p.req.Market)
+		}
 	}
-	res = make([]Recorded, len(ps))
+	var news []NewOrder
+	var at []int
+	opened := map[string]int{}
 	for i, p := range ps {
-		o, existed, err := s.store.CreateOrder(p.ctx, p.order.Order, p.order.Hold)
-		res[i] = Recorded{Order: o, Existed: existed, Err: err}
+		if res[i].Err != nil {
+			continue
+		}
+		st := states[i]
+		st.OpenOrders += opened[p.req.Account]
+		o, hold, err := s.newOrder(p.ctx, p.req, p.mi, st)
+		if err != nil {
+			res[i].Err = err
+			continue
+		}
+		opened[p.req.Account]++
+		news, at = append(news, NewOrder{Order: o, Hold: hold}), append(at, i)
+	}
+	if len(news) == 0 {
+		return res
+	}
+	recorded, err := bs.CreateOrders(ctx, news)
+	if err == nil && len(recorded) != len(news) {
+		err = fmt.Errorf("recorded %d of %d orders", len(recorded), len(news))
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "record order batch; recording one by one", "n", len(news), "err", err)
+		recorded = make([]Recorded, len(news))
+		for j, n := range news {
+			o, existed, err := s.store.CreateOrder(ps[at[j]].ctx, n.Order, n.Hold)
+			recorded[j] = Recorded{Order: o, Existed: existed, Err: err}
+		}
+	}
+	for j, i := range at {
+		res[i] = recorded[j]
 	}
 	return res
 }

@@ -3,6 +3,7 @@ package exchange_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -37,6 +38,18 @@ func (b *batchStore) CreateOrders(ctx context.Context, os []exchange.NewOrder) (
 	return out, nil
 }
 
+func (b *batchStore) PreTradeAll(ctx context.Context, accounts, markets []string) ([]risk.State, error) {
+	out := make([]risk.State, len(accounts))
+	for i := range accounts {
+		st, err := b.PreTrade(ctx, accounts[i], markets[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = st
+	}
+	return out, nil
+}
+
 // While Relay runs, concurrent orders go through the batch writer; each caller gets its own
 // result, funds are taken order by order, and every accepted order is published once.
 func TestPlaceOrderGroupCommit(t *testing.T) {
@@ -44,16 +57,7 @@ func TestPlaceOrderGroupCommit(t *testing.T) {
 		ctx := context.Background()
 		st := &batchStore{Store: memory.New(), failFirst: failFirst}
 		p := &pub{}
-		svc := exchange.New(st, p, books{trading.Book{Bids: []trading.Level{{Price: 99_00}}, Asks: []trading.Level{{Price: 101_00}}}},
-			risk.Limits{PriceBandBps: 1000}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		for _, a := range []trading.Asset{{Symbol: "BTC", Scale: 8}, {Symbol: "USD", Scale: 6}} {
-			if err := svc.CreateAsset(ctx, a); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, err := svc.CreateMarket(ctx, trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "0.01", LotSize: "0.0001", MinQty: 1, MaxQty: 1_000_000}); err != nil {
-			t.Fatal(err)
-		}
+		svc := newBatchService(t, st, p, risk.Limits{PriceBandBps: 1000})
 		req := trading.PlaceOrder{Account: "carol", Market: "BTC-USD", Side: trading.Buy, Type: trading.Limit, Price: 100_00, Quantity: 10}
 		// One order's hold, measured on another account before the writer runs.
 		if err := svc.Deposit(ctx, "d0", "dave", "USD", 1_000_000_000); err != nil {
@@ -117,5 +121,65 @@ func TestPlaceOrderGroupCommit(t *testing.T) {
 			}
 		}
 		t.Logf("failFirst=%v: %d batch calls for %d orders", failFirst, st.calls.Load(), st.orders.Load())
+	}
+}
+
+func newBatchService(t *testing.T, st *batchStore, p *pub, limits risk.Limits) *exchange.Service {
+	t.Helper()
+	ctx := context.Background()
+	svc := exchange.New(st, p, books{trading.Book{Bids: []trading.Level{{Price: 99_00}}, Asks: []trading.Level{{Price: 101_00}}}},
+		limits, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, a := range []trading.Asset{{Symbol: "BTC", Scale: 8}, {Symbol: "USD", Scale: 6}} {
+		if err := svc.CreateAsset(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := svc.CreateMarket(ctx, trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "0.01", LotSize: "0.0001", MinQty: 1, MaxQty: 1_000_000}); err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// The batch writer reads each account's open-order count once per batch: orders of one
+// account in one batch count the ones before them, so the limit holds however they are
+// batched.
+func TestGroupCommitKeepsOpenOrderLimit(t *testing.T) {
+	ctx := context.Background()
+	st := &batchStore{Store: memory.New()}
+	svc := newBatchService(t, st, &pub{}, risk.Limits{PriceBandBps: 1000, MaxOpenOrders: 3})
+	rctx, stop := context.WithCancel(ctx)
+	var relay sync.WaitGroup
+	relay.Add(1)
+	go func() { defer relay.Done(); svc.Relay(rctx) }()
+	defer func() { stop(); relay.Wait() }()
+	for round := 1; round <= 5; round++ { // a race shows in some rounds, not all
+		account := fmt.Sprint("erin", round)
+		if err := svc.Deposit(ctx, fmt.Sprint("d", round), account, "USD", 1_000_000_000_000); err != nil {
+			t.Fatal(err)
+		}
+		var accepted, limited atomic.Int64
+		var wg sync.WaitGroup
+		for range 30 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := svc.PlaceOrder(ctx, trading.PlaceOrder{Account: account, Market: "BTC-USD", Side: trading.Buy, Type: trading.Limit, Price: 100_00, Quantity: 10})
+				switch {
+				case err == nil:
+					accepted.Add(1)
+				case trading.ErrorCode(err) == trading.ECONFLICT:
+					limited.Add(1)
+				default:
+					t.Errorf("place: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if accepted.Load() != 3 || limited.Load() != 27 {
+			t.Fatalf("round %d: %d accepted and %d refused for the open-order limit of 3", round, accepted.Load(), limited.Load())
+		}
+	}
+	if st.calls.Load() == 0 {
+		t.Fatal("no order went through the batch writer")
 	}
 }

@@ -192,33 +192,18 @@ func (s *Service) placeOrder(ctx context.Context, req trading.PlaceOrder) (tradi
 	if err != nil {
 		return trading.Order{}, err
 	}
+	if b := s.batch.Load(); b != nil {
+		if r, ok := b.submit(ctx, req, mi); ok {
+			return r.Order, r.Err
+		}
+	}
 	st, err := s.store.PreTrade(ctx, req.Account, req.Market)
 	if err != nil {
 		return trading.Order{}, err
 	}
-	ref := st.LastPrice
-	if ref == 0 {
-		ref = s.bookMid(ctx, req.Market)
-	}
-	d, err := risk.Check(s.limits, risk.Input{
-		Order: req, Market: mi.def, Base: mi.base, Quote: mi.quote, Units: mi.units,
-		AccountKilled: st.AccountKilled, MarketKilled: st.MarketKilled, RefPrice: ref, OpenOrders: st.OpenOrders,
-	})
+	o, hold, err := s.newOrder(ctx, req, mi, st)
 	if err != nil {
 		return trading.Order{}, err
-	}
-	now := s.now().UTC()
-	o := trading.Order{
-		ID: uuid.Must(uuid.NewV7()).String(), ClientOrderID: req.ClientOrderID, Account: req.Account,
-		Market: req.Market, Side: req.Side, Type: req.Type, TimeInForce: req.TimeInForce, PostOnly: req.PostOnly,
-		Price: req.Price, Quantity: req.Quantity, Status: trading.StatusPending, CreatedAt: now, UpdatedAt: now,
-		BookPrice: d.BookPrice, BookTIF: d.BookTIF, HoldAsset: d.Asset,
-	}
-	hold := ledger.Reserve(o.ID, o.Account, d.Asset, d.Amount)
-	if b := s.batch.Load(); b != nil {
-		if r, ok := b.submit(ctx, NewOrder{Order: o, Hold: hold}); ok {
-			return r.Order, r.Err
-		}
 	}
 	o, existed, err := s.store.CreateOrder(ctx, o, hold)
 	if err != nil || existed {
@@ -234,6 +219,30 @@ func (s *Service) placeOrder(ctx context.Context, req trading.PlaceOrder) (tradi
 	default: // the relay will find it unmarked and publish it again; the engine dedupes
 	}
 	return o, nil
+}
+
+// newOrder runs the pre-trade checks of req against st (the account's and market's state) and
+// returns the pending order with the hold that reserves its funds.
+func (s *Service) newOrder(ctx context.Context, req trading.PlaceOrder, mi marketInfo, st risk.State) (trading.Order, ledger.Transfer, error) {
+	ref := st.LastPrice
+	if ref == 0 {
+		ref = s.bookMid(ctx, req.Market)
+	}
+	d, err := risk.Check(s.limits, risk.Input{
+		Order: req, Market: mi.def, Base: mi.base, Quote: mi.quote, Units: mi.units,
+		AccountKilled: st.AccountKilled, MarketKilled: st.MarketKilled, RefPrice: ref, OpenOrders: st.OpenOrders,
+	})
+	if err != nil {
+		return trading.Order{}, ledger.Transfer{}, err
+	}
+	now := s.now().UTC()
+	o := trading.Order{
+		ID: uuid.Must(uuid.NewV7()).String(), ClientOrderID: req.ClientOrderID, Account: req.Account,
+		Market: req.Market, Side: req.Side, Type: req.Type, TimeInForce: req.TimeInForce, PostOnly: req.PostOnly,
+		Price: req.Price, Quantity: req.Quantity, Status: trading.StatusPending, CreatedAt: now, UpdatedAt: now,
+		BookPrice: d.BookPrice, BookTIF: d.BookTIF, HoldAsset: d.Asset,
+	}
+	return o, ledger.Reserve(o.ID, o.Account, d.Asset, d.Amount), nil
 }
 
 // NewCommand is the orders-log command for a new order.

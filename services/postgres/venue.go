@@ -271,16 +271,52 @@ func (s *Store) CreateOrders(ctx context.Context, os []exchange.NewOrder) ([]exc
 	return out, nil
 }
 
+// preTradeSQL reads risk.State for each (account, market) pair of $1 and $2, in their order:
+// kill switches, the open-order count (kept by counters, see migrations/0008) and the last
+// trade price.
+const preTradeSQL = `SELECT
+		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'account' AND name = k.account),
+		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'market' AND name = k.market),
+		coalesce((SELECT n FROM orders_opened WHERE account = k.account), 0)
+		  - coalesce((SELECT n FROM orders_closed WHERE account = k.account), 0),
+		coalesce((SELECT price FROM trades WHERE market = k.market ORDER BY n DESC LIMIT 1), 0)
+	FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(account, market, i)
+	ORDER BY k.i`
+
 // PreTrade reads what the pre-trade checks need for an order in one query.
 func (s *Store) PreTrade(ctx context.Context, account, market string) (risk.State, error) {
-	var st risk.State
-	err := s.q().QueryRow(ctx, `SELECT
-		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'account' AND name = $1),
-		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'market' AND name = $2),
-		open_orders($1),
-		coalesce((SELECT price FROM trades WHERE market = $2 ORDER BY n DESC LIMIT 1), 0)`, account, market).
-		Scan(&st.AccountKilled, &st.MarketKilled, &st.OpenOrders, &st.LastPrice)
-	return st, translate(err, "pre-trade state")
+	sts, err := s.PreTradeAll(ctx, []string{account}, []string{market})
+	if err != nil {
+		return risk.State{}, err
+	}
+	return sts[0], nil
+}
+
+// PreTradeAll implements exchange.BatchStore: PreTrade for many orders in one query.
+func (s *Store) PreTradeAll(ctx context.Context, accounts, markets []string) ([]risk.State, error) {
+	if len(accounts) != len(markets) {
+		return nil, fmt.Errorf("pre-trade state: %d accounts for %d markets", len(accounts), len(markets))
+	}
+	rows, err := s.q().Query(ctx, preTradeSQL, accounts, markets)
+	if err != nil {
+		return nil, translate(err, "pre-trade state")
+	}
+	out := make([]risk.State, 0, len(accounts))
+	for rows.Next() {
+		var st risk.State
+		if err := rows.Scan(&st.AccountKilled, &st.MarketKilled, &st.OpenOrders, &st.LastPrice); err != nil {
+			rows.Close()
+			return nil, translate(err, "pre-trade state")
+		}
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "pre-trade state")
+	}
+	if len(out) != len(accounts) {
+		return nil, fmt.Errorf("pre-trade state: %d rows for %d orders", len(out), len(accounts))
+	}
+	return out, nil
 }
 
 // OrderByClientID returns the account's order with that client order id.

@@ -51,9 +51,3 @@ CREATE TRIGGER orders_count_updated AFTER UPDATE ON orders
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orders_count_updated();
 CREATE TRIGGER orders_count_deleted AFTER DELETE ON orders
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION orders_count_deleted();
-
--- open_orders is the account's open-order count.
-CREATE FUNCTION open_orders(a text) RETURNS bigint LANGUAGE sql STABLE AS $$
-    SELECT coalesce((SELECT n FROM orders_opened WHERE account = a), 0)
-         - coalesce((SELECT n FROM orders_closed WHERE account = a), 0)
-$$;
