@@ -269,7 +269,8 @@ func applyHolds(ctx context.Context, q querier, holds map[string]*holdDelta, add
 		}
 	}
 	closeSQL := `UPDATE ledger_holds h SET remaining = 0, closed = true
-		FROM (SELECT id, remaining FROM ledger_holds WHERE id = ANY($1) AND NOT closed ORDER BY id FOR UPDATE) old
+		FROM (SELECT h.id, h.remaining FROM unnest($1::text[]) AS k(id) JOIN ledger_holds h ON h.id = k.id
+		      WHERE NOT h.closed ORDER BY h.id FOR UPDATE OF h) old
 		WHERE h.id = old.id RETURNING h.id, old.remaining`
 	batch := &pgx.Batch{}
 	batch.Queue(`UPDATE ledger_holds h SET remaining = h.remaining + d.amount

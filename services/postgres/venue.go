@@ -333,7 +333,9 @@ func (s *Store) Order(ctx context.Context, account, id string) (trading.Order, e
 
 // OrdersByID returns the orders with the given ids that exist, by id.
 func (s *Store) OrdersByID(ctx context.Context, ids []string) (map[string]trading.Order, error) {
-	os, err := collectOrders(s.q().Query(ctx, `SELECT `+orderCols+` FROM orders WHERE id = ANY($1)`, ids))
+	// A join, not "id = ANY($1)": under a plan cached while the table was small, a sequential
+	// scan would compare every order with every id.
+	os, err := collectOrders(s.q().Query(ctx, `SELECT `+prefixed("o", orderCols)+` FROM unnest($1::text[]) AS k(id) JOIN orders o ON o.id = k.id`, ids))
 	if err != nil {
 		return nil, err
 	}
@@ -385,7 +387,7 @@ func (s *Store) Unpublished(ctx context.Context, before time.Time, limit int) ([
 
 // MarkPublished marks orders as published to the orders log.
 func (s *Store) MarkPublished(ctx context.Context, ids []string) error {
-	_, err := s.q().Exec(ctx, `DELETE FROM orders_unpublished WHERE id = ANY($1)`, ids)
+	_, err := s.q().Exec(ctx, `DELETE FROM orders_unpublished u USING unnest($1::text[]) AS k(id) WHERE u.id = k.id`, ids)
 	return translate(err, "orders")
 }
 
@@ -603,7 +605,8 @@ func (s *Store) ResetFlow(ctx context.Context, reason string, now time.Time) (in
 			if _, err := s.applyAll(ctx, ts); err != nil {
 				return err
 			}
-			if _, err := s.tx.Exec(ctx, `UPDATE orders SET status = 'cancelled', reason = $2, updated_at = $3 WHERE id = ANY($1)`, ids, reason, now); err != nil {
+			if _, err := s.tx.Exec(ctx, `UPDATE orders o SET status = 'cancelled', reason = $2, updated_at = $3
+				FROM unnest($1::text[]) AS k(id) WHERE o.id = k.id`, ids, reason, now); err != nil {
 				return err
 			}
 		}
