@@ -99,7 +99,29 @@ type balKey struct{ account, asset string }
 // balance rows exist: record the ids; adjust and close holds (pipelined); adjust balances. It
 // returns how many transfers were new.
 func (s *Store) applyAll(ctx context.Context, ts []ledger.Transfer) (int, error) {
-	q := s.q()
+	rec, err := newRecording(ts)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := s.q().Query(ctx, rec.sql, rec.args...)
+	if err != nil {
+		return 0, err
+	}
+	fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, err
+	}
+	return s.applyRecorded(ctx, ts, fresh)
+}
+
+// recording is the statement that records transfers' ids and bodies, returning the ids that
+// were new; Settle sends it in a pipeline with its other statements.
+type recording struct {
+	sql  string
+	args []any
+}
+
+func newRecording(ts []ledger.Transfer) (recording, error) {
 	ids := make([]string, 0, len(ts))
 	kinds := make([]string, 0, len(ts))
 	bodies := make([][]byte, 0, len(ts))
@@ -111,19 +133,19 @@ func (s *Store) applyAll(ctx context.Context, ts []ledger.Transfer) (int, error)
 		seen[t.ID] = true
 		body, err := transferBody(t)
 		if err != nil {
-			return 0, err
+			return recording{}, err
 		}
 		ids, kinds, bodies = append(ids, t.ID), append(kinds, string(t.Kind)), append(bodies, body)
 	}
-	rows, err := q.Query(ctx, `INSERT INTO ledger_transfers (id, kind, postings)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::json[]) ON CONFLICT (id) DO NOTHING RETURNING id`, ids, kinds, bodies)
-	if err != nil {
-		return 0, err
-	}
-	fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return 0, err
-	}
+	return recording{sql: `INSERT INTO ledger_transfers (id, kind, postings)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::json[]) ON CONFLICT (id) DO NOTHING RETURNING id`,
+		args: []any{ids, kinds, bodies}}, nil
+}
+
+// applyRecorded applies the effects of the transfers of ts whose ids are in fresh (recorded
+// just now).
+func (s *Store) applyRecorded(ctx context.Context, ts []ledger.Transfer, fresh []string) (int, error) {
+	q := s.q()
 	if len(fresh) == 0 {
 		return 0, nil
 	}

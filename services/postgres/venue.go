@@ -494,31 +494,11 @@ func (s *Store) Settle(ctx context.Context, b settlement.Batch) error {
 		for m := range b.From {
 			markets = append(markets, m)
 		}
-		rows, err := s.tx.Query(ctx, `SELECT market, seq FROM settlement_progress WHERE market = ANY($1) ORDER BY market FOR UPDATE`, markets)
-		if err != nil {
-			return err
-		}
-		cur := map[string]uint64{}
-		for rows.Next() {
-			var m string
-			var seq int64
-			if err := rows.Scan(&m, &seq); err != nil {
-				rows.Close()
-				return err
-			}
-			cur[m] = uint64(seq)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for m, v := range b.From {
-			if cur[m] != v {
-				return trading.Errorf(trading.ECONFLICT, "market %s progressed meanwhile", m)
-			}
-		}
-		// The ledger goes last: its balance rows are the ones order entry also updates, so
-		// the transaction holds their locks only for its final statements.
+		// One round trip: lock and read the markets' progress, write the batch's orders,
+		// trades, positions and new progress, and record its ledger transfers. A progress that
+		// moved meanwhile (another member settled these) fails the whole transaction.
 		batch := &pgx.Batch{}
+		batch.Queue(`SELECT market, seq FROM settlement_progress WHERE market = ANY($1) ORDER BY market FOR UPDATE`, markets)
 		if n := len(b.Orders); n > 0 {
 			ids, statuses, reasons := make([]string, n), make([]string, n), make([]string, n)
 			filled, updated := make([]int64, n), make([]time.Time, n)
@@ -557,16 +537,68 @@ func (s *Store) Settle(ctx context.Context, b settlement.Batch) error {
 			batch.Queue(`INSERT INTO settlement_progress (market, seq) VALUES ($1, $2)
 				ON CONFLICT (market) DO UPDATE SET seq = excluded.seq`, m, int64(v))
 		}
-		if err := s.tx.SendBatch(ctx, batch).Close(); err != nil {
-			return err
-		}
+		var rec recording
 		if len(b.Transfers) > 0 {
-			if _, err := s.applyAll(ctx, b.Transfers); err != nil {
+			var err error
+			if rec, err = newRecording(b.Transfers); err != nil {
 				return err
 			}
+			batch.Queue(rec.sql, rec.args...)
 		}
-		return nil
+		br := s.tx.SendBatch(ctx, batch)
+		fresh, err := settleResults(br, b, len(batch.QueuedQueries)-1, len(b.Transfers) > 0)
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil || len(fresh) == 0 {
+			return err
+		}
+		_, err = s.applyRecorded(ctx, b.Transfers, fresh)
+		return err
 	}), "settlement")
+}
+
+// settleResults reads Settle's pipeline: the progress rows, which must equal b.From, then
+// writes statements, then (when recorded) the ids of the transfers recorded now.
+func settleResults(br pgx.BatchResults, b settlement.Batch, writes int, recorded bool) ([]string, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	cur := map[string]uint64{}
+	for rows.Next() {
+		var m string
+		var seq int64
+		if err := rows.Scan(&m, &seq); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		cur[m] = uint64(seq)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for m, v := range b.From {
+		if cur[m] != v {
+			return nil, trading.Errorf(trading.ECONFLICT, "market %s progressed meanwhile", m)
+		}
+	}
+	if recorded {
+		writes--
+	}
+	for range writes {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	if !recorded {
+		return nil, nil
+	}
+	rows, err = br.Query()
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // LoadSnapshot returns the snapshot stored under key, or ENOTFOUND.

@@ -176,11 +176,19 @@ func (s *Service) plan(ctx context.Context, xs []trading.Execution) (Batch, []tr
 			}
 		}
 	}
-	from, err := s.Store.Progress(ctx, markets)
-	if err != nil {
-		return Batch{}, nil, err
-	}
+	// The two reads are independent: run them at once (two connections, one wait).
+	var from map[string]uint64
+	var perr error
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		from, perr = s.Store.Progress(ctx, markets)
+	}()
 	orders, err := s.Store.OrdersByID(ctx, ids)
+	<-read
+	if err == nil {
+		err = perr
+	}
 	if err != nil {
 		return Batch{}, nil, err
 	}

@@ -109,6 +109,7 @@ func run(database string, nOrders, nAccounts, concurrency, rate int, services ap
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
+		toEngine  []time.Duration // order accepted to the engine's trade, for orders that traded
 		trades    int
 		lastSettl time.Time
 		settled   atomic.Int64
@@ -129,6 +130,9 @@ func run(database string, nOrders, nAccounts, concurrency, rate int, services ap
 					lastSettl = st.SettledAt
 				}
 				latencies = append(latencies, st.SettledAt.Sub(st.AcceptedAt))
+				if len(st.Trades) > 0 {
+					toEngine = append(toEngine, st.Trades[0].ExecutedAt.Sub(st.AcceptedAt))
+				}
 			}
 			settled.Add(int64(len(msgs)))
 			return nil
@@ -145,7 +149,7 @@ func run(database string, nOrders, nAccounts, concurrency, rate int, services ap
 			time.Sleep(10 * time.Millisecond)
 		}
 		mu.Lock()
-		latencies, trades = latencies[:0], 0
+		latencies, toEngine, trades = latencies[:0], toEngine[:0], 0
 		settled.Store(0)
 		mu.Unlock()
 	}
@@ -203,11 +207,19 @@ func run(database string, nOrders, nAccounts, concurrency, rate int, services ap
 	defer mu.Unlock()
 	flowTime := lastSettl.Sub(start)
 	slices.Sort(latencies)
+	slices.Sort(toEngine)
 	pct := func(p float64) time.Duration { return latencies[min(len(latencies)-1, int(p*float64(len(latencies))))] }
+	pctEngine := func(p float64) time.Duration {
+		if len(toEngine) == 0 {
+			return 0
+		}
+		return toEngine[min(len(toEngine)-1, int(p*float64(len(toEngine))))].Round(10 * time.Microsecond)
+	}
 	fmt.Printf("orders accepted:     %d (%d refused)\n", accepted, refused.Load())
 	fmt.Printf("orders/s (entry):    %.0f over %s\n", float64(accepted)/placedIn.Seconds(), placedIn.Round(time.Millisecond))
 	fmt.Printf("orders/s (settled):  %.0f over %s\n", float64(accepted)/flowTime.Seconds(), flowTime.Round(time.Millisecond))
 	fmt.Printf("trades settled/s:    %.0f (%d trades)\n", float64(trades)/flowTime.Seconds(), trades)
+	fmt.Printf("order-to-trade:      p50 %s  p99 %s (orders that traded: accepted to the engine's execution)\n", pctEngine(0.50), pctEngine(0.99))
 	fmt.Printf("order-to-settlement: p50 %s  p99 %s  max %s\n", pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), latencies[len(latencies)-1].Round(time.Millisecond))
 	return nil
 }
