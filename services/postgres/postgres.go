@@ -63,7 +63,11 @@ func (db *DB) Ping(ctx context.Context) error { return db.Pool.Ping(ctx) }
 
 // Migrate applies the embedded migrations not yet applied, each in its own transaction, under
 // an advisory lock so concurrent starts apply each once.
-func (db *DB) Migrate(ctx context.Context) error {
+func (db *DB) Migrate(ctx context.Context) error { return db.MigrateTo(ctx, "") }
+
+// MigrateTo is Migrate stopping after the migration named last (all of them when last is
+// empty); tests use it to build a database as an earlier release left it.
+func (db *DB) MigrateTo(ctx context.Context, last string) error {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return err
@@ -74,6 +78,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 	}
 	for _, name := range names {
 		version := strings.TrimSuffix(strings.TrimPrefix(name, "migrations/"), ".sql")
+		if last != "" && version > last {
+			break
+		}
 		body, err := migrations.ReadFile(name)
 		if err != nil {
 			return err

@@ -272,7 +272,7 @@ func (s *Store) CreateOrders(ctx context.Context, os []exchange.NewOrder) ([]exc
 }
 
 // preTradeSQL reads risk.State for each (account, market) pair of $1 and $2, in their order:
-// kill switches, the open-order count (kept by counters, see migrations/0008) and the last
+// kill switches, the open-order count (kept by counters, see migrations/0007) and the last
 // trade price.
 const preTradeSQL = `SELECT
 		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'account' AND name = k.account),
