@@ -19,7 +19,7 @@ DECLARE
     inserted int;
 BEGIN
     INSERT INTO ledger_reserved (account, asset)
-        SELECT DISTINCT * FROM unnest(o_account, o_hold_asset) ON CONFLICT DO NOTHING;
+        SELECT DISTINCT * FROM unnest(o_account, o_hold_asset) ORDER BY 1, 2 ON CONFLICT DO NOTHING;
     PERFORM 1 FROM ledger_reserved r
         WHERE (r.account, r.asset) IN (SELECT * FROM unnest(o_account, o_hold_asset))
         ORDER BY r.account, r.asset FOR UPDATE;
