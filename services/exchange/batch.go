@@ -14,6 +14,9 @@ import (
 type NewOrder struct {
 	Order trading.Order
 	Hold  ledger.Transfer
+	// OpenLimit, when positive, is the account's open-order limit, which CreateOrders
+	// enforces atomically with the other orders it records (concurrent batches included).
+	OpenLimit int
 }
 
 // Recorded is the outcome of recording one NewOrder, as Store.CreateOrder reports it.
@@ -27,8 +30,9 @@ type Recorded struct {
 // (postgres.Store): order entry then commits concurrent orders together.
 type BatchStore interface {
 	// CreateOrders records each order as CreateOrder would, in order, and commits them
-	// together. A domain error of one order (insufficient funds) is reported in its Recorded
-	// and does not affect the others; an error return means nothing was recorded.
+	// together. A domain error of one order (insufficient funds, the open-order limit) is
+	// reported in its Recorded and does not affect the others; an error return means nothing
+	// was recorded.
 	CreateOrders(ctx context.Context, os []NewOrder) ([]Recorded, error)
 	// PreTradeAll reads PreTrade's state for each accounts[i] and markets[i] in one query.
 	PreTradeAll(ctx context.Context, accounts, markets []string) ([]risk.State, error)
@@ -196,7 +200,7 @@ func (s *Service) recordBatch(ctx context.Context, bs BatchStore, ps []*placemen
 			continue
 		}
 		opened[p.req.Account]++
-		news, at = append(news, NewOrder{Order: o, Hold: hold}), append(at, i)
+		news, at = append(news, NewOrder{Order: o, Hold: hold, OpenLimit: s.limits.OpenOrderLimit()}), append(at, i)
 	}
 	if len(news) == 0 {
 		return res

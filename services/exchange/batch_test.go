@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cantondex/platform/services/exchange"
 	"github.com/cantondex/platform/services/memory"
@@ -23,15 +24,26 @@ type batchStore struct {
 	calls     atomic.Int64
 	orders    atomic.Int64
 	failFirst bool
+	mu        sync.Mutex
 }
 
 func (b *batchStore) CreateOrders(ctx context.Context, os []exchange.NewOrder) ([]exchange.Recorded, error) {
 	if b.calls.Add(1) == 1 && b.failFirst {
 		return nil, errors.New("connection lost")
 	}
+	b.mu.Lock() // a batch is atomic, as create_orders' locks make it on PostgreSQL
+	defer b.mu.Unlock()
 	b.orders.Add(int64(len(os)))
 	out := make([]exchange.Recorded, len(os))
 	for i, n := range os {
+		open, err := b.OpenOrderCount(ctx, n.Order.Account)
+		if err == nil && n.OpenLimit > 0 && open >= n.OpenLimit {
+			err = trading.Errorf(trading.ECONFLICT, "too many open orders (limit %d)", n.OpenLimit)
+		}
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
 		o, existed, err := b.CreateOrder(ctx, n.Order, n.Hold)
 		out[i] = exchange.Recorded{Order: o, Existed: existed, Err: err}
 	}
@@ -78,6 +90,7 @@ func TestPlaceOrderGroupCommit(t *testing.T) {
 		var relay sync.WaitGroup
 		relay.Add(1)
 		go func() { defer relay.Done(); svc.Relay(rctx) }()
+		waitBatching(t, svc)
 
 		const n = 40
 		var accepted, refused atomic.Int64
@@ -152,6 +165,7 @@ func TestGroupCommitKeepsOpenOrderLimit(t *testing.T) {
 	relay.Add(1)
 	go func() { defer relay.Done(); svc.Relay(rctx) }()
 	defer func() { stop(); relay.Wait() }()
+	waitBatching(t, svc)
 	for round := 1; round <= 5; round++ { // a race shows in some rounds, not all
 		account := fmt.Sprint("erin", round)
 		if err := svc.Deposit(ctx, fmt.Sprint("d", round), account, "USD", 1_000_000_000_000); err != nil {
@@ -181,5 +195,15 @@ func TestGroupCommitKeepsOpenOrderLimit(t *testing.T) {
 	}
 	if st.calls.Load() == 0 {
 		t.Fatal("no order went through the batch writer")
+	}
+}
+
+// waitBatching waits until svc's Relay has started the group commit.
+func waitBatching(t *testing.T, svc *exchange.Service) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !svc.Batching(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the group commit did not start")
+		}
 	}
 }

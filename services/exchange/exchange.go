@@ -329,6 +329,10 @@ func pageLimit(n int) int {
 	return min(n, 500)
 }
 
+// Batching reports whether order entry's group commit is running (Relay runs on a
+// BatchStore).
+func (s *Service) Batching() bool { return s.batch.Load() != nil }
+
 // Relay publishes orders that were recorded but not confirmed published, and marks published
 // ones, until ctx ends. Run one per order-entry process. On a BatchStore it also runs order
 // entry's group commit: while it runs, concurrent PlaceOrder calls are recorded and published

@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,4 +97,68 @@ func TestCreateOrdersBatch(t *testing.T) {
 		t.Fatalf("reset cancelled %d: %v", n, err)
 	}
 	wantOpen("alice", 0)
+}
+
+// Concurrent batches of one account cannot pass its open-order limit together: create_orders
+// counts open orders under a lock on the account's counter.
+func TestCreateOrdersOpenLimitAcrossBatches(t *testing.T) {
+	ctx := context.Background()
+	s := postgres.NewStore(pgtest.New(t, "openlimit"))
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, asset := range []string{"USD", "BTC"} {
+		d, _ := ledger.Deposit("d-"+asset, "alice", asset, 1_000_000_000)
+		if _, err := s.Apply(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	recorded, limited := 0, 0
+	var wg sync.WaitGroup
+	for b := 0; b < 8; b++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Buys hold USD and sells BTC: batches of both lock different reservation rows.
+			side, asset := trading.Buy, "USD"
+			if b%2 == 1 {
+				side, asset = trading.Sell, "BTC"
+			}
+			var batch []exchange.NewOrder
+			for i := 0; i < 4; i++ {
+				id := fmt.Sprintf("o%d-%d", b, i)
+				batch = append(batch, exchange.NewOrder{Order: trading.Order{ID: id, Account: "alice", Market: "BTC-USD", Side: side,
+					Type: trading.Limit, TimeInForce: trading.GTC, Price: 100, Quantity: 10, Status: trading.StatusPending, BookPrice: 100,
+					BookTIF: trading.GTC, HoldAsset: asset, CreatedAt: at, UpdatedAt: at}, Hold: ledger.Reserve(id, "alice", asset, 1000), OpenLimit: 10})
+			}
+			res, err := s.CreateOrders(ctx, batch)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, r := range res {
+				switch {
+				case r.Err == nil:
+					recorded++
+				case trading.ErrorCode(r.Err) == trading.ECONFLICT:
+					limited++
+				default:
+					t.Errorf("order: %v", r.Err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if recorded != 10 || limited != 22 {
+		t.Fatalf("%d recorded and %d refused of 32 with a limit of 10", recorded, limited)
+	}
+	if n, err := s.OpenOrderCount(ctx, "alice"); err != nil || n != 10 {
+		t.Fatalf("open orders %d %v", n, err)
+	}
+	usd, _ := s.Balance(ctx, "alice", "USD")
+	btc, _ := s.Balance(ctx, "alice", "BTC")
+	if usd.Held+btc.Held != 10_000 {
+		t.Fatalf("held %d USD and %d BTC, want 10000 in all: a refused order reserved funds", usd.Held, btc.Held)
+	}
 }

@@ -227,7 +227,7 @@ func (s *Store) CreateOrders(ctx context.Context, os []exchange.NewOrder) ([]exc
 	ids, clients, accts, mkts, sides, types, tifs := make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k)
 	bookTIFs, assets := make([]string, k), make([]string, k)
 	postOnly := make([]bool, k)
-	prices, qtys, bookPrices, amounts := make([]int64, k), make([]int64, k), make([]int64, k), make([]int64, k)
+	prices, qtys, bookPrices, amounts, limits := make([]int64, k), make([]int64, k), make([]int64, k), make([]int64, k), make([]int64, k)
 	ats := make([]time.Time, k)
 	bodies := make([][]byte, k)
 	for j, i := range plain {
@@ -239,12 +239,13 @@ func (s *Store) CreateOrders(ctx context.Context, os []exchange.NewOrder) ([]exc
 		ids[j], clients[j], accts[j], mkts[j], sides[j], types[j], tifs[j] = o.ID, o.ClientOrderID, o.Account, o.Market, string(o.Side), string(o.Type), string(o.TimeInForce)
 		bookTIFs[j], assets[j], postOnly[j] = string(o.BookTIF), o.HoldAsset, o.PostOnly
 		prices[j], qtys[j], bookPrices[j], amounts[j], ats[j], bodies[j] = o.Price, o.Quantity, o.BookPrice, h.Holds[0].Amount, o.CreatedAt, body
+		limits[j] = int64(os[i].OpenLimit)
 	}
 	var res []string
 	var err error
 	for attempt := 0; attempt < 10; attempt++ {
-		err = s.q().QueryRow(ctx, `SELECT create_orders($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-			ids, clients, accts, mkts, sides, types, tifs, postOnly, prices, qtys, bookPrices, bookTIFs, assets, ats, amounts, bodies).Scan(&res)
+		err = s.q().QueryRow(ctx, `SELECT create_orders($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+			ids, clients, accts, mkts, sides, types, tifs, postOnly, prices, qtys, bookPrices, bookTIFs, assets, ats, amounts, bodies, limits).Scan(&res)
 		if !retryable(err) {
 			break
 		}
@@ -261,6 +262,8 @@ func (s *Store) CreateOrders(ctx context.Context, os []exchange.NewOrder) ([]exc
 			out[i].Order = os[i].Order
 		case r == "!":
 			out[i].Err = trading.Errorf(trading.EINSUFFICIENT, "insufficient funds")
+		case r == "#":
+			out[i].Err = trading.Errorf(trading.ECONFLICT, "too many open orders (limit %d)", os[i].OpenLimit)
 		case strings.HasPrefix(r, "="):
 			out[i].Order, out[i].Err = s.Order(ctx, os[i].Order.Account, r[1:])
 			out[i].Existed = out[i].Err == nil
@@ -272,7 +275,7 @@ func (s *Store) CreateOrders(ctx context.Context, os []exchange.NewOrder) ([]exc
 }
 
 // preTradeSQL reads risk.State for each (account, market) pair of $1 and $2, in their order:
-// kill switches, the open-order count (kept by counters, see migrations/0007) and the last
+// kill switches, the open-order count (kept by counters, see migrations/0006) and the last
 // trade price.
 const preTradeSQL = `SELECT
 		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'account' AND name = k.account),

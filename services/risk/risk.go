@@ -27,6 +27,9 @@ func DefaultLimits() Limits {
 	return Limits{MaxOpenOrders: 500, PriceBandBps: 2000, MarketProtectionBps: 500}
 }
 
+// OpenOrderLimit is the open-order limit per account, defaults applied.
+func (l Limits) OpenOrderLimit() int { return l.withDefaults().MaxOpenOrders }
+
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
 	if l.MaxOpenOrders == 0 {

@@ -1,28 +1,36 @@
 -- create_orders is create_order for a batch (order entry's group commit): one statement, one
 -- commit for many orders. It returns one result per order, in order: '' for a new order, '='
 -- followed by the id of the account's existing order with the same client order id (nothing
--- changes), or '!' when the account's available funds do not cover the hold (nothing changes
--- for that order; the others are unaffected). Orders are taken in array order, so two orders
+-- changes), '!' when the account's available funds do not cover the hold, or '#' when the
+-- account already has open_limit open orders (open_limit > 0; nothing changes for a refused
+-- order, the others are unaffected). Orders are taken in array order, so two orders
 -- of one account see each other's holds. The accounts' ledger_reserved rows are locked first,
 -- in key order, as the ledger's batches lock them, so concurrent batches cannot deadlock on
--- them; the balances are read after that, so every earlier transfer is seen (0005). The new
+-- them; the balances are read after that, so every earlier transfer is seen (0005). The
+-- accounts' orders_opened rows (0006) are locked next, so that the open-order limit holds
+-- across concurrent batches: the count read under the lock includes every committed order. The new
 -- orders, their transfers and holds are then written by one statement each.
 CREATE FUNCTION create_orders(
     o_id text[], o_client text[], o_account text[], o_market text[], o_side text[], o_type text[], o_tif text[],
     o_post_only boolean[], o_price bigint[], o_qty bigint[], o_book_price bigint[], o_book_tif text[],
-    o_hold_asset text[], o_at timestamptz[], hold_amount bigint[], transfer_body jsonb[]
+    o_hold_asset text[], o_at timestamptz[], hold_amount bigint[], transfer_body jsonb[], open_limit bigint[]
 ) RETURNS text[] LANGUAGE plpgsql AS $$
 DECLARE
     res text[] := '{}';
     existing text;
     funds bigint;
     inserted int;
+    open_now bigint;
+    accepted text[] := '{}'; -- the accounts of the orders accepted so far, one entry each
 BEGIN
     INSERT INTO ledger_reserved (account, asset)
         SELECT DISTINCT * FROM unnest(o_account, o_hold_asset) ORDER BY 1, 2 ON CONFLICT DO NOTHING;
     PERFORM 1 FROM ledger_reserved r
         WHERE (r.account, r.asset) IN (SELECT * FROM unnest(o_account, o_hold_asset))
         ORDER BY r.account, r.asset FOR UPDATE;
+    INSERT INTO orders_opened (account, n)
+        SELECT DISTINCT a, 0 FROM unnest(o_account) AS a ORDER BY 1 ON CONFLICT DO NOTHING;
+    PERFORM 1 FROM orders_opened WHERE account IN (SELECT unnest(o_account)) ORDER BY account FOR UPDATE;
     FOR i IN 1 .. coalesce(array_length(o_id, 1), 0) LOOP
         IF o_client[i] <> '' THEN
             existing := NULL;
@@ -40,6 +48,14 @@ BEGIN
                 CONTINUE;
             END IF;
         END IF;
+        IF open_limit[i] > 0 THEN
+            SELECT o.n - coalesce((SELECT c.n FROM orders_closed c WHERE c.account = o.account), 0) INTO open_now
+                FROM orders_opened o WHERE o.account = o_account[i];
+            IF open_now + coalesce(cardinality(array_positions(accepted, o_account[i])), 0) >= open_limit[i] THEN
+                res := res || '#'::text;
+                CONTINUE;
+            END IF;
+        END IF;
         SELECT b.total + b.released - r.reserved INTO funds
             FROM ledger_reserved r JOIN ledger_balances b ON b.account = r.account AND b.asset = r.asset
             WHERE r.account = o_account[i] AND r.asset = o_hold_asset[i];
@@ -50,6 +66,7 @@ BEGIN
         UPDATE ledger_reserved SET reserved = reserved + hold_amount[i]
             WHERE account = o_account[i] AND asset = o_hold_asset[i];
         res := res || ''::text;
+        accepted := accepted || o_account[i];
     END LOOP;
     INSERT INTO orders (id, client_order_id, account, market, side, type, tif, post_only, price, quantity,
                         status, book_price, book_tif, hold_asset, created_at, updated_at)
