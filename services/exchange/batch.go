@@ -166,8 +166,8 @@ func (s *Service) publish(ctx context.Context, recorded <-chan recordedBatch) {
 // recordBatch checks the batch against one read of its accounts' and markets' pre-trade
 // state and records the orders that pass in one transaction. Orders of one account are
 // checked in turn, each counting the ones before it as open. When the batch cannot be read or
-// recorded as a whole, each order is checked and recorded on its own so that one bad order
-// cannot fail the others.
+// recorded as a whole, each order is checked and recorded on its own (a batch of one) so
+// that one bad order cannot fail the others.
 func (s *Service) recordBatch(ctx context.Context, bs BatchStore, ps []*placement) []Recorded {
 	res := make([]Recorded, len(ps))
 	accts, mkts := make([]string, len(ps)), make([]string, len(ps))
@@ -211,10 +211,19 @@ func (s *Service) recordBatch(ctx context.Context, bs BatchStore, ps []*placemen
 	}
 	if err != nil {
 		s.log.WarnContext(ctx, "record order batch; recording one by one", "n", len(news), "err", err)
+		// One order per call, through the same statement, so that each keeps its own
+		// result and the open-order limit stays enforced by the store.
 		recorded = make([]Recorded, len(news))
 		for j, n := range news {
-			o, existed, err := s.store.CreateOrder(ps[at[j]].ctx, n.Order, n.Hold)
-			recorded[j] = Recorded{Order: o, Existed: existed, Err: err}
+			r, err := bs.CreateOrders(ps[at[j]].ctx, []NewOrder{n})
+			if err == nil && len(r) != 1 {
+				err = fmt.Errorf("recorded %d of 1 orders", len(r))
+			}
+			if err != nil {
+				recorded[j] = Recorded{Err: err}
+				continue
+			}
+			recorded[j] = r[0]
 		}
 	}
 	for j, i := range at {
