@@ -6,54 +6,27 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/cantondex/platform/services/app"
+	"github.com/cantondex/platform/services/cmd/internal/apiserver"
 	"github.com/cantondex/platform/services/gateway"
 	"github.com/cantondex/platform/services/platform"
 )
 
 func main() {
-	if err := run(); err != nil {
+	err := apiserver.Run(apiserver.Options{
+		Service: "api-gateway",
+		Configure: func(_ *platform.Config, _ *gateway.Config, ac *app.Config) {
+			if len(ac.KafkaBrokers) > 0 {
+				ac.Services = app.OrderEntryOnly
+			}
+		},
+		Listening: func(g *gateway.Gateway, log *slog.Logger) { log.Info("api-gateway listening", "url", g.URL()) },
+	})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "api-gateway:", err)
 		os.Exit(1)
 	}
-}
-
-func run() error {
-	ctx, stop := platform.SignalContext()
-	defer stop()
-	pc, err := platform.LoadConfig("api-gateway", os.Getenv)
-	if err != nil {
-		return err
-	}
-	log := platform.NewLogger(pc)
-	gc, err := gateway.ConfigFromEnv(os.Getenv)
-	if err != nil {
-		return err
-	}
-	ac, err := app.ConfigFromEnv(os.Getenv)
-	if err != nil {
-		return err
-	}
-	reg := platform.NewRegistry()
-	ac.Log, ac.Registry = log, reg
-	ac.RedisPrefix = os.Getenv("REDIS_PREFIX") // "" takes the app's default
-	if len(ac.KafkaBrokers) > 0 {
-		ac.Services = app.OrderEntryOnly
-	}
-	a, err := app.Start(ctx, ac)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	g, err := gateway.New(ctx, gc, gateway.Backend{
-		Orders: a.Orders, Markets: a.Markets, Accounts: a.Accounts, Risk: a.Risk, Redis: a.Redis, Ready: a.Ready,
-	}, reg, log)
-	if err != nil {
-		return err
-	}
-	defer g.Close()
-	log.Info("api-gateway listening", "url", g.URL())
-	return g.Serve(ctx)
 }

@@ -11,64 +11,43 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/cantondex/platform/services/app"
+	"github.com/cantondex/platform/services/cmd/internal/apiserver"
 	"github.com/cantondex/platform/services/gateway"
 	"github.com/cantondex/platform/services/platform"
 )
 
 func main() {
-	if err := run(); err != nil {
+	err := apiserver.Run(apiserver.Options{
+		Service: "cantondex",
+		Configure: func(pc *platform.Config, gc *gateway.Config, ac *app.Config) {
+			if os.Getenv("LOG_FORMAT") == "" {
+				pc.LogFormat = "text"
+			}
+			gc.SessionAdmin = true
+			ac.Services = app.All
+		},
+		Started: func(ctx context.Context, a *app.App) error {
+			if os.Getenv("SEED_DEMO") == "false" {
+				return nil
+			}
+			if err := a.SeedDemo(ctx); err != nil {
+				return fmt.Errorf("seed demo market: %w", err)
+			}
+			return nil
+		},
+		Listening: func(g *gateway.Gateway, _ *slog.Logger) {
+			fmt.Printf("CantonDEX is running.\n  API:   %s\n  admin: %s\n  password: %s\nPress Ctrl-C to stop.\n",
+				g.URL(), g.AdminEmail, g.AdminPassword)
+		},
+	})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "cantondex:", err)
 		os.Exit(1)
 	}
-}
-
-func run() error {
-	ctx, stop := platform.SignalContext()
-	defer stop()
-	pc, err := platform.LoadConfig("cantondex", os.Getenv)
-	if err != nil {
-		return err
-	}
-	if os.Getenv("LOG_FORMAT") == "" {
-		pc.LogFormat = "text"
-	}
-	log := platform.NewLogger(pc)
-	gc, err := gateway.ConfigFromEnv(os.Getenv)
-	if err != nil {
-		return err
-	}
-	gc.SessionAdmin = true
-	ac, err := app.ConfigFromEnv(os.Getenv)
-	if err != nil {
-		return err
-	}
-	reg := platform.NewRegistry()
-	ac.Log, ac.Registry, ac.Services = log, reg, app.All
-	ac.RedisPrefix = os.Getenv("REDIS_PREFIX") // "" takes the app's default
-	a, err := app.Start(ctx, ac)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	if os.Getenv("SEED_DEMO") != "false" {
-		if err := a.SeedDemo(ctx); err != nil {
-			return fmt.Errorf("seed demo market: %w", err)
-		}
-	}
-	g, err := gateway.New(ctx, gc, gateway.Backend{
-		Orders: a.Orders, Markets: a.Markets, Accounts: a.Accounts, Risk: a.Risk, Redis: a.Redis, Ready: a.Ready,
-	}, reg, log)
-	if err != nil {
-		return err
-	}
-	defer g.Close()
-	fmt.Printf("CantonDEX is running.\n  API:   %s\n  admin: %s\n  password: %s\nPress Ctrl-C to stop.\n",
-		g.URL(), g.AdminEmail, g.AdminPassword)
-	err = g.Serve(ctx)
-	log.Info("stopping")
-	return err
 }
