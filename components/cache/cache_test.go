@@ -23,11 +23,13 @@ func testArgs() Args {
 
 func run(t *testing.T, mutate func(*Args)) (*mocks.Recorder, error) {
 	t.Helper()
-	return mocks.Run("test", mocks.Config{}, func(ctx *pulumi.Context) error {
-		a := testArgs()
+	change := func(a *Args, _ *pulumi.Context) error {
 		if mutate != nil {
-			mutate(&a)
+			mutate(a)
 		}
+		return nil
+	}
+	return mocks.RunComponent(testArgs(), change, func(ctx *pulumi.Context, a Args) error {
 		_, err := New(ctx, "cache", a)
 		return err
 	})

@@ -32,15 +32,9 @@ func testArgs() Args {
 }
 
 // run builds a database under mocks from testArgs changed by mutate.
-func run(t *testing.T, mutate func(a *Args, ctx *pulumi.Context) error) (*mocks.Recorder, error) {
+func run(t *testing.T, mutate func(*Args, *pulumi.Context) error) (*mocks.Recorder, error) {
 	t.Helper()
-	return mocks.Run("test", mocks.Config{}, func(ctx *pulumi.Context) error {
-		a := testArgs()
-		if mutate != nil {
-			if err := mutate(&a, ctx); err != nil {
-				return err
-			}
-		}
+	return mocks.RunComponent(testArgs(), mutate, func(ctx *pulumi.Context, a Args) error {
 		_, err := New(ctx, "trading", a)
 		return err
 	})

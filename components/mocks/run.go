@@ -33,3 +33,16 @@ func Run(stack string, cfg Config, program pulumi.RunFunc) (*Recorder, error) {
 	defer rec.mu.Unlock()
 	return rec, errors.Join(append([]error{err}, rec.errs...)...)
 }
+
+// RunComponent runs, under mocks on the stack "test", a program that builds one component
+// with build from args, after mutate (nil: none) changed them: the shape of a component test.
+func RunComponent[A any](args A, mutate func(*A, *pulumi.Context) error, build func(*pulumi.Context, A) error) (*Recorder, error) {
+	return Run("test", Config{}, func(ctx *pulumi.Context) error {
+		if mutate != nil {
+			if err := mutate(&args, ctx); err != nil {
+				return err
+			}
+		}
+		return build(ctx, args)
+	})
+}

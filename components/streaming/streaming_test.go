@@ -33,13 +33,7 @@ func testArgs() Args {
 
 func run(t *testing.T, mutate func(*Args, *pulumi.Context) error) (*mocks.Recorder, error) {
 	t.Helper()
-	return mocks.Run("test", mocks.Config{}, func(ctx *pulumi.Context) error {
-		a := testArgs()
-		if mutate != nil {
-			if err := mutate(&a, ctx); err != nil {
-				return err
-			}
-		}
+	return mocks.RunComponent(testArgs(), mutate, func(ctx *pulumi.Context, a Args) error {
 		_, err := New(ctx, "kafka", a)
 		return err
 	})
