@@ -112,6 +112,9 @@ func (s *Store) SetKillSwitch(ctx context.Context, scope, name string, on bool) 
 const orderCols = `id, client_order_id, account, market, side, type, tif, post_only, price, quantity, filled, status, reason,
 	book_price, book_tif, hold_asset, created_at, updated_at`
 
+// orderColsO is orderCols qualified with the alias o, for joins.
+var orderColsO = prefixed("o", orderCols)
+
 // prefixed qualifies each of the comma-separated columns cols with alias.
 func prefixed(alias, cols string) string {
 	parts := strings.Split(cols, ",")
@@ -338,7 +341,7 @@ func (s *Store) Order(ctx context.Context, account, id string) (trading.Order, e
 func (s *Store) OrdersByID(ctx context.Context, ids []string) (map[string]trading.Order, error) {
 	// A join, not "id = ANY($1)": under a plan cached while the table was small, a sequential
 	// scan would compare every order with every id.
-	os, err := collectOrders(s.q().Query(ctx, `SELECT `+prefixed("o", orderCols)+` FROM unnest($1::text[]) AS k(id) JOIN orders o ON o.id = k.id`, ids))
+	os, err := collectOrders(s.q().Query(ctx, `SELECT `+orderColsO+` FROM unnest($1::text[]) AS k(id) JOIN orders o ON o.id = k.id`, ids))
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +387,7 @@ func (s *Store) Unpublished(ctx context.Context, before time.Time, limit int) ([
 		WHERE u.id = o.id AND u.created_at < $1 AND o.status <> 'pending'`, before); err != nil {
 		return nil, translate(err, "orders")
 	}
-	return collectOrders(s.q().Query(ctx, `SELECT `+prefixed("o", orderCols)+` FROM orders_unpublished u JOIN orders o ON o.id = u.id
+	return collectOrders(s.q().Query(ctx, `SELECT `+orderColsO+` FROM orders_unpublished u JOIN orders o ON o.id = u.id
 		WHERE u.created_at < $1 AND o.status = 'pending' ORDER BY u.created_at LIMIT $2`, before, limit))
 }
 

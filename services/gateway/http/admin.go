@@ -61,17 +61,8 @@ func (s *Server) fund(c echo.Context, kind string, move fundFunc) error {
 	return c.JSON(http.StatusCreated, fundingJSON{ID: req.ID, Kind: kind, Account: req.Account, Asset: req.Asset, Amount: req.Amount})
 }
 
-type createMarketRequest struct {
-	Symbol      string `json:"symbol"`
-	Base        string `json:"base"`
-	Quote       string `json:"quote"`
-	TickSize    string `json:"tick_size"`
-	LotSize     string `json:"lot_size"`
-	MinPrice    string `json:"min_price"`
-	MaxPrice    string `json:"max_price"`
-	MinQuantity string `json:"min_quantity"`
-	MaxQuantity string `json:"max_quantity"`
-}
+// createMarketRequest is what an admin sends to create a market: its definition.
+type createMarketRequest = marketSpec
 
 func (s *Server) createMarket(c echo.Context) error {
 	var req createMarketRequest

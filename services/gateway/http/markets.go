@@ -48,7 +48,8 @@ func (m *marketSteps) of(symbol string) (steps, error) {
 	return st, nil
 }
 
-type marketJSON struct {
+// marketSpec is a market's definition as decimal strings, as an admin creates it.
+type marketSpec struct {
 	Symbol      string `json:"symbol"`
 	Base        string `json:"base"`
 	Quote       string `json:"quote"`
@@ -58,13 +59,17 @@ type marketJSON struct {
 	MaxPrice    string `json:"max_price"`
 	MinQuantity string `json:"min_quantity"`
 	MaxQuantity string `json:"max_quantity"`
-	Halted      bool   `json:"halted"`
-	CreatedAt   string `json:"created_at"`
+}
+
+type marketJSON struct {
+	marketSpec
+	Halted    bool   `json:"halted"`
+	CreatedAt string `json:"created_at"`
 }
 
 func marketOut(m trading.MarketDef, st steps) marketJSON {
-	return marketJSON{Symbol: m.Symbol, Base: m.Base, Quote: m.Quote, TickSize: m.TickSize, LotSize: m.LotSize,
-		MinPrice: st.price(m.MinPrice), MaxPrice: st.price(m.MaxPrice), MinQuantity: st.qty(m.MinQty), MaxQuantity: st.qty(m.MaxQty),
+	return marketJSON{marketSpec: marketSpec{Symbol: m.Symbol, Base: m.Base, Quote: m.Quote, TickSize: m.TickSize, LotSize: m.LotSize,
+		MinPrice: st.price(m.MinPrice), MaxPrice: st.price(m.MaxPrice), MinQuantity: st.qty(m.MinQty), MaxQuantity: st.qty(m.MaxQty)},
 		Halted: m.Halted, CreatedAt: timestamp(m.CreatedAt)}
 }
 
