@@ -3,6 +3,7 @@ package exchange
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"sync"
 
 	"github.com/cantondex/platform/services/ledger"
@@ -34,8 +35,11 @@ type BatchStore interface {
 	// reported in its Recorded and does not affect the others; an error return means nothing
 	// was recorded.
 	CreateOrders(ctx context.Context, os []NewOrder) ([]Recorded, error)
-	// PreTradeAll reads PreTrade's state for each accounts[i] and markets[i] in one query.
-	PreTradeAll(ctx context.Context, accounts, markets []string) ([]risk.State, error)
+	// PreTradeAll reads PreTrade's state for each accounts[i] and markets[i] in one query,
+	// with the id of accounts[i]'s order whose client order id is clients[i] ("" when there
+	// is none or clients[i] is ""), so that a retried order is answered without a lookup of
+	// its own.
+	PreTradeAll(ctx context.Context, accounts, markets, clients []string) (states []risk.State, existing []string, err error)
 }
 
 // maxBatch bounds how many orders one commit records and one publish sends.
@@ -55,19 +59,34 @@ type recordedBatch struct {
 	res []Recorded
 }
 
-// batcher is order entry's group commit. Concurrent PlaceOrder calls hand their order to
-// write, which reads the pre-trade state of everything that arrived while the previous batch
+// batcher is order entry's group commit. Concurrent PlaceOrder calls hand their order to a
+// writer, which reads the pre-trade state of everything that arrived while its previous batch
 // was being written in one query, runs the checks, and records the orders that pass in one
 // transaction; publish then sends the batch's commands to the orders log in one request
-// while write records the next batch, and only then answers the callers. Nothing waits for a
-// timer: a lone order is written at once.
+// while the writer records its next batch, and only then answers the callers. Nothing waits
+// for a timer: a lone order is written at once.
+//
+// Each account belongs to one writer (by a hash of its name): the writers' batches never
+// lock the same account's rows, so they commit side by side instead of waiting for each
+// other, and an account's orders are recorded in the order they arrived.
 type batcher struct {
-	queue   chan *placement // unbuffered: a send succeeds only while write runs
-	stopped chan struct{}   // closed when write no longer receives
+	queues  []chan *placement // one per writer, unbuffered: a send succeeds only while it runs
+	stopped chan struct{}     // closed when the writers no longer receive
 }
 
 func newBatcher() *batcher {
-	return &batcher{queue: make(chan *placement), stopped: make(chan struct{})}
+	b := &batcher{queues: make([]chan *placement, writers), stopped: make(chan struct{})}
+	for i := range b.queues {
+		b.queues[i] = make(chan *placement)
+	}
+	return b
+}
+
+// queue is the queue of the writer that owns account.
+func (b *batcher) queue(account string) chan *placement {
+	h := fnv.New32a()
+	h.Write([]byte(account))
+	return b.queues[h.Sum32()%uint32(len(b.queues))]
 }
 
 // submit hands o to the writer and waits for its result; ok is false when the writer is not
@@ -75,7 +94,7 @@ func newBatcher() *batcher {
 func (b *batcher) submit(ctx context.Context, req trading.PlaceOrder, mi marketInfo) (_ Recorded, ok bool) {
 	p := &placement{ctx: ctx, req: req, mi: mi, done: make(chan Recorded, 1)}
 	select {
-	case b.queue <- p:
+	case b.queue(req.Account) <- p:
 	case <-b.stopped:
 		return Recorded{}, false
 	case <-ctx.Done():
@@ -91,9 +110,9 @@ func (b *batcher) submit(ctx context.Context, req trading.PlaceOrder, mi marketI
 	}
 }
 
-// writers is how many batches order entry records at once: while one waits for its commit
-// to be flushed, another collects and writes the next, so that the server's WAL flushes
-// cover several batches.
+// writers is how many batches order entry records at once, each for its own accounts: while
+// one waits for its commit to be flushed, the others write theirs, so that the server's WAL
+// flushes cover several batches.
 const writers = 3
 
 // runBatcher runs the writers and the publisher until ctx ends; orders already taken are
@@ -107,11 +126,11 @@ func (s *Service) runBatcher(ctx context.Context, b *batcher, bs BatchStore) {
 		s.publish(context.WithoutCancel(ctx), recorded)
 	}()
 	var wg sync.WaitGroup
-	for range writers {
+	for _, q := range b.queues {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.write(ctx, b, bs, recorded)
+			s.write(ctx, q, bs, recorded)
 		}()
 	}
 	wg.Wait()
@@ -120,20 +139,20 @@ func (s *Service) runBatcher(ctx context.Context, b *batcher, bs BatchStore) {
 	pub.Wait()
 }
 
-// write records batches of the orders handed to b until ctx ends.
-func (s *Service) write(ctx context.Context, b *batcher, bs BatchStore, recorded chan<- recordedBatch) {
+// write records batches of the orders handed to queue until ctx ends.
+func (s *Service) write(ctx context.Context, queue <-chan *placement, bs BatchStore, recorded chan<- recordedBatch) {
 	for {
 		var ps []*placement
 		select {
 		case <-ctx.Done():
 			return
-		case p := <-b.queue:
+		case p := <-queue:
 			ps = append(ps, p)
 		}
 	fill:
 		for len(ps) < maxBatch {
 			select {
-			case p := <-b.queue:
+			case p := <-queue:
 				ps = append(ps, p)
 			default:
 				break fill
@@ -170,18 +189,22 @@ func (s *Service) publish(ctx context.Context, recorded <-chan recordedBatch) {
 // that one bad order cannot fail the others.
 func (s *Service) recordBatch(ctx context.Context, bs BatchStore, ps []*placement) []Recorded {
 	res := make([]Recorded, len(ps))
-	accts, mkts := make([]string, len(ps)), make([]string, len(ps))
+	accts, mkts, clients := make([]string, len(ps)), make([]string, len(ps)), make([]string, len(ps))
 	for i, p := range ps {
-		accts[i], mkts[i] = p.req.Account, p.req.Market
+		accts[i], mkts[i], clients[i] = p.req.Account, p.req.Market, p.req.ClientOrderID
 	}
-	states, err := bs.PreTradeAll(ctx, accts, mkts)
-	if err == nil && len(states) != len(ps) {
+	states, existing, err := bs.PreTradeAll(ctx, accts, mkts, clients)
+	if err == nil && (len(states) != len(ps) || len(existing) != len(ps)) {
 		err = fmt.Errorf("pre-trade state: %d results for %d orders", len(states), len(ps))
 	}
 	if err != nil {
 		s.log.WarnContext(ctx, "read pre-trade state of a batch; checking one by one", "n", len(ps), "err", err)
-		states = make([]risk.State, len(ps))
+		states, existing = make([]risk.State, len(ps)), make([]string, len(ps))
 		for i, p := range ps {
+			if o, found, err := s.existing(p.ctx, p.req); err != nil || found {
+				res[i] = Recorded{Order: o, Existed: found, Err: err}
+				continue
+			}
 			states[i], res[i].Err = s.store.PreTrade(p.ctx, p.req.Account, p.req.Market)
 		}
 	}
@@ -189,7 +212,11 @@ func (s *Service) recordBatch(ctx context.Context, bs BatchStore, ps []*placemen
 	var at []int
 	opened := map[string]int{}
 	for i, p := range ps {
-		if res[i].Err != nil {
+		if existing[i] != "" {
+			o, err := s.store.Order(p.ctx, p.req.Account, existing[i])
+			res[i] = Recorded{Order: o, Existed: err == nil, Err: err}
+		}
+		if res[i].Err != nil || res[i].Existed {
 			continue
 		}
 		st := states[i]

@@ -50,16 +50,25 @@ func (b *batchStore) CreateOrders(ctx context.Context, os []exchange.NewOrder) (
 	return out, nil
 }
 
-func (b *batchStore) PreTradeAll(ctx context.Context, accounts, markets []string) ([]risk.State, error) {
-	out := make([]risk.State, len(accounts))
+func (b *batchStore) PreTradeAll(ctx context.Context, accounts, markets, clients []string) ([]risk.State, []string, error) {
+	states, existing := make([]risk.State, len(accounts)), make([]string, len(accounts))
 	for i := range accounts {
 		st, err := b.PreTrade(ctx, accounts[i], markets[i])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out[i] = st
+		states[i] = st
+		if clients[i] == "" {
+			continue
+		}
+		switch o, err := b.OrderByClientID(ctx, accounts[i], clients[i]); {
+		case err == nil:
+			existing[i] = o.ID
+		case trading.ErrorCode(err) != trading.ENOTFOUND:
+			return nil, nil, err
+		}
 	}
-	return out, nil
+	return states, existing, nil
 }
 
 // While Relay runs, concurrent orders go through the batch writer; each caller gets its own
@@ -160,12 +169,7 @@ func TestGroupCommitKeepsOpenOrderLimit(t *testing.T) {
 	ctx := context.Background()
 	st := &batchStore{Store: memory.New()}
 	svc := newBatchService(t, st, &pub{}, risk.Limits{PriceBandBps: 1000, MaxOpenOrders: 3})
-	rctx, stop := context.WithCancel(ctx)
-	var relay sync.WaitGroup
-	relay.Add(1)
-	go func() { defer relay.Done(); svc.Relay(rctx) }()
-	defer func() { stop(); relay.Wait() }()
-	waitBatching(t, svc)
+	startBatching(t, svc)
 	for round := 1; round <= 5; round++ { // a race shows in some rounds, not all
 		account := fmt.Sprint("erin", round)
 		if err := svc.Deposit(ctx, fmt.Sprint("d", round), account, "USD", 1_000_000_000_000); err != nil {
@@ -198,6 +202,18 @@ func TestGroupCommitKeepsOpenOrderLimit(t *testing.T) {
 	}
 }
 
+// startBatching runs svc's Relay until the test ends and waits until it has started the
+// group commit.
+func startBatching(t *testing.T, svc *exchange.Service) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	var relay sync.WaitGroup
+	relay.Add(1)
+	go func() { defer relay.Done(); svc.Relay(ctx) }()
+	t.Cleanup(func() { stop(); relay.Wait() })
+	waitBatching(t, svc)
+}
+
 // waitBatching waits until svc's Relay has started the group commit.
 func waitBatching(t *testing.T, svc *exchange.Service) {
 	t.Helper()
@@ -205,5 +221,45 @@ func waitBatching(t *testing.T, svc *exchange.Service) {
 		if time.Now().After(deadline) {
 			t.Fatal("the group commit did not start")
 		}
+	}
+}
+
+// A retried order (the same client order id) is answered with the order it created, even
+// when the account could not place another (here: at its open-order limit), whether it
+// comes in a later batch or in the same one, and nothing else is recorded.
+func TestGroupCommitRetriedClientOrderID(t *testing.T) {
+	ctx := context.Background()
+	st := &batchStore{Store: memory.New()}
+	svc := newBatchService(t, st, &pub{}, risk.Limits{PriceBandBps: 1000, MaxOpenOrders: 1})
+	startBatching(t, svc)
+	if err := svc.Deposit(ctx, "d1", "frank", "USD", 1_000_000_000_000); err != nil {
+		t.Fatal(err)
+	}
+	req := trading.PlaceOrder{Account: "frank", ClientOrderID: "retry-1", Market: "BTC-USD", Side: trading.Buy, Type: trading.Limit, Price: 100_00, Quantity: 10}
+	first, err := svc.PlaceOrder(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, 8)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o, err := svc.PlaceOrder(ctx, req)
+			if err != nil {
+				t.Errorf("retry %d: %v", i, err)
+			}
+			ids[i] = o.ID
+		}()
+	}
+	wg.Wait()
+	for i, id := range ids {
+		if id != first.ID {
+			t.Fatalf("retry %d answered order %q, want the first order %q", i, id, first.ID)
+		}
+	}
+	if n, err := st.OpenOrderCount(ctx, "frank"); err != nil || n != 1 {
+		t.Fatalf("open orders after retries: %d, %v", n, err)
 	}
 }

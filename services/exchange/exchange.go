@@ -179,22 +179,22 @@ func (s *Service) placeOrder(ctx context.Context, req trading.PlaceOrder) (tradi
 	default:
 		return trading.Order{}, trading.Errorf(trading.EINVALID, "time_in_force must be GTC, IOC or FOK")
 	}
-	if req.ClientOrderID != "" {
-		o, err := s.store.OrderByClientID(ctx, req.Account, req.ClientOrderID)
-		if err == nil {
-			return o, nil
-		}
-		if trading.ErrorCode(err) != trading.ENOTFOUND {
-			return trading.Order{}, err
+	b := s.batch.Load()
+	if b == nil { // the batch writer looks retried orders up with the batch's pre-trade state
+		if o, found, err := s.existing(ctx, req); err != nil || found {
+			return o, err
 		}
 	}
 	mi, err := s.market(ctx, req.Market)
 	if err != nil {
 		return trading.Order{}, err
 	}
-	if b := s.batch.Load(); b != nil {
+	if b != nil {
 		if r, ok := b.submit(ctx, req, mi); ok {
 			return r.Order, r.Err
+		}
+		if o, found, err := s.existing(ctx, req); err != nil || found {
+			return o, err
 		}
 	}
 	st, err := s.store.PreTrade(ctx, req.Account, req.Market)
@@ -219,6 +219,23 @@ func (s *Service) placeOrder(ctx context.Context, req trading.PlaceOrder) (tradi
 	default: // the relay will find it unmarked and publish it again; the engine dedupes
 	}
 	return o, nil
+}
+
+// existing returns the account's order with req's client order id, found false when there is
+// none: a retried order is answered with the order it first created.
+func (s *Service) existing(ctx context.Context, req trading.PlaceOrder) (_ trading.Order, found bool, _ error) {
+	if req.ClientOrderID == "" {
+		return trading.Order{}, false, nil
+	}
+	o, err := s.store.OrderByClientID(ctx, req.Account, req.ClientOrderID)
+	switch {
+	case err == nil:
+		return o, true, nil
+	case trading.ErrorCode(err) == trading.ENOTFOUND:
+		return trading.Order{}, false, nil
+	default:
+		return trading.Order{}, false, err
+	}
 }
 
 // newOrder runs the pre-trade checks of req against st (the account's and market's state) and

@@ -93,6 +93,13 @@ func TestCreateOrdersBatch(t *testing.T) {
 	}
 	wantOpen("alice", 3)
 	wantOpen("bob", 0)
+	// The batch's pre-trade read finds the order a client order id already names, for its
+	// account only.
+	_, existing, err := s.PreTradeAll(ctx, []string{"alice", "alice", "alice", "bob"}, []string{"BTC-USD", "BTC-USD", "BTC-USD", "BTC-USD"},
+		[]string{"c1", "", "c2", "c1"})
+	if err != nil || fmt.Sprint(existing) != fmt.Sprint([]string{"o4", "", "", ""}) {
+		t.Fatalf("existing orders by client order id: %q, %v", existing, err)
+	}
 	if n, err := s.ResetFlow(ctx, "test", at); err != nil || n != 3 {
 		t.Fatalf("reset cancelled %d: %v", n, err)
 	}

@@ -277,52 +277,58 @@ func (s *Store) CreateOrders(ctx context.Context, os []exchange.NewOrder) ([]exc
 	return out, nil
 }
 
-// preTradeSQL reads risk.State for each (account, market) pair of $1 and $2, in their order:
-// kill switches, the open-order count (kept by counters, see migrations/0006) and the last
-// trade price.
+// preTradeSQL reads risk.State for each (account, market, client order id) of $1, $2 and $3,
+// in their order: kill switches, the open-order count (kept by counters, see migrations/0006)
+// and the last trade price; then the id of the account's order with that client order id
+// (empty when there is none).
 const preTradeSQL = `SELECT
 		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'account' AND name = k.account),
 		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'market' AND name = k.market),
 		coalesce((SELECT n FROM orders_opened WHERE account = k.account), 0)
 		  - coalesce((SELECT n FROM orders_closed WHERE account = k.account), 0),
-		coalesce((SELECT price FROM trades WHERE market = k.market ORDER BY n DESC LIMIT 1), 0)
-	FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(account, market, i)
+		coalesce((SELECT price FROM trades WHERE market = k.market ORDER BY n DESC LIMIT 1), 0),
+		coalesce((SELECT id FROM orders o
+		          WHERE k.client <> '' AND o.account = k.account AND o.client_order_id = k.client
+		            AND o.client_order_id <> ''), '')
+	FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(account, market, client, i)
 	ORDER BY k.i`
 
 // PreTrade reads what the pre-trade checks need for an order in one query.
 func (s *Store) PreTrade(ctx context.Context, account, market string) (risk.State, error) {
-	sts, err := s.PreTradeAll(ctx, []string{account}, []string{market})
+	sts, _, err := s.PreTradeAll(ctx, []string{account}, []string{market}, []string{""})
 	if err != nil {
 		return risk.State{}, err
 	}
 	return sts[0], nil
 }
 
-// PreTradeAll implements exchange.BatchStore: PreTrade for many orders in one query.
-func (s *Store) PreTradeAll(ctx context.Context, accounts, markets []string) ([]risk.State, error) {
-	if len(accounts) != len(markets) {
-		return nil, fmt.Errorf("pre-trade state: %d accounts for %d markets", len(accounts), len(markets))
+// PreTradeAll implements exchange.BatchStore: PreTrade for many orders in one query, with the
+// orders that already have their client order ids.
+func (s *Store) PreTradeAll(ctx context.Context, accounts, markets, clients []string) ([]risk.State, []string, error) {
+	if len(accounts) != len(markets) || len(accounts) != len(clients) {
+		return nil, nil, fmt.Errorf("pre-trade state: %d accounts for %d markets and %d client order ids", len(accounts), len(markets), len(clients))
 	}
-	rows, err := s.q().Query(ctx, preTradeSQL, accounts, markets)
+	rows, err := s.q().Query(ctx, preTradeSQL, accounts, markets, clients)
 	if err != nil {
-		return nil, translate(err, "pre-trade state")
+		return nil, nil, translate(err, "pre-trade state")
 	}
-	out := make([]risk.State, 0, len(accounts))
+	states, existing := make([]risk.State, 0, len(accounts)), make([]string, 0, len(accounts))
 	for rows.Next() {
 		var st risk.State
-		if err := rows.Scan(&st.AccountKilled, &st.MarketKilled, &st.OpenOrders, &st.LastPrice); err != nil {
+		var id string
+		if err := rows.Scan(&st.AccountKilled, &st.MarketKilled, &st.OpenOrders, &st.LastPrice, &id); err != nil {
 			rows.Close()
-			return nil, translate(err, "pre-trade state")
+			return nil, nil, translate(err, "pre-trade state")
 		}
-		out = append(out, st)
+		states, existing = append(states, st), append(existing, id)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, translate(err, "pre-trade state")
+		return nil, nil, translate(err, "pre-trade state")
 	}
-	if len(out) != len(accounts) {
-		return nil, fmt.Errorf("pre-trade state: %d rows for %d orders", len(out), len(accounts))
+	if len(states) != len(accounts) {
+		return nil, nil, fmt.Errorf("pre-trade state: %d rows for %d orders", len(states), len(accounts))
 	}
-	return out, nil
+	return states, existing, nil
 }
 
 // OrderByClientID returns the account's order with that client order id.
