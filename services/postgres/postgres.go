@@ -39,6 +39,13 @@ func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
 	}
+	// The cost the RDS parameter groups set (components/database): the tables live in memory
+	// or on SSDs. With the server default of 4, a join of an id array with orders became a
+	// scan of the whole table once it held some ten thousand orders (22 ms per batch of 500
+	// ids at 40,000 orders, against 1.4 ms by index). A URL that sets it wins.
+	if _, ok := cfg.ConnConfig.RuntimeParams["random_page_cost"]; !ok {
+		cfg.ConnConfig.RuntimeParams["random_page_cost"] = "1.1"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
