@@ -179,3 +179,26 @@ func TestPlanPlacesTheDataTierBehindItsSecurityGroups(t *testing.T) {
 		t.Errorf("checked %d data resources, want 8", checked)
 	}
 }
+
+// A Kafka version past MSK's standard support is accepted as a floor, and the plan says so on
+// stderr and in its JSON; the default version draws no warning.
+func TestPlanWarnsOfAKafkaVersionPastSupport(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"--stack", "staging", "--format", "json", "--set", `cantondex:data={"streaming":{"kafkaVersion":"3.5.1"}}`}, &stdout, &stderr)
+	var out struct {
+		Warnings []string `json:"warnings"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil || code != 0 {
+		t.Fatalf("plan with Kafka 3.5.1: exit %d, %v\n%s", code, err, stderr.String())
+	}
+	if len(out.Warnings) != 1 || !strings.Contains(out.Warnings[0], "cantondex:data.streaming.kafkaVersion") ||
+		!strings.Contains(stderr.String(), "warning: cantondex:data.streaming.kafkaVersion") {
+		t.Fatalf("warnings %q, stderr %q", out.Warnings, stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"--stack", "staging", "--format", "json"}, &stdout, &stderr); code != 0 || strings.Contains(stderr.String(), "warning") ||
+		!strings.Contains(stdout.String(), `"warnings": []`) {
+		t.Fatalf("default settings: exit %d, stderr %q", code, stderr.String())
+	}
+}

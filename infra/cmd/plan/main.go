@@ -24,6 +24,7 @@ import (
 	"github.com/cantondex/platform/components/mocks"
 	"github.com/cantondex/platform/infra/policy"
 	"github.com/cantondex/platform/infra/program"
+	"github.com/cantondex/platform/stacks"
 )
 
 func main() {
@@ -79,6 +80,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "plan: stack %s: %v\n", *stack, err)
 		return 2
 	}
+	// The program logs the settings' warnings to the engine, which the mocks discard: the
+	// plan reads the same settings again to show them.
+	settings, err := stacks.Load(*stack, cfg.Values["aws:region"], valuesSource(cfg.Values))
+	if err != nil {
+		fmt.Fprintf(stderr, "plan: stack %s: %v\n", *stack, err)
+		return 2
+	}
+	for _, w := range settings.Warnings {
+		fmt.Fprintln(stderr, "plan: warning:", w)
+	}
 	env := cfg.Values["cantondex:environment"]
 	if env == "" {
 		env = *stack
@@ -88,7 +99,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	violations := policy.Violations(results)
 
 	if *format == "json" {
-		err = writeJSON(stdout, p, violations)
+		err = writeJSON(stdout, p, violations, settings.Warnings)
 	} else {
 		err = writeTable(stdout, p, results)
 	}
@@ -100,6 +111,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// valuesSource reads the cantondex namespace of a stack's config values, as the program's
+// Pulumi config does.
+type valuesSource map[string]string
+
+func (v valuesSource) Get(key string) (string, bool) {
+	s, ok := v[stacks.Namespace+":"+key]
+	return s, ok
 }
 
 // projectDir finds the directory holding Pulumi.yaml.
@@ -171,12 +191,13 @@ type jsonResource struct {
 	Inputs   map[string]any `json:"inputs"`
 }
 
-func writeJSON(w io.Writer, p *policy.Plan, violations []policy.Violation) error {
+func writeJSON(w io.Writer, p *policy.Plan, violations []policy.Violation, warnings []string) error {
 	out := struct {
 		Stack      string             `json:"stack"`
 		Resources  []jsonResource     `json:"resources"`
 		Violations []policy.Violation `json:"violations"`
-	}{Stack: p.Stack, Resources: []jsonResource{}, Violations: violations}
+		Warnings   []string           `json:"warnings"` // accepted but discouraged settings
+	}{Stack: p.Stack, Resources: []jsonResource{}, Violations: violations, Warnings: append([]string{}, warnings...)}
 	for _, r := range p.Resources {
 		out.Resources = append(out.Resources, jsonResource{Type: r.Type, Name: r.Name, Parent: r.Parent, Provider: r.Provider, Inputs: r.Inputs})
 	}
