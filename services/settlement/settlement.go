@@ -160,19 +160,21 @@ func (s *Service) now() time.Time {
 
 // plan computes the batch for the executions not settled yet.
 func (s *Service) plan(ctx context.Context, xs []trading.Execution) (Batch, []trading.Execution, error) {
-	var markets []string
-	seenMarket := map[string]bool{}
-	var ids []string
-	for _, x := range xs {
-		if !seenMarket[x.Market] {
-			seenMarket[x.Market] = true
-			markets = append(markets, x.Market)
+	var markets, ids []string
+	seen := map[string]bool{} // markets and order ids: each is read once
+	add := func(list *[]string, key, v string) {
+		if !seen[key+v] {
+			seen[key+v] = true
+			*list = append(*list, v)
 		}
-		ids = append(ids, x.OrderID)
+	}
+	for _, x := range xs {
+		add(&markets, "m:", x.Market)
+		add(&ids, "o:", x.OrderID)
 		for _, e := range x.Events {
-			ids = append(ids, e.OrderID)
+			add(&ids, "o:", e.OrderID)
 			if e.Trade != nil {
-				ids = append(ids, e.Trade.MakerOrderID)
+				add(&ids, "o:", e.Trade.MakerOrderID)
 			}
 		}
 	}

@@ -2,6 +2,8 @@ package settlement_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -56,6 +58,17 @@ func (f *fixture) order(id, acct string, side trading.Side, price, qty int64) {
 	}
 }
 
+// readsStore records the order ids each OrdersByID call asks for.
+type readsStore struct {
+	*memory.Store
+	ids [][]string
+}
+
+func (r *readsStore) OrdersByID(ctx context.Context, ids []string) (map[string]trading.Order, error) {
+	r.ids = append(r.ids, slices.Clone(ids))
+	return r.Store.OrdersByID(ctx, ids)
+}
+
 func (f *fixture) bal(acct, asset string) trading.Balance {
 	b, _ := f.store.Balance(context.Background(), acct, asset)
 	return b
@@ -80,10 +93,21 @@ func TestSettlesTradesOnceAndReleasesHolds(t *testing.T) {
 			{Type: trading.ExecCancelled, OrderID: "b1", Account: "buyer", Reason: "user_cancel"},
 		}},
 	}
+	reads := &readsStore{Store: f.store}
+	f.svc.Store = reads
 	// Delivered once, then again in full, then the tail again: the effect is the same.
 	for _, batch := range [][]trading.Execution{xs[:2], xs, xs[1:]} {
 		if err := f.svc.Handle(ctx, batch); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// Each batch reads each order it names once.
+	if len(reads.ids) == 0 || fmt.Sprint(reads.ids[0]) != "[s1 b1]" {
+		t.Errorf("orders read for the first batch: %q", reads.ids)
+	}
+	for _, ids := range reads.ids {
+		if len(ids) != len(slices.Compact(slices.Sorted(slices.Values(ids)))) {
+			t.Errorf("an order read twice in one batch: %q", ids)
 		}
 	}
 	// Notional 0.01 BTC * 10,000 = 100 USD. Buyer (taker) pays 100 USD, gets 0.01 BTC less
