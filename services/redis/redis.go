@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -71,6 +72,9 @@ func (c *Client) key(parts ...string) string {
 // A hit costs one round trip of plain commands (no script: a Lua script costs far more,
 // and most in the embedded Redis): it counts itself in the current window (MULTI INCR
 // PEXPIRE GET EXEC, so a counter never lives without its expiry) and reads the previous window.
+// Concurrent hits share that round trip: while one pipeline is out, the hits that arrive wait
+// and the first of them sends them all in the next (a group commit), so under load the
+// gateway pays one round trip per batch of requests, not per request.
 // A refused hit takes its count back with a second round trip, so only admitted hits count;
 // the refused path is the rare one. Concurrent hits at the limit may see each other's
 // not-yet-taken-back counts and be refused a moment early: the limiter errs towards refusing.
@@ -79,7 +83,24 @@ type Limiter struct {
 	Limit  int
 	Window time.Duration
 	now    func() time.Time
+
+	mu    sync.Mutex
+	queue []*hit // waiting for the next pipeline
+	busy  bool   // a pipeline is out; its sender hands over to queue[0]
 }
+
+// hit is one Allow's place in a pipeline.
+type hit struct {
+	cur, prev string // the current and the previous window's counters
+	incr      *goredis.IntCmd
+	last      *goredis.StringCmd
+	err       error
+	lead      bool          // set before done closes: this hit sends the next pipeline
+	done      chan struct{} // closed when the hit is counted, or when it is to lead
+}
+
+// maxHits bounds the hits one pipeline carries.
+const maxHits = 512
 
 // NewLimiter returns a limiter on c.
 func (c *Client) NewLimiter(limit int, window time.Duration) *Limiter {
@@ -94,27 +115,73 @@ func (l *Limiter) Allow(ctx context.Context, key string) (ok bool, retryAfter ti
 	slot := now / w
 	elapsed := now - slot*w
 	base := l.c.key("rl", key) + ":"
-	cur := base + strconv.FormatInt(slot, 10)
-	var incr *goredis.IntCmd
-	var prev *goredis.StringCmd
-	_, err = l.c.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		incr = p.Incr(ctx, cur)
-		p.PExpire(ctx, cur, 2*l.Window)
-		prev = p.Get(ctx, base+strconv.FormatInt(slot-1, 10))
-		return nil
-	})
-	if err != nil && !errors.Is(err, goredis.Nil) {
+	h := &hit{cur: base + strconv.FormatInt(slot, 10), prev: base + strconv.FormatInt(slot-1, 10), done: make(chan struct{})}
+	if err := l.count(ctx, h); err != nil {
 		return false, 0, fmt.Errorf("rate limit: %w", err)
 	}
-	c := incr.Val() // this hit included
-	p, _ := prev.Int64()
+	c := h.incr.Val() // this hit included
+	p, _ := h.last.Int64()
 	if wait := slidingWait(c, p, int64(l.Limit), w, elapsed); wait > 0 {
-		if err := l.c.rdb.Decr(ctx, cur).Err(); err != nil {
+		if err := l.c.rdb.Decr(ctx, h.cur).Err(); err != nil {
 			return false, 0, fmt.Errorf("rate limit: %w", err)
 		}
 		return false, time.Duration(wait) * time.Millisecond, nil
 	}
 	return true, 0, nil
+}
+
+// count sends h in a pipeline with the hits waiting beside it: itself when no pipeline is
+// out, otherwise the hit that leads the next one does.
+func (l *Limiter) count(ctx context.Context, h *hit) error {
+	l.mu.Lock()
+	l.queue = append(l.queue, h)
+	if l.busy {
+		l.mu.Unlock()
+		<-h.done
+		if !h.lead {
+			return h.err
+		}
+		l.mu.Lock()
+	}
+	l.busy = true
+	n := min(len(l.queue), maxHits)
+	batch := l.queue[:n:n]
+	l.queue = l.queue[n:]
+	l.mu.Unlock()
+
+	// The pipeline carries other callers' hits: it is not cut short by this caller's end.
+	pctx := context.WithoutCancel(ctx)
+	_, err := l.c.rdb.TxPipelined(pctx, func(p goredis.Pipeliner) error {
+		for _, b := range batch {
+			b.incr = p.Incr(pctx, b.cur)
+			p.PExpire(pctx, b.cur, 2*l.Window)
+			b.last = p.Get(pctx, b.prev)
+		}
+		return nil
+	})
+	if errors.Is(err, goredis.Nil) { // a previous window without hits
+		err = nil
+	}
+
+	l.mu.Lock()
+	var next *hit
+	if len(l.queue) > 0 {
+		next = l.queue[0]
+	} else {
+		l.busy = false
+	}
+	l.mu.Unlock()
+	for _, b := range batch {
+		b.err = err
+		if b != h {
+			close(b.done)
+		}
+	}
+	if next != nil {
+		next.lead = true
+		close(next.done)
+	}
+	return err
 }
 
 // slidingWait is 0 when c hits in the current window (this one included) and p in the

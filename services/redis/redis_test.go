@@ -5,7 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,7 +18,7 @@ import (
 // clients returns the embedded Redis and the real one (TEST_REDIS_URL, default
 // redis://127.0.0.1:6379/0), each with a unique key prefix. The real one is skipped when
 // unreachable unless CI is set.
-func clients(t *testing.T) map[string]*Client {
+func clients(t testing.TB) map[string]*Client {
 	t.Helper()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
@@ -90,6 +93,53 @@ func TestLimiterSlidingWindow(t *testing.T) {
 			at(1334)
 			if ok, _ := allow("a"); !ok {
 				t.Fatal("refused after the advertised wait")
+			}
+		})
+	}
+}
+
+// Concurrent hits share pipelines: a burst on one key admits no more than the limit, on
+// another key nothing is refused, and the refused hits are taken back, so the counter holds
+// exactly the admitted ones.
+func TestLimiterConcurrentHits(t *testing.T) {
+	for name, c := range clients(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			l := c.NewLimiter(20, time.Second)
+			at := time.UnixMilli(1_000_000_000_000)
+			l.now = func() time.Time { return at }
+			var admitted, refused, other atomic.Int64
+			var wg sync.WaitGroup
+			for i := range 200 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					key := "burst"
+					if i%2 == 1 {
+						key = fmt.Sprint("calm-", i) // one hit each: always admitted
+					}
+					ok, _, err := l.Allow(ctx, key)
+					switch {
+					case err != nil:
+						t.Error(err)
+					case key != "burst" && ok:
+						other.Add(1)
+					case key != "burst":
+						t.Errorf("%s refused", key)
+					case ok:
+						admitted.Add(1)
+					default:
+						refused.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			if admitted.Load() == 0 || admitted.Load() > 20 || admitted.Load()+refused.Load() != 100 || other.Load() != 100 {
+				t.Fatalf("burst: %d admitted, %d refused (limit 20); other keys: %d of 100 admitted", admitted.Load(), refused.Load(), other.Load())
+			}
+			n, err := c.rdb.Get(ctx, c.key("rl", "burst", "1000000000")).Int64()
+			if err != nil || n != admitted.Load() {
+				t.Fatalf("counter %d (%v), want the %d admitted hits", n, err, admitted.Load())
 			}
 		})
 	}
