@@ -159,7 +159,8 @@ func (l *Limiter) count(ctx context.Context, h *hit) error {
 		}
 		return nil
 	})
-	if errors.Is(err, goredis.Nil) { // a previous window without hits
+	var cmdErr goredis.Error
+	if errors.As(err, &cmdErr) { // a command's own failure (nil included): its hit's alone
 		err = nil
 	}
 
@@ -173,6 +174,14 @@ func (l *Limiter) count(ctx context.Context, h *hit) error {
 	l.mu.Unlock()
 	for _, b := range batch {
 		b.err = err
+		// A failed connection fails every hit; a failed command, only the hit it belongs to
+		// (a previous window without hits reads as nil, which is no failure).
+		if b.err == nil {
+			b.err = b.incr.Err()
+		}
+		if e := b.last.Err(); b.err == nil && e != nil && !errors.Is(e, goredis.Nil) {
+			b.err = e
+		}
 		if b != h {
 			close(b.done)
 		}
@@ -181,7 +190,7 @@ func (l *Limiter) count(ctx context.Context, h *hit) error {
 		next.lead = true
 		close(next.done)
 	}
-	return err
+	return h.err
 }
 
 // slidingWait is 0 when c hits in the current window (this one included) and p in the

@@ -145,6 +145,47 @@ func TestLimiterConcurrentHits(t *testing.T) {
 	}
 }
 
+// A hit whose counter cannot be counted (here: the key holds a list) fails alone; the hits
+// that share its pipeline are counted as usual.
+func TestLimiterFailedHitFailsAlone(t *testing.T) {
+	for name, c := range clients(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			l := c.NewLimiter(1000, time.Second)
+			at := time.UnixMilli(1_000_000_000_000)
+			l.now = func() time.Time { return at }
+			if err := c.rdb.LPush(ctx, c.key("rl", "broken", "1000000000"), "x").Err(); err != nil {
+				t.Fatal(err)
+			}
+			var failed, admitted atomic.Int64
+			var wg sync.WaitGroup
+			for i := range 100 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					key := fmt.Sprint("fine-", i)
+					if i%4 == 0 {
+						key = "broken"
+					}
+					ok, _, err := l.Allow(ctx, key)
+					switch {
+					case key == "broken" && err != nil:
+						failed.Add(1)
+					case key != "broken" && err == nil && ok:
+						admitted.Add(1)
+					default:
+						t.Errorf("%s: ok=%v err=%v", key, ok, err)
+					}
+				}()
+			}
+			wg.Wait()
+			if failed.Load() != 25 || admitted.Load() != 75 {
+				t.Fatalf("%d hits on the broken key failed (want 25), %d others admitted (want 75)", failed.Load(), admitted.Load())
+			}
+		})
+	}
+}
+
 func TestIdempotencyStore(t *testing.T) {
 	for name, c := range clients(t) {
 		t.Run(name, func(t *testing.T) {
