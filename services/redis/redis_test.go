@@ -98,6 +98,15 @@ func TestLimiterSlidingWindow(t *testing.T) {
 	}
 }
 
+// frozenLimiter is a limiter of limit hits a second whose clock stands at the start of window
+// 1000000000.
+func frozenLimiter(c *Client, limit int) *Limiter {
+	l := c.NewLimiter(limit, time.Second)
+	at := time.UnixMilli(1_000_000_000_000)
+	l.now = func() time.Time { return at }
+	return l
+}
+
 // Concurrent hits share pipelines: a burst on one key admits no more than the limit, on
 // another key nothing is refused, and the refused hits are taken back, so the counter holds
 // exactly the admitted ones.
@@ -105,9 +114,7 @@ func TestLimiterConcurrentHits(t *testing.T) {
 	for name, c := range clients(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			l := c.NewLimiter(20, time.Second)
-			at := time.UnixMilli(1_000_000_000_000)
-			l.now = func() time.Time { return at }
+			l := frozenLimiter(c, 20)
 			var admitted, refused, other atomic.Int64
 			var wg sync.WaitGroup
 			for i := range 200 {
@@ -151,9 +158,7 @@ func TestLimiterFailedHitFailsAlone(t *testing.T) {
 	for name, c := range clients(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			l := c.NewLimiter(1000, time.Second)
-			at := time.UnixMilli(1_000_000_000_000)
-			l.now = func() time.Time { return at }
+			l := frozenLimiter(c, 1000)
 			if err := c.rdb.LPush(ctx, c.key("rl", "broken", "1000000000"), "x").Err(); err != nil {
 				t.Fatal(err)
 			}
