@@ -125,7 +125,32 @@ func run(args []string, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "service time (Apply alone, from its start; hides queueing, for comparison only):\n  %-7s %s\n", "all", percentiles(svc))
 	fmt.Fprintf(w, "clock: %v per time.Since call (included in each latency)\n", clockCost())
+	gaps, lost, longest := machineGaps(500 * time.Millisecond)
+	fmt.Fprintf(w, "machine: a bare clock-reading loop on this goroutine was held up %d times for over %v in %v "+
+		"(%.1f%% of the time lost, longest %v); commands due then wait as long, whatever the engine\n",
+		gaps, gapThreshold, 500*time.Millisecond, 100*lost.Seconds()/0.5, longest)
 	return nil
+}
+
+// gapThreshold is the hold-up machineGaps counts: far above a clock read (tens of ns).
+const gapThreshold = 20 * time.Microsecond
+
+// machineGaps spins reading the clock for d and reports the gaps between consecutive reads
+// longer than gapThreshold: the time the machine (other processes, interrupts, the
+// hypervisor) took this thread away. It bounds what an open-loop latency can show here.
+func machineGaps(d time.Duration) (gaps int, lost, longest time.Duration) {
+	start := time.Now()
+	last := time.Duration(0)
+	for last < d {
+		now := time.Since(start)
+		if g := now - last; g > gapThreshold {
+			gaps++
+			lost += g
+			longest = max(longest, g)
+		}
+		last = now
+	}
+	return gaps, lost, longest
 }
 
 // warm returns a fresh book holding the flow's initial orders and a reusable event slice.
