@@ -3,7 +3,7 @@ package exchange
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
+	"hash/maphash"
 	"sync"
 
 	"github.com/cantondex/platform/services/ledger"
@@ -72,10 +72,11 @@ type recordedBatch struct {
 type batcher struct {
 	queues  []chan *placement // one per writer, unbuffered: a send succeeds only while it runs
 	stopped chan struct{}     // closed when the writers no longer receive
+	seed    maphash.Seed      // spreads the accounts over the writers
 }
 
 func newBatcher() *batcher {
-	b := &batcher{queues: make([]chan *placement, writers), stopped: make(chan struct{})}
+	b := &batcher{queues: make([]chan *placement, writers), stopped: make(chan struct{}), seed: maphash.MakeSeed()}
 	for i := range b.queues {
 		b.queues[i] = make(chan *placement)
 	}
@@ -84,9 +85,7 @@ func newBatcher() *batcher {
 
 // queue is the queue of the writer that owns account.
 func (b *batcher) queue(account string) chan *placement {
-	h := fnv.New32a()
-	h.Write([]byte(account))
-	return b.queues[h.Sum32()%uint32(len(b.queues))]
+	return b.queues[maphash.String(b.seed, account)%uint64(len(b.queues))]
 }
 
 // submit hands o to the writer and waits for its result; ok is false when the writer is not

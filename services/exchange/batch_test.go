@@ -146,7 +146,7 @@ func TestPlaceOrderGroupCommit(t *testing.T) {
 	}
 }
 
-func newBatchService(t *testing.T, st *batchStore, p *pub, limits risk.Limits) *exchange.Service {
+func newBatchService(t *testing.T, st exchange.Store, p *pub, limits risk.Limits) *exchange.Service {
 	t.Helper()
 	ctx := context.Background()
 	svc := exchange.New(st, p, books{trading.Book{Bids: []trading.Level{{Price: 99_00}}, Asks: []trading.Level{{Price: 101_00}}}},
@@ -261,5 +261,68 @@ func TestGroupCommitRetriedClientOrderID(t *testing.T) {
 	}
 	if n, err := st.OpenOrderCount(ctx, "frank"); err != nil || n != 1 {
 		t.Fatalf("open orders after retries: %d, %v", n, err)
+	}
+}
+
+// overlapStore counts the moments when two batches with orders of one account are being
+// recorded at once.
+type overlapStore struct {
+	*batchStore
+	mu       sync.Mutex
+	active   map[string]int
+	overlaps atomic.Int64
+}
+
+func (o *overlapStore) CreateOrders(ctx context.Context, os []exchange.NewOrder) ([]exchange.Recorded, error) {
+	accounts := map[string]bool{}
+	for _, n := range os {
+		accounts[n.Order.Account] = true
+	}
+	o.mu.Lock()
+	for a := range accounts {
+		if o.active[a]++; o.active[a] > 1 {
+			o.overlaps.Add(1)
+		}
+	}
+	o.mu.Unlock()
+	time.Sleep(time.Millisecond) // a commit's length: room for another writer to overlap
+	defer func() {
+		o.mu.Lock()
+		for a := range accounts {
+			o.active[a]--
+		}
+		o.mu.Unlock()
+	}()
+	return o.batchStore.CreateOrders(ctx, os)
+}
+
+// Each account belongs to one batch writer: however many orders of a few accounts arrive at
+// once, no two batches holding orders of one account are recorded side by side (they would
+// wait for each other's row locks on PostgreSQL).
+func TestGroupCommitWritersOwnTheirAccounts(t *testing.T) {
+	ctx := context.Background()
+	st := &overlapStore{batchStore: &batchStore{Store: memory.New()}, active: map[string]int{}}
+	svc := newBatchService(t, st, &pub{}, risk.Limits{PriceBandBps: 1000})
+	startBatching(t, svc)
+	accounts := []string{"gina", "hal", "ivy", "jo"}
+	for i, a := range accounts {
+		if err := svc.Deposit(ctx, fmt.Sprint("dep", i), a, "USD", 1_000_000_000_000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range 400 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := trading.PlaceOrder{Account: accounts[i%len(accounts)], Market: "BTC-USD", Side: trading.Buy, Type: trading.Limit, Price: 100_00, Quantity: 10}
+			if _, err := svc.PlaceOrder(ctx, req); err != nil {
+				t.Errorf("place: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if st.calls.Load() < 2 || st.overlaps.Load() != 0 {
+		t.Fatalf("%d batches; %d times two batches of one account were recorded at once", st.calls.Load(), st.overlaps.Load())
 	}
 }

@@ -160,21 +160,22 @@ func (s *Service) now() time.Time {
 
 // plan computes the batch for the executions not settled yet.
 func (s *Service) plan(ctx context.Context, xs []trading.Execution) (Batch, []trading.Execution, error) {
+	// Each market and each order is read once.
 	var markets, ids []string
-	seen := map[string]bool{} // markets and order ids: each is read once
-	add := func(list *[]string, key, v string) {
-		if !seen[key+v] {
-			seen[key+v] = true
+	seenMarket, seenOrder := map[string]bool{}, map[string]bool{}
+	add := func(list *[]string, seen map[string]bool, v string) {
+		if !seen[v] {
+			seen[v] = true
 			*list = append(*list, v)
 		}
 	}
 	for _, x := range xs {
-		add(&markets, "m:", x.Market)
-		add(&ids, "o:", x.OrderID)
+		add(&markets, seenMarket, x.Market)
+		add(&ids, seenOrder, x.OrderID)
 		for _, e := range x.Events {
-			add(&ids, "o:", e.OrderID)
+			add(&ids, seenOrder, e.OrderID)
 			if e.Trade != nil {
-				add(&ids, "o:", e.Trade.MakerOrderID)
+				add(&ids, seenOrder, e.Trade.MakerOrderID)
 			}
 		}
 	}
