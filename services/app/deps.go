@@ -25,7 +25,7 @@ func OpenDeps(ctx context.Context, c platform.Config, name string) (*Deps, error
 	if err := platform.Require("DATABASE_URL", c.DatabaseURL, "KAFKA_BROKERS", strings.Join(c.KafkaBrokers, ",")); err != nil {
 		return nil, err
 	}
-	db, err := postgres.Open(ctx, c.DatabaseURL, c.DBMaxConns)
+	db, err := postgres.Open(ctx, postgres.Options{URL: c.DatabaseURL, MaxConns: c.DBMaxConns})
 	if err != nil {
 		return nil, err
 	}
