@@ -78,7 +78,9 @@ func Main(m *testing.M) int {
 		dir, err := os.MkdirTemp("", "redis-cluster-")
 		if err == nil {
 			defer os.RemoveAll(dir)
-			started, err = StartCluster(context.Background(), dir, 3)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			started, err = StartCluster(ctx, dir, 3)
+			cancel()
 		}
 		startedErr = err
 		if started != nil {
