@@ -154,7 +154,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		a.Redis, err = redis.OpenEmbedded(cfg.RedisPrefix)
 		embedded = append(embedded, "Redis (in-process)")
 	} else {
-		a.Redis, err = redis.Open(ctx, cfg.RedisURL, cfg.RedisPrefix)
+		a.Redis, err = redis.Open(ctx, redis.Options{URL: cfg.RedisURL, Prefix: cfg.RedisPrefix})
 	}
 	if err != nil {
 		return nil, err
@@ -167,7 +167,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		store = memory.New()
 		embedded = append(embedded, "store (in memory instead of PostgreSQL)")
 	} else {
-		db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+		db, err := postgres.Open(ctx, postgres.Options{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns})
 		if err != nil {
 			return nil, err
 		}

@@ -122,7 +122,7 @@ func TestCrashSafetySIGKILL(t *testing.T) {
 		t.Skip("SIGKILL crash-safety run skipped in -short mode")
 	}
 	url := pgtest.NewURL(t, "sigkill")
-	db, err := postgres.Open(context.Background(), url, 8)
+	db, err := postgres.Open(context.Background(), postgres.Options{URL: url, MaxConns: 8})
 	if err != nil {
 		t.Fatal(err)
 	}

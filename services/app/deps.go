@@ -26,7 +26,7 @@ func OpenDeps(ctx context.Context, c platform.Config, name string) (*Deps, error
 		return nil, err
 	}
 	kc := kafka.Cluster{Brokers: c.KafkaBrokers}
-	db, err := postgres.Open(ctx, c.DatabaseURL, c.DBMaxConns)
+	db, err := postgres.Open(ctx, postgres.Options{URL: c.DatabaseURL, MaxConns: c.DBMaxConns})
 	if err != nil {
 		return nil, err
 	}

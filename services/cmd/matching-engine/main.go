@@ -23,7 +23,7 @@ func main() {
 		svc := &matchingsvc.Service{Store: d.Store, Publisher: d.Producer, Log: p.Log}
 		var rdb *redis.Client
 		if p.Config.RedisURL != "" {
-			if rdb, err = redis.Open(ctx, p.Config.RedisURL, "cdx"); err != nil {
+			if rdb, err = redis.Open(ctx, redis.Options{URL: p.Config.RedisURL, Prefix: redis.DefaultPrefix}); err != nil {
 				d.Close()
 				return nil, nil, err
 			}
