@@ -131,20 +131,20 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}()
 	var embedded []string
 
-	brokers := cfg.KafkaBrokers
-	if len(brokers) == 0 {
+	kc := kafka.Cluster{Brokers: cfg.KafkaBrokers}
+	if len(kc.Brokers) == 0 {
 		k, err := kafka.StartEmbedded("")
 		if err != nil {
 			return nil, err
 		}
 		a.closers = append(a.closers, func() error { k.Close(); return nil })
-		brokers = k.Brokers()
+		kc = k.Cluster()
 		embedded = append(embedded, "Kafka (in-process broker)")
 	}
-	if err := kafka.EnsureTopics(ctx, brokers, topics.All()); err != nil {
+	if err := kafka.EnsureTopics(ctx, kc, topics.All()); err != nil {
 		return nil, err
 	}
-	prod, err := kafka.NewProducer(brokers, "order-entry")
+	prod, err := kafka.NewProducer(kc, "order-entry")
 	if err != nil {
 		return nil, err
 	}
@@ -202,35 +202,35 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.store = store
 
 	if cfg.Services&Matching != 0 {
-		p, err := kafka.NewProducer(brokers, MatchingGroup)
+		p, err := kafka.NewProducer(kc, MatchingGroup)
 		if err != nil {
 			return nil, err
 		}
 		a.closers = append(a.closers, p.Close)
 		m := &matchingsvc.Service{Store: store, Publisher: p, Depth: a.Redis.Books(), Log: a.log.With("component", MatchingGroup)}
-		g := MatchingGroupFor(brokers, m, m.Log)
+		g := MatchingGroupFor(kc, m, m.Log)
 		InstrumentMatching(fm, m, g)
 		a.goRun(runCtx, MatchingGroup, g.Run)
 	}
 	if cfg.Services&Settlement != 0 {
-		p, err := kafka.NewProducer(brokers, SettlementGroup)
+		p, err := kafka.NewProducer(kc, SettlementGroup)
 		if err != nil {
 			return nil, err
 		}
 		a.closers = append(a.closers, p.Close)
 		st := &settlement.Service{Store: store, Publisher: p, Fees: cfg.Fees, Log: a.log.With("component", SettlementGroup)}
-		g := SettlementGroupFor(brokers, st, st.Log)
+		g := SettlementGroupFor(kc, st, st.Log)
 		InstrumentSettlement(fm, st, g)
 		a.goRun(runCtx, SettlementGroup, g.Run)
 	}
 	if cfg.Services&PostTradeRisk != 0 {
-		p, err := kafka.NewProducer(brokers, RiskGroup)
+		p, err := kafka.NewProducer(kc, RiskGroup)
 		if err != nil {
 			return nil, err
 		}
 		a.closers = append(a.closers, p.Close)
 		m := &risk.Monitor{Store: store, Publisher: p, Limits: cfg.Limits, Log: a.log.With("component", RiskGroup)}
-		g := RiskGroupFor(brokers, m, m.Log)
+		g := RiskGroupFor(kc, m, m.Log)
 		if fm != nil {
 			g.Lag = fm.Lag
 		}

@@ -187,7 +187,7 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 	}
 	defer broker.Close()
 	brokers := broker.Brokers()
-	if err := kafka.EnsureTopics(ctx, brokers, topics.All()); err != nil {
+	if err := kafka.EnsureTopics(ctx, kafka.Cluster{Brokers: brokers}, topics.All()); err != nil {
 		t.Fatal(err)
 	}
 	rdb, err := redis.OpenEmbedded("crash")
@@ -196,7 +196,7 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 	}
 	defer rdb.Close()
 	producer := func(name string) *kafka.Producer {
-		p, err := kafka.NewProducer(brokers, name)
+		p, err := kafka.NewProducer(kafka.Cluster{Brokers: brokers}, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,13 +221,13 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 	matching := &restartable{name: "matching-engine", start: func(ctx context.Context) func() {
 		p := producer("matching")
 		m := &matchingsvc.Service{Store: store, Publisher: p, Depth: rdb.Books(), Log: log, SnapshotEvery: 300}
-		wait := goWait(ctx, app.MatchingGroupFor(brokers, m, log).Run)
+		wait := goWait(ctx, app.MatchingGroupFor(kafka.Cluster{Brokers: brokers}, m, log).Run)
 		return func() { wait(); _ = p.Close() }
 	}}
 	settle := &restartable{name: "settlement", start: func(ctx context.Context) func() {
 		p := producer("settlement")
 		s := &settlement.Service{Store: store, Publisher: p, Fees: settlement.Fees{MakerBps: 3, TakerBps: 7}, Log: log}
-		wait := goWait(ctx, app.SettlementGroupFor(brokers, s, log).Run)
+		wait := goWait(ctx, app.SettlementGroupFor(kafka.Cluster{Brokers: brokers}, s, log).Run)
 		return func() { wait(); _ = p.Close() }
 	}}
 	if procs != nil {
@@ -471,7 +471,12 @@ func checkInvariants(t *testing.T, store app.Store, accounts []string, deposits 
 // groupDiagnostics logs, for each consumer group and the topic it consumes, the committed
 // offset of every partition next to its high-water mark.
 func groupDiagnostics(t *testing.T, brokers []string) {
-	client, err := sarama.NewClient(brokers, kafka.Config("crash-diagnostics"))
+	cfg, err := kafka.Cluster{Brokers: brokers}.Config("crash-diagnostics")
+	if err != nil {
+		t.Logf("diagnostics: %v", err)
+		return
+	}
+	client, err := sarama.NewClient(brokers, cfg)
 	if err != nil {
 		t.Logf("diagnostics: %v", err)
 		return

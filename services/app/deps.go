@@ -15,7 +15,7 @@ import (
 type Deps struct {
 	DB       *postgres.DB
 	Store    *postgres.Store
-	Brokers  []string
+	Kafka    kafka.Cluster
 	Producer *kafka.Producer
 }
 
@@ -25,20 +25,21 @@ func OpenDeps(ctx context.Context, c platform.Config, name string) (*Deps, error
 	if err := platform.Require("DATABASE_URL", c.DatabaseURL, "KAFKA_BROKERS", strings.Join(c.KafkaBrokers, ",")); err != nil {
 		return nil, err
 	}
+	kc := kafka.Cluster{Brokers: c.KafkaBrokers}
 	db, err := postgres.Open(ctx, c.DatabaseURL, c.DBMaxConns)
 	if err != nil {
 		return nil, err
 	}
-	if err := kafka.EnsureTopics(ctx, c.KafkaBrokers, topics.All()); err != nil {
+	if err := kafka.EnsureTopics(ctx, kc, topics.All()); err != nil {
 		db.Close()
 		return nil, err
 	}
-	prod, err := kafka.NewProducer(c.KafkaBrokers, name)
+	prod, err := kafka.NewProducer(kc, name)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &Deps{DB: db, Store: postgres.NewStore(db), Brokers: c.KafkaBrokers, Producer: prod}, nil
+	return &Deps{DB: db, Store: postgres.NewStore(db), Kafka: kc, Producer: prod}, nil
 }
 
 // Close releases the producer and the pool.

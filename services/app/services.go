@@ -21,23 +21,23 @@ const (
 	RiskGroup       = "risk-management"
 )
 
-// MatchingGroupFor returns the consumer group that runs the matching engine over brokers.
-func MatchingGroupFor(brokers []string, svc *matchingsvc.Service, log *slog.Logger) *kafka.Group {
-	return &kafka.Group{Brokers: brokers, Group: MatchingGroup, Topics: []string{topics.Orders},
+// MatchingGroupFor returns the consumer group that runs the matching engine on c.
+func MatchingGroupFor(c kafka.Cluster, svc *matchingsvc.Service, log *slog.Logger) *kafka.Group {
+	return &kafka.Group{Cluster: c, Group: MatchingGroup, Topics: []string{topics.Orders},
 		Handle: svc.Handle, Assigned: svc.Assigned, MaxBatch: 1000, Log: log}
 }
 
-// SettlementGroupFor returns the consumer group that runs settlement over brokers.
-func SettlementGroupFor(brokers []string, svc *settlement.Service, log *slog.Logger) *kafka.Group {
-	return &kafka.Group{Brokers: brokers, Group: SettlementGroup, Topics: []string{topics.Trades}, MaxBatch: 1000, Log: log,
+// SettlementGroupFor returns the consumer group that runs settlement on c.
+func SettlementGroupFor(c kafka.Cluster, svc *settlement.Service, log *slog.Logger) *kafka.Group {
+	return &kafka.Group{Cluster: c, Group: SettlementGroup, Topics: []string{topics.Trades}, MaxBatch: 1000, Log: log,
 		Handle: func(ctx context.Context, msgs []kafka.Message) error {
 			return svc.Handle(ctx, decodeAll(log, msgs, kafka.DecodeExecution))
 		}}
 }
 
-// RiskGroupFor returns the consumer group that runs post-trade risk over brokers.
-func RiskGroupFor(brokers []string, m *risk.Monitor, log *slog.Logger) *kafka.Group {
-	return &kafka.Group{Brokers: brokers, Group: RiskGroup, Topics: []string{topics.Settlements}, MaxBatch: 1000, Log: log,
+// RiskGroupFor returns the consumer group that runs post-trade risk on c.
+func RiskGroupFor(c kafka.Cluster, m *risk.Monitor, log *slog.Logger) *kafka.Group {
+	return &kafka.Group{Cluster: c, Group: RiskGroup, Topics: []string{topics.Settlements}, MaxBatch: 1000, Log: log,
 		Handle: func(ctx context.Context, msgs []kafka.Message) error {
 			return m.Handle(ctx, decodeAll(log, msgs, kafka.DecodeSettlement))
 		}}

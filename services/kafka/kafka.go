@@ -1,7 +1,9 @@
 // Package kafka is the Kafka adapter, on sarama: an idempotent producer for events that
 // matter, consumer groups that hand batches of messages to a plain function and mark them only
-// after it returned (its effect is durable), topic creation from services/topics, and an
-// in-process Kafka-protocol broker (kfake) for runs without KAFKA_BROKERS.
+// after it returned (its effect is durable), topic creation and reconciliation from
+// services/topics, TLS and SASL (PLAIN, SCRAM-SHA-512, AWS_MSK_IAM) selected by Security, and
+// an in-process Kafka-protocol broker (kfake), optionally TLS and SASL too, for runs without
+// KAFKA_BROKERS and for tests.
 //
 // Handlers must be idempotent: a message is delivered again after a crash between its effect
 // and the offset commit. The platform dedupes by event id downstream.
@@ -16,9 +18,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/twmb/franz-go/pkg/kfake"
-
-	"github.com/cantondex/platform/services/topics"
 )
 
 // Version is the protocol version the platform speaks (MSK 3.5.1).
@@ -34,8 +33,8 @@ type Message struct {
 	Timestamp time.Time
 }
 
-// Config returns the sarama configuration the platform uses for clientID.
-func Config(clientID string) *sarama.Config {
+// baseConfig is the sarama configuration the platform uses for clientID, before security.
+func baseConfig(clientID string) *sarama.Config {
 	c := sarama.NewConfig()
 	c.ClientID = clientID
 	c.Version = version
@@ -62,71 +61,6 @@ func Config(clientID string) *sarama.Config {
 	return c
 }
 
-// Embedded is an in-process Kafka-protocol broker (kfake). State lives in memory unless dir
-// is set, in which case it is persisted there.
-type Embedded struct {
-	cluster *kfake.Cluster
-}
-
-// StartEmbedded starts a one-broker cluster on a free local port.
-func StartEmbedded(dir string) (*Embedded, error) {
-	opts := []kfake.Opt{kfake.NumBrokers(1)}
-	if dir != "" {
-		opts = append(opts, kfake.DataDir(dir))
-	}
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("start embedded kafka: %w", err)
-	}
-	return &Embedded{cluster: c}, nil
-}
-
-// Brokers returns the addresses to connect to.
-func (e *Embedded) Brokers() []string { return e.cluster.ListenAddrs() }
-
-// Close stops the broker.
-func (e *Embedded) Close() { e.cluster.Close() }
-
-// EnsureTopics creates the topics that do not exist yet, capping replication and
-// min.insync.replicas to the broker count.
-func EnsureTopics(ctx context.Context, brokers []string, ts []topics.Topic) error {
-	admin, err := sarama.NewClusterAdmin(brokers, Config("cantondex-admin"))
-	if err != nil {
-		return fmt.Errorf("kafka admin: %w", err)
-	}
-	defer admin.Close()
-	existing, err := admin.ListTopics()
-	if err != nil {
-		return fmt.Errorf("list topics: %w", err)
-	}
-	bs, _, err := admin.DescribeCluster()
-	if err != nil {
-		return fmt.Errorf("describe cluster: %w", err)
-	}
-	n := int16(max(len(bs), 1))
-	for _, t := range ts {
-		if _, ok := existing[t.Name]; ok {
-			continue
-		}
-		rf := min(t.ReplicationFactor, n)
-		isr := fmt.Sprint(min(t.MinInsyncReplicas, int(rf)))
-		ret := fmt.Sprint(t.RetentionMs)
-		err := admin.CreateTopic(t.Name, &sarama.TopicDetail{
-			NumPartitions:     t.Partitions,
-			ReplicationFactor: rf,
-			ConfigEntries: map[string]*string{
-				"retention.ms":        &ret,
-				"cleanup.policy":      &t.CleanupPolicy,
-				"min.insync.replicas": &isr,
-			},
-		}, false)
-		if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
-			return fmt.Errorf("create topic %s: %w", t.Name, err)
-		}
-	}
-	return ctx.Err()
-}
-
 // Producer publishes messages synchronously with the idempotent producer. It is safe for
 // concurrent use; Publish after Close returns ErrClosed.
 type Producer struct {
@@ -138,11 +72,15 @@ type Producer struct {
 // ErrClosed is returned by Publish on a closed producer.
 var ErrClosed = errors.New("kafka producer closed")
 
-// NewProducer connects a producer.
-func NewProducer(brokers []string, clientID string) (*Producer, error) {
-	p, err := sarama.NewSyncProducer(brokers, Config(clientID))
+// NewProducer connects a producer to c.
+func NewProducer(c Cluster, clientID string) (*Producer, error) {
+	cfg, err := c.Config(clientID)
 	if err != nil {
-		return nil, fmt.Errorf("kafka producer: %w", err)
+		return nil, err
+	}
+	p, err := sarama.NewSyncProducer(c.Brokers, cfg)
+	if err != nil {
+		return nil, c.connectError("kafka producer", err)
 	}
 	return &Producer{p: p}, nil
 }
@@ -191,7 +129,7 @@ type BatchHandler func(ctx context.Context, msgs []Message) error
 
 // Group is a consumer group membership that feeds a BatchHandler.
 type Group struct {
-	Brokers  []string
+	Cluster  Cluster
 	Group    string
 	Topics   []string
 	Handle   BatchHandler
@@ -212,11 +150,14 @@ type Group struct {
 
 // Run consumes until ctx ends, rejoining after rebalances and transient errors.
 func (g *Group) Run(ctx context.Context) error {
-	cfg := Config(g.Group)
-	cfg.Consumer.Group.InstanceId = g.InstanceID
-	cg, err := sarama.NewConsumerGroup(g.Brokers, g.Group, cfg)
+	cfg, err := g.Cluster.Config(g.Group)
 	if err != nil {
-		return fmt.Errorf("consumer group %s: %w", g.Group, err)
+		return err
+	}
+	cfg.Consumer.Group.InstanceId = g.InstanceID
+	cg, err := sarama.NewConsumerGroup(g.Cluster.Brokers, g.Group, cfg)
+	if err != nil {
+		return g.Cluster.connectError("consumer group "+g.Group, err)
 	}
 	defer cg.Close()
 	h := &groupHandler{g: g}

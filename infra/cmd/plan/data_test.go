@@ -89,7 +89,7 @@ func TestPlanShowsTheDataTier(t *testing.T) {
 			assert.Equal(t, 1, replicas, "PostgreSQL read replicas")
 			assert.Equal(t, 1, dr, "PostgreSQL DR replicas")
 			for typ, want := range map[string]int{
-				"aws:rds/proxy:Proxy": 1, "aws:elasticache/replicationGroup:ReplicationGroup": 1, "aws:msk/cluster:Cluster": 1, "kubernetes:batch/v1:Job": 5,
+				"aws:rds/proxy:Proxy": 1, "aws:elasticache/replicationGroup:ReplicationGroup": 1, "aws:msk/cluster:Cluster": 1, "kubernetes:batch/v1:Job": 0,
 			} {
 				assert.Equal(t, want, count[typ], typ)
 			}
@@ -108,7 +108,7 @@ func TestPlanTableHighlightsTheDataTier(t *testing.T) {
 		"rds proxy cdx-prod-trading-proxy: TLS required true",
 		"redis cdx-prod-cache: 1 shard(s) × 2 replica(s) = 3 nodes, failover true",
 		"kafka cdx-prod-kafka: 6 brokers",
-		"5 topics created by Jobs: alerts, compliance-events, orders, settlements, trades",
+		"5 topics reconciled by kafka-topics (cdx-prod-kafka-topics-role): alerts, compliance-events, orders, settlements, trades",
 	} {
 		assert.True(t, strings.Contains(out, want), "plan table lacks %q", want)
 	}

@@ -80,7 +80,7 @@ func run(database string, nOrders, nAccounts, concurrency, rate int, services ap
 		defer k.Close()
 		brokers = k.Brokers()
 	}
-	if err := kafka.EnsureTopics(ctx, brokers, topics.All()); err != nil {
+	if err := kafka.EnsureTopics(ctx, kafka.Cluster{Brokers: brokers}, topics.All()); err != nil {
 		return err
 	}
 	a, err := app.Start(ctx, app.Config{
@@ -116,7 +116,7 @@ func run(database string, nOrders, nAccounts, concurrency, rate int, services ap
 	)
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	watcher := &kafka.Group{Brokers: brokers, Group: fmt.Sprintf("flowbench-%d", time.Now().UnixNano()), Topics: []string{topics.Settlements}, MaxBatch: 2000, Log: log,
+	watcher := &kafka.Group{Cluster: kafka.Cluster{Brokers: brokers}, Group: fmt.Sprintf("flowbench-%d", time.Now().UnixNano()), Topics: []string{topics.Settlements}, MaxBatch: 2000, Log: log,
 		Handle: func(_ context.Context, msgs []kafka.Message) error {
 			mu.Lock()
 			defer mu.Unlock()

@@ -29,7 +29,7 @@ func main() {
 			}
 			svc.Depth = rdb.Books()
 		}
-		g := app.MatchingGroupFor(d.Brokers, svc, p.Log)
+		g := app.MatchingGroupFor(d.Kafka, svc, p.Log)
 		g.InstanceID = p.Config.KafkaInstanceID
 		app.InstrumentMatching(platform.NewFlowMetrics(p.Registry), svc, g)
 		return d.DB.Ping, func() error {

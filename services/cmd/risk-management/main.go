@@ -24,7 +24,7 @@ func main() {
 			return nil, nil, err
 		}
 		m := &risk.Monitor{Store: d.Store, Publisher: d.Producer, Limits: limits, Log: p.Log}
-		g := app.RiskGroupFor(d.Brokers, m, p.Log)
+		g := app.RiskGroupFor(d.Kafka, m, p.Log)
 		g.InstanceID = p.Config.KafkaInstanceID
 		g.Lag = platform.NewFlowMetrics(p.Registry).Lag
 		return d.DB.Ping, func() error {

@@ -24,7 +24,7 @@ func main() {
 			return nil, nil, err
 		}
 		svc := &settlement.Service{Store: d.Store, Publisher: d.Producer, Fees: fees, Log: p.Log}
-		g := app.SettlementGroupFor(d.Brokers, svc, p.Log)
+		g := app.SettlementGroupFor(d.Kafka, svc, p.Log)
 		g.InstanceID = p.Config.KafkaInstanceID
 		app.InstrumentSettlement(platform.NewFlowMetrics(p.Registry), svc, g)
 		return d.DB.Ping, func() error {
