@@ -4,57 +4,47 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/services/topics"
 )
 
 func TestDataDefaults(t *testing.T) {
 	prod, err := Load("prod", "", mapSource{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	staging, err := Load("staging", "", mapSource{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if prod.Data.Streaming.BrokerCount != 6 || staging.Data.Streaming.BrokerCount != 3 {
-		t.Errorf("brokers: prod %d staging %d", prod.Data.Streaming.BrokerCount, staging.Data.Streaming.BrokerCount)
-	}
-	if prod.Data.Cache.Nodes() != 3 || staging.Data.Cache.Nodes() != 3 {
-		t.Errorf("cache nodes: prod %d staging %d", prod.Data.Cache.Nodes(), staging.Data.Cache.Nodes())
-	}
+	require.NoError(t, err)
+	assert.Equal(t, 6, prod.Data.Streaming.BrokerCount, "prod brokers")
+	assert.Equal(t, 3, staging.Data.Streaming.BrokerCount, "staging brokers")
+	assert.Equal(t, 3, prod.Data.Cache.Nodes(), "prod cache nodes")
+	assert.Equal(t, 3, staging.Data.Cache.Nodes(), "staging cache nodes")
 	for _, db := range prod.Data.Databases.Roles() {
-		if !db.MultiAZ || db.BackupRetentionDays != 30 || !db.DeletionProtection {
-			t.Errorf("prod %s: %+v", db.Role, *db.Database)
-		}
+		assert.True(t, db.MultiAZ, "prod %s: %+v", db.Role, *db.Database)
+		assert.Equal(t, 30, db.BackupRetentionDays, "prod %s: %+v", db.Role, *db.Database)
+		assert.True(t, db.DeletionProtection, "prod %s: %+v", db.Role, *db.Database)
 	}
 	tr := prod.Data.Databases.Trading
-	if tr.ReadReplicas != 1 || !tr.DRReplica || !tr.Proxy || prod.Data.Databases.PQS.Proxy {
-		t.Errorf("only trading has a replica, DR and proxy: %+v", prod.Data.Databases)
-	}
-	if !strings.Contains(strings.Join(prod.Data.Databases.Timescale.PreloadLibraries, ","), "timescaledb") {
-		t.Error("timescale database does not preload timescaledb")
-	}
-	if len(prod.Warnings) != 0 {
-		t.Errorf("defaults warn: %q", prod.Warnings)
-	}
+	assert.Equal(t, 1, tr.ReadReplicas, "only trading has a replica, DR and proxy: %+v", prod.Data.Databases)
+	assert.True(t, tr.DRReplica, "only trading has a replica, DR and proxy: %+v", prod.Data.Databases)
+	assert.True(t, tr.Proxy, "only trading has a replica, DR and proxy: %+v", prod.Data.Databases)
+	assert.False(t, prod.Data.Databases.PQS.Proxy, "only trading has a replica, DR and proxy: %+v", prod.Data.Databases)
+	assert.Contains(t, strings.Join(prod.Data.Databases.Timescale.PreloadLibraries, ","), "timescaledb", "timescale database does not preload timescaledb")
+	assert.Empty(t, prod.Warnings, "defaults warn")
 }
 
 func TestDataOverlayKeepsDefaults(t *testing.T) {
 	s, err := Load("prod", "", mapSource{"data": `{"databases":{"pqs":{"instanceClass":"db.r6g.2xlarge"}},"streaming":{"topics":{"orders":{"partitions":24}}}}`})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Data.Databases.PQS.InstanceClass != "db.r6g.2xlarge" || s.Data.Databases.PQS.BackupRetentionDays != 30 {
-		t.Errorf("pqs overlay: %+v", s.Data.Databases.PQS)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, "db.r6g.2xlarge", s.Data.Databases.PQS.InstanceClass, "pqs overlay: %+v", s.Data.Databases.PQS)
+	assert.Equal(t, 30, s.Data.Databases.PQS.BackupRetentionDays, "pqs overlay: %+v", s.Data.Databases.PQS)
 	orders, _ := topics.Lookup(topics.Orders)
 	got := s.Data.Streaming.TopicList()
-	if got[0].Name != topics.Orders || got[0].Partitions != 24 || got[0].ReplicationFactor != orders.ReplicationFactor || got[0].RetentionMs != orders.RetentionMs {
-		t.Errorf("orders override: %+v", got[0])
-	}
-	if got[1] != topics.All()[1] {
-		t.Errorf("trades changed without an override: %+v", got[1])
-	}
+	assert.Equal(t, topics.Orders, got[0].Name, "orders override: %+v", got[0])
+	assert.Equal(t, int32(24), got[0].Partitions, "orders override: %+v", got[0])
+	assert.Equal(t, orders.ReplicationFactor, got[0].ReplicationFactor, "orders override: %+v", got[0])
+	assert.Equal(t, orders.RetentionMs, got[0].RetentionMs, "orders override: %+v", got[0])
+	assert.Equal(t, topics.All()[1], got[1], "trades changed without an override")
 }
 
 func TestTopicOverrideRetentionAndReplication(t *testing.T) {
@@ -64,13 +54,11 @@ func TestTopicOverrideRetentionAndReplication(t *testing.T) {
 	for _, tp := range st.TopicList() {
 		switch tp.Name {
 		case topics.Alerts:
-			if tp.ReplicationFactor != 2 || tp.RetentionMs != 48*3600*1000 || tp.MinInsyncReplicas != 1 {
-				t.Errorf("alerts: %+v", tp)
-			}
+			assert.Equal(t, int16(2), tp.ReplicationFactor, "alerts: %+v", tp)
+			assert.Equal(t, int64(48*3600*1000), tp.RetentionMs, "alerts: %+v", tp)
+			assert.Equal(t, 1, tp.MinInsyncReplicas, "alerts: %+v", tp)
 		case topics.ComplianceEvents:
-			if tp.RetentionMs != -1 {
-				t.Errorf("compliance-events retention: %+v", tp)
-			}
+			assert.Equal(t, int64(-1), tp.RetentionMs, "compliance-events retention: %+v", tp)
 		}
 	}
 }
@@ -110,34 +98,26 @@ func TestInvalidDataSettingsNameTheSetting(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Load(tt.stack, "", mapSource{"data": tt.data})
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err = %v; want it to contain %q", err, tt.want)
-			}
+			require.ErrorContains(t, err, tt.want)
 		})
 	}
 }
 
 func TestKafkaFloorWarns(t *testing.T) {
 	s, err := Load("staging", "", mapSource{"data": `{"streaming":{"kafkaVersion":"3.5.1"}}`})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], "data.streaming.kafkaVersion") {
-		t.Fatalf("warnings = %q", s.Warnings)
-	}
+	require.NoError(t, err)
+	require.Len(t, s.Warnings, 1, "warnings = %q", s.Warnings)
+	require.Contains(t, s.Warnings[0], "data.streaming.kafkaVersion", "warnings")
 	for _, ok := range []string{"3.9.x", "3.7.x.kraft", "4.0.x", "3.6.0"} {
 		s, err := Load("staging", "", mapSource{"data": `{"streaming":{"kafkaVersion":"` + ok + `"}}`})
-		if err != nil || len(s.Warnings) != 0 {
-			t.Errorf("%s: err %v warnings %q", ok, err, s.Warnings)
-		}
+		assert.NoError(t, err, ok)
+		assert.Empty(t, s.Warnings, "%s: warnings", ok)
 	}
 }
 
 func TestBrokersFollowAZCount(t *testing.T) {
-	if _, err := Load("prod", "", mapSource{"network": `{"azCount":2}`, "data": `{"streaming":{"brokerCount":4}}`}); err != nil {
-		t.Fatalf("4 brokers over 2 AZs rejected: %v", err)
-	}
-	if _, err := Load("prod", "", mapSource{"network": `{"azCount":2}`, "data": `{"streaming":{"brokerCount":3}}`}); err == nil {
-		t.Fatal("3 brokers over 2 AZs accepted")
-	}
+	_, err := Load("prod", "", mapSource{"network": `{"azCount":2}`, "data": `{"streaming":{"brokerCount":4}}`})
+	require.NoError(t, err, "4 brokers over 2 AZs rejected")
+	_, err = Load("prod", "", mapSource{"network": `{"azCount":2}`, "data": `{"streaming":{"brokerCount":3}}`})
+	require.Error(t, err, "3 brokers over 2 AZs accepted")
 }

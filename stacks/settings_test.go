@@ -1,8 +1,10 @@
 package stacks
 
 import (
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type mapSource map[string]string
@@ -12,18 +14,14 @@ func (m mapSource) Get(key string) (string, bool) { v, ok := m[key]; return v, o
 func TestDefaultsAreValid(t *testing.T) {
 	for _, env := range []Environment{Prod, Staging} {
 		s, err := Load(string(env), "", mapSource{})
-		if err != nil {
-			t.Fatalf("%s defaults invalid: %v", env, err)
-		}
-		if s.Environment != env || s.Cluster.Version != DefaultKubernetesVersion {
-			t.Errorf("%s: got env %q version %q", env, s.Environment, s.Cluster.Version)
-		}
+		require.NoError(t, err, "%s defaults invalid", env)
+		assert.Equal(t, env, s.Environment, "%s: environment", env)
+		assert.Equal(t, DefaultKubernetesVersion, s.Cluster.Version, "%s: version", env)
 	}
 	prod, _ := Defaults(Prod)
 	staging, _ := Defaults(Staging)
-	if prod.Network.NATMode != NATPerAZ || staging.Network.NATMode != NATSingle {
-		t.Errorf("NAT modes: prod %q staging %q", prod.Network.NATMode, staging.Network.NATMode)
-	}
+	assert.Equal(t, NATPerAZ, prod.Network.NATMode, "prod NAT mode")
+	assert.Equal(t, NATSingle, staging.Network.NATMode, "staging NAT mode")
 }
 
 func TestLoadOverlaysStackValues(t *testing.T) {
@@ -31,14 +29,12 @@ func TestLoadOverlaysStackValues(t *testing.T) {
 		"network":    `{"cidr":"10.20.0.0/16"}`,
 		"nodeGroups": `[{"name":"general","capacityType":"ON_DEMAND","instanceTypes":["m6i.large"],"minSize":3,"desiredSize":4,"maxSize":6,"diskSizeGiB":50}]`,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Region != "eu-central-1" || s.Network.CIDR != "10.20.0.0/16" || s.Network.AZCount != 3 {
-		t.Errorf("overlay lost defaults or values: %+v", s.Network)
-	}
-	if len(s.NodeGroups) != 1 || s.NodeGroups[0].Name != "general" {
-		t.Errorf("node groups not replaced: %+v", s.NodeGroups)
+	require.NoError(t, err)
+	assert.Equal(t, "eu-central-1", s.Region, "overlay lost the region")
+	assert.Equal(t, "10.20.0.0/16", s.Network.CIDR, "overlay lost values: %+v", s.Network)
+	assert.Equal(t, 3, s.Network.AZCount, "overlay lost defaults: %+v", s.Network)
+	if assert.Len(t, s.NodeGroups, 1, "node groups not replaced: %+v", s.NodeGroups) {
+		assert.Equal(t, "general", s.NodeGroups[0].Name, "node groups not replaced: %+v", s.NodeGroups)
 	}
 }
 
@@ -70,31 +66,22 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Load(tt.stack, "", tt.src)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err = %v; want it to contain %q", err, tt.want)
-			}
+			require.ErrorContains(t, err, tt.want)
 		})
 	}
 }
 
 func TestOldKubernetesWarns(t *testing.T) {
 	s, err := Load("staging", "", mapSource{"cluster": `{"version":"1.28"}`})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], "past EKS standard support") {
-		t.Fatalf("warnings = %q", s.Warnings)
-	}
+	require.NoError(t, err)
+	require.Len(t, s.Warnings, 1, "warnings = %q", s.Warnings)
+	require.Contains(t, s.Warnings[0], "past EKS standard support", "warnings")
 }
 
 func TestSubnets(t *testing.T) {
 	n := defaultNetwork(Prod)
 	got, err := n.Subnets()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := []string{"10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20", "10.0.48.0/20", "10.0.64.0/20", "10.0.80.0/20", "10.0.96.0/20", "10.0.112.0/20", "10.0.128.0/20"}
-	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Fatalf("Subnets() = %v", got)
-	}
+	require.Equal(t, want, got, "Subnets()")
 }

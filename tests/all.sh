@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of the repository: formatting, vet, workflow lint, the unit and integration
-# tests of every module, and short fuzz runs. Integration tests use PostgreSQL and Redis when
+# Runs every test of the repository: formatting, vet, go mod tidy, staticcheck, workflow lint,
+# the unit and integration tests of every module, the concurrent packages again under -race,
+# and short fuzz runs. Integration tests use PostgreSQL and Redis when
 # reachable (TEST_DATABASE_URL, TEST_REDIS_URL) and skip otherwise, except under CI=true, where
 # an unreachable server fails them. Usage: bash tests/all.sh   (FUZZTIME=30s for longer fuzzing)
 set -uo pipefail
@@ -22,6 +23,15 @@ fi
 step "go vet"
 go vet "${PKGS[@]}" || status=1
 
+# Every module's go.mod and go.sum must already be what go mod tidy writes.
+step "go mod tidy"
+for mod in components infra services stacks tests; do
+	(cd "$mod" && go mod tidy -diff) || { echo "$mod: go.mod or go.sum is not tidy (run go mod tidy there)"; status=1; }
+done
+
+step "staticcheck"
+(cd tests && go tool staticcheck ../components/... ../stacks/... ../infra/... ../services/... ./...) || status=1
+
 if [ -d .github/workflows ]; then
 	step "actionlint"
 	(cd tests && go tool actionlint -no-color ../.github/workflows/*.yml) || status=1
@@ -29,6 +39,14 @@ fi
 
 step "go test"
 go test -count=1 -timeout 30m "${PKGS[@]}" 2>&1 | tee "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+# The packages with concurrency once more under the race detector: the group commit, the rate
+# limiter, the consumers, the engine service and the composed platform.
+RACE_PKGS=(./services/exchange ./services/redis/... ./services/kafka/... ./services/settlement/... ./services/risk/... ./services/matchingsvc/... ./services/app/...)
+step "go test -race"
+# (their passes were counted above: "race ok" lines do not count again, failures do)
+go test -race -count=1 -timeout 30m "${RACE_PKGS[@]}" 2>&1 | sed -E 's/^ok /race ok /' | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 # Fuzz targets: each runs for FUZZTIME on top of its seed corpus (which go test above already ran).

@@ -1,10 +1,11 @@
 package alerting
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/components/mocks"
 )
@@ -14,19 +15,15 @@ func TestTopicIsEncryptedAndOnlyCloudWatchPublishes(t *testing.T) {
 		_, err := New(ctx, "alarms", Args{EmailSubscribers: []string{"oncall@example.com"}})
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	topic, ok := rec.Named("aws:sns/topic:Topic", "alarms")
-	if !ok || topic.String("kmsMasterKeyId") != mocks.ARN("aws:kms/key:Key", "alarms-key") {
-		t.Fatalf("topic %+v", topic.Inputs)
-	}
+	require.True(t, ok, "topic not recorded")
+	require.Equal(t, mocks.ARN("aws:kms/key:Key", "alarms-key"), topic.String("kmsMasterKeyId"), "topic %+v", topic.Inputs)
 	policy, _ := rec.Named("aws:sns/topicPolicy:TopicPolicy", "alarms")
-	if p := policy.String("policy"); !strings.Contains(p, `"Service":"cloudwatch.amazonaws.com"`) || !strings.Contains(p, `"aws:SourceAccount":"123456789012"`) {
-		t.Errorf("topic policy %s", p)
-	}
+	p := policy.String("policy")
+	assert.Contains(t, p, `"Service":"cloudwatch.amazonaws.com"`, "topic policy")
+	assert.Contains(t, p, `"aws:SourceAccount":"123456789012"`, "topic policy")
 	sub, _ := rec.Named("aws:sns/topicSubscription:TopicSubscription", "alarms-email-0")
-	if sub.String("endpoint") != "oncall@example.com" || sub.String("protocol") != "email" {
-		t.Errorf("subscription %+v", sub.Inputs)
-	}
+	assert.Equal(t, "oncall@example.com", sub.String("endpoint"), "subscription %+v", sub.Inputs)
+	assert.Equal(t, "email", sub.String("protocol"), "subscription %+v", sub.Inputs)
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/components/mocks"
 )
@@ -60,102 +62,72 @@ func program(mutate func(a *ClusterArgs), out **Cluster) pulumi.RunFunc {
 func TestCluster(t *testing.T) {
 	var c *Cluster
 	rec, err := mocks.Run("prod", mocks.Config{}, program(nil, &c))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	comp, _ := rec.Named("cantondex:cluster:Cluster", "cdx")
 	eks, ok := rec.Named("eks:index:Cluster", "cdx-eks")
-	if !ok || eks.Parent != comp.URN || !eks.Remote {
-		t.Fatalf("pulumi-eks cluster missing, not remote or not parented: %+v", eks)
-	}
-	if eks.String("version") != "1.34" || eks.String("name") != "cantondex-prod" {
-		t.Errorf("version/name = %q/%q", eks.String("version"), eks.String("name"))
-	}
-	if !eks.Bool("endpointPrivateAccess") || eks.Bool("endpointPublicAccess") {
-		t.Errorf("endpoints: private %v public %v", eks.Bool("endpointPrivateAccess"), eks.Bool("endpointPublicAccess"))
-	}
-	if got := strings.Join(eks.Strings("enabledClusterLogTypes"), ","); got != "api,audit,authenticator,controllerManager,scheduler" {
-		t.Errorf("log types = %s", got)
-	}
-	if eks.String("encryptionConfigKeyArn") != "arn:secrets" || !eks.Bool("createOidcProvider") || eks.String("authenticationMode") != "API" {
-		t.Errorf("encryption/oidc/auth = %q %v %q", eks.String("encryptionConfigKeyArn"), eks.Bool("createOidcProvider"), eks.String("authenticationMode"))
-	}
-	if !eks.Bool("skipDefaultNodeGroup") || eks.String("clusterSecurityGroup") == "" {
-		t.Errorf("default node group not skipped or no cluster security group: %v", eks.Inputs)
-	}
-	if eks.String("accessEntries.admin-0.principalArn") != "arn:aws:iam::123456789012:role/deploy" {
-		t.Errorf("access entries = %v", eks.Inputs["accessEntries"])
-	}
+	require.True(t, ok, "pulumi-eks cluster missing")
+	require.Equal(t, comp.URN, eks.Parent, "pulumi-eks cluster not parented: %+v", eks)
+	require.True(t, eks.Remote, "pulumi-eks cluster not remote: %+v", eks)
+	assert.Equal(t, "1.34", eks.String("version"), "version")
+	assert.Equal(t, "cantondex-prod", eks.String("name"), "name")
+	assert.True(t, eks.Bool("endpointPrivateAccess"), "private endpoint")
+	assert.False(t, eks.Bool("endpointPublicAccess"), "public endpoint")
+	assert.Equal(t, "api,audit,authenticator,controllerManager,scheduler", strings.Join(eks.Strings("enabledClusterLogTypes"), ","), "log types")
+	assert.Equal(t, "arn:secrets", eks.String("encryptionConfigKeyArn"), "encryption key")
+	assert.True(t, eks.Bool("createOidcProvider"), "OIDC provider")
+	assert.Equal(t, "API", eks.String("authenticationMode"), "authentication mode")
+	assert.True(t, eks.Bool("skipDefaultNodeGroup"), "default node group not skipped: %v", eks.Inputs)
+	assert.NotEmpty(t, eks.String("clusterSecurityGroup"), "no cluster security group: %v", eks.Inputs)
+	assert.Equal(t, "arn:aws:iam::123456789012:role/deploy", eks.String("accessEntries.admin-0.principalArn"), "access entries = %v", eks.Inputs["accessEntries"])
 	logs, _ := rec.Named("aws:cloudwatch/logGroup:LogGroup", "cdx-control-plane")
-	if logs.String("name") != "/aws/eks/cantondex-prod/cluster" || logs.String("kmsKeyId") != "arn:logs" || logs.Number("retentionInDays") != 365 {
-		t.Errorf("control-plane log group = %v", logs.Inputs)
-	}
+	assert.Equal(t, "/aws/eks/cantondex-prod/cluster", logs.String("name"), "control-plane log group = %v", logs.Inputs)
+	assert.Equal(t, "arn:logs", logs.String("kmsKeyId"), "control-plane log group = %v", logs.Inputs)
+	assert.Equal(t, float64(365), logs.Number("retentionInDays"), "control-plane log group = %v", logs.Inputs)
 
 	// Node groups: sizes, capacity, labels, taints, launch template with IMDSv2 and encryption.
 	ngs := rec.OfType("aws:eks/nodeGroup:NodeGroup")
-	if len(ngs) != 2 {
-		t.Fatalf("%d node groups, want 2", len(ngs))
-	}
+	require.Len(t, ngs, 2, "node groups")
 	sizes := map[string]string{}
 	for _, ng := range ngs {
-		if ng.Parent != comp.URN || ng.String("clusterName") != "cantondex-prod" {
-			t.Errorf("node group %s: parent %q cluster %q", ng.Name, ng.Parent, ng.String("clusterName"))
-		}
+		assert.Equal(t, comp.URN, ng.Parent, "node group %s: parent", ng.Name)
+		assert.Equal(t, "cantondex-prod", ng.String("clusterName"), "node group %s: cluster", ng.Name)
 		sizes[ng.String("capacityType")] = strings.Join([]string{
 			ftoa(ng.Number("scalingConfig.minSize")), ftoa(ng.Number("scalingConfig.desiredSize")), ftoa(ng.Number("scalingConfig.maxSize"))}, "/")
-		if ng.Tag("k8s.io/cluster-autoscaler/enabled") != "true" || ng.Tag("k8s.io/cluster-autoscaler/cantondex-prod") != "owned" {
-			t.Errorf("node group %s lacks autoscaler tags", ng.Name)
-		}
-		if ic := strings.Join(ng.IgnoreChanges, ","); !strings.Contains(ic, "scalingConfig.desiredSize") {
-			t.Errorf("node group %s does not leave desiredSize to the autoscaler (ignoreChanges %q)", ng.Name, ic)
-		}
+		assert.Equal(t, "true", ng.Tag("k8s.io/cluster-autoscaler/enabled"), "node group %s lacks autoscaler tags", ng.Name)
+		assert.Equal(t, "owned", ng.Tag("k8s.io/cluster-autoscaler/cantondex-prod"), "node group %s lacks autoscaler tags", ng.Name)
+		assert.Contains(t, strings.Join(ng.IgnoreChanges, ","), "scalingConfig.desiredSize", "node group %s does not leave desiredSize to the autoscaler", ng.Name)
 		lt, ok := rec.Named("aws:ec2/launchTemplate:LaunchTemplate", ng.Name)
-		if !ok || ng.String("launchTemplate.id") != lt.ID {
-			t.Fatalf("node group %s does not use its launch template", ng.Name)
-		}
-		if lt.String("metadataOptions.httpTokens") != "required" {
-			t.Errorf("launch template %s does not require IMDSv2", lt.Name)
-		}
+		require.True(t, ok, "node group %s has no launch template", ng.Name)
+		require.Equal(t, lt.ID, ng.String("launchTemplate.id"), "node group %s does not use its launch template", ng.Name)
+		assert.Equal(t, "required", lt.String("metadataOptions.httpTokens"), "launch template %s does not require IMDSv2", lt.Name)
 		bdm, _ := lt.Input("blockDeviceMappings")
 		ebs := mocks.Resource{Inputs: bdm.([]any)[0].(map[string]any)}
-		if ebs.String("ebs.encrypted") != "true" || ebs.String("ebs.kmsKeyId") != "arn:storage" || ebs.Number("ebs.volumeSize") != 100 {
-			t.Errorf("root volume of %s = %v", lt.Name, ebs.Inputs)
-		}
-		if got := lt.Strings("vpcSecurityGroupIds"); len(got) != 1 || got[0] != "sg-nodes" {
-			t.Errorf("launch template %s security groups = %v", lt.Name, got)
-		}
+		assert.Equal(t, "true", ebs.String("ebs.encrypted"), "root volume of %s = %v", lt.Name, ebs.Inputs)
+		assert.Equal(t, "arn:storage", ebs.String("ebs.kmsKeyId"), "root volume of %s = %v", lt.Name, ebs.Inputs)
+		assert.Equal(t, float64(100), ebs.Number("ebs.volumeSize"), "root volume of %s = %v", lt.Name, ebs.Inputs)
+		assert.Equal(t, []string{"sg-nodes"}, lt.Strings("vpcSecurityGroupIds"), "launch template %s security groups", lt.Name)
 	}
-	if sizes["ON_DEMAND"] != "3/3/20" || sizes["SPOT"] != "0/0/10" {
-		t.Errorf("sizes = %v", sizes)
-	}
+	assert.Equal(t, "3/3/20", sizes["ON_DEMAND"], "sizes = %v", sizes)
+	assert.Equal(t, "0/0/10", sizes["SPOT"], "sizes = %v", sizes)
 	spot, _ := rec.Named("aws:eks/nodeGroup:NodeGroup", "cdx-spot")
-	if taints, _ := spot.Input("taints"); taints == nil || !strings.Contains(jsonOf(taints), `"effect":"NO_SCHEDULE"`) {
-		t.Errorf("spot taints = %v", taints)
-	}
+	taints, _ := spot.Input("taints")
+	assert.NotNil(t, taints, "spot taints")
+	assert.Contains(t, jsonOf(taints), `"effect":"NO_SCHEDULE"`, "spot taints")
 	onDemand, _ := rec.Named("aws:eks/nodeGroup:NodeGroup", "cdx-on-demand")
-	if jsonOf(onDemand.Inputs["labels"]) != `{"cantondex.io/capacity":"on-demand","cantondex.io/node-group":"on-demand"}` {
-		t.Errorf("on-demand labels = %v", onDemand.Inputs["labels"])
-	}
+	assert.Equal(t, `{"cantondex.io/capacity":"on-demand","cantondex.io/node-group":"on-demand"}`, jsonOf(onDemand.Inputs["labels"]), "on-demand labels")
 
 	// Add-ons, with IRSA roles for the CNI and the CSI driver.
 	addons := map[string]mocks.Resource{}
 	for _, a := range rec.OfType("aws:eks/addon:Addon") {
 		addons[a.String("addonName")] = a
-		if a.String("clusterName") != "cantondex-prod" || a.Parent != comp.URN {
-			t.Errorf("add-on %s: cluster %q parent %q", a.Name, a.String("clusterName"), a.Parent)
-		}
+		assert.Equal(t, "cantondex-prod", a.String("clusterName"), "add-on %s: cluster", a.Name)
+		assert.Equal(t, comp.URN, a.Parent, "add-on %s: parent", a.Name)
 	}
 	for _, name := range Addons {
-		if _, ok := addons[name]; !ok {
-			t.Errorf("add-on %s missing", name)
-		}
+		assert.Contains(t, addons, name, "add-on missing")
 	}
-	if len(addons) != 4 {
-		t.Errorf("%d add-ons, want 4", len(addons))
-	}
-	if cfg := addons["vpc-cni"].String("configurationValues"); !strings.Contains(cfg, `"enableNetworkPolicy":"true"`) {
-		t.Errorf("vpc-cni configuration = %q", cfg)
-	}
+	assert.Len(t, addons, 4, "add-ons")
+	assert.Contains(t, addons["vpc-cni"].String("configurationValues"), `"enableNetworkPolicy":"true"`, "vpc-cni configuration")
 	for addon, sa := range map[string]string{"vpc-cni": "kube-system:aws-node", "aws-ebs-csi-driver": "kube-system:ebs-csi-controller-sa"} {
 		roleARN := addons[addon].String("serviceAccountRoleArn")
 		var trust string
@@ -164,23 +136,21 @@ func TestCluster(t *testing.T) {
 				trust = r.String("assumeRolePolicy")
 			}
 		}
-		if !strings.Contains(trust, mocks.OIDCIssuer(mocks.Region)+":sub") || !strings.Contains(trust, "system:serviceaccount:"+sa) {
-			t.Errorf("%s role %q trust = %s", addon, roleARN, trust)
-		}
+		assert.Contains(t, trust, mocks.OIDCIssuer(mocks.Region)+":sub", "%s role %q trust", addon, roleARN)
+		assert.Contains(t, trust, "system:serviceaccount:"+sa, "%s role %q trust", addon, roleARN)
 	}
 
 	// The Kubernetes provider is built from the cluster's kubeconfig, which is secret.
 	k8s, ok := rec.Named("pulumi:providers:kubernetes", "cdx-k8s")
-	if !ok || k8s.Parent != comp.URN || k8s.String("kubeconfig") != "[secret]" {
-		t.Errorf("kubernetes provider = %+v", k8s)
-	}
+	assert.True(t, ok, "kubernetes provider missing")
+	assert.Equal(t, comp.URN, k8s.Parent, "kubernetes provider = %+v", k8s)
+	assert.Equal(t, "[secret]", k8s.String("kubeconfig"), "kubernetes provider = %+v", k8s)
 	raw := k8s.Raw["kubeconfig"]
-	if !raw.ContainsSecrets() || !strings.Contains(jsonOf(k8s.Raw["kubeconfig"].SecretValue().Element.V), "cantondex-prod") {
-		t.Errorf("provider kubeconfig is not the cluster's: %v", raw)
+	if assert.True(t, raw.ContainsSecrets(), "provider kubeconfig is not secret: %v", raw) {
+		assert.Contains(t, jsonOf(raw.SecretValue().Element.V), "cantondex-prod", "provider kubeconfig is not the cluster's")
 	}
-	if c == nil || c.Kubernetes == nil {
-		t.Fatal("no Kubernetes provider on the component")
-	}
+	require.NotNil(t, c, "no component")
+	require.NotNil(t, c.Kubernetes, "no Kubernetes provider on the component")
 }
 
 func ftoa(f float64) string { b, _ := json.Marshal(f); return string(b) }
@@ -195,26 +165,18 @@ func TestOutputsComeFromTheCluster(t *testing.T) {
 			return err
 		}
 		pulumi.All(c.ClusterName, c.OIDCProviderARN, c.OIDCProviderURL).ApplyT(func(v []any) error {
-			if v[0] != "cantondex-prod" {
-				t.Errorf("ClusterName = %v", v[0])
-			}
-			if url := v[2].(string); strings.HasPrefix(url, "https://") || url != mocks.OIDCIssuer(mocks.Region) {
-				t.Errorf("OIDCProviderURL = %q", url)
-			}
-			if !strings.HasSuffix(v[1].(string), "oidc-provider/"+mocks.OIDCIssuer(mocks.Region)) {
-				t.Errorf("OIDCProviderARN = %v", v[1])
-			}
+			assert.Equal(t, "cantondex-prod", v[0], "ClusterName")
+			url := v[2].(string)
+			assert.False(t, strings.HasPrefix(url, "https://"), "OIDCProviderURL %q carries a scheme", url)
+			assert.Equal(t, mocks.OIDCIssuer(mocks.Region), url, "OIDCProviderURL")
+			assert.True(t, strings.HasSuffix(v[1].(string), "oidc-provider/"+mocks.OIDCIssuer(mocks.Region)), "OIDCProviderARN = %v", v[1])
 			checked = true
 			return nil
 		})
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !checked {
-		t.Fatal("the outputs never resolved")
-	}
+	require.NoError(t, err)
+	require.True(t, checked, "the outputs never resolved")
 }
 
 func TestInvalidArgs(t *testing.T) {
@@ -228,11 +190,7 @@ func TestInvalidArgs(t *testing.T) {
 	}
 	for want, mutate := range tests {
 		rec, err := mocks.Run("prod", mocks.Config{}, program(mutate, nil))
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: err = %v", want, err)
-		}
-		if len(rec.OfType("eks:index:Cluster")) != 0 {
-			t.Errorf("%s: a cluster was registered despite invalid args", want)
-		}
+		assert.ErrorContains(t, err, want, "%s: err", want)
+		assert.Empty(t, rec.OfType("eks:index:Cluster"), "%s: a cluster was registered despite invalid args", want)
 	}
 }

@@ -53,10 +53,10 @@ type IdentityArgs struct {
 
 func (a *IdentityArgs) validate() error {
 	if a.AccountID == nil {
-		return errors.New("AccountID is required")
+		return errors.New("IdentityArgs.AccountID is required")
 	}
 	if a.Region == "" {
-		return errors.New("Region is required")
+		return errors.New("IdentityArgs.Region is required")
 	}
 	if a.Partition == "" {
 		a.Partition = "aws"

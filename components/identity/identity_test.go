@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/components/mocks"
 )
@@ -25,10 +27,7 @@ func TestValidateRejectsStarOnStar(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.doc.Validate()
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Validate() = %v, want an error containing %q", err, tt.want)
-			}
+			require.ErrorContains(t, tt.doc.Validate(), tt.want)
 		})
 	}
 	ok := []Document{
@@ -37,9 +36,7 @@ func TestValidateRejectsStarOnStar(t *testing.T) {
 		{Statements: []Statement{{Actions: []string{"secretsmanager:GetSecretValue"}, Resources: Strings("*")}}},
 	}
 	for i, d := range ok {
-		if err := d.Validate(); err != nil {
-			t.Errorf("document %d: %v", i, err)
-		}
+		assert.NoError(t, d.Validate(), "document %d", i)
 	}
 }
 
@@ -57,9 +54,7 @@ type policyDoc struct {
 func decode(t *testing.T, s string) policyDoc {
 	t.Helper()
 	var d policyDoc
-	if err := json.Unmarshal([]byte(s), &d); err != nil {
-		t.Fatalf("policy %q: %v", s, err)
-	}
+	require.NoError(t, json.Unmarshal([]byte(s), &d), "policy %q", s)
 	return d
 }
 
@@ -74,42 +69,28 @@ func TestServiceAccountRoleTrustIsBoundToOneServiceAccount(t *testing.T) {
 		})
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	comp, ok := rec.Named("cantondex:identity:ServiceAccountRole", "ebs-csi")
-	if !ok {
-		t.Fatal("component not registered")
-	}
+	require.True(t, ok, "component not registered")
 	role, ok := rec.Named("aws:iam/role:Role", "ebs-csi-role")
-	if !ok || role.Parent != comp.URN {
-		t.Fatalf("role missing or not parented to the component: %+v", role)
-	}
+	require.True(t, ok, "role missing")
+	require.Equal(t, comp.URN, role.Parent, "role not parented to the component: %+v", role)
 	trust := decode(t, role.String("assumeRolePolicy"))
-	if len(trust.Statement) != 1 {
-		t.Fatalf("trust = %+v", trust)
-	}
+	require.Len(t, trust.Statement, 1, "trust = %+v", trust)
 	st := trust.Statement[0]
-	if st.Principal["Federated"] != "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC" {
-		t.Errorf("principal = %v", st.Principal)
-	}
-	if st.Action != "sts:AssumeRoleWithWebIdentity" {
-		t.Errorf("action = %v", st.Action)
-	}
+	assert.Equal(t, "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC", st.Principal["Federated"], "principal = %v", st.Principal)
+	assert.Equal(t, "sts:AssumeRoleWithWebIdentity", st.Action, "action")
 	eq := st.Condition["StringEquals"]
-	if eq["oidc.eks.us-east-1.amazonaws.com/id/ABC:sub"] != "system:serviceaccount:kube-system:ebs-csi-controller-sa" {
-		t.Errorf("sub condition = %v", eq)
-	}
-	if eq["oidc.eks.us-east-1.amazonaws.com/id/ABC:aud"] != "sts.amazonaws.com" {
-		t.Errorf("aud condition = %v", eq)
-	}
+	assert.Equal(t, "system:serviceaccount:kube-system:ebs-csi-controller-sa", eq["oidc.eks.us-east-1.amazonaws.com/id/ABC:sub"], "sub condition = %v", eq)
+	assert.Equal(t, "sts.amazonaws.com", eq["oidc.eks.us-east-1.amazonaws.com/id/ABC:aud"], "aud condition = %v", eq)
 	pol, ok := rec.Named("aws:iam/rolePolicy:RolePolicy", "ebs-csi-role-policy")
-	if !ok || pol.Parent != comp.URN || !strings.Contains(pol.String("policy"), "ec2:CreateVolume") {
-		t.Errorf("inline policy = %+v", pol)
+	if assert.True(t, ok, "inline policy missing") {
+		assert.Equal(t, comp.URN, pol.Parent, "inline policy = %+v", pol)
+		assert.Contains(t, pol.String("policy"), "ec2:CreateVolume", "inline policy = %+v", pol)
 	}
 	att, ok := rec.Named("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ebs-csi-role-AmazonEBSCSIDriverPolicy")
-	if !ok || att.Parent != comp.URN {
-		t.Errorf("managed attachment = %+v", att)
+	if assert.True(t, ok, "managed attachment missing") {
+		assert.Equal(t, comp.URN, att.Parent, "managed attachment = %+v", att)
 	}
 }
 
@@ -124,15 +105,11 @@ func TestServiceAccountRoleArgsAreValidated(t *testing.T) {
 		"OIDCProviderURL": func(a *ServiceAccountRoleArgs) { a.OIDCProviderURL = pulumi.String("https://oidc.example/id/1") },
 		"Policy":          func(a *ServiceAccountRoleArgs) { a.Managed = nil },
 	}
-	if err := base.validate(); err != nil {
-		t.Fatalf("base args invalid: %v", err)
-	}
+	require.NoError(t, base.validate(), "base args invalid")
 	for want, mutate := range bad {
 		a := base
 		mutate(&a)
-		if err := a.validate(); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: validate() = %v", want, err)
-		}
+		assert.ErrorContains(t, a.validate(), want, "%s: validate()", want)
 	}
 }
 
@@ -141,44 +118,30 @@ func TestIdentityRolesAndRotatingKeys(t *testing.T) {
 		_, err := NewIdentity(ctx, "cdx", IdentityArgs{AccountID: pulumi.String(mocks.Account), Region: "us-east-1", Tags: map[string]string{"project": "cantondex"}})
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	comp, _ := rec.Named("cantondex:identity:Identity", "cdx")
 	keys := rec.OfType("aws:kms/key:Key")
-	if len(keys) != 3 {
-		t.Fatalf("%d keys, want 3 (secrets, logs, storage)", len(keys))
-	}
+	require.Len(t, keys, 3, "keys, want 3 (secrets, logs, storage)")
 	for _, k := range keys {
-		if !k.Bool("enableKeyRotation") || k.Parent != comp.URN || k.Number("deletionWindowInDays") != 30 {
-			t.Errorf("key %s: rotation %v parent %q window %v", k.Name, k.Bool("enableKeyRotation"), k.Parent, k.Number("deletionWindowInDays"))
-		}
+		assert.True(t, k.Bool("enableKeyRotation"), "key %s: rotation", k.Name)
+		assert.Equal(t, comp.URN, k.Parent, "key %s: parent", k.Name)
+		assert.Equal(t, float64(30), k.Number("deletionWindowInDays"), "key %s: deletion window", k.Name)
 	}
 	logs, _ := rec.Named("aws:kms/key:Key", "cdx-logs")
-	if p := logs.String("policy"); !strings.Contains(p, "logs.us-east-1.amazonaws.com") || !strings.Contains(p, "arn:aws:iam::123456789012:root") {
-		t.Errorf("logs key policy does not admit CloudWatch Logs and the account: %s", p)
-	}
+	p := logs.String("policy")
+	assert.Contains(t, p, "logs.us-east-1.amazonaws.com", "logs key policy does not admit CloudWatch Logs")
+	assert.Contains(t, p, "arn:aws:iam::123456789012:root", "logs key policy does not admit the account")
 	cluster, _ := rec.Named("aws:iam/role:Role", "cdx-cluster")
-	if !strings.Contains(cluster.String("assumeRolePolicy"), "eks.amazonaws.com") {
-		t.Errorf("cluster role trust = %s", cluster.String("assumeRolePolicy"))
-	}
+	assert.Contains(t, cluster.String("assumeRolePolicy"), "eks.amazonaws.com", "cluster role trust")
 	node, _ := rec.Named("aws:iam/role:Role", "cdx-node")
-	if !strings.Contains(node.String("assumeRolePolicy"), "ec2.amazonaws.com") {
-		t.Errorf("node role trust = %s", node.String("assumeRolePolicy"))
-	}
+	assert.Contains(t, node.String("assumeRolePolicy"), "ec2.amazonaws.com", "node role trust")
 	var attached []string
 	for _, a := range rec.OfType("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
-		if a.Parent != comp.URN {
-			t.Errorf("attachment %s not parented to the component", a.Name)
-		}
+		assert.Equal(t, comp.URN, a.Parent, "attachment %s not parented to the component", a.Name)
 		attached = append(attached, a.Name)
 	}
 	for _, want := range []string{"cdx-cluster-AmazonEKSClusterPolicy", "cdx-node-AmazonEKSWorkerNodePolicy", "cdx-node-AmazonEC2ContainerRegistryReadOnly"} {
-		if !strings.Contains(strings.Join(attached, ","), want) {
-			t.Errorf("missing attachment %s in %v", want, attached)
-		}
+		assert.Contains(t, strings.Join(attached, ","), want, "missing attachment")
 	}
-	if strings.Contains(strings.Join(attached, ","), "CNI") {
-		t.Errorf("CNI policy attached to the node role (it belongs to the vpc-cni IRSA role): %v", attached)
-	}
+	assert.NotContains(t, strings.Join(attached, ","), "CNI", "CNI policy attached to the node role (it belongs to the vpc-cni IRSA role)")
 }

@@ -1,12 +1,13 @@
 package mocks
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type testComponent struct {
@@ -29,30 +30,21 @@ func TestRunRecordsTypesParentsInputsAndSecrets(t *testing.T) {
 		tok := cfg.RequireSecret("token")
 		return ctx.RegisterResourceOutputs(c, pulumi.Map{"greeting": pulumi.String(cfg.Require("greeting")), "token": tok})
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	comp, ok := rec.Named("cantondex:test:Thing", "thing")
-	if !ok || comp.Custom || comp.Parent != "" {
-		t.Fatalf("component not recorded as a root component: %+v", comp)
-	}
+	require.True(t, ok, "component not recorded")
+	require.False(t, comp.Custom, "component not recorded as a component: %+v", comp)
+	require.Empty(t, comp.Parent, "component not recorded as a root component: %+v", comp)
 	ref, ok := rec.Named("cantondex:test:Part", "thing-part")
-	if !ok {
-		t.Fatalf("child not recorded; got %+v", rec.Resources())
-	}
-	if ref.Parent != comp.URN {
-		t.Errorf("child parent = %q, want %q", ref.Parent, comp.URN)
-	}
-	if !strings.Contains(ref.URN, "cantondex:test:Thing$cantondex:test:Part::thing-part") {
-		t.Errorf("child URN %q does not carry its parent type", ref.URN)
-	}
+	require.True(t, ok, "child not recorded; got %+v", rec.Resources())
+	assert.Equal(t, comp.URN, ref.Parent, "child parent")
+	assert.Contains(t, ref.URN, "cantondex:test:Thing$cantondex:test:Part::thing-part", "child URN does not carry its parent type")
 }
 
 func TestUnknownInvokeIsAnError(t *testing.T) {
 	rec := NewRecorder("dev")
-	if _, err := rec.Call(pulumi.MockCallArgs{Token: "aws:ec2/getAmi:getAmi"}); err == nil {
-		t.Fatal("unknown invoke answered silently")
-	}
+	_, err := rec.Call(pulumi.MockCallArgs{Token: "aws:ec2/getAmi:getAmi"})
+	require.Error(t, err, "unknown invoke answered silently")
 }
 
 func TestResourceInputPaths(t *testing.T) {
@@ -63,37 +55,31 @@ func TestResourceInputPaths(t *testing.T) {
 		"list":      []any{"a", "b"},
 		"password":  "[secret]",
 	}}
-	if r.String("tags.Name") != "x" || !r.Bool("encrypted") || r.Number("size") != 3 || len(r.Strings("list")) != 2 {
-		t.Fatalf("path accessors wrong on %+v", r.Inputs)
-	}
-	if _, ok := r.Input("tags.Missing"); ok {
-		t.Fatal("missing path reported present")
-	}
+	require.Equal(t, "x", r.String("tags.Name"), "path accessors wrong on %+v", r.Inputs)
+	require.True(t, r.Bool("encrypted"), "path accessors wrong on %+v", r.Inputs)
+	require.Equal(t, float64(3), r.Number("size"), "path accessors wrong on %+v", r.Inputs)
+	require.Len(t, r.Strings("list"), 2, "path accessors wrong on %+v", r.Inputs)
+	_, ok := r.Input("tags.Missing")
+	require.False(t, ok, "missing path reported present")
 }
 
 func TestZonesFollowTheInvokeProvidersRegion(t *testing.T) {
 	rec := NewRecorder("dev")
-	if _, _, err := rec.NewResource(pulumi.MockResourceArgs{
+	_, _, err := rec.NewResource(pulumi.MockResourceArgs{
 		TypeToken: "pulumi:providers:aws", Name: "dr", Custom: true,
 		Inputs: resource.NewPropertyMapFromMap(map[string]any{"region": "eu-west-1"}),
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
+	require.NoError(t, err)
 	ref := rec.URN("", "pulumi:providers:aws", "dr") + "::dr-id"
 	for provider, want := range map[string]string{ref: "eu-west-1a", "": Region + "a"} {
 		out, err := rec.Call(pulumi.MockCallArgs{Token: "aws:index/getAvailabilityZones:getAvailabilityZones", Provider: provider})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := out["names"].ArrayValue()[0].StringValue(); got != want {
-			t.Errorf("provider %q: first zone %q, want %q", provider, got, want)
-		}
+		require.NoError(t, err)
+		assert.Equal(t, want, out["names"].ArrayValue()[0].StringValue(), "provider %q: first zone", provider)
 	}
 }
 
 func TestTagReadsKeysWithDots(t *testing.T) {
 	r := Resource{Inputs: map[string]any{"tags": map[string]any{"kubernetes.io/role/elb": "1"}}}
-	if r.Tag("kubernetes.io/role/elb") != "1" || r.Tag("missing") != "" {
-		t.Fatalf("Tag on %v", r.Inputs)
-	}
+	require.Equal(t, "1", r.Tag("kubernetes.io/role/elb"), "Tag on %v", r.Inputs)
+	require.Empty(t, r.Tag("missing"), "Tag on %v", r.Inputs)
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/components/mocks"
 )
@@ -26,64 +28,46 @@ func run(t *testing.T, a NetworkArgs) *mocks.Recorder {
 		_, err := NewNetwork(ctx, "net", a)
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return rec
 }
 
 func TestPerAZNetwork(t *testing.T) {
 	rec := run(t, args(NATPerAZ))
 	comp, ok := rec.Named("cantondex:network:Network", "net")
-	if !ok {
-		t.Fatal("component not registered")
-	}
+	require.True(t, ok, "component not registered")
 	for _, r := range rec.Resources() {
-		if r.URN != comp.URN && r.Parent != comp.URN {
-			t.Errorf("%s %s is not parented to the network", r.Type, r.Name)
-		}
-		if r.URN != comp.URN && !strings.HasPrefix(r.Name, "net-") {
-			t.Errorf("%s %s: name not derived from the component's", r.Type, r.Name)
+		if r.URN != comp.URN {
+			assert.Equal(t, comp.URN, r.Parent, "%s %s is not parented to the network", r.Type, r.Name)
+			assert.True(t, strings.HasPrefix(r.Name, "net-"), "%s %s: name not derived from the component's", r.Type, r.Name)
 		}
 	}
 
 	vpc, _ := rec.Named("aws:ec2/vpc:Vpc", "net-vpc")
-	if vpc.String("cidrBlock") != "10.0.0.0/16" || !vpc.Bool("enableDnsHostnames") {
-		t.Errorf("vpc inputs = %v", vpc.Inputs)
-	}
+	assert.Equal(t, "10.0.0.0/16", vpc.String("cidrBlock"), "vpc inputs = %v", vpc.Inputs)
+	assert.True(t, vpc.Bool("enableDnsHostnames"), "vpc inputs = %v", vpc.Inputs)
 	subnets := rec.OfType("aws:ec2/subnet:Subnet")
-	if len(subnets) != 9 {
-		t.Fatalf("%d subnets, want 9", len(subnets))
-	}
+	require.Len(t, subnets, 9, "subnets")
 	tiers := map[string]int{}
 	for _, s := range subnets {
 		tier := s.String("tags.tier")
 		tiers[tier]++
-		if s.Bool("mapPublicIpOnLaunch") {
-			t.Errorf("subnet %s maps public IPs on launch", s.Name)
-		}
+		assert.False(t, s.Bool("mapPublicIpOnLaunch"), "subnet %s maps public IPs on launch", s.Name)
 		switch tier {
 		case "public":
-			if s.Tag("kubernetes.io/role/elb") != "1" {
-				t.Errorf("public subnet %s lacks the ELB discovery tag", s.Name)
-			}
+			assert.Equal(t, "1", s.Tag("kubernetes.io/role/elb"), "public subnet %s lacks the ELB discovery tag", s.Name)
 		case "private":
-			if s.Tag("kubernetes.io/role/internal-elb") != "1" {
-				t.Errorf("private subnet %s lacks the internal ELB discovery tag", s.Name)
-			}
+			assert.Equal(t, "1", s.Tag("kubernetes.io/role/internal-elb"), "private subnet %s lacks the internal ELB discovery tag", s.Name)
 		}
-		if tier != "database" && s.Tag("kubernetes.io/cluster/cantondex-prod") != "shared" {
-			t.Errorf("subnet %s lacks the cluster tag", s.Name)
+		if tier != "database" {
+			assert.Equal(t, "shared", s.Tag("kubernetes.io/cluster/cantondex-prod"), "subnet %s lacks the cluster tag", s.Name)
 		}
 	}
-	if tiers["public"] != 3 || tiers["private"] != 3 || tiers["database"] != 3 {
-		t.Errorf("tiers = %v", tiers)
-	}
+	assert.Equal(t, map[string]int{"public": 3, "private": 3, "database": 3}, tiers, "tiers")
 
 	nats := rec.OfType("aws:ec2/natGateway:NatGateway")
-	if len(nats) != 3 || len(rec.OfType("aws:ec2/eip:Eip")) != 3 {
-		t.Fatalf("%d NAT gateways, want 3 (one per AZ)", len(nats))
-	}
+	require.Len(t, nats, 3, "NAT gateways, want 3 (one per AZ)")
+	require.Len(t, rec.OfType("aws:ec2/eip:Eip"), 3, "elastic IPs, want 3 (one per NAT gateway)")
 	// Each private route table sends its AZ's traffic through its own AZ's NAT gateway.
 	routes := map[string]string{} // route table id -> nat id or gateway id
 	for _, r := range rec.OfType("aws:ec2/route:Route") {
@@ -91,56 +75,44 @@ func TestPerAZNetwork(t *testing.T) {
 	}
 	for i := 0; i < 3; i++ {
 		rt := "net-private-" + string(rune('0'+i)) + "-id"
-		if want := "net-nat-" + string(rune('0'+i)) + "-id"; routes[rt] != want {
-			t.Errorf("private route table %d egresses through %q, want %q", i, routes[rt], want)
-		}
+		assert.Equal(t, "net-nat-"+string(rune('0'+i))+"-id", routes[rt], "private route table %d egresses through the wrong NAT gateway", i)
 	}
-	if routes["net-public-id"] != "net-igw-id" {
-		t.Errorf("public route = %q", routes["net-public-id"])
-	}
-	if r, ok := routes["net-database-id"]; ok {
-		t.Errorf("database route table has a route to %q; it must have none", r)
-	}
+	assert.Equal(t, "net-igw-id", routes["net-public-id"], "public route")
+	assert.NotContains(t, routes, "net-database-id", "database route table has a route; it must have none")
 	assoc := 0
 	for _, a := range rec.OfType("aws:ec2/routeTableAssociation:RouteTableAssociation") {
 		if a.String("routeTableId") == "net-database-id" {
 			assoc++
-			if !strings.Contains(a.String("subnetId"), "database") {
-				t.Errorf("database route table associated with %s", a.String("subnetId"))
-			}
+			assert.Contains(t, a.String("subnetId"), "database", "database route table associated with a subnet of another tier")
 		}
 	}
-	if assoc != 3 {
-		t.Errorf("%d database subnets on the database route table, want 3", assoc)
-	}
+	assert.Equal(t, 3, assoc, "database subnets on the database route table")
 
 	group, _ := rec.Named("aws:rds/subnetGroup:SubnetGroup", "net-db")
-	if ids := group.Strings("subnetIds"); len(ids) != 3 || !strings.Contains(strings.Join(ids, ","), "net-database-2-id") {
-		t.Errorf("DB subnet group subnets = %v", ids)
-	}
+	ids := group.Strings("subnetIds")
+	assert.Len(t, ids, 3, "DB subnet group subnets")
+	assert.Contains(t, strings.Join(ids, ","), "net-database-2-id", "DB subnet group subnets")
 
 	logs, _ := rec.Named("aws:cloudwatch/logGroup:LogGroup", "net-flow-logs")
-	if logs.String("kmsKeyId") == "" || logs.Number("retentionInDays") != 365 {
-		t.Errorf("flow log group inputs = %v", logs.Inputs)
-	}
+	assert.NotEmpty(t, logs.String("kmsKeyId"), "flow log group inputs = %v", logs.Inputs)
+	assert.Equal(t, float64(365), logs.Number("retentionInDays"), "flow log group inputs = %v", logs.Inputs)
 	flow, _ := rec.Named("aws:ec2/flowLog:FlowLog", "net-flow-log")
-	if flow.String("vpcId") != vpc.ID || flow.String("trafficType") != "ALL" || flow.String("logDestination") != mocks.ARN("aws:cloudwatch/logGroup:LogGroup", "net-flow-logs") {
-		t.Errorf("flow log inputs = %v", flow.Inputs)
-	}
+	assert.Equal(t, vpc.ID, flow.String("vpcId"), "flow log inputs = %v", flow.Inputs)
+	assert.Equal(t, "ALL", flow.String("trafficType"), "flow log inputs = %v", flow.Inputs)
+	assert.Equal(t, mocks.ARN("aws:cloudwatch/logGroup:LogGroup", "net-flow-logs"), flow.String("logDestination"), "flow log inputs = %v", flow.Inputs)
 
 	def, ok := rec.Named("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "net-default-sg")
-	if !ok || def.String("vpcId") != vpc.ID {
-		t.Fatalf("default security group not taken over: %+v", def)
-	}
-	if _, has := def.Input("ingress"); has {
-		t.Error("default security group keeps ingress rules")
-	}
+	require.True(t, ok, "default security group not taken over")
+	require.Equal(t, vpc.ID, def.String("vpcId"), "default security group not taken over: %+v", def)
+	_, has := def.Input("ingress")
+	assert.False(t, has, "default security group keeps ingress rules")
 
 	endpoints := map[string]string{}
 	for _, e := range rec.OfType("aws:ec2/vpcEndpoint:VpcEndpoint") {
 		endpoints[e.String("serviceName")] = e.String("vpcEndpointType")
-		if e.String("vpcEndpointType") == "Interface" && (!e.Bool("privateDnsEnabled") || len(e.Strings("securityGroupIds")) != 1) {
-			t.Errorf("interface endpoint %s inputs = %v", e.Name, e.Inputs)
+		if e.String("vpcEndpointType") == "Interface" {
+			assert.True(t, e.Bool("privateDnsEnabled"), "interface endpoint %s inputs = %v", e.Name, e.Inputs)
+			assert.Len(t, e.Strings("securityGroupIds"), 1, "interface endpoint %s inputs = %v", e.Name, e.Inputs)
 		}
 	}
 	want := map[string]string{
@@ -148,20 +120,16 @@ func TestPerAZNetwork(t *testing.T) {
 		"com.amazonaws.us-east-1.logs": "Interface", "com.amazonaws.us-east-1.sts": "Interface",
 	}
 	for svc, typ := range want {
-		if endpoints[svc] != typ {
-			t.Errorf("endpoint %s = %q, want %s", svc, endpoints[svc], typ)
-		}
+		assert.Equal(t, typ, endpoints[svc], "endpoint %s", svc)
 	}
 }
 
 func TestSingleNAT(t *testing.T) {
 	rec := run(t, args(NATSingle))
-	if n := len(rec.OfType("aws:ec2/natGateway:NatGateway")); n != 1 {
-		t.Fatalf("%d NAT gateways, want 1", n)
-	}
+	require.Len(t, rec.OfType("aws:ec2/natGateway:NatGateway"), 1, "NAT gateways")
 	for _, r := range rec.OfType("aws:ec2/route:Route") {
-		if id := r.String("natGatewayId"); id != "" && id != "net-nat-0-id" {
-			t.Errorf("route %s through %s", r.Name, id)
+		if id := r.String("natGatewayId"); id != "" {
+			assert.Equal(t, "net-nat-0-id", id, "route %s", r.Name)
 		}
 	}
 }
@@ -170,17 +138,12 @@ func TestDatabaseOnlyNetwork(t *testing.T) {
 	a := args(NATNone)
 	a.PublicCIDRs, a.PrivateCIDRs, a.Endpoints, a.ClusterName = nil, nil, false, ""
 	rec := run(t, a)
-	if n := len(rec.OfType("aws:ec2/subnet:Subnet")); n != 3 {
-		t.Errorf("%d subnets, want 3 database subnets", n)
-	}
+	assert.Len(t, rec.OfType("aws:ec2/subnet:Subnet"), 3, "subnets, want 3 database subnets")
 	for _, typ := range []string{"aws:ec2/internetGateway:InternetGateway", "aws:ec2/natGateway:NatGateway", "aws:ec2/route:Route", "aws:ec2/vpcEndpoint:VpcEndpoint"} {
-		if n := len(rec.OfType(typ)); n != 0 {
-			t.Errorf("%d %s in a database-only network", n, typ)
-		}
+		assert.Empty(t, rec.OfType(typ), "%s in a database-only network", typ)
 	}
-	if len(rec.OfType("aws:ec2/flowLog:FlowLog")) != 1 || len(rec.OfType("aws:rds/subnetGroup:SubnetGroup")) != 1 {
-		t.Error("database-only network lacks flow logs or its DB subnet group")
-	}
+	assert.Len(t, rec.OfType("aws:ec2/flowLog:FlowLog"), 1, "database-only network lacks flow logs")
+	assert.Len(t, rec.OfType("aws:rds/subnetGroup:SubnetGroup"), 1, "database-only network lacks its DB subnet group")
 }
 
 func TestInvalidArgs(t *testing.T) {
@@ -198,9 +161,6 @@ func TestInvalidArgs(t *testing.T) {
 		a := args(NATPerAZ)
 		a.DatabaseCIDRs = append([]string(nil), a.DatabaseCIDRs...)
 		mutate(&a)
-		err := a.validate()
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: validate() = %v", want, err)
-		}
+		assert.ErrorContains(t, a.validate(), want, "%s: validate()", want)
 	}
 }

@@ -1,9 +1,11 @@
 package decimal
 
 import (
-	"errors"
 	"math"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestParse(t *testing.T) {
@@ -38,9 +40,8 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, err := Parse(tt.in, tt.scale)
-		if !errors.Is(err, tt.err) || got != tt.want {
-			t.Errorf("Parse(%q, %d) = %d, %v; want %d, %v", tt.in, tt.scale, got, err, tt.want, tt.err)
-		}
+		assert.ErrorIs(t, err, tt.err, "Parse(%q, %d)", tt.in, tt.scale)
+		assert.Equal(t, tt.want, got, "Parse(%q, %d)", tt.in, tt.scale)
 	}
 }
 
@@ -60,23 +61,19 @@ func TestFormat(t *testing.T) {
 		{math.MinInt64, 0, "-9223372036854775808"},
 	}
 	for _, tt := range tests {
-		if got := Format(tt.v, tt.scale); got != tt.want {
-			t.Errorf("Format(%d, %d) = %q; want %q", tt.v, tt.scale, got, tt.want)
-		}
+		assert.Equal(t, tt.want, Format(tt.v, tt.scale), "Format(%d, %d)", tt.v, tt.scale)
 	}
 }
 
 func TestScale(t *testing.T) {
 	for in, want := range map[string]int{"0.01": 2, "0.0001": 4, "1": 0, "0.50": 1} {
 		got, err := Scale(in)
-		if err != nil || got != want {
-			t.Errorf("Scale(%q) = %d, %v; want %d", in, got, err, want)
-		}
+		assert.NoError(t, err, "Scale(%q)", in)
+		assert.Equal(t, want, got, "Scale(%q)", in)
 	}
 	for _, bad := range []string{"", "-0.01", "abc", ".1"} {
-		if _, err := Scale(bad); err == nil {
-			t.Errorf("Scale(%q) accepted", bad)
-		}
+		_, err := Scale(bad)
+		assert.Error(t, err, "Scale(%q) accepted", bad)
 	}
 }
 
@@ -89,15 +86,13 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 		s := Format(v, scale)
 		got, err := Parse(s, scale)
-		if err != nil || got != v {
-			t.Fatalf("Parse(Format(%d, %d) = %q) = %d, %v", v, scale, s, got, err)
-		}
+		require.NoError(t, err, "Parse(Format(%d, %d) = %q)", v, scale, s)
+		require.Equal(t, v, got, "Parse(Format(%d, %d) = %q)", v, scale, s)
 	})
 }
 
 func TestAppendFormatDoesNotAllocate(t *testing.T) {
 	buf := make([]byte, 0, 32)
-	if n := testing.AllocsPerRun(100, func() { buf = AppendFormat(buf[:0], 123456789, 4) }); n != 0 {
-		t.Fatalf("AppendFormat allocated %.0f times", n)
-	}
+	n := testing.AllocsPerRun(100, func() { buf = AppendFormat(buf[:0], 123456789, 4) })
+	require.Zero(t, n, "AppendFormat allocated %.0f times", n)
 }

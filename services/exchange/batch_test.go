@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/services/exchange"
 	"github.com/cantondex/platform/services/memory"
 	"github.com/cantondex/platform/services/risk"
@@ -81,19 +84,14 @@ func TestPlaceOrderGroupCommit(t *testing.T) {
 		svc := newBatchService(t, st, p, risk.Limits{PriceBandBps: 1000})
 		req := trading.PlaceOrder{Account: "carol", Market: "BTC-USD", Side: trading.Buy, Type: trading.Limit, Price: 100_00, Quantity: 10}
 		// One order's hold, measured on another account before the writer runs.
-		if err := svc.Deposit(ctx, "d0", "dave", "USD", 1_000_000_000); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, svc.Deposit(ctx, "d0", "dave", "USD", 1_000_000_000))
 		probe := req
 		probe.Account = "dave"
-		if _, err := svc.PlaceOrder(ctx, probe); err != nil {
-			t.Fatal(err)
-		}
+		_, err := svc.PlaceOrder(ctx, probe)
+		require.NoError(t, err)
 		b, _ := st.Balance(ctx, "dave", "USD")
 		hold := b.Held
-		if err := svc.Deposit(ctx, "d1", "carol", "USD", 5*hold); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, svc.Deposit(ctx, "d1", "carol", "USD", 5*hold))
 
 		rctx, stop := context.WithCancel(ctx)
 		var relay sync.WaitGroup
@@ -117,29 +115,26 @@ func TestPlaceOrderGroupCommit(t *testing.T) {
 				case trading.ErrorCode(err) == trading.EINSUFFICIENT:
 					refused.Add(1)
 				default:
-					t.Errorf("place: %v", err)
+					assert.NoError(t, err, "place")
 				}
 			}()
 		}
 		wg.Wait()
 		stop()
 		relay.Wait()
-		if accepted.Load() != 5 || refused.Load() != n-5 {
-			t.Fatalf("failFirst=%v: %d accepted, %d refused; want 5 and %d", failFirst, accepted.Load(), refused.Load(), n-5)
-		}
-		if b, _ := st.Balance(ctx, "carol", "USD"); b.Held != 5*hold || b.Available != 0 {
-			t.Fatalf("carol %+v, want held %d", b, 5*hold)
-		}
-		if st.calls.Load() == 0 {
-			t.Fatal("no order went through the batch writer")
-		}
+		require.Equal(t, int64(5), accepted.Load(), "failFirst=%v: accepted", failFirst)
+		require.Equal(t, int64(n-5), refused.Load(), "failFirst=%v: refused", failFirst)
+		b, _ = st.Balance(ctx, "carol", "USD")
+		require.Equal(t, 5*hold, b.Held, "carol %+v", b)
+		require.Zero(t, b.Available, "carol %+v", b)
+		require.NotZero(t, st.calls.Load(), "no order went through the batch writer")
 		published := map[string]int{}
 		for _, c := range p.sent() {
 			published[c.OrderID]++
 		}
 		for _, id := range ids {
-			if id != "" && published[id] != 1 {
-				t.Fatalf("order %s published %d times", id, published[id])
+			if id != "" {
+				require.Equal(t, 1, published[id], "order %s published %d times", id, published[id])
 			}
 		}
 		t.Logf("failFirst=%v: %d batch calls for %d orders", failFirst, st.calls.Load(), st.orders.Load())
@@ -152,13 +147,10 @@ func newBatchService(t *testing.T, st exchange.Store, p *pub, limits risk.Limits
 	svc := exchange.New(st, p, books{trading.Book{Bids: []trading.Level{{Price: 99_00}}, Asks: []trading.Level{{Price: 101_00}}}},
 		limits, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	for _, a := range []trading.Asset{{Symbol: "BTC", Scale: 8}, {Symbol: "USD", Scale: 6}} {
-		if err := svc.CreateAsset(ctx, a); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, svc.CreateAsset(ctx, a))
 	}
-	if _, err := svc.CreateMarket(ctx, trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "0.01", LotSize: "0.0001", MinQty: 1, MaxQty: 1_000_000}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := svc.CreateMarket(ctx, trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "0.01", LotSize: "0.0001", MinQty: 1, MaxQty: 1_000_000})
+	require.NoError(t, err)
 	return svc
 }
 
@@ -172,9 +164,7 @@ func TestGroupCommitKeepsOpenOrderLimit(t *testing.T) {
 	startBatching(t, svc)
 	for round := 1; round <= 5; round++ { // a race shows in some rounds, not all
 		account := fmt.Sprint("erin", round)
-		if err := svc.Deposit(ctx, fmt.Sprint("d", round), account, "USD", 1_000_000_000_000); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, svc.Deposit(ctx, fmt.Sprint("d", round), account, "USD", 1_000_000_000_000))
 		var accepted, limited atomic.Int64
 		var wg sync.WaitGroup
 		for range 30 {
@@ -188,18 +178,15 @@ func TestGroupCommitKeepsOpenOrderLimit(t *testing.T) {
 				case trading.ErrorCode(err) == trading.ECONFLICT:
 					limited.Add(1)
 				default:
-					t.Errorf("place: %v", err)
+					assert.NoError(t, err, "place")
 				}
 			}()
 		}
 		wg.Wait()
-		if accepted.Load() != 3 || limited.Load() != 27 {
-			t.Fatalf("round %d: %d accepted and %d refused for the open-order limit of 3", round, accepted.Load(), limited.Load())
-		}
+		require.Equal(t, int64(3), accepted.Load(), "round %d: accepted for the open-order limit of 3", round)
+		require.Equal(t, int64(27), limited.Load(), "round %d: refused for the open-order limit of 3", round)
 	}
-	if st.calls.Load() == 0 {
-		t.Fatal("no order went through the batch writer")
-	}
+	require.NotZero(t, st.calls.Load(), "no order went through the batch writer")
 }
 
 // startBatching runs svc's Relay until the test ends and waits until it has started the
@@ -218,9 +205,7 @@ func startBatching(t *testing.T, svc *exchange.Service) {
 func waitBatching(t *testing.T, svc *exchange.Service) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !svc.Batching(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the group commit did not start")
-		}
+		require.False(t, time.Now().After(deadline), "the group commit did not start")
 	}
 }
 
@@ -232,14 +217,10 @@ func TestGroupCommitRetriedClientOrderID(t *testing.T) {
 	st := &batchStore{Store: memory.New()}
 	svc := newBatchService(t, st, &pub{}, risk.Limits{PriceBandBps: 1000, MaxOpenOrders: 1})
 	startBatching(t, svc)
-	if err := svc.Deposit(ctx, "d1", "frank", "USD", 1_000_000_000_000); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, svc.Deposit(ctx, "d1", "frank", "USD", 1_000_000_000_000))
 	req := trading.PlaceOrder{Account: "frank", ClientOrderID: "retry-1", Market: "BTC-USD", Side: trading.Buy, Type: trading.Limit, Price: 100_00, Quantity: 10}
 	first, err := svc.PlaceOrder(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ids := make([]string, 8)
 	var wg sync.WaitGroup
 	for i := range ids {
@@ -247,21 +228,17 @@ func TestGroupCommitRetriedClientOrderID(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			o, err := svc.PlaceOrder(ctx, req)
-			if err != nil {
-				t.Errorf("retry %d: %v", i, err)
-			}
+			assert.NoError(t, err, "retry %d", i)
 			ids[i] = o.ID
 		}()
 	}
 	wg.Wait()
 	for i, id := range ids {
-		if id != first.ID {
-			t.Fatalf("retry %d answered order %q, want the first order %q", i, id, first.ID)
-		}
+		require.Equal(t, first.ID, id, "retry %d answered another order than the first", i)
 	}
-	if n, err := st.OpenOrderCount(ctx, "frank"); err != nil || n != 1 {
-		t.Fatalf("open orders after retries: %d, %v", n, err)
-	}
+	n, err := st.OpenOrderCount(ctx, "frank")
+	require.NoError(t, err, "open orders after retries")
+	require.Equal(t, 1, n, "open orders after retries")
 }
 
 // overlapStore counts the moments when two batches with orders of one account are being
@@ -306,9 +283,7 @@ func TestGroupCommitWritersOwnTheirAccounts(t *testing.T) {
 	startBatching(t, svc)
 	accounts := []string{"gina", "hal", "ivy", "jo"}
 	for i, a := range accounts {
-		if err := svc.Deposit(ctx, fmt.Sprint("dep", i), a, "USD", 1_000_000_000_000); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, svc.Deposit(ctx, fmt.Sprint("dep", i), a, "USD", 1_000_000_000_000))
 	}
 	var wg sync.WaitGroup
 	for i := range 400 {
@@ -316,13 +291,11 @@ func TestGroupCommitWritersOwnTheirAccounts(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			req := trading.PlaceOrder{Account: accounts[i%len(accounts)], Market: "BTC-USD", Side: trading.Buy, Type: trading.Limit, Price: 100_00, Quantity: 10}
-			if _, err := svc.PlaceOrder(ctx, req); err != nil {
-				t.Errorf("place: %v", err)
-			}
+			_, err := svc.PlaceOrder(ctx, req)
+			assert.NoError(t, err, "place")
 		}()
 	}
 	wg.Wait()
-	if st.calls.Load() < 2 || st.overlaps.Load() != 0 {
-		t.Fatalf("%d batches; %d times two batches of one account were recorded at once", st.calls.Load(), st.overlaps.Load())
-	}
+	require.GreaterOrEqual(t, st.calls.Load(), int64(2), "batches")
+	require.Zero(t, st.overlaps.Load(), "times two batches of one account were recorded at once")
 }

@@ -3,6 +3,8 @@ package risk_test
 import (
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/services/risk"
 	"github.com/cantondex/platform/services/trading"
 )
@@ -17,9 +19,7 @@ var (
 func input(t *testing.T, o trading.PlaceOrder) risk.Input {
 	t.Helper()
 	u, err := trading.NewUnits(mkt, btc, usd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return risk.Input{Order: o, Market: mkt, Base: btc, Quote: usd, Units: u, RefPrice: 50_000_00}
 }
 
@@ -61,17 +61,14 @@ func TestCheck(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d, err := risk.Check(lim, tt.in(input(t, buy)))
 			if tt.code != "" {
-				if trading.ErrorCode(err) != tt.code {
-					t.Fatalf("err %v, want %s", err, tt.code)
-				}
+				require.Equal(t, tt.code, trading.ErrorCode(err), "err %v", err)
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d.Asset != tt.asset || d.Amount != tt.amount || d.BookPrice != tt.price || d.BookTIF != tt.tif {
-				t.Fatalf("decision %+v, want %s %d at %d %s", d, tt.asset, tt.amount, tt.price, tt.tif)
-			}
+			require.NoError(t, err)
+			require.Equal(t, tt.asset, d.Asset, "decision %+v", d)
+			require.Equal(t, tt.amount, d.Amount, "decision %+v", d)
+			require.Equal(t, tt.price, d.BookPrice, "decision %+v", d)
+			require.Equal(t, tt.tif, d.BookTIF, "decision %+v", d)
 		})
 	}
 }
@@ -80,7 +77,5 @@ func TestExposure(t *testing.T) {
 	u, _ := trading.NewUnits(mkt, btc, usd)
 	// -0.5 BTC at 40,000.00 is 20,000 USD of exposure.
 	got := risk.Exposure(u, trading.Position{Base: -50_000_000}, 40_000_00)
-	if got != 20_000_000_000 {
-		t.Fatalf("exposure %d", got)
-	}
+	require.Equal(t, int64(20_000_000_000), got, "exposure")
 }

@@ -9,6 +9,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/services/ledger"
 	"github.com/cantondex/platform/services/trading"
 )
@@ -18,33 +21,26 @@ func Ledger(t *testing.T, open func(t *testing.T) ledger.Store) {
 	ctx := context.Background()
 	mustApply := func(t *testing.T, s ledger.Store, tr ledger.Transfer) {
 		t.Helper()
-		if _, err := s.Apply(ctx, tr); err != nil {
-			t.Fatalf("apply %s: %v", tr.ID, err)
-		}
+		_, err := s.Apply(ctx, tr)
+		require.NoError(t, err, "apply %s", tr.ID)
 	}
 	deposit := func(t *testing.T, s ledger.Store, id, acct, asset string, amt int64) {
 		t.Helper()
 		tr, err := ledger.Deposit(id, acct, asset, amt)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		mustApply(t, s, tr)
 	}
 	wantBal := func(t *testing.T, s ledger.Store, acct, asset string, total, held int64) {
 		t.Helper()
 		b, err := s.Balance(ctx, acct, asset)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.Total != total || b.Held != held || b.Available != total-held {
-			t.Fatalf("%s %s = total %d held %d avail %d, want total %d held %d", acct, asset, b.Total, b.Held, b.Available, total, held)
-		}
+		require.NoError(t, err)
+		require.Equal(t, total, b.Total, "%s %s total", acct, asset)
+		require.Equal(t, held, b.Held, "%s %s held", acct, asset)
+		require.Equal(t, total-held, b.Available, "%s %s available", acct, asset)
 	}
 	wantCode := func(t *testing.T, err error, code string) {
 		t.Helper()
-		if trading.ErrorCode(err) != code {
-			t.Fatalf("error %v, want code %s", err, code)
-		}
+		require.Equal(t, code, trading.ErrorCode(err), "error %v", err)
 	}
 
 	t.Run("DepositIsIdempotent", func(t *testing.T) {
@@ -52,17 +48,15 @@ func Ledger(t *testing.T, open func(t *testing.T) ledger.Store) {
 		tr, _ := ledger.Deposit("d1", "alice", "USD", 500)
 		for i := 0; i < 3; i++ {
 			applied, err := s.Apply(ctx, tr)
-			if err != nil || applied != (i == 0) {
-				t.Fatalf("apply #%d: applied=%v err=%v", i, applied, err)
-			}
+			require.NoError(t, err, "apply #%d", i)
+			require.Equal(t, i == 0, applied, "apply #%d: applied", i)
 		}
 		wantBal(t, s, "alice", "USD", 500, 0)
 		wantBal(t, s, ledger.External, "USD", -500, 0)
 		// The same id moving something else is a conflict and changes nothing.
 		other, _ := ledger.Deposit("d1", "alice", "USD", 501)
-		if _, err := s.Apply(ctx, other); trading.ErrorCode(err) != trading.ECONFLICT {
-			t.Fatalf("reused id with another amount: %v", err)
-		}
+		_, err := s.Apply(ctx, other)
+		require.Equal(t, trading.ECONFLICT, trading.ErrorCode(err), "reused id with another amount: %v", err)
 		wantBal(t, s, "alice", "USD", 500, 0)
 	})
 
@@ -94,9 +88,8 @@ func Ledger(t *testing.T, open func(t *testing.T) ledger.Store) {
 		deposit(t, s, "d1", "alice", "USD", 1000)
 		_, err := s.Apply(ctx, ledger.Reserve("o1", "alice", "USD", 1001))
 		wantCode(t, err, trading.EINSUFFICIENT)
-		if _, err := s.Hold(ctx, "o1"); trading.ErrorCode(err) != trading.ENOTFOUND {
-			t.Fatalf("failed reserve left hold: %v", err)
-		}
+		_, err = s.Hold(ctx, "o1")
+		require.Equal(t, trading.ENOTFOUND, trading.ErrorCode(err), "failed reserve left hold: %v", err)
 		mustApply(t, s, ledger.Reserve("o1", "alice", "USD", 700))
 		wantBal(t, s, "alice", "USD", 1000, 700)
 		// A fill consumes 300 of the hold, paying bob, and releases 100 it did not use.
@@ -106,9 +99,9 @@ func Ledger(t *testing.T, open func(t *testing.T) ledger.Store) {
 		wantBal(t, s, "alice", "USD", 700, 300)
 		wantBal(t, s, "bob", "USD", 300, 0)
 		h, err := s.Hold(ctx, "o1")
-		if err != nil || h.Remaining != 300 || h.Closed {
-			t.Fatalf("hold = %+v, %v", h, err)
-		}
+		require.NoError(t, err)
+		require.Equal(t, int64(300), h.Remaining, "hold %+v", h)
+		require.False(t, h.Closed, "hold %+v", h)
 		// Consuming more than remains fails and changes nothing.
 		_, err = s.Apply(ctx, ledger.Transfer{ID: "t2", Postings: []ledger.Posting{{Account: "alice", Asset: "USD", Amount: -301}, {Account: "bob", Asset: "USD", Amount: 301}},
 			Holds: []ledger.HoldOp{{Hold: "o1", Account: "alice", Asset: "USD", Amount: -301}}})
@@ -117,9 +110,8 @@ func Ledger(t *testing.T, open func(t *testing.T) ledger.Store) {
 		mustApply(t, s, ledger.ReleaseRest("o1", "alice", "USD"))
 		wantBal(t, s, "alice", "USD", 700, 0)
 		h, _ = s.Hold(ctx, "o1")
-		if h.Remaining != 0 || !h.Closed {
-			t.Fatalf("closed hold = %+v", h)
-		}
+		require.Zero(t, h.Remaining, "closed hold %+v", h)
+		require.True(t, h.Closed, "closed hold %+v", h)
 		again := ledger.Reserve("o1", "alice", "USD", 1)
 		again.ID = "again"
 		_, err = s.Apply(ctx, again)
@@ -135,9 +127,7 @@ func Ledger(t *testing.T, open func(t *testing.T) ledger.Store) {
 		wantCode(t, err, trading.EINSUFFICIENT)
 		wantBal(t, s, "bob", "BTC", 0, 0)
 		again, _ := ledger.Deposit("d1", "alice", "BTC", 10)
-		if err := s.ApplyAll(ctx, []ledger.Transfer{good, again, ledger.Reserve("o1", "bob", "BTC", 5)}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, s.ApplyAll(ctx, []ledger.Transfer{good, again, ledger.Reserve("o1", "bob", "BTC", 5)}))
 		wantBal(t, s, "alice", "BTC", 10, 0) // d1 not applied twice
 		wantBal(t, s, "bob", "BTC", 5, 5)
 		// Closing a hold within a batch after consuming part of it.
@@ -145,9 +135,7 @@ func Ledger(t *testing.T, open func(t *testing.T) ledger.Store) {
 			{ID: "t1", Postings: []ledger.Posting{{Account: "bob", Asset: "BTC", Amount: -2}, {Account: "alice", Asset: "BTC", Amount: 2}}, Holds: []ledger.HoldOp{{Hold: "o1", Account: "bob", Asset: "BTC", Amount: -2}}},
 			ledger.ReleaseRest("o1", "bob", "BTC"),
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		wantBal(t, s, "bob", "BTC", 3, 0)
 		wantBal(t, s, "alice", "BTC", 12, 0)
 	})
@@ -167,15 +155,13 @@ func Ledger(t *testing.T, open func(t *testing.T) ledger.Store) {
 					mu.Lock()
 					ok++
 					mu.Unlock()
-				} else if trading.ErrorCode(err) != trading.EINSUFFICIENT {
-					t.Errorf("reserve: %v", err)
+				} else {
+					assert.Equal(t, trading.EINSUFFICIENT, trading.ErrorCode(err), "reserve: %v", err)
 				}
 			}(i)
 		}
 		wg.Wait()
-		if ok != 10 {
-			t.Fatalf("%d reservations of 10 succeeded on 100, want 10", ok)
-		}
+		require.Equal(t, 10, ok, "reservations of 10 that succeeded on 100")
 		wantBal(t, s, "alice", "USD", 100, 100)
 	})
 
@@ -201,24 +187,23 @@ func Ledger(t *testing.T, open func(t *testing.T) ledger.Store) {
 					mu.Lock()
 					*n++
 					mu.Unlock()
-				case err != nil && (n == nil || trading.ErrorCode(err) != trading.EINSUFFICIENT):
-					t.Errorf("%s: %v", tr.ID, err)
+				case err != nil && n == nil:
+					assert.NoError(t, err, tr.ID)
+				case err != nil:
+					assert.Equal(t, trading.EINSUFFICIENT, trading.ErrorCode(err), "%s: %v", tr.ID, err)
 				}
 			}
 			for i := 0; i < 10; i++ {
 				w, err := ledger.Withdraw(id("w", i), acct, "USD", 10)
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				wg.Add(3)
 				go try(ledger.Reserve(id("new", i), acct, "USD", 10), &reserved)
 				go try(w, &withdrawn)
 				go try(ledger.ReleaseRest(id("old", i%5), acct, "USD"), nil)
 			}
 			wg.Wait()
-			if n := reserved + withdrawn; n < 5 || n > 10 {
-				t.Fatalf("round %d: %d reservations and %d withdrawals of 10 succeeded on 50 available plus 50 released", round, reserved, withdrawn)
-			}
+			n := reserved + withdrawn
+			require.True(t, n >= 5 && n <= 10, "round %d: %d reservations and %d withdrawals of 10 succeeded on 50 available plus 50 released", round, reserved, withdrawn)
 			wantBal(t, s, acct, "USD", 100-10*int64(withdrawn), 10*int64(reserved))
 		}
 	})
@@ -231,16 +216,15 @@ func Ledger(t *testing.T, open func(t *testing.T) ledger.Store) {
 		mustApply(t, s, w)
 		mustApply(t, s, ledger.Reserve("o1", "alice", "USD", 30))
 		tot, err := s.Totals(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		got := tot["USD"]
-		if got.Owners != 130 || got.System != -130 || got.Held != 30 || got.OpenHeld != 30 {
-			t.Fatalf("totals %+v", got)
-		}
+		require.Equal(t, int64(130), got.Owners, "totals %+v", got)
+		require.Equal(t, int64(-130), got.System, "totals %+v", got)
+		require.Equal(t, int64(30), got.Held, "totals %+v", got)
+		require.Equal(t, int64(30), got.OpenHeld, "totals %+v", got)
 		bs, err := s.Balances(ctx, "alice")
-		if err != nil || len(bs) != 1 || bs[0].Available != 70 {
-			t.Fatalf("balances %+v %v", bs, err)
-		}
+		require.NoError(t, err)
+		require.Len(t, bs, 1, "balances %+v", bs)
+		require.Equal(t, int64(70), bs[0].Available, "balances %+v", bs)
 	})
 }

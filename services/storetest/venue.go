@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/services/ledger"
 	"github.com/cantondex/platform/services/risk"
 	"github.com/cantondex/platform/services/settlement"
@@ -42,18 +44,14 @@ func Venue(t *testing.T, open func(t *testing.T) VenueStore) {
 	setup := func(t *testing.T) VenueStore {
 		s := open(t)
 		for _, a := range []trading.Asset{{Symbol: "BTC", Scale: 8}, {Symbol: "USD", Scale: 6}} {
-			if err := s.CreateAsset(ctx, a); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, s.CreateAsset(ctx, a))
 		}
 		m := trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "0.01", LotSize: "0.0001", MinPrice: 1, MaxPrice: 1 << 40, MinQty: 1, MaxQty: 1 << 40, CreatedAt: at}
-		if _, err := s.CreateMarket(ctx, m); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.CreateMarket(ctx, m)
+		require.NoError(t, err)
 		d, _ := ledger.Deposit("d1", "alice", "USD", 1_000_000)
-		if _, err := s.Apply(ctx, d); err != nil {
-			t.Fatal(err)
-		}
+		_, err = s.Apply(ctx, d)
+		require.NoError(t, err)
 		return s
 	}
 	order := func(id, client string, n int) trading.Order {
@@ -65,67 +63,53 @@ func Venue(t *testing.T, open func(t *testing.T) VenueStore) {
 
 	t.Run("MarketsAndAssets", func(t *testing.T) {
 		s := setup(t)
-		if _, err := s.CreateMarket(ctx, trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "1", LotSize: "1", CreatedAt: at}); trading.ErrorCode(err) != trading.ECONFLICT {
-			t.Fatalf("duplicate market: %v", err)
-		}
-		if err := s.CreateAsset(ctx, trading.Asset{Symbol: "BTC", Scale: 8}); err != nil {
-			t.Fatalf("same asset again: %v", err)
-		}
-		if err := s.CreateAsset(ctx, trading.Asset{Symbol: "BTC", Scale: 2}); trading.ErrorCode(err) != trading.ECONFLICT {
-			t.Fatalf("asset with another scale: %v", err)
-		}
-		if err := s.SetHalted(ctx, "BTC-USD", true); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.CreateMarket(ctx, trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "1", LotSize: "1", CreatedAt: at})
+		require.Equal(t, trading.ECONFLICT, trading.ErrorCode(err), "duplicate market: %v", err)
+		require.NoError(t, s.CreateAsset(ctx, trading.Asset{Symbol: "BTC", Scale: 8}), "same asset again")
+		err = s.CreateAsset(ctx, trading.Asset{Symbol: "BTC", Scale: 2})
+		require.Equal(t, trading.ECONFLICT, trading.ErrorCode(err), "asset with another scale: %v", err)
+		require.NoError(t, s.SetHalted(ctx, "BTC-USD", true))
 		m, err := s.Market(ctx, "BTC-USD")
-		if err != nil || !m.Halted || m.TickSize != "0.01" || !m.CreatedAt.Equal(at) {
-			t.Fatalf("market %+v %v", m, err)
-		}
-		if _, err := s.Market(ctx, "ETH-USD"); trading.ErrorCode(err) != trading.ENOTFOUND {
-			t.Fatalf("unknown market: %v", err)
-		}
-		if err := s.SetHalted(ctx, "ETH-USD", true); trading.ErrorCode(err) != trading.ENOTFOUND {
-			t.Fatalf("halt unknown market: %v", err)
-		}
-		if err := s.SetKillSwitch(ctx, "account", "alice", true); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
+		require.True(t, m.Halted, "market %+v", m)
+		require.Equal(t, "0.01", m.TickSize, "market %+v", m)
+		require.WithinDuration(t, at, m.CreatedAt, 0, "market %+v", m)
+		_, err = s.Market(ctx, "ETH-USD")
+		require.Equal(t, trading.ENOTFOUND, trading.ErrorCode(err), "unknown market: %v", err)
+		err = s.SetHalted(ctx, "ETH-USD", true)
+		require.Equal(t, trading.ENOTFOUND, trading.ErrorCode(err), "halt unknown market: %v", err)
+		require.NoError(t, s.SetKillSwitch(ctx, "account", "alice", true))
 		st, err := s.PreTrade(ctx, "alice", "BTC-USD")
-		if err != nil || !st.AccountKilled || st.MarketKilled {
-			t.Fatalf("pre-trade %+v %v", st, err)
-		}
+		require.NoError(t, err)
+		require.True(t, st.AccountKilled, "pre-trade %+v", st)
+		require.False(t, st.MarketKilled, "pre-trade %+v", st)
 	})
 
 	t.Run("CreateOrderIdempotentByClientID", func(t *testing.T) {
 		s := setup(t)
 		o, existed, err := s.CreateOrder(ctx, order("o1", "c1", 1), ledger.Reserve("o1", "alice", "USD", 1000))
-		if err != nil || existed {
-			t.Fatalf("create: %v %v", existed, err)
-		}
+		require.NoError(t, err, "create")
+		require.False(t, existed, "create")
 		again, existed, err := s.CreateOrder(ctx, order("o2", "c1", 2), ledger.Reserve("o2", "alice", "USD", 1000))
-		if err != nil || !existed || again.ID != o.ID {
-			t.Fatalf("repeat: %+v %v %v", again, existed, err)
-		}
-		if b, _ := s.Balance(ctx, "alice", "USD"); b.Held != 1000 {
-			t.Fatalf("held %d after a repeated client id", b.Held)
-		}
+		require.NoError(t, err, "repeat")
+		require.True(t, existed, "repeat: %+v", again)
+		require.Equal(t, o.ID, again.ID, "repeat: %+v", again)
+		b, _ := s.Balance(ctx, "alice", "USD")
+		require.Equal(t, int64(1000), b.Held, "held after a repeated client id")
 		_, _, err = s.CreateOrder(ctx, order("o3", "c3", 3), ledger.Reserve("o3", "alice", "USD", 2_000_000))
-		if trading.ErrorCode(err) != trading.EINSUFFICIENT {
-			t.Fatalf("beyond balance: %v", err)
-		}
-		if _, err := s.Order(ctx, "alice", "o3"); trading.ErrorCode(err) != trading.ENOTFOUND {
-			t.Fatalf("refused order was recorded: %v", err)
-		}
-		if _, err := s.Order(ctx, "bob", "o1"); trading.ErrorCode(err) != trading.ENOTFOUND {
-			t.Fatalf("another account's order: %v", err)
-		}
+		require.Equal(t, trading.EINSUFFICIENT, trading.ErrorCode(err), "beyond balance: %v", err)
+		_, err = s.Order(ctx, "alice", "o3")
+		require.Equal(t, trading.ENOTFOUND, trading.ErrorCode(err), "refused order was recorded: %v", err)
+		_, err = s.Order(ctx, "bob", "o1")
+		require.Equal(t, trading.ENOTFOUND, trading.ErrorCode(err), "another account's order: %v", err)
 		got, err := s.Order(ctx, "alice", "o1")
-		if err != nil || got.HoldAsset != "USD" || got.BookPrice != 100 || got.Status != trading.StatusPending || !got.CreatedAt.Equal(o.CreatedAt) {
-			t.Fatalf("stored order %+v %v", got, err)
-		}
-		if st, _ := s.PreTrade(ctx, "alice", "BTC-USD"); st.OpenOrders != 1 {
-			t.Fatalf("open orders %d", st.OpenOrders)
-		}
+		require.NoError(t, err)
+		require.Equal(t, "USD", got.HoldAsset, "stored order %+v", got)
+		require.Equal(t, int64(100), got.BookPrice, "stored order %+v", got)
+		require.Equal(t, trading.StatusPending, got.Status, "stored order %+v", got)
+		require.WithinDuration(t, o.CreatedAt, got.CreatedAt, 0, "stored order %+v", got)
+		st, _ := s.PreTrade(ctx, "alice", "BTC-USD")
+		require.Equal(t, 1, st.OpenOrders, "open orders")
 	})
 
 	// Order entry records an order before publishing it; the relay publishes what is still
@@ -133,57 +117,41 @@ func Venue(t *testing.T, open func(t *testing.T) VenueStore) {
 	t.Run("UnpublishedUntilMarked", func(t *testing.T) {
 		s := setup(t)
 		for i, id := range []string{"o1", "o2", "o3"} {
-			if _, _, err := s.CreateOrder(ctx, order(id, "", i+1), ledger.Reserve(id, "alice", "USD", 10)); err != nil {
-				t.Fatal(err)
-			}
+			_, _, err := s.CreateOrder(ctx, order(id, "", i+1), ledger.Reserve(id, "alice", "USD", 10))
+			require.NoError(t, err)
 		}
 		ids := func(before time.Time, limit int) []string {
 			t.Helper()
 			os, err := s.Unpublished(ctx, before, limit)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			var out []string
 			for _, o := range os {
-				if o.Account != "alice" || o.Status != trading.StatusPending || o.Price != 100 {
-					t.Fatalf("unpublished order %+v", o)
-				}
+				require.Equal(t, "alice", o.Account, "unpublished order %+v", o)
+				require.Equal(t, trading.StatusPending, o.Status, "unpublished order %+v", o)
+				require.Equal(t, int64(100), o.Price, "unpublished order %+v", o)
 				out = append(out, o.ID)
 			}
 			return out
 		}
-		if got := ids(at.Add(time.Hour), 10); fmt.Sprint(got) != "[o1 o2 o3]" {
-			t.Fatalf("unpublished %v, want [o1 o2 o3]", got)
-		}
-		if got := ids(at.Add(2500*time.Millisecond), 10); fmt.Sprint(got) != "[o1 o2]" {
-			t.Fatalf("created before +2.5s: %v, want [o1 o2]", got)
-		}
-		if got := ids(at.Add(time.Hour), 1); fmt.Sprint(got) != "[o1]" {
-			t.Fatalf("limit 1: %v, want [o1]", got)
-		}
-		if err := s.MarkPublished(ctx, []string{"o1", "o3"}); err != nil {
-			t.Fatal(err)
-		}
-		if got := ids(at.Add(time.Hour), 10); fmt.Sprint(got) != "[o2]" {
-			t.Fatalf("after marking o1 and o3: %v, want [o2]", got)
-		}
+		require.Equal(t, []string{"o1", "o2", "o3"}, ids(at.Add(time.Hour), 10), "unpublished")
+		require.Equal(t, []string{"o1", "o2"}, ids(at.Add(2500*time.Millisecond), 10), "created before +2.5s")
+		require.Equal(t, []string{"o1"}, ids(at.Add(time.Hour), 1), "limit 1")
+		require.NoError(t, s.MarkPublished(ctx, []string{"o1", "o3"}))
+		require.Equal(t, []string{"o2"}, ids(at.Add(time.Hour), 10), "after marking o1 and o3")
 	})
 
 	t.Run("OrdersPageNewestFirst", func(t *testing.T) {
 		s := setup(t)
 		for i := 1; i <= 5; i++ {
 			id := fmt.Sprintf("o%d", i)
-			if _, _, err := s.CreateOrder(ctx, order(id, "", i), ledger.Reserve(id, "alice", "USD", 10)); err != nil {
-				t.Fatal(err)
-			}
+			_, _, err := s.CreateOrder(ctx, order(id, "", i), ledger.Reserve(id, "alice", "USD", 10))
+			require.NoError(t, err)
 		}
 		var ids []string
 		f := trading.OrderFilter{Account: "alice", Limit: 2}
 		for {
 			p, err := s.Orders(ctx, f)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			for _, o := range p.Items {
 				ids = append(ids, o.ID)
 			}
@@ -192,27 +160,21 @@ func Venue(t *testing.T, open func(t *testing.T) VenueStore) {
 			}
 			f.Cursor = p.NextCursor
 		}
-		if fmt.Sprint(ids) != "[o5 o4 o3 o2 o1]" {
-			t.Fatalf("pages gave %v", ids)
-		}
-		if err := s.MarkPublished(ctx, []string{"o1", "o2"}); err != nil {
-			t.Fatal(err)
-		}
+		require.Equal(t, []string{"o5", "o4", "o3", "o2", "o1"}, ids, "pages")
+		require.NoError(t, s.MarkPublished(ctx, []string{"o1", "o2"}))
 		un, err := s.Unpublished(ctx, at.Add(4*time.Second), 10)
-		if err != nil || len(un) != 1 || un[0].ID != "o3" {
-			t.Fatalf("unpublished %+v %v", un, err)
-		}
+		require.NoError(t, err)
+		require.Len(t, un, 1, "unpublished %+v", un)
+		require.Equal(t, "o3", un[0].ID, "unpublished %+v", un)
 	})
 
 	t.Run("SettleOnceInOrder", func(t *testing.T) {
 		s := setup(t)
 		d, _ := ledger.Deposit("d2", "bob", "BTC", 1_000_000)
-		if _, err := s.Apply(ctx, d); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := s.CreateOrder(ctx, order("b1", "", 1), ledger.Reserve("b1", "alice", "USD", 1000)); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.Apply(ctx, d)
+		require.NoError(t, err)
+		_, _, err = s.CreateOrder(ctx, order("b1", "", 1), ledger.Reserve("b1", "alice", "USD", 1000))
+		require.NoError(t, err)
 		tr := trading.Trade{ID: "m:1:0", Market: "BTC-USD", Price: 100, Quantity: 10, MakerOrderID: "s1", TakerOrderID: "b1",
 			MakerAccount: "bob", TakerAccount: "alice", TakerSide: trading.Buy, Seq: 1, ExecutedAt: at}
 		filled := order("b1", "", 1)
@@ -226,50 +188,42 @@ func Venue(t *testing.T, open func(t *testing.T) VenueStore) {
 				Holds: []ledger.HoldOp{{Hold: "b1", Account: "alice", Asset: "USD", Amount: -1000}}}},
 			Positions: []trading.Position{{Account: "alice", Market: "BTC-USD", Base: 100_000, QuoteNet: -1000}},
 		}
-		if err := s.Settle(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Settle(ctx, b); trading.ErrorCode(err) != trading.ECONFLICT {
-			t.Fatalf("second settle of the same batch: %v", err)
-		}
+		require.NoError(t, s.Settle(ctx, b))
+		err = s.Settle(ctx, b)
+		require.Equal(t, trading.ECONFLICT, trading.ErrorCode(err), "second settle of the same batch: %v", err)
 		p, err := s.Progress(ctx, []string{"BTC-USD", "ETH-USD"})
-		if err != nil || p["BTC-USD"] != 1 || p["ETH-USD"] != 0 {
-			t.Fatalf("progress %v %v", p, err)
-		}
+		require.NoError(t, err)
+		require.Equal(t, uint64(1), p["BTC-USD"], "progress %v", p)
+		require.Zero(t, p["ETH-USD"], "progress %v", p)
 		o, _ := s.Order(ctx, "alice", "b1")
-		if o.Status != trading.StatusFilled || o.Filled != 10 {
-			t.Fatalf("order %+v", o)
-		}
-		if st, _ := s.PreTrade(ctx, "alice", "BTC-USD"); st.OpenOrders != 0 || st.LastPrice != 100 {
-			t.Fatalf("pre-trade after fill %+v", st)
-		}
+		require.Equal(t, trading.StatusFilled, o.Status, "order %+v", o)
+		require.Equal(t, int64(10), o.Filled, "order %+v", o)
+		st, _ := s.PreTrade(ctx, "alice", "BTC-USD")
+		require.Zero(t, st.OpenOrders, "pre-trade after fill %+v", st)
+		require.Equal(t, int64(100), st.LastPrice, "pre-trade after fill %+v", st)
 		for _, acct := range []string{"alice", "bob"} {
 			pg, err := s.AccountTrades(ctx, acct, "", 10)
-			if err != nil || len(pg.Items) != 1 || pg.Items[0].ID != tr.ID || pg.Items[0].Seq != 1 {
-				t.Fatalf("%s trades %+v %v", acct, pg, err)
-			}
+			require.NoError(t, err, "%s trades", acct)
+			require.Len(t, pg.Items, 1, "%s trades %+v", acct, pg)
+			require.Equal(t, tr.ID, pg.Items[0].ID, "%s trades %+v", acct, pg)
+			require.Equal(t, uint64(1), pg.Items[0].Seq, "%s trades %+v", acct, pg)
 		}
 		ps, _ := s.Positions(ctx, "alice")
-		if len(ps) != 1 || ps[0].Base != 100_000 {
-			t.Fatalf("positions %+v", ps)
-		}
-		if b, _ := s.Balance(ctx, "alice", "BTC"); b.Total != 100_000 {
-			t.Fatalf("alice BTC %+v", b)
-		}
+		require.Len(t, ps, 1, "positions %+v", ps)
+		require.Equal(t, int64(100_000), ps[0].Base, "positions %+v", ps)
+		bal, _ := s.Balance(ctx, "alice", "BTC")
+		require.Equal(t, int64(100_000), bal.Total, "alice BTC %+v", bal)
 	})
 
 	t.Run("Snapshots", func(t *testing.T) {
 		s := setup(t)
-		if _, err := s.LoadSnapshot(ctx, "orders/0"); trading.ErrorCode(err) != trading.ENOTFOUND {
-			t.Fatalf("missing snapshot: %v", err)
-		}
+		_, err := s.LoadSnapshot(ctx, "orders/0")
+		require.Equal(t, trading.ENOTFOUND, trading.ErrorCode(err), "missing snapshot: %v", err)
 		for _, v := range []string{"one", "two"} {
-			if err := s.SaveSnapshot(ctx, "orders/0", []byte(v)); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, s.SaveSnapshot(ctx, "orders/0", []byte(v)))
 		}
-		if got, err := s.LoadSnapshot(ctx, "orders/0"); err != nil || string(got) != "two" {
-			t.Fatalf("snapshot %q %v", got, err)
-		}
+		got, err := s.LoadSnapshot(ctx, "orders/0")
+		require.NoError(t, err)
+		require.Equal(t, "two", string(got), "snapshot")
 	})
 }

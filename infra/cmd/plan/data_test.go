@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // planData runs the offline plan of a stack file from the repository and decodes its JSON.
@@ -22,9 +25,7 @@ func planData(t *testing.T, args ...string) (code int, out struct {
 	var stdout, errb bytes.Buffer
 	code = run(append([]string{"--format", "json"}, args...), &stdout, &errb)
 	if code == 0 || code == 1 {
-		if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-			t.Fatalf("plan output: %v", err)
-		}
+		require.NoError(t, json.Unmarshal(stdout.Bytes(), &out), "plan output")
 	}
 	return code, out, errb.String()
 }
@@ -40,9 +41,8 @@ func TestPlanRejectsInvalidDataSettings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, _, stderr := planData(t, "--stack", tt.stack, "--set", "cantondex:data="+tt.data)
-			if code != 2 || !strings.Contains(stderr, tt.want) {
-				t.Fatalf("exit %d, stderr %q; want 2 naming %s", code, stderr, tt.want)
-			}
+			require.Equal(t, 2, code, "exit code; stderr %q", stderr)
+			require.Contains(t, stderr, tt.want, "stderr does not name the setting")
 		})
 	}
 }
@@ -56,9 +56,7 @@ func TestPlanShowsTheDataTier(t *testing.T) {
 	}{{"prod", 6}, {"staging", 3}} {
 		t.Run(tc.stack, func(t *testing.T) {
 			code, out, stderr := planData(t, "--stack", tc.stack)
-			if code != 0 {
-				t.Fatalf("exit %d: %s violations %v", code, stderr, out.Violations)
-			}
+			require.Equal(t, 0, code, "exit code: %s violations %v", stderr, out.Violations)
 			count := map[string]int{}
 			for _, r := range out.Resources {
 				count[r.Type]++
@@ -76,32 +74,24 @@ func TestPlanShowsTheDataTier(t *testing.T) {
 						primaries++
 					case strings.HasPrefix(src, "arn:"):
 						dr++
-						if !strings.Contains(r.Provider, "pulumi:providers:aws") {
-							t.Errorf("DR replica on provider %q", r.Provider)
-						}
+						assert.Contains(t, r.Provider, "pulumi:providers:aws", "DR replica provider")
 					default:
 						replicas++
 					}
 				case "aws:msk/cluster:Cluster":
-					if r.Inputs["numberOfBrokerNodes"] != tc.brokers {
-						t.Errorf("%v brokers, want %v", r.Inputs["numberOfBrokerNodes"], tc.brokers)
-					}
+					assert.Equal(t, tc.brokers, r.Inputs["numberOfBrokerNodes"], "brokers")
 				case "aws:elasticache/replicationGroup:ReplicationGroup":
 					nodes := r.Inputs["numNodeGroups"].(float64) * (1 + r.Inputs["replicasPerNodeGroup"].(float64))
-					if nodes != 3 {
-						t.Errorf("%v Redis nodes", nodes)
-					}
+					assert.Equal(t, float64(3), nodes, "Redis nodes")
 				}
 			}
-			if primaries != 3 || replicas != 1 || dr != 1 {
-				t.Errorf("PostgreSQL: %d primaries, %d read replicas, %d DR replicas; want 3, 1, 1", primaries, replicas, dr)
-			}
+			assert.Equal(t, 3, primaries, "PostgreSQL primaries")
+			assert.Equal(t, 1, replicas, "PostgreSQL read replicas")
+			assert.Equal(t, 1, dr, "PostgreSQL DR replicas")
 			for typ, want := range map[string]int{
 				"aws:rds/proxy:Proxy": 1, "aws:elasticache/replicationGroup:ReplicationGroup": 1, "aws:msk/cluster:Cluster": 1, "kubernetes:batch/v1:Job": 0,
 			} {
-				if count[typ] != want {
-					t.Errorf("%d %s, want %d", count[typ], typ, want)
-				}
+				assert.Equal(t, want, count[typ], typ)
 			}
 		})
 	}
@@ -109,9 +99,8 @@ func TestPlanShowsTheDataTier(t *testing.T) {
 
 func TestPlanTableHighlightsTheDataTier(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"--stack", "prod"}, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
-	}
+	code := run([]string{"--stack", "prod"}, &stdout, &stderr)
+	require.Equal(t, 0, code, "exit code; stderr %s", stderr.String())
 	out := stdout.String()
 	for _, want := range []string{
 		"postgres cdx-prod-trading-dr: DR replica of arn:aws:rds:us-east-1:123456789012:db:cdx-prod-trading, db.r6g.xlarge, multi-AZ false, provider cantondex-prod-dr",
@@ -121,9 +110,7 @@ func TestPlanTableHighlightsTheDataTier(t *testing.T) {
 		"kafka cdx-prod-kafka: 6 brokers",
 		"5 topics reconciled by kafka-topics (cdx-prod-kafka-topics-role): alerts, compliance-events, orders, settlements, trades",
 	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("plan table lacks %q", want)
-		}
+		assert.True(t, strings.Contains(out, want), "plan table lacks %q", want)
 	}
 }
 
@@ -132,9 +119,7 @@ func TestPlanTableHighlightsTheDataTier(t *testing.T) {
 // "<name>-id").
 func TestPlanPlacesTheDataTierBehindItsSecurityGroups(t *testing.T) {
 	code, out, stderr := planData(t, "--stack", "prod")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
+	require.Equal(t, 0, code, "exit code; stderr %s", stderr)
 	groups := map[string]string{} // id -> name
 	for _, r := range out.Resources {
 		if r.Type == "aws:ec2/securityGroup:SecurityGroup" {
@@ -171,13 +156,9 @@ func TestPlanPlacesTheDataTierBehindItsSecurityGroups(t *testing.T) {
 			continue
 		}
 		checked++
-		if got != want {
-			t.Errorf("%s %s uses security group %q, want %q", r.Type, r.Name, got, want)
-		}
+		assert.Equal(t, want, got, "%s %s security group", r.Type, r.Name)
 	}
-	if checked != 8 {
-		t.Errorf("checked %d data resources, want 8", checked)
-	}
+	assert.Equal(t, 8, checked, "data resources checked")
 }
 
 // A Kafka version past MSK's standard support is accepted as a floor, and the plan says so on
@@ -188,17 +169,15 @@ func TestPlanWarnsOfAKafkaVersionPastSupport(t *testing.T) {
 	var out struct {
 		Warnings []string `json:"warnings"`
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil || code != 0 {
-		t.Fatalf("plan with Kafka 3.5.1: exit %d, %v\n%s", code, err, stderr.String())
-	}
-	if len(out.Warnings) != 1 || !strings.Contains(out.Warnings[0], "cantondex:data.streaming.kafkaVersion") ||
-		!strings.Contains(stderr.String(), "warning: cantondex:data.streaming.kafkaVersion") {
-		t.Fatalf("warnings %q, stderr %q", out.Warnings, stderr.String())
-	}
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &out), "plan with Kafka 3.5.1:\n%s", stderr.String())
+	require.Equal(t, 0, code, "plan with Kafka 3.5.1: exit code\n%s", stderr.String())
+	require.Len(t, out.Warnings, 1, "warnings %q", out.Warnings)
+	require.Contains(t, out.Warnings[0], "cantondex:data.streaming.kafkaVersion", "warnings")
+	require.Contains(t, stderr.String(), "warning: cantondex:data.streaming.kafkaVersion", "stderr")
 	stdout.Reset()
 	stderr.Reset()
-	if code := run([]string{"--stack", "staging", "--format", "json"}, &stdout, &stderr); code != 0 || strings.Contains(stderr.String(), "warning") ||
-		!strings.Contains(stdout.String(), `"warnings": []`) {
-		t.Fatalf("default settings: exit %d, stderr %q", code, stderr.String())
-	}
+	code = run([]string{"--stack", "staging", "--format", "json"}, &stdout, &stderr)
+	require.Equal(t, 0, code, "default settings: exit code; stderr %q", stderr.String())
+	require.NotContains(t, stderr.String(), "warning", "default settings")
+	require.True(t, strings.Contains(stdout.String(), `"warnings": []`), "default settings: the JSON plan lacks an empty warnings list")
 }

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/components/mocks"
 	"github.com/cantondex/platform/infra/policy"
 	"github.com/cantondex/platform/infra/program"
@@ -34,9 +37,7 @@ func plan(t *testing.T, args ...string) (int, planJSON, string) {
 	code := run(append(args, "--format", "json"), &stdout, &stderr)
 	var p planJSON
 	if code == 0 || code == 1 {
-		if err := json.Unmarshal(stdout.Bytes(), &p); err != nil {
-			t.Fatalf("plan %v: output is not JSON: %v\n%s", args, err, stdout.String())
-		}
+		require.NoError(t, json.Unmarshal(stdout.Bytes(), &p), "plan %v: output is not JSON:\n%s", args, stdout.String())
 	}
 	return code, p, stderr.String()
 }
@@ -48,9 +49,8 @@ func TestStacksPlanCleanWithTheAcceptanceCounts(t *testing.T) {
 	}{{"prod", 3}, {"staging", 1}} {
 		t.Run(tc.stack, func(t *testing.T) {
 			code, p, stderr := plan(t, "--stack", tc.stack)
-			if code != 0 || len(p.Violations) != 0 {
-				t.Fatalf("exit %d, violations %+v, stderr %s", code, p.Violations, stderr)
-			}
+			require.Equal(t, 0, code, "exit code; stderr %s", stderr)
+			require.Empty(t, p.Violations, "violations")
 			primary := "cantondex:network:Network::cantondex-" + tc.stack
 			count := map[string]int{}
 			groups := map[string]string{}
@@ -69,15 +69,10 @@ func TestStacksPlanCleanWithTheAcceptanceCounts(t *testing.T) {
 					addons = append(addons, res.String("addonName"))
 				}
 			}
-			if count["subnets"] != 9 || count["nats"] != tc.nats {
-				t.Errorf("%d subnets (want 9), %d NAT gateways (want %d)", count["subnets"], count["nats"], tc.nats)
-			}
-			if len(groups) != 2 || groups["ON_DEMAND"] != "3-20" || groups["SPOT"] != "0-10" {
-				t.Errorf("node groups = %v, want ON_DEMAND 3-20 and SPOT 0-10", groups)
-			}
-			if strings.Join(addons, ",") != "aws-ebs-csi-driver,coredns,kube-proxy,vpc-cni" {
-				t.Errorf("add-ons = %v", addons)
-			}
+			assert.Equal(t, 9, count["subnets"], "subnets")
+			assert.Equal(t, tc.nats, count["nats"], "NAT gateways")
+			assert.Equal(t, map[string]string{"ON_DEMAND": "3-20", "SPOT": "0-10"}, groups, "node groups")
+			assert.Equal(t, []string{"aws-ebs-csi-driver", "coredns", "kube-proxy", "vpc-cni"}, addons, "add-ons")
 			// The DR network is built in the DR region, through the DR provider.
 			drProvider := "pulumi:providers:aws::cantondex-" + tc.stack + "-dr::"
 			drSubnets := 0
@@ -85,19 +80,14 @@ func TestStacksPlanCleanWithTheAcceptanceCounts(t *testing.T) {
 				if !strings.Contains(r.Parent, "cantondex:network:Network::cantondex-"+tc.stack+"-dr") {
 					continue
 				}
-				if !strings.Contains(r.Provider, drProvider) {
-					t.Errorf("DR resource %s %s uses provider %q", r.Type, r.Name, r.Provider)
-				}
+				assert.Contains(t, r.Provider, drProvider, "DR resource %s %s uses another provider", r.Type, r.Name)
 				if r.Type == "aws:ec2/subnet:Subnet" {
 					drSubnets++
-					if az, _ := r.Inputs["availabilityZone"].(string); !strings.HasPrefix(az, "eu-west-1") {
-						t.Errorf("DR subnet %s in %q", r.Name, az)
-					}
+					az, _ := r.Inputs["availabilityZone"].(string)
+					assert.True(t, strings.HasPrefix(az, "eu-west-1"), "DR subnet %s in %q", r.Name, az)
 				}
 			}
-			if drSubnets != 3 {
-				t.Errorf("%d DR database subnets, want 3", drSubnets)
-			}
+			assert.Equal(t, 3, drSubnets, "DR database subnets")
 		})
 	}
 }
@@ -111,40 +101,28 @@ func TestEveryChildHasItsComponentAsParent(t *testing.T) {
 	for _, stack := range []string{"prod", "staging"} {
 		t.Run(stack, func(t *testing.T) {
 			root, err := projectDir("")
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			cfg, err := readStackFile(filepath.Join(root, "Pulumi."+stack+".yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			rec, err := mocks.Run(stack, cfg, program.Run)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			byURN := map[string]mocks.Resource{}
 			for _, r := range rec.Resources() {
-				if _, dup := byURN[r.URN]; dup {
-					t.Errorf("two resources share the URN %s", r.URN)
-				}
+				assert.NotContains(t, byURN, r.URN, "two resources share the URN")
 				byURN[r.URN] = r
 			}
 			for _, r := range rec.Resources() {
 				if r.Parent == "" {
-					if r.Custom || !strings.HasPrefix(r.Type, "cantondex:") {
-						t.Errorf("%s %s sits at the top of the stack, outside any component", r.Type, r.Name)
-					}
+					assert.False(t, r.Custom, "%s %s sits at the top of the stack, outside any component", r.Type, r.Name)
+					assert.True(t, strings.HasPrefix(r.Type, "cantondex:"), "%s %s sits at the top of the stack, outside any component", r.Type, r.Name)
 					continue
 				}
 				parent, ok := byURN[r.Parent]
-				switch {
-				case !ok:
-					t.Errorf("%s %s: parent %s was never registered", r.Type, r.Name, r.Parent)
-				case parent.Custom:
-					t.Errorf("%s %s: parent %s %s is not a component", r.Type, r.Name, parent.Type, parent.Name)
-				case !strings.HasPrefix(r.Name, parent.Name):
-					t.Errorf("%s %s: name not derived from its component %s", r.Type, r.Name, parent.Name)
+				if !assert.True(t, ok, "%s %s: parent %s was never registered", r.Type, r.Name, r.Parent) ||
+					!assert.False(t, parent.Custom, "%s %s: parent %s %s is not a component", r.Type, r.Name, parent.Type, parent.Name) {
+					continue
 				}
+				assert.True(t, strings.HasPrefix(r.Name, parent.Name), "%s %s: name not derived from its component %s", r.Type, r.Name, parent.Name)
 			}
 		})
 	}
@@ -162,9 +140,8 @@ func TestInvalidSettingsExitNonZeroNamingTheSetting(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, _, stderr := plan(t, "--stack", "prod", "--set", tt.set)
-			if code != 2 || !strings.Contains(stderr, tt.want) {
-				t.Fatalf("exit %d, stderr %q; want exit 2 naming %s", code, stderr, tt.want)
-			}
+			require.Equal(t, 2, code, "exit code; stderr %q", stderr)
+			require.Contains(t, stderr, tt.want, "stderr does not name the setting")
 		})
 	}
 }
@@ -172,57 +149,43 @@ func TestInvalidSettingsExitNonZeroNamingTheSetting(t *testing.T) {
 func TestPolicyViolationExitsOne(t *testing.T) {
 	// Staging accepts a world-open API endpoint with a warning; the policy gate still fails it.
 	code, p, _ := plan(t, "--stack", "staging", "--set", `cantondex:cluster={"publicEndpoint":true,"publicAccessCidrs":["0.0.0.0/0"]}`)
-	if code != 1 || len(p.Violations) != 1 || !strings.HasPrefix(p.Violations[0].Rule, "eks-endpoint-access") {
-		t.Fatalf("exit %d, violations %+v; want exit 1 with eks-endpoint-access", code, p.Violations)
-	}
+	require.Equal(t, 1, code, "exit code; violations %+v", p.Violations)
+	require.Len(t, p.Violations, 1, "violations %+v", p.Violations)
+	require.True(t, strings.HasPrefix(p.Violations[0].Rule, "eks-endpoint-access"), "violations %+v; want eks-endpoint-access", p.Violations)
 }
 
 func TestSecretsAreMasked(t *testing.T) {
 	dir := t.TempDir()
 	stackFile := filepath.Join(dir, "Pulumi.staging.yaml")
 	src, err := os.ReadFile(filepath.Join("..", "..", "..", "Pulumi.staging.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	src = append(src, []byte("  cantondex:unused:\n    secure: v1:c2VjcmV0Y2lwaGVydGV4dA==\n")...)
-	if err := os.WriteFile(stackFile, src, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(stackFile, src, 0o600))
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"--stack", "staging", "--file", stackFile, "--format", "json"}, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
-	}
+	code := run([]string{"--stack", "staging", "--file", stackFile, "--format", "json"}, &stdout, &stderr)
+	require.Equal(t, 0, code, "exit code; stderr %s", stderr.String())
 	out := stdout.String()
-	if strings.Contains(out, "c2VjcmV0Y2lwaGVydGV4dA") || strings.Contains(out, "get-token") {
-		t.Error("a secret (config ciphertext or the kubeconfig) leaked into the plan")
-	}
+	assert.False(t, strings.Contains(out, "c2VjcmV0Y2lwaGVydGV4dA"), "a secret (config ciphertext) leaked into the plan")
+	assert.False(t, strings.Contains(out, "get-token"), "a secret (the kubeconfig) leaked into the plan")
 	var p planJSON
-	if err := json.Unmarshal(stdout.Bytes(), &p); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &p))
 	for _, r := range p.Resources {
-		if r.Type == "pulumi:providers:kubernetes" && r.Inputs["kubeconfig"] != "[secret]" {
-			t.Errorf("kubeconfig input = %v, want [secret]", r.Inputs["kubeconfig"])
+		if r.Type == "pulumi:providers:kubernetes" {
+			assert.Equal(t, "[secret]", r.Inputs["kubeconfig"], "kubeconfig input")
 		}
 	}
 }
 
 func TestTableAndUsage(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"--stack", "staging"}, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
-	}
+	code := run([]string{"--stack", "staging"}, &stdout, &stderr)
+	require.Equal(t, 0, code, "exit code; stderr %s", stderr.String())
 	for _, want := range []string{"cantondex:network:Network", "  aws:ec2/vpc:Vpc", "network cantondex-staging: 9 subnets, 1 NAT gateways", "4 add-ons: aws-ebs-csi-driver, coredns, kube-proxy, vpc-cni"} {
-		if !strings.Contains(stdout.String(), want) {
-			t.Errorf("table lacks %q", want)
-		}
+		assert.True(t, strings.Contains(stdout.String(), want), "table lacks %q", want)
 	}
-	if n := len(policy.Rules()); !strings.Contains(stdout.String(), fmt.Sprintf("%d of %d policies passed", n, n)) {
-		t.Errorf("table does not report all %d policies passed", n)
-	}
+	n := len(policy.Rules())
+	assert.True(t, strings.Contains(stdout.String(), fmt.Sprintf("%d of %d policies passed", n, n)), "table does not report all %d policies passed", n)
 	for _, args := range [][]string{{}, {"--stack", "prod", "--format", "yaml"}, {"--stack", "prod", "--set", "novalue"}} {
-		if code := run(args, &stdout, &stderr); code != 3 {
-			t.Errorf("%v: exit %d, want 3", args, code)
-		}
+		assert.Equal(t, 3, run(args, &stdout, &stderr), "%v: exit code", args)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/services/trading"
 	"github.com/cantondex/platform/services/trading/tradingtest"
 )
@@ -11,14 +13,11 @@ import (
 func TestCrossConservesAndReleases(t *testing.T) {
 	ctx := context.Background()
 	v := tradingtest.NewVenue(nil)
-	if _, err := v.CreateMarket(ctx, tradingtest.DemoMarket()); err != nil {
-		t.Fatal(err)
-	}
+	_, err := v.CreateMarket(ctx, tradingtest.DemoMarket())
+	require.NoError(t, err)
 	must := func(err error) {
 		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 	}
 	must(v.Deposit(ctx, "d1", "alice", "USD", 1_000_000_000)) // 1000 USD
 	must(v.Deposit(ctx, "d1", "alice", "USD", 1_000_000_000)) // same id: no effect
@@ -28,13 +27,10 @@ func TestCrossConservesAndReleases(t *testing.T) {
 	must(err)
 	buy, err := v.PlaceOrder(ctx, trading.PlaceOrder{Account: "alice", ClientOrderID: "c1", Market: "BTC-USD", Side: trading.Buy, Type: trading.Limit, TimeInForce: trading.GTC, Price: 101_00, Quantity: 2000})
 	must(err)
-	if buy.Status != trading.StatusFilled || buy.Filled != 2000 {
-		t.Fatalf("buy %+v", buy)
-	}
+	require.Equal(t, trading.StatusFilled, buy.Status, "buy %+v", buy)
+	require.Equal(t, int64(2000), buy.Filled, "buy %+v", buy)
 	again, _ := v.PlaceOrder(ctx, trading.PlaceOrder{Account: "alice", ClientOrderID: "c1", Market: "BTC-USD", Side: trading.Buy, Type: trading.Limit, TimeInForce: trading.GTC, Price: 101_00, Quantity: 2000})
-	if again.ID != buy.ID {
-		t.Fatal("client order id not idempotent")
-	}
+	require.Equal(t, buy.ID, again.ID, "client order id not idempotent")
 	bal := func(acct string) map[string]trading.Balance {
 		bs, _ := v.Balances(ctx, acct)
 		m := map[string]trading.Balance{}
@@ -44,23 +40,19 @@ func TestCrossConservesAndReleases(t *testing.T) {
 		return m
 	}
 	a, b := bal("alice"), bal("bob")
-	if a["USD"].Total != 980_000_000 || a["USD"].Held != 0 || a["BTC"].Total != 20_000_000 {
-		t.Fatalf("alice %+v", a)
-	}
-	if b["USD"].Total != 20_000_000 || b["BTC"].Total != 80_000_000 || b["BTC"].Held != 30_000_000 {
-		t.Fatalf("bob %+v", b)
-	}
-	if _, err := v.CancelOrder(ctx, "alice", sell.ID); trading.ErrorCode(err) != trading.ENOTFOUND {
-		t.Fatalf("cancel of another's order: %v", err)
-	}
-	if _, err := v.CancelOrder(ctx, "bob", sell.ID); err != nil {
-		t.Fatal(err)
-	}
-	if b := bal("bob"); b["BTC"].Held != 0 || b["BTC"].Available != 80_000_000 {
-		t.Fatalf("hold not released: %+v", b)
-	}
+	require.Equal(t, int64(980_000_000), a["USD"].Total, "alice USD total")
+	require.Zero(t, a["USD"].Held, "alice USD held")
+	require.Equal(t, int64(20_000_000), a["BTC"].Total, "alice BTC total")
+	require.Equal(t, int64(20_000_000), b["USD"].Total, "bob USD total")
+	require.Equal(t, int64(80_000_000), b["BTC"].Total, "bob BTC total")
+	require.Equal(t, int64(30_000_000), b["BTC"].Held, "bob BTC held")
+	_, err = v.CancelOrder(ctx, "alice", sell.ID)
+	require.Equal(t, trading.ENOTFOUND, trading.ErrorCode(err), "cancel of another's order: %v", err)
+	_, err = v.CancelOrder(ctx, "bob", sell.ID)
+	require.NoError(t, err)
+	b = bal("bob")
+	require.Zero(t, b["BTC"].Held, "hold not released: %+v", b)
+	require.Equal(t, int64(80_000_000), b["BTC"].Available, "hold not released: %+v", b)
 	_, err = v.PlaceOrder(ctx, trading.PlaceOrder{Account: "alice", Market: "BTC-USD", Side: trading.Buy, Type: trading.Limit, TimeInForce: trading.GTC, Price: 100_00, Quantity: 1_000_000})
-	if trading.ErrorCode(err) != trading.EINSUFFICIENT {
-		t.Fatalf("overspend: %v", err)
-	}
+	require.Equal(t, trading.EINSUFFICIENT, trading.ErrorCode(err), "overspend: %v", err)
 }
