@@ -171,13 +171,9 @@ func reconcileExisting(admin sarama.ClusterAdmin, t topics.Topic, m *sarama.Topi
 		}
 	}
 
-	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: t.Name, ConfigNames: topicConfigs})
+	current, err := describeTopicConfigs(admin, t.Name)
 	if err != nil {
-		return changes, fmt.Errorf("describe configs of %s: %w", t.Name, err)
-	}
-	current := make(map[string]string, len(entries))
-	for _, e := range entries {
-		current[e.Name] = e.Value
+		return changes, err
 	}
 	set := map[string]sarama.IncrementalAlterConfigsEntry{}
 	var setChanges []TopicChange
@@ -196,4 +192,26 @@ func reconcileExisting(admin sarama.ClusterAdmin, t topics.Topic, m *sarama.Topi
 		changes = append(changes, setChanges...)
 	}
 	return changes, nil
+}
+
+// describeTopicConfigs returns the current values of topicConfigs for topic.
+func describeTopicConfigs(admin sarama.ClusterAdmin, topic string) (map[string]string, error) {
+	results, err := admin.DescribeConfigs([]*sarama.ConfigResource{{Type: sarama.TopicResource, Name: topic, ConfigNames: topicConfigs}},
+		sarama.DescribeConfigsOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("describe configs of %s: %w", topic, err)
+	}
+	current := make(map[string]string, len(topicConfigs))
+	for _, r := range results {
+		if r.Name != topic {
+			continue
+		}
+		if r.ErrorCode != sarama.ErrNoError {
+			return nil, fmt.Errorf("describe configs of %s: %w", topic, r.ErrorCode)
+		}
+		for _, e := range r.Configs {
+			current[e.Name] = e.Value
+		}
+	}
+	return current, nil
 }

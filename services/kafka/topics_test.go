@@ -36,11 +36,13 @@ func describe(t *testing.T, c kafka.Cluster, name string) state {
 	require.NoError(t, err)
 	require.Len(t, metas, 1)
 	require.ErrorIs(t, metas[0].Err, sarama.ErrNoError)
-	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: name,
-		ConfigNames: []string{"retention.ms", "cleanup.policy", "min.insync.replicas"}})
+	results, err := admin.DescribeConfigs([]*sarama.ConfigResource{{Type: sarama.TopicResource, Name: name,
+		ConfigNames: []string{"retention.ms", "cleanup.policy", "min.insync.replicas"}}}, sarama.DescribeConfigsOptions{})
 	require.NoError(t, err)
+	require.Len(t, results, 1)
+	require.ErrorIs(t, results[0].ErrorCode, sarama.ErrNoError)
 	s := state{Partitions: len(metas[0].Partitions), Configs: map[string]string{}}
-	for _, e := range entries {
+	for _, e := range results[0].Configs {
 		s.Configs[e.Name] = e.Value
 	}
 	return s
