@@ -7,10 +7,17 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	. "github.com/cantondex/platform/services/matching"
+	"github.com/cantondex/platform/services/matching/flow"
 )
 
-var diffCommands = flag.Int("diff.commands", 100_000, "commands per seed in TestDifferential")
+var (
+	diffCommands     = flag.Int("diff.commands", 100_000, "commands per seed in TestDifferential")
+	diffRegimeOrders = flag.Int("diff.regime-orders", 10_000, "orders per regime flow in TestDifferentialRegimes")
+)
 
 // TestDifferential feeds random flows to the engine and to refBook, a deliberately simple
 // implementation of the same rules, and requires identical events for every command, with the
@@ -135,4 +142,38 @@ func run(t testing.TB, b *Book, cmds []Command) []Event {
 		all = append(all, out...)
 	}
 	return all
+}
+
+// TestDifferentialRegimes runs the regime flows of the flow package, at a reduced size, through
+// the engine and the reference with the harness checking each command: the sparse and volatile
+// regimes create and destroy a level with nearly every order, swing the mid across thousands of
+// ticks and send cancels and modifications of orders already gone.
+func TestDifferentialRegimes(t *testing.T) {
+	for _, name := range flow.Names() {
+		if name == "deep" || name == "exchange-core" {
+			continue // their 50,000- and 1,000-order warm-ups are TestDifferentialDeep's and TestDifferential's ground
+		}
+		t.Run(name, func(t *testing.T) {
+			f, m, err := flow.Named(name, *diffRegimeOrders, 3)
+			require.NoError(t, err)
+			b, err := NewBook(m)
+			require.NoError(t, err)
+			ref := newRefBook(b)
+			h := newHarness(b)
+			rejected := 0
+			for i, c := range append(slices.Clip(f.Warmup), f.Commands...) {
+				want := ref.apply(c)
+				got, err := h.apply(c)
+				require.NoError(t, err, "command %d %+v", i, c)
+				require.Equal(t, want, got, "command %d %+v", i, c)
+				if got[0].Type == EvRejected {
+					rejected++
+				}
+			}
+			assert.Equal(t, len(ref.orders), b.Len())
+			if name != "addcancel" && name != "venue" {
+				assert.Positive(t, rejected, "the regime sends cancels and modifications of orders already gone")
+			}
+		})
+	}
 }
