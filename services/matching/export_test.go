@@ -43,7 +43,7 @@ func (b *Book) CheckInvariants() error {
 					return fmt.Errorf("order %s: wrong level", o.id)
 				case o.qty <= 0:
 					return fmt.Errorf("order %s: open qty %d", o.id, o.qty)
-				case b.orders[o.id] != o:
+				case b.orders.get(o.id, b.orders.hash(o.id)) != o || o.hash != b.orders.hash(o.id):
 					return fmt.Errorf("order %s: not indexed", o.id)
 				}
 				qty += o.qty
@@ -59,8 +59,8 @@ func (b *Book) CheckInvariants() error {
 			return fmt.Errorf("%v: %d levels, count %d", s.side, i, s.count)
 		}
 	}
-	if seen != len(b.orders) {
-		return fmt.Errorf("%d orders in levels, %d indexed", seen, len(b.orders))
+	if seen != b.orders.n {
+		return fmt.Errorf("%d orders in levels, %d indexed", seen, b.orders.n)
 	}
 	if bid, ok := b.BestBid(); ok {
 		if ask, ok := b.BestAsk(); ok && bid.Price >= ask.Price {

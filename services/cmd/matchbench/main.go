@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -38,7 +39,8 @@ func main() {
 type options struct {
 	commands, depth, accounts int
 	orders, runs              int
-	regime                    string
+	regime, cpuprofile        string
+	latency                   bool
 	spread                    int64
 	seed                      uint64
 	rate                      float64
@@ -55,6 +57,8 @@ func run(args []string, w io.Writer) error {
 	fs.Float64Var(&o.rate, "rate", 1_000_000, "offered rate for the open-loop latency run, commands per second")
 	fs.StringVar(&o.regime, "regime", "", "named flow ("+strings.Join(flow.Names(), ", ")+") or all; empty: exchange-core's mix shaped by --commands, --depth, --spread, --accounts")
 	fs.IntVar(&o.orders, "orders", 0, "size of a named flow: new orders of a regime, commands of exchange-core and deep (0: the flow's default)")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the closed-loop runs to this file")
+	fs.BoolVar(&o.latency, "latency", true, "also run the open-loop latency measurement")
 	fs.IntVar(&o.runs, "runs", 5, "closed-loop throughput runs (median, min and max are reported)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -111,8 +115,19 @@ func measure(w io.Writer, o options, market matching.Market, f flow.Flow) error 
 	// Throughput, closed loop.
 	n := len(f.Commands)
 	rates := make([]float64, 0, o.runs)
+	cpuRates := make([]float64, 0, o.runs)
 	var allocs, bytes uint64
 	events := 0
+	if o.cpuprofile != "" {
+		pf, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+	}
 	for range o.runs {
 		book, out, err = warm(market, f, reserve)
 		if err != nil {
@@ -121,6 +136,7 @@ func measure(w io.Writer, o options, market matching.Market, f flow.Flow) error 
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
+		cpu0 := threadCPU()
 		start := time.Now()
 		events = 0
 		for _, c := range f.Commands {
@@ -128,16 +144,31 @@ func measure(w io.Writer, o options, market matching.Market, f flow.Flow) error 
 			events += len(out)
 		}
 		elapsed := time.Since(start)
+		if cpu := threadCPU() - cpu0; cpu > 0 {
+			cpuRates = append(cpuRates, float64(n)/cpu.Seconds())
+		}
 		runtime.ReadMemStats(&after)
 		rates = append(rates, float64(n)/elapsed.Seconds())
 		allocs += after.Mallocs - before.Mallocs
 		bytes += after.TotalAlloc - before.TotalAlloc
 	}
+	if o.cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
 	slices.Sort(rates)
 	fmt.Fprintf(w, "throughput: median %.0f msgs/s, min %.0f, max %.0f over %d runs (%d commands, %d events each, peak book %d orders, closed loop, one goroutine)\n",
 		rates[len(rates)/2], rates[0], rates[len(rates)-1], o.runs, n, events, peak)
+	if len(cpuRates) > 0 {
+		slices.Sort(cpuRates)
+		fmt.Fprintf(w, "throughput per CPU second of the thread (leaves out the time the machine gave others): median %.0f msgs/s, min %.0f, max %.0f\n",
+			cpuRates[len(cpuRates)/2], cpuRates[0], cpuRates[len(cpuRates)-1])
+	}
 	fmt.Fprintf(w, "allocations: %.4f allocs/op (%d in %d commands), %.2f B/op\n",
 		float64(allocs)/float64(n*o.runs), allocs, n*o.runs, float64(bytes)/float64(n*o.runs))
+
+	if !o.latency {
+		return nil
+	}
 
 	// Latency, open loop at the offered rate.
 	book, out, err = warm(market, f, reserve)
