@@ -48,8 +48,8 @@ func NewBook(m Market) (*Book, error) {
 	}
 	b := &Book{
 		market: m,
-		bids:   bookSide{side: Buy},
-		asks:   bookSide{side: Sell},
+		bids:   newBookSide(Buy),
+		asks:   newBookSide(Sell),
 		orders: orderIndex{seed: maphash.MakeSeed()},
 	}
 	b.orders.init(512)

@@ -177,3 +177,34 @@ func TestDifferentialRegimes(t *testing.T) {
 		})
 	}
 }
+
+// TestDifferentialWide drives the engine over a price domain far wider than a side's tick
+// window: the flow's centre jumps by up to a million ticks between phases, so levels land
+// outside the window, the window re-centres on the best price and levels move between the
+// window and the sorted fallback, all checked command by command against the reference.
+func TestDifferentialWide(t *testing.T) {
+	m := Market{Symbol: "WIDE", TickSize: "1", LotSize: "1", MinPrice: 1, MaxPrice: 5_000_000, MaxQty: 50}
+	b, err := NewBook(m)
+	require.NoError(t, err)
+	ref := newRefBook(b)
+	h := newHarness(b)
+	rng := rand.New(rand.NewPCG(21, 22))
+	centre := int64(2_000_000)
+	for i := 1; i <= 30_000; i++ {
+		if i%1500 == 0 {
+			centre = 1_000_000 + int64(rng.IntN(3_000_000))
+		}
+		// Prices over ±100,000 ticks of the centre, some far beyond it.
+		span := []int{40, 2_000, 200_000}[rng.IntN(3)]
+		c := randomCommandIn(rng, uint64(i), 400, centre-int64(span/2), span)
+		if c.Op == OpNew && rng.IntN(50) == 0 {
+			c.Price = 1 + int64(rng.IntN(4_999_999))
+		}
+		want := ref.apply(c)
+		got, err := h.apply(c)
+		require.NoError(t, err, "command %d %+v", i, c)
+		require.Equal(t, want, got, "command %d %+v", i, c)
+	}
+	assert.Equal(t, len(ref.orders), b.Len())
+	assert.Positive(t, b.Recentres(), "the window never moved: the test no longer exercises the fallback")
+}
