@@ -2,15 +2,17 @@ package matching
 
 import "math/bits"
 
-// winBits is log2 of the tick window's width: 32,768 ticks, centred on the side's best price
-// when it is placed, so a dense ladder and a sparse book whose mid wanders over thousands of
-// ticks both stay inside it.
+// The tick window of a side is winMin ticks wide when the side first holds a level (so an idle
+// or short-lived book costs a few kilobytes) and doubles, up to winMax = 32,768 ticks, each time
+// the levels outgrow it; Reserve gives it the full width at once. It is centred on the side's
+// best price when it is placed, so a dense ladder and a sparse book whose mid wanders over
+// thousands of ticks both stay inside it.
 const (
-	winBits = 15
-	winSize = 1 << winBits
+	winMin = 1 << 10
+	winMax = 1 << 15
 )
 
-// bookSide holds one side's price levels. Prices inside a window of winSize ticks sit in a
+// bookSide holds one side's price levels. Prices inside a window of size ticks sit in a
 // direct-mapped array (a level per tick, nil where there is none) with a three-level bitset
 // over it, so finding, adding and removing a level is a few word operations, and the next best
 // level after the best empties is two or three bit scans away, however sparse the book. Levels
@@ -22,9 +24,10 @@ type bookSide struct {
 
 	base    int64    // price of window slot 0
 	placed  bool     // base is set
-	win     []*level // winSize slots, allocated with the first level
+	size    int      // window width in ticks: a power of two in [winMin, winMax]
+	win     []*level // size slots, allocated with the first level
 	l0      []uint64 // bit per slot
-	l1      [winSize >> 12]uint64
+	l1      [winMax >> 12]uint64
 	l2      uint64
 	winN    int // levels in the window
 	winBest int // slot of the best level in the window; -1 when it is empty
@@ -47,7 +50,7 @@ func (s *bookSide) key(price int64) int64 { return keyOf(s.side, price) }
 
 // slot returns the window slot of price, or -1 when it lies outside the window.
 func (s *bookSide) slot(price int64) int {
-	if d := uint64(price - s.base); d < winSize && s.placed {
+	if d := uint64(price - s.base); d < uint64(s.size) && s.placed {
 		return int(d)
 	}
 	return -1
@@ -85,9 +88,9 @@ func (s *bookSide) insert(l *level) {
 	if s.count == 0 {
 		// An empty side places its window around its first level for free.
 		if s.win == nil {
-			s.allocWindow()
+			s.allocWindow(winMin)
 		}
-		s.base, s.placed = l.price-winSize/2, true
+		s.base, s.placed = l.price-int64(s.size/2), true
 	}
 	s.count++
 	if i := s.slot(l.price); i >= 0 {
@@ -96,13 +99,14 @@ func (s *bookSide) insert(l *level) {
 	}
 	s.far.insert(l)
 	if s.far.count >= s.nextRecentre && s.far.count > s.winN {
-		s.recentre()
+		s.recentre(min(2*s.size, winMax))
 	}
 }
 
-func (s *bookSide) allocWindow() {
-	s.win = make([]*level, winSize)
-	s.l0 = make([]uint64, winSize>>6)
+func (s *bookSide) allocWindow(size int) {
+	s.size = size
+	s.win = make([]*level, size)
+	s.l0 = make([]uint64, size>>6)
 }
 
 // put stores l at window slot i.
@@ -173,14 +177,14 @@ func (s *bookSide) below(i int) int {
 // above returns the lowest occupied slot > i, or -1 (i may be -1).
 func (s *bookSide) above(i int) int {
 	q := i + 1
-	if q >= winSize {
+	if q >= s.size {
 		return -1
 	}
 	if w := s.l0[q>>6] & (^uint64(0) << (q & 63)); w != 0 {
 		return q&^63 | bits.TrailingZeros64(w)
 	}
 	j := q>>6 + 1 // l0 word
-	if j >= winSize>>6 {
+	if j >= s.size>>6 {
 		return -1
 	}
 	if w := s.l1[j>>6] & (^uint64(0) << (j & 63)); w != 0 {
@@ -188,7 +192,7 @@ func (s *bookSide) above(i int) int {
 		return k<<6 | bits.TrailingZeros64(s.l0[k])
 	}
 	m := j>>6 + 1 // l1 word
-	if m >= len(s.l1) {
+	if m >= (s.size+4095)>>12 {
 		return -1
 	}
 	w := s.l2 & (^uint64(0) << m)
@@ -215,7 +219,7 @@ func (s *bookSide) worst() int {
 	if s.side == Buy {
 		return s.above(-1)
 	}
-	return s.below(winSize)
+	return s.below(s.size)
 }
 
 func (s *bookSide) better(i int) int {
@@ -225,10 +229,10 @@ func (s *bookSide) better(i int) int {
 	return s.below(i)
 }
 
-// recentre moves the window so that it is centred on the best price and puts every level
-// where it now belongs. It costs a pass over the levels, and happens only when more of them
+// recentre moves the window, resized to size ticks, so that it is centred on the best price
+// and puts every level where it now belongs. It costs a pass over the levels, and happens only when more of them
 // lie outside the window than in it and the fallback has grown by half since the last move.
-func (s *bookSide) recentre() {
+func (s *bookSide) recentre(size int) {
 	s.recentres++
 	s.scratch = s.scratch[:0]
 	for l := range s.worstFirst {
@@ -240,11 +244,14 @@ func (s *bookSide) recentre() {
 			s.l0[i>>6] = 0
 		}
 	}
-	s.l1, s.l2, s.winN, s.winBest = [winSize >> 12]uint64{}, 0, 0, -1
+	s.l1, s.l2, s.winN, s.winBest = [winMax >> 12]uint64{}, 0, 0, -1
 	for s.far.count > 0 {
 		s.far.remove(s.far.best().price)
 	}
-	s.base = s.scratch[len(s.scratch)-1].price - winSize/2
+	if size != s.size {
+		s.allocWindow(size)
+	}
+	s.base = s.scratch[len(s.scratch)-1].price - int64(s.size/2)
 	for _, l := range s.scratch {
 		if i := s.slot(l.price); i >= 0 {
 			s.put(i, l)
@@ -326,8 +333,12 @@ func (s *bookSide) worstFirst(yield func(*level) bool) {
 
 // reserve makes room for n levels without allocating later.
 func (s *bookSide) reserve(n int) {
-	if s.win == nil {
-		s.allocWindow()
+	switch {
+	case s.size == winMax:
+	case s.count == 0:
+		s.allocWindow(winMax)
+	default:
+		s.recentre(winMax)
 	}
 	s.far.reserve(min(n, 4096))
 	if cap(s.scratch) < n {
