@@ -24,12 +24,8 @@ func (x *orderIndex) hash(id string) uint64 { return maphash.String(x.seed, id) 
 
 // init sizes the index for n orders at most 50% full, keeping its entries.
 func (x *orderIndex) init(n int) {
-	size := 16
-	for size < 2*n {
-		size <<= 1
-	}
 	old := x.slots
-	x.slots = make([]orderSlot, size)
+	x.slots = make([]orderSlot, halfFull(n))
 	x.n = 0
 	for _, s := range old {
 		if s.o != nil {
