@@ -45,8 +45,8 @@ type Regime struct {
 
 // Regimes are the named regimes: the five of the cross-engine methodology (gbm-0, gbm-0.15,
 // swing-25, swing-40, crash-60) and addcancel, plain add/cancel around a moving mid. Each holds a
-// million orders; the venue, exchange-core and deep flows come from Generate instead (see
-// Named).
+// million orders. Named also knows venue (the Venue regime) and exchange-core and deep (flows of
+// Generate).
 var Regimes = map[string]Regime{
 	"gbm-0":     methodology(0, 0, 0),
 	"gbm-0.15":  methodology(0.15, 0, 0),
@@ -62,8 +62,9 @@ func methodology(vol, swing, crash float64) Regime {
 		Lifetime: 2000, Accounts: 1000}
 }
 
-// Venue is a venue-shaped flow: 42 % new GTC orders, 15 % IOC, 38 % cancels, 5 % modifies, on a
-// book of about 19,000 resting orders around a slowly moving mid.
+// Venue is a venue-shaped flow on a dense book of about 15,000 resting orders (peak 20,000)
+// around a slowly moving mid: 55 % new GTC orders, 15 % IOC, 27 % cancels, 3 % modifies. It
+// imitates a 42.5 / 15 / 37.6 / 5 % mix; half of its orders fill before their cancel is due.
 var Venue = Regime{Orders: 1_150_000, Seed: 1, Vol: 0.003, Alpha: 2.23, MinDist: 1, MaxDist: 2000,
 	IOC: 0.21, IOCDist: 0.5, Cancel: 1, Modify: 0.1, Reprice: 0.8, Lifetime: 40_000, Accounts: 1000}
 
