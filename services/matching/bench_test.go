@@ -121,8 +121,16 @@ func benchFlow(b *testing.B, cfg flow.Config) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	replayFlow(b, f, cfg.Market, cfg.Depth+cfg.Depth/2+1024)
+}
+
+func replayFlow(b *testing.B, f flow.Flow, m Market, reserve int) {
 	reset := func() *Book {
-		book := benchBook(b, cfg.Depth+cfg.Depth/2+1024)
+		book, err := NewBook(m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		book.Reserve(reserve)
 		var out []Event
 		for _, c := range f.Warmup {
 			out = book.Apply(c, out[:0])
@@ -130,6 +138,20 @@ func benchFlow(b *testing.B, cfg flow.Config) {
 		return book
 	}
 	runCycled(b, len(f.Commands), reset, func(i int) Command { return f.Commands[i%len(f.Commands)] })
+}
+
+// BenchmarkRegime replays each regime flow of the flow package (200,000 orders each; matchbench
+// runs the full million).
+func BenchmarkRegime(b *testing.B) {
+	for _, name := range []string{"venue", "gbm-0", "gbm-0.15", "swing-25", "swing-40", "crash-60", "addcancel"} {
+		b.Run(name, func(b *testing.B) {
+			f, m, err := flow.Named(name, 200_000, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			replayFlow(b, f, m, 64_000)
+		})
+	}
 }
 
 // BenchmarkMixed is exchange-core's mix (9% GTC, 3% IOC, 6% cancel, 82% modify moving the price)

@@ -1,5 +1,7 @@
 package matching
 
+import "hash/maphash"
+
 // order is a resting order. Orders of one level form a doubly linked FIFO list.
 type order struct {
 	id       string
@@ -12,6 +14,7 @@ type order struct {
 	prev     *order
 	next     *order
 	lvl      *level
+	hash     uint64 // of id, in the book's orderIndex
 }
 
 // level is the FIFO queue of orders at one price.
@@ -30,7 +33,7 @@ type Book struct {
 	market Market
 	bids   bookSide
 	asks   bookSide
-	orders map[string]*order
+	orders orderIndex
 	seq    uint64
 
 	freeOrders *order // linked through next
@@ -43,12 +46,14 @@ func NewBook(m Market) (*Book, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Book{
+	b := &Book{
 		market: m,
-		bids:   bookSide{side: Buy},
-		asks:   bookSide{side: Sell},
-		orders: make(map[string]*order, 1024),
-	}, nil
+		bids:   newBookSide(Buy),
+		asks:   newBookSide(Sell),
+		orders: orderIndex{seed: maphash.MakeSeed()},
+	}
+	b.orders.init(512)
+	return b, nil
 }
 
 // Market returns the book's market, with its defaults filled in. Callers must not modify it.
@@ -58,7 +63,7 @@ func (b *Book) Market() *Market { return &b.market }
 func (b *Book) LastSeq() uint64 { return b.seq }
 
 // Len is the number of resting orders.
-func (b *Book) Len() int { return len(b.orders) }
+func (b *Book) Len() int { return b.orders.n }
 
 // Reserve preallocates room for n resting orders and levels, so that a book that never holds
 // more than n orders allocates nothing while it runs.
@@ -72,8 +77,8 @@ func (b *Book) Reserve(n int) {
 		ls[i].nextFr = b.freeLevels
 		b.freeLevels = &ls[i]
 	}
-	if len(b.orders) == 0 {
-		b.orders = make(map[string]*order, n)
+	if 2*n > len(b.orders.slots) {
+		b.orders.init(n)
 	}
 	b.bids.reserve(n)
 	b.asks.reserve(n)
@@ -114,8 +119,8 @@ func reject(c *Command, r Reason, out []Event) []Event {
 	return append(out, Event{Type: EvRejected, Seq: c.Seq, ID: c.ID, Side: c.Side, Price: c.Price, Qty: c.Qty, Reason: r})
 }
 
-// validateNew returns the reason a new order must be rejected, or "".
-func (b *Book) validateNew(c *Command) Reason {
+// validateNew returns the reason a new order, whose id hashes to h, must be rejected, or "".
+func (b *Book) validateNew(c *Command, h uint64) Reason {
 	m := &b.market
 	switch {
 	case c.ID == "" || c.Account == "",
@@ -137,7 +142,7 @@ func (b *Book) validateNew(c *Command) Reason {
 			return ReasonPriceOutOfRange
 		}
 	}
-	if _, dup := b.orders[c.ID]; dup {
+	if b.orders.get(c.ID, h) != nil {
 		return ReasonDuplicateID
 	}
 	return ""
@@ -156,7 +161,8 @@ func crosses(s Side, market bool, p, lp int64) bool {
 }
 
 func (b *Book) place(c *Command, out []Event) []Event {
-	if r := b.validateNew(c); r != "" {
+	h := b.orders.hash(c.ID)
+	if r := b.validateNew(c, h); r != "" {
 		return reject(c, r, out)
 	}
 	isMarket := c.Type == MarketOrder
@@ -187,7 +193,7 @@ func (b *Book) place(c *Command, out []Event) []Event {
 		out = append(out, Event{Type: EvCancelled, Seq: c.Seq, ID: c.ID, Account: c.Account, Side: c.Side,
 			Price: price, Qty: t.qty, Reason: ReasonUnfilled})
 	default:
-		b.rest(c.ID, c.Account, c.Side, price, t.qty, c.STP, c.PostOnly)
+		b.rest(c.ID, h, c.Account, c.Side, price, t.qty, c.STP, c.PostOnly)
 	}
 	return out
 }
@@ -286,15 +292,15 @@ func (b *Book) match(t *taker, seq uint64, out []Event) []Event {
 	return out
 }
 
-// rest puts an order at the back of its price level.
-func (b *Book) rest(id, account string, s Side, price, qty int64, stp STP, postOnly bool) {
+// rest puts an order (id hashing to h) at the back of its price level.
+func (b *Book) rest(id string, h uint64, account string, s Side, price, qty int64, stp STP, postOnly bool) {
 	if b.freeOrders == nil {
 		b.growOrders(256)
 	}
 	o := b.freeOrders
 	b.freeOrders = o.next
-	*o = order{id: id, account: account, price: price, qty: qty, side: s, stp: stp, postOnly: postOnly}
-	b.orders[id] = o
+	*o = order{id: id, account: account, price: price, qty: qty, side: s, stp: stp, postOnly: postOnly, hash: h}
+	b.orders.put(h, o)
 	b.enqueue(o)
 }
 
@@ -352,14 +358,14 @@ func (b *Book) dequeue(o *order) {
 // unlink removes o from the book entirely and recycles it.
 func (b *Book) unlink(o *order) {
 	b.dequeue(o)
-	delete(b.orders, o.id)
+	b.orders.del(o.hash, o)
 	*o = order{next: b.freeOrders}
 	b.freeOrders = o
 }
 
 func (b *Book) cancel(c *Command, out []Event) []Event {
-	o, ok := b.orders[c.ID]
-	if !ok {
+	o := b.orders.get(c.ID, b.orders.hash(c.ID))
+	if o == nil {
 		return reject(c, ReasonUnknownOrder, out)
 	}
 	out = append(out, Event{Type: EvCancelled, Seq: c.Seq, ID: o.id, Account: o.account, Side: o.side,
@@ -369,8 +375,8 @@ func (b *Book) cancel(c *Command, out []Event) []Event {
 }
 
 func (b *Book) modify(c *Command, out []Event) []Event {
-	o, ok := b.orders[c.ID]
-	if !ok {
+	o := b.orders.get(c.ID, b.orders.hash(c.ID))
+	if o == nil {
 		return reject(c, ReasonUnknownOrder, out)
 	}
 	m := &b.market
@@ -415,7 +421,7 @@ func (b *Book) modify(c *Command, out []Event) []Event {
 				out = append(out, Event{Type: EvCancelled, Seq: c.Seq, ID: o.id, Account: o.account, Side: o.side,
 					Price: price, Qty: t.qty, Reason: ReasonSelfTrade})
 			}
-			delete(b.orders, o.id)
+			b.orders.del(o.hash, o)
 			*o = order{next: b.freeOrders}
 			b.freeOrders = o
 			return out
@@ -463,8 +469,8 @@ func (b *Book) Depth(s Side, n int, dst []Level) []Level {
 
 // Order returns the state of the resting order id.
 func (b *Book) Order(id string) (OrderState, bool) {
-	o, ok := b.orders[id]
-	if !ok {
+	o := b.orders.get(id, b.orders.hash(id))
+	if o == nil {
 		return OrderState{}, false
 	}
 	return OrderState{ID: o.id, Account: o.account, Side: o.side, Price: o.price, Qty: o.qty, PostOnly: o.postOnly, STP: o.stp}, true

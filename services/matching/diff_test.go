@@ -7,10 +7,17 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	. "github.com/cantondex/platform/services/matching"
+	"github.com/cantondex/platform/services/matching/flow"
 )
 
-var diffCommands = flag.Int("diff.commands", 100_000, "commands per seed in TestDifferential")
+var (
+	diffCommands     = flag.Int("diff.commands", 100_000, "commands per seed in TestDifferential")
+	diffRegimeOrders = flag.Int("diff.regime-orders", 10_000, "orders per regime flow in TestDifferentialRegimes")
+)
 
 // TestDifferential feeds random flows to the engine and to refBook, a deliberately simple
 // implementation of the same rules, and requires identical events for every command, with the
@@ -135,4 +142,69 @@ func run(t testing.TB, b *Book, cmds []Command) []Event {
 		all = append(all, out...)
 	}
 	return all
+}
+
+// TestDifferentialRegimes runs the regime flows of the flow package, at a reduced size, through
+// the engine and the reference with the harness checking each command: the sparse and volatile
+// regimes create and destroy a level with nearly every order, swing the mid across thousands of
+// ticks and send cancels and modifications of orders already gone.
+func TestDifferentialRegimes(t *testing.T) {
+	for _, name := range flow.Names() {
+		if name == "deep" || name == "exchange-core" {
+			continue // their 50,000- and 1,000-order warm-ups are TestDifferentialDeep's and TestDifferential's ground
+		}
+		t.Run(name, func(t *testing.T) {
+			f, m, err := flow.Named(name, *diffRegimeOrders, 3)
+			require.NoError(t, err)
+			b, err := NewBook(m)
+			require.NoError(t, err)
+			ref := newRefBook(b)
+			h := newHarness(b)
+			rejected := 0
+			for i, c := range append(slices.Clip(f.Warmup), f.Commands...) {
+				want := ref.apply(c)
+				got, err := h.apply(c)
+				require.NoError(t, err, "command %d %+v", i, c)
+				require.Equal(t, want, got, "command %d %+v", i, c)
+				if got[0].Type == EvRejected {
+					rejected++
+				}
+			}
+			assert.Equal(t, len(ref.orders), b.Len())
+			if name != "addcancel" && name != "venue" {
+				assert.Positive(t, rejected, "the regime sends cancels and modifications of orders already gone")
+			}
+		})
+	}
+}
+
+// TestDifferentialWide drives the engine over a price domain far wider than a side's tick
+// window: the flow's centre jumps by up to a million ticks between phases, so levels land
+// outside the window, the window re-centres on the best price and levels move between the
+// window and the sorted fallback, all checked command by command against the reference.
+func TestDifferentialWide(t *testing.T) {
+	m := Market{Symbol: "WIDE", TickSize: "1", LotSize: "1", MinPrice: 1, MaxPrice: 5_000_000, MaxQty: 50}
+	b, err := NewBook(m)
+	require.NoError(t, err)
+	ref := newRefBook(b)
+	h := newHarness(b)
+	rng := rand.New(rand.NewPCG(21, 22))
+	centre := int64(2_000_000)
+	for i := 1; i <= 30_000; i++ {
+		if i%1500 == 0 {
+			centre = 1_000_000 + int64(rng.IntN(3_000_000))
+		}
+		// Prices over ±100,000 ticks of the centre, some far beyond it.
+		span := []int{40, 2_000, 200_000}[rng.IntN(3)]
+		c := randomCommandIn(rng, uint64(i), 400, centre-int64(span/2), span)
+		if c.Op == OpNew && rng.IntN(50) == 0 {
+			c.Price = 1 + int64(rng.IntN(4_999_999))
+		}
+		want := ref.apply(c)
+		got, err := h.apply(c)
+		require.NoError(t, err, "command %d %+v", i, c)
+		require.Equal(t, want, got, "command %d %+v", i, c)
+	}
+	assert.Equal(t, len(ref.orders), b.Len())
+	assert.Positive(t, b.Recentres(), "the window never moved: the test no longer exercises the fallback")
 }

@@ -10,18 +10,8 @@ func (b *Book) CheckInvariants() error {
 	for _, s := range []*bookSide{&b.bids, &b.asks} {
 		i := 0
 		var prevKey int64
-		for _, c := range s.chunks {
-			if c.n == 0 {
-				return fmt.Errorf("%v: empty chunk", s.side)
-			}
-			for j := 0; j < c.n; j++ {
-				if c.keys[j] != s.key(c.lvls[j].price) {
-					return fmt.Errorf("%v: chunk key %d for level %d", s.side, c.keys[j], c.lvls[j].price)
-				}
-			}
-		}
-		if s.index.n != s.count {
-			return fmt.Errorf("%v: %d levels indexed, count %d", s.side, s.index.n, s.count)
+		if err := s.checkWindow(); err != nil {
+			return err
 		}
 		for l := range s.worstFirst {
 			if s.get(l.price) != l {
@@ -43,7 +33,7 @@ func (b *Book) CheckInvariants() error {
 					return fmt.Errorf("order %s: wrong level", o.id)
 				case o.qty <= 0:
 					return fmt.Errorf("order %s: open qty %d", o.id, o.qty)
-				case b.orders[o.id] != o:
+				case b.orders.get(o.id, b.orders.hash(o.id)) != o || o.hash != b.orders.hash(o.id):
 					return fmt.Errorf("order %s: not indexed", o.id)
 				}
 				qty += o.qty
@@ -59,8 +49,8 @@ func (b *Book) CheckInvariants() error {
 			return fmt.Errorf("%v: %d levels, count %d", s.side, i, s.count)
 		}
 	}
-	if seen != len(b.orders) {
-		return fmt.Errorf("%d orders in levels, %d indexed", seen, len(b.orders))
+	if seen != b.orders.n {
+		return fmt.Errorf("%d orders in levels, %d indexed", seen, b.orders.n)
 	}
 	if bid, ok := b.BestBid(); ok {
 		if ask, ok := b.BestAsk(); ok && bid.Price >= ask.Price {
@@ -82,3 +72,74 @@ func (b *Book) QueueIDs(s Side, price int64) []string {
 	}
 	return ids
 }
+
+var windowScans int
+
+// checkWindow verifies a side's two tiers: the window's slots, bitsets, count and best slot,
+// the fallback's chunks and index, and that every level is in the tier its price belongs to.
+func (s *bookSide) checkWindow() error {
+	for _, c := range s.far.chunks {
+		if c.n == 0 {
+			return fmt.Errorf("%v: empty chunk", s.side)
+		}
+		for j := 0; j < c.n; j++ {
+			if c.keys[j] != s.key(c.lvls[j].price) {
+				return fmt.Errorf("%v: chunk key %d for level %d", s.side, c.keys[j], c.lvls[j].price)
+			}
+			if s.slot(c.lvls[j].price) >= 0 {
+				return fmt.Errorf("%v: level %d in the fallback lies inside the window", s.side, c.lvls[j].price)
+			}
+		}
+	}
+	if s.far.index.n != s.far.count {
+		return fmt.Errorf("%v: %d fallback levels indexed, count %d", s.side, s.far.index.n, s.far.count)
+	}
+	n, best := 0, -1
+	for i := s.worst(); i >= 0; i = s.better(i) {
+		l := s.win[i]
+		if l == nil || l.price != s.base+int64(i) {
+			return fmt.Errorf("%v: window slot %d has its bit but holds %v", s.side, i, l)
+		}
+		n++
+		best = i
+	}
+	if n != s.winN || best != s.winBest || n+s.far.count != s.count {
+		return fmt.Errorf("%v: window %d levels (counted %d), best slot %d (found %d), fallback %d, count %d", s.side, s.winN, n, s.winBest, best, s.far.count, s.count)
+	}
+	// The full scan of the window's slots and summary bits is costly: every 256th check.
+	if windowScans++; windowScans%256 != 0 {
+		return nil
+	}
+	n, best = 0, -1
+	for i, l := range s.win {
+		set := s.l0[i>>6]&(1<<(i&63)) != 0
+		switch {
+		case set != (l != nil):
+			return fmt.Errorf("%v: window slot %d bit %v, level %v", s.side, i, set, l != nil)
+		case l != nil && l.price != s.base+int64(i):
+			return fmt.Errorf("%v: window slot %d holds level %d", s.side, i, l.price)
+		case l != nil:
+			n++
+			if best < 0 || (s.side == Buy) == (i > best) {
+				best = i
+			}
+		}
+	}
+	for i, w := range s.l0 {
+		if (w != 0) != (s.l1[i>>6]&(1<<(i&63)) != 0) {
+			return fmt.Errorf("%v: summary bit of word %d wrong", s.side, i)
+		}
+	}
+	for i, w := range s.l1 {
+		if (w != 0) != (s.l2&(1<<i) != 0) {
+			return fmt.Errorf("%v: top bit of word %d wrong", s.side, i)
+		}
+	}
+	if n != s.winN || best != s.winBest || n+s.far.count != s.count {
+		return fmt.Errorf("%v: window %d levels (counted %d), best slot %d (found %d), fallback %d, count %d", s.side, n, s.winN, best, s.winBest, s.far.count, s.count)
+	}
+	return nil
+}
+
+// Recentres is how often the sides' tick windows moved.
+func (b *Book) Recentres() int { return b.bids.recentres + b.asks.recentres }

@@ -21,10 +21,7 @@ func (x *levelIndex) home(price int64) int {
 
 // init sizes the index for n levels at most 50% full.
 func (x *levelIndex) init(n int) {
-	size := 16
-	for size < 2*n {
-		size <<= 1
-	}
+	size := halfFull(n)
 	old := x.slots
 	x.slots = make([]levelSlot, size)
 	x.shift = 64
@@ -82,4 +79,13 @@ func (x *levelIndex) del(price int64) {
 	}
 	x.slots[i] = levelSlot{}
 	x.n--
+}
+
+// halfFull is the power-of-two table size (at least 16) that holds n entries at most 50% full.
+func halfFull(n int) int {
+	size := 16
+	for size < 2*n {
+		size <<= 1
+	}
+	return size
 }

@@ -12,11 +12,11 @@ type chunk struct {
 	lvls [chunkCap]*level
 }
 
-// bookSide holds one side's price levels in a two-tier sorted array: chunks ordered from worst
-// to best, each sorted from worst to best, so the best level is the last entry of the last
-// chunk. key orders them: the price for bids, minus the price for asks, so that on both sides a
-// higher key is a better price.
-type bookSide struct {
+// sortedLevels holds price levels in a two-tier sorted array: chunks ordered from worst to
+// best, each sorted from worst to best, so the best level is the last entry of the last chunk.
+// key orders them: the price for bids, minus the price for asks, so that on both sides a higher
+// key is a better price. A bookSide keeps here the levels outside its tick window.
+type sortedLevels struct {
 	side   Side
 	chunks []*chunk
 	spare  []*chunk // emptied chunks for reuse
@@ -24,15 +24,17 @@ type bookSide struct {
 	index  levelIndex
 }
 
-func (s *bookSide) key(price int64) int64 {
-	if s.side == Buy {
+func keyOf(side Side, price int64) int64 {
+	if side == Buy {
 		return price
 	}
 	return -price
 }
 
+func (s *sortedLevels) key(price int64) int64 { return keyOf(s.side, price) }
+
 // best returns the best level, or nil.
-func (s *bookSide) best() *level {
+func (s *sortedLevels) best() *level {
 	if n := len(s.chunks); n > 0 {
 		c := s.chunks[n-1]
 		return c.lvls[c.n-1]
@@ -43,7 +45,7 @@ func (s *bookSide) best() *level {
 // locate returns the index of the chunk that holds or should receive key k (-1 when there are
 // no chunks): the first chunk whose last key is >= k, or the last chunk. Activity concentrates
 // at the top of the book, so the best chunk is tried first.
-func (s *bookSide) locate(k int64) int {
+func (s *sortedLevels) locate(k int64) int {
 	n := len(s.chunks)
 	if n == 0 {
 		return -1
@@ -79,9 +81,9 @@ func (c *chunk) index(k int64) int {
 }
 
 // get returns the level at price, or nil.
-func (s *bookSide) get(price int64) *level { return s.index.get(price) }
+func (s *sortedLevels) get(price int64) *level { return s.index.get(price) }
 
-func (s *bookSide) newChunk() *chunk {
+func (s *sortedLevels) newChunk() *chunk {
 	if n := len(s.spare); n > 0 {
 		c := s.spare[n-1]
 		s.spare = s.spare[:n-1]
@@ -91,7 +93,7 @@ func (s *bookSide) newChunk() *chunk {
 }
 
 // insert adds level l, whose price must not be present yet.
-func (s *bookSide) insert(l *level) {
+func (s *sortedLevels) insert(l *level) {
 	k := s.key(l.price)
 	s.count++
 	s.index.put(l)
@@ -126,7 +128,7 @@ func (s *bookSide) insert(l *level) {
 }
 
 // remove drops the level at price, which must be present.
-func (s *bookSide) remove(price int64) {
+func (s *sortedLevels) remove(price int64) {
 	k := s.key(price)
 	ci := s.locate(k)
 	c := s.chunks[ci]
@@ -149,7 +151,7 @@ func (s *bookSide) remove(price int64) {
 }
 
 // bestFirst iterates the levels from best to worst.
-func (s *bookSide) bestFirst(yield func(*level) bool) {
+func (s *sortedLevels) bestFirst(yield func(*level) bool) {
 	for ci := len(s.chunks) - 1; ci >= 0; ci-- {
 		c := s.chunks[ci]
 		for i := c.n - 1; i >= 0; i-- {
@@ -161,7 +163,7 @@ func (s *bookSide) bestFirst(yield func(*level) bool) {
 }
 
 // worstFirst iterates the levels from worst to best.
-func (s *bookSide) worstFirst(yield func(*level) bool) {
+func (s *sortedLevels) worstFirst(yield func(*level) bool) {
 	for _, c := range s.chunks {
 		for i := 0; i < c.n; i++ {
 			if !yield(c.lvls[i]) {
@@ -172,7 +174,7 @@ func (s *bookSide) worstFirst(yield func(*level) bool) {
 }
 
 // reserve makes room for n levels without allocating later.
-func (s *bookSide) reserve(n int) {
+func (s *sortedLevels) reserve(n int) {
 	chunks := n/(chunkCap/2) + 2
 	if cap(s.chunks) < chunks {
 		cs := make([]*chunk, len(s.chunks), chunks)

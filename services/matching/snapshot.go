@@ -142,10 +142,11 @@ func RestoreBytes(data []byte) (*Book, error) {
 				case STP(stp) > STPCancelBoth || post > 1:
 					return nil, fmt.Errorf("%w: order %q has bad flags", ErrSnapshot, id)
 				}
-				if _, dup := b.orders[id]; dup {
+				h := b.orders.hash(id)
+				if b.orders.get(id, h) != nil {
 					return nil, fmt.Errorf("%w: duplicate order id %q", ErrSnapshot, id)
 				}
-				b.rest(id, account, s, price, qty, STP(stp), post == 1)
+				b.rest(id, h, account, s, price, qty, STP(stp), post == 1)
 			}
 		}
 	}

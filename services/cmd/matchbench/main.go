@@ -2,7 +2,11 @@
 // engine on one goroutine, printing throughput (messages per second), latency per command at
 // p50/p99/p99.9 and allocations per command. See services/matching/README.md.
 //
-//	matchbench [--commands 2000000] [--depth 1000] [--spread 200] [--accounts 100] [--seed 1] [--rate 1000000]
+//	matchbench [--regime NAME|all] [--orders N] [--runs 5] [--commands 2000000] [--depth 1000] [--spread 200] [--accounts 100] [--seed 1] [--rate 1000000]
+//
+// Without --regime the flow is exchange-core's mix shaped by --commands, --depth, --spread and
+// --accounts; --regime picks a named flow of services/matching/flow (venue, deep, exchange-core,
+// gbm-0, gbm-0.15, swing-25, swing-40, crash-60, addcancel) or all of them in turn.
 //
 // Throughput is measured closed loop: commands back to back. Latency is measured open loop, so
 // without coordinated omission: command i is due at start + i/rate, and its latency runs from
@@ -16,7 +20,9 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cantondex/platform/services/matching"
@@ -32,6 +38,9 @@ func main() {
 
 type options struct {
 	commands, depth, accounts int
+	orders, runs              int
+	regime, cpuprofile        string
+	latency                   bool
 	spread                    int64
 	seed                      uint64
 	rate                      float64
@@ -46,49 +55,123 @@ func run(args []string, w io.Writer) error {
 	fs.IntVar(&o.accounts, "accounts", 100, "distinct accounts")
 	fs.Uint64Var(&o.seed, "seed", 1, "flow seed")
 	fs.Float64Var(&o.rate, "rate", 1_000_000, "offered rate for the open-loop latency run, commands per second")
+	fs.StringVar(&o.regime, "regime", "", "named flow ("+strings.Join(flow.Names(), ", ")+") or all; empty: exchange-core's mix shaped by --commands, --depth, --spread, --accounts")
+	fs.IntVar(&o.orders, "orders", 0, "size of a named flow: new orders of a regime, commands of exchange-core and deep (0: the flow's default)")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the closed-loop runs to this file")
+	fs.BoolVar(&o.latency, "latency", true, "also run the open-loop latency measurement")
+	fs.IntVar(&o.runs, "runs", 5, "closed-loop throughput runs (median, min and max are reported)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if o.commands <= 0 || o.rate <= 0 {
-		return fmt.Errorf("--commands and --rate must be positive")
+	if o.commands <= 0 || o.rate <= 0 || o.runs <= 0 || o.orders < 0 {
+		return fmt.Errorf("--commands, --rate and --runs must be positive, --orders not negative")
 	}
 	// One goroutine on one OS thread, as the service runs a book.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	market := matching.Market{Symbol: "BTC-USD", TickSize: "0.01", LotSize: "0.0001"}
-	f, err := flow.Generate(flow.Config{Market: market, Commands: o.commands, Depth: o.depth, Accounts: o.accounts,
-		Mix: flow.ExchangeCore, Seed: o.seed, Mid: 10_000_000, Spread: o.spread})
-	if err != nil {
-		return err
+	if o.regime == "" {
+		market := matching.Market{Symbol: "BTC-USD", TickSize: "0.01", LotSize: "0.0001"}
+		f, err := flow.Generate(flow.Config{Market: market, Commands: o.commands, Depth: o.depth, Accounts: o.accounts,
+			Mix: flow.ExchangeCore, Seed: o.seed, Mid: 10_000_000, Spread: o.spread})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "flow: exchange-core mix (9%% GTC, 3%% IOC, 6%% cancel, 82%% modify moving the price), %d commands, initial book %d orders over ±%d ticks, %d accounts, seed %d\n",
+			o.commands, o.depth, o.spread, o.accounts, o.seed)
+		return measure(w, o, market, f)
 	}
-	fmt.Fprintf(w, "flow: exchange-core mix (9%% GTC, 3%% IOC, 6%% cancel, 82%% modify moving the price), %d commands, initial book %d orders over ±%d ticks, %d accounts, seed %d\n",
-		o.commands, o.depth, o.spread, o.accounts, o.seed)
+	names := []string{o.regime}
+	if o.regime == "all" {
+		names = flow.Names()
+	}
+	for _, name := range names {
+		f, market, err := flow.Named(name, o.orders, o.seed)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "flow: regime %s, %d commands (%d warm-up), seed %d\n", name, len(f.Commands), len(f.Warmup), o.seed)
+		if err := measure(w, o, market, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
-	// Throughput, closed loop.
-	book, out, err := warm(market, f, o.depth)
+// measure replays f: closed-loop throughput o.runs times, then open-loop latency once.
+func measure(w io.Writer, o options, market matching.Market, f flow.Flow) error {
+	// An untimed replay finds the largest book the flow builds, so that every measured book is
+	// reserved for it and the figures show steady-state allocation.
+	book, out, err := warm(market, f, 0)
 	if err != nil {
 		return err
 	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	start := time.Now()
-	events := 0
+	peak := book.Len()
 	for _, c := range f.Commands {
 		out = book.Apply(c, out[:0])
-		events += len(out)
+		peak = max(peak, book.Len())
 	}
-	elapsed := time.Since(start)
-	runtime.ReadMemStats(&after)
+	reserve := peak + peak/4 + 4096
+
+	// Throughput, closed loop.
 	n := len(f.Commands)
-	allocs := after.Mallocs - before.Mallocs
-	fmt.Fprintf(w, "throughput: %.0f msgs/s (%d commands, %d events in %v, closed loop, one goroutine)\n",
-		float64(n)/elapsed.Seconds(), n, events, elapsed.Round(time.Microsecond))
+	rates := make([]float64, 0, o.runs)
+	cpuRates := make([]float64, 0, o.runs)
+	var allocs, bytes uint64
+	events := 0
+	if o.cpuprofile != "" {
+		pf, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+	}
+	for range o.runs {
+		book, out, err = warm(market, f, reserve)
+		if err != nil {
+			return err
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		cpu0 := threadCPU()
+		start := time.Now()
+		events = 0
+		for _, c := range f.Commands {
+			out = book.Apply(c, out[:0])
+			events += len(out)
+		}
+		elapsed := time.Since(start)
+		if cpu := threadCPU() - cpu0; cpu > 0 {
+			cpuRates = append(cpuRates, float64(n)/cpu.Seconds())
+		}
+		runtime.ReadMemStats(&after)
+		rates = append(rates, float64(n)/elapsed.Seconds())
+		allocs += after.Mallocs - before.Mallocs
+		bytes += after.TotalAlloc - before.TotalAlloc
+	}
+	if o.cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
+	slices.Sort(rates)
+	fmt.Fprintf(w, "throughput: median %.0f msgs/s, min %.0f, max %.0f over %d runs (%d commands, %d events each, peak book %d orders, closed loop, one goroutine)\n",
+		rates[len(rates)/2], rates[0], rates[len(rates)-1], o.runs, n, events, peak)
+	if len(cpuRates) > 0 {
+		slices.Sort(cpuRates)
+		fmt.Fprintf(w, "throughput per CPU second of the thread (leaves out the time the machine gave others): median %.0f msgs/s, min %.0f, max %.0f\n",
+			cpuRates[len(cpuRates)/2], cpuRates[0], cpuRates[len(cpuRates)-1])
+	}
 	fmt.Fprintf(w, "allocations: %.4f allocs/op (%d in %d commands), %.2f B/op\n",
-		float64(allocs)/float64(n), allocs, n, float64(after.TotalAlloc-before.TotalAlloc)/float64(n))
+		float64(allocs)/float64(n*o.runs), allocs, n*o.runs, float64(bytes)/float64(n*o.runs))
+
+	if !o.latency {
+		return nil
+	}
 
 	// Latency, open loop at the offered rate.
-	book, out, err = warm(market, f, o.depth)
+	book, out, err = warm(market, f, reserve)
 	if err != nil {
 		return err
 	}
@@ -97,7 +180,7 @@ func run(args []string, w io.Writer) error {
 	kind := make([]matching.Op, n)
 	interval := float64(time.Second) / o.rate
 	runtime.GC()
-	start = time.Now()
+	start := time.Now()
 	for i, c := range f.Commands {
 		due := time.Duration(float64(i) * interval)
 		began := time.Since(start)
@@ -153,13 +236,14 @@ func machineGaps(d time.Duration) (gaps int, lost, longest time.Duration) {
 	return gaps, lost, longest
 }
 
-// warm returns a fresh book holding the flow's initial orders and a reusable event slice.
-func warm(m matching.Market, f flow.Flow, depth int) (*matching.Book, []matching.Event, error) {
+// warm returns a fresh book reserved for reserve orders, holding the flow's initial orders,
+// and a reusable event slice.
+func warm(m matching.Market, f flow.Flow, reserve int) (*matching.Book, []matching.Event, error) {
 	book, err := matching.NewBook(m)
 	if err != nil {
 		return nil, nil, err
 	}
-	book.Reserve(2*depth + 4096)
+	book.Reserve(reserve)
 	out := make([]matching.Event, 0, 1024)
 	for _, c := range f.Warmup {
 		out = book.Apply(c, out[:0])

@@ -1,0 +1,347 @@
+package matching
+
+import "math/bits"
+
+// The tick window of a side is winMin ticks wide when the side first holds a level (so an idle
+// or short-lived book costs a few kilobytes) and doubles, up to winMax = 32,768 ticks, each time
+// the levels outgrow it; Reserve gives it the full width at once. It is centred on the side's
+// best price when it is placed, so a dense ladder and a sparse book whose mid wanders over
+// thousands of ticks both stay inside it.
+const (
+	winMin = 1 << 10
+	winMax = 1 << 15
+)
+
+// bookSide holds one side's price levels. Prices inside a window of size ticks sit in a
+// direct-mapped array (a level per tick, nil where there is none) with a three-level bitset
+// over it, so finding, adding and removing a level is a few word operations, and the next best
+// level after the best empties is two or three bit scans away, however sparse the book. Levels
+// outside the window go to a sorted fallback (sortedLevels). When most levels have drifted out
+// of the window (a crash, a long trend) it is re-centred on the best price and every level
+// moves to where it now belongs.
+type bookSide struct {
+	side Side
+
+	base    int64    // price of window slot 0
+	placed  bool     // base is set
+	size    int      // window width in ticks: a power of two in [winMin, winMax]
+	win     []*level // size slots, allocated with the first level
+	l0      []uint64 // bit per slot
+	l1      [winMax >> 12]uint64
+	l2      uint64
+	winN    int // levels in the window
+	winBest int // slot of the best level in the window; -1 when it is empty
+
+	far   sortedLevels
+	count int // levels
+
+	scratch   []*level // used while re-centring
+	recentres int      // how often the window moved (for tests)
+	// nextRecentre is the fallback's size at which the window may move again: half as many
+	// fallback levels again as after the last move, so re-centring costs O(1) amortized.
+	nextRecentre int
+}
+
+func newBookSide(s Side) bookSide {
+	return bookSide{side: s, winBest: -1, far: sortedLevels{side: s}, nextRecentre: 16}
+}
+
+func (s *bookSide) key(price int64) int64 { return keyOf(s.side, price) }
+
+// slot returns the window slot of price, or -1 when it lies outside the window.
+func (s *bookSide) slot(price int64) int {
+	if d := uint64(price - s.base); d < uint64(s.size) && s.placed {
+		return int(d)
+	}
+	return -1
+}
+
+// best returns the best level, or nil.
+func (s *bookSide) best() *level {
+	var w *level
+	if s.winBest >= 0 {
+		w = s.win[s.winBest]
+	}
+	if s.far.count == 0 {
+		return w
+	}
+	f := s.far.best()
+	if w == nil || s.key(f.price) > s.key(w.price) {
+		return f
+	}
+	return w
+}
+
+// get returns the level at price, or nil.
+func (s *bookSide) get(price int64) *level {
+	if i := s.slot(price); i >= 0 {
+		return s.win[i]
+	}
+	if s.far.count == 0 {
+		return nil
+	}
+	return s.far.get(price)
+}
+
+// insert adds level l, whose price must not be present yet.
+func (s *bookSide) insert(l *level) {
+	if s.count == 0 {
+		// An empty side places its window around its first level for free.
+		if s.win == nil {
+			s.allocWindow(winMin)
+		}
+		s.base, s.placed = l.price-int64(s.size/2), true
+	}
+	s.count++
+	if i := s.slot(l.price); i >= 0 {
+		s.put(i, l)
+		return
+	}
+	s.far.insert(l)
+	if s.far.count >= s.nextRecentre && s.far.count > s.winN {
+		s.recentre(min(2*s.size, winMax))
+	}
+}
+
+func (s *bookSide) allocWindow(size int) {
+	s.size = size
+	s.win = make([]*level, size)
+	s.l0 = make([]uint64, size>>6)
+}
+
+// put stores l at window slot i.
+func (s *bookSide) put(i int, l *level) {
+	s.win[i] = l
+	s.l0[i>>6] |= 1 << (i & 63)
+	s.l1[i>>12] |= 1 << ((i >> 6) & 63)
+	s.l2 |= 1 << (i >> 12)
+	s.winN++
+	if s.winBest < 0 || (s.side == Buy) == (i > s.winBest) {
+		s.winBest = i
+	}
+}
+
+// remove drops the level at price, which must be present.
+func (s *bookSide) remove(price int64) {
+	s.count--
+	i := s.slot(price)
+	if i < 0 {
+		s.far.remove(price)
+		return
+	}
+	if s.win[i] == nil {
+		panic("matching: level missing from its side")
+	}
+	s.win[i] = nil
+	if s.l0[i>>6] &^= 1 << (i & 63); s.l0[i>>6] == 0 {
+		if s.l1[i>>12] &^= 1 << ((i >> 6) & 63); s.l1[i>>12] == 0 {
+			s.l2 &^= 1 << (i >> 12)
+		}
+	}
+	s.winN--
+	if i == s.winBest {
+		s.winBest = s.worse(i)
+	}
+}
+
+// below returns the highest occupied slot < i, or -1.
+func (s *bookSide) below(i int) int {
+	if i <= 0 {
+		return -1
+	}
+	q := i - 1
+	if w := s.l0[q>>6] & (^uint64(0) >> (63 - q&63)); w != 0 {
+		return q&^63 | (63 - bits.LeadingZeros64(w))
+	}
+	if q>>6 == 0 {
+		return -1
+	}
+	j := q>>6 - 1 // l0 word
+	if w := s.l1[j>>6] & (^uint64(0) >> (63 - j&63)); w != 0 {
+		k := j&^63 | (63 - bits.LeadingZeros64(w))
+		return k<<6 | (63 - bits.LeadingZeros64(s.l0[k]))
+	}
+	if j>>6 == 0 {
+		return -1
+	}
+	m := j>>6 - 1 // l1 word
+	w := s.l2 & (^uint64(0) >> (63 - m&63))
+	if w == 0 {
+		return -1
+	}
+	k1 := 63 - bits.LeadingZeros64(w)
+	k0 := k1<<6 | (63 - bits.LeadingZeros64(s.l1[k1]))
+	return k0<<6 | (63 - bits.LeadingZeros64(s.l0[k0]))
+}
+
+// above returns the lowest occupied slot > i, or -1 (i may be -1).
+func (s *bookSide) above(i int) int {
+	q := i + 1
+	if q >= s.size {
+		return -1
+	}
+	if w := s.l0[q>>6] & (^uint64(0) << (q & 63)); w != 0 {
+		return q&^63 | bits.TrailingZeros64(w)
+	}
+	j := q>>6 + 1 // l0 word
+	if j >= s.size>>6 {
+		return -1
+	}
+	if w := s.l1[j>>6] & (^uint64(0) << (j & 63)); w != 0 {
+		k := j&^63 | bits.TrailingZeros64(w)
+		return k<<6 | bits.TrailingZeros64(s.l0[k])
+	}
+	m := j>>6 + 1 // l1 word
+	if m >= (s.size+4095)>>12 {
+		return -1
+	}
+	w := s.l2 & (^uint64(0) << m)
+	if w == 0 {
+		return -1
+	}
+	k1 := bits.TrailingZeros64(w)
+	k0 := k1<<6 | bits.TrailingZeros64(s.l1[k1])
+	return k0<<6 | bits.TrailingZeros64(s.l0[k0])
+}
+
+// worse and better step from window slot i to the next occupied slot in price priority.
+func (s *bookSide) worse(i int) int {
+	if s.side == Buy {
+		return s.below(i)
+	}
+	return s.above(i)
+}
+
+func (s *bookSide) worst() int {
+	if s.winN == 0 {
+		return -1
+	}
+	if s.side == Buy {
+		return s.above(-1)
+	}
+	return s.below(s.size)
+}
+
+func (s *bookSide) better(i int) int {
+	if s.side == Buy {
+		return s.above(i)
+	}
+	return s.below(i)
+}
+
+// recentre moves the window, resized to size ticks, so that it is centred on the best price
+// and puts every level where it now belongs. It costs a pass over the levels, and happens only when more of them
+// lie outside the window than in it and the fallback has grown by half since the last move.
+func (s *bookSide) recentre(size int) {
+	s.recentres++
+	s.scratch = s.scratch[:0]
+	for l := range s.worstFirst {
+		s.scratch = append(s.scratch, l)
+	}
+	for _, l := range s.scratch {
+		if i := s.slot(l.price); i >= 0 {
+			s.win[i] = nil
+			s.l0[i>>6] = 0
+		}
+	}
+	s.l1, s.l2, s.winN, s.winBest = [winMax >> 12]uint64{}, 0, 0, -1
+	for s.far.count > 0 {
+		s.far.remove(s.far.best().price)
+	}
+	if size != s.size {
+		s.allocWindow(size)
+	}
+	s.base = s.scratch[len(s.scratch)-1].price - int64(s.size/2)
+	for _, l := range s.scratch {
+		if i := s.slot(l.price); i >= 0 {
+			s.put(i, l)
+		} else {
+			s.far.insert(l)
+		}
+	}
+	clear(s.scratch)
+	s.nextRecentre = s.far.count + s.far.count/2 + 16
+}
+
+// bestFirst iterates the levels from best to worst: the window's and the fallback's, merged.
+func (s *bookSide) bestFirst(yield func(*level) bool) {
+	w := s.winBest
+	ci := len(s.far.chunks) - 1
+	i := -1
+	if ci >= 0 {
+		i = s.far.chunks[ci].n - 1
+	}
+	for {
+		var wl, fl *level
+		if w >= 0 {
+			wl = s.win[w]
+		}
+		if ci >= 0 {
+			fl = s.far.chunks[ci].lvls[i]
+		}
+		switch {
+		case wl == nil && fl == nil:
+			return
+		case fl == nil || (wl != nil && s.key(wl.price) > s.key(fl.price)):
+			if !yield(wl) {
+				return
+			}
+			w = s.worse(w)
+		default:
+			if !yield(fl) {
+				return
+			}
+			if i--; i < 0 {
+				if ci--; ci >= 0 {
+					i = s.far.chunks[ci].n - 1
+				}
+			}
+		}
+	}
+}
+
+// worstFirst iterates the levels from worst to best.
+func (s *bookSide) worstFirst(yield func(*level) bool) {
+	w := s.worst()
+	ci, i := 0, 0
+	for {
+		var wl, fl *level
+		if w >= 0 {
+			wl = s.win[w]
+		}
+		if ci < len(s.far.chunks) {
+			fl = s.far.chunks[ci].lvls[i]
+		}
+		switch {
+		case wl == nil && fl == nil:
+			return
+		case fl == nil || (wl != nil && s.key(wl.price) < s.key(fl.price)):
+			if !yield(wl) {
+				return
+			}
+			w = s.better(w)
+		default:
+			if !yield(fl) {
+				return
+			}
+			if i++; i == s.far.chunks[ci].n {
+				ci, i = ci+1, 0
+			}
+		}
+	}
+}
+
+// reserve makes room for n levels without allocating later.
+func (s *bookSide) reserve(n int) {
+	switch {
+	case s.size == winMax:
+	case s.count == 0:
+		s.allocWindow(winMax)
+	default:
+		s.recentre(winMax)
+	}
+	s.far.reserve(min(n, 4096))
+	if cap(s.scratch) < n {
+		s.scratch = make([]*level, 0, n)
+	}
+}
