@@ -223,7 +223,7 @@ func TestQueuePriority(t *testing.T) {
 	if got := b.QueueIDs(Buy, 100); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Fatalf("queue %v, want [a b c]", got)
 	}
-	out = b.Apply(Command{Op: OpModify, Seq: 9, ID: "a", Qty: 5}, out[:0])
+	b.Apply(Command{Op: OpModify, Seq: 9, ID: "a", Qty: 5}, out[:0])
 	if got := b.QueueIDs(Buy, 100); !slices.Equal(got, []string{"b", "c", "a"}) {
 		t.Fatalf("queue %v, want [b c a]", got)
 	}

@@ -150,29 +150,6 @@ func (s *sortedLevels) remove(price int64) {
 	}
 }
 
-// bestFirst iterates the levels from best to worst.
-func (s *sortedLevels) bestFirst(yield func(*level) bool) {
-	for ci := len(s.chunks) - 1; ci >= 0; ci-- {
-		c := s.chunks[ci]
-		for i := c.n - 1; i >= 0; i-- {
-			if !yield(c.lvls[i]) {
-				return
-			}
-		}
-	}
-}
-
-// worstFirst iterates the levels from worst to best.
-func (s *sortedLevels) worstFirst(yield func(*level) bool) {
-	for _, c := range s.chunks {
-		for i := 0; i < c.n; i++ {
-			if !yield(c.lvls[i]) {
-				return
-			}
-		}
-	}
-}
-
 // reserve makes room for n levels without allocating later.
 func (s *sortedLevels) reserve(n int) {
 	chunks := n/(chunkCap/2) + 2
