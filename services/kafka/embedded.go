@@ -1,21 +1,12 @@
 package kafka
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/cantondex/platform/services/localca"
 )
 
 // Embedded is an in-process Kafka-protocol broker (kfake). State lives in memory unless dir
@@ -34,18 +25,17 @@ type embeddedConfig struct {
 }
 
 // EmbeddedTLS makes the broker serve TLS only, with a certificate for 127.0.0.1 and localhost
-// signed by a certificate authority generated for it; the authority's certificate is written
-// to certDir/ca.pem, which Embedded.Cluster names as the CA file.
+// signed by a certificate authority generated for it (services/localca); the authority's
+// certificate is written to certDir/kafka-ca.pem, which Embedded.Cluster names as the CA file.
 func EmbeddedTLS(certDir string) EmbeddedOption {
 	return func(c *embeddedConfig) error {
-		caFile := filepath.Join(certDir, "ca.pem")
-		cert, err := issueLocalCert(caFile)
+		f, err := localca.Write(certDir, "kafka")
 		if err != nil {
 			return fmt.Errorf("embedded kafka TLS: %w", err)
 		}
-		c.opts = append(c.opts, kfake.TLS(&tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}))
+		c.opts = append(c.opts, kfake.TLS(&tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{f.Cert}}))
 		c.security.TLS = true
-		c.security.CAFile = caFile
+		c.security.CAFile = f.CAFile
 		return nil
 	}
 }
@@ -92,58 +82,3 @@ func (e *Embedded) Cluster() Cluster { return Cluster{Brokers: e.Brokers(), Secu
 
 // Close stops the broker.
 func (e *Embedded) Close() { e.cluster.Close() }
-
-// issueLocalCert generates a certificate authority, writes its certificate to caFile and
-// returns a server certificate it signed for 127.0.0.1, ::1 and localhost.
-func issueLocalCert(caFile string) (tls.Certificate, error) {
-	now := time.Now()
-	caSerial, err := serial()
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	leafSerial, err := serial()
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	ca := &x509.Certificate{
-		SerialNumber:          caSerial,
-		Subject:               pkix.Name{CommonName: "cantondex embedded kafka CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(7 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		return tls.Certificate{}, err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	leaf := &x509.Certificate{
-		SerialNumber: leafSerial,
-		Subject:      pkix.Name{CommonName: "localhost"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(7 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der, caDER}, PrivateKey: key}, nil
-}
-
-func serial() (*big.Int, error) { return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127)) }

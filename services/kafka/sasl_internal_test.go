@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cantondex/platform/services/localca"
 )
 
 // staticCreds is a credential provider that counts how often it is asked (once per token
@@ -113,10 +114,9 @@ func TestNoneSecurityIsThePlainConfig(t *testing.T) {
 // broker and the CA file that trusts it.
 func mskMockBroker(t *testing.T, auth *sarama.MockSaslAuthenticateResponse) (*sarama.MockBroker, string) {
 	t.Helper()
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	cert, err := issueLocalCert(caFile)
+	f, err := localca.Write(t.TempDir(), "msk")
 	require.NoError(t, err)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}})
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{f.Cert}})
 	require.NoError(t, err)
 	mb := sarama.NewMockBrokerListener(t, 1, ln)
 	t.Cleanup(mb.Close)
@@ -131,7 +131,7 @@ func mskMockBroker(t *testing.T, auth *sarama.MockSaslAuthenticateResponse) (*sa
 		"SaslAuthenticateRequest": auth,
 		"MetadataRequest":         sarama.NewMockMetadataResponse(t).SetBroker(mb.Addr(), mb.BrokerID()).SetController(mb.BrokerID()),
 	})
-	return mb, caFile
+	return mb, f.CAFile
 }
 
 func mskCluster(mb *sarama.MockBroker, caFile string, creds aws.CredentialsProvider) Cluster {
