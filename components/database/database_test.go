@@ -8,6 +8,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/components/mocks"
 )
@@ -42,17 +44,11 @@ func run(t *testing.T, mutate func(*Args, *pulumi.Context) error) (*mocks.Record
 
 func TestPrimaryIsEncryptedPrivateAndIAMAuthenticated(t *testing.T) {
 	rec, err := run(t, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	db, ok := rec.Named(instanceType, "trading")
-	if !ok {
-		t.Fatalf("no primary instance; got %d resources", len(rec.Resources()))
-	}
+	require.True(t, ok, "no primary instance; got %d resources", len(rec.Resources()))
 	comp, _ := rec.Named("cantondex:data:Database", "trading")
-	if db.Parent != comp.URN {
-		t.Errorf("instance parent %q, want the component", db.Parent)
-	}
+	assert.Equal(t, comp.URN, db.Parent, "instance parent, want the component")
 	keyARN := mocks.ARN("aws:kms/key:Key", "trading-key")
 	for path, want := range map[string]any{
 		"engine": "postgres", "engineVersion": "15", "instanceClass": "db.r6g.xlarge", "storageType": "gp3",
@@ -63,51 +59,37 @@ func TestPrimaryIsEncryptedPrivateAndIAMAuthenticated(t *testing.T) {
 		"kmsKeyId": keyARN, "performanceInsightsKmsKeyId": keyARN, "masterUserSecretKmsKeyId": keyARN,
 	} {
 		got, _ := db.Input(path)
-		if got != want {
-			t.Errorf("%s = %v, want %v", path, got, want)
-		}
+		assert.Equal(t, want, got, path)
 	}
-	if _, ok := db.Input("password"); ok {
-		t.Error("a literal password is set")
-	}
-	if got := db.Strings("vpcSecurityGroupIds"); len(got) != 1 || got[0] != "sg-rds" {
-		t.Errorf("security groups %v", got)
-	}
-	if got := strings.Join(db.Strings("enabledCloudwatchLogsExports"), ","); got != "postgresql,upgrade" {
-		t.Errorf("log exports %q", got)
-	}
-	if db.String("monitoringRoleArn") == "" {
-		t.Error("enhanced monitoring has no role")
-	}
+	_, ok = db.Input("password")
+	assert.False(t, ok, "a literal password is set")
+	assert.Equal(t, []string{"sg-rds"}, db.Strings("vpcSecurityGroupIds"), "security groups")
+	assert.Equal(t, "postgresql,upgrade", strings.Join(db.Strings("enabledCloudwatchLogsExports"), ","), "log exports")
+	assert.NotEmpty(t, db.String("monitoringRoleArn"), "enhanced monitoring has no role")
 	for _, lt := range LogExports {
 		lg, ok := rec.Named("aws:cloudwatch/logGroup:LogGroup", "trading-log-"+lt)
-		if !ok || lg.String("name") != "/aws/rds/instance/cdx-test-trading/"+lt || lg.Number("retentionInDays") != 365 || lg.String("kmsKeyId") == "" {
-			t.Errorf("log group %s: %+v", lt, lg.Inputs)
+		if assert.True(t, ok, "no log group %s", lt) {
+			assert.Equal(t, "/aws/rds/instance/cdx-test-trading/"+lt, lg.String("name"), "log group %s", lt)
+			assert.Equal(t, 365.0, lg.Number("retentionInDays"), "log group %s", lt)
+			assert.NotEmpty(t, lg.String("kmsKeyId"), "log group %s is not encrypted", lt)
 		}
 	}
-	if got := len(rec.OfType(instanceType)); got != 1 {
-		t.Errorf("%d instances without replicas", got)
-	}
-	if len(rec.OfType(proxyType)) != 0 || len(rec.OfType("aws:cloudwatch/metricAlarm:MetricAlarm")) != 0 {
-		t.Error("proxy or alarms created without being asked for")
-	}
+	assert.Len(t, rec.OfType(instanceType), 1, "instances without replicas")
+	assert.Empty(t, rec.OfType(proxyType), "proxy created without being asked for")
+	assert.Empty(t, rec.OfType("aws:cloudwatch/metricAlarm:MetricAlarm"), "alarms created without being asked for")
 }
 
 func parameters(t *testing.T, rec *mocks.Recorder, name string) map[string]string {
 	t.Helper()
 	pg, ok := rec.Named("aws:rds/parameterGroup:ParameterGroup", name)
-	if !ok {
-		t.Fatalf("no parameter group %s", name)
-	}
+	require.True(t, ok, "no parameter group %s", name)
 	out := map[string]string{}
 	list, _ := pg.Input("parameters")
 	for _, p := range list.([]any) {
 		m := p.(map[string]any)
 		out[m["name"].(string)] = m["value"].(string) + "/" + m["applyMethod"].(string)
 	}
-	if pg.String("family") != "postgres15" {
-		t.Errorf("family %q", pg.String("family"))
-	}
+	assert.Equal(t, "postgres15", pg.String("family"), "family")
 	return out
 }
 
@@ -118,9 +100,7 @@ func TestParameterGroupIsTunedPerProfile(t *testing.T) {
 		a.Parameters = map[string]string{"work_mem": "16384"}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p := parameters(t, rec, "trading-params")
 	for k, want := range map[string]string{
 		"shared_preload_libraries": "pg_stat_statements,timescaledb/pending-reboot",
@@ -128,25 +108,16 @@ func TestParameterGroupIsTunedPerProfile(t *testing.T) {
 		"work_mem":                 "16384/immediate", // the override wins over the profile
 		"max_worker_processes":     "32/pending-reboot",
 	} {
-		if p[k] != want {
-			t.Errorf("%s = %q, want %q", k, p[k], want)
-		}
+		assert.Equal(t, want, p[k], k)
 	}
-	if _, ok := p["timescaledb.max_background_workers"]; !ok {
-		t.Error("timescaledb workers not tuned")
-	}
+	assert.Contains(t, p, "timescaledb.max_background_workers", "timescaledb workers not tuned")
 
 	rec, err = run(t, func(a *Args, _ *pulumi.Context) error { a.Profile = ReadHeavy; return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p = parameters(t, rec, "trading-params")
-	if p["max_parallel_workers_per_gather"] != "4/immediate" || p["shared_preload_libraries"] != "pg_stat_statements/pending-reboot" {
-		t.Errorf("read-heavy parameters %v", p)
-	}
-	if _, ok := p["timescaledb.max_background_workers"]; ok {
-		t.Error("timescaledb parameter without the library preloaded")
-	}
+	assert.Equal(t, "4/immediate", p["max_parallel_workers_per_gather"], "read-heavy parameters %v", p)
+	assert.Equal(t, "pg_stat_statements/pending-reboot", p["shared_preload_libraries"], "read-heavy parameters %v", p)
+	assert.NotContains(t, p, "timescaledb.max_background_workers", "timescaledb parameter without the library preloaded")
 }
 
 func TestReplicasDRAndProxy(t *testing.T) {
@@ -163,79 +134,68 @@ func TestReplicasDRAndProxy(t *testing.T) {
 		a.Rotation = &RotationArgs{VpcID: pulumi.String("vpc-1"), SubnetIDs: pulumi.ToStringArray([]string{"private-a", "private-b"}), DatabaseSecurityGroupID: pulumi.String("sg-rds"), Days: 30}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	primary, _ := rec.Named(instanceType, "trading")
 	replica, ok := rec.Named(instanceType, "trading-replica-1")
-	if !ok || replica.String("replicateSourceDb") != "cdx-test-trading" || !replica.Bool("storageEncrypted") || replica.Bool("publiclyAccessible") || !replica.Bool("iamDatabaseAuthenticationEnabled") {
-		t.Errorf("read replica %+v", replica.Inputs)
+	if assert.True(t, ok, "no read replica") {
+		assert.Equal(t, "cdx-test-trading", replica.String("replicateSourceDb"), "read replica %+v", replica.Inputs)
+		assert.True(t, replica.Bool("storageEncrypted"), "read replica not encrypted: %+v", replica.Inputs)
+		assert.False(t, replica.Bool("publiclyAccessible"), "read replica public: %+v", replica.Inputs)
+		assert.True(t, replica.Bool("iamDatabaseAuthenticationEnabled"), "read replica without IAM authentication: %+v", replica.Inputs)
 	}
 	dr, ok := rec.Named(instanceType, "trading-dr")
-	if !ok {
-		t.Fatal("no DR replica")
-	}
+	require.True(t, ok, "no DR replica")
 	drKey, _ := rec.Named("aws:kms/key:Key", "trading-dr-key")
-	if dr.String("replicateSourceDb") != "arn:aws:rds:us-east-1:123456789012:db:cdx-test-trading" {
-		t.Errorf("DR source %q is not the primary's ARN", dr.String("replicateSourceDb"))
-	}
-	if dr.Provider == "" || !strings.Contains(dr.Provider, "pulumi:providers:aws::dr") || drKey.Provider != dr.Provider || primary.Provider == dr.Provider {
-		t.Errorf("DR replica provider %q, DR key provider %q, primary %q", dr.Provider, drKey.Provider, primary.Provider)
-	}
-	if dr.String("kmsKeyId") != mocks.ARN("aws:kms/key:Key", "trading-dr-key") || dr.String("dbSubnetGroupName") != "dr-db-subnets" || dr.Bool("publiclyAccessible") {
-		t.Errorf("DR replica inputs %+v", dr.Inputs)
-	}
-	if pg, _ := rec.Named("aws:rds/parameterGroup:ParameterGroup", "trading-dr-params"); pg.Provider != dr.Provider {
-		t.Error("DR parameter group is not in the DR region")
-	}
+	assert.Equal(t, "arn:aws:rds:us-east-1:123456789012:db:cdx-test-trading", dr.String("replicateSourceDb"), "DR source is not the primary's ARN")
+	assert.Contains(t, dr.Provider, "pulumi:providers:aws::dr", "DR replica provider")
+	assert.Equal(t, dr.Provider, drKey.Provider, "DR key provider")
+	assert.NotEqual(t, primary.Provider, dr.Provider, "the primary and the DR replica share a provider")
+	assert.Equal(t, mocks.ARN("aws:kms/key:Key", "trading-dr-key"), dr.String("kmsKeyId"), "DR replica inputs %+v", dr.Inputs)
+	assert.Equal(t, "dr-db-subnets", dr.String("dbSubnetGroupName"), "DR replica inputs %+v", dr.Inputs)
+	assert.False(t, dr.Bool("publiclyAccessible"), "DR replica public: %+v", dr.Inputs)
+	pg, _ := rec.Named("aws:rds/parameterGroup:ParameterGroup", "trading-dr-params")
+	assert.Equal(t, dr.Provider, pg.Provider, "DR parameter group is not in the DR region")
 
 	proxy, ok := rec.Named(proxyType, "trading-proxy")
-	if !ok {
-		t.Fatal("no proxy")
-	}
-	if !proxy.Bool("requireTls") || proxy.String("engineFamily") != "POSTGRESQL" {
-		t.Errorf("proxy %+v", proxy.Inputs)
-	}
+	require.True(t, ok, "no proxy")
+	assert.True(t, proxy.Bool("requireTls"), "proxy without TLS: %+v", proxy.Inputs)
+	assert.Equal(t, "POSTGRESQL", proxy.String("engineFamily"), "proxy %+v", proxy.Inputs)
 	auth, _ := proxy.Input("auths")
 	a0 := auth.([]any)[0].(map[string]any)
 	// With replicas RDS cannot manage the password: the program generates it into its own secret.
 	secretARN := mocks.ARN("aws:secretsmanager/secret:Secret", "trading-master")
-	if primary.Bool("manageMasterUserPassword") || primary.String("password") != "[secret]" {
-		t.Errorf("primary with replicas: manageMasterUserPassword %v, password %v", primary.Bool("manageMasterUserPassword"), primary.Inputs["password"])
-	}
-	if s, _ := rec.Named("aws:secretsmanager/secret:Secret", "trading-master"); s.String("kmsKeyId") != mocks.ARN("aws:kms/key:Key", "trading-key") {
-		t.Errorf("master secret not under the instance's key: %+v", s.Inputs)
-	}
+	assert.False(t, primary.Bool("manageMasterUserPassword"), "primary with replicas: RDS manages the password")
+	assert.Equal(t, "[secret]", primary.String("password"), "primary with replicas: password %v", primary.Inputs["password"])
+	s, _ := rec.Named("aws:secretsmanager/secret:Secret", "trading-master")
+	assert.Equal(t, mocks.ARN("aws:kms/key:Key", "trading-key"), s.String("kmsKeyId"), "master secret not under the instance's key: %+v", s.Inputs)
 	version, _ := rec.Named("aws:secretsmanager/secretVersion:SecretVersion", "trading-master")
 	var content map[string]any
-	if raw := version.Raw["secretString"]; !raw.IsSecret() && !(raw.IsOutput() && raw.OutputValue().Secret) {
-		t.Error("master secret content not marked secret")
-	} else if err := json.Unmarshal([]byte(secretString(raw)), &content); err != nil || content["host"] != "cdx-test-trading.abcdefghijkl.us-east-1.rds.amazonaws.com" ||
-		content["username"] != "cantondex" || content["password"] != "mock-random-password-0123456789abcdef" {
-		t.Errorf("master secret content %v (%v)", content, err)
+	raw := version.Raw["secretString"]
+	if assert.True(t, raw.IsSecret() || (raw.IsOutput() && raw.OutputValue().Secret), "master secret content not marked secret") {
+		require.NoError(t, json.Unmarshal([]byte(secretString(raw)), &content), "master secret content")
+		assert.Equal(t, "cdx-test-trading.abcdefghijkl.us-east-1.rds.amazonaws.com", content["host"], "master secret host")
+		assert.Equal(t, "cantondex", content["username"], "master secret username")
+		assert.Equal(t, "mock-random-password-0123456789abcdef", content["password"], "master secret password")
 	}
 	rotation, ok := rec.Named("aws:secretsmanager/secretRotation:SecretRotation", "trading-master")
-	if !ok || rotation.String("rotationLambdaArn") != "arn:aws:lambda:us-east-1:123456789012:function:trading-rotation" || rotation.Number("rotationRules.automaticallyAfterDays") != 30 {
-		t.Errorf("rotation %+v", rotation.Inputs)
+	if assert.True(t, ok, "no rotation") {
+		assert.Equal(t, "arn:aws:lambda:us-east-1:123456789012:function:trading-rotation", rotation.String("rotationLambdaArn"), "rotation %+v", rotation.Inputs)
+		assert.Equal(t, 30.0, rotation.Number("rotationRules.automaticallyAfterDays"), "rotation %+v", rotation.Inputs)
 	}
 	fn, _ := rec.Named("aws:serverlessrepository/cloudFormationStack:CloudFormationStack", "trading-rotation")
-	if fn.String("applicationId") != RotationApplication || fn.String("parameters.vpcSubnetIds") != "private-a,private-b" || fn.String("parameters.vpcSecurityGroupIds") != "trading-rotation-id" {
-		t.Errorf("rotation function %+v", fn.Inputs)
-	}
-	if in, _ := rec.Named("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "trading-db-from-rotation"); in.String("securityGroupId") != "sg-rds" || in.String("referencedSecurityGroupId") != "trading-rotation-id" || in.Number("fromPort") != 5432 {
-		t.Errorf("database ingress from the rotation function %+v", in.Inputs)
-	}
-	if a0["iamAuth"] != "REQUIRED" || a0["secretArn"] != secretARN {
-		t.Errorf("proxy auth %+v", a0)
-	}
+	assert.Equal(t, RotationApplication, fn.String("applicationId"), "rotation function %+v", fn.Inputs)
+	assert.Equal(t, "private-a,private-b", fn.String("parameters.vpcSubnetIds"), "rotation function %+v", fn.Inputs)
+	assert.Equal(t, "trading-rotation-id", fn.String("parameters.vpcSecurityGroupIds"), "rotation function %+v", fn.Inputs)
+	in, _ := rec.Named("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "trading-db-from-rotation")
+	assert.Equal(t, "sg-rds", in.String("securityGroupId"), "database ingress from the rotation function %+v", in.Inputs)
+	assert.Equal(t, "trading-rotation-id", in.String("referencedSecurityGroupId"), "database ingress from the rotation function %+v", in.Inputs)
+	assert.Equal(t, 5432.0, in.Number("fromPort"), "database ingress from the rotation function %+v", in.Inputs)
+	assert.Equal(t, "REQUIRED", a0["iamAuth"], "proxy auth %+v", a0)
+	assert.Equal(t, secretARN, a0["secretArn"], "proxy auth %+v", a0)
 	target, _ := rec.Named("aws:rds/proxyTarget:ProxyTarget", "trading-proxy")
-	if target.String("dbInstanceIdentifier") != "cdx-test-trading" {
-		t.Errorf("proxy target %+v", target.Inputs)
-	}
+	assert.Equal(t, "cdx-test-trading", target.String("dbInstanceIdentifier"), "proxy target %+v", target.Inputs)
 	role, _ := rec.Named("aws:iam/rolePolicy:RolePolicy", "trading-proxy-policy")
-	if !strings.Contains(role.String("policy"), secretARN) {
-		t.Errorf("proxy role cannot read the secret: %s", role.String("policy"))
-	}
+	assert.Contains(t, role.String("policy"), secretARN, "proxy role cannot read the secret")
 
 	connect, _ := rec.Named("aws:iam/policy:Policy", "trading-connect")
 	var doc struct {
@@ -244,40 +204,29 @@ func TestReplicasDRAndProxy(t *testing.T) {
 			Resource []string
 		}
 	}
-	if err := json.Unmarshal([]byte(connect.String("policy")), &doc); err != nil {
-		t.Fatalf("connect policy %q: %v", connect.String("policy"), err)
-	}
+	require.NoError(t, json.Unmarshal([]byte(connect.String("policy")), &doc), "connect policy %q", connect.String("policy"))
+	require.NotEmpty(t, doc.Statement, "connect policy %q", connect.String("policy"))
 	want := []string{"arn:aws:rds-db:us-east-1:123456789012:dbuser:db-cdx-test-trading/orders", "arn:aws:rds-db:us-east-1:123456789012:dbuser:prx-trading-proxy/orders"}
-	if got := doc.Statement[0].Resource; strings.Join(got, " ") != strings.Join(want, " ") || doc.Statement[0].Action != "rds-db:connect" {
-		t.Errorf("connect policy resources %v", got)
-	}
+	assert.Equal(t, want, doc.Statement[0].Resource, "connect policy resources")
+	assert.Equal(t, "rds-db:connect", doc.Statement[0].Action, "connect policy action")
 
 	names := map[string]bool{}
 	for _, a := range rec.OfType("aws:cloudwatch/metricAlarm:MetricAlarm") {
 		names[a.Name] = true
-		if got := a.Strings("alarmActions"); len(got) != 1 || got[0] != "arn:aws:sns:us-east-1:1:alarms" {
-			t.Errorf("alarm %s actions %v", a.Name, got)
-		}
+		assert.Equal(t, []string{"arn:aws:sns:us-east-1:1:alarms"}, a.Strings("alarmActions"), "alarm %s actions", a.Name)
 	}
 	for _, n := range []string{"trading-cpu", "trading-free-storage", "trading-connections", "trading-replica-1-replica-lag", "trading-replica-1-cpu"} {
-		if !names[n] {
-			t.Errorf("no alarm %s (have %v)", n, names)
-		}
+		assert.True(t, names[n], "no alarm %s (have %v)", n, names)
 	}
-	if lag, _ := rec.Named("aws:cloudwatch/metricAlarm:MetricAlarm", "trading-replica-1-replica-lag"); lag.String("dimensions.DBInstanceIdentifier") != "cdx-test-trading-replica-1" {
-		t.Errorf("replica lag alarm watches %+v", lag.Inputs["dimensions"])
-	}
+	lag, _ := rec.Named("aws:cloudwatch/metricAlarm:MetricAlarm", "trading-replica-1-replica-lag")
+	assert.Equal(t, "cdx-test-trading-replica-1", lag.String("dimensions.DBInstanceIdentifier"), "replica lag alarm watches %+v", lag.Inputs["dimensions"])
 }
 
 func TestInvalidArgs(t *testing.T) {
 	_, err := run(t, func(a *Args, _ *pulumi.Context) error { a.BackupRetentionDays = 0; return nil })
-	if err == nil || !strings.Contains(err.Error(), "backup retention") {
-		t.Errorf("no backups accepted: %v", err)
-	}
+	assert.ErrorContains(t, err, "backup retention", "no backups accepted")
 	_, err = run(t, func(a *Args, _ *pulumi.Context) error { a.DR = &DRArgs{}; return nil })
-	if err == nil || !strings.Contains(err.Error(), "DR") {
-		t.Errorf("DR without provider accepted: %v", err)
-	}
+	assert.ErrorContains(t, err, "DR", "DR without provider accepted")
 }
 
 // secretString unwraps a secret string property.

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/components/mocks"
 )
@@ -17,9 +19,7 @@ func run(t *testing.T, a SecurityArgs) *mocks.Recorder {
 		_, err := NewSecurity(ctx, "sec", a)
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return rec
 }
 
@@ -56,24 +56,20 @@ func TestGroupsAndFlows(t *testing.T) {
 	rec := run(t, SecurityArgs{VpcID: pulumi.String("vpc-1"), Tags: map[string]string{"project": "cantondex"}})
 	comp, _ := rec.Named("cantondex:security:Security", "sec")
 	groups := rec.OfType("aws:ec2/securityGroup:SecurityGroup")
-	if len(groups) != 7 {
-		t.Fatalf("%d groups, want 7", len(groups))
-	}
+	require.Len(t, groups, 7, "groups")
 	for _, g := range groups {
-		if g.Parent != comp.URN || g.String("vpcId") != "vpc-1" || g.String("description") == "" {
-			t.Errorf("group %s: parent %q vpc %q description %q", g.Name, g.Parent, g.String("vpcId"), g.String("description"))
-		}
-		if _, inline := g.Input("ingress"); inline {
-			t.Errorf("group %s has inline rules", g.Name)
-		}
+		assert.Equal(t, comp.URN, g.Parent, "group %s parent", g.Name)
+		assert.Equal(t, "vpc-1", g.String("vpcId"), "group %s vpc", g.Name)
+		assert.NotEmpty(t, g.String("description"), "group %s description", g.Name)
+		_, inline := g.Input("ingress")
+		assert.False(t, inline, "group %s has inline rules", g.Name)
 	}
 	got, rules := flows(rec)
 	for _, r := range rules {
-		if r.Parent != comp.URN || r.String("description") == "" {
-			t.Errorf("rule %s: parent %q description %q", r.Name, r.Parent, r.String("description"))
-		}
-		if r.String("cidrIpv4") == "0.0.0.0/0" && strings.Contains(r.Type, "Ingress") && !strings.HasPrefix(r.Name, "sec-alb-http") {
-			t.Errorf("rule %s opens ingress to the world", r.Name)
+		assert.Equal(t, comp.URN, r.Parent, "rule %s parent", r.Name)
+		assert.NotEmpty(t, r.String("description"), "rule %s description", r.Name)
+		if r.String("cidrIpv4") == "0.0.0.0/0" && strings.Contains(r.Type, "Ingress") {
+			assert.True(t, strings.HasPrefix(r.Name, "sec-alb-http"), "rule %s opens ingress to the world", r.Name)
 		}
 	}
 	want := map[string][]string{
@@ -87,20 +83,15 @@ func TestGroupsAndFlows(t *testing.T) {
 			"in tcp 443-443 control-plane", "out -1 0-0 0.0.0.0/0"},
 	}
 	for g, w := range want {
-		if strings.Join(got[g], "; ") != strings.Join(w, "; ") {
-			t.Errorf("%s flows:\n got %v\nwant %v", g, got[g], w)
-		}
+		assert.Equal(t, w, got[g], "%s flows", g)
 	}
 }
 
 func TestOnlyRequestedGroups(t *testing.T) {
 	rec := run(t, SecurityArgs{VpcID: pulumi.String("vpc-dr"), Groups: []Group{RDS}})
-	if n := len(rec.OfType("aws:ec2/securityGroup:SecurityGroup")); n != 1 {
-		t.Fatalf("%d groups, want only RDS", n)
-	}
-	if _, rules := flows(rec); len(rules) != 0 {
-		t.Errorf("rules towards groups that do not exist: %d", len(rules))
-	}
+	require.Len(t, rec.OfType("aws:ec2/securityGroup:SecurityGroup"), 1, "groups, want only RDS")
+	_, rules := flows(rec)
+	assert.Empty(t, rules, "rules towards groups that do not exist")
 }
 
 func TestRuleValidation(t *testing.T) {
@@ -108,9 +99,7 @@ func TestRuleValidation(t *testing.T) {
 	for _, g := range Groups {
 		all[g] = true
 	}
-	if err := validateRules(all); err != nil {
-		t.Fatalf("the platform's rules are invalid: %v", err)
-	}
+	require.NoError(t, validateRules(all), "the platform's rules are invalid")
 	saved := Rules
 	defer func() { Rules = saved }()
 	for name, bad := range map[string]Rule{
@@ -123,14 +112,11 @@ func TestRuleValidation(t *testing.T) {
 		"msk all":        {Name: "msk-all", Group: MSK, Protocol: "-1", Peer: Nodes, Description: "x"},
 	} {
 		Rules = append(append([]Rule(nil), saved...), bad)
-		if err := validateRules(all); err == nil || !strings.Contains(err.Error(), bad.Name) {
-			t.Errorf("%s: validateRules() = %v", name, err)
-		}
+		assert.ErrorContains(t, validateRules(all), bad.Name, "%s: validateRules()", name)
 	}
-	if _, err := mocks.Run("prod", mocks.Config{}, func(ctx *pulumi.Context) error {
+	_, err := mocks.Run("prod", mocks.Config{}, func(ctx *pulumi.Context) error {
 		_, err := NewSecurity(ctx, "sec", SecurityArgs{})
 		return err
-	}); err == nil || !strings.Contains(err.Error(), "VpcID") {
-		t.Errorf("missing VpcID: %v", err)
-	}
+	})
+	assert.ErrorContains(t, err, "VpcID", "missing VpcID")
 }

@@ -42,13 +42,9 @@ func run(t *testing.T, mutate func(*Args, *pulumi.Context) error) (*mocks.Record
 
 func TestClusterIsPrivateEncryptedAndIAMAuthenticated(t *testing.T) {
 	rec, err := run(t, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	clusters := rec.OfType(clusterType)
-	if len(clusters) != 1 {
-		t.Fatalf("%d clusters", len(clusters))
-	}
+	require.Len(t, clusters, 1, "clusters")
 	c := clusters[0]
 	for path, want := range map[string]any{
 		"kafkaVersion": "3.9.x", "numberOfBrokerNodes": 6.0, "brokerNodeGroupInfo.instanceType": "kafka.m7g.2xlarge",
@@ -66,51 +62,38 @@ func TestClusterIsPrivateEncryptedAndIAMAuthenticated(t *testing.T) {
 		"openMonitoring.prometheus.jmxExporter.enabledInBroker":                                 true,
 		"openMonitoring.prometheus.nodeExporter.enabledInBroker":                                true,
 	} {
-		if got, _ := c.Input(path); got != want {
-			t.Errorf("%s = %v, want %v", path, got, want)
-		}
+		got, _ := c.Input(path)
+		assert.Equal(t, want, got, path)
 	}
 	cfg, _ := rec.Named("aws:msk/configuration:Configuration", "kafka-config")
 	props := cfg.String("serverProperties")
 	for _, want := range []string{"auto.create.topics.enable=false\n", "min.insync.replicas=2\n", "default.replication.factor=3\n", "unclean.leader.election.enable=false\n"} {
-		if !strings.Contains(props, want) {
-			t.Errorf("server properties lack %q:\n%s", want, props)
-		}
+		assert.Contains(t, props, want, "server properties lack %q", want)
 	}
-	if c.String("configurationInfo.arn") != mocks.ARN("aws:msk/configuration:Configuration", "kafka-config") {
-		t.Errorf("cluster does not use its configuration: %v", c.Inputs["configurationInfo"])
-	}
-	if _, ok := rec.Named("aws:iam/role:Role", "kafka-topics-role"); ok {
-		t.Error("topic-admin role created without TopicAdmin")
-	}
+	assert.Equal(t, mocks.ARN("aws:msk/configuration:Configuration", "kafka-config"), c.String("configurationInfo.arn"),
+		"cluster does not use its configuration: %v", c.Inputs["configurationInfo"])
+	_, ok := rec.Named("aws:iam/role:Role", "kafka-topics-role")
+	assert.False(t, ok, "topic-admin role created without TopicAdmin")
 	// 2 alarms per broker and one for the cluster
-	if got := len(rec.OfType("aws:cloudwatch/metricAlarm:MetricAlarm")); got != 13 {
-		t.Errorf("%d alarms", got)
-	}
+	assert.Len(t, rec.OfType("aws:cloudwatch/metricAlarm:MetricAlarm"), 13, "alarms")
 	disk, _ := rec.Named("aws:cloudwatch/metricAlarm:MetricAlarm", "kafka-broker-6-disk")
-	if disk.String("dimensions.Broker ID") != "6" || disk.String("metricName") != "KafkaDataLogsDiskUsed" || disk.Number("threshold") != 80 {
-		t.Errorf("disk alarm %+v", disk.Inputs)
-	}
+	assert.Equal(t, "6", disk.String("dimensions.Broker ID"), "disk alarm %+v", disk.Inputs)
+	assert.Equal(t, "KafkaDataLogsDiskUsed", disk.String("metricName"), "disk alarm %+v", disk.Inputs)
+	assert.Equal(t, 80.0, disk.Number("threshold"), "disk alarm %+v", disk.Inputs)
 }
 
 func TestClientPoliciesNameTheirTopics(t *testing.T) {
 	rec, err := run(t, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p, ok := rec.Named("aws:iam/policy:Policy", "kafka-client-matching-engine")
-	if !ok {
-		t.Fatal("no matching-engine policy")
-	}
+	require.True(t, ok, "no matching-engine policy")
 	var doc struct {
 		Statement []struct {
 			Sid      string
 			Resource any // a string when there is one
 		}
 	}
-	if err := json.Unmarshal([]byte(p.String("policy")), &doc); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal([]byte(p.String("policy")), &doc))
 	got := map[string]string{}
 	for _, s := range doc.Statement {
 		got[s.Sid] = fmt.Sprint(s.Resource)
@@ -124,14 +107,10 @@ func TestClientPoliciesNameTheirTopics(t *testing.T) {
 		"ConsumerGroups":   prefix + "group/cdx-test/0123abcd-uuid-1/matching-engine*",
 	}
 	for sid, w := range want {
-		if got[sid] != w {
-			t.Errorf("%s: %q, want %q", sid, got[sid], w)
-		}
+		assert.Equal(t, w, got[sid], sid)
 	}
 	gw, _ := rec.Named("aws:iam/policy:Policy", "kafka-client-api-gateway")
-	if strings.Contains(gw.String("policy"), "ReadData") {
-		t.Error("a producer-only client may read")
-	}
+	assert.NotContains(t, gw.String("policy"), "ReadData", "a producer-only client may read")
 }
 
 // policyDoc is an IAM policy document as the recorder holds it.
@@ -199,8 +178,6 @@ func TestInvalidArgs(t *testing.T) {
 		},
 	} {
 		_, err := run(t, func(a *Args, _ *pulumi.Context) error { mutate(a); return nil })
-		if err == nil {
-			t.Errorf("%s accepted", name)
-		}
+		assert.Error(t, err, "%s accepted", name)
 	}
 }

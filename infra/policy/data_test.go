@@ -3,6 +3,9 @@ package policy
 import (
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/components/mocks"
 )
 
@@ -80,18 +83,14 @@ func TestDataRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.rule+"/"+tt.path[len(tt.path)-1], func(t *testing.T) {
 			rule, ok := rules[tt.rule]
-			if !ok {
-				t.Fatalf("no rule %s", tt.rule)
-			}
+			require.True(t, ok, "no rule %s", tt.rule)
 			good := &Plan{Environment: tt.env, Resources: []mocks.Resource{{URN: "urn:good", Type: tt.typ, Inputs: tt.good()}}}
-			if f := rule.Check(good); len(f) != 0 {
-				t.Fatalf("compliant input fails: %+v", f)
-			}
+			require.Empty(t, rule.Check(good), "compliant input fails")
 			bad := &Plan{Environment: tt.env, Resources: []mocks.Resource{{URN: "urn:bad", Type: tt.typ, Inputs: withInput(tt.good(), tt.path, tt.value)}}}
 			f := rule.Check(bad)
-			if len(f) != 1 || f[0].Resource != "urn:bad" || f[0].Message == "" {
-				t.Fatalf("violation not found: %+v", f)
-			}
+			require.Len(t, f, 1, "violation not found")
+			require.Equal(t, "urn:bad", f[0].Resource, "violation on another resource: %+v", f)
+			require.NotEmpty(t, f[0].Message, "violation without a message: %+v", f)
 		})
 	}
 }
@@ -104,16 +103,12 @@ func TestProdOnlyRulesAndReplicas(t *testing.T) {
 	staging := &Plan{Environment: "staging", Resources: []mocks.Resource{{URN: "urn:db", Type: rdsInstance,
 		Inputs: withInput(withInput(goodDB(), []string{"multiAz"}, false), []string{"deletionProtection"}, false)}}}
 	for _, id := range []string{"rds-multi-az", "rds-deletion-protection"} {
-		if f := rules[id].Check(staging); len(f) != 0 {
-			t.Errorf("%s fails staging: %+v", id, f)
-		}
+		assert.Empty(t, rules[id].Check(staging), "%s fails staging", id)
 	}
 	replica := withInput(withInput(goodDB(), []string{"replicateSourceDb"}, "cdx-prod-trading"), []string{"backupRetentionPeriod"}, nil)
 	replica = withInput(replica, []string{"multiAz"}, false)
 	prod := &Plan{Environment: "prod", Resources: []mocks.Resource{{URN: "urn:replica", Type: rdsInstance, Inputs: replica}}}
 	for _, id := range []string{"rds-multi-az", "rds-backup-retention"} {
-		if f := rules[id].Check(prod); len(f) != 0 {
-			t.Errorf("%s applies to a replica: %+v", id, f)
-		}
+		assert.Empty(t, rules[id].Check(prod), "%s applies to a replica", id)
 	}
 }

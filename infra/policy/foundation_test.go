@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/components/mocks"
 )
 
@@ -19,7 +22,7 @@ func rule(t *testing.T, id string) Rule {
 			return ru
 		}
 	}
-	t.Fatalf("no rule %s", id)
+	require.FailNowf(t, "no such rule", "no rule %s", id)
 	return Rule{}
 }
 
@@ -130,32 +133,25 @@ func TestFoundationRules(t *testing.T) {
 		tested[c.rule] = true
 	}
 	for _, ru := range foundationRules() {
-		if !tested[ru.ID] {
-			t.Errorf("rule %s has no case", ru.ID)
-		}
+		assert.True(t, tested[ru.ID], "rule %s has no case", ru.ID)
 	}
 	for _, c := range cases {
 		t.Run(c.rule+"/"+c.failsOn, func(t *testing.T) {
 			ru := rule(t, c.rule)
-			if got := ru.Check(&Plan{Environment: "prod", Resources: c.pass}); len(got) != 0 {
-				t.Errorf("passing plan fails: %+v", got)
-			}
+			assert.Empty(t, ru.Check(&Plan{Environment: "prod", Resources: c.pass}), "passing plan fails")
 			got := ru.Check(&Plan{Environment: "prod", Resources: c.fail})
-			if len(got) == 0 {
-				t.Fatal("violating plan passes")
-			}
-			if !strings.HasSuffix(got[0].Resource, "::"+c.failsOn) || !strings.Contains(got[0].Message, c.contains) {
-				t.Errorf("finding %+v; want it on %s mentioning %q", got[0], c.failsOn, c.contains)
-			}
+			require.NotEmpty(t, got, "violating plan passes")
+			assert.True(t, strings.HasSuffix(got[0].Resource, "::"+c.failsOn), "finding %+v; want it on %s", got[0], c.failsOn)
+			assert.Contains(t, got[0].Message, c.contains, "finding %+v", got[0])
 		})
 	}
 }
 
 func TestEveryFoundationRuleMirrorsACheck(t *testing.T) {
 	for _, ru := range foundationRules() {
-		if ru.Mirrors == "" || ru.Summary == "" || ru.Check == nil {
-			t.Errorf("rule %s lacks its mirrored id, summary or check", ru.ID)
-		}
+		assert.NotEmpty(t, ru.Mirrors, "rule %s lacks its mirrored id", ru.ID)
+		assert.NotEmpty(t, ru.Summary, "rule %s lacks its summary", ru.ID)
+		assert.NotNil(t, ru.Check, "rule %s lacks its check", ru.ID)
 	}
 }
 
@@ -163,7 +159,6 @@ func TestAdoptedEKSClustersAreJudgedThroughTheirComponent(t *testing.T) {
 	comp := r(tokEKSComponent, "eks", m{"encryptionConfigKeyArn": "arn:kms"})
 	child := r(tokEKSCluster, "eks-eksCluster", m{})
 	child.Parent = comp.URN
-	if got := rule(t, "eks-secrets-encryption").Check(&Plan{Resources: []mocks.Resource{comp, child}}); len(got) != 0 {
-		t.Errorf("the cluster pulumi-eks creates was judged on its own: %+v", got)
-	}
+	assert.Empty(t, rule(t, "eks-secrets-encryption").Check(&Plan{Resources: []mocks.Resource{comp, child}}),
+		"the cluster pulumi-eks creates was judged on its own")
 }

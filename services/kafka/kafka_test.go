@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/services/kafka"
 	"github.com/cantondex/platform/services/topics"
 )
@@ -18,17 +21,11 @@ import (
 func start(t *testing.T) (kafka.Cluster, *kafka.Producer) {
 	t.Helper()
 	e, err := kafka.StartEmbedded("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(e.Close)
-	if err := kafka.EnsureTopics(context.Background(), e.Cluster(), []topics.Topic{{Name: "t", Partitions: 3, ReplicationFactor: 3, RetentionMs: -1, CleanupPolicy: "delete", MinInsyncReplicas: 2}}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, kafka.EnsureTopics(context.Background(), e.Cluster(), []topics.Topic{{Name: "t", Partitions: 3, ReplicationFactor: 3, RetentionMs: -1, CleanupPolicy: "delete", MinInsyncReplicas: 2}}))
 	p, err := kafka.NewProducer(e.Cluster(), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })
 	return e.Cluster(), p
 }
@@ -61,13 +58,9 @@ func TestPublishConsumeInKeyOrderAndResume(t *testing.T) {
 	for i := 0; i < 60; i++ {
 		msgs = append(msgs, kafka.Message{Topic: "t", Key: []byte(fmt.Sprint("k", i%4)), Value: []byte(fmt.Sprint(i))})
 	}
-	if err := p.Publish(ctx, msgs[:30]...); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.Publish(ctx, msgs[:30]...))
 	for _, m := range msgs[30:] {
-		if err := p.Publish(ctx, m); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, p.Publish(ctx, m))
 	}
 
 	// The first delivery of a batch fails: the same messages come again, nothing is skipped.
@@ -85,37 +78,28 @@ func TestPublishConsumeInKeyOrderAndResume(t *testing.T) {
 			var a, b int
 			fmt.Sscan(vs[i-1], &a)
 			fmt.Sscan(vs[i], &b)
-			if b <= a {
-				t.Fatalf("key %s out of order: %v", k, vs)
-			}
+			require.Greater(t, b, a, "key %s out of order: %v", k, vs)
 		}
-		if len(vs) != 15 {
-			t.Fatalf("key %s got %d messages, want 15", k, len(vs))
-		}
+		require.Len(t, vs, 15, "key %s", k)
 	}
 
 	// The same group resumes after its committed offsets: only new messages arrive.
-	if err := p.Publish(ctx, kafka.Message{Topic: "t", Key: []byte("k0"), Value: []byte("60")}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.Publish(ctx, kafka.Message{Topic: "t", Key: []byte("k0"), Value: []byte("60")}))
 	s2 := &sink{byPK: map[string][]string{}, done: make(chan struct{}), want: 1}
 	g.Handle = s2.handle
 	runUntil(t, g, s2.done)
 	time.Sleep(300 * time.Millisecond) // let any wrongly redelivered message show up
 	s2.mu.Lock()
 	defer s2.mu.Unlock()
-	if s2.n != 1 || s2.byPK["k0"][0] != "60" {
-		t.Fatalf("resumed group got %v", s2.byPK)
-	}
+	require.Equal(t, 1, s2.n, "resumed group got %v", s2.byPK)
+	require.Equal(t, map[string][]string{"k0": {"60"}}, s2.byPK, "resumed group")
 }
 
 func TestAssignedResetsStartOffset(t *testing.T) {
 	cluster, p := start(t)
 	ctx := context.Background()
 	for i := 0; i < 10; i++ {
-		if err := p.Publish(ctx, kafka.Message{Topic: "t", Key: []byte("same"), Value: []byte(fmt.Sprint(i))}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, p.Publish(ctx, kafka.Message{Topic: "t", Key: []byte("same"), Value: []byte(fmt.Sprint(i))}))
 	}
 	all := &sink{byPK: map[string][]string{}, done: make(chan struct{}), want: 10}
 	g := &kafka.Group{Cluster: cluster, Group: "g2", Topics: []string{"t"}, Handle: all.handle}
@@ -125,9 +109,7 @@ func TestAssignedResetsStartOffset(t *testing.T) {
 	g.Handle = s.handle
 	g.Assigned = func(context.Context, string, int32) (int64, error) { return 6, nil }
 	runUntil(t, g, s.done)
-	if got := fmt.Sprint(s.byPK["same"]); got != "[6 7 8 9]" {
-		t.Fatalf("from offset 6 got %s", got)
-	}
+	require.Equal(t, []string{"6", "7", "8", "9"}, s.byPK["same"], "from offset 6")
 }
 
 func runUntil(t *testing.T, g *kafka.Group, done chan struct{}) {
@@ -138,10 +120,8 @@ func runUntil(t *testing.T, g *kafka.Group, done chan struct{}) {
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
-		t.Error("timed out waiting for messages")
+		assert.Fail(t, "timed out waiting for messages")
 	}
 	cancel()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, <-errc)
 }

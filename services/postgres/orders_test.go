@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/services/exchange"
 	"github.com/cantondex/platform/services/ledger"
 	"github.com/cantondex/platform/services/postgres"
@@ -21,18 +24,14 @@ func TestCreateOrdersBatch(t *testing.T) {
 	s := postgres.NewStore(pgtest.New(t, "orders"))
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, a := range []trading.Asset{{Symbol: "BTC", Scale: 8}, {Symbol: "USD", Scale: 6}} {
-		if err := s.CreateAsset(ctx, a); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, s.CreateAsset(ctx, a))
 	}
-	if _, err := s.CreateMarket(ctx, trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "0.01", LotSize: "0.0001",
-		MinPrice: 1, MaxPrice: 1 << 40, MinQty: 1, MaxQty: 1 << 40, CreatedAt: at}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.CreateMarket(ctx, trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "0.01", LotSize: "0.0001",
+		MinPrice: 1, MaxPrice: 1 << 40, MinQty: 1, MaxQty: 1 << 40, CreatedAt: at})
+	require.NoError(t, err)
 	d, _ := ledger.Deposit("d1", "alice", "USD", 1_000_000)
-	if _, err := s.Apply(ctx, d); err != nil {
-		t.Fatal(err)
-	}
+	_, err = s.Apply(ctx, d)
+	require.NoError(t, err)
 	order := func(id, client, account string, amount int64) exchange.NewOrder {
 		return exchange.NewOrder{Order: trading.Order{ID: id, ClientOrderID: client, Account: account, Market: "BTC-USD", Side: trading.Buy,
 			Type: trading.Limit, TimeInForce: trading.GTC, Price: 100, Quantity: 10, Status: trading.StatusPending, BookPrice: 100,
@@ -46,50 +45,52 @@ func TestCreateOrdersBatch(t *testing.T) {
 		order("o5", "c1", "alice", 10), // same client order id as o4
 		order("o6", "", "bob", 10),     // no funds at all
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := []struct {
 		id      string
 		existed bool
 		code    string
 	}{{"o1", false, ""}, {"", false, trading.EINSUFFICIENT}, {"o3", false, ""}, {"o4", false, ""}, {"o4", true, ""}, {"", false, trading.EINSUFFICIENT}}
+	require.Len(t, res, len(want), "one result per order")
 	for i, w := range want {
 		r := res[i]
-		if trading.ErrorCode(r.Err) != w.code && !(w.code == "" && r.Err == nil) || (w.code == "" && (r.Order.ID != w.id || r.Existed != w.existed)) {
-			t.Errorf("order %d: got %+v existed=%v err=%v, want id %q existed=%v code %q", i, r.Order.ID, r.Existed, r.Err, w.id, w.existed, w.code)
+		if w.code != "" {
+			assert.Equal(t, w.code, trading.ErrorCode(r.Err), "order %d: err %v", i, r.Err)
+			continue
+		}
+		if assert.NoError(t, r.Err, "order %d", i) {
+			assert.Equal(t, w.id, r.Order.ID, "order %d", i)
+			assert.Equal(t, w.existed, r.Existed, "order %d existed", i)
 		}
 	}
-	if b, _ := s.Balance(ctx, "alice", "USD"); b.Held != 900_010 || b.Total != 1_000_000 {
-		t.Fatalf("alice %+v, want held 900010", b)
-	}
+	b, _ := s.Balance(ctx, "alice", "USD")
+	require.Equal(t, int64(900_010), b.Held, "alice %+v", b)
+	require.Equal(t, int64(1_000_000), b.Total, "alice %+v", b)
 	for _, id := range []string{"o2", "o5"} {
-		if _, err := s.Order(ctx, "alice", id); trading.ErrorCode(err) != trading.ENOTFOUND {
-			t.Errorf("order %s recorded: %v", id, err)
-		}
+		_, err := s.Order(ctx, "alice", id)
+		assert.Equal(t, trading.ENOTFOUND, trading.ErrorCode(err), "order %s recorded: %v", id, err)
 	}
-	if _, err := s.Hold(ctx, "o2"); trading.ErrorCode(err) != trading.ENOTFOUND {
-		t.Errorf("refused order's hold: %v", err)
-	}
-	if h, err := s.Hold(ctx, "o3"); err != nil || h.Remaining != 300_000 || h.Closed {
-		t.Errorf("hold o3 %+v %v", h, err)
+	_, err = s.Hold(ctx, "o2")
+	assert.Equal(t, trading.ENOTFOUND, trading.ErrorCode(err), "refused order's hold: %v", err)
+	h, err := s.Hold(ctx, "o3")
+	if assert.NoError(t, err, "hold o3") {
+		assert.Equal(t, int64(300_000), h.Remaining, "hold o3 %+v", h)
+		assert.False(t, h.Closed, "hold o3 %+v", h)
 	}
 	tot, err := s.Totals(ctx)
-	if err != nil || tot["USD"].Held != tot["USD"].OpenHeld || tot["USD"].Owners != 1_000_000 {
-		t.Fatalf("totals %+v %v", tot, err)
-	}
+	require.NoError(t, err, "totals")
+	require.Equal(t, tot["USD"].OpenHeld, tot["USD"].Held, "totals %+v", tot)
+	require.Equal(t, int64(1_000_000), tot["USD"].Owners, "totals %+v", tot)
 	// The open-order count the pre-trade check reads is kept by counters: it agrees with a
 	// count of the orders, here and after a reset cancels them all.
 	wantOpen := func(account string, n int) {
 		t.Helper()
 		st, err := s.PreTrade(ctx, account, "BTC-USD")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		exact, err := s.OpenOrderCount(ctx, account)
-		if err != nil || st.OpenOrders != n || exact != n {
-			t.Fatalf("%s: pre-trade open orders %d, counted %d (%v), want %d", account, st.OpenOrders, exact, err, n)
-		}
+		require.NoError(t, err, "%s: count of open orders", account)
+		require.Equal(t, n, st.OpenOrders, "%s: pre-trade open orders", account)
+		require.Equal(t, n, exact, "%s: counted open orders", account)
 	}
 	wantOpen("alice", 3)
 	wantOpen("bob", 0)
@@ -97,12 +98,11 @@ func TestCreateOrdersBatch(t *testing.T) {
 	// account only.
 	_, existing, err := s.PreTradeAll(ctx, []string{"alice", "alice", "alice", "bob"}, []string{"BTC-USD", "BTC-USD", "BTC-USD", "BTC-USD"},
 		[]string{"c1", "", "c2", "c1"})
-	if err != nil || fmt.Sprint(existing) != fmt.Sprint([]string{"o4", "", "", ""}) {
-		t.Fatalf("existing orders by client order id: %q, %v", existing, err)
-	}
-	if n, err := s.ResetFlow(ctx, "test", at); err != nil || n != 3 {
-		t.Fatalf("reset cancelled %d: %v", n, err)
-	}
+	require.NoError(t, err, "existing orders by client order id")
+	require.Equal(t, []string{"o4", "", "", ""}, existing, "existing orders by client order id")
+	n, err := s.ResetFlow(ctx, "test", at)
+	require.NoError(t, err, "reset")
+	require.Equal(t, 3, n, "reset cancelled")
 	wantOpen("alice", 0)
 }
 
@@ -114,9 +114,8 @@ func TestCreateOrdersOpenLimitAcrossBatches(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, asset := range []string{"USD", "BTC"} {
 		d, _ := ledger.Deposit("d-"+asset, "alice", asset, 1_000_000_000)
-		if _, err := s.Apply(ctx, d); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.Apply(ctx, d)
+		require.NoError(t, err)
 	}
 	var mu sync.Mutex
 	recorded, limited := 0, 0
@@ -138,8 +137,7 @@ func TestCreateOrdersOpenLimitAcrossBatches(t *testing.T) {
 					BookTIF: trading.GTC, HoldAsset: asset, CreatedAt: at, UpdatedAt: at}, Hold: ledger.Reserve(id, "alice", asset, 1000), OpenLimit: 10})
 			}
 			res, err := s.CreateOrders(ctx, batch)
-			if err != nil {
-				t.Error(err)
+			if !assert.NoError(t, err) {
 				return
 			}
 			mu.Lock()
@@ -151,21 +149,18 @@ func TestCreateOrdersOpenLimitAcrossBatches(t *testing.T) {
 				case trading.ErrorCode(r.Err) == trading.ECONFLICT:
 					limited++
 				default:
-					t.Errorf("order: %v", r.Err)
+					assert.NoError(t, r.Err, "order")
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	if recorded != 10 || limited != 22 {
-		t.Fatalf("%d recorded and %d refused of 32 with a limit of 10", recorded, limited)
-	}
-	if n, err := s.OpenOrderCount(ctx, "alice"); err != nil || n != 10 {
-		t.Fatalf("open orders %d %v", n, err)
-	}
+	require.Equal(t, 10, recorded, "recorded of 32 with a limit of 10")
+	require.Equal(t, 22, limited, "refused of 32 with a limit of 10")
+	n, err := s.OpenOrderCount(ctx, "alice")
+	require.NoError(t, err, "open orders")
+	require.Equal(t, 10, n, "open orders")
 	usd, _ := s.Balance(ctx, "alice", "USD")
 	btc, _ := s.Balance(ctx, "alice", "BTC")
-	if usd.Held+btc.Held != 10_000 {
-		t.Fatalf("held %d USD and %d BTC, want 10000 in all: a refused order reserved funds", usd.Held, btc.Held)
-	}
+	require.Equal(t, int64(10_000), usd.Held+btc.Held, "held %d USD and %d BTC, want 10000 in all: a refused order reserved funds", usd.Held, btc.Held)
 }

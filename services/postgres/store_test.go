@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/services/ledger"
 	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/postgres/pgtest"
@@ -17,9 +19,7 @@ func TestLedgerContract(t *testing.T) {
 
 func TestMigrateTwiceIsHarmless(t *testing.T) {
 	db := pgtest.New(t, "migrate")
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, db.Migrate(context.Background()))
 }
 
 // BenchmarkLedgerTransfers measures settled trade transfers per second, applied in batches

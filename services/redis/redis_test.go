@@ -156,11 +156,11 @@ func TestLimiterConcurrentHits(t *testing.T) {
 					ok, _, err := l.Allow(ctx, key)
 					switch {
 					case err != nil:
-						t.Error(err)
+						assert.NoError(t, err, key)
 					case key != "burst" && ok:
 						other.Add(1)
 					case key != "burst":
-						t.Errorf("%s refused", key)
+						assert.Failf(t, "a key with one hit refused", "%s refused", key)
 					case ok:
 						admitted.Add(1)
 					default:
@@ -216,7 +216,7 @@ func TestLimiterFailedHitFailsAlone(t *testing.T) {
 					case key != "broken" && err == nil && ok:
 						admitted.Add(1)
 					default:
-						t.Errorf("%s: ok=%v err=%v", key, ok, err)
+						assert.Failf(t, "a hit answered wrongly", "%s: ok=%v err=%v", key, ok, err)
 					}
 				}()
 			}
