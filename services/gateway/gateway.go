@@ -30,7 +30,7 @@ import (
 
 // Config is the gateway's part of the environment.
 type Config struct {
-	Addr          string        // HTTP_ADDR: where the API listens
+	Addr          string        // HTTP_ADDR: where the API listens, default :8080 (all interfaces)
 	DatabaseURL   string        // DATABASE_URL: auth store; memory when empty
 	TokenKey      []byte        // AUTH_TOKEN_KEY (base64, 32+ bytes): generated per run when empty
 	SealKey       []byte        // AUTH_SEAL_KEY (base64, 32 bytes): generated per run when empty
@@ -54,7 +54,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		AccessTTL: 15 * time.Minute, RatePerSecond: 100, AuthPerMinute: 600,
 	}
 	if c.Addr == "" {
-		c.Addr = "127.0.0.1:8080"
+		c.Addr = ":8080"
 	}
 	if c.BodyLimit == "" {
 		c.BodyLimit = "64K"
@@ -125,7 +125,9 @@ type Gateway struct {
 	// AdminEmail and AdminPassword are the admin credential of this run ("" when none).
 	AdminEmail, AdminPassword string
 	Listener                  net.Listener
-	close                     []func()
+	// Ready checks the auth store and the backend: the operations listener's /ready.
+	Ready func(ctx context.Context) error
+	close []func()
 }
 
 // New builds the gateway and binds its listener; Serve runs it.
@@ -189,11 +191,15 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 			return nil, fmt.Errorf("admin user: %w", err)
 		}
 	}
+	g.Ready = ready
+	if g.Ready == nil {
+		g.Ready = func(context.Context) error { return nil }
+	}
 	g.Server, err = gwhttp.New(gwhttp.Deps{
 		Auth: svc, Orders: be.Orders, Markets: be.Markets, Accounts: be.Accounts, Risk: be.Risk,
 		RequestLimiter: be.Redis.NewLimiter(cfg.RatePerSecond, time.Second),
 		AuthLimiter:    be.Redis.NewLimiter(cfg.AuthPerMinute, time.Minute),
-		Ready:          ready, Registry: reg, Logger: log,
+		Registry:       reg, Logger: log,
 	}, gwhttp.Config{BodyLimit: cfg.BodyLimit, CORSOrigins: cfg.CORSOrigins})
 	if err != nil {
 		return nil, err

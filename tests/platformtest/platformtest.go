@@ -43,6 +43,7 @@ func Build(dir string) (string, error) {
 // Platform is a running cantondex process.
 type Platform struct {
 	URL           string // base URL, ending in /api/v1
+	OpsURL        string // the operations listener: /health, /ready, /metrics
 	AdminEmail    string
 	AdminPassword string
 
@@ -76,7 +77,7 @@ func (s *syncBuffer) String() string {
 func Start(bin string, env ...string) (*Platform, error) {
 	p := &Platform{logs: &syncBuffer{}, done: make(chan error, 1), client: &http.Client{Timeout: 10 * time.Second}}
 	p.cmd = exec.Command(bin)
-	p.cmd.Env = append(cleanEnv(), append([]string{"HTTP_ADDR=127.0.0.1:0", "LOG_FORMAT=text"}, env...)...)
+	p.cmd.Env = append(cleanEnv(), append([]string{"HTTP_ADDR=127.0.0.1:0", "OPS_ADDR=127.0.0.1:0", "LOG_FORMAT=text"}, env...)...)
 	p.cmd.Stderr = p.logs
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -96,7 +97,7 @@ func Start(bin string, env ...string) (*Platform, error) {
 	}()
 	go func() { p.done <- p.cmd.Wait() }()
 	deadline := time.After(60 * time.Second)
-	for p.URL == "" || p.AdminPassword == "" {
+	for p.URL == "" || p.OpsURL == "" || p.AdminPassword == "" {
 		select {
 		case l, ok := <-lines:
 			if !ok {
@@ -104,6 +105,8 @@ func Start(bin string, env ...string) (*Platform, error) {
 			}
 			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "API:"); ok {
 				p.URL = strings.TrimSpace(v)
+			} else if v, ok := strings.CutPrefix(strings.TrimSpace(l), "ops:"); ok {
+				p.OpsURL = strings.TrimSpace(v)
 			} else if v, ok := strings.CutPrefix(strings.TrimSpace(l), "admin:"); ok {
 				p.AdminEmail = strings.TrimSpace(v)
 			} else if v, ok := strings.CutPrefix(strings.TrimSpace(l), "password:"); ok {
@@ -132,7 +135,7 @@ func cleanEnv() []string {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
-		case "DATABASE_URL", "KAFKA_BROKERS", "REDIS_URL", "HTTP_ADDR", "ADMIN_EMAIL", "ADMIN_PASSWORD",
+		case "DATABASE_URL", "KAFKA_BROKERS", "REDIS_URL", "HTTP_ADDR", "OPS_ADDR", "REDIS_PREFIX", "ADMIN_EMAIL", "ADMIN_PASSWORD",
 			"AUTH_TOKEN_KEY", "AUTH_SEAL_KEY", "ACCESS_TOKEN_TTL", "RATE_LIMIT_PER_SECOND", "AUTH_RATE_LIMIT_PER_MINUTE":
 			continue
 		}

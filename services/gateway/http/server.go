@@ -17,7 +17,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cantondex/platform/services/auth"
 	"github.com/cantondex/platform/services/trading"
@@ -52,10 +51,8 @@ type Deps struct {
 	RequestLimiter Limiter
 	// AuthLimiter counts register, login and refresh attempts per client address.
 	AuthLimiter Limiter
-	// Ready checks the dependencies for GET /ready; nil means always ready.
-	Ready    func(ctx context.Context) error
-	Registry *prometheus.Registry
-	Logger   *slog.Logger
+	Registry    *prometheus.Registry
+	Logger      *slog.Logger
 }
 
 // Config tunes the API.
@@ -166,11 +163,8 @@ type route struct {
 }
 
 func (s *Server) routes(reg *prometheus.Registry) []route {
-	metrics := echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// Health, readiness and metrics are served on the operations listener, not here.
 	return []route{
-		{"GET", "/health", public, s.health},
-		{"GET", "/ready", public, s.ready},
-		{"GET", "/metrics", public, metrics},
 		{"GET", "/openapi.json", public, serveOpenAPI},
 
 		{"POST", "/auth/register", public, s.registerUser},
@@ -217,20 +211,6 @@ func (s *Server) register(g *echo.Group, reg *prometheus.Registry) {
 		}
 		g.Add(r.method, r.path, h)
 	}
-}
-
-func (s *Server) health(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
-}
-
-func (s *Server) ready(c echo.Context) error {
-	if s.deps.Ready != nil {
-		if err := s.deps.Ready(c.Request().Context()); err != nil {
-			s.log.Warn("not ready", "err", err)
-			return trading.Errorf(trading.EUNAVAILABLE, "not ready")
-		}
-	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // observe records each request's duration by route pattern (not raw path, which would let

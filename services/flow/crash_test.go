@@ -1,4 +1,4 @@
-package app_test
+package flow_test
 
 import (
 	"context"
@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/alicebob/miniredis/v2"
 
-	"github.com/cantondex/platform/services/app"
+	"github.com/cantondex/platform/services/catalog"
 	"github.com/cantondex/platform/services/exchange"
+	"github.com/cantondex/platform/services/flow"
 	"github.com/cantondex/platform/services/kafka"
 	"github.com/cantondex/platform/services/ledger"
 	"github.com/cantondex/platform/services/matchingsvc"
@@ -103,7 +105,7 @@ func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash-safety run skipped in -short mode")
 	}
-	var store app.Store = memory.New()
+	var store flow.Store = memory.New()
 	if pgtest.Available(t) {
 		store = postgres.NewStore(pgtest.New(t, "crash"))
 	} else {
@@ -158,12 +160,13 @@ type binaries struct {
 }
 
 // process returns a restartable running binary name; kill sends SIGKILL.
-func (b *binaries) process(t *testing.T, name string, brokers []string) *restartable {
+func (b *binaries) process(t *testing.T, name string, brokers []string, redisURL string) *restartable {
 	r := &restartable{name: name}
 	r.start = func(context.Context) func() {
 		cmd := exec.Command(filepath.Join(b.dir, name))
 		cmd.Env = append(os.Environ(), "DATABASE_URL="+b.dbURL, "KAFKA_BROKERS="+strings.Join(brokers, ","),
-			"HTTP_ADDR=127.0.0.1:0", "KAFKA_GROUP_INSTANCE_ID="+name+"-0", "FEE_MAKER_BPS=3", "FEE_TAKER_BPS=7", "LOG_LEVEL=info")
+			"REDIS_URL="+redisURL, "REDIS_PREFIX=crash",
+			"OPS_ADDR=127.0.0.1:0", "KAFKA_GROUP_INSTANCE_ID="+name+"-0", "FEE_MAKER_BPS=3", "FEE_TAKER_BPS=7", "LOG_LEVEL=info")
 		fmt.Fprintf(b.logs, "=== %s start %s\n", name, time.Now().Format("15:04:05.000"))
 		cmd.Stdout, cmd.Stderr = b.logs, b.logs
 		if err := cmd.Start(); err != nil {
@@ -178,7 +181,7 @@ func (b *binaries) process(t *testing.T, name string, brokers []string) *restart
 	return r
 }
 
-func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
+func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	broker, err := kafka.StartEmbedded("")
@@ -190,17 +193,30 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 	if err := kafka.EnsureTopics(ctx, brokers, topics.All()); err != nil {
 		t.Fatal(err)
 	}
-	rdb, err := redis.OpenEmbedded("crash")
+	// An in-process Redis with an address, so that the service binaries reach it too.
+	mini := miniredis.RunT(t)
+	redisURL := "redis://" + mini.Addr()
+	rdb, err := redis.Open(ctx, redisURL, "crash")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	producer := func(name string) *kafka.Producer {
-		p, err := kafka.NewProducer(brokers, name)
+	// Each in-process service registers its topics through its catalog entry, as its binary does.
+	kafkaOf := func(name string) *flow.Kafka {
+		return flow.NewKafka(catalog.MustLookup(name), brokers, "", nil, log)
+	}
+	producer := func(k *flow.Kafka) *flow.Producer {
+		p, err := k.Producer()
 		if err != nil {
 			t.Fatal(err)
 		}
 		return p
+	}
+	group := func(g *kafka.Group, err error) *kafka.Group {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
 	}
 
 	// Order entry: one exchange service at a time; a kill cancels the orders in flight.
@@ -210,7 +226,7 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 	)
 	limits := risk.Limits{MaxOpenOrders: 10_000, PriceBandBps: 5000}
 	orderEntry := &restartable{name: "order-entry", start: func(ctx context.Context) func() {
-		p := producer("order-entry")
+		p := producer(kafkaOf(catalog.APIGateway))
 		svc := exchange.New(store, p, rdb.Books(), limits, log)
 		entryMu.Lock()
 		entry = svc
@@ -219,20 +235,22 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 		return func() { wait(); _ = p.Close() }
 	}}
 	matching := &restartable{name: "matching-engine", start: func(ctx context.Context) func() {
-		p := producer("matching")
+		k := kafkaOf(catalog.MatchingEngine)
+		p := producer(k)
 		m := &matchingsvc.Service{Store: store, Publisher: p, Depth: rdb.Books(), Log: log, SnapshotEvery: 300}
-		wait := goWait(ctx, app.MatchingGroupFor(brokers, m, log).Run)
+		wait := goWait(ctx, group(flow.MatchingGroup(k, m)).Run)
 		return func() { wait(); _ = p.Close() }
 	}}
 	settle := &restartable{name: "settlement", start: func(ctx context.Context) func() {
-		p := producer("settlement")
+		k := kafkaOf(catalog.SettlementCoordinator)
+		p := producer(k)
 		s := &settlement.Service{Store: store, Publisher: p, Fees: settlement.Fees{MakerBps: 3, TakerBps: 7}, Log: log}
-		wait := goWait(ctx, app.SettlementGroupFor(brokers, s, log).Run)
+		wait := goWait(ctx, group(flow.SettlementGroup(k, s)).Run)
 		return func() { wait(); _ = p.Close() }
 	}}
 	if procs != nil {
-		matching = procs.process(t, "matching-engine", brokers)
-		settle = procs.process(t, "settlement-coordinator", brokers)
+		matching = procs.process(t, "matching-engine", brokers, redisURL)
+		settle = procs.process(t, "settlement-coordinator", brokers, redisURL)
 	}
 	services := []*restartable{orderEntry, matching, settle}
 	for _, s := range services {
@@ -252,7 +270,7 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := seed.CreateMarket(ctx, app.DemoMarket); err != nil {
+	if _, err := seed.CreateMarket(ctx, flow.DemoMarket); err != nil {
 		t.Fatal(err)
 	}
 	accounts := make([]string, *crashAccounts)
@@ -357,7 +375,7 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 	for {
 		open := 0
 		for _, acct := range accounts {
-			st, err := store.PreTrade(ctx, acct, app.DemoMarket.Symbol)
+			st, err := store.PreTrade(ctx, acct, flow.DemoMarket.Symbol)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -390,7 +408,7 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 	checkInvariants(t, store, accounts, deposits, &accepted)
 }
 
-func checkInvariants(t *testing.T, store app.Store, accounts []string, deposits map[string]int64, accepted *sync.Map) {
+func checkInvariants(t *testing.T, store flow.Store, accounts []string, deposits map[string]int64, accepted *sync.Map) {
 	ctx := context.Background()
 	// No accepted order lost: each exists, ended, and its fills match its trades.
 	filledByTrades := map[string]int64{}
@@ -482,7 +500,7 @@ func groupDiagnostics(t *testing.T, brokers []string) {
 		t.Logf("diagnostics: %v", err)
 		return
 	}
-	for group, topic := range map[string]string{app.MatchingGroup: topics.Orders, app.SettlementGroup: topics.Trades} {
+	for group, topic := range map[string]string{catalog.MatchingEngine: topics.Orders, catalog.SettlementCoordinator: topics.Trades} {
 		parts, err := client.Partitions(topic)
 		if err != nil {
 			t.Logf("diagnostics %s: %v", topic, err)
@@ -517,7 +535,7 @@ func groupDiagnostics(t *testing.T, brokers []string) {
 }
 
 // stuckOrders logs the accepted orders that have not ended.
-func stuckOrders(t *testing.T, store app.Store, accounts []string, accepted *sync.Map) {
+func stuckOrders(t *testing.T, store flow.Store, accounts []string, accepted *sync.Map) {
 	ctx := context.Background()
 	n := 0
 	accepted.Range(func(k, v any) bool {
