@@ -160,11 +160,11 @@ type binaries struct {
 }
 
 // process returns a restartable running binary name; kill sends SIGKILL.
-func (b *binaries) process(t *testing.T, name string, brokers []string, redisURL string) *restartable {
+func (b *binaries) process(t *testing.T, name string, cluster kafka.Cluster, redisURL string) *restartable {
 	r := &restartable{name: name}
 	r.start = func(context.Context) func() {
 		cmd := exec.Command(filepath.Join(b.dir, name))
-		cmd.Env = append(os.Environ(), "DATABASE_URL="+b.dbURL, "KAFKA_BROKERS="+strings.Join(brokers, ","),
+		cmd.Env = append(append(os.Environ(), cluster.Env()...), "DATABASE_URL="+b.dbURL,
 			"REDIS_URL="+redisURL, "REDIS_PREFIX=crash",
 			"OPS_ADDR=127.0.0.1:0", "KAFKA_GROUP_INSTANCE_ID="+name+"-0", "FEE_MAKER_BPS=3", "FEE_TAKER_BPS=7", "LOG_LEVEL=info")
 		fmt.Fprintf(b.logs, "=== %s start %s\n", name, time.Now().Format("15:04:05.000"))
@@ -189,8 +189,8 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 		t.Fatal(err)
 	}
 	defer broker.Close()
-	brokers := broker.Brokers()
-	if err := kafka.EnsureTopics(ctx, brokers, topics.All()); err != nil {
+	cluster := broker.Cluster()
+	if err := kafka.EnsureTopics(ctx, cluster, topics.All()); err != nil {
 		t.Fatal(err)
 	}
 	// An in-process Redis with an address, so that the service binaries reach it too.
@@ -203,7 +203,7 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 	defer rdb.Close()
 	// Each in-process service registers its topics through its catalog entry, as its binary does.
 	kafkaOf := func(name string) *flow.Kafka {
-		return flow.NewKafka(catalog.MustLookup(name), brokers, "", nil, log)
+		return flow.NewKafka(catalog.MustLookup(name), cluster, "", nil, log)
 	}
 	producer := func(k *flow.Kafka) *flow.Producer {
 		p, err := k.Producer()
@@ -249,8 +249,8 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 		return func() { wait(); _ = p.Close() }
 	}}
 	if procs != nil {
-		matching = procs.process(t, "matching-engine", brokers, redisURL)
-		settle = procs.process(t, "settlement-coordinator", brokers, redisURL)
+		matching = procs.process(t, "matching-engine", cluster, redisURL)
+		settle = procs.process(t, "settlement-coordinator", cluster, redisURL)
 	}
 	services := []*restartable{orderEntry, matching, settle}
 	for _, s := range services {
@@ -391,7 +391,7 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 			break
 		}
 		if time.Now().After(deadline) {
-			groupDiagnostics(t, brokers)
+			groupDiagnostics(t, cluster)
 			stuckOrders(t, store, accounts, &accepted)
 			t.Fatalf("%d orders still open after the flow drained", open)
 		}
@@ -488,8 +488,13 @@ func checkInvariants(t *testing.T, store flow.Store, accounts []string, deposits
 
 // groupDiagnostics logs, for each consumer group and the topic it consumes, the committed
 // offset of every partition next to its high-water mark.
-func groupDiagnostics(t *testing.T, brokers []string) {
-	client, err := sarama.NewClient(brokers, kafka.Config("crash-diagnostics"))
+func groupDiagnostics(t *testing.T, cluster kafka.Cluster) {
+	cfg, err := cluster.Config("crash-diagnostics")
+	if err != nil {
+		t.Logf("diagnostics: %v", err)
+		return
+	}
+	client, err := sarama.NewClient(cluster.Brokers, cfg)
 	if err != nil {
 		t.Logf("diagnostics: %v", err)
 		return

@@ -25,7 +25,7 @@ import (
 // Kafka is one catalog entry's Kafka access in a process.
 type Kafka struct {
 	Entry      catalog.Service
-	Brokers    []string
+	Cluster    kafka.Cluster
 	InstanceID string // KAFKA_GROUP_INSTANCE_ID: static membership of the groups
 	Log        *slog.Logger
 
@@ -38,11 +38,11 @@ type Kafka struct {
 
 // NewKafka returns entry's Kafka access; m (optional) reports registrations and poison
 // messages.
-func NewKafka(entry catalog.Service, brokers []string, instanceID string, m *Metrics, log *slog.Logger) *Kafka {
+func NewKafka(entry catalog.Service, c kafka.Cluster, instanceID string, m *Metrics, log *slog.Logger) *Kafka {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Kafka{Entry: entry, Brokers: brokers, InstanceID: instanceID, Log: log, metrics: m,
+	return &Kafka{Entry: entry, Cluster: c, InstanceID: instanceID, Log: log, metrics: m,
 		consume: map[catalog.Consume]bool{}, produce: map[string]bool{}, poison: map[string]*kafka.PoisonError{}}
 }
 
@@ -59,7 +59,7 @@ func (k *Kafka) Group(group string, ts []string, maxBatch int, h kafka.BatchHand
 		k.metrics.registered(k.Entry.Name, "consume", t, group)
 	}
 	k.mu.Unlock()
-	g := &kafka.Group{Brokers: k.Brokers, Group: group, Topics: ts, MaxBatch: maxBatch, Log: k.Log, InstanceID: k.InstanceID,
+	g := &kafka.Group{Cluster: k.Cluster, Group: group, Topics: ts, MaxBatch: maxBatch, Log: k.Log, InstanceID: k.InstanceID,
 		Handle: func(ctx context.Context, msgs []kafka.Message) error {
 			err := h(ctx, msgs)
 			k.observe(group, msgs[0], err)
@@ -74,7 +74,7 @@ func (k *Kafka) Producer() (*Producer, error) {
 	if len(k.Entry.Produces) == 0 {
 		return nil, fmt.Errorf("%s produces no topic in its catalog entry", k.Entry.Name)
 	}
-	p, err := kafka.NewProducer(k.Brokers, k.Entry.Name)
+	p, err := kafka.NewProducer(k.Cluster, k.Entry.Name)
 	if err != nil {
 		return nil, err
 	}

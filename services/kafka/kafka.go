@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/cantondex/platform/services/topics"
 )
@@ -34,8 +33,8 @@ type Message struct {
 	Timestamp time.Time
 }
 
-// Config returns the sarama configuration the platform uses for clientID.
-func Config(clientID string) *sarama.Config {
+// baseConfig is the sarama configuration the platform uses for clientID, before security.
+func baseConfig(clientID string) *sarama.Config {
 	c := sarama.NewConfig()
 	c.ClientID = clientID
 	c.Version = version
@@ -62,37 +61,12 @@ func Config(clientID string) *sarama.Config {
 	return c
 }
 
-// Embedded is an in-process Kafka-protocol broker (kfake). State lives in memory unless dir
-// is set, in which case it is persisted there.
-type Embedded struct {
-	cluster *kfake.Cluster
-}
-
-// StartEmbedded starts a one-broker cluster on a free local port.
-func StartEmbedded(dir string) (*Embedded, error) {
-	opts := []kfake.Opt{kfake.NumBrokers(1)}
-	if dir != "" {
-		opts = append(opts, kfake.DataDir(dir))
-	}
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("start embedded kafka: %w", err)
-	}
-	return &Embedded{cluster: c}, nil
-}
-
-// Brokers returns the addresses to connect to.
-func (e *Embedded) Brokers() []string { return e.cluster.ListenAddrs() }
-
-// Close stops the broker.
-func (e *Embedded) Close() { e.cluster.Close() }
-
 // EnsureTopics creates the topics that do not exist yet, capping replication and
 // min.insync.replicas to the broker count.
-func EnsureTopics(ctx context.Context, brokers []string, ts []topics.Topic) error {
-	admin, err := sarama.NewClusterAdmin(brokers, Config("cantondex-admin"))
+func EnsureTopics(ctx context.Context, c Cluster, ts []topics.Topic) error {
+	admin, err := c.admin("cantondex-admin")
 	if err != nil {
-		return fmt.Errorf("kafka admin: %w", err)
+		return err
 	}
 	defer admin.Close()
 	existing, err := admin.ListTopics()
@@ -127,6 +101,19 @@ func EnsureTopics(ctx context.Context, brokers []string, ts []topics.Topic) erro
 	return ctx.Err()
 }
 
+// admin connects a cluster admin client.
+func (c Cluster) admin(clientID string) (sarama.ClusterAdmin, error) {
+	cfg, err := c.Config(clientID)
+	if err != nil {
+		return nil, err
+	}
+	a, err := sarama.NewClusterAdmin(c.Brokers, cfg)
+	if err != nil {
+		return nil, c.connectError("kafka admin", err)
+	}
+	return a, nil
+}
+
 // Producer publishes messages synchronously with the idempotent producer. It is safe for
 // concurrent use; Publish after Close returns ErrClosed.
 type Producer struct {
@@ -138,11 +125,15 @@ type Producer struct {
 // ErrClosed is returned by Publish on a closed producer.
 var ErrClosed = errors.New("kafka producer closed")
 
-// NewProducer connects a producer.
-func NewProducer(brokers []string, clientID string) (*Producer, error) {
-	p, err := sarama.NewSyncProducer(brokers, Config(clientID))
+// NewProducer connects a producer to c.
+func NewProducer(c Cluster, clientID string) (*Producer, error) {
+	cfg, err := c.Config(clientID)
 	if err != nil {
-		return nil, fmt.Errorf("kafka producer: %w", err)
+		return nil, err
+	}
+	p, err := sarama.NewSyncProducer(c.Brokers, cfg)
+	if err != nil {
+		return nil, c.connectError("kafka producer", err)
 	}
 	return &Producer{p: p}, nil
 }
@@ -191,7 +182,7 @@ type BatchHandler func(ctx context.Context, msgs []Message) error
 
 // Group is a consumer group membership that feeds a BatchHandler.
 type Group struct {
-	Brokers  []string
+	Cluster  Cluster
 	Group    string
 	Topics   []string
 	Handle   BatchHandler
@@ -212,11 +203,14 @@ type Group struct {
 
 // Run consumes until ctx ends, rejoining after rebalances and transient errors.
 func (g *Group) Run(ctx context.Context) error {
-	cfg := Config(g.Group)
-	cfg.Consumer.Group.InstanceId = g.InstanceID
-	cg, err := sarama.NewConsumerGroup(g.Brokers, g.Group, cfg)
+	cfg, err := g.Cluster.Config(g.Group)
 	if err != nil {
-		return fmt.Errorf("consumer group %s: %w", g.Group, err)
+		return err
+	}
+	cfg.Consumer.Group.InstanceId = g.InstanceID
+	cg, err := sarama.NewConsumerGroup(g.Cluster.Brokers, g.Group, cfg)
+	if err != nil {
+		return g.Cluster.connectError("consumer group "+g.Group, err)
 	}
 	defer cg.Close()
 	h := &groupHandler{g: g}

@@ -15,22 +15,22 @@ import (
 
 // start runs an embedded broker with topic "t" (3 partitions) and returns its addresses and a
 // producer, both closed at cleanup.
-func start(t *testing.T) ([]string, *kafka.Producer) {
+func start(t *testing.T) (kafka.Cluster, *kafka.Producer) {
 	t.Helper()
 	e, err := kafka.StartEmbedded("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close)
-	if err := kafka.EnsureTopics(context.Background(), e.Brokers(), []topics.Topic{{Name: "t", Partitions: 3, ReplicationFactor: 3, RetentionMs: -1, CleanupPolicy: "delete", MinInsyncReplicas: 2}}); err != nil {
+	if err := kafka.EnsureTopics(context.Background(), e.Cluster(), []topics.Topic{{Name: "t", Partitions: 3, ReplicationFactor: 3, RetentionMs: -1, CleanupPolicy: "delete", MinInsyncReplicas: 2}}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := kafka.NewProducer(e.Brokers(), "test")
+	p, err := kafka.NewProducer(e.Cluster(), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	return e.Brokers(), p
+	return e.Cluster(), p
 }
 
 type sink struct {
@@ -55,7 +55,7 @@ func (s *sink) handle(_ context.Context, msgs []kafka.Message) error {
 }
 
 func TestPublishConsumeInKeyOrderAndResume(t *testing.T) {
-	brokers, p := start(t)
+	cluster, p := start(t)
 	ctx := context.Background()
 	var msgs []kafka.Message
 	for i := 0; i < 60; i++ {
@@ -73,7 +73,7 @@ func TestPublishConsumeInKeyOrderAndResume(t *testing.T) {
 	// The first delivery of a batch fails: the same messages come again, nothing is skipped.
 	var failed atomic.Bool
 	s := &sink{byPK: map[string][]string{}, done: make(chan struct{}), want: 60}
-	g := &kafka.Group{Brokers: brokers, Group: "g1", Topics: []string{"t"}, Handle: func(ctx context.Context, ms []kafka.Message) error {
+	g := &kafka.Group{Cluster: cluster, Group: "g1", Topics: []string{"t"}, Handle: func(ctx context.Context, ms []kafka.Message) error {
 		if failed.CompareAndSwap(false, true) {
 			return errors.New("transient")
 		}
@@ -110,7 +110,7 @@ func TestPublishConsumeInKeyOrderAndResume(t *testing.T) {
 }
 
 func TestAssignedResetsStartOffset(t *testing.T) {
-	brokers, p := start(t)
+	cluster, p := start(t)
 	ctx := context.Background()
 	for i := 0; i < 10; i++ {
 		if err := p.Publish(ctx, kafka.Message{Topic: "t", Key: []byte("same"), Value: []byte(fmt.Sprint(i))}); err != nil {
@@ -118,7 +118,7 @@ func TestAssignedResetsStartOffset(t *testing.T) {
 		}
 	}
 	all := &sink{byPK: map[string][]string{}, done: make(chan struct{}), want: 10}
-	g := &kafka.Group{Brokers: brokers, Group: "g2", Topics: []string{"t"}, Handle: all.handle}
+	g := &kafka.Group{Cluster: cluster, Group: "g2", Topics: []string{"t"}, Handle: all.handle}
 	runUntil(t, g, all.done)
 	// Everything is committed; a member that must replay from offset 6 gets 6..9 again.
 	s := &sink{byPK: map[string][]string{}, done: make(chan struct{}), want: 4}

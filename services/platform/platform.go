@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cantondex/platform/services/catalog"
+	"github.com/cantondex/platform/services/kafka"
 )
 
 // Config is a binary's process settings and the endpoints of the dependencies its catalog
@@ -43,7 +44,7 @@ type Config struct {
 
 	DatabaseURL  string   // DATABASE_URL
 	DBMaxConns   int32    // DB_MAX_CONNS, default 16
-	KafkaBrokers []string // KAFKA_BROKERS, comma separated
+	Kafka        kafka.Cluster // KAFKA_BROKERS (comma separated) and the TLS/SASL settings (kafka.ClusterFromEnv)
 	RedisURL     string   // REDIS_URL
 	RedisPrefix  string   // REDIS_PREFIX, default "cdx": every binary's keys share it
 }
@@ -64,7 +65,7 @@ func LoadConfig(entry catalog.Service, getenv func(string) string) (Config, erro
 	}
 	return c, errors.Join(
 		need("DATABASE_URL", c.DatabaseURL, entry.Database != "", "PostgreSQL (database "+entry.Database+")"),
-		need("KAFKA_BROKERS", strings.Join(c.KafkaBrokers, ","), entry.Kafka(), "Kafka"),
+		need("KAFKA_BROKERS", strings.Join(c.Kafka.Brokers, ","), entry.Kafka(), "Kafka"),
 		need("REDIS_URL", c.RedisURL, entry.Redis, "Redis"),
 	)
 }
@@ -90,10 +91,9 @@ func load(service, opsAddr string, getenv func(string) string) (Config, error) {
 	if !validInstanceID(c.KafkaInstanceID) {
 		return c, fmt.Errorf("KAFKA_GROUP_INSTANCE_ID %q: want at most 249 of a-z A-Z 0-9 . _ -", c.KafkaInstanceID)
 	}
-	for _, b := range strings.Split(getenv("KAFKA_BROKERS"), ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			c.KafkaBrokers = append(c.KafkaBrokers, b)
-		}
+	var err error
+	if c.Kafka, err = kafka.ClusterFromEnv(getenv); err != nil {
+		return c, err
 	}
 	if c.OpsAddr == "" {
 		c.OpsAddr = opsAddr

@@ -24,7 +24,7 @@ func TestLoadConfig(t *testing.T) {
 		"DB_MAX_CONNS": "4", "LOG_LEVEL": "debug", "KAFKA_GROUP_INSTANCE_ID": "matching-engine-0"}
 	c, err := LoadConfig(entry, env(full))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"a:9092", "b:9092"}, c.KafkaBrokers)
+	assert.Equal(t, []string{"a:9092", "b:9092"}, c.Kafka.Brokers)
 	assert.Equal(t, int32(4), c.DBMaxConns)
 	assert.Equal(t, slog.LevelDebug, c.LogLevel)
 	assert.Equal(t, ":9090", c.OpsAddr, "a pod's operations listener is on all interfaces")

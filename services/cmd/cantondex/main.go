@@ -150,18 +150,18 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 	var embedded []string
 	var checks []platform.Check
 
-	brokers := cfg.KafkaBrokers
-	if len(brokers) == 0 {
+	cluster := cfg.Kafka
+	if len(cluster.Brokers) == 0 {
 		k, err := kafka.StartEmbedded("")
 		if err != nil {
 			return nil, err
 		}
 		b.closers = append(b.closers, k.Close)
-		brokers = k.Brokers()
+		cluster = k.Cluster()
 		embedded = append(embedded, "Kafka (in-process broker)")
 	}
 	// The all-in-one binary creates its topics itself (in a cluster, the kafka-topics Job does).
-	if err := kafka.EnsureTopics(ctx, brokers, topics.All()); err != nil {
+	if err := kafka.EnsureTopics(ctx, cluster, topics.All()); err != nil {
 		return nil, err
 	}
 
@@ -188,7 +188,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 		b.closers = append(b.closers, db.Close)
 		checks = append(checks, db.Ping)
 		pg := postgres.NewStore(db)
-		if len(cfg.KafkaBrokers) == 0 {
+		if len(cfg.Kafka.Brokers) == 0 {
 			// The in-process broker starts with an empty log: the engine snapshots and the
 			// settlement progress in the database name offsets of a log that is gone, and
 			// orders still open there can no longer reach a book. Only this binary, and only
@@ -209,7 +209,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 	fm := platform.NewFlowMetrics(reg)
 	km := flow.NewMetrics(reg)
 	kafkaFor := func(name string) (*flow.Kafka, *flow.Producer, error) {
-		k := flow.NewKafka(catalog.MustLookup(name), brokers, cfg.KafkaInstanceID, km, log.With("component", name))
+		k := flow.NewKafka(catalog.MustLookup(name), cluster, cfg.KafkaInstanceID, km, log.With("component", name))
 		checks = append(checks, k.Ready)
 		p, err := k.Producer()
 		if err != nil {

@@ -83,7 +83,7 @@ func run(database string, nOrders, nAccounts, concurrency, rate int, entryOnly b
 		defer k.Close()
 		brokers = k.Brokers()
 	}
-	if err := kafka.EnsureTopics(ctx, brokers, topics.All()); err != nil {
+	if err := kafka.EnsureTopics(ctx, kafka.Cluster{Brokers: brokers}, topics.All()); err != nil {
 		return err
 	}
 	// Order entry, the engine and settlement in this process, each registered through its
@@ -103,7 +103,7 @@ func run(database string, nOrders, nAccounts, concurrency, rate int, entryOnly b
 	}
 	defer rdb.Close()
 	producer := func(name string) (*flow.Kafka, *flow.Producer, error) {
-		k := flow.NewKafka(catalog.MustLookup(name), brokers, "", nil, log)
+		k := flow.NewKafka(catalog.MustLookup(name), kafka.Cluster{Brokers: brokers}, "", nil, log)
 		p, err := k.Producer()
 		return k, p, err
 	}
@@ -163,7 +163,7 @@ func run(database string, nOrders, nAccounts, concurrency, rate int, entryOnly b
 	)
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	watcher := &kafka.Group{Brokers: brokers, Group: fmt.Sprintf("flowbench-%d", time.Now().UnixNano()), Topics: []string{topics.Settlements}, MaxBatch: 2000, Log: log,
+	watcher := &kafka.Group{Cluster: kafka.Cluster{Brokers: brokers}, Group: fmt.Sprintf("flowbench-%d", time.Now().UnixNano()), Topics: []string{topics.Settlements}, MaxBatch: 2000, Log: log,
 		Handle: func(_ context.Context, msgs []kafka.Message) error {
 			mu.Lock()
 			defer mu.Unlock()

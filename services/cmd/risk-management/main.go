@@ -44,7 +44,7 @@ func run(getenv func(string) string) error {
 		return err
 	}
 	defer db.Close()
-	k := flow.NewKafka(entry, cfg.KafkaBrokers, cfg.KafkaInstanceID, flow.NewMetrics(reg), log)
+	k := flow.NewKafka(entry, cfg.Kafka, cfg.KafkaInstanceID, flow.NewMetrics(reg), log)
 	prod, err := k.Producer()
 	if err != nil {
 		return err
