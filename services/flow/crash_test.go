@@ -124,7 +124,7 @@ func TestCrashSafetySIGKILL(t *testing.T) {
 		t.Skip("SIGKILL crash-safety run skipped in -short mode")
 	}
 	url := pgtest.NewURL(t, "sigkill")
-	db, err := postgres.Open(context.Background(), url, 8)
+	db, err := postgres.Open(context.Background(), postgres.Options{URL: url, MaxConns: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 	// An in-process Redis with an address, so that the service binaries reach it too.
 	mini := miniredis.RunT(t)
 	redisURL := "redis://" + mini.Addr()
-	rdb, err := redis.Open(ctx, redisURL, "crash")
+	rdb, err := redis.Open(ctx, redis.Options{URL: redisURL, Prefix: "crash"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,8 @@ import (
 
 	"github.com/cantondex/platform/services/catalog"
 	"github.com/cantondex/platform/services/kafka"
+	"github.com/cantondex/platform/services/postgres"
+	"github.com/cantondex/platform/services/redis"
 )
 
 // Config is a binary's process settings and the endpoints of the dependencies its catalog
@@ -42,11 +44,14 @@ type Config struct {
 	// waiting for its session to expire. One id per replica: a StatefulSet pod name.
 	KafkaInstanceID string
 
-	DatabaseURL  string   // DATABASE_URL
-	DBMaxConns   int32    // DB_MAX_CONNS, default 16
-	Kafka        kafka.Cluster // KAFKA_BROKERS (comma separated) and the TLS/SASL settings (kafka.ClusterFromEnv)
-	RedisURL     string   // REDIS_URL
-	RedisPrefix  string   // REDIS_PREFIX, default "cdx": every binary's keys share it
+	// Postgres is DATABASE_URL, DB_MAX_CONNS, DB_TLS_CA_FILE, DB_AUTH, AWS_REGION,
+	// DB_SECRET_JSON (postgres.OptionsFromEnv).
+	Postgres postgres.Options
+	// Kafka is KAFKA_BROKERS (comma separated) and the TLS/SASL settings (kafka.ClusterFromEnv).
+	Kafka kafka.Cluster
+	// Redis is REDIS_URL, REDIS_CLUSTER, REDIS_AUTH_TOKEN, REDIS_TLS_CA_FILE and REDIS_PREFIX
+	// (default "cdx", the same in every binary) (redis.OptionsFromEnv).
+	Redis redis.Options
 }
 
 // LoadConfig reads the configuration of the production binary described by entry through
@@ -64,9 +69,9 @@ func LoadConfig(entry catalog.Service, getenv func(string) string) (Config, erro
 		return nil
 	}
 	return c, errors.Join(
-		need("DATABASE_URL", c.DatabaseURL, entry.Database != "", "PostgreSQL (database "+entry.Database+")"),
+		need("DATABASE_URL", c.Postgres.URL, entry.Database != "", "PostgreSQL (database "+entry.Database+")"),
 		need("KAFKA_BROKERS", strings.Join(c.Kafka.Brokers, ","), entry.Kafka(), "Kafka"),
-		need("REDIS_URL", c.RedisURL, entry.Redis, "Redis"),
+		need("REDIS_URL", c.Redis.URL, entry.Redis, "Redis"),
 	)
 }
 
@@ -78,13 +83,9 @@ func LoadLocalConfig(service string, getenv func(string) string) (Config, error)
 
 func load(service, opsAddr string, getenv func(string) string) (Config, error) {
 	c := Config{
-		Service:     service,
-		DatabaseURL: getenv("DATABASE_URL"),
-		RedisURL:    getenv("REDIS_URL"),
-		RedisPrefix: getenv("REDIS_PREFIX"),
-		OpsAddr:     getenv("OPS_ADDR"),
-		LogFormat:   getenv("LOG_FORMAT"),
-		DBMaxConns:  16,
+		Service:   service,
+		OpsAddr:   getenv("OPS_ADDR"),
+		LogFormat: getenv("LOG_FORMAT"),
 
 		KafkaInstanceID: getenv("KAFKA_GROUP_INSTANCE_ID"),
 	}
@@ -95,14 +96,17 @@ func load(service, opsAddr string, getenv func(string) string) (Config, error) {
 	if c.Kafka, err = kafka.ClusterFromEnv(getenv); err != nil {
 		return c, err
 	}
+	if c.Postgres, err = postgres.OptionsFromEnv(getenv); err != nil {
+		return c, err
+	}
+	if c.Redis, err = redis.OptionsFromEnv(getenv); err != nil {
+		return c, err
+	}
 	if c.OpsAddr == "" {
 		c.OpsAddr = opsAddr
 	}
 	if _, _, err := net.SplitHostPort(c.OpsAddr); err != nil {
 		return c, fmt.Errorf("OPS_ADDR %q: want host:port (:9090 for all interfaces)", c.OpsAddr)
-	}
-	if c.RedisPrefix == "" {
-		c.RedisPrefix = "cdx"
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = "json"
@@ -114,13 +118,6 @@ func load(service, opsAddr string, getenv func(string) string) (Config, error) {
 		if err := c.LogLevel.UnmarshalText([]byte(lv)); err != nil {
 			return c, fmt.Errorf("LOG_LEVEL %q: want debug, info, warn or error", lv)
 		}
-	}
-	if v := getenv("DB_MAX_CONNS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return c, fmt.Errorf("DB_MAX_CONNS %q: want 1 to 1000", v)
-		}
-		c.DBMaxConns = int32(n)
 	}
 	return c, nil
 }

@@ -25,10 +25,10 @@ func TestLoadConfig(t *testing.T) {
 	c, err := LoadConfig(entry, env(full))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a:9092", "b:9092"}, c.Kafka.Brokers)
-	assert.Equal(t, int32(4), c.DBMaxConns)
+	assert.Equal(t, int32(4), c.Postgres.MaxConns)
 	assert.Equal(t, slog.LevelDebug, c.LogLevel)
 	assert.Equal(t, ":9090", c.OpsAddr, "a pod's operations listener is on all interfaces")
-	assert.Equal(t, "cdx", c.RedisPrefix)
+	assert.Equal(t, "cdx", c.Redis.Prefix)
 	assert.Equal(t, "matching-engine-0", c.KafkaInstanceID)
 
 	for _, bad := range []map[string]string{{"DB_MAX_CONNS": "0"}, {"DB_MAX_CONNS": "x"}, {"LOG_LEVEL": "loud"}, {"LOG_FORMAT": "xml"},

@@ -30,14 +30,12 @@ type DB struct {
 	Pool *pgxpool.Pool
 }
 
-// Open connects to url, pings the server and applies pending migrations.
-func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+// Open connects with o (the process's one pool), pings the server and applies pending
+// migrations.
+func Open(ctx context.Context, o Options) (*DB, error) {
+	cfg, err := o.poolConfig(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("parse database url: %w", err)
-	}
-	if maxConns > 0 {
-		cfg.MaxConns = maxConns
+		return nil, err
 	}
 	// The cost the RDS parameter groups set (components/database): the tables live in memory
 	// or on SSDs. With the server default of 4, a join of an id array with orders became a

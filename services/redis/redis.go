@@ -17,23 +17,9 @@ import (
 
 // Client is a connected Redis with a key prefix.
 type Client struct {
-	rdb    *goredis.Client
+	rdb    goredis.UniversalClient
 	prefix string
 	mini   *miniredis.Miniredis
-}
-
-// Open connects to url (redis://host:port/db) and pings it.
-func Open(ctx context.Context, url, prefix string) (*Client, error) {
-	opt, err := goredis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("parse redis url: %w", err)
-	}
-	rdb := goredis.NewClient(opt)
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		return nil, fmt.Errorf("ping redis: %w", err)
-	}
-	return &Client{rdb: rdb, prefix: prefix}, nil
 }
 
 // OpenEmbedded starts an in-process Redis and connects to it.

@@ -35,7 +35,7 @@ func clients(t testing.TB) map[string]*Client {
 		url = "redis://127.0.0.1:6379/0"
 	}
 	ctx := context.Background()
-	r, err := Open(ctx, url, prefix)
+	r, err := Open(ctx, Options{URL: url, Prefix: prefix})
 	switch {
 	case err == nil:
 		t.Cleanup(func() {

@@ -18,7 +18,6 @@ import (
 	"github.com/cantondex/platform/services/platform"
 	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/redis"
-	"github.com/cantondex/platform/services/risk"
 	"github.com/cantondex/platform/services/topics"
 )
 
@@ -39,7 +38,7 @@ func run(getenv func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	limits, err := risk.LimitsFromEnv(getenv)
+	limits, err := platform.LimitsFromEnv(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -48,12 +47,12 @@ func run(getenv func(string) string) error {
 	defer stop()
 	reg := platform.NewRegistry()
 
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	db, err := postgres.Open(ctx, cfg.Postgres)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	rdb, err := redis.Open(ctx, cfg.RedisURL, cfg.RedisPrefix)
+	rdb, err := redis.Open(ctx, cfg.Redis)
 	if err != nil {
 		return err
 	}

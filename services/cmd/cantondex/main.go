@@ -67,10 +67,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.Gateway.Addr = "127.0.0.1:8080" // a local run stays on loopback
 	}
 	c.Gateway.SessionAdmin = true
-	if c.Fees, err = settlement.FeesFromEnv(getenv); err != nil {
+	if c.Fees, err = platform.FeesFromEnv(getenv); err != nil {
 		return c, err
 	}
-	if c.Limits, err = risk.LimitsFromEnv(getenv); err != nil {
+	if c.Limits, err = platform.LimitsFromEnv(getenv); err != nil {
 		return c, err
 	}
 	switch v := getenv("SEED_DEMO"); v {
@@ -165,11 +165,11 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 		return nil, err
 	}
 
-	if cfg.RedisURL == "" {
-		b.redis, err = redis.OpenEmbedded(cfg.RedisPrefix)
+	if cfg.Redis.URL == "" {
+		b.redis, err = redis.OpenEmbedded(cfg.Redis.Prefix)
 		embedded = append(embedded, "Redis (in-process)")
 	} else {
-		b.redis, err = redis.Open(ctx, cfg.RedisURL, cfg.RedisPrefix)
+		b.redis, err = redis.Open(ctx, cfg.Redis)
 	}
 	if err != nil {
 		return nil, err
@@ -177,11 +177,11 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 	b.closers = append(b.closers, func() { _ = b.redis.Close() })
 	checks = append(checks, b.redis.Ping)
 
-	if cfg.DatabaseURL == "" {
+	if cfg.Postgres.URL == "" {
 		b.store = memory.New()
 		embedded = append(embedded, "store (in memory instead of PostgreSQL)")
 	} else {
-		db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+		db, err := postgres.Open(ctx, cfg.Postgres)
 		if err != nil {
 			return nil, err
 		}

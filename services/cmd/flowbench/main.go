@@ -90,7 +90,7 @@ func run(database string, nOrders, nAccounts, concurrency, rate int, entryOnly b
 	// catalog entry as its binary is.
 	var store flow.Store = memory.New()
 	if database != "" {
-		db, err := postgres.Open(ctx, database, 32)
+		db, err := postgres.Open(ctx, postgres.Options{URL: database, MaxConns: 32})
 		if err != nil {
 			return err
 		}

@@ -36,12 +36,12 @@ func run(getenv func(string) string) error {
 	defer stop()
 	reg := platform.NewRegistry()
 
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	db, err := postgres.Open(ctx, cfg.Postgres)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	rdb, err := redis.Open(ctx, cfg.RedisURL, cfg.RedisPrefix)
+	rdb, err := redis.Open(ctx, cfg.Redis)
 	if err != nil {
 		return err
 	}

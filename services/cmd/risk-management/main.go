@@ -30,7 +30,7 @@ func run(getenv func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	limits, err := risk.LimitsFromEnv(getenv)
+	limits, err := platform.LimitsFromEnv(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -39,7 +39,7 @@ func run(getenv func(string) string) error {
 	defer stop()
 	reg := platform.NewRegistry()
 
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	db, err := postgres.Open(ctx, cfg.Postgres)
 	if err != nil {
 		return err
 	}

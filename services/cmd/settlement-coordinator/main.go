@@ -31,7 +31,7 @@ func run(getenv func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	fees, err := settlement.FeesFromEnv(getenv)
+	fees, err := platform.FeesFromEnv(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -40,7 +40,7 @@ func run(getenv func(string) string) error {
 	defer stop()
 	reg := platform.NewRegistry()
 
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	db, err := postgres.Open(ctx, cfg.Postgres)
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ func NewURL(tb testing.TB, prefix string) string {
 // New returns an open, migrated database of its own, closed at cleanup.
 func New(tb testing.TB, prefix string) *postgres.DB {
 	tb.Helper()
-	db, err := postgres.Open(context.Background(), NewURL(tb, prefix), 8)
+	db, err := postgres.Open(context.Background(), postgres.Options{URL: NewURL(tb, prefix), MaxConns: 8})
 	if err != nil {
 		tb.Fatal(err)
 	}
