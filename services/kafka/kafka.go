@@ -1,7 +1,9 @@
 // Package kafka is the Kafka adapter, on sarama: an idempotent producer for events that
 // matter, consumer groups that hand batches of messages to a plain function and mark them only
-// after it returned (its effect is durable), topic creation from services/topics, and an
-// in-process Kafka-protocol broker (kfake) for runs without KAFKA_BROKERS.
+// after it returned (its effect is durable), topic creation and reconciliation from
+// services/topics, TLS and SASL (PLAIN, SCRAM-SHA-512, AWS_MSK_IAM) selected by Security, and
+// an in-process Kafka-protocol broker (kfake), optionally TLS and SASL too, for runs without
+// KAFKA_BROKERS and for tests.
 //
 // Handlers must be idempotent: a message is delivered again after a crash between its effect
 // and the offset commit. The platform dedupes by event id downstream.
@@ -16,8 +18,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-
-	"github.com/cantondex/platform/services/topics"
 )
 
 // Version is the protocol version the platform speaks (MSK 3.5.1).
@@ -59,59 +59,6 @@ func baseConfig(clientID string) *sarama.Config {
 	c.ChannelBufferSize = 2048
 	c.Metadata.Retry.Backoff = 100 * time.Millisecond
 	return c
-}
-
-// EnsureTopics creates the topics that do not exist yet, capping replication and
-// min.insync.replicas to the broker count.
-func EnsureTopics(ctx context.Context, c Cluster, ts []topics.Topic) error {
-	admin, err := c.admin("cantondex-admin")
-	if err != nil {
-		return err
-	}
-	defer admin.Close()
-	existing, err := admin.ListTopics()
-	if err != nil {
-		return fmt.Errorf("list topics: %w", err)
-	}
-	bs, _, err := admin.DescribeCluster()
-	if err != nil {
-		return fmt.Errorf("describe cluster: %w", err)
-	}
-	n := int16(max(len(bs), 1))
-	for _, t := range ts {
-		if _, ok := existing[t.Name]; ok {
-			continue
-		}
-		rf := min(t.ReplicationFactor, n)
-		isr := fmt.Sprint(min(t.MinInsyncReplicas, int(rf)))
-		ret := fmt.Sprint(t.RetentionMs)
-		err := admin.CreateTopic(t.Name, &sarama.TopicDetail{
-			NumPartitions:     t.Partitions,
-			ReplicationFactor: rf,
-			ConfigEntries: map[string]*string{
-				"retention.ms":        &ret,
-				"cleanup.policy":      &t.CleanupPolicy,
-				"min.insync.replicas": &isr,
-			},
-		}, false)
-		if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
-			return fmt.Errorf("create topic %s: %w", t.Name, err)
-		}
-	}
-	return ctx.Err()
-}
-
-// admin connects a cluster admin client.
-func (c Cluster) admin(clientID string) (sarama.ClusterAdmin, error) {
-	cfg, err := c.Config(clientID)
-	if err != nil {
-		return nil, err
-	}
-	a, err := sarama.NewClusterAdmin(c.Brokers, cfg)
-	if err != nil {
-		return nil, c.connectError("kafka admin", err)
-	}
-	return a, nil
 }
 
 // Producer publishes messages synchronously with the idempotent producer. It is safe for
