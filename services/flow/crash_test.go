@@ -157,16 +157,25 @@ type binaries struct {
 	dir   string
 	dbURL string
 	logs  *os.File // the children's stdout and stderr, printed when the test fails
+	// deploy runs the deployment-shaped variant (deploy_test.go): all four production
+	// binaries, the broker with TLS + SCRAM, the real Redis, orders over HTTP.
+	deploy *deployment
 }
 
-// process returns a restartable running binary name; kill sends SIGKILL.
-func (b *binaries) process(t *testing.T, name string, cluster kafka.Cluster, redisURL string) *restartable {
+// process returns a restartable running binary name; kill sends SIGKILL. Each start gets the
+// same environment, as a Deployment's pod does: the Kafka cluster's settings (brokers, TLS,
+// SASL), PostgreSQL, Redis and extra.
+func (b *binaries) process(t *testing.T, name string, cluster kafka.Cluster, redisURL, redisPrefix string, extra ...string) *restartable {
 	r := &restartable{name: name}
 	r.start = func(context.Context) func() {
 		cmd := exec.Command(filepath.Join(b.dir, name))
-		cmd.Env = append(append(os.Environ(), cluster.Env()...), "DATABASE_URL="+b.dbURL,
-			"REDIS_URL="+redisURL, "REDIS_PREFIX=crash",
-			"OPS_ADDR=127.0.0.1:0", "KAFKA_GROUP_INSTANCE_ID="+name+"-0", "FEE_MAKER_BPS=3", "FEE_TAKER_BPS=7", "LOG_LEVEL=info")
+		cmd.Env = append(append(cleanEnv(), cluster.Env()...), "DATABASE_URL="+b.dbURL,
+			"REDIS_URL="+redisURL, "REDIS_PREFIX="+redisPrefix, "OPS_ADDR=127.0.0.1:0",
+			"KAFKA_GROUP_INSTANCE_ID="+name+"-0", "FEE_MAKER_BPS=3", "FEE_TAKER_BPS=7", "LOG_LEVEL=info")
+		if b.deploy != nil {
+			cmd.Env = append(cmd.Env, "OPS_ADDR="+b.deploy.opsAddr(t, name))
+		}
+		cmd.Env = append(cmd.Env, extra...)
 		fmt.Fprintf(b.logs, "=== %s start %s\n", name, time.Now().Format("15:04:05.000"))
 		cmd.Stdout, cmd.Stderr = b.logs, b.logs
 		if err := cmd.Start(); err != nil {
@@ -184,19 +193,30 @@ func (b *binaries) process(t *testing.T, name string, cluster kafka.Cluster, red
 func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	broker, err := kafka.StartEmbedded("")
+	var opts []kafka.EmbeddedOption
+	if procs != nil && procs.deploy != nil {
+		opts = procs.deploy.brokerOptions(t)
+	}
+	broker, err := kafka.StartEmbedded("", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer broker.Close()
 	cluster := broker.Cluster()
-	if err := kafka.EnsureTopics(ctx, cluster, topics.All()); err != nil {
+	if procs != nil && procs.deploy != nil {
+		procs.deploy.createTopics(t, procs, cluster)
+	} else if err := kafka.EnsureTopics(ctx, cluster, topics.All()); err != nil {
 		t.Fatal(err)
 	}
-	// An in-process Redis with an address, so that the service binaries reach it too.
-	mini := miniredis.RunT(t)
-	redisURL := "redis://" + mini.Addr()
-	rdb, err := redis.Open(ctx, redis.Options{URL: redisURL, Prefix: "crash"})
+	// An in-process Redis with an address, so that the service binaries reach it too (the
+	// deployment-shaped run uses the machine's Redis).
+	redisURL, redisPrefix := "", "crash"
+	if procs != nil && procs.deploy != nil {
+		redisURL, redisPrefix = procs.deploy.redisURL, procs.deploy.redisPrefix
+	} else {
+		redisURL = "redis://" + miniredis.RunT(t).Addr()
+	}
+	rdb, err := redis.Open(ctx, redis.Options{URL: redisURL, Prefix: redisPrefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,10 +269,19 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 		return func() { wait(); _ = p.Close() }
 	}}
 	if procs != nil {
-		matching = procs.process(t, "matching-engine", cluster, redisURL)
-		settle = procs.process(t, "settlement-coordinator", cluster, redisURL)
+		matching = procs.process(t, "matching-engine", cluster, redisURL, redisPrefix)
+		settle = procs.process(t, "settlement-coordinator", cluster, redisURL, redisPrefix)
 	}
 	services := []*restartable{orderEntry, matching, settle}
+	// In the deployment-shaped run, order entry is the api-gateway binary, driven over HTTP,
+	// and post-trade risk runs too: every production binary is killed in turn.
+	var place entryPoint
+	var d *deployment
+	if procs != nil && procs.deploy != nil {
+		d = procs.deploy
+		orderEntry = d.gateway(t, procs, cluster, redisURL, redisPrefix)
+		services = []*restartable{orderEntry, matching, settle, d.risk(t, procs, cluster, redisURL, redisPrefix)}
+	}
 	for _, s := range services {
 		s.run()
 	}
@@ -265,6 +294,13 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 	entryMu.RLock()
 	seed := entry
 	entryMu.RUnlock()
+	if d != nil {
+		// Assets, market and deposits are written to the database as an operator would;
+		// orders go through the api-gateway process.
+		seed = exchange.New(store, noPublisher{}, rdb.Books(), limits, log)
+		d.waitReady(t, services)
+		place = d.client
+	}
 	for _, a := range []trading.Asset{{Symbol: "BTC", Scale: 8}, {Symbol: "USD", Scale: 6}} {
 		if err := seed.CreateAsset(ctx, a); err != nil {
 			t.Fatal(err)
@@ -277,6 +313,9 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 	deposits := map[string]int64{}
 	for i := range accounts {
 		accounts[i] = fmt.Sprintf("acct%03d", i)
+		if d != nil {
+			accounts[i] = d.client.register(t, accounts[i]) // the account is the user's id
+		}
 		for asset, amt := range map[string]int64{"USD": 5_000_000_000, "BTC": 50_000_000} { // 5,000 USD, 0.5 BTC
 			if err := seed.Deposit(ctx, "seed-"+asset, accounts[i], asset, amt); err != nil {
 				t.Fatal(err)
@@ -338,8 +377,11 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 				}
 				for attempt := 0; ; attempt++ {
 					entryMu.RLock()
-					svc := entry
+					var svc entryPoint = entry
 					entryMu.RUnlock()
+					if place != nil {
+						svc = place
+					}
 					o, err := svc.PlaceOrder(ctx, req)
 					if err == nil {
 						accepted.Store(o.ID, acct)
@@ -354,7 +396,7 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 						refused.Add(1)
 						break
 					}
-					if attempt > 50 {
+					if attempt > 50 && (place == nil || attempt > 1500) { // a process restart takes seconds
 						t.Errorf("place order: %v", err)
 						return
 					}
@@ -369,8 +411,11 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 
 	// Cancel whatever rests, then wait for the flow to drain.
 	entryMu.RLock()
-	svc := entry
+	var svc entryPoint = entry
 	entryMu.RUnlock()
+	if place != nil {
+		svc = place
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		open := 0
@@ -406,6 +451,31 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 		t.Fatalf("only %d orders accepted", placed.Load())
 	}
 	checkInvariants(t, store, accounts, deposits, &accepted)
+	if d != nil {
+		d.checkRegistrations(t, services)
+	}
+}
+
+// entryPoint is how the test places and cancels orders: the exchange service in process, or
+// the api-gateway binary over HTTP.
+type entryPoint interface {
+	PlaceOrder(ctx context.Context, req trading.PlaceOrder) (trading.Order, error)
+	CancelOrder(ctx context.Context, account, orderID string) (trading.Order, error)
+	CancelAll(ctx context.Context, account, market string) (int, error)
+}
+
+// cleanEnv is this process's environment without the platform's own settings.
+func cleanEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "KAFKA_") || strings.HasPrefix(name, "REDIS_") || strings.HasPrefix(name, "DB_") ||
+			name == "DATABASE_URL" || name == "HTTP_ADDR" || name == "OPS_ADDR" {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 func checkInvariants(t *testing.T, store flow.Store, accounts []string, deposits map[string]int64, accepted *sync.Map) {
@@ -571,4 +641,11 @@ func notInfo(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// noPublisher refuses to publish: the seeding service only writes to the database.
+type noPublisher struct{}
+
+func (noPublisher) PublishCommands(context.Context, ...trading.OrderCommand) error {
+	return trading.Errorf(trading.EINTERNAL, "seeding publishes nothing")
 }
