@@ -89,7 +89,7 @@ type Service struct {
 	// TopicAdmin: creates and reconciles topics through the admin API (the topic Job).
 	TopicAdmin bool
 	// Database is the database the service connects to ("" for none) and DBUser the user it
-	// connects as (with IAM authentication or the proxy's secret).
+	// connects as, with IAM authentication through the RDS Proxy (no password to store).
 	Database string
 	DBUser   string
 	Redis    bool
@@ -143,10 +143,6 @@ var (
 	redisAuth = Secret{Name: "cantondex-redis-auth-token", Env: []string{"REDIS_AUTH_TOKEN"}}
 )
 
-// tradingDB is the secret of the trading database's credentials (the proxy's secret, as
-// JSON), used when the service does not authenticate with IAM.
-var tradingDB = Secret{Name: "cantondex-db-trading", Env: []string{"DB_SECRET_JSON"}}
-
 // All returns every service, in a fixed order.
 func All() []Service {
 	svc := func(s Service) Service {
@@ -165,7 +161,7 @@ func All() []Service {
 			// read model in PostgreSQL and the book depth in Redis.
 			Produces: []string{topics.Orders},
 			Database: Trading, DBUser: "cdx_api_gateway", Redis: true,
-			Secrets:    []Secret{authKeys, redisAuth, tradingDB},
+			Secrets:    []Secret{authKeys, redisAuth},
 			PublicPort: PublicPort, Resources: medium, Replicas: 3,
 		}),
 		svc(Service{
@@ -174,7 +170,7 @@ func All() []Service {
 			Produces: []string{topics.Trades},
 			// Snapshots in PostgreSQL; book depth for the API in Redis.
 			Database: Trading, DBUser: "cdx_matching_engine", Redis: true,
-			Secrets:   []Secret{redisAuth, tradingDB},
+			Secrets:   []Secret{redisAuth},
 			Resources: Resources{CPURequest: "1", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "2Gi"}, Replicas: 3,
 		}),
 		svc(Service{
@@ -182,7 +178,6 @@ func All() []Service {
 			Consumes: []Consume{{Topic: topics.Trades, Group: SettlementCoordinator}},
 			Produces: []string{topics.Settlements},
 			Database: Trading, DBUser: "cdx_settlement",
-			Secrets:   []Secret{tradingDB},
 			Resources: medium, Replicas: 3,
 		}),
 		svc(Service{
@@ -191,7 +186,6 @@ func All() []Service {
 			Consumes: []Consume{{Topic: topics.Settlements, Group: RiskManagement}},
 			Produces: []string{topics.Alerts},
 			Database: Trading, DBUser: "cdx_risk",
-			Secrets:   []Secret{tradingDB},
 			Resources: small, Replicas: 2,
 		}),
 		svc(Service{
