@@ -81,6 +81,20 @@ func (k *Kafka) Producer() (*Producer, error) {
 	return &Producer{p: p, k: k}, nil
 }
 
+// StartProducer returns Producer with every topic of the entry registered at once (Require),
+// as a binary does at start.
+func (k *Kafka) StartProducer() (*Producer, error) {
+	p, err := k.Producer()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Require(k.Entry.Produces...); err != nil {
+		_ = p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
 // Registered returns the subscriptions and the produced topics this process registered, sorted
 // (what a test compares with the catalog entry).
 func (k *Kafka) Registered() (consume []catalog.Consume, produce []string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -51,6 +52,19 @@ func (o *Ops) Serve(ctx context.Context) error {
 
 // Close releases the listener of an Ops that never served.
 func (o *Ops) Close() error { return o.ln.Close() }
+
+// Serve binds the operations listener on addr and runs it with every fn until ctx ends or
+// one of them fails (RunAll), logging the start and the stop.
+func Serve(ctx context.Context, log *slog.Logger, addr string, reg *prometheus.Registry, ready Check, fns ...func(ctx context.Context) error) error {
+	ops, err := ListenOps(addr, reg, ready)
+	if err != nil {
+		return err
+	}
+	log.Info("started", "ops", ops.URL())
+	err = RunAll(ctx, append(fns, ops.Serve)...)
+	log.Info("stopped")
+	return err
+}
 
 // RunAll runs every fn until ctx ends or one of them fails, which stops the others; it
 // returns the first error (nil when ctx ended).

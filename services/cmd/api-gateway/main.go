@@ -18,7 +18,6 @@ import (
 	"github.com/cantondex/platform/services/platform"
 	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/redis"
-	"github.com/cantondex/platform/services/topics"
 )
 
 func main() {
@@ -58,14 +57,11 @@ func run(getenv func(string) string) error {
 	}
 	defer rdb.Close()
 	k := flow.NewKafka(entry, cfg.Kafka, cfg.KafkaInstanceID, flow.NewMetrics(reg), log)
-	prod, err := k.Producer()
+	prod, err := k.StartProducer()
 	if err != nil {
 		return err
 	}
 	defer prod.Close()
-	if err := prod.Require(topics.Orders); err != nil {
-		return err
-	}
 	svc := exchange.New(postgres.NewStore(db), prod, rdb.Books(), limits, log)
 	fm := platform.NewFlowMetrics(reg)
 	svc.Placed = func(r string) { fm.OrdersPlaced.WithLabelValues(r).Inc() }
@@ -78,14 +74,7 @@ func run(getenv func(string) string) error {
 		return err
 	}
 	defer g.Close()
-	ops, err := platform.ListenOps(cfg.OpsAddr, reg, g.Ready)
-	if err != nil {
-		return err
-	}
-	log.Info("api-gateway listening", "url", g.URL(), "ops", ops.URL())
-	err = platform.RunAll(ctx,
-		func(ctx context.Context) error { svc.Relay(ctx); return nil },
-		g.Serve, ops.Serve)
-	log.Info("stopped")
-	return err
+	log.Info("api-gateway listening", "url", g.URL())
+	return platform.Serve(ctx, log, cfg.OpsAddr, reg, g.Ready,
+		func(ctx context.Context) error { svc.Relay(ctx); return nil }, g.Serve)
 }

@@ -211,12 +211,12 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 	kafkaFor := func(name string) (*flow.Kafka, *flow.Producer, error) {
 		k := flow.NewKafka(catalog.MustLookup(name), cluster, cfg.KafkaInstanceID, km, log.With("component", name))
 		checks = append(checks, k.Ready)
-		p, err := k.Producer()
+		p, err := k.StartProducer()
 		if err != nil {
 			return nil, nil, err
 		}
 		b.closers = append(b.closers, func() { _ = p.Close() })
-		return k, p, p.Require(k.Entry.Produces...)
+		return k, p, nil
 	}
 
 	_, entryProd, err := kafkaFor(catalog.APIGateway)

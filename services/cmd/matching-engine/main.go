@@ -15,7 +15,6 @@ import (
 	"github.com/cantondex/platform/services/platform"
 	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/redis"
-	"github.com/cantondex/platform/services/topics"
 )
 
 func main() {
@@ -47,26 +46,16 @@ func run(getenv func(string) string) error {
 	}
 	defer rdb.Close()
 	k := flow.NewKafka(entry, cfg.Kafka, cfg.KafkaInstanceID, flow.NewMetrics(reg), log)
-	prod, err := k.Producer()
+	prod, err := k.StartProducer()
 	if err != nil {
 		return err
 	}
 	defer prod.Close()
-	if err := prod.Require(topics.Trades); err != nil {
-		return err
-	}
 	svc := &matchingsvc.Service{Store: postgres.NewStore(db), Publisher: prod, Depth: rdb.Books(), Log: log}
 	g, err := flow.MatchingGroup(k, svc)
 	if err != nil {
 		return err
 	}
 	flow.InstrumentMatching(platform.NewFlowMetrics(reg), svc, g)
-	ops, err := platform.ListenOps(cfg.OpsAddr, reg, platform.Checks(db.Ping, rdb.Ping, k.Ready))
-	if err != nil {
-		return err
-	}
-	log.Info("started", "ops", ops.URL())
-	err = platform.RunAll(ctx, g.Run, ops.Serve)
-	log.Info("stopped")
-	return err
+	return platform.Serve(ctx, log, cfg.OpsAddr, reg, platform.Checks(db.Ping, rdb.Ping, k.Ready), g.Run)
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/cantondex/platform/services/platform"
 	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/risk"
-	"github.com/cantondex/platform/services/topics"
 )
 
 func main() {
@@ -45,26 +44,16 @@ func run(getenv func(string) string) error {
 	}
 	defer db.Close()
 	k := flow.NewKafka(entry, cfg.Kafka, cfg.KafkaInstanceID, flow.NewMetrics(reg), log)
-	prod, err := k.Producer()
+	prod, err := k.StartProducer()
 	if err != nil {
 		return err
 	}
 	defer prod.Close()
-	if err := prod.Require(topics.Alerts); err != nil {
-		return err
-	}
 	m := &risk.Monitor{Store: postgres.NewStore(db), Publisher: prod, Limits: limits, Log: log}
 	g, err := flow.RiskGroup(k, m)
 	if err != nil {
 		return err
 	}
 	g.Lag = platform.NewFlowMetrics(reg).Lag
-	ops, err := platform.ListenOps(cfg.OpsAddr, reg, platform.Checks(db.Ping, k.Ready))
-	if err != nil {
-		return err
-	}
-	log.Info("started", "ops", ops.URL())
-	err = platform.RunAll(ctx, g.Run, ops.Serve)
-	log.Info("stopped")
-	return err
+	return platform.Serve(ctx, log, cfg.OpsAddr, reg, platform.Checks(db.Ping, k.Ready), g.Run)
 }

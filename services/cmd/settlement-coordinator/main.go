@@ -15,7 +15,6 @@ import (
 	"github.com/cantondex/platform/services/platform"
 	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/settlement"
-	"github.com/cantondex/platform/services/topics"
 )
 
 func main() {
@@ -46,26 +45,16 @@ func run(getenv func(string) string) error {
 	}
 	defer db.Close()
 	k := flow.NewKafka(entry, cfg.Kafka, cfg.KafkaInstanceID, flow.NewMetrics(reg), log)
-	prod, err := k.Producer()
+	prod, err := k.StartProducer()
 	if err != nil {
 		return err
 	}
 	defer prod.Close()
-	if err := prod.Require(topics.Settlements); err != nil {
-		return err
-	}
 	svc := &settlement.Service{Store: postgres.NewStore(db), Publisher: prod, Fees: fees, Log: log}
 	g, err := flow.SettlementGroup(k, svc)
 	if err != nil {
 		return err
 	}
 	flow.InstrumentSettlement(platform.NewFlowMetrics(reg), svc, g)
-	ops, err := platform.ListenOps(cfg.OpsAddr, reg, platform.Checks(db.Ping, k.Ready))
-	if err != nil {
-		return err
-	}
-	log.Info("started", "ops", ops.URL())
-	err = platform.RunAll(ctx, g.Run, ops.Serve)
-	log.Info("stopped")
-	return err
+	return platform.Serve(ctx, log, cfg.OpsAddr, reg, platform.Checks(db.Ping, k.Ready), g.Run)
 }
