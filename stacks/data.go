@@ -117,8 +117,6 @@ type Streaming struct {
 	LogRetentionDays         int `json:"logRetentionDays"`
 	// Topics overrides the shared topic definition (services/topics) per stack, by topic name.
 	Topics map[string]TopicOverride `json:"topics"`
-	// TopicJobImage runs the topic-creation Job: an image with the Kafka CLI tools.
-	TopicJobImage string `json:"topicJobImage"`
 }
 
 // TopicOverride changes a topic's sizing in one stack; zero fields keep the definition's value.
@@ -208,7 +206,6 @@ func defaultData(env Environment) Data {
 			KafkaVersion: DefaultKafkaVersion, BrokerCount: 6, InstanceType: "kafka.m7g.2xlarge",
 			VolumeSizeGiB: 1000, ProvisionedThroughputMiBps: 250,
 			DefaultReplicationFactor: 3, MinInsyncReplicas: 2, LogRetentionDays: 365,
-			TopicJobImage: "apache/kafka:3.9.1",
 		},
 		Alarms: Alarms{
 			CPUPercent: 80, FreeStorageGiB: 20, ReplicaLagSec: 60, DatabaseConnections: 800,
@@ -457,8 +454,5 @@ func (st *Streaming) validate(v *validator, subnets int) {
 		if int(t.ReplicationFactor) > st.BrokerCount {
 			v.errorf(at+".topics."+t.Name+".replicationFactor", "%d is above brokerCount %d", t.ReplicationFactor, st.BrokerCount)
 		}
-	}
-	if st.TopicJobImage == "" {
-		v.errorf(at+".topicJobImage", "must name an image with the Kafka CLI tools")
 	}
 }

@@ -26,6 +26,10 @@ const (
 	MSK          Group = "msk"
 )
 
+// MSKIAMPort is the port MSK brokers serve SASL/IAM clients on, over TLS: the only one the MSK
+// group opens, the cluster accepting no other client authentication.
+const MSKIAMPort = 9098
+
 // RoleTag is the tag naming a group's role ("alb", "rds", ...), which policy checks read.
 const RoleTag = "cantondex.io/security-group"
 
@@ -39,7 +43,7 @@ var groupDescriptions = map[Group]string{
 	RDS:          "RDS PostgreSQL: 5432 from nodes and RDS Proxy only",
 	RDSProxy:     "RDS Proxy: 5432 from nodes",
 	Redis:        "ElastiCache Redis: 6379 from nodes",
-	MSK:          "MSK brokers: Kafka from nodes; ZooKeeper is not exposed",
+	MSK:          "MSK brokers: Kafka SASL/IAM (9098) from nodes; ZooKeeper is not exposed",
 }
 
 // Rule is one ingress or egress rule of a group. Exactly one of Peer and CIDR is set.
@@ -80,9 +84,9 @@ var Rules = []Rule{
 
 	{Name: "redis-from-nodes", Group: Redis, Protocol: "tcp", FromPort: 6379, ToPort: 6379, Peer: Nodes, Description: "Redis (TLS) from workloads"},
 
-	{Name: "msk-plaintext", Group: MSK, Protocol: "tcp", FromPort: 9092, ToPort: 9092, Peer: Nodes, Description: "Kafka 9092 from workloads (closed by the broker when TLS-only)"},
-	{Name: "msk-tls", Group: MSK, Protocol: "tcp", FromPort: 9094, ToPort: 9094, Peer: Nodes, Description: "Kafka TLS from workloads"},
-	{Name: "msk-iam", Group: MSK, Protocol: "tcp", FromPort: 9098, ToPort: 9098, Peer: Nodes, Description: "Kafka SASL/IAM from workloads"},
+	// The brokers listen for clients only with SASL/IAM over TLS (9098): no 9092 (plaintext),
+	// 9094 (mutual TLS) or 9096 (SCRAM) listener exists, so none is opened.
+	{Name: "msk-iam", Group: MSK, Protocol: "tcp", FromPort: MSKIAMPort, ToPort: MSKIAMPort, Peer: Nodes, Description: "Kafka SASL/IAM over TLS from workloads"},
 }
 
 // Security is the platform's security groups.
@@ -121,6 +125,8 @@ func validateRules(groups map[Group]bool) error {
 			return fmt.Errorf("rule %s needs exactly one of a peer group or a CIDR", r.Name)
 		case r.CIDR == "0.0.0.0/0" && !r.Egress && !(r.Group == ALB && (r.FromPort == 80 || r.FromPort == 443) && r.FromPort == r.ToPort):
 			return fmt.Errorf("rule %s opens %s to the internet; only the ALB's 80 and 443 may", r.Name, r.Group)
+		case r.Group == MSK && !r.Egress && (r.Protocol != "tcp" || r.FromPort != MSKIAMPort || r.ToPort != MSKIAMPort):
+			return fmt.Errorf("rule %s opens MSK on %s %d-%d; the brokers take clients only on tcp %d (SASL/IAM)", r.Name, r.Protocol, r.FromPort, r.ToPort, MSKIAMPort)
 		}
 	}
 	return nil

@@ -81,7 +81,7 @@ func TestGroupsAndFlows(t *testing.T) {
 		"rds":           {"in tcp 5432-5432 nodes", "in tcp 5432-5432 rds-proxy"},
 		"rds-proxy":     {"in tcp 5432-5432 nodes", "out tcp 5432-5432 rds"},
 		"redis":         {"in tcp 6379-6379 nodes"},
-		"msk":           {"in tcp 9092-9092 nodes", "in tcp 9094-9094 nodes", "in tcp 9098-9098 nodes"},
+		"msk":           {"in tcp 9098-9098 nodes"},
 		"control-plane": {"in tcp 443-443 nodes", "out tcp 443-65535 nodes"},
 		"nodes": {"in -1 0-0 nodes", "in tcp 1024-65535 alb", "in tcp 1025-65535 control-plane", "in tcp 10250-10250 control-plane",
 			"in tcp 443-443 control-plane", "out -1 0-0 0.0.0.0/0"},
@@ -118,6 +118,9 @@ func TestRuleValidation(t *testing.T) {
 		"opens alb 22":   {Name: "alb-ssh", Group: ALB, Protocol: "tcp", FromPort: 22, ToPort: 22, CIDR: "0.0.0.0/0", Description: "x"},
 		"no description": {Name: "redis-x", Group: Redis, Protocol: "tcp", FromPort: 1, ToPort: 1, Peer: Nodes},
 		"peer and cidr":  {Name: "redis-y", Group: Redis, Protocol: "tcp", FromPort: 1, ToPort: 1, Peer: Nodes, CIDR: "10.0.0.0/8", Description: "x"},
+		"msk plaintext":  {Name: "msk-plaintext", Group: MSK, Protocol: "tcp", FromPort: 9092, ToPort: 9092, Peer: Nodes, Description: "x"},
+		"msk tls":        {Name: "msk-tls", Group: MSK, Protocol: "tcp", FromPort: 9094, ToPort: 9098, Peer: Nodes, Description: "x"},
+		"msk all":        {Name: "msk-all", Group: MSK, Protocol: "-1", Peer: Nodes, Description: "x"},
 	} {
 		Rules = append(append([]Rule(nil), saved...), bad)
 		if err := validateRules(all); err == nil || !strings.Contains(err.Error(), bad.Name) {

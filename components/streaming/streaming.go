@@ -1,9 +1,9 @@
 // Package streaming is the MSK component: a private Kafka cluster with KMS at rest, TLS-only
 // traffic (in-cluster too), SASL/IAM client authentication, broker logs in CloudWatch Logs,
 // Prometheus open monitoring, a configuration that forbids automatic topic creation, alarms,
-// IRSA-ready client policies per service, and the platform's topics created from their one
-// definition (services/topics) by Kubernetes Jobs inside the cluster, so that private brokers
-// are reachable.
+// IRSA-ready client policies per service, and the IRSA role of the topic reconciliation
+// (services/cmd/kafka-topics, run inside the EKS cluster where the private brokers are
+// reachable) allowed exactly what it does on the platform's topics (services/topics).
 package streaming
 
 import (
@@ -36,6 +36,8 @@ type Streaming struct {
 	KMSKeyARN        pulumi.StringOutput `pulumi:"kmsKeyArn"`
 	// ClientPolicyARNs are the IRSA-ready policies by client (service) name.
 	ClientPolicyARNs pulumi.StringMapOutput `pulumi:"clientPolicyArns"`
+	// TopicAdminRoleARN is the IRSA role of the topic reconciliation ("" without TopicAdmin).
+	TopicAdminRoleARN pulumi.StringOutput `pulumi:"topicAdminRoleArn"`
 }
 
 // Args configures the cluster.
@@ -57,11 +59,11 @@ type Args struct {
 	SubnetCount      int
 	SecurityGroupIDs pulumi.StringArrayInput
 
-	// Topics to create, from services/topics with the stack's overrides.
+	// Topics of the platform, from services/topics with the stack's overrides.
 	Topics []topics.Topic
-	// TopicJobs runs the topic creation in the EKS cluster; nil leaves the topics to the
-	// services (their Kafka adapter creates them from the same definition at start).
-	TopicJobs *TopicJobArgs
+	// TopicAdmin creates the IRSA role that services/cmd/kafka-topics runs with; nil creates
+	// none (the services' Kafka adapter then creates missing topics at start).
+	TopicAdmin *TopicAdminArgs
 	// Clients are the services' access to topics, by service name.
 	Clients map[string]ClientAccess
 	Alarms  *AlarmArgs
@@ -72,15 +74,6 @@ type Args struct {
 type ClientAccess struct {
 	Produce []string
 	Consume []string
-}
-
-// TopicJobArgs places the topic-creation Jobs.
-type TopicJobArgs struct {
-	Provider        pulumi.ProviderResource // the cluster's Kubernetes provider
-	OIDCProviderARN pulumi.StringInput
-	OIDCProviderURL pulumi.StringInput // without https://
-	Namespace       string
-	Image           string // with the Kafka CLI tools under /opt/kafka/bin
 }
 
 // AlarmArgs are the cluster's alarm thresholds.
@@ -114,8 +107,8 @@ func (a *Args) validate() error {
 			}
 		}
 	}
-	if j := a.TopicJobs; j != nil && (j.Provider == nil || j.OIDCProviderARN == nil || j.OIDCProviderURL == nil || j.Namespace == "" || j.Image == "") {
-		errs = append(errs, errors.New("topic jobs need the Kubernetes provider, the OIDC provider, a namespace and an image"))
+	if ta := a.TopicAdmin; ta != nil && (ta.OIDCProviderARN == nil || ta.OIDCProviderURL == nil || ta.Namespace == "" || ta.ServiceAccount == "") {
+		errs = append(errs, errors.New("the topic-admin role needs the OIDC provider, a namespace and a service account"))
 	}
 	return errors.Join(errs...)
 }
@@ -226,8 +219,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		policies[client] = p.Arn
 	}
 
-	if args.TopicJobs != nil {
-		if err := topicJobs(ctx, name, args, cluster, s); err != nil {
+	s.TopicAdminRoleARN = pulumi.String("").ToStringOutput()
+	if args.TopicAdmin != nil {
+		if s.TopicAdminRoleARN, err = topicAdminRole(ctx, name, args, cluster, s); err != nil {
 			return nil, err
 		}
 	}
@@ -257,6 +251,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	s.ClientPolicyARNs = policies.ToStringMapOutput()
 	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{
 		"clusterArn": s.ClusterARN, "bootstrapBrokers": s.BootstrapBrokers, "kmsKeyArn": s.KMSKeyARN, "clientPolicyArns": s.ClientPolicyARNs,
+		"topicAdminRoleArn": s.TopicAdminRoleARN,
 	})
 }
 

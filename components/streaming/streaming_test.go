@@ -6,8 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/components/mocks"
 	"github.com/cantondex/platform/services/topics"
@@ -79,8 +80,8 @@ func TestClusterIsPrivateEncryptedAndIAMAuthenticated(t *testing.T) {
 	if c.String("configurationInfo.arn") != mocks.ARN("aws:msk/configuration:Configuration", "kafka-config") {
 		t.Errorf("cluster does not use its configuration: %v", c.Inputs["configurationInfo"])
 	}
-	if len(rec.OfType("aws:msk/cluster:Cluster")) != 1 || len(rec.OfType("kubernetes:batch/v1:Job")) != 0 {
-		t.Error("topic jobs created without a Kubernetes provider")
+	if _, ok := rec.Named("aws:iam/role:Role", "kafka-topics-role"); ok {
+		t.Error("topic-admin role created without TopicAdmin")
 	}
 	// 2 alarms per broker and one for the cluster
 	if got := len(rec.OfType("aws:cloudwatch/metricAlarm:MetricAlarm")); got != 13 {
@@ -133,62 +134,59 @@ func TestClientPoliciesNameTheirTopics(t *testing.T) {
 	}
 }
 
-func TestTopicJobsCreateEveryTopicOnce(t *testing.T) {
-	rec, err := run(t, func(a *Args, ctx *pulumi.Context) error {
-		k8s, err := kubernetes.NewProvider(ctx, "eks", &kubernetes.ProviderArgs{})
-		if err != nil {
-			return err
+// policyDoc is an IAM policy document as the recorder holds it.
+type policyDoc struct {
+	Statement []struct {
+		Sid      string
+		Action   any // a string when there is one
+		Resource any
+	}
+}
+
+func strs(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		out := make([]string, len(v))
+		for i, x := range v {
+			out[i] = fmt.Sprint(x)
 		}
-		a.TopicJobs = &TopicJobArgs{Provider: k8s, OIDCProviderARN: pulumi.String("arn:aws:iam::1:oidc-provider/oidc.eks/id/X"),
-			OIDCProviderURL: pulumi.String("oidc.eks/id/X"), Namespace: "cantondex-kafka", Image: "apache/kafka:3.9.1"}
-		a.Topics[0].Partitions = 24 // a stack override
+		return out
+	}
+	return nil
+}
+
+func TestTopicAdminRoleGrantsExactlyTheReconciliation(t *testing.T) {
+	rec, err := run(t, func(a *Args, _ *pulumi.Context) error {
+		a.TopicAdmin = &TopicAdminArgs{OIDCProviderARN: pulumi.String("arn:aws:iam::1:oidc-provider/oidc.eks/id/X"),
+			OIDCProviderURL: pulumi.String("oidc.eks/id/X"), Namespace: "cantondex-kafka-admin", ServiceAccount: "kafka-topics"}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
+	require.NoError(t, err)
+	// The run-time download and the Jobs are gone: nothing in Kubernetes, no JAR.
+	for _, r := range rec.Resources() {
+		assert.False(t, strings.HasPrefix(r.Type, "kubernetes:"), "kubernetes resource %s %s", r.Type, r.Name)
 	}
-	jobs := rec.OfType("kubernetes:batch/v1:Job")
-	if len(jobs) != len(topics.All()) {
-		t.Fatalf("%d jobs for %d topics", len(jobs), len(topics.All()))
-	}
-	seen := map[string]bool{}
-	for _, j := range jobs {
-		if !strings.Contains(j.Provider, "pulumi:providers:kubernetes::eks") {
-			t.Errorf("job %s not on the cluster's provider: %q", j.Name, j.Provider)
-		}
-		seen[strings.TrimPrefix(j.Name, "kafka-topic-")] = true
-	}
+	trust, ok := rec.Named("aws:iam/role:Role", "kafka-topics-role")
+	require.True(t, ok)
+	assert.Contains(t, trust.String("assumeRolePolicy"), `"oidc.eks/id/X:sub":"system:serviceaccount:cantondex-kafka-admin:kafka-topics"`)
+	perm, ok := rec.Named("aws:iam/rolePolicy:RolePolicy", "kafka-topics-role-policy")
+	require.True(t, ok)
+	var doc policyDoc
+	require.NoError(t, json.Unmarshal([]byte(perm.String("policy")), &doc))
+	const prefix = "arn:aws:kafka:us-east-1:123456789012:"
+	var topicARNs []string
 	for _, tp := range topics.All() {
-		if !seen[tp.Name] {
-			t.Errorf("no job for %s", tp.Name)
-		}
+		topicARNs = append(topicARNs, prefix+"topic/cdx-test/0123abcd-uuid-1/"+tp.Name)
 	}
-	orders, _ := rec.Named("kubernetes:batch/v1:Job", "kafka-topic-orders")
-	containers, _ := orders.Input("spec.template.spec.containers")
-	c0 := containers.([]any)[0].(map[string]any)
-	script := c0["command"].([]any)[2].(string)
-	for _, want := range []string{"--create --if-not-exists --topic orders --partitions 24 --replication-factor 3", "retention.ms=604800000", "min.insync.replicas=2", `if [ "$count" -lt 24 ]`} {
-		if !strings.Contains(script, want) {
-			t.Errorf("orders script lacks %q:\n%s", want, script)
-		}
-	}
-	sc := c0["securityContext"].(map[string]any)
-	if sc["runAsNonRoot"] != true || sc["readOnlyRootFilesystem"] != true || sc["allowPrivilegeEscalation"] != false {
-		t.Errorf("job container security context %v", sc)
-	}
-	sa, _ := rec.Named("kubernetes:core/v1:ServiceAccount", "kafka-topics")
-	annotations, _ := sa.Input("metadata.annotations")
-	if m, _ := annotations.(map[string]any); m["eks.amazonaws.com/role-arn"] != mocks.ARN("aws:iam/role:Role", "kafka-topics-role") {
-		t.Errorf("service account not bound to the role: %+v", sa.Inputs["metadata"])
-	}
-	trust, _ := rec.Named("aws:iam/role:Role", "kafka-topics-role")
-	if !strings.Contains(trust.String("assumeRolePolicy"), `"oidc.eks/id/X:sub":"system:serviceaccount:cantondex-kafka:kafka-topics"`) {
-		t.Errorf("role trust %s", trust.String("assumeRolePolicy"))
-	}
-	perm, _ := rec.Named("aws:iam/rolePolicy:RolePolicy", "kafka-topics-role-policy")
-	if !strings.Contains(perm.String("policy"), "topic/cdx-test/0123abcd-uuid-1/compliance-events") || strings.Contains(perm.String("policy"), "DeleteTopic") {
-		t.Errorf("topic role policy %s", perm.String("policy"))
-	}
+	require.Len(t, doc.Statement, 2)
+	assert.Equal(t, "Connect", doc.Statement[0].Sid)
+	assert.Equal(t, []string{"kafka-cluster:Connect"}, strs(doc.Statement[0].Action))
+	assert.Equal(t, []string{prefix + "cluster/cdx-test/0123abcd-uuid-1"}, strs(doc.Statement[0].Resource))
+	assert.ElementsMatch(t, []string{"kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic", "kafka-cluster:AlterTopic",
+		"kafka-cluster:DescribeTopicDynamicConfiguration", "kafka-cluster:AlterTopicDynamicConfiguration"}, strs(doc.Statement[1].Action))
+	assert.ElementsMatch(t, topicARNs, strs(doc.Statement[1].Resource))
 }
 
 func TestInvalidArgs(t *testing.T) {
@@ -196,6 +194,9 @@ func TestInvalidArgs(t *testing.T) {
 		"5 brokers over 3 subnets": func(a *Args) { a.BrokerCount = 5 },
 		"unknown client topic":     func(a *Args) { a.Clients["x"] = ClientAccess{Consume: []string{"order"}} },
 		"RF above brokers":         func(a *Args) { a.BrokerCount = 3; a.Topics[0].ReplicationFactor = 4 },
+		"topic admin without account": func(a *Args) {
+			a.TopicAdmin = &TopicAdminArgs{OIDCProviderARN: pulumi.String("arn"), OIDCProviderURL: pulumi.String("oidc"), Namespace: "ns"}
+		},
 	} {
 		_, err := run(t, func(a *Args, _ *pulumi.Context) error { mutate(a); return nil })
 		if err == nil {

@@ -74,6 +74,7 @@ func Rules() []Rule {
 	var all []Rule
 	all = append(all, foundationRules()...)
 	all = append(all, dataRules()...)
+	all = append(all, mskRules()...)
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	return all
 }

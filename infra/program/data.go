@@ -1,6 +1,7 @@
 package program
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -30,8 +31,20 @@ func DatabaseUsers(role string) []string { return catalog.DatabaseUsers()[role] 
 // SecretRotationDays is how often generated database credentials rotate.
 const SecretRotationDays = 30
 
-// TopicJobNamespace is where the topic-creation Jobs run.
-const TopicJobNamespace = "cantondex-kafka-admin"
+// TopicAdminNamespace and TopicAdminServiceAccount are where the topic reconciliation
+// (services/cmd/kafka-topics, run as a Job from the platform's image) runs, and the service
+// account its IRSA role trusts.
+const (
+	TopicAdminNamespace      = "cantondex-kafka-admin"
+	TopicAdminServiceAccount = "kafka-topics"
+)
+
+// TopicsJSON is the stack's topic list (services/topics with the stack's overrides) as
+// services/cmd/kafka-topics reads it from KAFKA_TOPICS_JSON.
+func TopicsJSON(st stacks.Streaming) (string, error) {
+	b, err := json.Marshal(st.TopicList())
+	return string(b), err
+}
 
 // databaseProfiles maps the settings' roles to the components' tuning profiles.
 var databaseProfiles = map[string]database.Profile{"trading": database.OLTP, "pqs": database.ReadHeavy, "timescale": database.TimeSeries}
@@ -124,11 +137,11 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) error {
 		Alarms:           &streaming.AlarmArgs{TopicARN: alarmTopic.ARN, DiskPercent: d.Alarms.KafkaDiskPercent},
 		Tags:             s.Tags,
 	}
-	if f.Kubernetes != nil && set(f.OIDCProviderARN) && set(f.OIDCProviderURL) {
-		streamArgs.TopicJobs = &streaming.TopicJobArgs{Provider: f.Kubernetes, OIDCProviderARN: f.OIDCProviderARN, OIDCProviderURL: f.OIDCProviderURL,
-			Namespace: TopicJobNamespace, Image: st.TopicJobImage}
+	if set(f.OIDCProviderARN) && set(f.OIDCProviderURL) {
+		streamArgs.TopicAdmin = &streaming.TopicAdminArgs{OIDCProviderARN: f.OIDCProviderARN, OIDCProviderURL: f.OIDCProviderURL,
+			Namespace: TopicAdminNamespace, ServiceAccount: TopicAdminServiceAccount}
 	} else {
-		_ = ctx.Log.Warn("no Kubernetes provider: the services create the topics from services/topics at start", nil)
+		_ = ctx.Log.Warn("no OIDC provider: no topic-admin role; the services create missing topics from services/topics at start", nil)
 	}
 	kafka, err := streaming.New(ctx, prefix+"-kafka", streamArgs)
 	if err != nil {
@@ -157,6 +170,13 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) error {
 	ctx.Export("kafka.port", pulumi.Int(streaming.IAMPort))
 	ctx.Export("kafka.clusterArn", kafka.ClusterARN)
 	ctx.Export("kafka.clientPolicyArns", kafka.ClientPolicyARNs)
+	ctx.Export("kafka.topicAdminRoleArn", kafka.TopicAdminRoleARN)
+	ctx.Export("kafka.topicAdminServiceAccount", pulumi.String(TopicAdminNamespace+"/"+TopicAdminServiceAccount))
+	topicsJSON, err := TopicsJSON(st)
+	if err != nil {
+		return err
+	}
+	ctx.Export("kafka.topicsJson", pulumi.String(topicsJSON))
 	ctx.Export("kafka.securityGroupId", f.MSKSecurityGroupID)
 	ctx.Export("alarms.topicArn", alarmTopic.ARN)
 	return nil

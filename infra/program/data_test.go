@@ -1,7 +1,7 @@
 package program
 
 import (
-	"slices"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -110,19 +110,21 @@ func checkDataTier(t *testing.T, rec *mocks.Recorder, env string, brokers int) {
 	if got := clusters[0].Strings("brokerNodeGroupInfo.clientSubnets"); len(got) != 3 {
 		t.Errorf("client subnets %v", got)
 	}
-	jobs := rec.OfType("kubernetes:batch/v1:Job")
-	var created []string
-	for _, j := range jobs {
-		created = append(created, strings.TrimPrefix(j.Name, "cdx-"+env+"-kafka-topic-"))
+	if jobs := rec.OfType("kubernetes:batch/v1:Job"); len(jobs) != 0 {
+		t.Errorf("%d topic Jobs: the topics are reconciled by services/cmd/kafka-topics", len(jobs))
 	}
-	slices.Sort(created)
-	var want []string
+	perm, ok := rec.Named("aws:iam/rolePolicy:RolePolicy", "cdx-"+env+"-kafka-topics-role-policy")
+	if !ok {
+		t.Fatal("no topic-admin role policy")
+	}
 	for _, tp := range topics.All() {
-		want = append(want, tp.Name)
+		if !strings.Contains(perm.String("policy"), "/"+tp.Name+`"`) {
+			t.Errorf("topic-admin policy does not name %s: %s", tp.Name, perm.String("policy"))
+		}
 	}
-	slices.Sort(want)
-	if !slices.Equal(created, want) {
-		t.Errorf("topic jobs %v, want %v once each", created, want)
+	trust, _ := rec.Named("aws:iam/role:Role", "cdx-"+env+"-kafka-topics-role")
+	if !strings.Contains(trust.String("assumeRolePolicy"), "system:serviceaccount:"+TopicAdminNamespace+":"+TopicAdminServiceAccount) {
+		t.Errorf("topic-admin role trust %s", trust.String("assumeRolePolicy"))
 	}
 }
 
@@ -164,10 +166,20 @@ func TestDataTierStaging(t *testing.T) {
 	if v := policy.Violations(policy.Evaluate(p, policy.Rules())); len(v) != 0 {
 		t.Errorf("violations: %+v", v)
 	}
-	job, _ := rec.Named("kubernetes:batch/v1:Job", "cdx-staging-kafka-topic-orders")
-	containers, _ := job.Input("spec.template.spec.containers")
-	if script := containers.([]any)[0].(map[string]any)["command"].([]any)[2].(string); !strings.Contains(script, "--topic orders --partitions 6 ") {
-		t.Errorf("staging override not applied:\n%s", script)
+	s, err := stacks.Load("staging", "", mapSource{"data": `{"streaming":{"topics":{"orders":{"partitions":6}}}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := TopicsJSON(s.Data.Streaming)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []topics.Topic
+	if err := json.Unmarshal([]byte(raw), &ts); err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != len(topics.All()) || ts[0].Name != topics.Orders || ts[0].Partitions != 6 {
+		t.Errorf("staging topic list for kafka-topics does not carry the override: %s", raw)
 	}
 }
 

@@ -2,8 +2,10 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -104,4 +106,75 @@ func TestNoneSecurityIsThePlainConfig(t *testing.T) {
 	cfg, err := Cluster{Brokers: []string{"127.0.0.1:9092"}}.Config("svc")
 	require.NoError(t, err)
 	assert.Equal(t, baseConfig("svc").Net, cfg.Net)
+}
+
+// mskMockBroker is sarama's mock broker behind a TLS listener (kfake does not speak
+// OAUTHBEARER), offering OAUTHBEARER and answering authentications with auth; it returns the
+// broker and the CA file that trusts it.
+func mskMockBroker(t *testing.T, auth *sarama.MockSaslAuthenticateResponse) (*sarama.MockBroker, string) {
+	t.Helper()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	cert, err := issueLocalCert(caFile)
+	require.NoError(t, err)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}})
+	require.NoError(t, err)
+	mb := sarama.NewMockBrokerListener(t, 1, ln)
+	t.Cleanup(mb.Close)
+	mb.SetHandlerByMap(map[string]sarama.MockResponse{
+		"ApiVersionsRequest": sarama.NewMockApiVersionsResponse(t).SetApiKeys([]sarama.ApiVersionsResponseKey{
+			{ApiKey: 3, MinVersion: 0, MaxVersion: 12}, // Metadata
+			{ApiKey: 17, MinVersion: 0, MaxVersion: 1}, // SaslHandshake
+			{ApiKey: 18, MinVersion: 0, MaxVersion: 3}, // ApiVersions
+			{ApiKey: 36, MinVersion: 0, MaxVersion: 2}, // SaslAuthenticate
+		}),
+		"SaslHandshakeRequest":    sarama.NewMockSaslHandshakeResponse(t).SetEnabledMechanisms([]string{sarama.SASLTypeOAuth}),
+		"SaslAuthenticateRequest": auth,
+		"MetadataRequest":         sarama.NewMockMetadataResponse(t).SetBroker(mb.Addr(), mb.BrokerID()).SetController(mb.BrokerID()),
+	})
+	return mb, caFile
+}
+
+func mskCluster(mb *sarama.MockBroker, caFile string, creds aws.CredentialsProvider) Cluster {
+	return Cluster{Brokers: []string{mb.Addr()}, Security: Security{TLS: true, CAFile: caFile, Mechanism: MechanismAWSMSKIAM, Region: "eu-west-1", Credentials: creds}}
+}
+
+// A sarama client configured for AWS_MSK_IAM opens TLS to the broker, asks for OAUTHBEARER and
+// presents the signed token as its bearer.
+func TestMSKIAMClientAuthenticatesWithTheTokenOverTLS(t *testing.T) {
+	mb, caFile := mskMockBroker(t, sarama.NewMockSaslAuthenticateResponse(t))
+	c := mskCluster(mb, caFile, &staticCreds{})
+	cfg, err := c.Config("iam-client")
+	require.NoError(t, err)
+	client, err := sarama.NewClient(c.Brokers, cfg)
+	require.NoError(t, err)
+	require.NoError(t, client.Close())
+
+	var handshake *sarama.SaslHandshakeRequest
+	var auth *sarama.SaslAuthenticateRequest
+	for _, rr := range mb.History() {
+		switch r := rr.Request.(type) {
+		case *sarama.SaslHandshakeRequest:
+			handshake = r
+		case *sarama.SaslAuthenticateRequest:
+			auth = r
+		}
+	}
+	require.NotNil(t, handshake, "no SASL handshake")
+	assert.Equal(t, sarama.SASLTypeOAuth, handshake.Mechanism)
+	require.NotNil(t, auth, "no SASL authentication")
+	// RFC 7628 initial client response: n,,\x01auth=Bearer <token>\x01\x01
+	msg := string(auth.SaslAuthBytes)
+	require.True(t, strings.HasPrefix(msg, "n,,\x01auth=Bearer "), "%q", msg)
+	tok := strings.TrimSuffix(strings.TrimPrefix(msg, "n,,\x01auth=Bearer "), "\x01\x01")
+	u := decodeToken(t, tok)
+	assert.Equal(t, "kafka.eu-west-1.amazonaws.com", u.Host)
+	assert.True(t, strings.HasPrefix(u.Query().Get("X-Amz-Credential"), "AKIDEXAMPLE/"))
+}
+
+func TestMSKIAMRefusalFailsNamingTheSetting(t *testing.T) {
+	mb, caFile := mskMockBroker(t, sarama.NewMockSaslAuthenticateResponse(t).SetError(sarama.ErrSASLAuthenticationFailed))
+	_, err := NewProducer(mskCluster(mb, caFile, &staticCreds{}), "iam-refused")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "AWS_MSK_IAM")
+	assert.Contains(t, err.Error(), "AWS_REGION")
 }

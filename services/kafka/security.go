@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -107,12 +109,38 @@ func ClusterFromEnv(getenv func(string) string) (Cluster, error) {
 	}
 	var brokers []string
 	for _, b := range strings.Split(getenv(EnvBrokers), ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			brokers = append(brokers, b)
+		if b = strings.TrimSpace(b); b == "" {
+			continue
 		}
+		if host, port, err := net.SplitHostPort(b); err != nil || host == "" || port == "" {
+			return Cluster{}, fmt.Errorf("%s: %q is not host:port", EnvBrokers, b)
+		}
+		brokers = append(brokers, b)
 	}
 	return Cluster{Brokers: brokers, Security: sec}, nil
 }
+
+// String describes s without its password, so that logging a configuration leaks nothing.
+func (s Security) String() string {
+	out := fmt.Sprintf("tls=%t", s.TLS)
+	if s.CAFile != "" {
+		out += " ca=" + s.CAFile
+	}
+	out += " sasl=" + string(s.mechanism())
+	if s.Username != "" {
+		out += " user=" + s.Username
+	}
+	if s.Password != "" {
+		out += " password=[redacted]"
+	}
+	if s.Region != "" {
+		out += " region=" + s.Region
+	}
+	return out
+}
+
+// LogValue logs s as String does.
+func (s Security) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // Validate reports settings that contradict each other, naming the variable to fix.
 func (s Security) Validate() error {

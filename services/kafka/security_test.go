@@ -1,6 +1,7 @@
 package kafka_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -197,4 +199,23 @@ func writeCA(t *testing.T) string {
 	path := filepath.Join(t.TempDir(), "other-ca.pem")
 	require.NoError(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
 	return path
+}
+
+func TestClusterFromEnvRejectsABrokerWithoutPort(t *testing.T) {
+	c, err := kafka.ClusterFromEnv(env(map[string]string{"KAFKA_BROKERS": "b-1:9098, b-2:9098"}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"b-1:9098", "b-2:9098"}, c.Brokers)
+	_, err = kafka.ClusterFromEnv(env(map[string]string{"KAFKA_BROKERS": "b-1:9098,b-2"}))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "KAFKA_BROKERS")
+}
+
+func TestSecurityNeverPrintsThePassword(t *testing.T) {
+	c := kafka.Cluster{Brokers: []string{"b:9096"}, Security: kafka.Security{TLS: true, Mechanism: kafka.MechanismSCRAMSHA512, Username: "svc", Password: "hunter2-secret"}}
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("kafka", "security", c.Security)
+	for _, out := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%v", c.Security), logged.String()} {
+		assert.NotContains(t, out, "hunter2-secret")
+		assert.Contains(t, out, "user=svc")
+	}
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/cantondex/platform/infra/policy"
@@ -9,7 +11,7 @@ import (
 
 // writeDataHighlights summarises the data tier: each PostgreSQL instance with its role (primary,
 // read replica, DR replica and the provider it is created with), the RDS proxies, the Redis
-// nodes, the MSK brokers and the topics the Jobs create.
+// nodes, the MSK brokers and the topics the topic-admin role may reconcile.
 func writeDataHighlights(b *strings.Builder, p *policy.Plan) {
 	for _, db := range p.OfType("aws:rds/instance:Instance") {
 		role := "primary"
@@ -31,16 +33,42 @@ func writeDataHighlights(b *strings.Builder, p *policy.Plan) {
 	for _, c := range p.OfType("aws:msk/cluster:Cluster") {
 		fmt.Fprintf(b, "  kafka %s: %g brokers, Kafka %s\n", c.String("clusterName"), c.Number("numberOfBrokerNodes"), c.String("kafkaVersion"))
 	}
-	var topics []string
-	for _, j := range p.OfType("kubernetes:batch/v1:Job") {
-		labels, _ := j.Input("metadata.labels")
-		if t, ok := labels.(map[string]any)["cantondex.io/topic"].(string); ok {
-			topics = append(topics, t)
+	for _, rp := range p.OfType("aws:iam/rolePolicy:RolePolicy") {
+		if !strings.HasSuffix(rp.Name, "-kafka-topics-role-policy") {
+			continue
+		}
+		if topics := policyTopics(rp.String("policy")); len(topics) > 0 {
+			fmt.Fprintf(b, "  %d topics reconciled by kafka-topics (%s): %s\n", len(topics), strings.TrimSuffix(rp.Name, "-policy"), strings.Join(topics, ", "))
 		}
 	}
-	if len(topics) > 0 {
-		fmt.Fprintf(b, "  %d topics created by Jobs: %s\n", len(topics), strings.Join(topics, ", "))
+}
+
+// policyTopics returns the sorted topic names of an IAM policy's MSK topic ARNs
+// (arn:...:topic/<cluster>/<uuid>/<topic>).
+func policyTopics(doc string) []string {
+	var d struct {
+		Statement []struct{ Resource any }
 	}
+	if json.Unmarshal([]byte(doc), &d) != nil {
+		return nil
+	}
+	var out []string
+	for _, s := range d.Statement {
+		var resources []any
+		switch r := s.Resource.(type) {
+		case string:
+			resources = []any{r}
+		case []any:
+			resources = r
+		}
+		for _, r := range resources {
+			if arn, _ := r.(string); strings.Contains(arn, ":topic/") {
+				out = append(out, arn[strings.LastIndex(arn, "/")+1:])
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // providerName names the provider of a resource from its reference ("urn::id").

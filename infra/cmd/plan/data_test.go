@@ -97,7 +97,7 @@ func TestPlanShowsTheDataTier(t *testing.T) {
 				t.Errorf("PostgreSQL: %d primaries, %d read replicas, %d DR replicas; want 3, 1, 1", primaries, replicas, dr)
 			}
 			for typ, want := range map[string]int{
-				"aws:rds/proxy:Proxy": 1, "aws:elasticache/replicationGroup:ReplicationGroup": 1, "aws:msk/cluster:Cluster": 1, "kubernetes:batch/v1:Job": 5,
+				"aws:rds/proxy:Proxy": 1, "aws:elasticache/replicationGroup:ReplicationGroup": 1, "aws:msk/cluster:Cluster": 1, "kubernetes:batch/v1:Job": 0,
 			} {
 				if count[typ] != want {
 					t.Errorf("%d %s, want %d", count[typ], typ, want)
@@ -119,7 +119,7 @@ func TestPlanTableHighlightsTheDataTier(t *testing.T) {
 		"rds proxy cdx-prod-trading-proxy: TLS required true",
 		"redis cdx-prod-cache: 1 shard(s) × 2 replica(s) = 3 nodes, failover true",
 		"kafka cdx-prod-kafka: 6 brokers",
-		"5 topics created by Jobs: alerts, compliance-events, orders, settlements, trades",
+		"5 topics reconciled by kafka-topics (cdx-prod-kafka-topics-role): alerts, compliance-events, orders, settlements, trades",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan table lacks %q", want)
