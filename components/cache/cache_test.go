@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/components/mocks"
 )
@@ -35,20 +37,28 @@ func run(t *testing.T, mutate func(*Args)) (*mocks.Recorder, error) {
 	})
 }
 
+// parameterGroup returns the recorded parameter group's parameters and family.
+func parameterGroup(t *testing.T, rec *mocks.Recorder) (map[string]string, string) {
+	t.Helper()
+	pg, ok := rec.Named("aws:elasticache/parameterGroup:ParameterGroup", "cache-params")
+	require.True(t, ok, "parameter group recorded")
+	params := map[string]string{}
+	list, _ := pg.Input("parameters")
+	for _, p := range list.([]any) {
+		m := p.(map[string]any)
+		params[m["name"].(string)] = m["value"].(string)
+	}
+	return params, pg.String("family")
+}
+
 func TestReplicationGroupIsClusteredEncryptedAndAuthenticated(t *testing.T) {
 	rec, err := run(t, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	groups := rec.OfType(groupType)
-	if len(groups) != 1 {
-		t.Fatalf("%d replication groups", len(groups))
-	}
+	require.Len(t, groups, 1, "replication groups")
 	rg := groups[0]
 	comp, _ := rec.Named("cantondex:data:Cache", "cache")
-	if rg.Parent != comp.URN {
-		t.Errorf("parent %q", rg.Parent)
-	}
+	assert.Equal(t, comp.URN, rg.Parent, "parent")
 	keyARN := mocks.ARN("aws:kms/key:Key", "cache-key")
 	for path, want := range map[string]any{
 		"engine": "redis", "engineVersion": "7.1", "clusterMode": "enabled", "numNodeGroups": 1.0, "replicasPerNodeGroup": 2.0,
@@ -56,68 +66,67 @@ func TestReplicationGroupIsClusteredEncryptedAndAuthenticated(t *testing.T) {
 		"transitEncryptionEnabled": true, "transitEncryptionMode": "required", "authToken": "[secret]",
 		"snapshotRetentionLimit": 7.0, "port": 6379.0,
 	} {
-		if got, _ := rg.Input(path); got != want {
-			t.Errorf("%s = %v, want %v", path, got, want)
-		}
+		got, _ := rg.Input(path)
+		assert.Equal(t, want, got, path)
 	}
-	if nodes := rg.Number("numNodeGroups") * (1 + rg.Number("replicasPerNodeGroup")); nodes != 3 {
-		t.Errorf("%g nodes, want 3", nodes)
-	}
-	pg, _ := rec.Named("aws:elasticache/parameterGroup:ParameterGroup", "cache-params")
-	params := map[string]string{}
-	list, _ := pg.Input("parameters")
-	for _, p := range list.([]any) {
-		m := p.(map[string]any)
-		params[m["name"].(string)] = m["value"].(string)
-	}
-	if params["cluster-enabled"] != "yes" || params["maxmemory-policy"] != "allkeys-lru" || pg.String("family") != "redis7" {
-		t.Errorf("parameter group %v family %s", params, pg.String("family"))
-	}
-	if rg.String("parameterGroupName") != "cache-params" {
-		t.Errorf("replication group uses parameter group %q", rg.String("parameterGroupName"))
-	}
+	assert.Equal(t, 3.0, rg.Number("numNodeGroups")*(1+rg.Number("replicasPerNodeGroup")), "nodes")
+
+	params, family := parameterGroup(t, rec)
+	assert.Equal(t, map[string]string{"cluster-enabled": "yes", "maxmemory-policy": "noeviction"}, params, "parameters")
+	assert.Equal(t, "redis7", family)
+	assert.Equal(t, "cache-params", rg.String("parameterGroupName"), "the replication group uses the parameter group")
+
 	logs, _ := rg.Input("logDeliveryConfigurations")
 	types := []string{}
 	for _, l := range logs.([]any) {
 		m := l.(map[string]any)
 		types = append(types, m["logType"].(string)+"→"+m["destinationType"].(string))
 	}
-	if strings.Join(types, ",") != "slow-log→cloudwatch-logs,engine-log→cloudwatch-logs" {
-		t.Errorf("log delivery %v", types)
-	}
+	assert.Equal(t, "slow-log→cloudwatch-logs,engine-log→cloudwatch-logs", strings.Join(types, ","), "log delivery")
 
 	secret, _ := rec.Named("aws:secretsmanager/secret:Secret", "cache-auth-token")
-	if secret.String("kmsKeyId") != keyARN {
-		t.Errorf("auth token secret not under the customer key: %+v", secret.Inputs)
-	}
+	assert.Equal(t, keyARN, secret.String("kmsKeyId"), "auth token secret under the customer key")
 	version, _ := rec.Named("aws:secretsmanager/secretVersion:SecretVersion", "cache-auth-token")
-	if version.String("secretString") != "[secret]" {
-		t.Errorf("token stored in the clear: %v", version.Inputs["secretString"])
-	}
-	if !version.Raw["secretString"].ContainsSecrets() {
-		t.Error("token not marked secret")
-	}
+	assert.Equal(t, "[secret]", version.String("secretString"), "token not stored in the clear")
+	assert.True(t, version.Raw["secretString"].ContainsSecrets(), "token marked secret")
 
 	read, _ := rec.Named("aws:iam/policy:Policy", "cache-auth-token-read")
-	if !strings.Contains(read.String("policy"), mocks.ARN("aws:secretsmanager/secret:Secret", "cache-auth-token")) {
-		t.Errorf("read policy %s", read.String("policy"))
-	}
+	assert.Contains(t, read.String("policy"), mocks.ARN("aws:secretsmanager/secret:Secret", "cache-auth-token"), "read policy")
 	alarmsByName := map[string]mocks.Resource{}
 	for _, a := range rec.OfType("aws:cloudwatch/metricAlarm:MetricAlarm") {
 		alarmsByName[a.Name] = a
 	}
-	if len(alarmsByName) != 9 {
-		t.Errorf("%d alarms, want 3 per node", len(alarmsByName))
-	}
+	assert.Len(t, alarmsByName, 9, "alarms: 3 per node")
 	ev := alarmsByName["cache-0001-003-evictions"]
-	if ev.String("dimensions.CacheClusterId") != "cdx-test-cache-0001-003" || ev.String("metricName") != "Evictions" || ev.Number("threshold") != 1000 {
-		t.Errorf("evictions alarm %+v", ev.Inputs)
+	assert.Equal(t, "cdx-test-cache-0001-003", ev.String("dimensions.CacheClusterId"))
+	assert.Equal(t, "Evictions", ev.String("metricName"))
+	assert.Equal(t, 1000.0, ev.Number("threshold"))
+}
+
+// Extra parameters join the defaults; the eviction policy and cluster mode stay as they must.
+func TestParametersOnTopOfTheDefaults(t *testing.T) {
+	rec, err := run(t, func(a *Args) { a.Parameters = map[string]string{"timeout": "300", "maxmemory-policy": "noeviction"} })
+	require.NoError(t, err)
+	params, _ := parameterGroup(t, rec)
+	assert.Equal(t, map[string]string{"cluster-enabled": "yes", "maxmemory-policy": "noeviction", "timeout": "300"}, params)
+	assert.Equal(t, map[string]string{"cluster-enabled": "yes", "maxmemory-policy": "noeviction"}, DefaultParameters(), "defaults untouched")
+}
+
+func TestCacheRefusesAnEvictingPolicy(t *testing.T) {
+	for _, policy := range []string{"allkeys-lru", "volatile-lru", "volatile-ttl", "allkeys-random", "volatile-lfu"} {
+		rec, err := run(t, func(a *Args) { a.Parameters = map[string]string{"maxmemory-policy": policy} })
+		if assert.Error(t, err, policy) {
+			assert.Contains(t, err.Error(), "maxmemory-policy "+policy, policy)
+		}
+		if rec != nil {
+			assert.Empty(t, rec.OfType(groupType), "%s: nothing created", policy)
+		}
 	}
+	_, err := run(t, func(a *Args) { a.Parameters = map[string]string{"cluster-enabled": "no"} })
+	assert.ErrorContains(t, err, "cluster-enabled no")
 }
 
 func TestCacheRefusesAShardWithoutReplicas(t *testing.T) {
 	_, err := run(t, func(a *Args) { a.ReplicasPerShard = 0 })
-	if err == nil || !strings.Contains(err.Error(), "automatic failover needs at least 1") {
-		t.Fatalf("err = %v", err)
-	}
+	assert.ErrorContains(t, err, "automatic failover needs at least 1")
 }

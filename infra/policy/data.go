@@ -10,6 +10,7 @@ import (
 const (
 	rdsInstance      = "aws:rds/instance:Instance"
 	redisGroup       = "aws:elasticache/replicationGroup:ReplicationGroup"
+	redisParams      = "aws:elasticache/parameterGroup:ParameterGroup"
 	mskCluster       = "aws:msk/cluster:Cluster"
 	secretsManager   = "aws:secretsmanager/secret:Secret"
 	minBackupDays    = 7
@@ -110,6 +111,8 @@ func dataRules() []Rule {
 				}
 				return ""
 			})},
+		{ID: "redis-noeviction", Mirrors: "own rule", Summary: "ElastiCache Redis never evicts (nonces, idempotency keys, rate-limit counters)",
+			Check: redisNoEviction},
 		{ID: "msk-encryption-in-transit", Mirrors: "CKV_AWS_81", Summary: "MSK TLS-only between clients and brokers and inside the cluster",
 			Check: each(mskCluster, func(_ *Plan, r mocks.Resource) string {
 				if r.String("encryptionInfo.encryptionInTransit.clientBroker") != "TLS" || !r.Bool("encryptionInfo.encryptionInTransit.inCluster") {
@@ -159,4 +162,38 @@ func dataRules() []Rule {
 				})(p)...)
 			}},
 	}
+}
+
+// redisNoEviction fails every Redis parameter group whose maxmemory-policy is not noeviction
+// (unset is the engine default, volatile-lru, which evicts exactly the keys with a TTL: the
+// nonces, idempotency keys and counters), and every replication group that does not use a
+// noeviction parameter group of the plan (a default.* group has volatile-lru).
+func redisNoEviction(p *Plan) []Finding {
+	var out []Finding
+	groups := map[string]bool{}
+	for _, r := range p.OfType(redisParams) {
+		name := r.String("name")
+		if name == "" {
+			name = r.Name // auto-named: the mock answers with the logical name
+		}
+		policy := "volatile-lru (the default)"
+		list, _ := r.Input("parameters")
+		items, _ := list.([]any)
+		for _, it := range items {
+			if m, ok := it.(map[string]any); ok && m["name"] == "maxmemory-policy" {
+				policy, _ = m["value"].(string)
+			}
+		}
+		if policy != "noeviction" {
+			out = append(out, Finding{Resource: r.URN, Message: fmt.Sprintf("maxmemory-policy %s evicts keys that security depends on; want noeviction", policy)})
+			continue
+		}
+		groups[name] = true
+	}
+	for _, r := range p.OfType(redisGroup) {
+		if pg := r.String("parameterGroupName"); !groups[pg] {
+			out = append(out, Finding{Resource: r.URN, Message: fmt.Sprintf("parameter group %q is not a noeviction group of this plan", pg)})
+		}
+	}
+	return out
 }

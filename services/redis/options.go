@@ -111,12 +111,10 @@ func (o Options) universal() (*goredis.UniversalOptions, error) {
 			Addrs: co.Addrs, Username: co.Username, Password: co.Password, TLSConfig: co.TLSConfig,
 			IsClusterMode: true,
 		}
-		if uo.TLSConfig != nil {
-			// Each shard is dialled by its own host name (ElastiCache reports node names in
-			// TLS mode): let crypto/tls verify every node against its own name, not the
-			// configuration endpoint's.
-			uo.TLSConfig.ServerName = ""
-		}
+		// With TLS every node is verified against the configuration endpoint's name (go-redis's
+		// choice): ElastiCache's certificate is a wildcard for the cluster's domain, which
+		// covers that name and every node's, whether CLUSTER SLOTS announces nodes by name or
+		// by address.
 	} else {
 		so, err := goredis.ParseURL(o.URL)
 		if err != nil {

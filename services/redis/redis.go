@@ -1,6 +1,15 @@
 // Package redis is the Redis adapter (go-redis): the building blocks the api-gateway needs —
 // a rate limiter that says when to retry, an idempotency-key store, counters — and an
 // in-process Redis (miniredis) for runs without REDIS_URL. Keys are namespaced by a prefix.
+//
+// The same code runs on a single node and on a Redis Cluster (ElastiCache in cluster mode):
+// no transaction or script touches more than one key, and keys that one operation reads
+// together share a hash tag, so they live in one slot. Pipelines of unrelated keys are not
+// transactions: go-redis splits them by node.
+//
+// Every key that grows with traffic carries a TTL, and the server must not evict (the cache
+// component sets maxmemory-policy noeviction): a nonce, an idempotency key or a limiter
+// counter lost to eviction would reopen a replay, a double submit or a brute force.
 package redis
 
 import (
@@ -40,12 +49,24 @@ func (c *Client) Close() error {
 	return err
 }
 
-// Ping reports whether Redis answers, for readiness.
-func (c *Client) Ping(ctx context.Context) error { return c.rdb.Ping(ctx).Err() }
+// Ping reports whether Redis answers (every shard's master, on a cluster), for readiness.
+func (c *Client) Ping(ctx context.Context) error { return ping(ctx, c.rdb) }
 
 func (c *Client) key(parts ...string) string {
 	k := c.prefix
 	for _, p := range parts {
+		k += ":" + p
+	}
+	return k
+}
+
+// tagged is the key prefix:{family:id}:rest...: keys with the same family and id share a
+// hash tag, hence a cluster slot, whatever follows. The tag is never empty (it starts with
+// family) and the prefix holds no brace (Options.Validate), so the first "{" is this one and
+// the tag ends at the first "}" after it, which two keys of one id reach at the same place.
+func (c *Client) tagged(family, id string, rest ...string) string {
+	k := c.prefix + ":{" + family + ":" + id + "}"
+	for _, p := range rest {
 		k += ":" + p
 	}
 	return k
@@ -56,8 +77,11 @@ func (c *Client) key(parts ...string) string {
 // sliding window. The counts live in Redis, so every gateway replica shares them.
 //
 // A hit costs one round trip of plain commands (no script: a Lua script costs far more,
-// and most in the embedded Redis): it counts itself in the current window (MULTI INCR
-// PEXPIRE GET EXEC, so a counter never lives without its expiry) and reads the previous window.
+// and most in the embedded Redis): it creates the current window's counter with its expiry
+// (SET NX PX, so a counter never lives without one: INCR keeps it), counts itself (INCR) and
+// reads the previous window (GET). The two windows' keys share a hash tag, so on a cluster one
+// node answers all three. No MULTI: a transaction must stay in one slot, and the batch mixes
+// keys; commands of one connection run in order, which is all a hit needs.
 // Concurrent hits share that round trip: while one pipeline is out, the hits that arrive wait
 // and the first of them sends them all in the next (a group commit), so under load the
 // gateway pays one round trip per batch of requests, not per request.
@@ -100,8 +124,7 @@ func (l *Limiter) Allow(ctx context.Context, key string) (ok bool, retryAfter ti
 	now := l.now().UnixMilli()
 	slot := now / w
 	elapsed := now - slot*w
-	base := l.c.key("rl", key) + ":"
-	h := &hit{cur: base + strconv.FormatInt(slot, 10), prev: base + strconv.FormatInt(slot-1, 10), done: make(chan struct{})}
+	h := &hit{cur: l.c.tagged("rl", key, strconv.FormatInt(slot, 10)), prev: l.c.tagged("rl", key, strconv.FormatInt(slot-1, 10)), done: make(chan struct{})}
 	if err := l.count(ctx, h); err != nil {
 		return false, 0, fmt.Errorf("rate limit: %w", err)
 	}
@@ -137,10 +160,11 @@ func (l *Limiter) count(ctx context.Context, h *hit) error {
 
 	// The pipeline carries other callers' hits: it is not cut short by this caller's end.
 	pctx := context.WithoutCancel(ctx)
-	_, err := l.c.rdb.TxPipelined(pctx, func(p goredis.Pipeliner) error {
+	_, err := l.c.rdb.Pipelined(pctx, func(p goredis.Pipeliner) error {
 		for _, b := range batch {
+			// The counter expires once the next window, which reads it, is over.
+			p.SetArgs(pctx, b.cur, 0, goredis.SetArgs{Mode: "NX", TTL: 2 * l.Window})
 			b.incr = p.Incr(pctx, b.cur)
-			p.PExpire(pctx, b.cur, 2*l.Window)
 			b.last = p.Get(pctx, b.prev)
 		}
 		return nil

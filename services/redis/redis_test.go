@@ -2,9 +2,6 @@ package redis
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -12,46 +9,64 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cantondex/platform/services/redis/redistest"
 	"github.com/cantondex/platform/services/trading"
 )
 
-// clients returns the embedded Redis and the real one (TEST_REDIS_URL, default
-// redis://127.0.0.1:6379/0), each with a unique key prefix. The real one is skipped when
-// unreachable unless CI is set.
+// The package's tests run against a Redis Cluster of three masters this binary starts (or
+// TEST_REDIS_CLUSTER_ADDRS).
+func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+
+// clients returns the embedded Redis, the real single node (TEST_REDIS_URL) and the real
+// Redis Cluster, each with a key prefix of its own whose keys are deleted at cleanup. A real
+// server that cannot be had skips the test, or fails it when CI is set.
 func clients(t testing.TB) map[string]*Client {
 	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "cdxtest:" + hex.EncodeToString(b[:])
-	out := map[string]*Client{}
-	m, err := OpenEmbedded(prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	out["embedded"] = m
-	url := os.Getenv("TEST_REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
+	prefix := redistest.Prefix()
 	ctx := context.Background()
-	r, err := Open(ctx, Options{URL: url, Prefix: prefix})
-	switch {
-	case err == nil:
+	m, err := OpenEmbedded(prefix)
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	out := map[string]*Client{"embedded": m}
+
+	single, err := Open(ctx, Options{URL: redistest.URL(), Prefix: prefix})
+	if err != nil {
+		redistest.Unavailable(t, "Redis unreachable at TEST_REDIS_URL: %v", err)
+	}
+	out["single"] = single
+	cluster, err := Open(ctx, Options{URL: "redis://" + redistest.ClusterAddrs(t)[0], Cluster: true, Prefix: prefix})
+	require.NoError(t, err, "Redis Cluster")
+	out["cluster"] = cluster
+	for _, c := range []*Client{single, cluster} {
 		t.Cleanup(func() {
-			keys, _ := r.rdb.Keys(ctx, prefix+":*").Result()
-			if len(keys) > 0 {
-				r.rdb.Del(ctx, keys...)
-			}
-			r.Close()
+			assert.NoError(t, forEachNode(ctx, c, func(n goredis.UniversalClient) error {
+				keys, err := n.Keys(ctx, prefix+":*").Result()
+				for _, k := range keys {
+					n.Del(ctx, k)
+				}
+				return err
+			}))
+			c.Close()
 		})
-		out["real"] = r
-	case os.Getenv("CI") != "":
-		t.Fatalf("Redis unreachable at TEST_REDIS_URL and CI is set: %v", err)
-	default:
-		t.Logf("real Redis unreachable, testing the embedded one only: %v", err)
 	}
 	return out
+}
+
+// forEachNode runs fn on each master of a cluster, or on the single node.
+func forEachNode(ctx context.Context, c *Client, fn func(goredis.UniversalClient) error) error {
+	if cc, ok := c.rdb.(*goredis.ClusterClient); ok {
+		var mu sync.Mutex
+		return cc.ForEachMaster(ctx, func(ctx context.Context, n *goredis.Client) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return fn(n)
+		})
+	}
+	return fn(c.rdb)
 }
 
 func TestLimiterSlidingWindow(t *testing.T) {
@@ -63,39 +78,52 @@ func TestLimiterSlidingWindow(t *testing.T) {
 			at := func(ms int64) { l.now = func() time.Time { return base.Add(time.Duration(ms) * time.Millisecond) } }
 			allow := func(key string) (bool, time.Duration) {
 				ok, wait, err := l.Allow(ctx, key)
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				return ok, wait
 			}
 			at(0)
 			for i := 0; i < 3; i++ {
-				if ok, _ := allow("a"); !ok {
-					t.Fatalf("hit %d refused", i)
-				}
+				ok, _ := allow("a")
+				require.True(t, ok, "hit %d refused", i)
 			}
-			if ok, wait := allow("a"); ok || wait != time.Second {
-				t.Fatalf("4th hit: ok=%v wait=%v, want refused for 1s", ok, wait)
-			}
-			if ok, _ := allow("b"); !ok {
-				t.Fatal("another key is limited too")
-			}
+			ok, wait := allow("a")
+			assert.False(t, ok, "4th hit")
+			assert.Equal(t, time.Second, wait, "4th hit's wait")
+			ok, _ = allow("b")
+			assert.True(t, ok, "another key is limited too")
 			// The counters expire on their own, after the window that still reads them.
-			if ttl := c.rdb.PTTL(ctx, c.key("rl", "a", "1000000000")).Val(); ttl <= time.Second || ttl > 2*time.Second {
-				t.Fatalf("counter ttl = %v, want within (1s, 2s]", ttl)
-			}
+			ttl := c.rdb.PTTL(ctx, c.tagged("rl", "a", "1000000000")).Val()
+			assert.Greater(t, ttl, time.Second)
+			assert.LessOrEqual(t, ttl, 2*time.Second)
 			// Next window: the previous one still weighs fully, so wait a third of a window
 			// (refused hits are not counted: had the 4th counted, the wait would be half).
 			at(1000)
-			if ok, wait := allow("a"); ok || wait != 334*time.Millisecond {
-				t.Fatalf("at 1000ms: ok=%v wait=%v, want refused for 334ms", ok, wait)
-			}
+			ok, wait = allow("a")
+			assert.False(t, ok, "at 1000ms")
+			assert.Equal(t, 334*time.Millisecond, wait, "at 1000ms")
 			at(1334)
-			if ok, _ := allow("a"); !ok {
-				t.Fatal("refused after the advertised wait")
-			}
+			ok, _ = allow("a")
+			assert.True(t, ok, "refused after the advertised wait")
 		})
 	}
+}
+
+// The two windows a hit reads share a slot, whatever the limited key holds (braces included),
+// so one cluster node answers a hit; the keys of different limited keys spread over the slots.
+func TestLimiterWindowsShareASlot(t *testing.T) {
+	c := clients(t)["cluster"]
+	ctx := context.Background()
+	cc := c.rdb.(*goredis.ClusterClient)
+	slots := map[int64]bool{}
+	for _, key := range []string{"", "a", "user:42", "}", "{", "{x}", "a}b{c", "login:10.0.0.1", "k1", "k2", "k3", "k4"} {
+		cur, err := cc.ClusterKeySlot(ctx, c.tagged("rl", key, "1000000000")).Result()
+		require.NoError(t, err)
+		prev, err := cc.ClusterKeySlot(ctx, c.tagged("rl", key, "999999999")).Result()
+		require.NoError(t, err)
+		assert.Equal(t, cur, prev, "key %q: windows in slots %d and %d", key, cur, prev)
+		slots[cur] = true
+	}
+	assert.Greater(t, len(slots), 3, "the tag must hold the limited key, not only the prefix")
 }
 
 // frozenLimiter is a limiter of limit hits a second whose clock stands at the start of window
@@ -109,7 +137,7 @@ func frozenLimiter(c *Client, limit int) *Limiter {
 
 // Concurrent hits share pipelines: a burst on one key admits no more than the limit, on
 // another key nothing is refused, and the refused hits are taken back, so the counter holds
-// exactly the admitted ones.
+// exactly the admitted ones. On the cluster the pipelines mix keys of every master.
 func TestLimiterConcurrentHits(t *testing.T) {
 	for name, c := range clients(t) {
 		t.Run(name, func(t *testing.T) {
@@ -141,12 +169,23 @@ func TestLimiterConcurrentHits(t *testing.T) {
 				}()
 			}
 			wg.Wait()
-			if admitted.Load() == 0 || admitted.Load() > 20 || admitted.Load()+refused.Load() != 100 || other.Load() != 100 {
-				t.Fatalf("burst: %d admitted, %d refused (limit 20); other keys: %d of 100 admitted", admitted.Load(), refused.Load(), other.Load())
-			}
-			n, err := c.rdb.Get(ctx, c.key("rl", "burst", "1000000000")).Int64()
-			if err != nil || n != admitted.Load() {
-				t.Fatalf("counter %d (%v), want the %d admitted hits", n, err, admitted.Load())
+			assert.Positive(t, admitted.Load(), "burst admitted")
+			assert.LessOrEqual(t, admitted.Load(), int64(20), "burst admitted (limit 20)")
+			assert.Equal(t, int64(100), admitted.Load()+refused.Load(), "burst hits answered")
+			assert.Equal(t, int64(100), other.Load(), "other keys admitted")
+			n, err := c.rdb.Get(ctx, c.tagged("rl", "burst", "1000000000")).Int64()
+			require.NoError(t, err)
+			assert.Equal(t, admitted.Load(), n, "the counter holds the admitted hits")
+			if name == "cluster" {
+				var holding atomic.Int64
+				require.NoError(t, forEachNode(ctx, c, func(n goredis.UniversalClient) error {
+					keys, err := n.Keys(ctx, c.prefix+":{rl:*").Result()
+					if len(keys) > 0 {
+						holding.Add(1)
+					}
+					return err
+				}))
+				assert.Equal(t, int64(3), holding.Load(), "masters holding limiter keys")
 			}
 		})
 	}
@@ -159,9 +198,7 @@ func TestLimiterFailedHitFailsAlone(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			l := frozenLimiter(c, 1000)
-			if err := c.rdb.LPush(ctx, c.key("rl", "broken", "1000000000"), "x").Err(); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, c.rdb.LPush(ctx, c.tagged("rl", "broken", "1000000000"), "x").Err())
 			var failed, admitted atomic.Int64
 			var wg sync.WaitGroup
 			for i := range 100 {
@@ -184,9 +221,8 @@ func TestLimiterFailedHitFailsAlone(t *testing.T) {
 				}()
 			}
 			wg.Wait()
-			if failed.Load() != 25 || admitted.Load() != 75 {
-				t.Fatalf("%d hits on the broken key failed (want 25), %d others admitted (want 75)", failed.Load(), admitted.Load())
-			}
+			assert.Equal(t, int64(25), failed.Load(), "hits on the broken key failed")
+			assert.Equal(t, int64(75), admitted.Load(), "other hits admitted")
 		})
 	}
 }
@@ -196,27 +232,25 @@ func TestIdempotencyStore(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			s := c.NewIdempotencyStore(time.Minute)
-			if v, err := s.Begin(ctx, "k"); v != nil || err != nil {
-				t.Fatalf("first begin = %q, %v", v, err)
-			}
-			if _, err := s.Begin(ctx, "k"); !errors.Is(err, ErrInProgress) {
-				t.Fatalf("second begin err = %v, want in progress", err)
-			}
-			if err := s.Finish(ctx, "k", []byte("201 created")); err != nil {
-				t.Fatal(err)
-			}
-			if v, err := s.Begin(ctx, "k"); string(v) != "201 created" || err != nil {
-				t.Fatalf("after finish = %q, %v", v, err)
-			}
-			if _, err := s.Begin(ctx, "k2"); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Abandon(ctx, "k2"); err != nil {
-				t.Fatal(err)
-			}
-			if v, err := s.Begin(ctx, "k2"); v != nil || err != nil {
-				t.Fatalf("after abandon = %q, %v", v, err)
-			}
+			v, err := s.Begin(ctx, "k")
+			require.NoError(t, err)
+			assert.Nil(t, v, "first begin")
+			_, err = s.Begin(ctx, "k")
+			assert.ErrorIs(t, err, ErrInProgress, "second begin")
+			require.NoError(t, s.Finish(ctx, "k", []byte("201 created")))
+			v, err = s.Begin(ctx, "k")
+			require.NoError(t, err)
+			assert.Equal(t, "201 created", string(v), "after finish")
+			ttl := c.rdb.PTTL(ctx, c.key("idem", "k")).Val()
+			assert.Positive(t, ttl, "an outcome expires")
+			assert.LessOrEqual(t, ttl, time.Minute)
+
+			_, err = s.Begin(ctx, "k2")
+			require.NoError(t, err)
+			require.NoError(t, s.Abandon(ctx, "k2"))
+			v, err = s.Begin(ctx, "k2")
+			require.NoError(t, err)
+			assert.Nil(t, v, "after abandon")
 		})
 	}
 }
@@ -228,20 +262,19 @@ func TestCounter(t *testing.T) {
 			k := c.NewCounter(time.Minute)
 			for i, want := range []int64{5, 7} {
 				v, err := k.Add(ctx, "logins", []int64{5, 2}[i])
-				if err != nil || v != want {
-					t.Fatalf("add = %d, %v; want %d", v, err, want)
-				}
+				require.NoError(t, err)
+				assert.Equal(t, want, v)
 			}
+			v, err := k.Get(ctx, "logins")
+			require.NoError(t, err)
+			assert.Equal(t, int64(7), v)
 			ttl := c.rdb.PTTL(ctx, c.key("cnt", "logins")).Val()
-			if ttl <= 0 || ttl > time.Minute {
-				t.Fatalf("ttl %v", ttl)
-			}
-			if err := k.Reset(ctx, "logins"); err != nil {
-				t.Fatal(err)
-			}
-			if v, _ := k.Get(ctx, "logins"); v != 0 {
-				t.Fatalf("after reset %d", v)
-			}
+			assert.Positive(t, ttl)
+			assert.LessOrEqual(t, ttl, time.Minute)
+			require.NoError(t, k.Reset(ctx, "logins"))
+			v, err = k.Get(ctx, "logins")
+			require.NoError(t, err)
+			assert.Zero(t, v, "after reset")
 		})
 	}
 }
@@ -251,9 +284,11 @@ func TestBooksKeepLatestDepth(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			bs := c.Books()
-			if b, err := bs.Book(ctx, "BTC-USD", 5); err != nil || b.Market != "BTC-USD" || len(b.Bids)+len(b.Asks) != 0 {
-				t.Fatalf("unknown book %+v %v", b, err)
-			}
+			b, err := bs.Book(ctx, "BTC-USD", 5)
+			require.NoError(t, err)
+			assert.Equal(t, "BTC-USD", b.Market)
+			assert.Empty(t, b.Bids, "unknown book")
+			assert.Empty(t, b.Asks, "unknown book")
 			levels := func(n int, from int64) []trading.Level {
 				var ls []trading.Level
 				for i := 0; i < n; i++ {
@@ -261,16 +296,35 @@ func TestBooksKeepLatestDepth(t *testing.T) {
 				}
 				return ls
 			}
-			if err := bs.Put(ctx, trading.Book{Market: "BTC-USD", Bids: levels(3, 100), Seq: 1}); err != nil {
-				t.Fatal(err)
+			require.NoError(t, bs.Put(ctx, trading.Book{Market: "BTC-USD", Bids: levels(3, 100), Seq: 1}))
+			require.NoError(t, bs.Put(ctx, trading.Book{Market: "BTC-USD", Bids: levels(10, 99), Asks: levels(1, 101), Seq: 2}))
+			b, err = bs.Book(ctx, "BTC-USD", 4)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(2), b.Seq)
+			require.Len(t, b.Bids, 4)
+			assert.Equal(t, int64(99), b.Bids[0].Price)
+			assert.Len(t, b.Asks, 1)
+
+			// One Put of many markets: on the cluster their keys live on different masters.
+			var many []trading.Book
+			for i := range 20 {
+				many = append(many, trading.Book{Market: fmt.Sprintf("M%d-USD", i), Bids: levels(1, int64(100+i)), Seq: 3})
 			}
-			if err := bs.Put(ctx, trading.Book{Market: "BTC-USD", Bids: levels(10, 99), Asks: levels(1, 101), Seq: 2}); err != nil {
-				t.Fatal(err)
+			require.NoError(t, bs.Put(ctx, many...))
+			for i := range 20 {
+				b, err := bs.Book(ctx, fmt.Sprintf("M%d-USD", i), 5)
+				require.NoError(t, err)
+				require.Len(t, b.Bids, 1, "market %d", i)
+				assert.Equal(t, int64(100+i), b.Bids[0].Price, "market %d", i)
 			}
-			b, err := bs.Book(ctx, "BTC-USD", 4)
-			if err != nil || b.Seq != 2 || len(b.Bids) != 4 || b.Bids[0].Price != 99 || len(b.Asks) != 1 {
-				t.Fatalf("book %+v %v", b, err)
-			}
+		})
+	}
+}
+
+func TestPingEveryMaster(t *testing.T) {
+	for name, c := range clients(t) {
+		t.Run(name, func(t *testing.T) {
+			assert.NoError(t, c.Ping(context.Background()))
 		})
 	}
 }
