@@ -173,7 +173,7 @@ func (b *binaries) process(t *testing.T, name string, cluster kafka.Cluster, red
 			"REDIS_URL="+redisURL, "REDIS_PREFIX="+redisPrefix, "OPS_ADDR=127.0.0.1:0",
 			"KAFKA_GROUP_INSTANCE_ID="+name+"-0", "FEE_MAKER_BPS=3", "FEE_TAKER_BPS=7", "LOG_LEVEL=info")
 		if b.deploy != nil {
-			cmd.Env = append(cmd.Env, "OPS_ADDR="+b.deploy.opsAddr(t, name))
+			cmd.Env = append(append(cmd.Env, b.deploy.redisEnv()...), "OPS_ADDR="+b.deploy.opsAddr(t, name))
 		}
 		cmd.Env = append(cmd.Env, extra...)
 		fmt.Fprintf(b.logs, "=== %s start %s\n", name, time.Now().Format("15:04:05.000"))
@@ -211,12 +211,15 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 	// An in-process Redis with an address, so that the service binaries reach it too (the
 	// deployment-shaped run uses the machine's Redis).
 	redisURL, redisPrefix := "", "crash"
+	ropts := redis.Options{Prefix: redisPrefix}
 	if procs != nil && procs.deploy != nil {
-		redisURL, redisPrefix = procs.deploy.redisURL, procs.deploy.redisPrefix
+		ropts = procs.deploy.redis
+		redisURL, redisPrefix = ropts.URL, ropts.Prefix
 	} else {
 		redisURL = "redis://" + miniredis.RunT(t).Addr()
+		ropts.URL = redisURL
 	}
-	rdb, err := redis.Open(ctx, redis.Options{URL: redisURL, Prefix: redisPrefix})
+	rdb, err := redis.Open(ctx, ropts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/postgres/pgtest"
 	"github.com/cantondex/platform/services/redis"
+	"github.com/cantondex/platform/services/redis/redistest"
 	"github.com/cantondex/platform/services/trading"
 )
 
@@ -44,18 +45,16 @@ func TestDeploymentShapedSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("deployment-shaped run skipped in -short mode")
 	}
-	redisURL := os.Getenv("TEST_REDIS_URL")
-	if redisURL == "" {
-		redisURL = "redis://127.0.0.1:6379/0"
-	}
-	probe, err := redis.Open(context.Background(), redis.Options{URL: redisURL, Prefix: "probe"})
+	// ElastiCache's shape: a Redis Cluster of three masters, TLS only, with an auth token.
+	dir := t.TempDir()
+	files, err := redistest.WriteTLSFiles(dir, "redis")
+	require.NoError(t, err)
+	token := hex.EncodeToString(random(16))
+	rc, err := redistest.Start(context.Background(), dir, redistest.Config{Nodes: 3, TLS: files, Password: token})
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis unreachable at TEST_REDIS_URL and CI is set: %v", err)
-		}
-		t.Skipf("Redis unreachable: %v", err)
+		redistest.Unavailable(t, "TLS Redis Cluster: %v", err)
 	}
-	_ = probe.Close()
+	t.Cleanup(rc.Stop)
 	url := pgtest.NewURL(t, "deploy")
 	db, err := postgres.Open(context.Background(), postgres.Options{URL: url, MaxConns: 8})
 	require.NoError(t, err)
@@ -78,16 +77,17 @@ func TestDeploymentShapedSIGKILL(t *testing.T) {
 			t.Logf("children's warnings and errors:\n%s", tail(notInfo(string(out)), 200))
 		}
 	})
-	d := &deployment{redisURL: redisURL, redisPrefix: "deploy-" + hex.EncodeToString(random(4)), ops: map[string]string{}}
+	d := &deployment{ops: map[string]string{}, redis: redis.Options{URL: "rediss://" + rc.Addrs[0], Cluster: true,
+		AuthToken: token, CAFile: files.CAFile, Prefix: "deploy"}}
 	testCrashSafety(t, postgres.NewStore(db), &binaries{dir: bin, dbURL: url, logs: logs, deploy: d})
 }
 
 // deployment is the environment of the deployment-shaped run.
 type deployment struct {
-	redisURL, redisPrefix string
-	mu                    sync.Mutex
-	ops                   map[string]string // service -> operations address, fixed across restarts
-	client                *apiClient
+	redis  redis.Options // the cluster's configuration endpoint, TLS CA, auth token
+	mu     sync.Mutex
+	ops    map[string]string // service -> operations address, fixed across restarts
+	client *apiClient
 }
 
 func random(n int) []byte {
@@ -325,4 +325,10 @@ func (c *apiClient) CancelAll(ctx context.Context, account, market string) (int,
 	var out struct{ Cancelled int }
 	err := retry(func() error { return c.do(ctx, "DELETE", "/orders", c.token(account), nil, &out) })
 	return out.Cancelled, err
+}
+
+// redisEnv is the environment of the Redis options, as REDIS_* variables.
+func (d *deployment) redisEnv() []string {
+	return []string{"REDIS_URL=" + d.redis.URL, "REDIS_CLUSTER=true", "REDIS_AUTH_TOKEN=" + d.redis.AuthToken,
+		"REDIS_TLS_CA_FILE=" + d.redis.CAFile, "REDIS_PREFIX=" + d.redis.Prefix}
 }
