@@ -414,7 +414,7 @@ func (s *Suite) Register(t *testing.T, p *Platform, name string) Trader {
 	n := s.serial.Add(1)
 	email := fmt.Sprintf("%s-%d-%d@example.com", name, time.Now().UnixNano(), n)
 	password := fmt.Sprintf("password %d of %s", n, name)
-	if r := c.Do("POST", "/auth/register", map[string]string{"email": email, "password": password}); r.Status != 201 {
+	if r := c.Do("POST", "/auth/register", map[string]string{"email": email, "password": password}); r.Status != 202 {
 		t.Fatalf("register: %d %s", r.Status, r.Body)
 	}
 	r := c.Do("POST", "/auth/login", map[string]string{"email": email, "password": password})

@@ -59,6 +59,7 @@ func newEnv(t testing.TB, perMinute int, opts ...option) *env {
 		Auth: a, Orders: v, Markets: v, Accounts: v, Risk: v,
 		RequestLimiter: rc.NewLimiter(perMinute, time.Minute),
 		AuthLimiter:    rc.NewLimiter(1000, time.Minute),
+		PublicLimiter:  rc.NewLimiter(1000, time.Minute),
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, o := range opts {
@@ -73,7 +74,7 @@ func newEnv(t testing.TB, perMinute int, opts ...option) *env {
 	if _, err := a.CreateUser(ctx, "admin@example.com", "admin password 1", auth.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := a.Login(ctx, "admin@example.com", "admin password 1")
+	tok, err := a.Login(ctx, "admin@example.com", "admin password 1", "192.0.2.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func (e *env) trader(email string) (string, string) {
 	e.t.Helper()
 	creds := `{"email":"` + email + `","password":"trader password 1"}`
 	r := e.do("POST", "/api/v1/auth/register", "", creds)
-	e.want(r, 201, "")
+	e.want(r, 202, "")
 	r = e.do("POST", "/api/v1/auth/login", "", creds)
 	e.want(r, 200, "")
 	return r.str("user_id"), r.str("access_token")
@@ -446,7 +447,7 @@ func TestLoginLockoutAndRefresh(t *testing.T) {
 	e.want(e.do("POST", "/api/v1/auth/refresh", "", `{"refresh_token":"`+rt+`"}`), 401, "unauthorized")
 	e.want(e.do("POST", "/api/v1/auth/logout", "", `{"refresh_token":"`+next.str("refresh_token")+`"}`), 204, "")
 	e.want(e.do("POST", "/api/v1/auth/refresh", "", `{"refresh_token":"`+next.str("refresh_token")+`"}`), 401, "unauthorized")
-	e.want(e.do("POST", "/api/v1/auth/register", "", `{"email":"bob@example.com","password":"trader password 1"}`), 409, "conflict")
+	e.want(e.do("POST", "/api/v1/auth/register", "", `{"email":"bob@example.com","password":"trader password 1"}`), 202, "")
 	e.want(e.do("POST", "/api/v1/auth/register", "", `{"email":"x@example.com","password":"short"}`), 400, "invalid")
 }
 
