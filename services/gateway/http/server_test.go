@@ -32,11 +32,17 @@ type env struct {
 	venue  *tradingtest.Venue
 	admin  string // admin access token
 	orders trading.OrderService
+	redis  *redis.Client
 }
 
 type option func(*gwhttp.Deps)
 
 func newEnv(t testing.TB, perMinute int, opts ...option) *env {
+	t.Helper()
+	return newEnvConfig(t, perMinute, gwhttp.Config{BodyLimit: "4K"}, opts...)
+}
+
+func newEnvConfig(t testing.TB, perMinute int, cfg gwhttp.Config, opts ...option) *env {
 	t.Helper()
 	ctx := context.Background()
 	rc, err := redis.OpenEmbedded("test")
@@ -46,7 +52,7 @@ func newEnv(t testing.TB, perMinute int, opts ...option) *env {
 	t.Cleanup(func() { _ = rc.Close() })
 	a, err := auth.NewService(memory.NewStore(), gateway.Nonces{Store: rc.NewIdempotencyStore(time.Minute)}, auth.Config{
 		TokenKey: bytes.Repeat([]byte("t"), 32), SealKey: bytes.Repeat([]byte("s"), 32),
-		Hash: auth.HashParams{MemoryKiB: 64, Time: 1, Threads: 1},
+		Hash: auth.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}, Mailer: testMailer,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -65,11 +71,11 @@ func newEnv(t testing.TB, perMinute int, opts ...option) *env {
 	for _, o := range opts {
 		o(&deps)
 	}
-	s, err := gwhttp.New(deps, gwhttp.Config{BodyLimit: "4K"})
+	s, err := gwhttp.New(deps, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, srv: httptest.NewServer(s.Handler()), auth: a, venue: v, orders: deps.Orders}
+	e := &env{t: t, srv: httptest.NewServer(s.Handler()), auth: a, venue: v, orders: deps.Orders, redis: rc}
 	t.Cleanup(e.srv.Close)
 	if _, err := a.CreateUser(ctx, "admin@example.com", "admin password 1", auth.RoleAdmin); err != nil {
 		t.Fatal(err)
@@ -533,4 +539,14 @@ func TestPlacementsReuseMarketDefinitions(t *testing.T) {
 	e.want(e.do("POST", "/api/v1/orders", at, `{"market":"ETH-USD","side":"buy","type":"limit","price":"1","quantity":"1"}`), 404, "not_found")
 	e.want(e.do("POST", "/api/v1/admin/markets", e.admin, `{"symbol":"ETH-USD","base":"ETH","quote":"USD","tick_size":"0.01","lot_size":"0.0001","min_price":"0.01","max_price":"100000","min_quantity":"0.0001","max_quantity":"1000"}`), 201, "")
 	e.want(e.do("POST", "/api/v1/orders", at, `{"market":"ETH-USD","side":"buy","type":"limit","price":"1","quantity":"1"}`), 201, "")
+}
+
+// limiterOf is a limiter of n a minute on a Redis of its own.
+func limiterOf(t testing.TB, n int) gwhttp.Limiter {
+	rc, err := redis.OpenEmbedded("limit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rc.Close() })
+	return rc.NewLimiter(n, time.Minute)
 }
