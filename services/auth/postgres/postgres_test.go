@@ -47,6 +47,7 @@ func testPool(t *testing.T, migrate func(*pgxpool.Pool)) *pgxpool.Pool {
 		t.Fatal(err)
 	}
 	cfg.ConnConfig.Database = name
+	cfg.MaxConns = 40 // so that concurrent claims in the contract really run at once
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
