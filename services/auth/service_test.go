@@ -60,9 +60,9 @@ type fixture struct {
 	mail  *mailbox
 }
 
-func newService(t *testing.T) fixture { return newServiceWith(t, "k", nil) }
+func newService(t testing.TB) fixture { return newServiceWith(t, "k", nil) }
 
-func newServiceWith(t *testing.T, key string, tune func(*auth.Config)) fixture {
+func newServiceWith(t testing.TB, key string, tune func(*auth.Config)) fixture {
 	t.Helper()
 	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	mb := &mailbox{tokens: map[string]string{}}
