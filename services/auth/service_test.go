@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/services/auth"
+	"github.com/cantondex/platform/services/auth/authtest"
 	"github.com/cantondex/platform/services/auth/memory"
 	"github.com/cantondex/platform/services/trading"
 )
@@ -36,28 +37,10 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-type mailbox struct {
-	mu     sync.Mutex
-	tokens map[string]string // email -> last token
-}
-
-func (m *mailbox) SendPasswordReset(_ context.Context, email, token string, _ time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.tokens[email] = token
-	return nil
-}
-
-func (m *mailbox) last(email string) string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.tokens[email]
-}
-
 type fixture struct {
 	*auth.Service
 	clock *clock
-	mail  *mailbox
+	mail  *authtest.Mailbox
 }
 
 func newService(t testing.TB) fixture { return newServiceWith(t, "k", nil) }
@@ -65,7 +48,7 @@ func newService(t testing.TB) fixture { return newServiceWith(t, "k", nil) }
 func newServiceWith(t testing.TB, key string, tune func(*auth.Config)) fixture {
 	t.Helper()
 	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	mb := &mailbox{tokens: map[string]string{}}
+	mb := &authtest.Mailbox{}
 	cfg := auth.Config{
 		TokenKey: []byte(strings.Repeat(key, 32)),
 		SealKey:  []byte(strings.Repeat("s", 32)),
@@ -399,8 +382,8 @@ func TestPasswordReset(t *testing.T) {
 	for _, e := range []string{"nobody@example.com", "not an email", "GUS@example.com"} {
 		assert.NoError(t, s.RequestPasswordReset(ctx, e, addr))
 	}
-	assert.Empty(t, s.mail.last("nobody@example.com"))
-	token := s.mail.last("gus@example.com")
+	assert.Empty(t, s.mail.Last("nobody@example.com"))
+	token := s.mail.Last("gus@example.com")
 	require.NotEmpty(t, token)
 	const next = "tangerine ocelot umbrella"
 	wantCode(t, s.ResetPassword(ctx, token, "aaaaaaaaaaaa"), trading.EINVALID)
@@ -416,7 +399,7 @@ func TestPasswordReset(t *testing.T) {
 	require.NoError(t, err)
 	// Expiry.
 	require.NoError(t, s.RequestPasswordReset(ctx, "gus@example.com", "203.0.113.9"))
-	late := s.mail.last("gus@example.com")
+	late := s.mail.Last("gus@example.com")
 	require.NotEqual(t, token, late)
 	s.clock.Advance(30 * time.Minute)
 	wantCode(t, s.ResetPassword(ctx, late, "another long passphrase"), trading.EUNAUTHORIZED)
@@ -428,7 +411,7 @@ func TestPasswordReset(t *testing.T) {
 	last := ""
 	for i := 0; i < 5; i++ {
 		_ = s.RequestPasswordReset(ctx, "gus@example.com", "203.0.113.11")
-		if tok := s.mail.last("gus@example.com"); tok != last {
+		if tok := s.mail.Last("gus@example.com"); tok != last {
 			n++
 			last = tok
 		}

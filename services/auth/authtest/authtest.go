@@ -17,6 +17,32 @@ import (
 	"github.com/cantondex/platform/services/trading"
 )
 
+// Mailbox is an auth.Mailer that keeps the last reset token sent to each e-mail.
+type Mailbox struct {
+	mu     sync.Mutex
+	tokens map[string]string
+}
+
+var _ auth.Mailer = (*Mailbox)(nil)
+
+// SendPasswordReset records token for email.
+func (m *Mailbox) SendPasswordReset(_ context.Context, email, token string, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.tokens == nil {
+		m.tokens = map[string]string{}
+	}
+	m.tokens[email] = token
+	return nil
+}
+
+// Last is the last token sent to email ("" when none).
+func (m *Mailbox) Last(email string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.tokens[email]
+}
+
 func wantCode(t *testing.T, err error, code string) {
 	t.Helper()
 	assert.Equal(t, code, trading.ErrorCode(err), "error %v", err)

@@ -74,13 +74,18 @@ func (s *Store) UserByEmail(_ context.Context, email string) (auth.User, error) 
 }
 
 func (s *Store) UserByID(_ context.Context, id string) (auth.User, error) {
+	return lookup(s, s.users, id, "user")
+}
+
+// lookup reads m[id] under s's lock; a missing id is trading.ENOTFOUND for what.
+func lookup[V any](s *Store, m map[string]V, id, what string) (V, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[id]
+	v, ok := m[id]
 	if !ok {
-		return auth.User{}, notFound("user")
+		return v, notFound(what)
 	}
-	return u, nil
+	return v, nil
 }
 
 func (s *Store) SetPassword(_ context.Context, userID, hash, keep string, now time.Time) error {
@@ -159,13 +164,7 @@ func (s *Store) CreateSession(_ context.Context, ss auth.Session) error {
 }
 
 func (s *Store) Session(_ context.Context, id string) (auth.Session, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ss, ok := s.sessions[id]
-	if !ok {
-		return auth.Session{}, notFound("session")
-	}
-	return ss, nil
+	return lookup(s, s.sessions, id, "session")
 }
 
 func (s *Store) CreateRefreshToken(_ context.Context, t auth.RefreshToken) error {
@@ -275,13 +274,7 @@ func (s *Store) CreateAPIKey(_ context.Context, k auth.APIKey, lim auth.KeyLimit
 }
 
 func (s *Store) APIKey(_ context.Context, id string) (auth.APIKey, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, ok := s.keys[id]
-	if !ok {
-		return auth.APIKey{}, notFound("api key")
-	}
-	return k, nil
+	return lookup(s, s.keys, id, "api key")
 }
 
 // keysOf lists userID's keys by creation, then id. The caller holds mu.

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,28 +13,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cantondex/platform/services/auth/authtest"
 	gwhttp "github.com/cantondex/platform/services/gateway/http"
 )
 
-type mailbox struct {
-	mu     sync.Mutex
-	tokens map[string]string
-}
-
-func (m *mailbox) SendPasswordReset(_ context.Context, email, token string, _ time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.tokens[email] = token
-	return nil
-}
-
-func (m *mailbox) last(email string) string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.tokens[email]
-}
-
-var testMailer = &mailbox{tokens: map[string]string{}}
+var testMailer = &authtest.Mailbox{}
 
 func order(fields string) string {
 	return `{"market":"BTC-USD","type":"limit","price":"10.00","quantity":"1",` + fields + `}`
@@ -222,9 +204,9 @@ func TestSessionsPasswordChangeAndReset(t *testing.T) {
 		e.want(r, 202, "")
 		assert.Equal(t, `{"status":"accepted"}`, strings.TrimSpace(string(r.raw)))
 	}
-	token := testMailer.last("sess@example.com")
+	token := testMailer.Last("sess@example.com")
 	require.NotEmpty(t, token)
-	assert.Empty(t, testMailer.last("nobody@example.com"))
+	assert.Empty(t, testMailer.Last("nobody@example.com"))
 	confirm := `{"token":"` + token + `","new_password":"quartz lantern meadow"}`
 	e.want(e.do("POST", "/api/v1/auth/password-reset/confirm", "", confirm), 204, "")
 	e.want(e.do("POST", "/api/v1/auth/password-reset/confirm", "", confirm), 401, "unauthorized")
