@@ -36,6 +36,9 @@ FUZZ_TARGETS=(
 	"./services/decimal FuzzRoundTrip"
 	"./services/matching FuzzBook"
 	"./services/matching/journal FuzzDecode"
+	"./services/gateway/http FuzzDecode"
+	"./services/auth FuzzAuthenticate"
+	"./services/auth FuzzSignatureHeaders"
 )
 for entry in "${FUZZ_TARGETS[@]}"; do
 	read -r pkg target <<<"$entry"

@@ -67,7 +67,7 @@ func run(getenv func(string) string) error {
 	svc.Placed = func(r string) { fm.OrdersPlaced.WithLabelValues(r).Inc() }
 
 	g, err := gateway.New(ctx, gc, gateway.Backend{
-		Orders: svc, Markets: svc, Accounts: svc, Risk: svc, Redis: rdb,
+		Orders: svc, Markets: svc, Accounts: svc, Risk: svc, Redis: rdb, DB: db,
 		Ready: platform.Checks(db.Ping, rdb.Ping),
 	}, reg, log)
 	if err != nil {
