@@ -104,7 +104,7 @@ func run(getenv func(string) string) error {
 		}
 	}
 	g, err := gateway.New(ctx, cfg.Gateway, gateway.Backend{
-		Orders: b.exchange, Markets: b.exchange, Accounts: b.exchange, Risk: b.exchange, Redis: b.redis, Ready: b.ready,
+		Orders: b.exchange, Markets: b.exchange, Accounts: b.exchange, Risk: b.exchange, Redis: b.redis, Ready: b.ready, DB: b.db,
 	}, reg, log)
 	if err != nil {
 		return err
@@ -125,6 +125,7 @@ func run(getenv func(string) string) error {
 type backend struct {
 	exchange *exchange.Service
 	store    flow.Store
+	db       *postgres.DB // nil on the in-memory store
 	redis    *redis.Client
 	durable  bool // false when some state lives only in this process
 	ready    platform.Check
@@ -185,6 +186,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 		if err != nil {
 			return nil, err
 		}
+		b.db = db
 		b.closers = append(b.closers, db.Close)
 		checks = append(checks, db.Ping)
 		pg := postgres.NewStore(db)
