@@ -10,20 +10,23 @@ import (
 	"github.com/cantondex/platform/components/cache"
 	"github.com/cantondex/platform/components/database"
 	"github.com/cantondex/platform/components/streaming"
-	"github.com/cantondex/platform/services/topics"
+	"github.com/cantondex/platform/services/catalog"
 	"github.com/cantondex/platform/stacks"
 )
 
-// TopicAccess is what each service does with the platform's topics; the streaming component
-// turns it into one IRSA-ready MSK policy per service.
-var TopicAccess = map[string]streaming.ClientAccess{
-	"api-gateway":            {Produce: []string{topics.Orders}},
-	"matching-engine":        {Consume: []string{topics.Orders}, Produce: []string{topics.Trades}},
-	"settlement-coordinator": {Consume: []string{topics.Trades}, Produce: []string{topics.Settlements}},
-	"risk-management":        {Consume: []string{topics.Orders, topics.Trades, topics.Settlements}, Produce: []string{topics.Alerts}},
-	"notification-service":   {Consume: []string{topics.Orders, topics.Trades, topics.Settlements, topics.Alerts}},
-	"compliance-service":     {Consume: []string{topics.Orders, topics.Trades, topics.Settlements}, Produce: []string{topics.ComplianceEvents, topics.Alerts}},
+// TopicAccess is what each service does with the platform's topics, derived from the service
+// catalog; the streaming component turns it into one IRSA-ready MSK policy per service.
+func TopicAccess() map[string]streaming.ClientAccess {
+	out := map[string]streaming.ClientAccess{}
+	for name, a := range catalog.Access() {
+		out[name] = streaming.ClientAccess{Produce: a.Produce, Consume: a.Consume}
+	}
+	return out
 }
+
+// DatabaseUsers are the IAM database users of database role, from the service catalog (none
+// when no service uses it yet: the component then grants only its placeholder user).
+func DatabaseUsers(role string) []string { return catalog.DatabaseUsers()[role] }
 
 // SecretRotationDays is how often generated database credentials rotate.
 const SecretRotationDays = 30
@@ -85,7 +88,7 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) error {
 			SubnetGroupName:  f.DBSubnetGroupName,
 			SecurityGroupIDs: pulumi.StringArray{f.RDSSecurityGroupID},
 			ReadReplicas:     db.ReadReplicas,
-			IAMUsers:         []string{"cantondex_app"},
+			IAMUsers:         DatabaseUsers(db.Role),
 			Alarms: &database.AlarmArgs{TopicARN: alarmTopic.ARN, CPUPercent: d.Alarms.CPUPercent, FreeStorageGiB: d.Alarms.FreeStorageGiB,
 				Connections: d.Alarms.DatabaseConnections, ReplicaLagSeconds: d.Alarms.ReplicaLagSec},
 			Tags: s.Tags,
@@ -130,7 +133,7 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) error {
 		ClientSubnetIDs: f.PrivateSubnetIDs, SubnetCount: s.Network.AZCount,
 		SecurityGroupIDs: pulumi.StringArray{f.MSKSecurityGroupID},
 		Topics:           st.TopicList(),
-		Clients:          TopicAccess,
+		Clients:          TopicAccess(),
 		Alarms:           &streaming.AlarmArgs{TopicARN: alarmTopic.ARN, DiskPercent: d.Alarms.KafkaDiskPercent},
 		Tags:             s.Tags,
 	}

@@ -152,7 +152,7 @@ func TestDataTierProd(t *testing.T) {
 		t.Error("timescale parameter group does not preload timescaledb")
 	}
 	// Every service has its own Kafka policy.
-	for svc := range TopicAccess {
+	for svc := range TopicAccess() {
 		if _, ok := rec.Named("aws:iam/policy:Policy", "cdx-prod-kafka-client-"+svc); !ok {
 			t.Errorf("no Kafka policy for %s", svc)
 		}

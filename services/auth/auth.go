@@ -1,6 +1,8 @@
-// Package auth is who may use the trading API: users with passwords, short-lived access
-// tokens and rotating refresh tokens, login lockout with backoff, and API keys whose requests
-// are signed with HMAC-SHA256 inside a time window and never accepted twice.
+// Package auth is who may use the trading API: users with passwords (a NIST SP 800-63B style
+// policy, hashed with argon2id in a bounded pool), sessions with short-lived access tokens and
+// rotating refresh tokens (revoking a session ends its access tokens at once), login
+// throttling per e-mail and per e-mail and address, password change and reset, and API keys
+// whose requests are signed with HMAC-SHA256 inside a time window and never accepted twice.
 //
 // Errors use the platform vocabulary of services/trading (EINVALID, EUNAUTHORIZED, ...).
 // Storage is behind Store (adapters in auth/memory and auth/postgres); replay protection is
@@ -35,18 +37,34 @@ type User struct {
 	Email        string
 	Role         Role
 	PasswordHash string
-	FailedLogins int
-	LockedUntil  time.Time
 	CreatedAt    time.Time
+}
+
+// Session is one login: the refresh tokens it rotates through and the access tokens issued
+// from them all name it, so revoking it ends every one of them.
+type Session struct {
+	ID        string
+	UserID    string
+	CreatedAt time.Time
+	RevokedAt time.Time // zero while active
 }
 
 // RefreshToken is stored by the SHA-256 of its value, never the value itself.
 type RefreshToken struct {
 	Hash      string
 	UserID    string
+	SessionID string
 	ExpiresAt time.Time
 	CreatedAt time.Time
 	RevokedAt time.Time // zero while valid
+}
+
+// PasswordReset is a single-use reset token, stored by the SHA-256 of its value.
+type PasswordReset struct {
+	Hash      string
+	UserID    string
+	ExpiresAt time.Time
+	CreatedAt time.Time
 }
 
 // APIKey is a programmatic credential. Secret is the HMAC key sealed with the service's seal
@@ -64,12 +82,43 @@ type APIKey struct {
 // Has reports whether the key carries scope s.
 func (k APIKey) Has(s Scope) bool { return slices.Contains(k.Scopes, s) }
 
+// KeyLimits bound a user's API keys: at most MaxActive active ones, and at most
+// RetainRevoked revoked ones kept for the listing (older revoked keys are deleted).
+type KeyLimits struct {
+	MaxActive     int
+	RetainRevoked int
+}
+
+// Throttle is a budget of failed attempts on one key (an e-mail, or an e-mail from one
+// address): Max attempts pass, then each further one waits Base, doubling up to Cap. A key
+// left alone for Forget starts afresh.
+type Throttle struct {
+	Max    int
+	Base   time.Duration
+	Cap    time.Duration
+	Forget time.Duration
+}
+
+// BlockAfter is when an attempt numbered n (1-based) blocks the key until: zero while n is
+// within the budget.
+func (p Throttle) BlockAfter(n int, now time.Time) time.Time {
+	if n < p.Max {
+		return time.Time{}
+	}
+	d := p.Base
+	for i := p.Max; i < n && d < p.Cap; i++ {
+		d *= 2
+	}
+	return now.Add(min(d, p.Cap))
+}
+
 // Principal is who a request acts as, after authentication.
 type Principal struct {
-	UserID string
-	Role   Role
-	KeyID  string  // "" for a user session (access token)
-	Scopes []Scope // nil for a user session: all scopes
+	UserID    string
+	Role      Role
+	SessionID string  // the session of an access token; "" for an API key
+	KeyID     string  // "" for a user session (access token)
+	Scopes    []Scope // nil for a user session: all scopes
 }
 
 // Can reports whether the principal may act within scope s.
@@ -87,29 +136,51 @@ type Tokens struct {
 	Role             Role
 }
 
-// Store keeps users, refresh tokens and API keys. Missing rows are trading.ENOTFOUND, a
-// duplicate email trading.ECONFLICT.
+// Store keeps users, sessions, refresh tokens, reset tokens, attempt counts and API keys.
+// Missing rows are trading.ENOTFOUND, a duplicate email trading.ECONFLICT.
 type Store interface {
 	CreateUser(ctx context.Context, u User) error
 	UserByEmail(ctx context.Context, email string) (User, error)
 	UserByID(ctx context.Context, id string) (User, error)
-	// AddLoginFailure increments the failure count and returns the new count.
-	AddLoginFailure(ctx context.Context, userID string) (int, error)
-	LockUser(ctx context.Context, userID string, until time.Time) error
-	ResetLoginFailures(ctx context.Context, userID string) error
+	// SetPassword replaces userID's password hash and, atomically, revokes every session of
+	// the user but keep ("" for none) and every unused reset token.
+	SetPassword(ctx context.Context, userID, hash, keep string, now time.Time) error
 
+	// ClaimAttempt counts one attempt on key under p, atomically with the check: it returns
+	// the zero time when the attempt may go ahead (it counts as a failure until
+	// ClearAttempts), otherwise the time key is blocked until (and counts nothing).
+	ClaimAttempt(ctx context.Context, key string, p Throttle, now time.Time) (blockedUntil time.Time, err error)
+	ClearAttempts(ctx context.Context, key string) error
+
+	CreateSession(ctx context.Context, s Session) error
+	Session(ctx context.Context, id string) (Session, error)
+
+	// CreateRefreshToken stores t; its session must exist.
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
-	// RotateRefreshToken revokes the token with oldHash and stores next, atomically, if the
-	// old one is valid at now. A revoked old token is reuse of a stolen token: every token of
-	// its user is revoked and the error is trading.EUNAUTHORIZED. An unknown or expired one is
-	// trading.EUNAUTHORIZED too. next.UserID is ignored: the new token belongs to the old one's
-	// user, whose id is returned.
-	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) (userID string, err error)
+	// RotateRefreshToken revokes the token with oldHash and stores next in the same session,
+	// atomically, if the old one and its session are valid at now. A revoked old token is
+	// reuse of a stolen token: every session of its user is revoked (ending their access
+	// tokens too) and the error is trading.EUNAUTHORIZED. An unknown or expired one is
+	// trading.EUNAUTHORIZED too. next.UserID and next.SessionID are ignored: the new token
+	// belongs to the old one's, which is returned.
+	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) (RefreshToken, error)
+	// RevokeRefreshToken revokes the session the token belongs to (logout).
 	RevokeRefreshToken(ctx context.Context, hash string, at time.Time) error
 
-	CreateAPIKey(ctx context.Context, k APIKey) error
+	CreatePasswordReset(ctx context.Context, r PasswordReset) error
+	// ResetPassword consumes the unused, unexpired reset token hash, sets its user's password
+	// hash and revokes all the user's sessions and other reset tokens, atomically. Any other
+	// token is trading.EUNAUTHORIZED.
+	ResetPassword(ctx context.Context, hash, passwordHash string, now time.Time) (userID string, err error)
+
+	// CreateAPIKey stores k unless its user already has lim.MaxActive active keys
+	// (trading.ECONFLICT), atomically with the count; it deletes the user's revoked keys
+	// beyond lim.RetainRevoked, oldest first.
+	CreateAPIKey(ctx context.Context, k APIKey, lim KeyLimits) error
 	APIKey(ctx context.Context, id string) (APIKey, error)
-	APIKeys(ctx context.Context, userID string) ([]APIKey, error)
+	// APIKeys lists userID's keys by creation, after the key with id after ("" from the
+	// start), at most limit of them.
+	APIKeys(ctx context.Context, userID, after string, limit int) ([]APIKey, error)
 	// RevokeAPIKey revokes userID's key id; a key of another user is trading.ENOTFOUND.
 	RevokeAPIKey(ctx context.Context, userID, id string, at time.Time) error
 }

@@ -13,9 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -29,37 +32,64 @@ type Config struct {
 	SealKey         []byte        // AES-256 key sealing API key secrets, exactly 32 bytes
 	AccessTTL       time.Duration // lifetime of an access token
 	RefreshTTL      time.Duration // lifetime of a refresh token
-	MaxFailures     int           // failed logins in a row before the account locks
-	LockBase        time.Duration // first lock; doubles with each further failure
-	LockMax         time.Duration // longest lock
+	ResetTTL        time.Duration // lifetime of a password reset token
 	SignatureWindow time.Duration // how far a signed request's timestamp may be from now
-	Hash            HashParams
-	Now             func() time.Time
+	// Login attempts are budgeted per e-mail and client address (PerAddress: an outsider
+	// slows only their own guesses) and per e-mail from everywhere (PerAccount: a larger
+	// budget against guessing from many addresses). Unknown e-mails are budgeted alike.
+	PerAddress, PerAccount Throttle
+	// ResetRequests budgets reset e-mails per address (beyond it, requests are answered
+	// alike and send nothing).
+	ResetRequests Throttle
+	Keys          KeyLimits
+	Hash          HashParams
+	// HashWorkers is how many password hashes run at once (GOMAXPROCS by default);
+	// HashQueue callers more wait up to HashWait for one; the rest are shed.
+	HashWorkers int
+	HashQueue   int
+	HashWait    time.Duration
+	Mailer      Mailer
+	Now         func() time.Time
+}
+
+// Mailer delivers password reset tokens. The local platform logs them (LogMailer).
+type Mailer interface {
+	SendPasswordReset(ctx context.Context, email, token string, expires time.Time) error
 }
 
 // WithDefaults fills unset fields with production defaults.
 func (c Config) WithDefaults() Config {
-	if c.AccessTTL == 0 {
-		c.AccessTTL = 15 * time.Minute
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
 	}
-	if c.RefreshTTL == 0 {
-		c.RefreshTTL = 7 * 24 * time.Hour
+	def(&c.AccessTTL, 15*time.Minute)
+	def(&c.RefreshTTL, 7*24*time.Hour)
+	def(&c.ResetTTL, 30*time.Minute)
+	def(&c.SignatureWindow, 30*time.Second)
+	if c.PerAddress == (Throttle{}) {
+		c.PerAddress = Throttle{Max: 5, Base: 30 * time.Second, Cap: 15 * time.Minute, Forget: 24 * time.Hour}
 	}
-	if c.MaxFailures == 0 {
-		c.MaxFailures = 5
+	if c.PerAccount == (Throttle{}) {
+		c.PerAccount = Throttle{Max: 100, Base: time.Minute, Cap: 15 * time.Minute, Forget: 24 * time.Hour}
 	}
-	if c.LockBase == 0 {
-		c.LockBase = 30 * time.Second
+	if c.ResetRequests == (Throttle{}) {
+		c.ResetRequests = Throttle{Max: 3, Base: 15 * time.Minute, Cap: time.Hour, Forget: 24 * time.Hour}
 	}
-	if c.LockMax == 0 {
-		c.LockMax = time.Hour
-	}
-	if c.SignatureWindow == 0 {
-		c.SignatureWindow = 30 * time.Second
+	if c.Keys == (KeyLimits{}) {
+		c.Keys = KeyLimits{MaxActive: 20, RetainRevoked: 20}
 	}
 	if c.Hash == (HashParams{}) {
 		c.Hash = DefaultHashParams
 	}
+	if c.HashWorkers == 0 {
+		c.HashWorkers = runtime.GOMAXPROCS(0)
+	}
+	if c.HashQueue == 0 {
+		c.HashQueue = 4 * c.HashWorkers
+	}
+	def(&c.HashWait, 500*time.Millisecond)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -72,6 +102,7 @@ type Service struct {
 	nonces Nonces
 	cfg    Config
 	aead   cipher.AEAD
+	pool   *hashPool
 	dummy  string // hash checked for unknown emails, so they cost as much as known ones
 }
 
@@ -93,46 +124,55 @@ func NewService(store Store, nonces Nonces, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{store: store, nonces: nonces, cfg: cfg, aead: aead, dummy: dummy}, nil
+	return &Service{store: store, nonces: nonces, cfg: cfg, aead: aead, dummy: dummy,
+		pool: newHashPool(cfg.HashWorkers, cfg.HashQueue, cfg.HashWait)}, nil
 }
 
 var errBadCredentials = trading.Errorf(trading.EUNAUTHORIZED, "invalid email or password")
 
-// LockedError is returned while an account is locked after too many failed logins. It wraps a
-// trading.ERATELIMIT error and tells when to try again.
+// LockedError is returned while login attempts on an e-mail (from an address, or from
+// everywhere) are throttled after too many failures. It wraps a trading.ERATELIMIT error and
+// tells when to try again.
 type LockedError struct {
 	Until time.Time
 	now   time.Time
 }
 
-func (e *LockedError) Error() string { return "account locked until " + e.Until.Format(time.RFC3339) }
+func (e *LockedError) Error() string {
+	return "attempts throttled until " + e.Until.Format(time.RFC3339)
+}
 
 // Unwrap gives the domain error.
 func (e *LockedError) Unwrap() error {
-	return trading.Errorf(trading.ERATELIMIT, "too many failed logins; try again later")
+	return trading.Errorf(trading.ERATELIMIT, "too many failed attempts; try again later")
 }
 
-// RetryAfter is how long until the lock ends.
+// RetryAfter is how long until the throttle ends.
 func (e *LockedError) RetryAfter() time.Duration { return e.Until.Sub(e.now) }
 
-// Register creates a trader.
-func (s *Service) Register(ctx context.Context, email, password string) (User, error) {
-	return s.CreateUser(ctx, email, password, RoleTrader)
+// Register creates a trader. An e-mail that is already registered is answered exactly as a
+// new one (nil), after the same work, so registration does not tell who has an account.
+func (s *Service) Register(ctx context.Context, email, password string) error {
+	_, err := s.CreateUser(ctx, email, password, RoleTrader)
+	if trading.ErrorCode(err) == trading.ECONFLICT {
+		return nil
+	}
+	return err
 }
 
-// CreateUser creates a user with role.
+// CreateUser creates a user with role; an e-mail already registered is trading.ECONFLICT.
 func (s *Service) CreateUser(ctx context.Context, email, password string, role Role) (User, error) {
 	email, err := normalizeEmail(email)
 	if err != nil {
 		return User{}, err
 	}
-	if n := utf8.RuneCountInString(password); n < 12 || n > 128 || !utf8.ValidString(password) {
-		return User{}, trading.Errorf(trading.EINVALID, "password must be 12 to 128 characters")
+	if err := CheckPassword(password, email); err != nil {
+		return User{}, err
 	}
 	if role != RoleTrader && role != RoleAdmin {
 		return User{}, trading.Errorf(trading.EINVALID, "unknown role")
 	}
-	hash, err := hashPassword(password, s.cfg.Hash)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return User{}, err
 	}
@@ -143,88 +183,146 @@ func (s *Service) CreateUser(ctx context.Context, email, password string, role R
 	return u, nil
 }
 
+// User returns the user id (an account), trading.ENOTFOUND when there is none.
+func (s *Service) User(ctx context.Context, id string) (User, error) {
+	if !validText(id, 128) {
+		return User{}, trading.Errorf(trading.ENOTFOUND, "account not found")
+	}
+	return s.store.UserByID(ctx, id)
+}
+
 func normalizeEmail(email string) (string, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || len(email) > 254 || !strings.Contains(email[strings.IndexByte(email, '@'):], ".") {
+	if err != nil || a.Address != email || len(email) > 254 || !validText(email, 254) || !strings.Contains(email[strings.IndexByte(email, '@'):], ".") {
 		return "", trading.Errorf(trading.EINVALID, "email is not a valid address")
 	}
 	return email, nil
 }
 
-// Login checks a password and issues tokens. Wrong passwords count towards a lock that grows
-// with each further failure; a locked account answers *LockedError whatever the password.
-func (s *Service) Login(ctx context.Context, email, password string) (Tokens, error) {
+// validText reports whether s is valid UTF-8 of at most max bytes without control characters.
+func validText(s string, max int) bool {
+	if len(s) > max || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// claim takes one attempt from the e-mail's budgets: from this address, and from everywhere.
+// It runs before any password is hashed, so throttled guesses cost nothing.
+func (s *Service) claim(ctx context.Context, email, addr string, now time.Time) error {
+	for _, c := range []struct {
+		key string
+		p   Throttle
+	}{{"login:" + email + "|" + addr, s.cfg.PerAddress}, {"login:" + email, s.cfg.PerAccount}} {
+		until, err := s.store.ClaimAttempt(ctx, c.key, c.p, now)
+		if err != nil {
+			return fmt.Errorf("login attempt: %w", err)
+		}
+		if !until.IsZero() {
+			return &LockedError{Until: until, now: now}
+		}
+	}
+	return nil
+}
+
+func (s *Service) clearClaims(ctx context.Context, email, addr string) error {
+	for _, key := range []string{"login:" + email + "|" + addr, "login:" + email} {
+		if err := s.store.ClearAttempts(ctx, key); err != nil {
+			return fmt.Errorf("clear attempts: %w", err)
+		}
+	}
+	return nil
+}
+
+// verify checks email's password from addr under the attempt budgets, through the hashing
+// pool. Unknown e-mails are budgeted and hashed exactly like known ones.
+func (s *Service) verify(ctx context.Context, email, password, addr string) (User, error) {
 	now := s.cfg.Now()
 	email, err := normalizeEmail(email)
+	if err != nil || !utf8.ValidString(password) || len(password) > 4*MaxPasswordLen {
+		return User{}, errBadCredentials
+	}
+	var u User
+	var verr error
+	err = s.pool.do(ctx, func() {
+		if verr = s.claim(ctx, email, addr, now); verr != nil {
+			return
+		}
+		var lerr error
+		u, lerr = s.store.UserByEmail(ctx, email)
+		if lerr != nil && trading.ErrorCode(lerr) != trading.ENOTFOUND {
+			verr = fmt.Errorf("login: %w", lerr)
+			return
+		}
+		encoded := u.PasswordHash
+		if lerr != nil {
+			encoded = s.dummy
+		}
+		if !checkPassword(encoded, password) || lerr != nil {
+			verr = errBadCredentials
+		}
+	})
+	if err == nil {
+		err = verr
+	}
 	if err != nil {
-		checkPassword(s.dummy, password)
-		return Tokens{}, errBadCredentials
+		return User{}, err
 	}
-	u, err := s.store.UserByEmail(ctx, email)
-	if trading.ErrorCode(err) == trading.ENOTFOUND {
-		checkPassword(s.dummy, password)
-		return Tokens{}, errBadCredentials
-	} else if err != nil {
-		return Tokens{}, fmt.Errorf("login: %w", err)
+	return u, s.clearClaims(ctx, email, addr)
+}
+
+// Login checks a password and opens a session. Every attempt, right or wrong, takes one from
+// the e-mail's budgets first (atomically with the check, so concurrent guesses cannot
+// overrun them); beyond a budget the answer is *LockedError whatever the password. A
+// success restores the budgets.
+func (s *Service) Login(ctx context.Context, email, password, addr string) (Tokens, error) {
+	u, err := s.verify(ctx, email, password, addr)
+	if err != nil {
+		return Tokens{}, err
 	}
-	if now.Before(u.LockedUntil) {
-		return Tokens{}, &LockedError{Until: u.LockedUntil, now: now}
+	now := s.cfg.Now()
+	sess := Session{ID: uuid.NewString(), UserID: u.ID, CreatedAt: now.UTC()}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return Tokens{}, fmt.Errorf("create session: %w", err)
 	}
-	if !checkPassword(u.PasswordHash, password) {
-		n, err := s.store.AddLoginFailure(ctx, u.ID)
-		if err != nil {
-			return Tokens{}, fmt.Errorf("login failure: %w", err)
-		}
-		if n >= s.cfg.MaxFailures {
-			lock := s.cfg.LockBase
-			for i := s.cfg.MaxFailures; i < n && lock < s.cfg.LockMax; i++ {
-				lock *= 2
-			}
-			lock = min(lock, s.cfg.LockMax)
-			if err := s.store.LockUser(ctx, u.ID, now.Add(lock)); err != nil {
-				return Tokens{}, fmt.Errorf("lock user: %w", err)
-			}
-		}
-		return Tokens{}, errBadCredentials
-	}
-	if u.FailedLogins > 0 {
-		if err := s.store.ResetLoginFailures(ctx, u.ID); err != nil {
-			return Tokens{}, fmt.Errorf("reset failures: %w", err)
-		}
-	}
-	rt, hash := newRefreshToken()
-	t := RefreshToken{Hash: hash, UserID: u.ID, CreatedAt: now.UTC(), ExpiresAt: now.Add(s.cfg.RefreshTTL).UTC()}
+	rt, hash := newSecretToken(refreshPrefix)
+	t := RefreshToken{Hash: hash, UserID: u.ID, SessionID: sess.ID, CreatedAt: now.UTC(), ExpiresAt: now.Add(s.cfg.RefreshTTL).UTC()}
 	if err := s.store.CreateRefreshToken(ctx, t); err != nil {
 		return Tokens{}, fmt.Errorf("store refresh token: %w", err)
 	}
-	return s.tokens(u, rt, t.ExpiresAt, now), nil
+	return s.tokens(u, sess.ID, rt, t.ExpiresAt, now), nil
 }
 
 // Refresh exchanges a refresh token for new tokens; the old refresh token stops working.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, error) {
 	now := s.cfg.Now()
-	oldHash, ok := refreshHash(refreshToken)
+	oldHash, ok := secretHash(refreshPrefix, refreshToken)
 	if !ok {
 		return Tokens{}, trading.Errorf(trading.EUNAUTHORIZED, "invalid refresh token")
 	}
-	rt, hash := newRefreshToken()
+	rt, hash := newSecretToken(refreshPrefix)
 	next := RefreshToken{Hash: hash, CreatedAt: now.UTC(), ExpiresAt: now.Add(s.cfg.RefreshTTL).UTC()}
-	userID, err := s.store.RotateRefreshToken(ctx, oldHash, next, now)
+	old, err := s.store.RotateRefreshToken(ctx, oldHash, next, now)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("refresh: %w", err)
 	}
-	u, err := s.store.UserByID(ctx, userID)
+	u, err := s.store.UserByID(ctx, old.UserID)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("refresh user: %w", err)
 	}
-	return s.tokens(u, rt, next.ExpiresAt, now), nil
+	return s.tokens(u, old.SessionID, rt, next.ExpiresAt, now), nil
 }
 
-// Logout revokes a refresh token. Access tokens already issued run out on their own, within
-// AccessTTL. Logging out an unknown or revoked token is not an error.
+// Logout ends the refresh token's session: its refresh tokens and its access tokens stop
+// working at once. Logging out an unknown or revoked token is not an error.
 func (s *Service) Logout(ctx context.Context, refreshToken string) error {
-	hash, ok := refreshHash(refreshToken)
+	hash, ok := secretHash(refreshPrefix, refreshToken)
 	if !ok {
 		return nil
 	}
@@ -234,26 +332,129 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	return nil
 }
 
-const refreshPrefix = "rt_"
+// ChangePassword replaces the password of p's user after checking the old one (under the
+// same attempt budgets as a login from addr), and ends every other session of the user.
+func (s *Service) ChangePassword(ctx context.Context, p Principal, oldPassword, newPassword, addr string) error {
+	if p.SessionID == "" {
+		return trading.Errorf(trading.EFORBIDDEN, "a session is required")
+	}
+	u, err := s.store.UserByID(ctx, p.UserID)
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	if err := CheckPassword(newPassword, u.Email); err != nil {
+		return err
+	}
+	if _, err := s.verify(ctx, u.Email, oldPassword, addr); err != nil {
+		if trading.ErrorCode(err) == trading.EUNAUTHORIZED {
+			return trading.Errorf(trading.EUNAUTHORIZED, "current password is wrong")
+		}
+		return err
+	}
+	hash, err := s.hash(ctx, newPassword)
+	if err != nil {
+		return err
+	}
+	return s.store.SetPassword(ctx, u.ID, hash, p.SessionID, s.cfg.Now().UTC())
+}
 
-func newRefreshToken() (token, hash string) {
-	b := make([]byte, 32)
+// RequestPasswordReset mails a single-use reset token to email when it is registered. It
+// answers nil whatever the e-mail (registered, unknown, malformed, or over its budget), so it
+// does not tell who has an account.
+func (s *Service) RequestPasswordReset(ctx context.Context, email, addr string) error {
+	now := s.cfg.Now()
+	email, err := normalizeEmail(email)
+	if err != nil {
+		return nil
+	}
+	if until, err := s.store.ClaimAttempt(ctx, "reset:"+addr, s.cfg.ResetRequests, now); err != nil || !until.IsZero() {
+		return err
+	}
+	u, err := s.store.UserByEmail(ctx, email)
+	if trading.ErrorCode(err) == trading.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	token, hash := newSecretToken(resetPrefix)
+	r := PasswordReset{Hash: hash, UserID: u.ID, CreatedAt: now.UTC(), ExpiresAt: now.Add(s.cfg.ResetTTL).UTC()}
+	if err := s.store.CreatePasswordReset(ctx, r); err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	if s.cfg.Mailer == nil {
+		return errors.New("reset: no mailer")
+	}
+	if err := s.cfg.Mailer.SendPasswordReset(ctx, u.Email, token, r.ExpiresAt); err != nil {
+		return fmt.Errorf("reset mail: %w", err)
+	}
+	return nil
+}
+
+// ResetPassword sets a new password with a reset token, once: the token, every other reset
+// token of the user and every session of the user stop working.
+func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) error {
+	invalid := trading.Errorf(trading.EUNAUTHORIZED, "invalid or expired reset token")
+	hash, ok := secretHash(resetPrefix, token)
+	if !ok {
+		return invalid
+	}
+	if err := CheckPassword(newPassword, ""); err != nil {
+		return err
+	}
+	ph, err := s.hash(ctx, newPassword)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.ResetPassword(ctx, hash, ph, s.cfg.Now().UTC()); err != nil {
+		if c := trading.ErrorCode(err); c == trading.EUNAUTHORIZED || c == trading.ENOTFOUND {
+			return invalid
+		}
+		return fmt.Errorf("reset password: %w", err)
+	}
+	return nil
+}
+
+const (
+	refreshPrefix = "rt_"
+	resetPrefix   = "pr_"
+	secretLen     = 32
+)
+
+// newSecretToken returns a random token with prefix and the hash it is stored by.
+func newSecretToken(prefix string) (token, hash string) {
+	b := make([]byte, secretLen)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
-	token = refreshPrefix + base64.RawURLEncoding.EncodeToString(b)
-	h, _ := refreshHash(token)
+	token = prefix + base64.RawURLEncoding.EncodeToString(b)
+	h, _ := secretHash(prefix, token)
 	return token, h
 }
 
-func refreshHash(token string) (string, bool) {
-	if !strings.HasPrefix(token, refreshPrefix) || len(token) > 100 {
+// secretHash is the stored form of a token: the SHA-256 of its canonical spelling. Any other
+// spelling of the same bytes (padding bits, line breaks) is not a token.
+func secretHash(prefix, token string) (string, bool) {
+	rest, ok := strings.CutPrefix(token, prefix)
+	if !ok || len(token) > 100 {
+		return "", false
+	}
+	if b, ok := canonicalB64(rest); !ok || len(b) != secretLen {
 		return "", false
 	}
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:]), true
 }
 
+// canonicalB64 decodes unpadded base64url that is spelled exactly as it encodes.
+func canonicalB64(s string) ([]byte, bool) {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil || base64.RawURLEncoding.EncodeToString(b) != s {
+		return nil, false
+	}
+	return b, true
+}
+
 type claims struct {
 	Sub  string `json:"sub"`
+	Sid  string `json:"sid"`
 	Role Role   `json:"role"`
 	Iat  int64  `json:"iat"`
 	Exp  int64  `json:"exp"`
@@ -261,9 +462,9 @@ type claims struct {
 
 const accessPrefix = "at1."
 
-func (s *Service) tokens(u User, refresh string, refreshExp, now time.Time) Tokens {
+func (s *Service) tokens(u User, sid, refresh string, refreshExp, now time.Time) Tokens {
 	exp := now.Add(s.cfg.AccessTTL)
-	payload, _ := json.Marshal(claims{Sub: u.ID, Role: u.Role, Iat: now.Unix(), Exp: exp.Unix()})
+	payload, _ := json.Marshal(claims{Sub: u.ID, Sid: sid, Role: u.Role, Iat: now.Unix(), Exp: exp.Unix()})
 	body := accessPrefix + base64.RawURLEncoding.EncodeToString(payload)
 	return Tokens{
 		AccessToken:      body + "." + base64.RawURLEncoding.EncodeToString(s.mac(body)),
@@ -281,33 +482,50 @@ func (s *Service) mac(body string) []byte {
 	return m.Sum(nil)
 }
 
-// Authenticate checks an access token: signature, then expiry. It needs no storage.
-func (s *Service) Authenticate(_ context.Context, accessToken string) (Principal, error) {
+// Authenticate checks an access token: its one canonical spelling, signature, expiry, then
+// that its session is still active (so logout, password change and detected refresh token
+// theft end it at once).
+func (s *Service) Authenticate(ctx context.Context, accessToken string) (Principal, error) {
 	invalid := trading.Errorf(trading.EUNAUTHORIZED, "invalid or expired access token")
-	rest, ok := strings.CutPrefix(accessToken, accessPrefix)
-	if !ok || len(accessToken) > 1024 {
+	c, ok := s.parseAccess(accessToken)
+	if !ok || s.cfg.Now().Unix() >= c.Exp {
 		return Principal{}, invalid
+	}
+	sess, err := s.store.Session(ctx, c.Sid)
+	if trading.ErrorCode(err) == trading.ENOTFOUND {
+		return Principal{}, invalid
+	} else if err != nil {
+		return Principal{}, fmt.Errorf("session: %w", err)
+	}
+	if !sess.RevokedAt.IsZero() || sess.UserID != c.Sub {
+		return Principal{}, invalid
+	}
+	return Principal{UserID: c.Sub, Role: c.Role, SessionID: c.Sid}, nil
+}
+
+// parseAccess checks an access token's shape and MAC and returns its claims.
+func (s *Service) parseAccess(token string) (claims, bool) {
+	rest, ok := strings.CutPrefix(token, accessPrefix)
+	if !ok || len(token) > 1024 {
+		return claims{}, false
 	}
 	payloadB64, sigB64, ok := strings.Cut(rest, ".")
 	if !ok {
-		return Principal{}, invalid
+		return claims{}, false
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sigB64)
-	if err != nil || !hmac.Equal(got, s.mac(accessPrefix+payloadB64)) {
-		return Principal{}, invalid
+	got, ok := canonicalB64(sigB64)
+	if !ok || !hmac.Equal(got, s.mac(accessPrefix+payloadB64)) {
+		return claims{}, false
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(payloadB64)
-	if err != nil {
-		return Principal{}, invalid
+	payload, ok := canonicalB64(payloadB64)
+	if !ok {
+		return claims{}, false
 	}
 	var c claims
-	if err := json.Unmarshal(payload, &c); err != nil || c.Sub == "" {
-		return Principal{}, invalid
+	if err := json.Unmarshal(payload, &c); err != nil || c.Sub == "" || c.Sid == "" {
+		return claims{}, false
 	}
-	if s.cfg.Now().Unix() >= c.Exp {
-		return Principal{}, invalid
-	}
-	return Principal{UserID: c.Sub, Role: c.Role}, nil
+	return c, true
 }
 
 // NewAPIKey is a created key with its secret, shown once.
@@ -319,8 +537,8 @@ type NewAPIKey struct {
 // CreateAPIKey creates a key for userID with scopes. The secret is returned once and stored
 // sealed.
 func (s *Service) CreateAPIKey(ctx context.Context, userID, label string, scopes []Scope) (NewAPIKey, error) {
-	if len(label) > 64 || !utf8.ValidString(label) {
-		return NewAPIKey{}, trading.Errorf(trading.EINVALID, "label must be at most 64 characters")
+	if !validText(label, 64) {
+		return NewAPIKey{}, trading.Errorf(trading.EINVALID, "label must be at most 64 characters of text")
 	}
 	if len(scopes) == 0 {
 		return NewAPIKey{}, trading.Errorf(trading.EINVALID, "scopes must name at least one of read, trade")
@@ -334,19 +552,6 @@ func (s *Service) CreateAPIKey(ctx context.Context, userID, label string, scopes
 			seen = append(seen, sc)
 		}
 	}
-	keys, err := s.store.APIKeys(ctx, userID)
-	if err != nil {
-		return NewAPIKey{}, fmt.Errorf("list keys: %w", err)
-	}
-	active := 0
-	for _, k := range keys {
-		if k.RevokedAt.IsZero() {
-			active++
-		}
-	}
-	if active >= 20 {
-		return NewAPIKey{}, trading.Errorf(trading.ECONFLICT, "at most 20 active API keys")
-	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	nonce := make([]byte, s.aead.NonceSize())
@@ -357,16 +562,30 @@ func (s *Service) CreateAPIKey(ctx context.Context, userID, label string, scopes
 		Sealed:    s.aead.Seal(nonce, nonce, secret, []byte(id)),
 		CreatedAt: s.cfg.Now().UTC(),
 	}
-	if err := s.store.CreateAPIKey(ctx, k); err != nil {
+	if err := s.store.CreateAPIKey(ctx, k, s.cfg.Keys); err != nil {
 		return NewAPIKey{}, fmt.Errorf("create key: %w", err)
 	}
 	return NewAPIKey{APIKey: k, Secret: base64.RawURLEncoding.EncodeToString(secret)}, nil
 }
 
-// APIKeys lists userID's keys, revoked ones included.
-func (s *Service) APIKeys(ctx context.Context, userID string) ([]APIKey, error) {
-	return s.store.APIKeys(ctx, userID)
+// APIKeys lists a page of userID's keys, revoked ones included, after the key id cursor
+// ("" from the start), and the cursor of the next page ("" at the end).
+func (s *Service) APIKeys(ctx context.Context, userID, cursor string, limit int) ([]APIKey, string, error) {
+	if cursor != "" && !keyIDPattern.MatchString(cursor) {
+		return nil, "", trading.Errorf(trading.EINVALID, "invalid cursor")
+	}
+	keys, err := s.store.APIKeys(ctx, userID, cursor, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(keys) > limit {
+		return keys[:limit], keys[limit-1].ID, nil
+	}
+	return keys, "", nil
 }
+
+// keyIDPattern is the one spelling of an API key id.
+var keyIDPattern = regexp.MustCompile(`^ak_[0-9a-f]{32}$`)
 
 // RevokeAPIKey revokes userID's key id.
 func (s *Service) RevokeAPIKey(ctx context.Context, userID, id string) error {
@@ -408,7 +627,7 @@ func (s *Service) VerifySigned(ctx context.Context, keyID, timestamp, signature,
 		return Principal{}, trading.Errorf(trading.EUNAUTHORIZED, "timestamp outside the signature window")
 	}
 	sig, err := hex.DecodeString(signature)
-	if err != nil || len(sig) != sha256.Size || !strings.HasPrefix(keyID, "ak_") || len(keyID) > 64 {
+	if err != nil || len(sig) != sha256.Size || !keyIDPattern.MatchString(keyID) {
 		return Principal{}, invalid
 	}
 	k, err := s.store.APIKey(ctx, keyID)
@@ -433,7 +652,9 @@ func (s *Service) VerifySigned(ctx context.Context, keyID, timestamp, signature,
 	if !hmac.Equal(m.Sum(nil), sig) {
 		return Principal{}, invalid
 	}
-	first, err := s.nonces.Claim(ctx, "sig:"+k.ID+":"+signature, 2*s.cfg.SignatureWindow)
+	// The replay key is the signature's bytes, not its spelling: hex in any letter case is
+	// one signature.
+	first, err := s.nonces.Claim(ctx, "sig:"+k.ID+":"+hex.EncodeToString(sig), 2*s.cfg.SignatureWindow)
 	if err != nil {
 		return Principal{}, fmt.Errorf("replay check: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cantondex/platform/services/ledger"
+	"github.com/cantondex/platform/services/matching"
 	"github.com/cantondex/platform/services/trading"
 )
 
@@ -60,7 +61,11 @@ func (s *Service) CreateMarket(ctx context.Context, m trading.MarketDef) (tradin
 	if base == nil || quote == nil {
 		return trading.MarketDef{}, trading.Errorf(trading.EINVALID, "market assets must exist")
 	}
-	if _, err := trading.NewUnits(m, *base, *quote); err != nil {
+	u, err := trading.NewUnits(m, *base, *quote)
+	if err != nil {
+		return trading.MarketDef{}, err
+	}
+	if err := representable(m, u); err != nil {
 		return trading.MarketDef{}, err
 	}
 	if m.CreatedAt.IsZero() {
@@ -68,6 +73,27 @@ func (s *Service) CreateMarket(ctx context.Context, m trading.MarketDef) (tradin
 	}
 	return s.store.CreateMarket(ctx, m)
 }
+
+// representable checks m against the matching engine's own limits (the bounds a book can
+// hold; a market it cannot load would stall its partition) and checks that its largest order
+// converts to asset amounts without overflow.
+func representable(m trading.MarketDef, u trading.Units) error {
+	nm, err := matching.MarketFromDef(m).Normalized()
+	if err != nil {
+		return trading.Errorf(trading.EINVALID, "market bounds the matching engine cannot represent: 1 <= min <= max <= %d ticks and lots, within 2^62 units of the steps", int64(matching.DefaultMaxPrice))
+	}
+	if _, ok := u.Notional(nm.MaxPrice, nm.MaxQty); !ok {
+		return trading.Errorf(trading.EINVALID, "market bounds too large: the largest order's notional overflows the quote asset's amounts")
+	}
+	if _, ok := u.Base(nm.MaxQty); !ok {
+		return trading.Errorf(trading.EINVALID, "market bounds too large: the largest quantity overflows the base asset's amounts")
+	}
+	return nil
+}
+
+// MaxSupply is the most of an asset that may exist on the venue (deposits less withdrawals).
+// Every balance is part of the supply, so no balance, nor the sum of two, can overflow.
+const MaxSupply = 1 << 62
 
 // SetHalted implements trading.MarketService.
 func (s *Service) SetHalted(ctx context.Context, symbol string, halted bool) error {
@@ -138,6 +164,13 @@ func (s *Service) AccountTrades(ctx context.Context, account, cursor string, lim
 func (s *Service) Deposit(ctx context.Context, id, account, asset string, amount int64) error {
 	if err := s.checkFunding(ctx, id, asset); err != nil {
 		return err
+	}
+	ext, err := s.store.Balance(ctx, ledger.External, asset)
+	if err != nil && trading.ErrorCode(err) != trading.ENOTFOUND {
+		return err
+	}
+	if supply := -ext.Total; supply < 0 || amount > MaxSupply-supply {
+		return trading.Errorf(trading.EINVALID, "deposit would take the venue's %s beyond the largest amount it can hold", asset)
 	}
 	t, err := ledger.Deposit("deposit:"+account+":"+id, account, asset, amount)
 	if err != nil {

@@ -13,24 +13,25 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cantondex/platform/services/auth"
 	"github.com/cantondex/platform/services/auth/memory"
 	"github.com/cantondex/platform/services/auth/postgres"
 	gwhttp "github.com/cantondex/platform/services/gateway/http"
+	pgdb "github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/redis"
 	"github.com/cantondex/platform/services/trading"
 )
 
 // Config is the gateway's part of the environment.
 type Config struct {
-	Addr          string        // HTTP_ADDR: where the API listens
+	Addr          string        // HTTP_ADDR: where the API listens, default :8080 (all interfaces)
 	DatabaseURL   string        // DATABASE_URL: auth store; memory when empty
 	TokenKey      []byte        // AUTH_TOKEN_KEY (base64, 32+ bytes): generated per run when empty
 	SealKey       []byte        // AUTH_SEAL_KEY (base64, 32 bytes): generated per run when empty
@@ -42,8 +43,26 @@ type Config struct {
 	AdminEmail    string        // ADMIN_EMAIL and ADMIN_PASSWORD: an admin ensured at start
 	AdminPassword string
 	// SessionAdmin generates a fresh admin for the run when ADMIN_EMAIL is unset (the local
-	// all-in-one binary prints it); otherwise no admin is created.
+	// all-in-one binary prints it); otherwise no admin is created. It also makes "log" the
+	// default reset mailer.
 	SessionAdmin bool
+	// TrustedProxies (TRUSTED_PROXIES, comma-separated CIDRs, none by default) are the
+	// networks whose X-Forwarded-For is believed for the client address.
+	TrustedProxies []*net.IPNet
+	// PublicPerSecond (PUBLIC_RATE_LIMIT_PER_SECOND, default 20) limits unauthenticated
+	// reads (market data) per client address.
+	PublicPerSecond int
+	// DepositLimits (DEPOSIT_LIMITS, "ASSET=amount,..." in whole units) bound one deposit
+	// of an asset; DefaultDepositLimit (DEPOSIT_LIMIT_DEFAULT, default 1000000000) the rest.
+	DepositLimits       map[string]string
+	DefaultDepositLimit string
+	// HashWorkers (PASSWORD_HASH_WORKERS, default the CPUs the process may use) is how many
+	// password hashes run at once; the excess is shed with 503 and Retry-After.
+	HashWorkers int
+	// ResetMailer (PASSWORD_RESET_MAILER) delivers reset tokens: "log" writes them to the
+	// log (local use only; the default with SessionAdmin), "none" delivers nothing (the
+	// default otherwise).
+	ResetMailer string
 }
 
 // ConfigFromEnv reads the gateway's environment through getenv.
@@ -51,10 +70,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		Addr: getenv("HTTP_ADDR"), DatabaseURL: getenv("DATABASE_URL"), BodyLimit: getenv("BODY_LIMIT"),
 		AdminEmail: getenv("ADMIN_EMAIL"), AdminPassword: getenv("ADMIN_PASSWORD"),
-		AccessTTL: 15 * time.Minute, RatePerSecond: 100, AuthPerMinute: 600,
+		AccessTTL: 15 * time.Minute, RatePerSecond: 100, AuthPerMinute: 600, PublicPerSecond: 20,
 	}
 	if c.Addr == "" {
-		c.Addr = "127.0.0.1:8080"
+		c.Addr = ":8080"
 	}
 	if c.BodyLimit == "" {
 		c.BodyLimit = "64K"
@@ -76,7 +95,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("ACCESS_TOKEN_TTL %q: want a duration from 1s to 24h", v)
 		}
 	}
-	for name, dst := range map[string]*int{"RATE_LIMIT_PER_SECOND": &c.RatePerSecond, "AUTH_RATE_LIMIT_PER_MINUTE": &c.AuthPerMinute} {
+	for name, dst := range map[string]*int{"RATE_LIMIT_PER_SECOND": &c.RatePerSecond, "AUTH_RATE_LIMIT_PER_MINUTE": &c.AuthPerMinute,
+		"PUBLIC_RATE_LIMIT_PER_SECOND": &c.PublicPerSecond, "PASSWORD_HASH_WORKERS": &c.HashWorkers} {
 		if v := getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 1_000_000 {
@@ -88,7 +108,62 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		return c, errors.New("ADMIN_EMAIL and ADMIN_PASSWORD go together")
 	}
+	if c.TrustedProxies, err = cidrs(getenv("TRUSTED_PROXIES")); err != nil {
+		return c, err
+	}
+	if c.DepositLimits, err = depositLimits(getenv("DEPOSIT_LIMITS")); err != nil {
+		return c, err
+	}
+	c.DefaultDepositLimit = gwhttp.DefaultDepositLimit
+	if v := getenv("DEPOSIT_LIMIT_DEFAULT"); v != "" {
+		if !amountRE.MatchString(v) {
+			return c, fmt.Errorf("DEPOSIT_LIMIT_DEFAULT %q: want a positive decimal amount", v)
+		}
+		c.DefaultDepositLimit = v
+	}
+	switch c.ResetMailer = getenv("PASSWORD_RESET_MAILER"); c.ResetMailer {
+	case "", "log", "none":
+	default:
+		return c, fmt.Errorf("PASSWORD_RESET_MAILER %q: want log or none", c.ResetMailer)
+	}
 	return c, nil
+}
+
+// cidrs parses TRUSTED_PROXIES.
+func cidrs(v string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return nil, fmt.Errorf("TRUSTED_PROXIES: %q is not a CIDR such as 10.0.0.0/8", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+var (
+	assetRE  = regexp.MustCompile(`^[A-Z0-9]{2,12}$`)
+	amountRE = regexp.MustCompile(`^[0-9]{1,19}(\.[0-9]{1,18})?$`)
+)
+
+// depositLimits parses DEPOSIT_LIMITS.
+func depositLimits(v string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		asset, amount, ok := strings.Cut(f, "=")
+		if !ok || !assetRE.MatchString(asset) || !amountRE.MatchString(amount) || strings.Trim(amount, "0.") == "" {
+			return nil, fmt.Errorf("DEPOSIT_LIMITS: %q is not ASSET=amount such as USD=1000000", f)
+		}
+		out[asset] = amount
+	}
+	return out, nil
 }
 
 func key(getenv func(string) string, name string, size int) ([]byte, error) {
@@ -117,6 +192,8 @@ type Backend struct {
 	Risk     trading.RiskAdmin
 	Redis    *redis.Client
 	Ready    func(ctx context.Context) error
+	// DB, when set, is the process's PostgreSQL pool, which the auth store uses too.
+	DB *pgdb.DB
 }
 
 // Gateway is the started API.
@@ -125,7 +202,9 @@ type Gateway struct {
 	// AdminEmail and AdminPassword are the admin credential of this run ("" when none).
 	AdminEmail, AdminPassword string
 	Listener                  net.Listener
-	close                     []func()
+	// Ready checks the auth store and the backend: the operations listener's /ready.
+	Ready func(ctx context.Context) error
+	close []func()
 }
 
 // New builds the gateway and binds its listener; Serve runs it.
@@ -138,21 +217,19 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 	}()
 	var store auth.Store
 	ready := be.Ready
-	if cfg.DatabaseURL == "" {
+	if be.DB == nil && cfg.DatabaseURL == "" {
 		store = memory.NewStore()
 		log.Warn("auth store in memory: users and API keys are lost when the process exits")
 	} else {
-		pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
-		if err != nil {
-			return nil, fmt.Errorf("auth database: %w", err)
+		db := be.DB // the process's one pool, with its TLS and IAM settings
+		if db == nil {
+			var err error
+			if db, err = pgdb.Open(ctx, pgdb.Options{URL: cfg.DatabaseURL}); err != nil { // and its migrations, the auth schema's included
+				return nil, fmt.Errorf("auth database: %w", err)
+			}
+			g.close = append(g.close, db.Close)
 		}
-		g.close = append(g.close, pool.Close)
-		if err := pool.Ping(ctx); err != nil {
-			return nil, fmt.Errorf("auth database: %w", err)
-		}
-		if err := postgres.Migrate(ctx, pool); err != nil {
-			return nil, err
-		}
+		pool := db.Pool
 		store = postgres.NewStore(pool)
 		ready = func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
@@ -173,8 +250,14 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 			cfg.SealKey = random(32)
 		}
 	}
+	var mailer auth.Mailer = auth.NoMailer{Log: log}
+	if cfg.ResetMailer == "log" || (cfg.ResetMailer == "" && cfg.SessionAdmin) {
+		mailer = auth.LogMailer{Log: log}
+		log.Warn("password reset tokens are written to this log (PASSWORD_RESET_MAILER=log): local use only")
+	}
 	svc, err := auth.NewService(store, Nonces{be.Redis.NewIdempotencyStore(2 * time.Minute)}, auth.Config{
 		TokenKey: cfg.TokenKey, SealKey: cfg.SealKey, AccessTTL: cfg.AccessTTL, SignatureWindow: 30 * time.Second,
+		HashWorkers: cfg.HashWorkers, Mailer: mailer,
 	})
 	if err != nil {
 		return nil, err
@@ -189,12 +272,18 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 			return nil, fmt.Errorf("admin user: %w", err)
 		}
 	}
+	g.Ready = ready
+	if g.Ready == nil {
+		g.Ready = func(context.Context) error { return nil }
+	}
 	g.Server, err = gwhttp.New(gwhttp.Deps{
 		Auth: svc, Orders: be.Orders, Markets: be.Markets, Accounts: be.Accounts, Risk: be.Risk,
 		RequestLimiter: be.Redis.NewLimiter(cfg.RatePerSecond, time.Second),
 		AuthLimiter:    be.Redis.NewLimiter(cfg.AuthPerMinute, time.Minute),
-		Ready:          ready, Registry: reg, Logger: log,
-	}, gwhttp.Config{BodyLimit: cfg.BodyLimit, CORSOrigins: cfg.CORSOrigins})
+		PublicLimiter:  be.Redis.NewLimiter(cfg.PublicPerSecond, time.Second),
+		Registry:       reg, Logger: log,
+	}, gwhttp.Config{BodyLimit: cfg.BodyLimit, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
+		DepositLimits: cfg.DepositLimits, DefaultDepositLimit: cfg.DefaultDepositLimit})
 	if err != nil {
 		return nil, err
 	}

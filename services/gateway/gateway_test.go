@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/services/gateway"
 	"github.com/cantondex/platform/services/redis"
 )
@@ -15,7 +18,7 @@ func env(kv map[string]string) func(string) string { return func(k string) strin
 
 func TestConfigFromEnv(t *testing.T) {
 	c, err := gateway.ConfigFromEnv(env(nil))
-	if err != nil || c.Addr != "127.0.0.1:8080" || c.AccessTTL != 15*time.Minute || c.RatePerSecond != 100 || c.TokenKey != nil || len(c.CORSOrigins) != 0 {
+	if err != nil || c.Addr != ":8080" || c.AccessTTL != 15*time.Minute || c.RatePerSecond != 100 || c.TokenKey != nil || len(c.CORSOrigins) != 0 {
 		t.Fatalf("defaults %+v %v", c, err)
 	}
 	key := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
@@ -58,5 +61,37 @@ func TestNoncesClaimOnce(t *testing.T) {
 	}
 	if ok, _ := b.Claim(ctx, "sig2", time.Minute); !ok {
 		t.Fatal("a different nonce refused")
+	}
+}
+
+func TestConfigSecuritySettings(t *testing.T) {
+	c, err := gateway.ConfigFromEnv(env(nil))
+	require.NoError(t, err)
+	assert.Empty(t, c.TrustedProxies, "proxies trusted by default")
+	assert.Equal(t, 20, c.PublicPerSecond)
+	assert.Equal(t, "1000000000", c.DefaultDepositLimit)
+	c, err = gateway.ConfigFromEnv(env(map[string]string{
+		"TRUSTED_PROXIES": "10.0.0.0/8, 2001:db8::/32", "DEPOSIT_LIMITS": "USD=1000000,BTC=12.5", "DEPOSIT_LIMIT_DEFAULT": "5000",
+		"PUBLIC_RATE_LIMIT_PER_SECOND": "7", "PASSWORD_HASH_WORKERS": "3", "PASSWORD_RESET_MAILER": "log",
+	}))
+	require.NoError(t, err)
+	require.Len(t, c.TrustedProxies, 2)
+	assert.Equal(t, "10.0.0.0/8", c.TrustedProxies[0].String())
+	assert.Equal(t, map[string]string{"USD": "1000000", "BTC": "12.5"}, c.DepositLimits)
+	assert.Equal(t, "5000", c.DefaultDepositLimit)
+	assert.Equal(t, 7, c.PublicPerSecond)
+	assert.Equal(t, 3, c.HashWorkers)
+	assert.Equal(t, "log", c.ResetMailer)
+	for name, bad := range map[string]map[string]string{
+		"TRUSTED_PROXIES":       {"TRUSTED_PROXIES": "10.0.0.1"},
+		"DEPOSIT_LIMITS":        {"DEPOSIT_LIMITS": "USD:100"},
+		"DEPOSIT_LIMIT_DEFAULT": {"DEPOSIT_LIMIT_DEFAULT": "-1"},
+		"PASSWORD_RESET_MAILER": {"PASSWORD_RESET_MAILER": "smtp"},
+		"PASSWORD_HASH_WORKERS": {"PASSWORD_HASH_WORKERS": "0"},
+	} {
+		_, err := gateway.ConfigFromEnv(env(bad))
+		if assert.Error(t, err, name) {
+			assert.Contains(t, err.Error(), name)
+		}
 	}
 }

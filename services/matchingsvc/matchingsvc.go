@@ -149,16 +149,22 @@ func (s *Service) Handle(ctx context.Context, msgs []kafka.Message) error {
 	xs := make([]trading.Execution, 0, len(msgs))
 	touched := map[string]bool{}
 	next := part.next
+	var poison *kafka.PoisonError
 	for _, m := range msgs {
 		if m.Offset < next {
 			continue // applied before the snapshot this member restored
 		}
-		next = m.Offset + 1
 		c, err := kafka.DecodeCommand(m)
-		if err != nil {
-			s.log().Error("undecodable command skipped", "partition", m.Partition, "offset", m.Offset, "err", err)
-			continue
+		if err == nil && c.Op != trading.OpNew && c.Op != trading.OpCancel {
+			err = fmt.Errorf("unknown op %q", c.Op)
 		}
+		if err != nil {
+			// Nothing a command cannot be read as is skipped: what came before it is
+			// published, then the partition stops at it.
+			poison = kafka.Poison(m, err)
+			break
+		}
+		next = m.Offset + 1
 		x, ok, err := s.apply(ctx, part, c, uint64(m.Offset)+1, m.Timestamp)
 		if err != nil {
 			return s.restart(part, err)
@@ -178,6 +184,10 @@ func (s *Service) Handle(ctx context.Context, msgs []kafka.Message) error {
 	part.since += len(msgs)
 	if s.Applied != nil {
 		s.Applied(len(msgs), xs)
+	}
+	if poison != nil {
+		s.log().Error("partition stopped at a poison command", "topic", poison.Topic, "partition", poison.Partition, "offset", poison.Offset, "err", poison.Err)
+		return poison
 	}
 	if s.Depth != nil && len(touched) > 0 {
 		books := make([]trading.Book, 0, len(touched))
@@ -281,8 +291,14 @@ func (s *Service) apply(ctx context.Context, part *partition, c trading.OrderCom
 	switch c.Op {
 	case trading.OpNew:
 		cmd.Op, cmd.Type, cmd.PostOnly, cmd.Price, cmd.Qty = matching.OpNew, matching.Limit, c.PostOnly, c.Price, c.Quantity
-		cmd.Side, _ = matching.ParseSide(string(c.Side))
-		cmd.TIF, _ = matching.ParseTIF(string(c.TimeInForce))
+		var err error
+		if cmd.Side, cmd.TIF, err = newOrderEnums(c); err != nil {
+			// Order entry sends every field explicitly: a value outside the enumeration is
+			// refused, never read as a default, and the rejection releases the order's hold.
+			x.Events = []trading.ExecEvent{{Type: trading.ExecRejected, OrderID: c.OrderID, Account: c.Account, Reason: ReasonInvalidCommand}}
+			s.log().Error("new order command refused", "order", c.OrderID, "market", c.Market, "seq", seq, "err", err)
+			return x, true, nil
+		}
 	case trading.OpCancel:
 		cmd.Op = matching.OpCancel
 	}
@@ -310,4 +326,37 @@ func (s *Service) apply(ctx context.Context, part *partition, c trading.OrderCom
 		x.Events = append(x.Events, ev)
 	}
 	return x, true, nil
+}
+
+// ReasonInvalidCommand is the rejection reason of a new-order command whose side, type or
+// time in force is not one of the enumeration's values.
+const ReasonInvalidCommand = "invalid_command"
+
+// newOrderEnums validates a new order's enumerations exactly (no default, no case folding).
+func newOrderEnums(c trading.OrderCommand) (matching.Side, matching.TIF, error) {
+	var side matching.Side
+	switch c.Side {
+	case trading.Buy:
+		side = matching.Buy
+	case trading.Sell:
+		side = matching.Sell
+	default:
+		return 0, 0, fmt.Errorf("side %q: want %s or %s", c.Side, trading.Buy, trading.Sell)
+	}
+	if c.Type != trading.Limit {
+		// The engine books limit orders; order entry turns market orders into protected limits.
+		return 0, 0, fmt.Errorf("type %q: want %s", c.Type, trading.Limit)
+	}
+	var tif matching.TIF
+	switch c.TimeInForce {
+	case trading.GTC:
+		tif = matching.GTC
+	case trading.IOC:
+		tif = matching.IOC
+	case trading.FOK:
+		tif = matching.FOK
+	default:
+		return 0, 0, fmt.Errorf("time in force %q: want %s, %s or %s", c.TimeInForce, trading.GTC, trading.IOC, trading.FOK)
+	}
+	return side, tif, nil
 }

@@ -1,7 +1,8 @@
 // Package platform is the code every service binary shares: typed configuration read once
-// from the environment, a log/slog logger that carries request and trace ids from the
-// context, a Prometheus registry, the /health, /ready and /metrics endpoints, and a signal
-// context for graceful shutdown.
+// from the environment (the endpoints its catalog entry needs), a log/slog logger that
+// carries request and trace ids from the context, a Prometheus registry, the /health, /ready
+// and /metrics endpoints of the operations listener, and a signal context for graceful
+// shutdown.
 package platform
 
 import (
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -20,48 +22,91 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cantondex/platform/services/catalog"
+	"github.com/cantondex/platform/services/kafka"
+	"github.com/cantondex/platform/services/postgres"
+	"github.com/cantondex/platform/services/redis"
 )
 
-// Config is what every service reads from the environment. Empty endpoints select the
-// embedded defaults (in-memory store, in-process Kafka broker, in-process Redis).
+// Config is a binary's process settings and the endpoints of the dependencies its catalog
+// entry needs, read once in main. A production binary's config requires every endpoint its
+// entry names (LoadConfig); only cmd/cantondex reads them as optional (LoadLocalConfig) and
+// decides itself what to embed for the empty ones.
 type Config struct {
-	Service      string
-	DatabaseURL  string   // DATABASE_URL
-	KafkaBrokers []string // KAFKA_BROKERS, comma separated
-	RedisURL     string   // REDIS_URL
-	HTTPAddr     string   // HTTP_ADDR, default :8080 (health, ready, metrics)
-	LogLevel     slog.Level
-	LogFormat    string // LOG_FORMAT: json (default) or text
-	DBMaxConns   int32  // DB_MAX_CONNS, default 16
+	Service   string
+	OpsAddr   string // OPS_ADDR: /health, /ready and /metrics (default :9090; local 127.0.0.1:9090)
+	LogLevel  slog.Level
+	LogFormat string // LOG_FORMAT: json (default) or text
 	// KafkaInstanceID (KAFKA_GROUP_INSTANCE_ID) makes the service a static member of its
 	// consumer groups (KIP-345): a restarted process with the same id takes over its
 	// predecessor's partitions at once, whatever state the predecessor died in, instead of
 	// waiting for its session to expire. One id per replica: a StatefulSet pod name.
 	KafkaInstanceID string
+
+	// Postgres is DATABASE_URL, DB_MAX_CONNS, DB_TLS_CA_FILE, DB_AUTH, AWS_REGION,
+	// DB_SECRET_JSON (postgres.OptionsFromEnv).
+	Postgres postgres.Options
+	// Kafka is KAFKA_BROKERS (comma separated) and the TLS/SASL settings (kafka.ClusterFromEnv).
+	Kafka kafka.Cluster
+	// Redis is REDIS_URL, REDIS_CLUSTER, REDIS_AUTH_TOKEN, REDIS_TLS_CA_FILE and REDIS_PREFIX
+	// (default "cdx", the same in every binary) (redis.OptionsFromEnv).
+	Redis redis.Options
 }
 
-// LoadConfig reads the environment through getenv (os.Getenv in main) for service name.
-func LoadConfig(service string, getenv func(string) string) (Config, error) {
+// LoadConfig reads the configuration of the production binary described by entry through
+// getenv (os.Getenv in main) and requires DATABASE_URL, KAFKA_BROKERS and REDIS_URL as the
+// entry needs them: a missing one is an error naming it, before anything connects.
+func LoadConfig(entry catalog.Service, getenv func(string) string) (Config, error) {
+	c, err := load(entry.Name, ":9090", getenv)
+	if err != nil {
+		return c, err
+	}
+	need := func(name, v string, needed bool, what string) error {
+		if needed && v == "" {
+			return fmt.Errorf("%s must be set: %s needs %s and never falls back to an embedded one", name, entry.Name, what)
+		}
+		return nil
+	}
+	return c, errors.Join(
+		need("DATABASE_URL", c.Postgres.URL, entry.Database != "", "PostgreSQL (database "+entry.Database+")"),
+		need("KAFKA_BROKERS", strings.Join(c.Kafka.Brokers, ","), entry.Kafka(), "Kafka"),
+		need("REDIS_URL", c.Redis.URL, entry.Redis, "Redis"),
+	)
+}
+
+// LoadLocalConfig reads the configuration of a local all-in-one binary: every endpoint is
+// optional and the operations address defaults to loopback.
+func LoadLocalConfig(service string, getenv func(string) string) (Config, error) {
+	return load(service, "127.0.0.1:9090", getenv)
+}
+
+func load(service, opsAddr string, getenv func(string) string) (Config, error) {
 	c := Config{
-		Service:     service,
-		DatabaseURL: getenv("DATABASE_URL"),
-		RedisURL:    getenv("REDIS_URL"),
-		HTTPAddr:    getenv("HTTP_ADDR"),
-		LogFormat:   getenv("LOG_FORMAT"),
-		DBMaxConns:  16,
+		Service:   service,
+		OpsAddr:   getenv("OPS_ADDR"),
+		LogFormat: getenv("LOG_FORMAT"),
 
 		KafkaInstanceID: getenv("KAFKA_GROUP_INSTANCE_ID"),
 	}
 	if !validInstanceID(c.KafkaInstanceID) {
 		return c, fmt.Errorf("KAFKA_GROUP_INSTANCE_ID %q: want at most 249 of a-z A-Z 0-9 . _ -", c.KafkaInstanceID)
 	}
-	for _, b := range strings.Split(getenv("KAFKA_BROKERS"), ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			c.KafkaBrokers = append(c.KafkaBrokers, b)
-		}
+	var err error
+	if c.Kafka, err = kafka.ClusterFromEnv(getenv); err != nil {
+		return c, err
 	}
-	if c.HTTPAddr == "" {
-		c.HTTPAddr = ":8080"
+	if c.Postgres, err = postgres.OptionsFromEnv(getenv); err != nil {
+		return c, err
+	}
+	if c.Redis, err = redis.OptionsFromEnv(getenv); err != nil {
+		return c, err
+	}
+	if c.OpsAddr == "" {
+		c.OpsAddr = opsAddr
+	}
+	if _, _, err := net.SplitHostPort(c.OpsAddr); err != nil {
+		return c, fmt.Errorf("OPS_ADDR %q: want host:port (:9090 for all interfaces)", c.OpsAddr)
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = "json"
@@ -71,15 +116,8 @@ func LoadConfig(service string, getenv func(string) string) (Config, error) {
 	}
 	if lv := getenv("LOG_LEVEL"); lv != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(lv)); err != nil {
-			return c, fmt.Errorf("LOG_LEVEL %q: %w", lv, err)
+			return c, fmt.Errorf("LOG_LEVEL %q: want debug, info, warn or error", lv)
 		}
-	}
-	if v := getenv("DB_MAX_CONNS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return c, fmt.Errorf("DB_MAX_CONNS %q: want 1 to 1000", v)
-		}
-		c.DBMaxConns = int32(n)
 	}
 	return c, nil
 }
@@ -178,26 +216,21 @@ func Handler(reg *prometheus.Registry, ready Check) http.Handler {
 	return mux
 }
 
-// Serve runs an HTTP server on addr until ctx ends, then shuts it down gracefully.
-func Serve(ctx context.Context, addr string, h http.Handler) error {
-	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
-		err = e
-	}
-	return err
-}
-
 // SignalContext returns a context cancelled on SIGINT or SIGTERM.
 func SignalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// EnvInt reads the integer variable name through getenv: def when unset, an error naming
+// the variable and the range when it is not an integer from lo to hi.
+func EnvInt(getenv func(string) string, name string, def, lo, hi int64) (int64, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s %q: want an integer from %d to %d", name, v, lo, hi)
+	}
+	return n, nil
 }

@@ -9,24 +9,70 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cantondex/platform/services/catalog"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestLoadConfig(t *testing.T) {
-	c, err := LoadConfig("svc", env(map[string]string{"KAFKA_BROKERS": " a:9092, b:9092 ,", "DB_MAX_CONNS": "4", "LOG_LEVEL": "debug", "KAFKA_GROUP_INSTANCE_ID": "matching-engine-0"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(c.KafkaBrokers) != 2 || c.KafkaBrokers[1] != "b:9092" || c.DBMaxConns != 4 || c.LogLevel != slog.LevelDebug || c.HTTPAddr != ":8080" || c.KafkaInstanceID != "matching-engine-0" {
-		t.Fatalf("config %+v", c)
-	}
+	entry := catalog.MustLookup(catalog.MatchingEngine)
+	full := map[string]string{"DATABASE_URL": "postgres://db/trading", "KAFKA_BROKERS": " a:9092, b:9092 ,", "REDIS_URL": "rediss://cache:6379",
+		"DB_MAX_CONNS": "4", "LOG_LEVEL": "debug", "KAFKA_GROUP_INSTANCE_ID": "matching-engine-0"}
+	c, err := LoadConfig(entry, env(full))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a:9092", "b:9092"}, c.Kafka.Brokers)
+	assert.Equal(t, int32(4), c.Postgres.MaxConns)
+	assert.Equal(t, slog.LevelDebug, c.LogLevel)
+	assert.Equal(t, ":9090", c.OpsAddr, "a pod's operations listener is on all interfaces")
+	assert.Equal(t, "cdx", c.Redis.Prefix)
+	assert.Equal(t, "matching-engine-0", c.KafkaInstanceID)
+
 	for _, bad := range []map[string]string{{"DB_MAX_CONNS": "0"}, {"DB_MAX_CONNS": "x"}, {"LOG_LEVEL": "loud"}, {"LOG_FORMAT": "xml"},
-		{"KAFKA_GROUP_INSTANCE_ID": "pod 0"}, {"KAFKA_GROUP_INSTANCE_ID": ".."}, {"KAFKA_GROUP_INSTANCE_ID": strings.Repeat("x", 250)}} {
-		if _, err := LoadConfig("svc", env(bad)); err == nil {
-			t.Errorf("%v accepted", bad)
+		{"KAFKA_GROUP_INSTANCE_ID": "pod 0"}, {"KAFKA_GROUP_INSTANCE_ID": ".."}, {"KAFKA_GROUP_INSTANCE_ID": strings.Repeat("x", 250)}, {"OPS_ADDR": "9090"}} {
+		m := map[string]string{}
+		for k, v := range full {
+			m[k] = v
+		}
+		for k, v := range bad {
+			m[k] = v
+		}
+		_, err := LoadConfig(entry, env(m))
+		for k := range bad {
+			assert.ErrorContains(t, err, k, "%v", bad)
 		}
 	}
+}
+
+// A production binary's configuration requires every endpoint its catalog entry needs and
+// names the missing one; it never falls back to an embedded default.
+func TestLoadConfigRequiresWhatTheCatalogNeeds(t *testing.T) {
+	full := map[string]string{"DATABASE_URL": "postgres://db/trading", "KAFKA_BROKERS": "a:9092", "REDIS_URL": "redis://cache:6379"}
+	for _, name := range []string{catalog.APIGateway, catalog.MatchingEngine, catalog.SettlementCoordinator, catalog.RiskManagement} {
+		entry := catalog.MustLookup(name)
+		needs := map[string]bool{"DATABASE_URL": entry.Database != "", "KAFKA_BROKERS": entry.Kafka(), "REDIS_URL": entry.Redis}
+		for missing, needed := range needs {
+			m := map[string]string{}
+			for k, v := range full {
+				if k != missing {
+					m[k] = v
+				}
+			}
+			_, err := LoadConfig(entry, env(m))
+			if needed {
+				assert.ErrorContains(t, err, missing+" must be set", "%s without %s", name, missing)
+			} else {
+				assert.NoError(t, err, "%s does not need %s", name, missing)
+			}
+		}
+	}
+	// The local binary requires nothing and stays on loopback.
+	c, err := LoadLocalConfig("cantondex", env(nil))
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:9090", c.OpsAddr)
 }
 
 func TestLoggerCarriesRequestAndTraceIDs(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"sync"
 	"time"
 
@@ -300,6 +301,21 @@ func (s *Service) applyEvent(b *Batch, x trading.Execution, e trading.ExecEvent,
 	return nil
 }
 
+// feeOf is bps basis points of amount rounded up, toward the venue, so that no trade pays
+// less than the rate (the smallest pay one minor unit), and never more than amount. The
+// product is taken in 128 bits, so it cannot overflow.
+func feeOf(amount, bps int64) int64 {
+	if amount <= 0 || bps <= 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(uint64(amount), uint64(min(bps, 10000)))
+	q, r := bits.Div64(hi, lo, 10000)
+	if r != 0 {
+		q++
+	}
+	return int64(q)
+}
+
 // TradeTransfer is the ledger transfer of one trade: the buyer pays price*quantity in quote
 // from the hold of its order and receives the base quantity less its fee; the seller delivers
 // the base quantity from its order's hold and receives the notional less its fee; fees go to
@@ -319,8 +335,7 @@ func TradeTransfer(t trading.Trade, maker, taker trading.Order, m trading.Market
 	if !ok1 || !ok2 || !ok3 || reserved < notional {
 		return ledger.Transfer{}, trading.Position{}, trading.Position{}, fmt.Errorf("trade %s: amounts out of range", t.ID)
 	}
-	feeBase := base * buyerFee / 10000
-	feeQuote := notional * sellerFee / 10000
+	feeBase, feeQuote := feeOf(base, buyerFee), feeOf(notional, sellerFee)
 	tr := ledger.Transfer{ID: "trade:" + t.ID, Kind: ledger.KindTrade,
 		Postings: []ledger.Posting{
 			{Account: buy.Account, Asset: m.Quote, Amount: -notional},

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/services/ledger"
 	"github.com/cantondex/platform/services/memory"
 	"github.com/cantondex/platform/services/settlement"
@@ -191,5 +194,29 @@ func TestTradeTransferSellerTakes(t *testing.T) {
 	}
 	if tr.Holds[0].Hold != "m" || tr.Holds[0].Amount != -10_000_000 {
 		t.Errorf("buyer hold op %+v", tr.Holds[0])
+	}
+}
+
+// Fees round toward the venue: the smallest trade pays one minor unit of fee, and a trade
+// never pays less than the rate.
+func TestFeesRoundTowardTheVenue(t *testing.T) {
+	u, err := trading.NewUnits(mkt, trading.Asset{Symbol: "BTC", Scale: 8}, trading.Asset{Symbol: "USD", Scale: 6})
+	require.NoError(t, err)
+	maker := trading.Order{ID: "m", Account: "alice"}
+	taker := trading.Order{ID: "t", Account: "bob", BookPrice: 3}
+	// Lots of 10^4 BTC minor units; one tick times one lot is one USD minor unit.
+	for _, tc := range []struct {
+		bps, ticks, lots, wantBase, wantQuote int64
+	}{
+		{10, 1, 1, 10, 1},          // 10 bps of 1 USD unit is 0.001: one unit, not zero
+		{7, 3, 1, 7, 1},            // 0.0021 rounds up to 1
+		{1, 3, 5, 5, 1},            // 50,000 BTC units: 5 exactly; 15 USD units: 0.0015 -> 1
+		{25, 1, 10000, 250000, 25}, // exact amounts stay exact
+	} {
+		_, buyer, seller, err := settlement.TradeTransfer(trading.Trade{ID: "x", Price: tc.ticks, Quantity: tc.lots, TakerSide: trading.Buy},
+			maker, taker, mkt, u, settlement.Fees{MakerBps: tc.bps, TakerBps: tc.bps})
+		require.NoError(t, err)
+		assert.Equal(t, tc.wantBase, tc.lots*10_000-buyer.Base, "base fee at %d bps", tc.bps)
+		assert.Equal(t, tc.wantQuote, tc.ticks*tc.lots-seller.QuoteNet, "quote fee at %d bps", tc.bps)
 	}
 }

@@ -5,8 +5,11 @@
 package e2e
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -252,10 +255,29 @@ func TestTokenExpiryAndRefresh(t *testing.T) {
 
 func TestHealthReadyMetrics(t *testing.T) {
 	c := suite.Shared.Client(t)
-	want(t, c.Do("GET", "/health", nil), 200)
-	want(t, c.Do("GET", "/ready", nil), 200)
-	m := c.Do("GET", "/metrics", nil)
-	want(t, m, 200)
+	// Health, readiness and metrics answer on the operations listener only.
+	for _, path := range []string{"/health", "/ready", "/metrics"} {
+		r, err := http.Get(suite.Shared.OpsURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != 200 {
+			t.Errorf("ops %s: %d %s", path, r.StatusCode, body)
+		}
+		if path == "/metrics" && !strings.Contains(string(body), "cantondex_http_request_duration_seconds") {
+			t.Error("ops /metrics without the API's request metrics")
+		}
+	}
+	pub, err := http.Get(suite.Shared.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.Body.Close()
+	if pub.StatusCode != 404 {
+		t.Errorf("public /metrics answered %d", pub.StatusCode)
+	}
 	want(t, c.Do("GET", "/markets", nil), 200)
 	tk := c.Do("GET", "/markets/BTC-USD/ticker", nil)
 	want(t, tk, 200)

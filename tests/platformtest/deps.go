@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"testing"
@@ -20,44 +22,72 @@ import (
 // stops first). When either server is unreachable the test skips, unless CI is set.
 func RealDependencies(t *testing.T) (dbURL, redisURL, prefix string) {
 	t.Helper()
+	d, err := NewRealDeps()
+	if errors.Is(err, ErrUnreachable) && os.Getenv("CI") == "" {
+		t.Skip(err)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Remove)
+	return d.DatabaseURL, d.RedisURL, d.Prefix
+}
+
+// ErrUnreachable is NewRealDeps's error when PostgreSQL or Redis does not answer.
+var ErrUnreachable = errors.New("unreachable")
+
+// RealDeps are a fresh database and a Redis key prefix for one platform.
+type RealDeps struct {
+	DatabaseURL, RedisURL, Prefix string
+	Remove                        func() // drops the database and the prefix's keys
+}
+
+// Env is the platform settings that use them.
+func (d RealDeps) Env() []string {
+	return []string{"DATABASE_URL=" + d.DatabaseURL, "REDIS_URL=" + d.RedisURL, "REDIS_PREFIX=" + d.Prefix}
+}
+
+// NewRealDeps is RealDependencies without a test, for a platform a whole suite shares.
+func NewRealDeps() (RealDeps, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	unavailable := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("CI") != "" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format, args...)
-	}
 	admin := os.Getenv("TEST_DATABASE_URL")
 	if admin == "" {
 		admin = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 	}
-	redisURL = os.Getenv("TEST_REDIS_URL")
+	redisURL := os.Getenv("TEST_REDIS_URL")
 	if redisURL == "" {
 		redisURL = "redis://127.0.0.1:6379/0"
 	}
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		unavailable("PostgreSQL unreachable at TEST_DATABASE_URL: %v", err)
+		return RealDeps{}, fmt.Errorf("PostgreSQL %w at TEST_DATABASE_URL: %v", ErrUnreachable, err)
 	}
 	opt, err := goredis.ParseURL(redisURL)
 	if err != nil {
-		t.Fatal(err)
+		_ = conn.Close(ctx)
+		return RealDeps{}, fmt.Errorf("TEST_REDIS_URL: %w", err)
 	}
 	rdb := goredis.NewClient(opt)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = conn.Close(ctx)
-		unavailable("Redis unreachable at TEST_REDIS_URL: %v", err)
+		_ = rdb.Close()
+		return RealDeps{}, fmt.Errorf("Redis %w at TEST_REDIS_URL: %v", ErrUnreachable, err)
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "cdx_e2e_" + hex.EncodeToString(b)
-	prefix = "cdxe2e" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
+	prefix := "cdxe2e" + hex.EncodeToString(b)
+	u, err := url.Parse(admin)
+	if err == nil {
+		_, err = conn.Exec(ctx, "CREATE DATABASE "+name)
 	}
-	t.Cleanup(func() {
+	if err != nil {
+		_ = conn.Close(ctx)
+		_ = rdb.Close()
+		return RealDeps{}, fmt.Errorf("test database: %w", err)
+	}
+	u.Path = "/" + name
+	return RealDeps{DatabaseURL: u.String(), RedisURL: redisURL, Prefix: prefix, Remove: func() {
 		ctx := context.Background()
 		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 		_ = conn.Close(ctx)
@@ -66,11 +96,5 @@ func RealDependencies(t *testing.T) (dbURL, redisURL, prefix string) {
 			rdb.Del(ctx, iter.Val())
 		}
 		_ = rdb.Close()
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("TEST_DATABASE_URL: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String(), redisURL, prefix
+	}}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,6 +44,7 @@ func Build(dir string) (string, error) {
 // Platform is a running cantondex process.
 type Platform struct {
 	URL           string // base URL, ending in /api/v1
+	OpsURL        string // the operations listener: /health, /ready, /metrics
 	AdminEmail    string
 	AdminPassword string
 
@@ -76,7 +78,7 @@ func (s *syncBuffer) String() string {
 func Start(bin string, env ...string) (*Platform, error) {
 	p := &Platform{logs: &syncBuffer{}, done: make(chan error, 1), client: &http.Client{Timeout: 10 * time.Second}}
 	p.cmd = exec.Command(bin)
-	p.cmd.Env = append(cleanEnv(), append([]string{"HTTP_ADDR=127.0.0.1:0", "LOG_FORMAT=text"}, env...)...)
+	p.cmd.Env = append(cleanEnv(), append([]string{"HTTP_ADDR=127.0.0.1:0", "OPS_ADDR=127.0.0.1:0", "LOG_FORMAT=text"}, env...)...)
 	p.cmd.Stderr = p.logs
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -96,7 +98,7 @@ func Start(bin string, env ...string) (*Platform, error) {
 	}()
 	go func() { p.done <- p.cmd.Wait() }()
 	deadline := time.After(60 * time.Second)
-	for p.URL == "" || p.AdminPassword == "" {
+	for p.URL == "" || p.OpsURL == "" || p.AdminPassword == "" {
 		select {
 		case l, ok := <-lines:
 			if !ok {
@@ -104,6 +106,8 @@ func Start(bin string, env ...string) (*Platform, error) {
 			}
 			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "API:"); ok {
 				p.URL = strings.TrimSpace(v)
+			} else if v, ok := strings.CutPrefix(strings.TrimSpace(l), "ops:"); ok {
+				p.OpsURL = strings.TrimSpace(v)
 			} else if v, ok := strings.CutPrefix(strings.TrimSpace(l), "admin:"); ok {
 				p.AdminEmail = strings.TrimSpace(v)
 			} else if v, ok := strings.CutPrefix(strings.TrimSpace(l), "password:"); ok {
@@ -132,8 +136,10 @@ func cleanEnv() []string {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
-		case "DATABASE_URL", "KAFKA_BROKERS", "REDIS_URL", "HTTP_ADDR", "ADMIN_EMAIL", "ADMIN_PASSWORD",
-			"AUTH_TOKEN_KEY", "AUTH_SEAL_KEY", "ACCESS_TOKEN_TTL", "RATE_LIMIT_PER_SECOND", "AUTH_RATE_LIMIT_PER_MINUTE":
+		case "DATABASE_URL", "KAFKA_BROKERS", "REDIS_URL", "HTTP_ADDR", "OPS_ADDR", "REDIS_PREFIX", "ADMIN_EMAIL", "ADMIN_PASSWORD",
+			"AUTH_TOKEN_KEY", "AUTH_SEAL_KEY", "ACCESS_TOKEN_TTL", "RATE_LIMIT_PER_SECOND", "AUTH_RATE_LIMIT_PER_MINUTE",
+			"TRUSTED_PROXIES", "PUBLIC_RATE_LIMIT_PER_SECOND", "DEPOSIT_LIMITS", "DEPOSIT_LIMIT_DEFAULT", "PASSWORD_HASH_WORKERS",
+			"PASSWORD_RESET_MAILER":
 			continue
 		}
 		out = append(out, kv)
@@ -183,6 +189,43 @@ func (p *Platform) Stop() error {
 
 // Logs is what the process wrote to stderr so far.
 func (p *Platform) Logs() string { return p.logs.String() }
+
+// PeakRSS is the most resident memory the process has held so far, in bytes (Linux only).
+func (p *Platform) PeakRSS() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
+
+// MetricsURL is where the platform serves its Prometheus metrics.
+func (p *Platform) MetricsURL() string { return p.OpsURL + "/metrics" }
+
+// Raw sends a request as given, without the OpenAPI check (for methods, paths and bytes the
+// document cannot describe), and returns the status, headers and body.
+func (p *Platform) Raw(method, path string, body []byte, hdr ...string) (int, http.Header, []byte, error) {
+	req, err := http.NewRequest(method, p.URL+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := p.client.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, b, err
+}
 
 // Response is one answer, already validated against the OpenAPI document.
 type Response struct {
@@ -345,12 +388,38 @@ func (c *Client) validate(req *http.Request, res *http.Response, out *Response) 
 }
 
 // Suite is the shared state of a test package: the built binary and one platform its tests
-// share.
+// share (and, with WithPostgres, a second one on PostgreSQL and Redis).
 type Suite struct {
 	Env    []string // settings of every platform the suite starts
 	Bin    string
 	Shared *Platform
-	serial atomic.Int64
+	// WithPostgres makes Main start Postgres too, on a fresh database of TEST_DATABASE_URL's
+	// server and TEST_REDIS_URL's Redis; it stays nil when they are unreachable and CI is
+	// unset (with CI set, Main fails instead).
+	WithPostgres bool
+	Postgres     *Platform
+	serial       atomic.Int64
+}
+
+// Backends runs f as a subtest on each platform of the suite: "embedded", and "postgres"
+// (skipped when the suite has none).
+func (s *Suite) Backends(t *testing.T, f func(t *testing.T, p *Platform)) {
+	t.Run("embedded", func(t *testing.T) { f(t, s.Shared) })
+	t.Run("postgres", func(t *testing.T) {
+		if s.Postgres == nil {
+			t.Skip("no PostgreSQL and Redis (set TEST_DATABASE_URL and TEST_REDIS_URL)")
+		}
+		f(t, s.Postgres)
+	})
+}
+
+// StartBackends is Backends on fresh platforms with extra settings, one per backend.
+func (s *Suite) StartBackends(t *testing.T, env []string, f func(t *testing.T, p *Platform)) {
+	t.Run("embedded", func(t *testing.T) { f(t, s.Start(t, env...)) })
+	t.Run("postgres", func(t *testing.T) {
+		dbURL, redisURL, prefix := RealDependencies(t)
+		f(t, s.Start(t, append([]string{"DATABASE_URL=" + dbURL, "REDIS_URL=" + redisURL, "REDIS_PREFIX=" + prefix}, env...)...))
+	})
 }
 
 // Main builds the binary, starts the shared platform, runs the tests, stops the platform
@@ -370,16 +439,38 @@ func (s *Suite) Main(m *testing.M, after func(logs string) error) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	code := m.Run()
-	logs := s.Shared.Logs()
-	if err := s.Shared.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if after != nil {
-		if err := after(logs); err != nil {
-			fmt.Fprintln(os.Stderr, "FAIL:", err)
+	platforms := []*Platform{s.Shared}
+	if s.WithPostgres {
+		deps, err := NewRealDeps()
+		switch {
+		case errors.Is(err, ErrUnreachable) && os.Getenv("CI") == "":
+			fmt.Fprintln(os.Stderr, "skipping the PostgreSQL backend:", err)
+		case err != nil:
+			fmt.Fprintln(os.Stderr, err)
+			_ = s.Shared.Stop()
 			return 1
+		default:
+			defer deps.Remove()
+			if s.Postgres, err = Start(s.Bin, append(append([]string{}, s.Env...), deps.Env()...)...); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				_ = s.Shared.Stop()
+				return 1
+			}
+			platforms = append(platforms, s.Postgres)
+		}
+	}
+	code := m.Run()
+	for _, p := range platforms {
+		logs := p.Logs()
+		if err := p.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if after != nil {
+			if err := after(logs); err != nil {
+				fmt.Fprintln(os.Stderr, "FAIL:", err)
+				return 1
+			}
 		}
 	}
 	return code
@@ -414,7 +505,7 @@ func (s *Suite) Register(t *testing.T, p *Platform, name string) Trader {
 	n := s.serial.Add(1)
 	email := fmt.Sprintf("%s-%d-%d@example.com", name, time.Now().UnixNano(), n)
 	password := fmt.Sprintf("password %d of %s", n, name)
-	if r := c.Do("POST", "/auth/register", map[string]string{"email": email, "password": password}); r.Status != 201 {
+	if r := c.Do("POST", "/auth/register", map[string]string{"email": email, "password": password}); r.Status != 202 {
 		t.Fatalf("register: %d %s", r.Status, r.Body)
 	}
 	r := c.Do("POST", "/auth/login", map[string]string{"email": email, "password": password})

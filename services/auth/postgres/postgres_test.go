@@ -6,17 +6,23 @@ import (
 	"encoding/hex"
 	"os"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/cantondex/platform/services/auth"
 	"github.com/cantondex/platform/services/auth/authtest"
 	"github.com/cantondex/platform/services/auth/postgres"
+	pgdb "github.com/cantondex/platform/services/postgres"
 )
 
 // testPool creates a uniquely named database on TEST_DATABASE_URL's server, migrates it and
 // drops it when the test ends. Without a reachable server the test skips, unless CI is set.
-func testPool(t *testing.T) *pgxpool.Pool {
+func testPool(t *testing.T, migrate func(*pgxpool.Pool)) *pgxpool.Pool {
 	t.Helper()
 	ctx := context.Background()
 	admin := os.Getenv("TEST_DATABASE_URL")
@@ -41,6 +47,7 @@ func testPool(t *testing.T) *pgxpool.Pool {
 		t.Fatal(err)
 	}
 	cfg.ConnConfig.Database = name
+	cfg.MaxConns = 40 // so that concurrent claims in the contract really run at once
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -50,13 +57,56 @@ func testPool(t *testing.T) *pgxpool.Pool {
 		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 		_ = conn.Close(ctx)
 	})
-	if err := postgres.Migrate(ctx, pool); err != nil {
+	if migrate != nil {
+		migrate(pool)
+	}
+	db := &pgdb.DB{Pool: pool}
+	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := postgres.Migrate(ctx, pool); err != nil {
+	if err := db.Migrate(ctx); err != nil {
 		t.Fatalf("second migrate: %v", err)
 	}
 	return pool
 }
 
-func TestStore(t *testing.T) { authtest.TestStore(t, postgres.NewStore(testPool(t))) }
+func TestStore(t *testing.T) { authtest.TestStore(t, postgres.NewStore(testPool(t, nil))) }
+
+// oldSchema is the auth schema as the auth service's own migration (001_auth.sql) left it
+// before the auth store moved under services/postgres's migrations.
+const oldSchema = `
+CREATE TABLE auth_users (id text PRIMARY KEY, email text NOT NULL UNIQUE, role text NOT NULL CHECK (role IN ('trader', 'admin')),
+    password_hash text NOT NULL, failed_logins integer NOT NULL DEFAULT 0, locked_until timestamptz, created_at timestamptz NOT NULL);
+CREATE TABLE auth_refresh_tokens (hash text PRIMARY KEY, user_id text NOT NULL REFERENCES auth_users (id),
+    expires_at timestamptz NOT NULL, created_at timestamptz NOT NULL, revoked_at timestamptz);
+CREATE INDEX auth_refresh_tokens_user ON auth_refresh_tokens (user_id) WHERE revoked_at IS NULL;
+CREATE TABLE auth_api_keys (id text PRIMARY KEY, user_id text NOT NULL REFERENCES auth_users (id), label text NOT NULL,
+    scopes text[] NOT NULL, sealed bytea NOT NULL, created_at timestamptz NOT NULL, revoked_at timestamptz);
+CREATE INDEX auth_api_keys_user ON auth_api_keys (user_id, created_at);
+INSERT INTO auth_users VALUES ('u1', 'a@example.com', 'trader', 'h', 2, NULL, now());
+INSERT INTO auth_refresh_tokens VALUES ('t1', 'u1', now() + interval '1 hour', now(), NULL);
+INSERT INTO auth_api_keys VALUES ('ak_1', 'u1', 'bot', '{read}', '\x01', now(), NULL);
+`
+
+// A database the old mechanism migrated keeps its users, keys and refresh tokens (each
+// becoming a session of its own) under the one migration mechanism.
+func TestMigratesTheOldAuthSchema(t *testing.T) {
+	ctx := context.Background()
+	pool := testPool(t, func(p *pgxpool.Pool) {
+		_, err := p.Exec(ctx, oldSchema)
+		require.NoError(t, err)
+	})
+	s := postgres.NewStore(pool)
+	u, err := s.UserByEmail(ctx, "a@example.com")
+	require.NoError(t, err)
+	assert.Equal(t, "u1", u.ID)
+	k, err := s.APIKey(ctx, "ak_1")
+	require.NoError(t, err)
+	assert.Equal(t, "bot", k.Label)
+	old, err := s.RotateRefreshToken(ctx, "t1", auth.RefreshToken{Hash: "t2", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, time.Now())
+	require.NoError(t, err)
+	assert.Equal(t, "u1", old.UserID)
+	sess, err := s.Session(ctx, old.SessionID)
+	require.NoError(t, err)
+	assert.True(t, sess.RevokedAt.IsZero())
+}

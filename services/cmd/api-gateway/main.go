@@ -1,32 +1,80 @@
-// Command api-gateway serves the trading REST API. With KAFKA_BROKERS set it runs order entry
-// only, and the matching engine, settlement and risk run as their own processes; without it,
-// it runs the whole backend in process on embedded defaults (a development convenience: use
-// cmd/cantondex for that).
+// Command api-gateway serves the trading REST API on HTTP_ADDR (default :8080): order entry
+// with pre-trade risk (its outbox relay publishes to the orders topic), queries on the
+// PostgreSQL read model, and the auth service; the matching engine, settlement and risk run as
+// their own processes. It needs DATABASE_URL, KAFKA_BROKERS and REDIS_URL (its catalog entry)
+// and exits naming the first one missing, before it connects to anything; /health, /ready and
+// /metrics are on OPS_ADDR (default :9090), never on the public API.
 package main
 
 import (
+	"context"
 	"fmt"
-	"log/slog"
 	"os"
 
-	"github.com/cantondex/platform/services/app"
-	"github.com/cantondex/platform/services/cmd/internal/apiserver"
+	"github.com/cantondex/platform/services/catalog"
+	"github.com/cantondex/platform/services/exchange"
+	"github.com/cantondex/platform/services/flow"
 	"github.com/cantondex/platform/services/gateway"
 	"github.com/cantondex/platform/services/platform"
+	"github.com/cantondex/platform/services/postgres"
+	"github.com/cantondex/platform/services/redis"
 )
 
 func main() {
-	err := apiserver.Run(apiserver.Options{
-		Service: "api-gateway",
-		Configure: func(_ *platform.Config, _ *gateway.Config, ac *app.Config) {
-			if len(ac.KafkaBrokers) > 0 {
-				ac.Services = app.OrderEntryOnly
-			}
-		},
-		Listening: func(g *gateway.Gateway, log *slog.Logger) { log.Info("api-gateway listening", "url", g.URL()) },
-	})
-	if err != nil {
+	if err := run(os.Getenv); err != nil {
 		fmt.Fprintln(os.Stderr, "api-gateway:", err)
 		os.Exit(1)
 	}
+}
+
+func run(getenv func(string) string) error {
+	entry := catalog.MustLookup(catalog.APIGateway)
+	cfg, err := platform.LoadConfig(entry, getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	gc, err := gateway.ConfigFromEnv(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	limits, err := platform.LimitsFromEnv(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := platform.NewLogger(cfg)
+	ctx, stop := platform.SignalContext()
+	defer stop()
+	reg := platform.NewRegistry()
+
+	db, err := postgres.Open(ctx, cfg.Postgres)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rdb, err := redis.Open(ctx, cfg.Redis)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	k := flow.NewKafka(entry, cfg.Kafka, cfg.KafkaInstanceID, flow.NewMetrics(reg), log)
+	prod, err := k.StartProducer()
+	if err != nil {
+		return err
+	}
+	defer prod.Close()
+	svc := exchange.New(postgres.NewStore(db), prod, rdb.Books(), limits, log)
+	fm := platform.NewFlowMetrics(reg)
+	svc.Placed = func(r string) { fm.OrdersPlaced.WithLabelValues(r).Inc() }
+
+	g, err := gateway.New(ctx, gc, gateway.Backend{
+		Orders: svc, Markets: svc, Accounts: svc, Risk: svc, Redis: rdb, DB: db,
+		Ready: platform.Checks(db.Ping, rdb.Ping),
+	}, reg, log)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	log.Info("api-gateway listening", "url", g.URL())
+	return platform.Serve(ctx, log, cfg.OpsAddr, reg, g.Ready,
+		func(ctx context.Context) error { svc.Relay(ctx); return nil }, g.Serve)
 }

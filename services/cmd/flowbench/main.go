@@ -24,8 +24,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cantondex/platform/services/app"
+	"github.com/cantondex/platform/services/catalog"
+	"github.com/cantondex/platform/services/exchange"
+	"github.com/cantondex/platform/services/flow"
 	"github.com/cantondex/platform/services/kafka"
+	"github.com/cantondex/platform/services/matchingsvc"
+	"github.com/cantondex/platform/services/memory"
+	"github.com/cantondex/platform/services/platform"
+	"github.com/cantondex/platform/services/postgres"
+	"github.com/cantondex/platform/services/redis"
 	"github.com/cantondex/platform/services/risk"
 	"github.com/cantondex/platform/services/settlement"
 	"github.com/cantondex/platform/services/topics"
@@ -55,18 +62,14 @@ func main() {
 		defer f.Close()
 		defer pprof.StopCPUProfile()
 	}
-	services := app.Matching | app.Settlement
-	if *entryOnly {
-		services = app.OrderEntryOnly
-	}
-	if err := run(*database, *orders, *accounts, *concurrency, *rate, services); err != nil {
+	if err := run(*database, *orders, *accounts, *concurrency, *rate, *entryOnly); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "flowbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(database string, nOrders, nAccounts, concurrency, rate int, services app.Services) error {
+func run(database string, nOrders, nAccounts, concurrency, rate int, entryOnly bool) error {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var brokers []string
@@ -83,24 +86,68 @@ func run(database string, nOrders, nAccounts, concurrency, rate int, services ap
 	if err := kafka.EnsureTopics(ctx, kafka.Cluster{Brokers: brokers}, topics.All()); err != nil {
 		return err
 	}
-	a, err := app.Start(ctx, app.Config{
-		DatabaseURL: database, DBMaxConns: 32, KafkaBrokers: brokers, Services: services, Log: log,
-		Limits: risk.Limits{MaxOpenOrders: 1 << 30, PriceBandBps: 5000}, Fees: settlement.Fees{MakerBps: 2, TakerBps: 5},
-	})
+	// Order entry, the engine and settlement in this process, each registered through its
+	// catalog entry as its binary is.
+	var store flow.Store = memory.New()
+	if database != "" {
+		db, err := postgres.Open(ctx, postgres.Options{URL: database, MaxConns: 32})
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		store = postgres.NewStore(db)
+	}
+	rdb, err := redis.OpenEmbedded("flowbench")
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	if err := a.SeedDemo(ctx); err != nil {
+	defer rdb.Close()
+	producer := func(name string) (*flow.Kafka, *flow.Producer, error) {
+		k := flow.NewKafka(catalog.MustLookup(name), kafka.Cluster{Brokers: brokers}, "", nil, log)
+		p, err := k.Producer()
+		return k, p, err
+	}
+	_, entryProd, err := producer(catalog.APIGateway)
+	if err != nil {
+		return err
+	}
+	defer entryProd.Close()
+	ex := exchange.New(store, entryProd, rdb.Books(), risk.Limits{MaxOpenOrders: 1 << 30, PriceBandBps: 5000}, log)
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	runs := []func(context.Context) error{func(ctx context.Context) error { ex.Relay(ctx); return nil }}
+	if !entryOnly {
+		k, p, err := producer(catalog.MatchingEngine)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		mg, err := flow.MatchingGroup(k, &matchingsvc.Service{Store: store, Publisher: p, Depth: rdb.Books(), Log: log})
+		if err != nil {
+			return err
+		}
+		k, p, err = producer(catalog.SettlementCoordinator)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		sg, err := flow.SettlementGroup(k, &settlement.Service{Store: store, Publisher: p, Fees: settlement.Fees{MakerBps: 2, TakerBps: 5}, Log: log})
+		if err != nil {
+			return err
+		}
+		runs = append(runs, mg.Run, sg.Run)
+	}
+	go func() { _ = platform.RunAll(runCtx, runs...) }()
+	if err := flow.SeedDemo(ctx, ex); err != nil {
 		return err
 	}
 	accts := make([]string, nAccounts)
 	for i := range accts {
 		accts[i] = fmt.Sprintf("bench%04d", i)
-		if err := a.Accounts.Deposit(ctx, "usd", accts[i], "USD", 1<<50); err != nil {
+		if err := ex.Deposit(ctx, "usd", accts[i], "USD", 1<<50); err != nil {
 			return err
 		}
-		if err := a.Accounts.Deposit(ctx, "btc", accts[i], "BTC", 1<<50); err != nil {
+		if err := ex.Deposit(ctx, "btc", accts[i], "BTC", 1<<50); err != nil {
 			return err
 		}
 	}
@@ -140,8 +187,8 @@ func run(database string, nOrders, nAccounts, concurrency, rate int, services ap
 	go func() { _ = watcher.Run(watchCtx) }()
 
 	// Warm up: wait until the consumer groups have joined and a first order went through.
-	if services != app.OrderEntryOnly {
-		if _, err := a.Orders.PlaceOrder(ctx, trading.PlaceOrder{Account: accts[0], Market: app.DemoMarket.Symbol, Type: trading.Limit,
+	if !entryOnly {
+		if _, err := ex.PlaceOrder(ctx, trading.PlaceOrder{Account: accts[0], Market: flow.DemoMarket.Symbol, Type: trading.Limit,
 			Side: trading.Buy, TimeInForce: trading.IOC, Price: 1_000_000, Quantity: 1}); err != nil {
 			return err
 		}
@@ -174,7 +221,7 @@ func run(database string, nOrders, nAccounts, concurrency, rate int, services ap
 						time.Sleep(d)
 					}
 				}
-				req := trading.PlaceOrder{Account: accts[rng.IntN(len(accts))], Market: app.DemoMarket.Symbol, Type: trading.Limit,
+				req := trading.PlaceOrder{Account: accts[rng.IntN(len(accts))], Market: flow.DemoMarket.Symbol, Type: trading.Limit,
 					Side: trading.Buy, Price: int64(1_000_000 - 50 + rng.IntN(100)), Quantity: int64(1 + rng.IntN(20))}
 				if rng.IntN(2) == 0 {
 					req.Side = trading.Sell
@@ -182,7 +229,7 @@ func run(database string, nOrders, nAccounts, concurrency, rate int, services ap
 				if rng.IntN(4) == 0 {
 					req.TimeInForce = trading.IOC
 				}
-				if _, err := a.Orders.PlaceOrder(ctx, req); err != nil {
+				if _, err := ex.PlaceOrder(ctx, req); err != nil {
 					refused.Add(1)
 				}
 			}
@@ -191,7 +238,7 @@ func run(database string, nOrders, nAccounts, concurrency, rate int, services ap
 	wg.Wait()
 	placedIn := time.Since(start)
 	accepted := int64(nOrders) - refused.Load()
-	if services == app.OrderEntryOnly {
+	if entryOnly {
 		fmt.Printf("orders accepted:     %d (%d refused)\n", accepted, refused.Load())
 		fmt.Printf("orders/s (entry):    %.0f over %s\n", float64(accepted)/placedIn.Seconds(), placedIn.Round(time.Millisecond))
 		return nil

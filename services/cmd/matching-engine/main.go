@@ -1,44 +1,61 @@
 // Command matching-engine runs the matching engine service: it consumes the orders topic,
-// runs the books and publishes executions to the trades topic, snapshotting books to
-// PostgreSQL. It needs DATABASE_URL and KAFKA_BROKERS; with REDIS_URL it also publishes book
-// depth for the API.
+// runs the books, publishes executions to the trades topic, snapshots books to PostgreSQL and
+// publishes book depth to Redis for the API. It needs DATABASE_URL, KAFKA_BROKERS and
+// REDIS_URL (its catalog entry) and exits naming the first one missing; /health, /ready and
+// /metrics are on OPS_ADDR (default :9090).
 package main
 
 import (
-	"context"
+	"fmt"
 	"os"
 
-	"github.com/cantondex/platform/services/app"
+	"github.com/cantondex/platform/services/catalog"
+	"github.com/cantondex/platform/services/flow"
 	"github.com/cantondex/platform/services/matchingsvc"
 	"github.com/cantondex/platform/services/platform"
+	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/redis"
 )
 
 func main() {
-	os.Exit(platform.Run(app.MatchingGroup, func(ctx context.Context, p platform.Process) (platform.Check, func() error, error) {
-		d, err := app.OpenDeps(ctx, p.Config, app.MatchingGroup)
-		if err != nil {
-			return nil, nil, err
-		}
-		svc := &matchingsvc.Service{Store: d.Store, Publisher: d.Producer, Log: p.Log}
-		var rdb *redis.Client
-		if p.Config.RedisURL != "" {
-			if rdb, err = redis.Open(ctx, redis.Options{URL: p.Config.RedisURL, Prefix: redis.DefaultPrefix}); err != nil {
-				d.Close()
-				return nil, nil, err
-			}
-			svc.Depth = rdb.Books()
-		}
-		g := app.MatchingGroupFor(d.Kafka, svc, p.Log)
-		g.InstanceID = p.Config.KafkaInstanceID
-		app.InstrumentMatching(platform.NewFlowMetrics(p.Registry), svc, g)
-		return d.DB.Ping, func() error {
-			err := g.Run(ctx)
-			if rdb != nil {
-				_ = rdb.Close()
-			}
-			d.Close()
-			return err
-		}, nil
-	}))
+	if err := run(os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "matching-engine:", err)
+		os.Exit(1)
+	}
+}
+
+func run(getenv func(string) string) error {
+	entry := catalog.MustLookup(catalog.MatchingEngine)
+	cfg, err := platform.LoadConfig(entry, getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := platform.NewLogger(cfg)
+	ctx, stop := platform.SignalContext()
+	defer stop()
+	reg := platform.NewRegistry()
+
+	db, err := postgres.Open(ctx, cfg.Postgres)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rdb, err := redis.Open(ctx, cfg.Redis)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	k := flow.NewKafka(entry, cfg.Kafka, cfg.KafkaInstanceID, flow.NewMetrics(reg), log)
+	prod, err := k.StartProducer()
+	if err != nil {
+		return err
+	}
+	defer prod.Close()
+	svc := &matchingsvc.Service{Store: postgres.NewStore(db), Publisher: prod, Depth: rdb.Books(), Log: log}
+	g, err := flow.MatchingGroup(k, svc)
+	if err != nil {
+		return err
+	}
+	flow.InstrumentMatching(platform.NewFlowMetrics(reg), svc, g)
+	return platform.Serve(ctx, log, cfg.OpsAddr, reg, platform.Checks(db.Ping, rdb.Ping, k.Ready), g.Run)
 }

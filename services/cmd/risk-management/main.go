@@ -1,36 +1,59 @@
 // Command risk-management runs post-trade risk: it consumes the settlements topic, values
 // the positions of the accounts that traded and publishes alerts when exposure exceeds
 // RISK_MAX_EXPOSURE (quote minor units). Pre-trade risk runs inside order entry. It needs
-// DATABASE_URL and KAFKA_BROKERS.
+// DATABASE_URL and KAFKA_BROKERS (its catalog entry) and exits naming the first one missing;
+// /health, /ready and /metrics are on OPS_ADDR (default :9090).
 package main
 
 import (
-	"context"
+	"fmt"
 	"os"
 
-	"github.com/cantondex/platform/services/app"
+	"github.com/cantondex/platform/services/catalog"
+	"github.com/cantondex/platform/services/flow"
 	"github.com/cantondex/platform/services/platform"
+	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/risk"
 )
 
 func main() {
-	os.Exit(platform.Run(app.RiskGroup, func(ctx context.Context, p platform.Process) (platform.Check, func() error, error) {
-		limits, err := app.LimitsFromEnv(os.Getenv)
-		if err != nil {
-			return nil, nil, err
-		}
-		d, err := app.OpenDeps(ctx, p.Config, app.RiskGroup)
-		if err != nil {
-			return nil, nil, err
-		}
-		m := &risk.Monitor{Store: d.Store, Publisher: d.Producer, Limits: limits, Log: p.Log}
-		g := app.RiskGroupFor(d.Kafka, m, p.Log)
-		g.InstanceID = p.Config.KafkaInstanceID
-		g.Lag = platform.NewFlowMetrics(p.Registry).Lag
-		return d.DB.Ping, func() error {
-			err := g.Run(ctx)
-			d.Close()
-			return err
-		}, nil
-	}))
+	if err := run(os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "risk-management:", err)
+		os.Exit(1)
+	}
+}
+
+func run(getenv func(string) string) error {
+	entry := catalog.MustLookup(catalog.RiskManagement)
+	cfg, err := platform.LoadConfig(entry, getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	limits, err := platform.LimitsFromEnv(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := platform.NewLogger(cfg)
+	ctx, stop := platform.SignalContext()
+	defer stop()
+	reg := platform.NewRegistry()
+
+	db, err := postgres.Open(ctx, cfg.Postgres)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	k := flow.NewKafka(entry, cfg.Kafka, cfg.KafkaInstanceID, flow.NewMetrics(reg), log)
+	prod, err := k.StartProducer()
+	if err != nil {
+		return err
+	}
+	defer prod.Close()
+	m := &risk.Monitor{Store: postgres.NewStore(db), Publisher: prod, Limits: limits, Log: log}
+	g, err := flow.RiskGroup(k, m)
+	if err != nil {
+		return err
+	}
+	g.Lag = platform.NewFlowMetrics(reg).Lag
+	return platform.Serve(ctx, log, cfg.OpsAddr, reg, platform.Checks(db.Ping, k.Ready), g.Run)
 }

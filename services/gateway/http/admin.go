@@ -2,10 +2,14 @@ package http
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/cantondex/platform/services/decimal"
 	"github.com/cantondex/platform/services/trading"
 )
 
@@ -43,6 +47,9 @@ func (s *Server) fund(c echo.Context, kind string, move fundFunc) error {
 	if !idRE.MatchString(req.Account) {
 		return trading.Errorf(trading.EINVALID, "account is required")
 	}
+	if err := s.accountExists(ctx, req.Account); err != nil {
+		return err
+	}
 	scales, err := s.assetScales(ctx)
 	if err != nil {
 		return err
@@ -54,6 +61,11 @@ func (s *Server) fund(c echo.Context, kind string, move fundFunc) error {
 	amount, err := parseAmount("amount", req.Amount, scale)
 	if err != nil {
 		return err
+	}
+	if kind == "deposit" {
+		if err := s.checkDepositLimit(req.Asset, amount, scale); err != nil {
+			return err
+		}
 	}
 	if err := move(ctx, req.ID, req.Account, req.Asset, amount); err != nil {
 		return err
@@ -156,5 +168,40 @@ func (s *Server) killAccount(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.accountExists(c.Request().Context(), account); err != nil {
+		return err
+	}
 	return s.toggle(c, account, func(ctx context.Context, on bool) error { return s.deps.Risk.SetAccountKillSwitch(ctx, account, on) })
+}
+
+// accountExists answers trading.ENOTFOUND for an account no user has: admin actions name
+// real accounts only.
+func (s *Server) accountExists(ctx context.Context, account string) error {
+	_, err := s.deps.Auth.User(ctx, account)
+	if trading.ErrorCode(err) == trading.ENOTFOUND {
+		return trading.Errorf(trading.ENOTFOUND, "account not found")
+	}
+	return err
+}
+
+// DefaultDepositLimit is the largest deposit of an asset without a limit of its own, in
+// whole units.
+const DefaultDepositLimit = "1000000000"
+
+// checkDepositLimit refuses a deposit above the asset's limit (in minor units of scale).
+func (s *Server) checkDepositLimit(asset string, amount int64, scale int) error {
+	lim, ok := s.cfg.DepositLimits[asset]
+	if !ok {
+		lim = s.cfg.DefaultDepositLimit
+	}
+	max, err := decimal.Parse(lim, scale)
+	if errors.Is(err, decimal.ErrRange) {
+		max = math.MaxInt64
+	} else if err != nil {
+		return fmt.Errorf("deposit limit of %s %q: %w", asset, lim, err)
+	}
+	if amount > max {
+		return trading.Errorf(trading.EINVALID, "amount is above the deposit limit of %s %s", decimal.Format(max, scale), asset)
+	}
+	return nil
 }

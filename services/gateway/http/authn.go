@@ -74,10 +74,10 @@ func (s *Server) authenticate(level access, next echo.HandlerFunc) echo.HandlerF
 }
 
 func (s *Server) limit(c echo.Context, key string) error {
-	l := s.deps.RequestLimiter
-	if strings.HasPrefix(key, "ip:") {
-		l = s.deps.AuthLimiter
-	}
+	return allow(c, s.deps.RequestLimiter, key)
+}
+
+func allow(c echo.Context, l Limiter, key string) error {
 	ok, after, err := l.Allow(c.Request().Context(), key)
 	if err != nil {
 		return err
@@ -88,10 +88,11 @@ func (s *Server) limit(c echo.Context, key string) error {
 	return nil
 }
 
-// limitByAddress counts unauthenticated writes (register, login, refresh) per client address.
-func (s *Server) limitByAddress(next echo.HandlerFunc) echo.HandlerFunc {
+// limitByAddress counts unauthenticated requests per client address on l: writes (register,
+// login, refresh, reset) before any password is hashed, and public reads (market data).
+func (s *Server) limitByAddress(l Limiter, next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if err := s.limit(c, "ip:"+c.RealIP()); err != nil {
+		if err := allow(c, l, "ip:"+c.RealIP()); err != nil {
 			return err
 		}
 		return next(c)
@@ -110,16 +111,69 @@ type userJSON struct {
 	CreatedAt string `json:"created_at"`
 }
 
+type acceptedJSON struct {
+	Status string `json:"status"`
+}
+
+// registerUser answers 202 whether or not the e-mail was registered before, so the answer
+// does not tell who has an account; the new trader logs in to learn their id.
 func (s *Server) registerUser(c echo.Context) error {
 	var req credentials
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	u, err := s.deps.Auth.Register(c.Request().Context(), req.Email, req.Password)
-	if err != nil {
+	if err := s.deps.Auth.Register(c.Request().Context(), req.Email, req.Password); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, userJSON{ID: u.ID, Email: u.Email, Role: string(u.Role), CreatedAt: timestamp(u.CreatedAt)})
+	return c.JSON(http.StatusAccepted, acceptedJSON{Status: "accepted"})
+}
+
+type passwordChange struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+func (s *Server) changePassword(c echo.Context) error {
+	var req passwordChange
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	if err := s.deps.Auth.ChangePassword(c.Request().Context(), principal(c), req.CurrentPassword, req.NewPassword, c.RealIP()); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+type resetRequest struct {
+	Email string `json:"email"`
+}
+
+// requestPasswordReset answers 202 whatever the e-mail.
+func (s *Server) requestPasswordReset(c echo.Context) error {
+	var req resetRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	if err := s.deps.Auth.RequestPasswordReset(c.Request().Context(), req.Email, c.RealIP()); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, acceptedJSON{Status: "accepted"})
+}
+
+type resetConfirm struct {
+	Token       string `json:"token"`
+	NewPassword string `json:"new_password"`
+}
+
+func (s *Server) confirmPasswordReset(c echo.Context) error {
+	var req resetConfirm
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	if err := s.deps.Auth.ResetPassword(c.Request().Context(), req.Token, req.NewPassword); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }
 
 type tokensJSON struct {
@@ -142,7 +196,7 @@ func (s *Server) login(c echo.Context) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	t, err := s.deps.Auth.Login(c.Request().Context(), req.Email, req.Password)
+	t, err := s.deps.Auth.Login(c.Request().Context(), req.Email, req.Password, c.RealIP())
 	if err != nil {
 		return err
 	}
@@ -221,7 +275,11 @@ func (s *Server) createAPIKey(c echo.Context) error {
 }
 
 func (s *Server) listAPIKeys(c echo.Context) error {
-	keys, err := s.deps.Auth.APIKeys(c.Request().Context(), principal(c).UserID)
+	limit, err := intQuery(c, "limit", 50, 1, 100)
+	if err != nil {
+		return err
+	}
+	keys, next, err := s.deps.Auth.APIKeys(c.Request().Context(), principal(c).UserID, c.QueryParam("cursor"), limit)
 	if err != nil {
 		return err
 	}
@@ -229,7 +287,7 @@ func (s *Server) listAPIKeys(c echo.Context) error {
 	for i, k := range keys {
 		out[i] = apiKey(k)
 	}
-	return c.JSON(http.StatusOK, list[apiKeyJSON]{Items: out})
+	return c.JSON(http.StatusOK, page(out, next))
 }
 
 func (s *Server) revokeAPIKey(c echo.Context) error {

@@ -5,11 +5,15 @@ package http
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -17,7 +21,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cantondex/platform/services/auth"
 	"github.com/cantondex/platform/services/trading"
@@ -25,15 +28,20 @@ import (
 
 // Auth is what the API needs of the auth service.
 type Auth interface {
-	Register(ctx context.Context, email, password string) (auth.User, error)
-	Login(ctx context.Context, email, password string) (auth.Tokens, error)
+	Register(ctx context.Context, email, password string) error
+	Login(ctx context.Context, email, password, addr string) (auth.Tokens, error)
 	Refresh(ctx context.Context, refreshToken string) (auth.Tokens, error)
 	Logout(ctx context.Context, refreshToken string) error
+	ChangePassword(ctx context.Context, p auth.Principal, oldPassword, newPassword, addr string) error
+	RequestPasswordReset(ctx context.Context, email, addr string) error
+	ResetPassword(ctx context.Context, token, newPassword string) error
 	Authenticate(ctx context.Context, accessToken string) (auth.Principal, error)
 	VerifySigned(ctx context.Context, keyID, timestamp, signature, method, pathAndQuery string, body []byte) (auth.Principal, error)
 	CreateAPIKey(ctx context.Context, userID, label string, scopes []auth.Scope) (auth.NewAPIKey, error)
-	APIKeys(ctx context.Context, userID string) ([]auth.APIKey, error)
+	APIKeys(ctx context.Context, userID, cursor string, limit int) ([]auth.APIKey, string, error)
 	RevokeAPIKey(ctx context.Context, userID, id string) error
+	// User is the user (trading account) id; trading.ENOTFOUND when there is none.
+	User(ctx context.Context, id string) (auth.User, error)
 }
 
 // Limiter admits requests per key; a refusal says how long to wait.
@@ -52,25 +60,34 @@ type Deps struct {
 	RequestLimiter Limiter
 	// AuthLimiter counts register, login and refresh attempts per client address.
 	AuthLimiter Limiter
-	// Ready checks the dependencies for GET /ready; nil means always ready.
-	Ready    func(ctx context.Context) error
-	Registry *prometheus.Registry
-	Logger   *slog.Logger
+	// PublicLimiter counts unauthenticated reads (market data) per client address.
+	PublicLimiter Limiter
+	Registry      *prometheus.Registry
+	Logger        *slog.Logger
 }
 
 // Config tunes the API.
 type Config struct {
 	BodyLimit   string   // largest request body, in Echo's notation ("64K")
 	CORSOrigins []string // origins allowed to call from a browser; none by default
+	// TrustedProxies are the networks whose X-Forwarded-For is believed: the client address
+	// is the last one in it that is not a trusted proxy. With none, it is the connection's
+	// peer and forwarding headers are ignored.
+	TrustedProxies []*net.IPNet
+	// DepositLimits is the largest deposit of an asset, as a decimal string by asset symbol;
+	// DefaultDepositLimit applies to the others.
+	DepositLimits       map[string]string
+	DefaultDepositLimit string
 }
 
 // Server is the REST API.
 type Server struct {
-	echo *echo.Echo
-	deps Deps
-	cfg  Config
-	log  *slog.Logger
-	refs *refCache
+	echo   *echo.Echo
+	deps   Deps
+	cfg    Config
+	log    *slog.Logger
+	refs   *refCache
+	routed map[string]bool // "/api/v1/..." patterns of the route table: the metric's route labels
 
 	requests *prometheus.HistogramVec
 }
@@ -78,11 +95,14 @@ type Server struct {
 // New builds the API's handler.
 func New(deps Deps, cfg Config) (*Server, error) {
 	if deps.Auth == nil || deps.Orders == nil || deps.Markets == nil || deps.Accounts == nil || deps.Risk == nil ||
-		deps.RequestLimiter == nil || deps.AuthLimiter == nil {
+		deps.RequestLimiter == nil || deps.AuthLimiter == nil || deps.PublicLimiter == nil {
 		return nil, errors.New("http: missing dependency")
 	}
 	if cfg.BodyLimit == "" {
 		cfg.BodyLimit = "64K"
+	}
+	if cfg.DefaultDepositLimit == "" {
+		cfg.DefaultDepositLimit = DefaultDepositLimit
 	}
 	if deps.Registry == nil {
 		deps.Registry = prometheus.NewRegistry()
@@ -103,10 +123,12 @@ func New(deps Deps, cfg Config) (*Server, error) {
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(middleware.RequestID())
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
+	e.Use(requestIDs)
 	e.Use(s.observe)
 	e.Use(s.recoverPanic)
 	e.Use(securityHeaders)
+	e.Use(textOnly)
 	if len(cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: cfg.CORSOrigins,
@@ -115,6 +137,10 @@ func New(deps Deps, cfg Config) (*Server, error) {
 		}))
 	}
 	e.Use(middleware.BodyLimit(cfg.BodyLimit))
+	s.routed = map[string]bool{}
+	for _, r := range s.routes(deps.Registry) {
+		s.routed["/api/v1"+r.path] = true
+	}
 	s.register(e.Group("/api/v1"), deps.Registry)
 	return s, nil
 }
@@ -166,17 +192,17 @@ type route struct {
 }
 
 func (s *Server) routes(reg *prometheus.Registry) []route {
-	metrics := echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// Health, readiness and metrics are served on the operations listener, not here.
 	return []route{
-		{"GET", "/health", public, s.health},
-		{"GET", "/ready", public, s.ready},
-		{"GET", "/metrics", public, metrics},
 		{"GET", "/openapi.json", public, serveOpenAPI},
 
 		{"POST", "/auth/register", public, s.registerUser},
 		{"POST", "/auth/login", public, s.login},
 		{"POST", "/auth/refresh", public, s.refresh},
 		{"POST", "/auth/logout", public, s.logout},
+		{"POST", "/auth/password", session, s.changePassword},
+		{"POST", "/auth/password-reset", public, s.requestPasswordReset},
+		{"POST", "/auth/password-reset/confirm", public, s.confirmPasswordReset},
 
 		{"POST", "/api-keys", session, s.createAPIKey},
 		{"GET", "/api-keys", session, s.listAPIKeys},
@@ -210,31 +236,21 @@ func (s *Server) routes(reg *prometheus.Registry) []route {
 func (s *Server) register(g *echo.Group, reg *prometheus.Registry) {
 	for _, r := range s.routes(reg) {
 		h := r.handler
-		if r.access != public {
+		switch {
+		case r.access != public:
 			h = s.authenticate(r.access, h)
-		} else if r.method == http.MethodPost {
-			h = s.limitByAddress(h)
+		case r.method == http.MethodPost:
+			h = s.limitByAddress(s.deps.AuthLimiter, h)
+		default:
+			h = s.limitByAddress(s.deps.PublicLimiter, h)
 		}
 		g.Add(r.method, r.path, h)
 	}
 }
 
-func (s *Server) health(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
-}
-
-func (s *Server) ready(c echo.Context) error {
-	if s.deps.Ready != nil {
-		if err := s.deps.Ready(c.Request().Context()); err != nil {
-			s.log.Warn("not ready", "err", err)
-			return trading.Errorf(trading.EUNAVAILABLE, "not ready")
-		}
-	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
-}
-
-// observe records each request's duration by route pattern (not raw path, which would let
-// clients create series at will).
+// observe records each request's duration. Every label comes from a closed set, so no client
+// can create series: the route is a pattern of the route table (or "unmatched"), the method
+// one of the methods HTTP defines (or "OTHER"), the status one the server chose.
 func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -243,11 +259,74 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		route := c.Path()
-		if route == "" {
+		if !s.routed[route] {
 			route = "unmatched"
 		}
-		s.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(c.Response().Status)).Observe(time.Since(start).Seconds())
+		s.requests.WithLabelValues(route, methodLabel(c.Request().Method), strconv.Itoa(c.Response().Status)).Observe(time.Since(start).Seconds())
 		return nil
+	}
+}
+
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
+		http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
+// ipExtractor is where a request's client address comes from: the peer, or behind trusted
+// proxies the forwarding header's last untrusted address. Only the networks listed are
+// trusted (not Echo's default of loopback and private ranges).
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// requestIDRE is a well-formed request id: a client's X-Request-Id is kept only when it
+// matches; otherwise the request gets a fresh one.
+var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,64}$`)
+
+func requestIDs(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !requestIDRE.MatchString(id) {
+			b := make([]byte, 16)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+// textOnly refuses a request whose path or query holds invalid UTF-8 or control characters,
+// before any of it reaches a handler or a store.
+func textOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		u := c.Request().URL
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil || !validText(u.Path) {
+			return trading.Errorf(trading.EINVALID, "the path or query is not valid text")
+		}
+		for k, vs := range q {
+			if !validText(k) {
+				return trading.Errorf(trading.EINVALID, "the query is not valid text")
+			}
+			for _, v := range vs {
+				if !validText(v) {
+					return trading.Errorf(trading.EINVALID, "query parameter %s is not valid text", strconv.Quote(k))
+				}
+			}
+		}
+		return next(c)
 	}
 }
 

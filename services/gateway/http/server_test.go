@@ -32,11 +32,17 @@ type env struct {
 	venue  *tradingtest.Venue
 	admin  string // admin access token
 	orders trading.OrderService
+	redis  *redis.Client
 }
 
 type option func(*gwhttp.Deps)
 
 func newEnv(t testing.TB, perMinute int, opts ...option) *env {
+	t.Helper()
+	return newEnvConfig(t, perMinute, gwhttp.Config{BodyLimit: "4K"}, opts...)
+}
+
+func newEnvConfig(t testing.TB, perMinute int, cfg gwhttp.Config, opts ...option) *env {
 	t.Helper()
 	ctx := context.Background()
 	rc, err := redis.OpenEmbedded("test")
@@ -46,7 +52,7 @@ func newEnv(t testing.TB, perMinute int, opts ...option) *env {
 	t.Cleanup(func() { _ = rc.Close() })
 	a, err := auth.NewService(memory.NewStore(), gateway.Nonces{Store: rc.NewIdempotencyStore(time.Minute)}, auth.Config{
 		TokenKey: bytes.Repeat([]byte("t"), 32), SealKey: bytes.Repeat([]byte("s"), 32),
-		Hash: auth.HashParams{MemoryKiB: 64, Time: 1, Threads: 1},
+		Hash: auth.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}, Mailer: testMailer,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -59,21 +65,22 @@ func newEnv(t testing.TB, perMinute int, opts ...option) *env {
 		Auth: a, Orders: v, Markets: v, Accounts: v, Risk: v,
 		RequestLimiter: rc.NewLimiter(perMinute, time.Minute),
 		AuthLimiter:    rc.NewLimiter(1000, time.Minute),
+		PublicLimiter:  rc.NewLimiter(1000, time.Minute),
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, o := range opts {
 		o(&deps)
 	}
-	s, err := gwhttp.New(deps, gwhttp.Config{BodyLimit: "4K"})
+	s, err := gwhttp.New(deps, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, srv: httptest.NewServer(s.Handler()), auth: a, venue: v, orders: deps.Orders}
+	e := &env{t: t, srv: httptest.NewServer(s.Handler()), auth: a, venue: v, orders: deps.Orders, redis: rc}
 	t.Cleanup(e.srv.Close)
 	if _, err := a.CreateUser(ctx, "admin@example.com", "admin password 1", auth.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := a.Login(ctx, "admin@example.com", "admin password 1")
+	tok, err := a.Login(ctx, "admin@example.com", "admin password 1", "192.0.2.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +168,7 @@ func (e *env) trader(email string) (string, string) {
 	e.t.Helper()
 	creds := `{"email":"` + email + `","password":"trader password 1"}`
 	r := e.do("POST", "/api/v1/auth/register", "", creds)
-	e.want(r, 201, "")
+	e.want(r, 202, "")
 	r = e.do("POST", "/api/v1/auth/login", "", creds)
 	e.want(r, 200, "")
 	return r.str("user_id"), r.str("access_token")
@@ -446,7 +453,7 @@ func TestLoginLockoutAndRefresh(t *testing.T) {
 	e.want(e.do("POST", "/api/v1/auth/refresh", "", `{"refresh_token":"`+rt+`"}`), 401, "unauthorized")
 	e.want(e.do("POST", "/api/v1/auth/logout", "", `{"refresh_token":"`+next.str("refresh_token")+`"}`), 204, "")
 	e.want(e.do("POST", "/api/v1/auth/refresh", "", `{"refresh_token":"`+next.str("refresh_token")+`"}`), 401, "unauthorized")
-	e.want(e.do("POST", "/api/v1/auth/register", "", `{"email":"bob@example.com","password":"trader password 1"}`), 409, "conflict")
+	e.want(e.do("POST", "/api/v1/auth/register", "", `{"email":"bob@example.com","password":"trader password 1"}`), 202, "")
 	e.want(e.do("POST", "/api/v1/auth/register", "", `{"email":"x@example.com","password":"short"}`), 400, "invalid")
 }
 
@@ -500,11 +507,11 @@ func TestHeaders(t *testing.T) {
 	}
 	e.want(e.do("GET", "/api/v1/nowhere", "", ""), 404, "not_found")
 	e.want(e.do("PUT", "/api/v1/orders", "", ""), 405, "method_not_allowed")
-	if r := e.do("GET", "/api/v1/ready", "", ""); r.status != 200 {
-		t.Fatalf("ready %d", r.status)
-	}
-	if r := e.do("GET", "/api/v1/metrics", "", ""); !strings.Contains(string(r.raw), "cantondex_http_request_duration_seconds") {
-		t.Fatalf("metrics %s", r.raw)
+	// Health, readiness and metrics are on the operations listener, never on the public API.
+	for _, path := range []string{"/api/v1/health", "/api/v1/ready", "/api/v1/metrics", "/health", "/metrics"} {
+		if r := e.do("GET", path, "", ""); r.status != 404 {
+			t.Errorf("public %s answered %d", path, r.status)
+		}
 	}
 }
 
@@ -532,4 +539,14 @@ func TestPlacementsReuseMarketDefinitions(t *testing.T) {
 	e.want(e.do("POST", "/api/v1/orders", at, `{"market":"ETH-USD","side":"buy","type":"limit","price":"1","quantity":"1"}`), 404, "not_found")
 	e.want(e.do("POST", "/api/v1/admin/markets", e.admin, `{"symbol":"ETH-USD","base":"ETH","quote":"USD","tick_size":"0.01","lot_size":"0.0001","min_price":"0.01","max_price":"100000","min_quantity":"0.0001","max_quantity":"1000"}`), 201, "")
 	e.want(e.do("POST", "/api/v1/orders", at, `{"market":"ETH-USD","side":"buy","type":"limit","price":"1","quantity":"1"}`), 201, "")
+}
+
+// limiterOf is a limiter of n a minute on a Redis of its own.
+func limiterOf(t testing.TB, n int) gwhttp.Limiter {
+	rc, err := redis.OpenEmbedded("limit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rc.Close() })
+	return rc.NewLimiter(n, time.Minute)
 }

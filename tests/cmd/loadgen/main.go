@@ -123,7 +123,7 @@ func setup(ctx context.Context, c *client, cfg config) ([]trader, error) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			creds := map[string]string{"email": fmt.Sprintf("load-%d-%d@example.com", run, i), "password": "load trader password"}
-			if r, err := c.do(ctx, "POST", "/auth/register", "", creds); err != nil || r.status != 201 {
+			if r, err := c.do(ctx, "POST", "/auth/register", "", creds); err != nil || r.status != 202 {
 				errs <- fmt.Errorf("register: %d %v %v", r.status, r.body, err)
 				return
 			}

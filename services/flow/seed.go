@@ -1,7 +1,9 @@
-package app
+package flow
 
 import (
 	"context"
+
+	"github.com/cantondex/platform/services/exchange"
 
 	"github.com/cantondex/platform/services/trading"
 )
@@ -18,14 +20,15 @@ var (
 	}
 )
 
-// SeedDemo creates the demo assets and market; running it again changes nothing.
-func (a *App) SeedDemo(ctx context.Context) error {
+// SeedDemo creates the demo assets and market through order entry; running it again
+// changes nothing.
+func SeedDemo(ctx context.Context, ex *exchange.Service) error {
 	for _, as := range []trading.Asset{DemoBase, DemoQuote} {
-		if err := a.Exchange.CreateAsset(ctx, as); err != nil {
+		if err := ex.CreateAsset(ctx, as); err != nil {
 			return err
 		}
 	}
-	_, err := a.Exchange.CreateMarket(ctx, DemoMarket)
+	_, err := ex.CreateMarket(ctx, DemoMarket)
 	if trading.ErrorCode(err) == trading.ECONFLICT {
 		return nil
 	}

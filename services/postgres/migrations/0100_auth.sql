@@ -1,3 +1,5 @@
+-- The auth store (moved from the auth service's own migrations; IF NOT EXISTS so that a database
+-- that already has these tables from there migrates cleanly).
 CREATE TABLE IF NOT EXISTS auth_users (
     id            text PRIMARY KEY,
     email         text NOT NULL UNIQUE,

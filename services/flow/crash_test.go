@@ -1,4 +1,4 @@
-package app_test
+package flow_test
 
 import (
 	"context"
@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/alicebob/miniredis/v2"
 
-	"github.com/cantondex/platform/services/app"
+	"github.com/cantondex/platform/services/catalog"
 	"github.com/cantondex/platform/services/exchange"
+	"github.com/cantondex/platform/services/flow"
 	"github.com/cantondex/platform/services/kafka"
 	"github.com/cantondex/platform/services/ledger"
 	"github.com/cantondex/platform/services/matchingsvc"
@@ -103,7 +105,7 @@ func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash-safety run skipped in -short mode")
 	}
-	var store app.Store = memory.New()
+	var store flow.Store = memory.New()
 	if pgtest.Available(t) {
 		store = postgres.NewStore(pgtest.New(t, "crash"))
 	} else {
@@ -155,15 +157,25 @@ type binaries struct {
 	dir   string
 	dbURL string
 	logs  *os.File // the children's stdout and stderr, printed when the test fails
+	// deploy runs the deployment-shaped variant (deploy_test.go): all four production
+	// binaries, the broker with TLS + SCRAM, the real Redis, orders over HTTP.
+	deploy *deployment
 }
 
-// process returns a restartable running binary name; kill sends SIGKILL.
-func (b *binaries) process(t *testing.T, name string, brokers []string) *restartable {
+// process returns a restartable running binary name; kill sends SIGKILL. Each start gets the
+// same environment, as a Deployment's pod does: the Kafka cluster's settings (brokers, TLS,
+// SASL), PostgreSQL, Redis and extra.
+func (b *binaries) process(t *testing.T, name string, cluster kafka.Cluster, redisURL, redisPrefix string, extra ...string) *restartable {
 	r := &restartable{name: name}
 	r.start = func(context.Context) func() {
 		cmd := exec.Command(filepath.Join(b.dir, name))
-		cmd.Env = append(os.Environ(), "DATABASE_URL="+b.dbURL, "KAFKA_BROKERS="+strings.Join(brokers, ","),
-			"HTTP_ADDR=127.0.0.1:0", "KAFKA_GROUP_INSTANCE_ID="+name+"-0", "FEE_MAKER_BPS=3", "FEE_TAKER_BPS=7", "LOG_LEVEL=info")
+		cmd.Env = append(append(cleanEnv(), cluster.Env()...), "DATABASE_URL="+b.dbURL,
+			"REDIS_URL="+redisURL, "REDIS_PREFIX="+redisPrefix, "OPS_ADDR=127.0.0.1:0",
+			"KAFKA_GROUP_INSTANCE_ID="+name+"-0", "FEE_MAKER_BPS=3", "FEE_TAKER_BPS=7", "LOG_LEVEL=info")
+		if b.deploy != nil {
+			cmd.Env = append(append(cmd.Env, b.deploy.redisEnv()...), "OPS_ADDR="+b.deploy.opsAddr(t, name))
+		}
+		cmd.Env = append(cmd.Env, extra...)
 		fmt.Fprintf(b.logs, "=== %s start %s\n", name, time.Now().Format("15:04:05.000"))
 		cmd.Stdout, cmd.Stderr = b.logs, b.logs
 		if err := cmd.Start(); err != nil {
@@ -178,29 +190,56 @@ func (b *binaries) process(t *testing.T, name string, brokers []string) *restart
 	return r
 }
 
-func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
+func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	broker, err := kafka.StartEmbedded("")
+	var opts []kafka.EmbeddedOption
+	if procs != nil && procs.deploy != nil {
+		opts = procs.deploy.brokerOptions(t)
+	}
+	broker, err := kafka.StartEmbedded("", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer broker.Close()
-	brokers := broker.Brokers()
-	if err := kafka.EnsureTopics(ctx, kafka.Cluster{Brokers: brokers}, topics.All()); err != nil {
+	cluster := broker.Cluster()
+	if procs != nil && procs.deploy != nil {
+		procs.deploy.createTopics(t, procs, cluster)
+	} else if err := kafka.EnsureTopics(ctx, cluster, topics.All()); err != nil {
 		t.Fatal(err)
 	}
-	rdb, err := redis.OpenEmbedded("crash")
+	// An in-process Redis with an address, so that the service binaries reach it too (the
+	// deployment-shaped run uses the machine's Redis).
+	redisURL, redisPrefix := "", "crash"
+	ropts := redis.Options{Prefix: redisPrefix}
+	if procs != nil && procs.deploy != nil {
+		ropts = procs.deploy.redis
+		redisURL, redisPrefix = ropts.URL, ropts.Prefix
+	} else {
+		redisURL = "redis://" + miniredis.RunT(t).Addr()
+		ropts.URL = redisURL
+	}
+	rdb, err := redis.Open(ctx, ropts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	producer := func(name string) *kafka.Producer {
-		p, err := kafka.NewProducer(kafka.Cluster{Brokers: brokers}, name)
+	// Each in-process service registers its topics through its catalog entry, as its binary does.
+	kafkaOf := func(name string) *flow.Kafka {
+		return flow.NewKafka(catalog.MustLookup(name), cluster, "", nil, log)
+	}
+	producer := func(k *flow.Kafka) *flow.Producer {
+		p, err := k.Producer()
 		if err != nil {
 			t.Fatal(err)
 		}
 		return p
+	}
+	group := func(g *kafka.Group, err error) *kafka.Group {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
 	}
 
 	// Order entry: one exchange service at a time; a kill cancels the orders in flight.
@@ -210,7 +249,7 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 	)
 	limits := risk.Limits{MaxOpenOrders: 10_000, PriceBandBps: 5000}
 	orderEntry := &restartable{name: "order-entry", start: func(ctx context.Context) func() {
-		p := producer("order-entry")
+		p := producer(kafkaOf(catalog.APIGateway))
 		svc := exchange.New(store, p, rdb.Books(), limits, log)
 		entryMu.Lock()
 		entry = svc
@@ -219,22 +258,33 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 		return func() { wait(); _ = p.Close() }
 	}}
 	matching := &restartable{name: "matching-engine", start: func(ctx context.Context) func() {
-		p := producer("matching")
+		k := kafkaOf(catalog.MatchingEngine)
+		p := producer(k)
 		m := &matchingsvc.Service{Store: store, Publisher: p, Depth: rdb.Books(), Log: log, SnapshotEvery: 300}
-		wait := goWait(ctx, app.MatchingGroupFor(kafka.Cluster{Brokers: brokers}, m, log).Run)
+		wait := goWait(ctx, group(flow.MatchingGroup(k, m)).Run)
 		return func() { wait(); _ = p.Close() }
 	}}
 	settle := &restartable{name: "settlement", start: func(ctx context.Context) func() {
-		p := producer("settlement")
+		k := kafkaOf(catalog.SettlementCoordinator)
+		p := producer(k)
 		s := &settlement.Service{Store: store, Publisher: p, Fees: settlement.Fees{MakerBps: 3, TakerBps: 7}, Log: log}
-		wait := goWait(ctx, app.SettlementGroupFor(kafka.Cluster{Brokers: brokers}, s, log).Run)
+		wait := goWait(ctx, group(flow.SettlementGroup(k, s)).Run)
 		return func() { wait(); _ = p.Close() }
 	}}
 	if procs != nil {
-		matching = procs.process(t, "matching-engine", brokers)
-		settle = procs.process(t, "settlement-coordinator", brokers)
+		matching = procs.process(t, "matching-engine", cluster, redisURL, redisPrefix)
+		settle = procs.process(t, "settlement-coordinator", cluster, redisURL, redisPrefix)
 	}
 	services := []*restartable{orderEntry, matching, settle}
+	// In the deployment-shaped run, order entry is the api-gateway binary, driven over HTTP,
+	// and post-trade risk runs too: every production binary is killed in turn.
+	var place entryPoint
+	var d *deployment
+	if procs != nil && procs.deploy != nil {
+		d = procs.deploy
+		orderEntry = d.gateway(t, procs, cluster, redisURL, redisPrefix)
+		services = []*restartable{orderEntry, matching, settle, d.risk(t, procs, cluster, redisURL, redisPrefix)}
+	}
 	for _, s := range services {
 		s.run()
 	}
@@ -247,18 +297,28 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 	entryMu.RLock()
 	seed := entry
 	entryMu.RUnlock()
+	if d != nil {
+		// Assets, market and deposits are written to the database as an operator would;
+		// orders go through the api-gateway process.
+		seed = exchange.New(store, noPublisher{}, rdb.Books(), limits, log)
+		d.waitReady(t, services)
+		place = d.client
+	}
 	for _, a := range []trading.Asset{{Symbol: "BTC", Scale: 8}, {Symbol: "USD", Scale: 6}} {
 		if err := seed.CreateAsset(ctx, a); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := seed.CreateMarket(ctx, app.DemoMarket); err != nil {
+	if _, err := seed.CreateMarket(ctx, flow.DemoMarket); err != nil {
 		t.Fatal(err)
 	}
 	accounts := make([]string, *crashAccounts)
 	deposits := map[string]int64{}
 	for i := range accounts {
 		accounts[i] = fmt.Sprintf("acct%03d", i)
+		if d != nil {
+			accounts[i] = d.client.register(t, accounts[i]) // the account is the user's id
+		}
 		for asset, amt := range map[string]int64{"USD": 5_000_000_000, "BTC": 50_000_000} { // 5,000 USD, 0.5 BTC
 			if err := seed.Deposit(ctx, "seed-"+asset, accounts[i], asset, amt); err != nil {
 				t.Fatal(err)
@@ -320,8 +380,11 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 				}
 				for attempt := 0; ; attempt++ {
 					entryMu.RLock()
-					svc := entry
+					var svc entryPoint = entry
 					entryMu.RUnlock()
+					if place != nil {
+						svc = place
+					}
 					o, err := svc.PlaceOrder(ctx, req)
 					if err == nil {
 						accepted.Store(o.ID, acct)
@@ -336,7 +399,7 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 						refused.Add(1)
 						break
 					}
-					if attempt > 50 {
+					if attempt > 50 && (place == nil || attempt > 1500) { // a process restart takes seconds
 						t.Errorf("place order: %v", err)
 						return
 					}
@@ -351,13 +414,16 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 
 	// Cancel whatever rests, then wait for the flow to drain.
 	entryMu.RLock()
-	svc := entry
+	var svc entryPoint = entry
 	entryMu.RUnlock()
+	if place != nil {
+		svc = place
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		open := 0
 		for _, acct := range accounts {
-			st, err := store.PreTrade(ctx, acct, app.DemoMarket.Symbol)
+			st, err := store.PreTrade(ctx, acct, flow.DemoMarket.Symbol)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -373,7 +439,7 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 			break
 		}
 		if time.Now().After(deadline) {
-			groupDiagnostics(t, brokers)
+			groupDiagnostics(t, cluster)
 			stuckOrders(t, store, accounts, &accepted)
 			t.Fatalf("%d orders still open after the flow drained", open)
 		}
@@ -388,9 +454,34 @@ func testCrashSafety(t *testing.T, store app.Store, procs *binaries) {
 		t.Fatalf("only %d orders accepted", placed.Load())
 	}
 	checkInvariants(t, store, accounts, deposits, &accepted)
+	if d != nil {
+		d.checkRegistrations(t, services)
+	}
 }
 
-func checkInvariants(t *testing.T, store app.Store, accounts []string, deposits map[string]int64, accepted *sync.Map) {
+// entryPoint is how the test places and cancels orders: the exchange service in process, or
+// the api-gateway binary over HTTP.
+type entryPoint interface {
+	PlaceOrder(ctx context.Context, req trading.PlaceOrder) (trading.Order, error)
+	CancelOrder(ctx context.Context, account, orderID string) (trading.Order, error)
+	CancelAll(ctx context.Context, account, market string) (int, error)
+}
+
+// cleanEnv is this process's environment without the platform's own settings.
+func cleanEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "KAFKA_") || strings.HasPrefix(name, "REDIS_") || strings.HasPrefix(name, "DB_") ||
+			name == "DATABASE_URL" || name == "HTTP_ADDR" || name == "OPS_ADDR" {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+func checkInvariants(t *testing.T, store flow.Store, accounts []string, deposits map[string]int64, accepted *sync.Map) {
 	ctx := context.Background()
 	// No accepted order lost: each exists, ended, and its fills match its trades.
 	filledByTrades := map[string]int64{}
@@ -470,13 +561,13 @@ func checkInvariants(t *testing.T, store app.Store, accounts []string, deposits 
 
 // groupDiagnostics logs, for each consumer group and the topic it consumes, the committed
 // offset of every partition next to its high-water mark.
-func groupDiagnostics(t *testing.T, brokers []string) {
-	cfg, err := kafka.Cluster{Brokers: brokers}.Config("crash-diagnostics")
+func groupDiagnostics(t *testing.T, cluster kafka.Cluster) {
+	cfg, err := cluster.Config("crash-diagnostics")
 	if err != nil {
 		t.Logf("diagnostics: %v", err)
 		return
 	}
-	client, err := sarama.NewClient(brokers, cfg)
+	client, err := sarama.NewClient(cluster.Brokers, cfg)
 	if err != nil {
 		t.Logf("diagnostics: %v", err)
 		return
@@ -487,7 +578,7 @@ func groupDiagnostics(t *testing.T, brokers []string) {
 		t.Logf("diagnostics: %v", err)
 		return
 	}
-	for group, topic := range map[string]string{app.MatchingGroup: topics.Orders, app.SettlementGroup: topics.Trades} {
+	for group, topic := range map[string]string{catalog.MatchingEngine: topics.Orders, catalog.SettlementCoordinator: topics.Trades} {
 		parts, err := client.Partitions(topic)
 		if err != nil {
 			t.Logf("diagnostics %s: %v", topic, err)
@@ -522,7 +613,7 @@ func groupDiagnostics(t *testing.T, brokers []string) {
 }
 
 // stuckOrders logs the accepted orders that have not ended.
-func stuckOrders(t *testing.T, store app.Store, accounts []string, accepted *sync.Map) {
+func stuckOrders(t *testing.T, store flow.Store, accounts []string, accepted *sync.Map) {
 	ctx := context.Background()
 	n := 0
 	accepted.Range(func(k, v any) bool {
@@ -553,4 +644,11 @@ func notInfo(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// noPublisher refuses to publish: the seeding service only writes to the database.
+type noPublisher struct{}
+
+func (noPublisher) PublishCommands(context.Context, ...trading.OrderCommand) error {
+	return trading.Errorf(trading.EINTERNAL, "seeding publishes nothing")
 }

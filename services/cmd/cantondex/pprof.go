@@ -1,6 +1,6 @@
 //go:build pprof
 
-package apiserver
+package main
 
 import (
 	"net/http"

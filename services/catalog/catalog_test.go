@@ -1,0 +1,76 @@
+package catalog
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cantondex/platform/services/topics"
+)
+
+func TestEntriesAreConsistent(t *testing.T) {
+	names := map[string]bool{}
+	for _, s := range All() {
+		require.NotEmpty(t, s.Name)
+		assert.False(t, names[s.Name], "%s listed twice", s.Name)
+		names[s.Name] = true
+		for _, c := range s.Consumes {
+			_, ok := topics.Lookup(c.Topic)
+			assert.True(t, ok, "%s consumes unknown topic %s", s.Name, c.Topic)
+			// The MSK policy grants the consumer groups named after the service.
+			assert.True(t, strings.HasPrefix(c.Group, s.Name), "%s: group %s not named after the service", s.Name, c.Group)
+		}
+		for _, p := range s.Produces {
+			_, ok := topics.Lookup(p)
+			assert.True(t, ok, "%s produces unknown topic %s", s.Name, p)
+		}
+		if s.Database != "" {
+			assert.Contains(t, []string{Trading, PQS, Timescale}, s.Database, s.Name)
+			assert.NotEmpty(t, s.DBUser, s.Name)
+		}
+		assert.Positive(t, s.Replicas, s.Name)
+		assert.NotEmpty(t, s.Resources.MemoryLimit, s.Name)
+		if s.Kind == Deployment {
+			assert.Equal(t, OperationsPort, s.OpsPort, s.Name)
+			assert.Equal(t, DefaultProbes, s.Probes, s.Name)
+			assert.NotEqual(t, s.OpsPort, s.PublicPort, s.Name)
+		}
+		// Every service and Job is a binary of this module.
+		_, err := os.Stat(filepath.Join("..", "cmd", s.Binary, "main.go"))
+		assert.NoError(t, err, "%s: no services/cmd/%s", s.Name, s.Binary)
+	}
+	// Services without code are not in the catalog.
+	for _, missing := range []string{"notification-service", "compliance-service"} {
+		_, ok := Lookup(missing)
+		assert.False(t, ok, missing)
+	}
+}
+
+func TestChecks(t *testing.T) {
+	me := MustLookup(MatchingEngine)
+	assert.NoError(t, me.CheckConsume(MatchingEngine, topics.Orders))
+	assert.ErrorContains(t, me.CheckConsume(MatchingEngine, topics.Trades), "may not consume trades")
+	assert.ErrorContains(t, me.CheckConsume("other-group", topics.Orders), "in group other-group")
+	assert.Error(t, me.CheckConsume(MatchingEngine))
+	assert.NoError(t, me.CheckProduce(topics.Trades))
+	assert.ErrorContains(t, me.CheckProduce(topics.Orders), "matching-engine may not produce orders")
+}
+
+func TestDerivedViews(t *testing.T) {
+	assert.Equal(t, map[string]TopicAccess{
+		APIGateway:            {Produce: []string{topics.Orders}},
+		MatchingEngine:        {Consume: []string{topics.Orders}, Produce: []string{topics.Trades}},
+		SettlementCoordinator: {Consume: []string{topics.Trades}, Produce: []string{topics.Settlements}},
+		RiskManagement:        {Consume: []string{topics.Settlements}, Produce: []string{topics.Alerts}},
+	}, Access())
+	assert.Equal(t, map[string][]string{Trading: {"cdx_api_gateway", "cdx_matching_engine", "cdx_risk", "cdx_settlement"}}, DatabaseUsers())
+	assert.Equal(t, Needs{PostgreSQL: true, Redis: true, Kafka: true}, NetworkNeeds())
+	used := UsedTopics()
+	assert.True(t, slices.IsSorted(used))
+	assert.Equal(t, []string{topics.Alerts, topics.Orders, topics.Settlements, topics.Trades}, used)
+}
