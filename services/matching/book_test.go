@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	. "github.com/cantondex/platform/services/matching"
 )
 
@@ -180,23 +183,13 @@ func TestRules(t *testing.T) {
 			out = b.Apply(tc.cmd, out[:0])
 			var got []string
 			for _, e := range out {
-				if e.Seq != 99 {
-					t.Errorf("event %s has seq %d", short(e), e.Seq)
-				}
+				assert.Equal(t, uint64(99), e.Seq, "seq of event %s", short(e))
 				got = append(got, short(e))
 			}
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("events\n got %q\nwant %q", got, tc.want)
-			}
-			if s := levels(b, Buy); s != tc.bids {
-				t.Errorf("bids %q, want %q", s, tc.bids)
-			}
-			if s := levels(b, Sell); s != tc.asks {
-				t.Errorf("asks %q, want %q", s, tc.asks)
-			}
-			if err := b.CheckInvariants(); err != nil {
-				t.Error(err)
-			}
+			assert.Equal(t, tc.want, got, "events")
+			assert.Equal(t, tc.bids, levels(b, Buy), "bids")
+			assert.Equal(t, tc.asks, levels(b, Sell), "asks")
+			assert.NoError(t, b.CheckInvariants())
 		})
 	}
 }
@@ -220,47 +213,37 @@ func TestQueuePriority(t *testing.T) {
 		c.Seq = uint64(i + 1)
 		out = b.Apply(c, out[:0])
 	}
-	if got := b.QueueIDs(Buy, 100); !slices.Equal(got, []string{"a", "b", "c"}) {
-		t.Fatalf("queue %v, want [a b c]", got)
-	}
+	require.Equal(t, []string{"a", "b", "c"}, b.QueueIDs(Buy, 100), "queue after the modifications")
 	b.Apply(Command{Op: OpModify, Seq: 9, ID: "a", Qty: 5}, out[:0])
-	if got := b.QueueIDs(Buy, 100); !slices.Equal(got, []string{"b", "c", "a"}) {
-		t.Fatalf("queue %v, want [b c a]", got)
-	}
+	require.Equal(t, []string{"b", "c", "a"}, b.QueueIDs(Buy, 100), "queue after a's increase")
 }
 
 func TestQueries(t *testing.T) {
 	b := mustBook(t)
-	if _, ok := b.BestBid(); ok {
-		t.Fatal("best bid of an empty book")
-	}
+	_, ok := b.BestBid()
+	require.False(t, ok, "best bid of an empty book")
 	var out []Event
 	for i, c := range []Command{buy("a", "x", 100, 5), buy("b", "y", 100, 2), buy("c", "y", 98, 1), buy("d", "y", 95, 1),
 		sell("e", "z", 103, 4), sell("f", "z", 105, 1)} {
 		c.Seq = uint64(i + 1)
 		out = b.Apply(c, out[:0])
 	}
-	if l, ok := b.BestBid(); !ok || l != (Level{Price: 100, Qty: 7, Orders: 2}) {
-		t.Fatalf("best bid %+v %v", l, ok)
-	}
-	if l, ok := b.BestAsk(); !ok || l != (Level{Price: 103, Qty: 4, Orders: 1}) {
-		t.Fatalf("best ask %+v %v", l, ok)
-	}
-	if q := b.QtyAt(Buy, 98); q != 1 {
-		t.Fatalf("qty at 98: %d", q)
-	}
-	if q := b.QtyAt(Buy, 99); q != 0 {
-		t.Fatalf("qty at 99: %d", q)
-	}
-	if got := b.Depth(Buy, 2, nil); !slices.Equal(got, []Level{{100, 7, 2}, {98, 1, 1}}) {
-		t.Fatalf("top 2 bids %+v", got)
-	}
-	if o, ok := b.Order("b"); !ok || o.Qty != 2 || o.Account != "y" || o.Price != 100 {
-		t.Fatalf("order b %+v %v", o, ok)
-	}
-	if b.Len() != 6 || b.LastSeq() != 6 {
-		t.Fatalf("len %d last seq %d", b.Len(), b.LastSeq())
-	}
+	l, ok := b.BestBid()
+	require.True(t, ok, "best bid")
+	require.Equal(t, Level{Price: 100, Qty: 7, Orders: 2}, l, "best bid")
+	l, ok = b.BestAsk()
+	require.True(t, ok, "best ask")
+	require.Equal(t, Level{Price: 103, Qty: 4, Orders: 1}, l, "best ask")
+	require.Equal(t, int64(1), b.QtyAt(Buy, 98), "qty at 98")
+	require.Equal(t, int64(0), b.QtyAt(Buy, 99), "qty at 99")
+	require.Equal(t, []Level{{100, 7, 2}, {98, 1, 1}}, b.Depth(Buy, 2, nil), "top 2 bids")
+	o, ok := b.Order("b")
+	require.True(t, ok, "order b")
+	require.Equal(t, int64(2), o.Qty, "order b qty")
+	require.Equal(t, "y", o.Account, "order b account")
+	require.Equal(t, int64(100), o.Price, "order b price")
+	require.Equal(t, 6, b.Len(), "len")
+	require.Equal(t, uint64(6), b.LastSeq(), "last seq")
 }
 
 func TestNewBookValidates(t *testing.T) {
@@ -272,17 +255,14 @@ func TestNewBookValidates(t *testing.T) {
 		{Symbol: "X", TickSize: "0.01", LotSize: "1", MinPrice: 10, MaxPrice: 5},
 		{Symbol: "X", TickSize: "0.01", LotSize: "1", MinQty: -1},
 	} {
-		if _, err := NewBook(m); err == nil {
-			t.Errorf("NewBook(%+v) accepted", m)
-		}
+		_, err := NewBook(m)
+		assert.Error(t, err, "NewBook(%+v) accepted", m)
 	}
 }
 
 func TestMarketDecimals(t *testing.T) {
 	b, err := NewBook(Market{Symbol: "X", TickSize: "0.05", LotSize: "0.001", MaxPrice: 100000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	m := b.Market()
 	for _, tc := range []struct {
 		in    string
@@ -292,33 +272,25 @@ func TestMarketDecimals(t *testing.T) {
 		{"100.05", 2001, ""}, {"100.1", 2002, ""}, {"100.07", 0, ReasonTickSize}, {"100.001", 0, ReasonTickSize},
 		{"0", 0, ReasonInvalidPrice}, {"x", 0, ReasonInvalidPrice}, {"5000.05", 0, ReasonPriceOutOfRange},
 	} {
-		if v, r := m.ParsePrice(tc.in); v != tc.ticks || r != tc.r {
-			t.Errorf("ParsePrice(%q) = %d %q, want %d %q", tc.in, v, r, tc.ticks, tc.r)
-		}
+		v, r := m.ParsePrice(tc.in)
+		assert.Equal(t, tc.ticks, v, "ParsePrice(%q) ticks", tc.in)
+		assert.Equal(t, tc.r, r, "ParsePrice(%q) reason", tc.in)
 	}
-	if s := string(m.AppendPrice(nil, 2001)); s != "100.05" {
-		t.Errorf("AppendPrice = %s", s)
-	}
-	if v, r := m.ParseQty("1.5"); v != 1500 || r != "" {
-		t.Errorf("ParseQty(1.5) = %d %q", v, r)
-	}
-	if s := string(m.AppendQty(nil, 1500)); s != "1.500" {
-		t.Errorf("AppendQty = %s", s)
-	}
+	assert.Equal(t, "100.05", string(m.AppendPrice(nil, 2001)), "AppendPrice")
+	v, r := m.ParseQty("1.5")
+	assert.Equal(t, int64(1500), v, "ParseQty(1.5) lots")
+	assert.Empty(t, r, "ParseQty(1.5) reason")
+	assert.Equal(t, "1.500", string(m.AppendQty(nil, 1500)), "AppendQty")
 	raw := Market{Symbol: "X", TickSize: "0.05", LotSize: "0.001"}
-	if _, r := raw.ParsePrice("1.05"); r != ReasonInvalidPrice {
-		t.Errorf("ParsePrice on an unnormalized market: %q", r)
-	}
+	_, r = raw.ParsePrice("1.05")
+	assert.Equal(t, ReasonInvalidPrice, r, "ParsePrice on an unnormalized market")
 	norm, err := raw.Normalized()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v, r := norm.ParsePrice("1.05"); v != 21 || r != "" {
-		t.Errorf("ParsePrice on a normalized market = %d %q", v, r)
-	}
-	if _, err := (Market{Symbol: "X", TickSize: "0"}).Normalized(); err == nil {
-		t.Error("Normalized accepted a zero tick")
-	}
+	require.NoError(t, err)
+	v, r = norm.ParsePrice("1.05")
+	assert.Equal(t, int64(21), v, "ParsePrice on a normalized market: ticks")
+	assert.Empty(t, r, "ParsePrice on a normalized market: reason")
+	_, err = (Market{Symbol: "X", TickSize: "0"}).Normalized()
+	assert.Error(t, err, "Normalized accepted a zero tick")
 }
 
 func TestRestoreRejectsBadSnapshots(t *testing.T) {
@@ -329,18 +301,15 @@ func TestRestoreRejectsBadSnapshots(t *testing.T) {
 		out = b.Apply(c, out[:0])
 	}
 	good := b.AppendSnapshot(nil)
-	if _, err := RestoreBytes(good); err != nil {
-		t.Fatal(err)
-	}
+	_, err := RestoreBytes(good)
+	require.NoError(t, err)
 	for i := range good {
-		if _, err := RestoreBytes(good[:i]); err == nil {
-			t.Fatalf("truncated snapshot of %d bytes restored", i)
-		}
+		_, err := RestoreBytes(good[:i])
+		require.Error(t, err, "truncated snapshot of %d bytes restored", i)
 		bad := slices.Clone(good)
 		bad[i] ^= 0x40
-		if _, err := RestoreBytes(bad); err == nil {
-			t.Fatalf("snapshot with byte %d flipped restored", i)
-		}
+		_, err = RestoreBytes(bad)
+		require.Error(t, err, "snapshot with byte %d flipped restored", i)
 	}
 }
 
@@ -361,10 +330,6 @@ func TestApplyAllocatesNothing(t *testing.T) {
 		}
 	}
 	cycle()
-	if allocs := testing.AllocsPerRun(200, cycle); allocs != 0 {
-		t.Fatalf("%.1f allocations per cycle", allocs)
-	}
-	if b.Len() != 0 {
-		t.Fatalf("cycle leaves %d orders", b.Len())
-	}
+	require.Zero(t, testing.AllocsPerRun(200, cycle), "allocations per cycle")
+	require.Zero(t, b.Len(), "orders left by a cycle")
 }

@@ -25,9 +25,7 @@ var (
 func TestDifferential(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
 		b, err := NewBook(testMarket())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		ref := newRefBook(b)
 		h := newHarness(b)
 		rng := rand.New(rand.NewPCG(seed, 7))
@@ -36,16 +34,15 @@ func TestDifferential(t *testing.T) {
 			c := randomCommand(rng, uint64(i))
 			want := ref.apply(c)
 			got, err := h.apply(c)
+			// Cheap checks first: the messages are built only on a failure.
 			if err != nil {
-				t.Fatalf("seed %d command %d %+v: %v", seed, i, c, err)
+				require.NoError(t, err, "seed %d command %d %+v", seed, i, c)
 			}
 			if !slices.Equal(got, want) {
-				t.Fatalf("seed %d command %d %+v:\n got %+v\nwant %+v", seed, i, c, got, want)
+				require.Equal(t, want, got, "seed %d command %d %+v", seed, i, c)
 			}
 		}
-		if b.Len() != len(ref.orders) {
-			t.Fatalf("seed %d: %d resting orders, reference %d", seed, b.Len(), len(ref.orders))
-		}
+		require.Equal(t, len(ref.orders), b.Len(), "seed %d: resting orders against the reference", seed)
 	}
 }
 
@@ -54,9 +51,7 @@ func TestDifferential(t *testing.T) {
 func TestDifferentialDeep(t *testing.T) {
 	m := Market{Symbol: "WIDE", TickSize: "1", LotSize: "1", MinPrice: 90, MaxPrice: 4000, MaxQty: 50}
 	b, err := NewBook(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ref := newRefBook(b)
 	h := newHarness(b)
 	rng := rand.New(rand.NewPCG(11, 12))
@@ -77,16 +72,14 @@ func TestDifferentialDeep(t *testing.T) {
 		want := ref.apply(c)
 		got, err := h.apply(c)
 		if err != nil {
-			t.Fatalf("command %d %+v: %v", i, c, err)
+			require.NoError(t, err, "command %d %+v", i, c)
 		}
 		if !slices.Equal(got, want) {
-			t.Fatalf("command %d %+v:\n got %+v\nwant %+v", i, c, got, want)
+			require.Equal(t, want, got, "command %d %+v", i, c)
 		}
 		maxLevels = max(maxLevels, len(b.Depth(Buy, 0, nil)))
 	}
-	if maxLevels < 300 {
-		t.Fatalf("book only reached %d bid levels; the test no longer exercises deep books", maxLevels)
-	}
+	require.GreaterOrEqual(t, maxLevels, 300, "bid levels reached; below 300 the test no longer exercises deep books")
 }
 
 // TestSnapshotRestoreContinues snapshots after every k-th command, restores, feeds the rest to
@@ -102,36 +95,22 @@ func TestSnapshotRestoreContinues(t *testing.T) {
 		b := mustBook(t)
 		head := run(t, b, cmds[:k])
 		var snap bytes.Buffer
-		if err := b.Snapshot(&snap); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, b.Snapshot(&snap))
 		again := b.AppendSnapshot(nil)
-		if !bytes.Equal(snap.Bytes(), again) {
-			t.Fatal("two snapshots of one book differ")
-		}
+		require.Equal(t, again, snap.Bytes(), "two snapshots of one book differ")
 		r, err := Restore(&snap)
-		if err != nil {
-			t.Fatalf("restore after %d: %v", k, err)
-		}
-		if r.LastSeq() != uint64(k) {
-			t.Fatalf("restored LastSeq %d, want %d", r.LastSeq(), k)
-		}
-		if !bytes.Equal(r.AppendSnapshot(nil), again) {
-			t.Fatalf("snapshot of the restored book differs after %d", k)
-		}
+		require.NoError(t, err, "restore after %d", k)
+		require.Equal(t, uint64(k), r.LastSeq(), "restored LastSeq")
+		require.Equal(t, again, r.AppendSnapshot(nil), "snapshot of the restored book differs after %d", k)
 		tail := run(t, r, cmds[k:])
-		if !slices.Equal(append(head, tail...), full) {
-			t.Fatalf("events after restore at %d differ from the uninterrupted run", k)
-		}
+		require.Equal(t, full, append(head, tail...), "events after restore at %d differ from the uninterrupted run", k)
 	}
 }
 
 func mustBook(t testing.TB) *Book {
 	t.Helper()
 	b, err := NewBook(testMarket())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return b
 }
 
@@ -164,8 +143,12 @@ func TestDifferentialRegimes(t *testing.T) {
 			for i, c := range append(slices.Clip(f.Warmup), f.Commands...) {
 				want := ref.apply(c)
 				got, err := h.apply(c)
-				require.NoError(t, err, "command %d %+v", i, c)
-				require.Equal(t, want, got, "command %d %+v", i, c)
+				if err != nil {
+					require.NoError(t, err, "command %d %+v", i, c)
+				}
+				if !slices.Equal(got, want) {
+					require.Equal(t, want, got, "command %d %+v", i, c)
+				}
 				if got[0].Type == EvRejected {
 					rejected++
 				}
@@ -202,8 +185,12 @@ func TestDifferentialWide(t *testing.T) {
 		}
 		want := ref.apply(c)
 		got, err := h.apply(c)
-		require.NoError(t, err, "command %d %+v", i, c)
-		require.Equal(t, want, got, "command %d %+v", i, c)
+		if err != nil {
+			require.NoError(t, err, "command %d %+v", i, c)
+		}
+		if !slices.Equal(got, want) {
+			require.Equal(t, want, got, "command %d %+v", i, c)
+		}
 	}
 	assert.Equal(t, len(ref.orders), b.Len())
 	assert.Positive(t, b.Recentres(), "the window never moved: the test no longer exercises the fallback")

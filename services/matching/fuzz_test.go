@@ -1,9 +1,10 @@
 package matching_test
 
 import (
-	"bytes"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	. "github.com/cantondex/platform/services/matching"
 )
@@ -30,26 +31,23 @@ func FuzzBook(f *testing.F) {
 			c := commandFromBytes(data[i:i+8], uint64(i/8+1))
 			want := ref.apply(c)
 			got, err := h.apply(c)
+			// Cheap checks first: the messages are built only on a failure.
 			if err != nil {
-				t.Fatalf("command %d %+v: %v", i/8+1, c, err)
+				require.NoError(t, err, "command %d %+v", i/8+1, c)
 			}
 			if len(got) != len(want) {
-				t.Fatalf("command %d %+v:\n got %+v\nwant %+v", i/8+1, c, got, want)
+				require.Equal(t, want, got, "command %d %+v: event count", i/8+1, c)
 			}
 			for j := range got {
 				if got[j] != want[j] {
-					t.Fatalf("command %d %+v event %d:\n got %+v\nwant %+v", i/8+1, c, j, got[j], want[j])
+					require.Equal(t, want[j], got[j], "command %d %+v event %d", i/8+1, c, j)
 				}
 			}
 		}
 		snap := b.AppendSnapshot(nil)
 		r, err := RestoreBytes(snap)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(r.AppendSnapshot(nil), snap) {
-			t.Fatal("snapshot round trip changed the book")
-		}
+		require.NoError(t, err)
+		require.Equal(t, snap, r.AppendSnapshot(nil), "snapshot round trip changed the book")
 	})
 }
 

@@ -1,8 +1,10 @@
 package flow
 
 import (
-	"slices"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/services/matching"
 )
@@ -17,35 +19,29 @@ func testConfig(seed uint64) Config {
 // the book stays near its target depth.
 func TestGenerateReplays(t *testing.T) {
 	f, err := Generate(testConfig(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, _ := Generate(testConfig(1))
-	if !slices.Equal(f.Commands, g.Commands) || !slices.Equal(f.Warmup, g.Warmup) {
-		t.Fatal("same seed, different flows")
-	}
-	if h, _ := Generate(testConfig(2)); slices.Equal(f.Commands, h.Commands) {
-		t.Fatal("different seeds, same flow")
-	}
+	require.NoError(t, err)
+	g, err := Generate(testConfig(1))
+	require.NoError(t, err)
+	require.Equal(t, f.Commands, g.Commands, "same seed, different commands")
+	require.Equal(t, f.Warmup, g.Warmup, "same seed, different warm-ups")
+	h, err := Generate(testConfig(2))
+	require.NoError(t, err)
+	require.NotEqual(t, f.Commands, h.Commands, "different seeds, same flow")
 	book, err := matching.NewBook(testConfig(1).Market)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var out []matching.Event
 	for _, c := range f.Warmup {
 		out = book.Apply(c, out[:0])
 	}
-	if book.Len() != 500 {
-		t.Fatalf("warm-up book holds %d orders, want 500", book.Len())
-	}
+	require.Equal(t, 500, book.Len(), "orders in the warm-up book")
 	counts := map[matching.Op]int{}
 	trades := 0
 	for _, c := range f.Commands {
 		counts[c.Op]++
 		out = book.Apply(c, out[:0])
 		for _, e := range out {
-			if e.Type == matching.EvRejected {
-				t.Fatalf("command %+v rejected: %s", c, e.Reason)
+			if e.Type == matching.EvRejected { // the message is built only on a failure
+				require.Failf(t, "command rejected", "command %+v rejected: %s", c, e.Reason)
 			}
 			if e.Type == matching.EvTrade {
 				trades++
@@ -53,16 +49,13 @@ func TestGenerateReplays(t *testing.T) {
 		}
 	}
 	n := float64(len(f.Commands))
-	if share := float64(counts[matching.OpModify]) / n; share < 0.78 || share > 0.86 {
-		t.Errorf("modify share %.2f, want about 0.82", share)
-	}
-	if share := float64(counts[matching.OpCancel]) / n; share < 0.04 || share > 0.08 {
-		t.Errorf("cancel share %.2f, want about 0.06", share)
-	}
-	if trades < len(f.Commands)/100 {
-		t.Errorf("only %d trades in %d commands", trades, len(f.Commands))
-	}
-	if l := book.Len(); l < 250 || l > 1000 {
-		t.Errorf("book drifted to %d orders from 500", l)
-	}
+	modifies := float64(counts[matching.OpModify]) / n
+	assert.GreaterOrEqual(t, modifies, 0.78, "modify share, want about 0.82")
+	assert.LessOrEqual(t, modifies, 0.86, "modify share, want about 0.82")
+	cancels := float64(counts[matching.OpCancel]) / n
+	assert.GreaterOrEqual(t, cancels, 0.04, "cancel share, want about 0.06")
+	assert.LessOrEqual(t, cancels, 0.08, "cancel share, want about 0.06")
+	assert.GreaterOrEqual(t, trades, len(f.Commands)/100, "trades in %d commands", len(f.Commands))
+	assert.GreaterOrEqual(t, book.Len(), 250, "book drifted from 500 orders")
+	assert.LessOrEqual(t, book.Len(), 1000, "book drifted from 500 orders")
 }

@@ -34,7 +34,10 @@ func replay(t *testing.T, f Flow, m matching.Market, minDist float64, regime boo
 		}
 		switch c.Op {
 		case matching.OpNew:
-			require.True(t, !regime || c.Qty >= 1 && c.Qty <= 100, "qty %d", c.Qty)
+			if regime {
+				require.GreaterOrEqual(t, c.Qty, int64(1), "order qty")
+				require.LessOrEqual(t, c.Qty, int64(100), "order qty")
+			}
 			if c.TIF == matching.IOC {
 				s.iocs++
 				continue

@@ -6,19 +6,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/services/matching"
 )
 
 func newTestReplayer(t testing.TB) *Replayer {
 	t.Helper()
 	ms, err := ParseMarkets(DefaultMarkets + ",ETH-USD:0.05:0.001")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r, err := NewReplayer(ms)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return r
 }
 
@@ -45,28 +44,24 @@ func FuzzDecode(f *testing.F) {
 			seq := uint64(i + 1)
 			_, decErr := Decode(line)
 			out := r.Line(seq, line)
-			if len(out) == 0 || out[len(out)-1] != '\n' {
-				t.Fatalf("line %d: output %q does not end in a newline", seq, out)
-			}
+			require.True(t, bytes.HasSuffix(out, []byte("\n")), "line %d: output %q does not end in a newline", seq, out)
 			events := bytes.Split(bytes.TrimSuffix(out, []byte("\n")), []byte("\n"))
 			for _, l := range events {
 				var ev map[string]any
-				if err := json.Unmarshal(l, &ev); err != nil {
-					t.Fatalf("event %q is not JSON: %v", l, err)
-				}
-				if ev["seq"] != float64(seq) {
-					t.Fatalf("event %q lacks seq %d", l, seq)
-				}
+				require.NoError(t, json.Unmarshal(l, &ev), "event %q is not JSON", l)
+				require.Equal(t, float64(seq), ev["seq"], "seq of event %q", l)
 			}
-			if decErr != nil && (len(events) != 1 || !bytes.Contains(events[0], []byte(`"reason":"malformed"`)) || !bytes.Contains(events[0], []byte(`"line":`))) {
-				t.Fatalf("malformed line gave %q", out)
+			if decErr != nil {
+				require.Len(t, events, 1, "malformed line gave %q", out)
+				require.Contains(t, string(events[0]), `"reason":"malformed"`, "malformed line gave %q", out)
+				require.Contains(t, string(events[0]), `"line":`, "malformed line gave %q", out)
 			}
 			for _, sym := range []string{"BTC-USD", "ETH-USD"} {
 				b := r.Book(sym)
 				bid, okb := b.BestBid()
 				ask, oka := b.BestAsk()
-				if okb && oka && bid.Price >= ask.Price {
-					t.Fatalf("%s crossed", sym)
+				if okb && oka {
+					require.Less(t, bid.Price, ask.Price, "%s crossed: best bid against best ask", sym)
 				}
 			}
 		}
@@ -77,13 +72,9 @@ func replay(t *testing.T, journal string, book bool) string {
 	t.Helper()
 	r := newTestReplayer(t)
 	var out bytes.Buffer
-	if err := r.Run(strings.NewReader(journal), &out); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, r.Run(strings.NewReader(journal), &out))
 	if book {
-		if err := r.WriteBooks(&out); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, r.WriteBooks(&out))
 	}
 	return out.String()
 }
@@ -126,22 +117,19 @@ func TestReplayGolden(t *testing.T) {
 		`{"type":"book","market":"ETH-USD","seq":13,"bids":[],"asks":[]}`,
 	}, "\n") + "\n"
 	got := replay(t, journal, true)
-	if got != want {
-		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
-	}
-	if again := replay(t, journal, true); again != got {
-		t.Fatal("second replay of the same journal differs")
-	}
+	require.Equal(t, want, got)
+	require.Equal(t, got, replay(t, journal, true), "second replay of the same journal differs")
 }
 
 func TestReplayLongLineAndNoTrailingNewline(t *testing.T) {
 	long := `{"op":"cancel","id":"` + strings.Repeat("x", MaxLine) + `"}`
 	got := replay(t, long+"\n"+`{"op":"cancel","id":"z"}`, false)
 	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
-	if len(lines) != 2 || !strings.Contains(lines[0], `"line":1`) || !strings.Contains(lines[0], "longer than") ||
-		!strings.Contains(lines[1], `"seq":2`) || !strings.Contains(lines[1], "unknown_order") {
-		t.Fatalf("got %q", got)
-	}
+	require.Len(t, lines, 2, "got %q", got)
+	require.Contains(t, lines[0], `"line":1`)
+	require.Contains(t, lines[0], "longer than")
+	require.Contains(t, lines[1], `"seq":2`)
+	require.Contains(t, lines[1], "unknown_order")
 }
 
 func TestCommandReasons(t *testing.T) {
@@ -167,11 +155,8 @@ func TestCommandReasons(t *testing.T) {
 		{`{"op":"modify","id":"x"}`, ""},
 	} {
 		w, err := Decode([]byte(tc.line))
-		if err != nil {
-			t.Fatalf("%s: %v", tc.line, err)
-		}
-		if _, got := w.Command(m, 1); got != tc.want {
-			t.Errorf("%s: reason %q, want %q", tc.line, got, tc.want)
-		}
+		require.NoError(t, err, tc.line)
+		_, got := w.Command(m, 1)
+		assert.Equal(t, tc.want, got, "reason of %s", tc.line)
 	}
 }
