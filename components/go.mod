@@ -100,6 +100,7 @@ require (
 	go.opentelemetry.io/proto/otlp v1.10.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/exp v0.0.0-20240719175910-8a7402abbf56 // indirect
 	golang.org/x/mod v0.41.0 // indirect
@@ -118,6 +119,9 @@ require (
 	lukechampine.com/frand v1.5.1 // indirect
 )
 
-require github.com/cantondex/platform/services v0.0.0
+require (
+	github.com/cantondex/platform/services v0.0.0
+	github.com/stretchr/testify v1.12.1
+)
 
 replace github.com/cantondex/platform/services => ../services

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/services/risk"
 	"github.com/cantondex/platform/services/trading"
 )
@@ -35,12 +37,11 @@ func TestMonitorAlertsOnExposure(t *testing.T) {
 	s := trading.Settlement{ID: "BTC-USD:7", Market: "BTC-USD", Trades: []trading.Trade{
 		{ID: "BTC-USD:7:1", Market: "BTC-USD", Price: 40_000_00, Quantity: 1, MakerAccount: "minnow", TakerAccount: "whale"},
 	}}
-	if err := m.Handle(context.Background(), []trading.Settlement{s, s}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, m.Handle(context.Background(), []trading.Settlement{s, s}))
 	// 3 BTC at 40,000 = 120,000 USD: over the limit; 0.01 BTC is not. A repeated settlement
 	// raises the same alert id once per batch.
-	if len(pub.got) != 1 || pub.got[0].Account != "whale" || pub.got[0].Value != 120_000_000_000 || pub.got[0].ID != "exposure_limit:BTC-USD:7:whale" {
-		t.Fatalf("alerts %+v", pub.got)
-	}
+	require.Len(t, pub.got, 1, "alerts")
+	require.Equal(t, "whale", pub.got[0].Account, "alert account")
+	require.Equal(t, int64(120_000_000_000), pub.got[0].Value, "alert value")
+	require.Equal(t, "exposure_limit:BTC-USD:7:whale", pub.got[0].ID, "alert id")
 }
