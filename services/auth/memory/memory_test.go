@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/services/auth/authtest"
 	"github.com/cantondex/platform/services/auth/memory"
@@ -18,13 +18,13 @@ func TestNonces(t *testing.T) {
 	n := memory.NewNonces(func() time.Time { return now })
 	ctx := context.Background()
 	ok, err := n.Claim(ctx, "a", time.Minute)
-	assert.NoError(t, err)
-	assert.True(t, ok, "first claim refused")
+	require.NoError(t, err)
+	require.True(t, ok, "first claim refused")
 	ok, err = n.Claim(ctx, "a", time.Minute)
-	assert.NoError(t, err)
-	assert.False(t, ok, "second claim accepted")
+	require.NoError(t, err)
+	require.False(t, ok, "second claim accepted")
 	now = now.Add(time.Minute)
 	ok, err = n.Claim(ctx, "a", time.Minute)
-	assert.NoError(t, err)
-	assert.True(t, ok, "claim after expiry refused")
+	require.NoError(t, err)
+	require.True(t, ok, "claim after expiry refused")
 }
