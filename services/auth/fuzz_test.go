@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/services/auth"
 	"github.com/cantondex/platform/services/trading"
 )
@@ -17,13 +19,9 @@ func FuzzAuthenticate(f *testing.F) {
 	s := newService(f)
 	ctx := context.Background()
 	u, err := s.CreateUser(ctx, "fuzz@example.com", pw, auth.RoleTrader)
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	tok, err := s.Login(ctx, u.Email, pw, addr)
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	for _, seed := range []string{tok.AccessToken, "", "at1.", "at1..", "at1.e30.", tok.AccessToken + "=", strings.ToUpper(tok.AccessToken),
 		strings.Replace(tok.AccessToken, ".", "\n.", 1), tok.RefreshToken} {
 		f.Add(seed)
@@ -31,17 +29,12 @@ func FuzzAuthenticate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, token string) {
 		p, err := s.Authenticate(ctx, token)
 		if token == tok.AccessToken {
-			if err != nil || p.UserID != u.ID {
-				t.Fatalf("the genuine token: %+v %v", p, err)
-			}
+			require.NoError(t, err, "the genuine token")
+			require.Equal(t, u.ID, p.UserID, "the genuine token's user")
 			return
 		}
-		if err == nil {
-			t.Fatalf("authenticated %q as %+v", token, p)
-		}
-		if trading.ErrorCode(err) != trading.EUNAUTHORIZED {
-			t.Fatalf("%q: %v", token, err)
-		}
+		require.Error(t, err, "authenticated %q as %+v", token, p)
+		require.Equal(t, trading.EUNAUTHORIZED, trading.ErrorCode(err), "%q: %v", token, err)
 	})
 }
 
@@ -52,13 +45,9 @@ func FuzzSignatureHeaders(f *testing.F) {
 	s := newService(f)
 	ctx := context.Background()
 	u, err := s.CreateUser(ctx, "sig@example.com", pw, auth.RoleTrader)
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	k, err := s.CreateAPIKey(ctx, u.ID, "fuzz", []auth.Scope{auth.ScopeRead})
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	ts := strconv.FormatInt(s.clock.Now().Unix(), 10)
 	sig := auth.Sign(k.Secret, ts, "GET", "/api/v1/balances", nil)
 	f.Add(k.ID, ts, sig)
@@ -71,15 +60,12 @@ func FuzzSignatureHeaders(f *testing.F) {
 	f.Fuzz(func(t *testing.T, keyID, timestamp, signature string) {
 		_, err := s.VerifySigned(ctx, keyID, timestamp, signature, "GET", "/api/v1/balances", nil)
 		genuine := keyID == k.ID && timestamp == ts && strings.EqualFold(signature, sig)
-		switch {
-		case err == nil && !genuine:
-			t.Fatalf("accepted key %q timestamp %q signature %q", keyID, timestamp, signature)
-		case err == nil && used[strings.ToLower(signature)]:
-			t.Fatalf("accepted the signature twice (as %q)", signature)
-		case err == nil:
+		if err == nil {
+			require.True(t, genuine, "accepted key %q timestamp %q signature %q", keyID, timestamp, signature)
+			require.False(t, used[strings.ToLower(signature)], "accepted the signature twice (as %q)", signature)
 			used[strings.ToLower(signature)] = true
-		case trading.ErrorCode(err) != trading.EUNAUTHORIZED:
-			t.Fatalf("%q %q %q: %v", keyID, timestamp, signature, err)
+			return
 		}
+		require.Equal(t, trading.EUNAUTHORIZED, trading.ErrorCode(err), "%q %q %q: %v", keyID, timestamp, signature, err)
 	})
 }

@@ -236,7 +236,7 @@ func TestConcurrentGuessesStayWithinTheBudget(t *testing.T) {
 			case trading.ERATELIMIT:
 				throttled.Add(1)
 			default:
-				t.Errorf("guess %d: %v", i, err)
+				assert.Failf(t, "a guess neither checked nor throttled", "guess %d: %v", i, err)
 			}
 		}()
 	}

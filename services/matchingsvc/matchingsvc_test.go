@@ -8,9 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"reflect"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/services/kafka"
 	"github.com/cantondex/platform/services/matchingsvc"
@@ -69,64 +70,49 @@ func newService(store *memory.Store, pub matchingsvc.Publisher) *matchingsvc.Ser
 func TestRestartReplaysIdentically(t *testing.T) {
 	ctx := context.Background()
 	store := memory.New()
-	if _, err := store.CreateMarket(ctx, trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "0.01", LotSize: "0.0001"}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := store.CreateMarket(ctx, trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "0.01", LotSize: "0.0001"})
+	require.NoError(t, err)
 	msgs := commands(t, 1000)
 
 	// The reference: one uninterrupted run on a store of its own.
 	refStore := memory.New()
-	_, _ = refStore.CreateMarket(ctx, trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "0.01", LotSize: "0.0001"})
+	_, err = refStore.CreateMarket(ctx, trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "0.01", LotSize: "0.0001"})
+	require.NoError(t, err)
 	ref := &recorder{}
 	rs := newService(refStore, ref)
-	if _, err := rs.Assigned(ctx, "orders", 0); err != nil {
-		t.Fatal(err)
-	}
+	_, err = rs.Assigned(ctx, "orders", 0)
+	require.NoError(t, err)
 	for i := 0; i < len(msgs); i += 37 {
-		if err := rs.Handle(ctx, msgs[i:min(i+37, len(msgs))]); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, rs.Handle(ctx, msgs[i:min(i+37, len(msgs))]), "reference run, batch at %d", i)
 	}
 
 	// The crashing run: first 650 commands, snapshot at 600 or so, then a new instance.
 	got := &recorder{}
 	s1 := newService(store, got)
-	if _, err := s1.Assigned(ctx, "orders", 0); err != nil {
-		t.Fatal(err)
-	}
+	_, err = s1.Assigned(ctx, "orders", 0)
+	require.NoError(t, err)
 	for i := 0; i < 650; i += 50 {
-		if err := s1.Handle(ctx, msgs[i:i+50]); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, s1.Handle(ctx, msgs[i:i+50]), "crashing run, batch at %d", i)
 	}
 	s2 := newService(store, got)
 	from, err := s2.Assigned(ctx, "orders", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if from <= 0 || from > 650 {
-		t.Fatalf("replay from %d", from)
-	}
+	require.NoError(t, err)
+	require.Positive(t, from, "replay from")
+	require.LessOrEqual(t, from, int64(650), "replay from")
 	// A consumer without a committed offset starts at the beginning of the log: commands
 	// already in the snapshot are skipped, not applied twice.
-	if err := s2.Handle(ctx, msgs); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s2.Handle(ctx, msgs))
 	byID := map[string]trading.Execution{}
 	for _, x := range got.xs {
-		if prev, ok := byID[x.ID]; ok && !reflect.DeepEqual(prev, x) {
-			t.Fatalf("execution %s differs on replay:\n%+v\n%+v", x.ID, prev, x)
+		if prev, ok := byID[x.ID]; ok {
+			require.Equal(t, prev, x, "execution %s differs on replay", x.ID)
 		}
 		byID[x.ID] = x
 	}
-	if len(byID) != len(ref.xs) {
-		t.Fatalf("%d distinct executions, uninterrupted run had %d", len(byID), len(ref.xs))
-	}
+	require.Len(t, byID, len(ref.xs), "distinct executions against the uninterrupted run's")
 	dups := 0
 	for _, x := range ref.xs {
-		if !reflect.DeepEqual(byID[x.ID], x) {
-			t.Fatalf("execution %s differs from the uninterrupted run", x.ID)
-		}
+		require.Equal(t, x, byID[x.ID], "execution %s differs from the uninterrupted run", x.ID)
 	}
 	for _, m := range msgs {
 		var c trading.OrderCommand
@@ -135,37 +121,26 @@ func TestRestartReplaysIdentically(t *testing.T) {
 			dups++
 		}
 	}
-	if dups == 0 {
-		t.Fatal("no relayed duplicate was dropped: the test exercised nothing")
-	}
+	require.NotZero(t, dups, "no relayed duplicate was dropped: the test exercised nothing")
 }
 
 func TestPublishFailureRestartsFromSnapshot(t *testing.T) {
 	ctx := context.Background()
 	store := memory.New()
-	_, _ = store.CreateMarket(ctx, trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "0.01", LotSize: "0.0001"})
+	_, err := store.CreateMarket(ctx, trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "0.01", LotSize: "0.0001"})
+	require.NoError(t, err)
 	msgs := commands(t, 20)
 	pub := &recorder{fail: true}
 	s := newService(store, pub)
-	if _, err := s.Assigned(ctx, "orders", 0); err != nil {
-		t.Fatal(err)
-	}
-	err := s.Handle(ctx, msgs)
-	if !errors.Is(err, kafka.ErrRestart) {
-		t.Fatalf("publish failure gave %v, want a restart", err)
-	}
+	_, err = s.Assigned(ctx, "orders", 0)
+	require.NoError(t, err)
+	require.ErrorIs(t, s.Handle(ctx, msgs), kafka.ErrRestart, "a publish failure restarts")
 	// Without reassignment the partition's books are gone rather than ahead of the log.
 	pub.fail = false
-	if err := s.Handle(ctx, msgs); !errors.Is(err, kafka.ErrRestart) {
-		t.Fatalf("handling a dropped partition: %v", err)
-	}
-	if _, err := s.Assigned(ctx, "orders", 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Handle(ctx, msgs); err != nil {
-		t.Fatal(err)
-	}
-	if len(pub.xs) == 0 || pub.xs[0].Seq != 1 {
-		t.Fatalf("after restart published %d executions", len(pub.xs))
-	}
+	require.ErrorIs(t, s.Handle(ctx, msgs), kafka.ErrRestart, "handling a dropped partition")
+	_, err = s.Assigned(ctx, "orders", 0)
+	require.NoError(t, err)
+	require.NoError(t, s.Handle(ctx, msgs))
+	require.NotEmpty(t, pub.xs, "published after restart")
+	require.Equal(t, uint64(1), pub.xs[0].Seq, "first execution published after restart")
 }

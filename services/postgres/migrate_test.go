@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/services/ledger"
 	"github.com/cantondex/platform/services/postgres"
@@ -19,14 +20,10 @@ import (
 func TestMigrationKeepsEarlierState(t *testing.T) {
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, pgtest.NewURL(t, "migrate"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer pool.Close()
 	db := &postgres.DB{Pool: pool}
-	if err := db.MigrateTo(ctx, "0004_trades_time"); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, db.MigrateTo(ctx, "0004_trades_time"))
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, st := range []struct {
 		sql  string
@@ -39,33 +36,33 @@ func TestMigrationKeepsEarlierState(t *testing.T) {
 			('o2', '', 'alice', 'BTC-USD', 'buy', 'limit', 'GTC', false, 100, 1, 'open', 100, 'GTC', 'USD', true, $1, $1),
 			('o3', '', 'bob', 'BTC-USD', 'sell', 'limit', 'GTC', false, 100, 1, 'filled', 100, 'GTC', 'BTC', true, $1, $1)`, args: []any{at}},
 	} {
-		if _, err := pool.Exec(ctx, st.sql, st.args...); err != nil {
-			t.Fatalf("%s: %v", st.sql[:40], err)
-		}
+		_, err := pool.Exec(ctx, st.sql, st.args...)
+		require.NoError(t, err, st.sql[:40])
 	}
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, db.Migrate(ctx))
 	s := postgres.NewStore(db)
-	if b, err := s.Balance(ctx, "alice", "USD"); err != nil || b.Total != 1000 || b.Held != 300 || b.Available != 700 {
-		t.Fatalf("alice USD %+v %v, want total 1000 held 300", b, err)
-	}
-	if tot, err := s.Totals(ctx); err != nil || tot["USD"].Held != 300 || tot["USD"].OpenHeld != 300 || tot["USD"].Owners != 1000 {
-		t.Fatalf("totals %+v %v", tot, err)
-	}
-	if os, err := s.Unpublished(ctx, at.Add(time.Hour), 10); err != nil || len(os) != 1 || os[0].ID != "o1" {
-		t.Fatalf("unpublished %+v %v, want o1", os, err)
-	}
+	b, err := s.Balance(ctx, "alice", "USD")
+	require.NoError(t, err)
+	require.Equal(t, int64(1000), b.Total, "alice USD total")
+	require.Equal(t, int64(300), b.Held, "alice USD held")
+	require.Equal(t, int64(700), b.Available, "alice USD available")
+	tot, err := s.Totals(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(300), tot["USD"].Held, "USD held")
+	require.Equal(t, int64(300), tot["USD"].OpenHeld, "USD held by open orders")
+	require.Equal(t, int64(1000), tot["USD"].Owners, "USD owners' total")
+	os, err := s.Unpublished(ctx, at.Add(time.Hour), 10)
+	require.NoError(t, err)
+	require.Len(t, os, 1, "unpublished orders")
+	require.Equal(t, "o1", os[0].ID, "unpublished order")
 	for acct, want := range map[string]int{"alice": 2, "bob": 0} {
-		if st, err := s.PreTrade(ctx, acct, "BTC-USD"); err != nil || st.OpenOrders != want {
-			t.Fatalf("%s open orders %d %v, want %d", acct, st.OpenOrders, err, want)
-		}
+		st, err := s.PreTrade(ctx, acct, "BTC-USD")
+		require.NoError(t, err, acct)
+		require.Equal(t, want, st.OpenOrders, "%s open orders", acct)
 	}
 	// The funds the earlier holds took stay taken: 700 of 1000 are free.
-	if _, err := s.Apply(ctx, ledger.Reserve("o4", "alice", "USD", 701)); trading.ErrorCode(err) != trading.EINSUFFICIENT {
-		t.Fatalf("reserve beyond available: %v", err)
-	}
-	if _, err := s.Apply(ctx, ledger.Reserve("o4", "alice", "USD", 700)); err != nil {
-		t.Fatalf("reserve the available rest: %v", err)
-	}
+	_, err = s.Apply(ctx, ledger.Reserve("o4", "alice", "USD", 701))
+	require.Equal(t, trading.EINSUFFICIENT, trading.ErrorCode(err), "reserve beyond available: %v", err)
+	_, err = s.Apply(ctx, ledger.Reserve("o4", "alice", "USD", 700))
+	require.NoError(t, err, "reserve the available rest")
 }

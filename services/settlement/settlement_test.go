@@ -2,7 +2,6 @@ package settlement_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -28,21 +27,18 @@ func newFixture(t *testing.T) *fixture {
 	ctx := context.Background()
 	s := memory.New()
 	for _, a := range []trading.Asset{{Symbol: "BTC", Scale: 8}, {Symbol: "USD", Scale: 6}} {
-		if err := s.CreateAsset(ctx, a); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, s.CreateAsset(ctx, a))
 	}
-	if _, err := s.CreateMarket(ctx, mkt); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.CreateMarket(ctx, mkt)
+	require.NoError(t, err)
 	for _, d := range []struct {
 		acct, asset string
 		amt         int64
 	}{{"buyer", "USD", 1_000_000_000}, {"seller", "BTC", 100_000_000}} {
-		tr, _ := ledger.Deposit("d-"+d.acct, d.acct, d.asset, d.amt)
-		if _, err := s.Apply(ctx, tr); err != nil {
-			t.Fatal(err)
-		}
+		tr, err := ledger.Deposit("d-"+d.acct, d.acct, d.asset, d.amt)
+		require.NoError(t, err)
+		_, err = s.Apply(ctx, tr)
+		require.NoError(t, err)
 	}
 	return &fixture{t: t, store: s, svc: &settlement.Service{Store: s, Fees: settlement.Fees{MakerBps: 10, TakerBps: 20}}}
 }
@@ -56,9 +52,8 @@ func (f *fixture) order(id, acct string, side trading.Side, price, qty int64) {
 	}
 	o := trading.Order{ID: id, Account: acct, Market: mkt.Symbol, Side: side, Type: trading.Limit, Price: price, Quantity: qty,
 		Status: trading.StatusPending, BookPrice: price, BookTIF: trading.GTC, HoldAsset: asset}
-	if _, _, err := f.store.CreateOrder(context.Background(), o, ledger.Reserve(id, acct, asset, amount)); err != nil {
-		f.t.Fatal(err)
-	}
+	_, _, err := f.store.CreateOrder(context.Background(), o, ledger.Reserve(id, acct, asset, amount))
+	require.NoError(f.t, err)
 }
 
 // readsStore records the order ids each OrdersByID call asks for.
@@ -100,50 +95,44 @@ func TestSettlesTradesOnceAndReleasesHolds(t *testing.T) {
 	f.svc.Store = reads
 	// Delivered once, then again in full, then the tail again: the effect is the same.
 	for _, batch := range [][]trading.Execution{xs[:2], xs, xs[1:]} {
-		if err := f.svc.Handle(ctx, batch); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, f.svc.Handle(ctx, batch))
 	}
 	// Each batch reads each order it names once.
-	if len(reads.ids) == 0 || fmt.Sprint(reads.ids[0]) != "[s1 b1]" {
-		t.Errorf("orders read for the first batch: %q", reads.ids)
+	if assert.NotEmpty(t, reads.ids, "orders read") {
+		assert.Equal(t, []string{"s1", "b1"}, reads.ids[0], "orders read for the first batch")
 	}
 	for _, ids := range reads.ids {
-		if len(ids) != len(slices.Compact(slices.Sorted(slices.Values(ids)))) {
-			t.Errorf("an order read twice in one batch: %q", ids)
-		}
+		assert.Len(t, slices.Compact(slices.Sorted(slices.Values(ids))), len(ids), "an order read twice in one batch: %q", ids)
 	}
 	// Notional 0.01 BTC * 10,000 = 100 USD. Buyer (taker) pays 100 USD, gets 0.01 BTC less
 	// 20 bps; seller (maker) gets 100 USD less 10 bps. The buyer's hold (151.5 USD) is gone:
 	// 101 USD consumed or released by the fill, the rest released by the cancel.
-	if b := f.bal("buyer", "USD"); b.Total != 900_000_000 || b.Held != 0 {
-		t.Errorf("buyer USD %+v", b)
+	b := f.bal("buyer", "USD")
+	assert.Equal(t, int64(900_000_000), b.Total, "buyer USD total")
+	assert.Equal(t, int64(0), b.Held, "buyer USD held")
+	assert.Equal(t, int64(998_000), f.bal("buyer", "BTC").Total, "buyer BTC total")
+	assert.Equal(t, int64(99_900_000), f.bal("seller", "USD").Total, "seller USD total")
+	b = f.bal("seller", "BTC")
+	assert.Equal(t, int64(99_000_000), b.Total, "seller BTC total")
+	assert.Equal(t, int64(0), b.Held, "seller BTC held")
+	assert.Equal(t, int64(100_000), f.bal(ledger.Fees, "USD").Total, "fees USD total")
+	s1, err := f.store.Order(ctx, "seller", "s1")
+	require.NoError(t, err)
+	b1, err := f.store.Order(ctx, "buyer", "b1")
+	require.NoError(t, err)
+	assert.Equal(t, trading.StatusFilled, s1.Status, "s1 status")
+	assert.Equal(t, int64(100), s1.Filled, "s1 filled")
+	assert.Equal(t, trading.StatusCancelled, b1.Status, "b1 status")
+	assert.Equal(t, int64(100), b1.Filled, "b1 filled")
+	ps, err := f.store.Positions(ctx, "buyer")
+	require.NoError(t, err)
+	if assert.Len(t, ps, 1, "buyer positions") {
+		assert.Equal(t, int64(998_000), ps[0].Base, "buyer position base")
+		assert.Equal(t, int64(-100_000_000), ps[0].QuoteNet, "buyer position quote net")
 	}
-	if b := f.bal("buyer", "BTC"); b.Total != 998_000 {
-		t.Errorf("buyer BTC %+v", b)
-	}
-	if b := f.bal("seller", "USD"); b.Total != 99_900_000 {
-		t.Errorf("seller USD %+v", b)
-	}
-	if b := f.bal("seller", "BTC"); b.Total != 99_000_000 || b.Held != 0 {
-		t.Errorf("seller BTC %+v", b)
-	}
-	if b := f.bal(ledger.Fees, "USD"); b.Total != 100_000 {
-		t.Errorf("fees USD %+v", b)
-	}
-	s1, _ := f.store.Order(ctx, "seller", "s1")
-	b1, _ := f.store.Order(ctx, "buyer", "b1")
-	if s1.Status != trading.StatusFilled || s1.Filled != 100 || b1.Status != trading.StatusCancelled || b1.Filled != 100 {
-		t.Errorf("orders %+v / %+v", s1, b1)
-	}
-	ps, _ := f.store.Positions(ctx, "buyer")
-	if len(ps) != 1 || ps[0].Base != 998_000 || ps[0].QuoteNet != -100_000_000 {
-		t.Errorf("buyer positions %+v", ps)
-	}
-	p, _ := f.store.AccountTrades(ctx, "buyer", "", 10)
-	if len(p.Items) != 1 {
-		t.Errorf("buyer trades %+v", p.Items)
-	}
+	p, err := f.store.AccountTrades(ctx, "buyer", "", 10)
+	require.NoError(t, err)
+	assert.Len(t, p.Items, 1, "buyer trades")
 }
 
 func TestRejectedOrderReleasesHoldButRejectedCancelDoesNot(t *testing.T) {
@@ -159,17 +148,14 @@ func TestRejectedOrderReleasesHoldButRejectedCancelDoesNot(t *testing.T) {
 		{ID: "m:3", Market: mkt.Symbol, Seq: 3, Command: trading.OpCancel, OrderID: "b2",
 			Events: []trading.ExecEvent{{Type: trading.ExecRejected, OrderID: "b2", Reason: "unknown_order"}}},
 	}
-	if err := f.svc.Handle(ctx, xs); err != nil {
-		t.Fatal(err)
-	}
-	b1, _ := f.store.Order(ctx, "buyer", "b1")
-	b2, _ := f.store.Order(ctx, "buyer", "b2")
-	if b1.Status != trading.StatusRejected || b2.Status != trading.StatusOpen {
-		t.Fatalf("statuses %s %s", b1.Status, b2.Status)
-	}
-	if b := f.bal("buyer", "USD"); b.Held != 10_000_000 {
-		t.Fatalf("held %d, want only b2's 10 USD", b.Held)
-	}
+	require.NoError(t, f.svc.Handle(ctx, xs))
+	b1, err := f.store.Order(ctx, "buyer", "b1")
+	require.NoError(t, err)
+	b2, err := f.store.Order(ctx, "buyer", "b2")
+	require.NoError(t, err)
+	require.Equal(t, trading.StatusRejected, b1.Status, "b1 status")
+	require.Equal(t, trading.StatusOpen, b2.Status, "b2 status")
+	require.Equal(t, int64(10_000_000), f.bal("buyer", "USD").Held, "buyer USD held: only b2's 10 USD")
 }
 
 func TestTradeTransferSellerTakes(t *testing.T) {
@@ -178,23 +164,19 @@ func TestTradeTransferSellerTakes(t *testing.T) {
 	taker := trading.Order{ID: "t", Account: "bob"}
 	tr, buyer, seller, err := settlement.TradeTransfer(trading.Trade{ID: "x", Price: 9_900_00, Quantity: 10, TakerSide: trading.Sell},
 		maker, taker, mkt, u, settlement.Fees{MakerBps: 10, TakerBps: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ledger.Validate(tr); err != nil {
-		t.Fatalf("unbalanced: %v", err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, ledger.Validate(tr), "unbalanced")
 	// The buyer is the maker (10 bps in BTC); the seller the taker (20 bps in USD). The
 	// buyer's hold was taken at 10,000.00, so 10 lots consume 10,000.00*10 of it.
-	if buyer.Account != "alice" || buyer.Base != 100_000-100 || buyer.QuoteNet != -9_900_000 {
-		t.Errorf("buyer %+v", buyer)
-	}
-	if seller.Account != "bob" || seller.Base != -100_000 || seller.QuoteNet != 9_900_000-19_800 {
-		t.Errorf("seller %+v", seller)
-	}
-	if tr.Holds[0].Hold != "m" || tr.Holds[0].Amount != -10_000_000 {
-		t.Errorf("buyer hold op %+v", tr.Holds[0])
-	}
+	assert.Equal(t, "alice", buyer.Account, "buyer account")
+	assert.Equal(t, int64(100_000-100), buyer.Base, "buyer base")
+	assert.Equal(t, int64(-9_900_000), buyer.QuoteNet, "buyer quote net")
+	assert.Equal(t, "bob", seller.Account, "seller account")
+	assert.Equal(t, int64(-100_000), seller.Base, "seller base")
+	assert.Equal(t, int64(9_900_000-19_800), seller.QuoteNet, "seller quote net")
+	require.NotEmpty(t, tr.Holds, "hold ops")
+	assert.Equal(t, "m", tr.Holds[0].Hold, "buyer hold op's hold")
+	assert.Equal(t, int64(-10_000_000), tr.Holds[0].Amount, "buyer hold op's amount")
 }
 
 // Fees round toward the venue: the smallest trade pays one minor unit of fee, and a trade

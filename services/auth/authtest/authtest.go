@@ -111,6 +111,14 @@ func TestStore(t *testing.T, s auth.Store) {
 	_, err = s.RotateRefreshToken(ctx, "t9", rt("t10", ""), now)
 	wantCode(t, err, trading.EUNAUTHORIZED)
 	wantCode(t, s.RevokeRefreshToken(ctx, "unknown", now), trading.ENOTFOUND)
+	// A token of a session that logged out is merely invalid: it ends no other session.
+	require.NoError(t, s.CreateSession(ctx, sess("s6")))
+	require.NoError(t, s.CreateRefreshToken(ctx, rt("t11", "s6")))
+	_, err = s.RotateRefreshToken(ctx, "t8", rt("t12", ""), now)
+	wantCode(t, err, trading.EUNAUTHORIZED)
+	s6, err := s.Session(ctx, "s6")
+	require.NoError(t, err)
+	assert.True(t, s6.RevokedAt.IsZero(), "a logged-out token ended another session")
 
 	// Password change keeps one session; reset tokens are single-use and end every session.
 	for _, id := range []string{"k1", "k2"} {

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/services/auth/authtest"
 	"github.com/cantondex/platform/services/auth/memory"
 )
@@ -15,14 +17,14 @@ func TestNonces(t *testing.T) {
 	now := time.Unix(100, 0)
 	n := memory.NewNonces(func() time.Time { return now })
 	ctx := context.Background()
-	if ok, _ := n.Claim(ctx, "a", time.Minute); !ok {
-		t.Fatal("first claim refused")
-	}
-	if ok, _ := n.Claim(ctx, "a", time.Minute); ok {
-		t.Fatal("second claim accepted")
-	}
+	ok, err := n.Claim(ctx, "a", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok, "first claim refused")
+	ok, err = n.Claim(ctx, "a", time.Minute)
+	require.NoError(t, err)
+	require.False(t, ok, "second claim accepted")
 	now = now.Add(time.Minute)
-	if ok, _ := n.Claim(ctx, "a", time.Minute); !ok {
-		t.Fatal("claim after expiry refused")
-	}
+	ok, err = n.Claim(ctx, "a", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok, "claim after expiry refused")
 }

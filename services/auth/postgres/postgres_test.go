@@ -31,27 +31,20 @@ func testPool(t *testing.T, migrate func(*pgxpool.Pool)) *pgxpool.Pool {
 	}
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL unreachable at TEST_DATABASE_URL: %v", err)
-		}
+		require.Empty(t, os.Getenv("CI"), "PostgreSQL unreachable at TEST_DATABASE_URL: %v", err)
 		t.Skipf("PostgreSQL unreachable (set TEST_DATABASE_URL): %v", err)
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "cdx_auth_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+name)
+	require.NoError(t, err)
 	cfg, err := pgxpool.ParseConfig(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cfg.ConnConfig.Database = name
 	cfg.MaxConns = 40 // so that concurrent claims in the contract really run at once
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		pool.Close()
 		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
@@ -61,12 +54,8 @@ func testPool(t *testing.T, migrate func(*pgxpool.Pool)) *pgxpool.Pool {
 		migrate(pool)
 	}
 	db := &pgdb.DB{Pool: pool}
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatalf("second migrate: %v", err)
-	}
+	require.NoError(t, db.Migrate(ctx), "first migrate")
+	require.NoError(t, db.Migrate(ctx), "second migrate")
 	return pool
 }
 

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/services/trading"
 	"github.com/cantondex/platform/services/trading/tradingtest"
 )
@@ -31,18 +33,16 @@ func (m *slowMarkets) Market(ctx context.Context, symbol string) (trading.Market
 func TestCachedMarketRefreshesOnceWhileStale(t *testing.T) {
 	ctx := context.Background()
 	v := tradingtest.NewVenue(nil)
-	if _, err := v.CreateMarket(ctx, tradingtest.DemoMarket()); err != nil {
-		t.Fatal(err)
-	}
+	_, err := v.CreateMarket(ctx, tradingtest.DemoMarket())
+	require.NoError(t, err)
 	markets := &slowMarkets{MarketService: v, release: make(chan struct{})}
 	s := &Server{deps: Deps{Markets: markets}, refs: newRefCache()}
 	now := time.Unix(1_000_000, 0)
 	s.refs.now = func() time.Time { return now }
 
 	close(markets.release) // the first read answers at once
-	if _, _, err := s.cachedMarket(ctx, "BTC-USD"); err != nil {
-		t.Fatal(err)
-	}
+	_, _, err = s.cachedMarket(ctx, "BTC-USD")
+	require.NoError(t, err)
 	markets.release = make(chan struct{})
 	now = now.Add(refTTL) // stale: the next caller reads anew and blocks
 
@@ -64,32 +64,22 @@ func TestCachedMarketRefreshesOnceWhileStale(t *testing.T) {
 	for range 20 {
 		select {
 		case err := <-done:
-			if err != nil {
-				t.Fatalf("during the refresh: %v", err)
-			}
+			require.NoError(t, err, "during the refresh")
 		case <-time.After(5 * time.Second):
 			close(markets.release)
-			t.Fatalf("callers queued for the database while one refreshed (%d reads)", markets.reads.Load())
+			require.Failf(t, "callers queued for the database while one refreshed", "%d reads", markets.reads.Load())
 		}
 	}
-	if n := markets.reads.Load(); n != 2 {
-		t.Fatalf("%d market reads, want 2 (one per refresh)", n)
-	}
+	require.Equal(t, int32(2), markets.reads.Load(), "market reads: one per refresh")
 	close(markets.release)
-	if err := <-refreshed; err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, <-refreshed, "the refresh")
 
 	// A failed refresh leaves nothing stale behind: the next caller reads again.
 	now = now.Add(refTTL)
 	markets.fail.Store(true)
-	if _, _, err := s.cachedMarket(ctx, "BTC-USD"); trading.ErrorCode(err) != trading.EUNAVAILABLE {
-		t.Fatalf("failed refresh: %v", err)
-	}
-	if _, _, err := s.cachedMarket(ctx, "BTC-USD"); trading.ErrorCode(err) != trading.EUNAVAILABLE {
-		t.Fatalf("after a failed refresh: %v, want the read tried again", err)
-	}
-	if n := markets.reads.Load(); n != 4 {
-		t.Fatalf("%d market reads, want 4", n)
-	}
+	_, _, err = s.cachedMarket(ctx, "BTC-USD")
+	require.Equal(t, trading.EUNAVAILABLE, trading.ErrorCode(err), "failed refresh: %v", err)
+	_, _, err = s.cachedMarket(ctx, "BTC-USD")
+	require.Equal(t, trading.EUNAVAILABLE, trading.ErrorCode(err), "after a failed refresh: %v, want the read tried again", err)
+	require.Equal(t, int32(4), markets.reads.Load(), "market reads")
 }

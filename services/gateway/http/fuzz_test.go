@@ -3,9 +3,10 @@ package http
 import (
 	"bytes"
 	"encoding/json"
-	"reflect"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/services/trading"
 )
@@ -36,21 +37,14 @@ func FuzzDecode(f *testing.F) {
 			v := newV()
 			err := decodeJSON(body, v)
 			if err != nil {
-				if trading.ErrorCode(err) != trading.EINVALID {
-					t.Fatalf("%T: refusal %v is not invalid", v, err)
-				}
+				require.Equal(t, trading.EINVALID, trading.ErrorCode(err), "%T: refusal %v is not invalid", v, err)
 				continue
 			}
-			if !utf8.Valid(body) {
-				t.Fatalf("%T: accepted invalid UTF-8 %q", v, body)
-			}
+			require.True(t, utf8.Valid(body), "%T: accepted invalid UTF-8 %q", v, body)
 			w := newV()
-			if err := json.Unmarshal(body, w); err != nil || !reflect.DeepEqual(v, w) {
-				t.Fatalf("%T: accepted %q, which encoding/json reads as %+v (%v), not %+v", v, body, w, err, v)
-			}
-			if dup := duplicateKey(body); dup {
-				t.Fatalf("%T: accepted a duplicate key in %q", v, body)
-			}
+			require.NoError(t, json.Unmarshal(body, w), "%T: accepted %q, which encoding/json refuses", v, body)
+			require.Equal(t, w, v, "%T: accepted %q, which encoding/json reads differently", v, body)
+			require.False(t, duplicateKey(body), "%T: accepted a duplicate key in %q", v, body)
 		}
 	})
 }
