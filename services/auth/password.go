@@ -141,19 +141,6 @@ func (s *Service) hash(ctx context.Context, password string) (string, error) {
 	return h, err
 }
 
-// check checks password against encoded on the pool; an unknown user checks the dummy hash,
-// so that it costs the same and goes through the same bound.
-func (s *Service) check(ctx context.Context, encoded, password string) (bool, error) {
-	if encoded == "" {
-		encoded = s.dummy
-	}
-	var ok bool
-	if err := s.pool.do(ctx, func() { ok = checkPassword(encoded, password) }); err != nil {
-		return false, err
-	}
-	return ok, nil
-}
-
 //go:embed common_passwords.txt
 var commonPasswordList string
 

@@ -71,7 +71,7 @@ func NewRealDeps() (RealDeps, error) {
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = conn.Close(ctx)
 		_ = rdb.Close()
-		return RealDeps{}, fmt.Errorf("Redis %w at TEST_REDIS_URL: %v", ErrUnreachable, err)
+		return RealDeps{}, fmt.Errorf("redis %w at TEST_REDIS_URL: %v", ErrUnreachable, err)
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)

@@ -104,13 +104,6 @@ type credentials struct {
 	Password string `json:"password"`
 }
 
-type userJSON struct {
-	ID        string `json:"id"`
-	Email     string `json:"email"`
-	Role      string `json:"role"`
-	CreatedAt string `json:"created_at"`
-}
-
 type acceptedJSON struct {
 	Status string `json:"status"`
 }
