@@ -8,6 +8,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/components/mocks"
 	"github.com/cantondex/platform/infra/policy"
@@ -48,9 +50,7 @@ func fakeFoundation(ctx *pulumi.Context, s stacks.Settings) (*Foundation, error)
 func runDataTier(t *testing.T, stack string, src mapSource) *mocks.Recorder {
 	t.Helper()
 	s, err := stacks.Load(stack, "", src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	rec, err := mocks.Run(stack, mocks.Config{}, func(ctx *pulumi.Context) error {
 		f, err := fakeFoundation(ctx, s)
 		if err != nil {
@@ -58,9 +58,7 @@ func runDataTier(t *testing.T, stack string, src mapSource) *mocks.Recorder {
 		}
 		return dataTier(ctx, s, f)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return rec
 }
 
@@ -79,67 +77,47 @@ func checkDataTier(t *testing.T, rec *mocks.Recorder, env string, brokers int) {
 			replicas = append(replicas, r)
 		}
 	}
-	if len(primaries) != 3 || len(replicas) != 1 || len(dr) != 1 {
-		t.Fatalf("%d primaries, %d replicas, %d DR replicas; want 3, 1, 1", len(primaries), len(replicas), len(dr))
-	}
+	require.Len(t, primaries, 3, "primaries")
+	require.Len(t, replicas, 1, "read replicas")
+	require.Len(t, dr, 1, "DR replicas")
 	for _, p := range primaries {
-		if p.String("engine") != "postgres" || !strings.HasPrefix(p.String("engineVersion"), "15") {
-			t.Errorf("%s is %s %s", p.Name, p.String("engine"), p.String("engineVersion"))
-		}
+		assert.Equal(t, "postgres", p.String("engine"), "%s engine", p.Name)
+		assert.True(t, strings.HasPrefix(p.String("engineVersion"), "15"), "%s is postgres %s, want 15", p.Name, p.String("engineVersion"))
 	}
-	if dr[0].Provider == "" || !strings.Contains(dr[0].Provider, "pulumi:providers:aws::dr") {
-		t.Errorf("DR replica on provider %q, want the DR region's", dr[0].Provider)
-	}
-	if dr[0].String("replicateSourceDb") != "arn:aws:rds:us-east-1:123456789012:db:cdx-"+env+"-trading" {
-		t.Errorf("DR replica source %q", dr[0].String("replicateSourceDb"))
-	}
-	if replicas[0].String("replicateSourceDb") != "cdx-"+env+"-trading" {
-		t.Errorf("read replica source %q", replicas[0].String("replicateSourceDb"))
-	}
-	if n := len(rec.OfType("aws:rds/proxy:Proxy")); n != 1 {
-		t.Errorf("%d RDS proxies", n)
-	}
+	assert.Contains(t, dr[0].Provider, "pulumi:providers:aws::dr", "DR replica not on the DR region's provider")
+	assert.Equal(t, "arn:aws:rds:us-east-1:123456789012:db:cdx-"+env+"-trading", dr[0].String("replicateSourceDb"), "DR replica source")
+	assert.Equal(t, "cdx-"+env+"-trading", replicas[0].String("replicateSourceDb"), "read replica source")
+	assert.Len(t, rec.OfType("aws:rds/proxy:Proxy"), 1, "RDS proxies")
 	groups := rec.OfType("aws:elasticache/replicationGroup:ReplicationGroup")
-	if len(groups) != 1 || groups[0].Number("numNodeGroups")*(1+groups[0].Number("replicasPerNodeGroup")) != 3 {
-		t.Errorf("redis: %d groups %+v", len(groups), groups)
+	if assert.Len(t, groups, 1, "redis replication groups") {
+		assert.Equal(t, float64(3), groups[0].Number("numNodeGroups")*(1+groups[0].Number("replicasPerNodeGroup")), "redis nodes %+v", groups[0])
 	}
 	clusters := rec.OfType("aws:msk/cluster:Cluster")
-	if len(clusters) != 1 || clusters[0].Number("numberOfBrokerNodes") != float64(brokers) {
-		t.Fatalf("msk: %d clusters %+v", len(clusters), clusters)
-	}
-	if got := clusters[0].Strings("brokerNodeGroupInfo.clientSubnets"); len(got) != 3 {
-		t.Errorf("client subnets %v", got)
-	}
-	if jobs := rec.OfType("kubernetes:batch/v1:Job"); len(jobs) != 0 {
-		t.Errorf("%d topic Jobs: the topics are reconciled by services/cmd/kafka-topics", len(jobs))
-	}
+	require.Len(t, clusters, 1, "msk clusters")
+	require.Equal(t, float64(brokers), clusters[0].Number("numberOfBrokerNodes"), "msk brokers")
+	assert.Len(t, clusters[0].Strings("brokerNodeGroupInfo.clientSubnets"), 3, "msk client subnets")
+	assert.Empty(t, rec.OfType("kubernetes:batch/v1:Job"), "topic Jobs: the topics are reconciled by services/cmd/kafka-topics")
 	perm, ok := rec.Named("aws:iam/rolePolicy:RolePolicy", "cdx-"+env+"-kafka-topics-role-policy")
-	if !ok {
-		t.Fatal("no topic-admin role policy")
-	}
+	require.True(t, ok, "no topic-admin role policy")
 	for _, tp := range topics.All() {
-		if !strings.Contains(perm.String("policy"), "/"+tp.Name+`"`) {
-			t.Errorf("topic-admin policy does not name %s: %s", tp.Name, perm.String("policy"))
-		}
+		assert.Contains(t, perm.String("policy"), "/"+tp.Name+`"`, "topic-admin policy does not name %s", tp.Name)
 	}
 	trust, _ := rec.Named("aws:iam/role:Role", "cdx-"+env+"-kafka-topics-role")
-	if !strings.Contains(trust.String("assumeRolePolicy"), "system:serviceaccount:"+TopicAdminNamespace+":"+TopicAdminServiceAccount) {
-		t.Errorf("topic-admin role trust %s", trust.String("assumeRolePolicy"))
-	}
+	assert.Contains(t, trust.String("assumeRolePolicy"), "system:serviceaccount:"+TopicAdminNamespace+":"+TopicAdminServiceAccount, "topic-admin role trust")
 }
 
 func TestDataTierProd(t *testing.T) {
 	rec := runDataTier(t, "prod", mapSource{})
 	checkDataTier(t, rec, "prod", 6)
 	for _, r := range rec.OfType("aws:rds/instance:Instance") {
-		if r.String("replicateSourceDb") == "" && (!r.Bool("multiAz") || r.Number("backupRetentionPeriod") != 30 || !r.Bool("deletionProtection")) {
-			t.Errorf("prod primary %s: multiAz %v backups %v deletion protection %v", r.Name, r.Bool("multiAz"), r.Number("backupRetentionPeriod"), r.Bool("deletionProtection"))
+		if r.String("replicateSourceDb") == "" {
+			assert.True(t, r.Bool("multiAz"), "prod primary %s: multiAz", r.Name)
+			assert.Equal(t, float64(30), r.Number("backupRetentionPeriod"), "prod primary %s: backup retention", r.Name)
+			assert.True(t, r.Bool("deletionProtection"), "prod primary %s: deletion protection", r.Name)
 		}
 	}
 	p := &policy.Plan{Stack: "prod", Environment: "prod", Resources: rec.Resources()}
-	if v := policy.Violations(policy.Evaluate(p, policy.Rules())); len(v) != 0 {
-		t.Errorf("violations: %+v", v)
-	}
+	assert.Empty(t, policy.Violations(policy.Evaluate(p, policy.Rules())), "violations")
 	// The PQS instance is read-heavy, the Timescale one preloads timescaledb.
 	pg, _ := rec.Named("aws:rds/parameterGroup:ParameterGroup", "cdx-prod-timescale-params")
 	list, _ := pg.Input("parameters")
@@ -148,14 +126,11 @@ func TestDataTierProd(t *testing.T) {
 		m := p.(map[string]any)
 		found = found || m["name"] == "shared_preload_libraries" && strings.Contains(m["value"].(string), "timescaledb")
 	}
-	if !found {
-		t.Error("timescale parameter group does not preload timescaledb")
-	}
+	assert.True(t, found, "timescale parameter group does not preload timescaledb")
 	// Every service has its own Kafka policy.
 	for svc := range TopicAccess() {
-		if _, ok := rec.Named("aws:iam/policy:Policy", "cdx-prod-kafka-client-"+svc); !ok {
-			t.Errorf("no Kafka policy for %s", svc)
-		}
+		_, ok := rec.Named("aws:iam/policy:Policy", "cdx-prod-kafka-client-"+svc)
+		assert.True(t, ok, "no Kafka policy for %s", svc)
 	}
 }
 
@@ -163,35 +138,25 @@ func TestDataTierStaging(t *testing.T) {
 	rec := runDataTier(t, "staging", mapSource{"data": `{"streaming":{"topics":{"orders":{"partitions":6}}}}`})
 	checkDataTier(t, rec, "staging", 3)
 	p := &policy.Plan{Stack: "staging", Environment: "staging", Resources: rec.Resources()}
-	if v := policy.Violations(policy.Evaluate(p, policy.Rules())); len(v) != 0 {
-		t.Errorf("violations: %+v", v)
-	}
+	assert.Empty(t, policy.Violations(policy.Evaluate(p, policy.Rules())), "violations")
 	s, err := stacks.Load("staging", "", mapSource{"data": `{"streaming":{"topics":{"orders":{"partitions":6}}}}`})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	raw, err := TopicsJSON(s.Data.Streaming)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var ts []topics.Topic
-	if err := json.Unmarshal([]byte(raw), &ts); err != nil {
-		t.Fatal(err)
-	}
-	if len(ts) != len(topics.All()) || ts[0].Name != topics.Orders || ts[0].Partitions != 6 {
-		t.Errorf("staging topic list for kafka-topics does not carry the override: %s", raw)
+	require.NoError(t, json.Unmarshal([]byte(raw), &ts))
+	if assert.Len(t, ts, len(topics.All()), "staging topic list for kafka-topics: %s", raw) {
+		assert.Equal(t, topics.Orders, ts[0].Name, "staging topic list for kafka-topics: %s", raw)
+		assert.Equal(t, int32(6), ts[0].Partitions, "staging topic list for kafka-topics does not carry the override: %s", raw)
 	}
 }
 
 func TestDataTierWithoutFoundationIsSkipped(t *testing.T) {
 	s, err := stacks.Load("staging", "", mapSource{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	rec, err := mocks.Run("staging", mocks.Config{}, func(ctx *pulumi.Context) error {
 		return dataTier(ctx, s, &Foundation{Tags: s.Tags})
 	})
-	if err != nil || len(rec.Resources()) != 0 {
-		t.Fatalf("err %v, %d resources", err, len(rec.Resources()))
-	}
+	require.NoError(t, err)
+	require.Empty(t, rec.Resources(), "resources without a foundation")
 }

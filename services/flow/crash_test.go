@@ -19,6 +19,8 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/alicebob/miniredis/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/services/catalog"
 	"github.com/cantondex/platform/services/exchange"
@@ -125,20 +127,15 @@ func TestCrashSafetySIGKILL(t *testing.T) {
 	}
 	url := pgtest.NewURL(t, "sigkill")
 	db, err := postgres.Open(context.Background(), postgres.Options{URL: url, MaxConns: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer db.Close()
 	bin := t.TempDir()
 	build := exec.Command("go", "build", "-o", bin, "./cmd/matching-engine", "./cmd/settlement-coordinator")
 	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "build: %s", out)
 	logs, err := os.Create(filepath.Join(bin, "children.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer logs.Close()
 	t.Cleanup(func() {
 		if !t.Failed() {
@@ -178,8 +175,8 @@ func (b *binaries) process(t *testing.T, name string, cluster kafka.Cluster, red
 		cmd.Env = append(cmd.Env, extra...)
 		fmt.Fprintf(b.logs, "=== %s start %s\n", name, time.Now().Format("15:04:05.000"))
 		cmd.Stdout, cmd.Stderr = b.logs, b.logs
-		if err := cmd.Start(); err != nil {
-			t.Errorf("start %s: %v", name, err)
+		// start runs on the killer's goroutine too: assert, and leave the process down.
+		if err := cmd.Start(); !assert.NoError(t, err, "start %s", name) {
 			return func() {}
 		}
 		done := make(chan struct{})
@@ -198,15 +195,13 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 		opts = procs.deploy.brokerOptions(t)
 	}
 	broker, err := kafka.StartEmbedded("", opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer broker.Close()
 	cluster := broker.Cluster()
 	if procs != nil && procs.deploy != nil {
 		procs.deploy.createTopics(t, procs, cluster)
-	} else if err := kafka.EnsureTopics(ctx, cluster, topics.All()); err != nil {
-		t.Fatal(err)
+	} else {
+		require.NoError(t, kafka.EnsureTopics(ctx, cluster, topics.All()))
 	}
 	// An in-process Redis with an address, so that the service binaries reach it too (the
 	// deployment-shaped run uses the machine's Redis).
@@ -220,27 +215,15 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 		ropts.URL = redisURL
 	}
 	rdb, err := redis.Open(ctx, ropts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer rdb.Close()
 	// Each in-process service registers its topics through its catalog entry, as its binary does.
 	kafkaOf := func(name string) *flow.Kafka {
 		return flow.NewKafka(catalog.MustLookup(name), cluster, "", nil, log)
 	}
-	producer := func(k *flow.Kafka) *flow.Producer {
-		p, err := k.Producer()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	group := func(g *kafka.Group, err error) *kafka.Group {
-		if err != nil {
-			t.Fatal(err)
-		}
-		return g
-	}
+	// The services' start functions run again on the killer's goroutine (a restart), so a
+	// failure to start is reported with assert and leaves the service down.
+	down := func() {}
 
 	// Order entry: one exchange service at a time; a kill cancels the orders in flight.
 	var (
@@ -249,7 +232,10 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 	)
 	limits := risk.Limits{MaxOpenOrders: 10_000, PriceBandBps: 5000}
 	orderEntry := &restartable{name: "order-entry", start: func(ctx context.Context) func() {
-		p := producer(kafkaOf(catalog.APIGateway))
+		p, err := kafkaOf(catalog.APIGateway).Producer()
+		if !assert.NoError(t, err, "order entry's producer") {
+			return down
+		}
 		svc := exchange.New(store, p, rdb.Books(), limits, log)
 		entryMu.Lock()
 		entry = svc
@@ -259,16 +245,32 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 	}}
 	matching := &restartable{name: "matching-engine", start: func(ctx context.Context) func() {
 		k := kafkaOf(catalog.MatchingEngine)
-		p := producer(k)
+		p, err := k.Producer()
+		if !assert.NoError(t, err, "matching engine's producer") {
+			return down
+		}
 		m := &matchingsvc.Service{Store: store, Publisher: p, Depth: rdb.Books(), Log: log, SnapshotEvery: 300}
-		wait := goWait(ctx, group(flow.MatchingGroup(k, m)).Run)
+		g, err := flow.MatchingGroup(k, m)
+		if !assert.NoError(t, err, "matching engine's group") {
+			_ = p.Close()
+			return down
+		}
+		wait := goWait(ctx, g.Run)
 		return func() { wait(); _ = p.Close() }
 	}}
 	settle := &restartable{name: "settlement", start: func(ctx context.Context) func() {
 		k := kafkaOf(catalog.SettlementCoordinator)
-		p := producer(k)
+		p, err := k.Producer()
+		if !assert.NoError(t, err, "settlement's producer") {
+			return down
+		}
 		s := &settlement.Service{Store: store, Publisher: p, Fees: settlement.Fees{MakerBps: 3, TakerBps: 7}, Log: log}
-		wait := goWait(ctx, group(flow.SettlementGroup(k, s)).Run)
+		g, err := flow.SettlementGroup(k, s)
+		if !assert.NoError(t, err, "settlement's group") {
+			_ = p.Close()
+			return down
+		}
+		wait := goWait(ctx, g.Run)
 		return func() { wait(); _ = p.Close() }
 	}}
 	if procs != nil {
@@ -305,13 +307,10 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 		place = d.client
 	}
 	for _, a := range []trading.Asset{{Symbol: "BTC", Scale: 8}, {Symbol: "USD", Scale: 6}} {
-		if err := seed.CreateAsset(ctx, a); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, seed.CreateAsset(ctx, a))
 	}
-	if _, err := seed.CreateMarket(ctx, flow.DemoMarket); err != nil {
-		t.Fatal(err)
-	}
+	_, err = seed.CreateMarket(ctx, flow.DemoMarket)
+	require.NoError(t, err)
 	accounts := make([]string, *crashAccounts)
 	deposits := map[string]int64{}
 	for i := range accounts {
@@ -320,17 +319,13 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 			accounts[i] = d.client.register(t, accounts[i]) // the account is the user's id
 		}
 		for asset, amt := range map[string]int64{"USD": 5_000_000_000, "BTC": 50_000_000} { // 5,000 USD, 0.5 BTC
-			if err := seed.Deposit(ctx, "seed-"+asset, accounts[i], asset, amt); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, seed.Deposit(ctx, "seed-"+asset, accounts[i], asset, amt))
 			deposits[asset] += amt
 		}
 	}
 	// One withdrawal each, so the conservation check covers both directions.
 	for _, acct := range accounts[:5] {
-		if err := seed.Withdraw(ctx, "w1", acct, "USD", 1_000_000); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, seed.Withdraw(ctx, "w1", acct, "USD", 1_000_000))
 		deposits["USD"] -= 1_000_000
 	}
 
@@ -400,7 +395,7 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 						break
 					}
 					if attempt > 50 && (place == nil || attempt > 1500) { // a process restart takes seconds
-						t.Errorf("place order: %v", err)
+						assert.NoError(t, err, "place order after %d attempts", attempt)
 						return
 					}
 					time.Sleep(20 * time.Millisecond) // retried with the same client order id
@@ -424,15 +419,12 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 		open := 0
 		for _, acct := range accounts {
 			st, err := store.PreTrade(ctx, acct, flow.DemoMarket.Symbol)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			n := st.OpenOrders
 			open += n
 			if n > 0 {
-				if _, err := svc.CancelAll(ctx, acct, ""); err != nil {
-					t.Fatal(err)
-				}
+				_, err := svc.CancelAll(ctx, acct, "")
+				require.NoError(t, err)
 			}
 		}
 		if open == 0 {
@@ -441,7 +433,7 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 		if time.Now().After(deadline) {
 			groupDiagnostics(t, cluster)
 			stuckOrders(t, store, accounts, &accepted)
-			t.Fatalf("%d orders still open after the flow drained", open)
+			require.Failf(t, "flow not drained", "%d orders still open after the flow drained", open)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -450,9 +442,7 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 		kills[s.name] = s.kills
 	}
 	t.Logf("placed %d orders (%d refused by risk); kills %v", placed.Load(), refused.Load(), kills)
-	if placed.Load() < int64(*crashOrders)/2 {
-		t.Fatalf("only %d orders accepted", placed.Load())
-	}
+	require.GreaterOrEqual(t, placed.Load(), int64(*crashOrders)/2, "orders accepted")
 	checkInvariants(t, store, accounts, deposits, &accepted)
 	if d != nil {
 		d.checkRegistrations(t, services)
@@ -491,9 +481,7 @@ func checkInvariants(t *testing.T, store flow.Store, accounts []string, deposits
 		cursor := ""
 		for {
 			p, err := store.AccountTrades(ctx, acct, cursor, 500)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			for _, tr := range p.Items {
 				if seen[tr.ID] {
 					continue
@@ -516,43 +504,33 @@ func checkInvariants(t *testing.T, store flow.Store, accounts []string, deposits
 			lost++
 			return true
 		}
-		if !o.Status.Final() {
-			t.Errorf("order %s still %s", o.ID, o.Status)
-		}
-		if o.Filled != filledByTrades[o.ID] || o.Filled > o.Quantity {
-			t.Errorf("order %s filled %d of %d, trades say %d", o.ID, o.Filled, o.Quantity, filledByTrades[o.ID])
-		}
+		assert.True(t, o.Status.Final(), "order %s still %s", o.ID, o.Status)
+		assert.Equal(t, filledByTrades[o.ID], o.Filled, "order %s filled %d, trades say %d", o.ID, o.Filled, filledByTrades[o.ID])
+		assert.LessOrEqual(t, o.Filled, o.Quantity, "order %s filled %d of %d", o.ID, o.Filled, o.Quantity)
 		return true
 	})
-	if lost > 0 {
-		t.Errorf("%d accepted orders lost", lost)
-	}
-	if trades == 0 {
-		t.Error("no trades: the test exercised nothing")
-	}
+	assert.Zero(t, lost, "accepted orders lost")
+	assert.NotZero(t, trades, "no trades: the test exercised nothing")
 	// Holds all released or consumed, no negative available.
 	for _, acct := range accounts {
 		bs, err := store.Balances(ctx, acct)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for _, b := range bs {
-			if b.Held != 0 || b.Available < 0 || b.Total < 0 {
-				t.Errorf("%s %s: %+v", acct, b.Asset, b)
-			}
+			assert.Zero(t, b.Held, "%s %s held: %+v", acct, b.Asset, b)
+			assert.GreaterOrEqual(t, b.Available, int64(0), "%s %s available: %+v", acct, b.Asset, b)
+			assert.GreaterOrEqual(t, b.Total, int64(0), "%s %s total: %+v", acct, b.Asset, b)
 		}
 	}
 	tot, err := store.Totals(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for asset, want := range deposits {
 		got := tot[asset]
 		fees, _ := store.Balance(ctx, ledger.Fees, asset)
 		// Owner accounts hold deposits minus withdrawals minus fees; fees sit in @fees.
-		if got.Owners+fees.Total != want || got.Owners+got.System != 0 || got.OpenHeld != 0 || got.Held != 0 {
-			t.Errorf("%s: totals %+v, fees %d, deposits-withdrawals %d", asset, got, fees.Total, want)
-		}
+		assert.Equal(t, want, got.Owners+fees.Total, "%s: owners plus fees against deposits-withdrawals; totals %+v, fees %d", asset, got, fees.Total)
+		assert.Zero(t, got.Owners+got.System, "%s: owners and system do not balance: %+v", asset, got)
+		assert.Zero(t, got.OpenHeld, "%s: open holds left: %+v", asset, got)
+		assert.Zero(t, got.Held, "%s: held left: %+v", asset, got)
 	}
 	// A trade settled twice would move funds twice while being recorded once: replay the
 	// recorded trades from the deposits and compare every balance.

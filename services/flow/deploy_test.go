@@ -167,9 +167,7 @@ func (d *deployment) waitReady(t *testing.T, services []*restartable) {
 			if code == http.StatusOK {
 				break
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s not ready: %d %s %v", s.name, code, body, err)
-			}
+			require.False(t, time.Now().After(deadline), "%s not ready: %d %s %v", s.name, code, body, err)
 			time.Sleep(200 * time.Millisecond)
 		}
 	}

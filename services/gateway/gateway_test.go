@@ -18,17 +18,22 @@ func env(kv map[string]string) func(string) string { return func(k string) strin
 
 func TestConfigFromEnv(t *testing.T) {
 	c, err := gateway.ConfigFromEnv(env(nil))
-	if err != nil || c.Addr != ":8080" || c.AccessTTL != 15*time.Minute || c.RatePerSecond != 100 || c.TokenKey != nil || len(c.CORSOrigins) != 0 {
-		t.Fatalf("defaults %+v %v", c, err)
-	}
+	require.NoError(t, err, "defaults")
+	assert.Equal(t, ":8080", c.Addr, "default addr")
+	assert.Equal(t, 15*time.Minute, c.AccessTTL, "default access TTL")
+	assert.Equal(t, 100, c.RatePerSecond, "default rate")
+	assert.Nil(t, c.TokenKey, "default token key")
+	assert.Empty(t, c.CORSOrigins, "default CORS origins")
 	key := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
 	c, err = gateway.ConfigFromEnv(env(map[string]string{
 		"AUTH_TOKEN_KEY": key, "AUTH_SEAL_KEY": key, "ACCESS_TOKEN_TTL": "2m", "RATE_LIMIT_PER_SECOND": "7",
 		"CORS_ORIGINS": "https://a.example, https://b.example", "ADMIN_EMAIL": "a@example.com", "ADMIN_PASSWORD": "long admin password",
 	}))
-	if err != nil || len(c.TokenKey) != 32 || c.AccessTTL != 2*time.Minute || c.RatePerSecond != 7 || len(c.CORSOrigins) != 2 {
-		t.Fatalf("set %+v %v", c, err)
-	}
+	require.NoError(t, err, "set")
+	assert.Len(t, c.TokenKey, 32, "set token key")
+	assert.Equal(t, 2*time.Minute, c.AccessTTL, "set access TTL")
+	assert.Equal(t, 7, c.RatePerSecond, "set rate")
+	assert.Len(t, c.CORSOrigins, 2, "set CORS origins")
 	for name, bad := range map[string]map[string]string{
 		"short token key":  {"AUTH_TOKEN_KEY": base64.StdEncoding.EncodeToString([]byte("short"))},
 		"not base64":       {"AUTH_SEAL_KEY": "%%%"},
@@ -37,31 +42,27 @@ func TestConfigFromEnv(t *testing.T) {
 		"rate":             {"RATE_LIMIT_PER_SECOND": "0"},
 		"admin half given": {"ADMIN_EMAIL": "a@example.com"},
 	} {
-		if _, err := gateway.ConfigFromEnv(env(bad)); err == nil {
-			t.Errorf("%s accepted", name)
-		}
+		_, err := gateway.ConfigFromEnv(env(bad))
+		assert.Error(t, err, "%s accepted", name)
 	}
 }
 
 func TestNoncesClaimOnce(t *testing.T) {
 	rc, err := redis.OpenEmbedded("t")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer rc.Close()
 	ctx := context.Background()
 	// Two replicas share one Redis.
 	a := gateway.Nonces{Store: rc.NewIdempotencyStore(time.Minute)}
 	b := gateway.Nonces{Store: rc.NewIdempotencyStore(time.Minute)}
-	if ok, err := a.Claim(ctx, "sig1", time.Minute); !ok || err != nil {
-		t.Fatalf("first claim %v %v", ok, err)
-	}
-	if ok, err := b.Claim(ctx, "sig1", time.Minute); ok || err != nil {
-		t.Fatalf("replay on another replica %v %v", ok, err)
-	}
-	if ok, _ := b.Claim(ctx, "sig2", time.Minute); !ok {
-		t.Fatal("a different nonce refused")
-	}
+	ok, err := a.Claim(ctx, "sig1", time.Minute)
+	require.NoError(t, err, "first claim")
+	require.True(t, ok, "first claim refused")
+	ok, err = b.Claim(ctx, "sig1", time.Minute)
+	require.NoError(t, err, "replay on another replica")
+	require.False(t, ok, "replay on another replica accepted")
+	ok, _ = b.Claim(ctx, "sig2", time.Minute)
+	assert.True(t, ok, "a different nonce refused")
 }
 
 func TestConfigSecuritySettings(t *testing.T) {

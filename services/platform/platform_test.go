@@ -80,9 +80,9 @@ func TestLoggerCarriesRequestAndTraceIDs(t *testing.T) {
 	log := slog.New(ctxHandler{slog.NewJSONHandler(&buf, nil)}).With("service", "x")
 	ctx := WithTraceID(WithRequestID(context.Background(), "req-1"), "trace-9")
 	log.InfoContext(ctx, "hello")
-	if s := buf.String(); !strings.Contains(s, `"request_id":"req-1"`) || !strings.Contains(s, `"trace_id":"trace-9"`) {
-		t.Fatalf("log line %s", s)
-	}
+	s := buf.String()
+	assert.Contains(t, s, `"request_id":"req-1"`, "log line")
+	assert.Contains(t, s, `"trace_id":"trace-9"`, "log line")
 }
 
 func TestHealthAndReady(t *testing.T) {
@@ -93,11 +93,10 @@ func TestHealthAndReady(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		return rec.Code
 	}
-	if get("/health") != 200 || get("/ready") != 200 || get("/metrics") != 200 {
-		t.Fatal("healthy service not answering 200")
-	}
+	require.Equal(t, http.StatusOK, get("/health"), "healthy service not answering 200 on /health")
+	require.Equal(t, http.StatusOK, get("/ready"), "healthy service not answering 200 on /ready")
+	require.Equal(t, http.StatusOK, get("/metrics"), "healthy service not answering 200 on /metrics")
 	failing = errors.New("db down")
-	if get("/ready") != http.StatusServiceUnavailable || get("/health") != 200 {
-		t.Fatal("readiness must follow the check, liveness not")
-	}
+	assert.Equal(t, http.StatusServiceUnavailable, get("/ready"), "readiness must follow the check")
+	assert.Equal(t, http.StatusOK, get("/health"), "liveness must not follow the check")
 }

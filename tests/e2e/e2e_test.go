@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/tests/platformtest"
 )
@@ -23,9 +25,7 @@ func TestMain(m *testing.M) { os.Exit(suite.Main(m, nil)) }
 
 func want(t *testing.T, r *platformtest.Response, status int) {
 	t.Helper()
-	if r.Status != status {
-		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
-	}
+	require.Equal(t, status, r.Status, "status: %s", r.Body)
 }
 
 func deposit(t *testing.T, adm *platformtest.Client, id, account, asset, amount string) {
@@ -84,9 +84,12 @@ func lifecycle(t *testing.T, p *platformtest.Platform) {
 		fills = alice.Do("GET", "/trades", nil)
 		return len(fills.Items()) == 1
 	})
-	if f := fills.Items()[0]; f["price"] != "30000.00" || f["quantity"] != "0.2000" || f["liquidity"] != "taker" || f["side"] != "buy" || f["order_id"] != buy.Str("id") {
-		t.Fatalf("alice's fill %v", f)
-	}
+	f := fills.Items()[0]
+	require.Equal(t, "30000.00", f["price"], "alice's fill %v", f)
+	require.Equal(t, "0.2000", f["quantity"], "alice's fill %v", f)
+	require.Equal(t, "taker", f["liquidity"], "alice's fill %v", f)
+	require.Equal(t, "buy", f["side"], "alice's fill %v", f)
+	require.Equal(t, buy.Str("id"), f["order_id"], "alice's fill %v", f)
 	platformtest.Eventually(t, "bob's sell partially filled", func() bool {
 		o := bob.Do("GET", "/orders/"+sell.Str("id"), nil)
 		return o.Str("status") == "partially_filled" && o.Str("remaining_quantity") == "0.3000"
@@ -106,19 +109,16 @@ func lifecycle(t *testing.T, p *platformtest.Platform) {
 	})
 	pf := bob.Do("GET", "/portfolio", nil)
 	want(t, pf, 200)
-	if pf.Str("open_orders") != "[]" {
-		t.Fatalf("open orders after cancel: %s", pf.Body)
-	}
+	require.Equal(t, "[]", pf.Str("open_orders"), "open orders after cancel: %s", pf.Body)
 	// Conservation across the two traders.
 	a, b := balances(t, alice.Client), balances(t, bob.Client)
-	if a["USD"].total != "4000.000000" || b["USD"].total != "6000.000000" || a["BTC"].total != "0.20000000" || b["BTC"].total != "0.80000000" {
-		t.Fatalf("not conserved: alice %v bob %v", a, b)
-	}
+	require.Equal(t, "4000.000000", a["USD"].total, "not conserved: alice %v bob %v", a, b)
+	require.Equal(t, "6000.000000", b["USD"].total, "not conserved: alice %v bob %v", a, b)
+	require.Equal(t, "0.20000000", a["BTC"].total, "not conserved: alice %v bob %v", a, b)
+	require.Equal(t, "0.80000000", b["BTC"].total, "not conserved: alice %v bob %v", a, b)
 	book := p.Client(t).Do("GET", "/markets/BTC-USD/book", nil)
 	for _, lvl := range book.JSON["asks"].([]any) {
-		if lvl.(map[string]any)["price"] == "30000.00" {
-			t.Fatalf("cancelled order still in the book: %s", book.Body)
-		}
+		require.NotEqual(t, "30000.00", lvl.(map[string]any)["price"], "cancelled order still in the book: %s", book.Body)
 	}
 }
 
@@ -129,20 +129,15 @@ func TestIdempotentRetries(t *testing.T) {
 	id := "e2e-idem-" + carol.ID
 	deposit(t, adm, id, carol.ID, "USD", "500")
 	deposit(t, adm, id, carol.ID, "USD", "500") // a retry of the same deposit
-	if b := balances(t, carol.Client)["USD"]; b.total != "500.000000" {
-		t.Fatalf("retried deposit counted twice: %v", b)
-	}
+	b := balances(t, carol.Client)["USD"]
+	require.Equal(t, "500.000000", b.total, "retried deposit counted twice: %v", b)
 	first := carol.Do("POST", "/orders", order("BTC-USD", "buy", "29000.00", "0.01", "retry-1"))
 	want(t, first, 201)
 	second := carol.Do("POST", "/orders", order("BTC-USD", "buy", "29000.00", "0.01", "retry-1"))
 	want(t, second, 201)
-	if first.Str("id") != second.Str("id") {
-		t.Fatalf("retry placed a second order: %s vs %s", first.Str("id"), second.Str("id"))
-	}
+	require.Equal(t, first.Str("id"), second.Str("id"), "retry placed a second order")
 	all := carol.Do("GET", "/orders?status=all", nil)
-	if n := len(all.Items()); n != 1 {
-		t.Fatalf("%d orders after a retried placement", n)
-	}
+	require.Len(t, all.Items(), 1, "orders after a retried placement")
 	platformtest.Eventually(t, "one hold of 290 USD", func() bool { return balances(t, carol.Client)["USD"].held == "290.000000" })
 	want(t, carol.Do("DELETE", "/orders?market=BTC-USD", nil), 200)
 	platformtest.Eventually(t, "hold released", func() bool { return balances(t, carol.Client)["USD"].held == "0.000000" })
@@ -162,18 +157,14 @@ func TestPagination(t *testing.T) {
 	var seen []string
 	cursor := ""
 	for pages := 0; ; pages++ {
-		if pages > 5 {
-			t.Fatal("pagination does not end")
-		}
+		require.LessOrEqual(t, pages, 5, "pagination does not end")
 		path := "/orders?status=all&limit=3"
 		if cursor != "" {
 			path += "&cursor=" + cursor
 		}
 		r := dan.Do("GET", path, nil)
 		want(t, r, 200)
-		if len(r.Items()) > 3 {
-			t.Fatalf("page of %d items with limit 3", len(r.Items()))
-		}
+		require.LessOrEqual(t, len(r.Items()), 3, "page size with limit 3")
 		for _, it := range r.Items() {
 			seen = append(seen, it["id"].(string))
 		}
@@ -181,14 +172,12 @@ func TestPagination(t *testing.T) {
 			break
 		}
 	}
-	if len(seen) != 7 {
-		t.Fatalf("pages gave %d orders, placed 7: %v", len(seen), seen)
+	require.Len(t, seen, 7, "pages gave %v, placed 7", seen)
+	newestFirst := make([]string, len(placed))
+	for i, id := range placed {
+		newestFirst[len(placed)-1-i] = id
 	}
-	for i := range seen {
-		if seen[i] != placed[6-i] {
-			t.Fatalf("not newest first without gaps or repeats: %v vs placed %v", seen, placed)
-		}
-	}
+	require.Equal(t, newestFirst, seen, "not newest first without gaps or repeats")
 	want(t, dan.Do("DELETE", "/orders", nil), 200)
 }
 
@@ -218,15 +207,14 @@ func TestRateLimit(t *testing.T) {
 		if r.Status == 429 {
 			limited++
 			retry = r.Header.Get("Retry-After")
-			if r.Str("error", "code") != "rate_limited" {
-				t.Fatalf("429 body %s", r.Body)
-			}
+			require.Equal(t, "rate_limited", r.Str("error", "code"), "429 body %s", r.Body)
 		}
 	}
 	secs, err := strconv.Atoi(retry)
-	if limited == 0 || err != nil || secs < 1 || secs > 2 {
-		t.Fatalf("limited=%d Retry-After=%q", limited, retry)
-	}
+	require.NotZero(t, limited, "never rate limited")
+	require.NoError(t, err, "Retry-After %q", retry)
+	require.GreaterOrEqual(t, secs, 1, "Retry-After %q", retry)
+	require.LessOrEqual(t, secs, 2, "Retry-After %q", retry)
 	// Another trader has a budget of their own.
 	gina := suite.Register(t, p, "gina")
 	want(t, gina.Do("GET", "/balances", nil), 200)
@@ -258,26 +246,18 @@ func TestHealthReadyMetrics(t *testing.T) {
 	// Health, readiness and metrics answer on the operations listener only.
 	for _, path := range []string{"/health", "/ready", "/metrics"} {
 		r, err := http.Get(suite.Shared.OpsURL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		body, _ := io.ReadAll(r.Body)
 		r.Body.Close()
-		if r.StatusCode != 200 {
-			t.Errorf("ops %s: %d %s", path, r.StatusCode, body)
-		}
-		if path == "/metrics" && !strings.Contains(string(body), "cantondex_http_request_duration_seconds") {
-			t.Error("ops /metrics without the API's request metrics")
+		assert.Equal(t, 200, r.StatusCode, "ops %s: %s", path, body)
+		if path == "/metrics" {
+			assert.Contains(t, string(body), "cantondex_http_request_duration_seconds", "ops /metrics without the API's request metrics")
 		}
 	}
 	pub, err := http.Get(suite.Shared.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	pub.Body.Close()
-	if pub.StatusCode != 404 {
-		t.Errorf("public /metrics answered %d", pub.StatusCode)
-	}
+	assert.Equal(t, 404, pub.StatusCode, "public /metrics")
 	want(t, c.Do("GET", "/markets", nil), 200)
 	tk := c.Do("GET", "/markets/BTC-USD/ticker", nil)
 	want(t, tk, 200)

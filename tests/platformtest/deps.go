@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
 )
 
 // RealDependencies creates a uniquely named database on TEST_DATABASE_URL's server (default
@@ -25,9 +26,8 @@ func RealDependencies(t *testing.T) (dbURL, redisURL, prefix string) {
 	d, err := NewRealDeps()
 	if errors.Is(err, ErrUnreachable) && os.Getenv("CI") == "" {
 		t.Skip(err)
-	} else if err != nil {
-		t.Fatal(err)
 	}
+	require.NoError(t, err)
 	t.Cleanup(d.Remove)
 	return d.DatabaseURL, d.RedisURL, d.Prefix
 }

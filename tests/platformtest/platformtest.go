@@ -28,6 +28,8 @@ import (
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Build compiles cmd/cantondex into dir and returns the binary's path.
@@ -326,14 +328,11 @@ func (c *Client) Do(method, path string, body any, hdr ...string) *Response {
 		raw = b
 	default:
 		var err error
-		if raw, err = json.Marshal(b); err != nil {
-			c.t.Fatal(err)
-		}
+		raw, err = json.Marshal(b)
+		require.NoError(c.t, err, "%s %s: request body", method, path)
 	}
 	req, err := http.NewRequestWithContext(context.Background(), method, c.p.URL+path, bytes.NewReader(raw))
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	require.NoError(c.t, err, "%s %s", method, path)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -350,14 +349,11 @@ func (c *Client) Do(method, path string, body any, hdr ...string) *Response {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	res, err := c.p.client.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
+	require.NoError(c.t, err, "%s %s", method, path)
 	defer res.Body.Close()
 	out := &Response{Status: res.StatusCode, Header: res.Header}
-	if out.Body, err = io.ReadAll(res.Body); err != nil {
-		c.t.Fatalf("%s %s: read body: %v", method, path, err)
-	}
+	out.Body, err = io.ReadAll(res.Body)
+	require.NoError(c.t, err, "%s %s: read body", method, path)
 	_ = json.Unmarshal(out.Body, &out.JSON)
 	c.validate(req, res, out)
 	return out
@@ -380,10 +376,11 @@ func (c *Client) validate(req *http.Request, res *http.Response, out *Response) 
 				fmt.Fprintf(&b, "\n    %s at %s", se.Reason, se.FieldPath)
 			}
 		}
-		c.t.Errorf("%s %s -> %d does not match openapi.json:%s\nbody: %s", req.Method, req.URL.Path, res.StatusCode, b.String(), out.Body)
+		assert.Failf(c.t, "response does not match openapi.json", "%s %s -> %d:%s\nbody: %s", req.Method, req.URL.Path, res.StatusCode, b.String(), out.Body)
 	}
-	if res.StatusCode >= 400 && (out.Str("error", "code") == "" || out.Str("error", "message") == "") {
-		c.t.Errorf("%s %s -> %d without the error shape: %s", req.Method, req.URL.Path, res.StatusCode, out.Body)
+	if res.StatusCode >= 400 {
+		assert.NotEmpty(c.t, out.Str("error", "code"), "%s %s -> %d without error.code: %s", req.Method, req.URL.Path, res.StatusCode, out.Body)
+		assert.NotEmpty(c.t, out.Str("error", "message"), "%s %s -> %d without error.message: %s", req.Method, req.URL.Path, res.StatusCode, out.Body)
 	}
 }
 
@@ -481,13 +478,9 @@ func (s *Suite) Main(m *testing.M, after func(logs string) error) int {
 func (s *Suite) Start(t *testing.T, env ...string) *Platform {
 	t.Helper()
 	p, err := Start(s.Bin, append(append([]string{}, s.Env...), env...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() {
-		if err := p.Stop(); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, p.Stop())
 	})
 	return p
 }
@@ -505,13 +498,10 @@ func (s *Suite) Register(t *testing.T, p *Platform, name string) Trader {
 	n := s.serial.Add(1)
 	email := fmt.Sprintf("%s-%d-%d@example.com", name, time.Now().UnixNano(), n)
 	password := fmt.Sprintf("password %d of %s", n, name)
-	if r := c.Do("POST", "/auth/register", map[string]string{"email": email, "password": password}); r.Status != 202 {
-		t.Fatalf("register: %d %s", r.Status, r.Body)
-	}
-	r := c.Do("POST", "/auth/login", map[string]string{"email": email, "password": password})
-	if r.Status != 200 {
-		t.Fatalf("login: %d %s", r.Status, r.Body)
-	}
+	r := c.Do("POST", "/auth/register", map[string]string{"email": email, "password": password})
+	require.Equal(t, 202, r.Status, "register: %s", r.Body)
+	r = c.Do("POST", "/auth/login", map[string]string{"email": email, "password": password})
+	require.Equal(t, 200, r.Status, "login: %s", r.Body)
 	return Trader{Client: c.As(r.Str("access_token")), ID: r.Str("user_id"), Email: email, Password: password, Refresh: r.Str("refresh_token")}
 }
 
@@ -519,9 +509,7 @@ func (s *Suite) Register(t *testing.T, p *Platform, name string) Trader {
 func (p *Platform) Admin(t *testing.T) *Client {
 	t.Helper()
 	r := p.Client(t).Do("POST", "/auth/login", map[string]string{"email": p.AdminEmail, "password": p.AdminPassword})
-	if r.Status != 200 {
-		t.Fatalf("admin login: %d %s", r.Status, r.Body)
-	}
+	require.Equal(t, 200, r.Status, "admin login: %s", r.Body)
 	return p.Client(t).As(r.Str("access_token"))
 }
 
@@ -531,9 +519,7 @@ func Eventually(t testing.TB, what string, f func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 15s", what)
-		}
+		require.False(t, time.Now().After(deadline), "%s: not within 15s", what)
 		time.Sleep(50 * time.Millisecond)
 	}
 }

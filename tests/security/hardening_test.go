@@ -88,7 +88,7 @@ func TestConcurrentHashingIsBounded(t *testing.T) {
 			case 503, 429:
 				assert.NotEmpty(t, retry[i], "shed without Retry-After")
 			default:
-				t.Errorf("login %d answered %d", i, c)
+				assert.Failf(t, "unexpected status", "login %d answered %d", i, c)
 			}
 		}
 		after, err := p.PeakRSS()

@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/tests/platformtest"
 )
 
@@ -78,8 +81,9 @@ func adminClient(t *testing.T, p *platformtest.Platform) *platformtest.Client {
 
 func want(t *testing.T, r *platformtest.Response, status int, code string) {
 	t.Helper()
-	if r.Status != status || (code != "" && r.Str("error", "code") != code) {
-		t.Fatalf("got %d %s, want %d %s", r.Status, r.Body, status, code)
+	require.Equal(t, status, r.Status, "status: %s", r.Body)
+	if code != "" {
+		require.Equal(t, code, r.Str("error", "code"), "error code: %s", r.Body)
 	}
 }
 
@@ -89,9 +93,9 @@ func snapshot(t *testing.T, c *platformtest.Client) string {
 	b := c.Do("GET", "/balances", nil)
 	o := c.Do("GET", "/orders?status=all", nil)
 	k := c.Do("GET", "/api-keys", nil)
-	if b.Status != 200 || o.Status != 200 || k.Status != 200 {
-		t.Fatalf("snapshot: %d %d %d", b.Status, o.Status, k.Status)
-	}
+	require.Equal(t, 200, b.Status, "snapshot /balances: %s", b.Body)
+	require.Equal(t, 200, o.Status, "snapshot /orders: %s", o.Body)
+	require.Equal(t, 200, k.Status, "snapshot /api-keys: %s", k.Body)
 	return string(b.Body) + string(o.Body) + string(k.Body)
 }
 
@@ -139,20 +143,16 @@ func TestBadOrdersChangeNothing(t *testing.T) {
 	}
 	for _, tc := range cases {
 		r := tr.Do("POST", "/orders", tc.body)
-		if r.Status != tc.status || r.Str("error", "code") != tc.code {
-			t.Errorf("%s: got %d %s, want %d %s", tc.name, r.Status, r.Body, tc.status, tc.code)
-		}
-		if strings.Contains(string(r.Body), "<script>") || strings.Contains(strings.ToLower(string(r.Body)), "sql") {
-			t.Errorf("%s: reply reflects the input: %s", tc.name, r.Body)
-		}
+		assert.Equal(t, tc.status, r.Status, "%s: %s", tc.name, r.Body)
+		assert.Equal(t, tc.code, r.Str("error", "code"), "%s: %s", tc.name, r.Body)
+		assert.NotContains(t, string(r.Body), "<script>", "%s: reply reflects the input", tc.name)
+		assert.NotContains(t, strings.ToLower(string(r.Body)), "sql", "%s: reply reflects the input", tc.name)
 	}
 	big := o(`"price":"1","quantity":"1","client_order_id":"` + strings.Repeat("A", 100<<10) + `"`)
 	want(t, tr.Do("POST", "/orders", big), 413, "too_large")
 	want(t, tr.Do("POST", "/orders", o(`"price":"1","quantity":"1"`), "Content-Type", "text/plain"), 415, "invalid")
 	want(t, tr.Do("POST", "/orders", o(`"price":"1","quantity":"1"`), "Content-Type", "application/x-www-form-urlencoded"), 415, "invalid")
-	if after := snapshot(t, tr.Client); after != before {
-		t.Fatalf("bad input changed state:\nbefore %s\nafter  %s", before, after)
-	}
+	require.Equal(t, before, snapshot(t, tr.Client), "bad input changed state")
 }
 
 func TestHostilePathsAndQueries(t *testing.T) {
@@ -169,9 +169,8 @@ func TestHostilePathsAndQueries(t *testing.T) {
 		"/markets/BTC-USD%27--/ticker",
 	} {
 		r := tr.Do("GET", path, nil)
-		if r.Status != 404 || r.Str("error", "code") != "not_found" {
-			t.Errorf("GET %s: %d %s", path, r.Status, r.Body)
-		}
+		assert.Equal(t, 404, r.Status, "GET %s: %s", path, r.Body)
+		assert.Equal(t, "not_found", r.Str("error", "code"), "GET %s: %s", path, r.Body)
 	}
 	for _, path := range []string{
 		"/orders?limit=-1", "/orders?limit=abc", "/orders?limit=100000", "/orders?status=%27%20OR%201=1",
@@ -179,15 +178,12 @@ func TestHostilePathsAndQueries(t *testing.T) {
 		"/markets/BTC-USD/book?depth=1e9",
 	} {
 		r := tr.Do("GET", path, nil)
-		if r.Status != 400 || r.Str("error", "code") != "invalid" {
-			t.Errorf("GET %s: %d %s", path, r.Status, r.Body)
-		}
+		assert.Equal(t, 400, r.Status, "GET %s: %s", path, r.Body)
+		assert.Equal(t, "invalid", r.Str("error", "code"), "GET %s: %s", path, r.Body)
 	}
 	want(t, tr.Do("GET", "/orders?market=NOPE-USD", nil), 404, "not_found")
 	want(t, tr.Do("DELETE", "/orders/..%2F..%2Fetc%2Fpasswd", nil), 404, "not_found")
-	if after := snapshot(t, tr.Client); after != before {
-		t.Fatal("hostile paths changed state")
-	}
+	require.Equal(t, before, snapshot(t, tr.Client), "hostile paths changed state")
 }
 
 func TestCredentials(t *testing.T) {
@@ -202,9 +198,8 @@ func TestCredentials(t *testing.T) {
 		r := anon.Do("POST", path, map[string]string{"email": email, "password": password})
 		secrets.add(r.Str("access_token"))
 		secrets.add(r.Str("refresh_token"))
-		if r.Status >= 300 || strings.Contains(string(r.Body), password) {
-			t.Fatalf("%s: %d %s", path, r.Status, r.Body)
-		}
+		require.Less(t, r.Status, 300, "%s: %s", path, r.Body)
+		require.NotContains(t, string(r.Body), password, "%s shows the password back", path)
 	}
 	want(t, anon.Do("GET", "/balances", nil), 401, "unauthorized")
 	want(t, anon.Do("GET", "/balances", nil, "Authorization", "Basic YWRtaW46YWRtaW4="), 401, "unauthorized")
@@ -212,10 +207,9 @@ func TestCredentials(t *testing.T) {
 	want(t, anon.As("at1.e30.").Do("GET", "/balances", nil), 401, "unauthorized")
 	// A forged token: the trader's own, with the role changed to admin and the MAC kept.
 	parts := strings.Split(tr.Token, ".")
+	require.Len(t, parts, 3, "token shape %q", tr.Token)
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil || len(parts) != 3 {
-		t.Fatalf("token shape %q", tr.Token)
-	}
+	require.NoError(t, err, "token shape %q", tr.Token)
 	forged := strings.Replace(string(payload), `"trader"`, `"admin"`, 1)
 	forgedToken := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(forged)) + "." + parts[2]
 	want(t, anon.As(forgedToken).Do("GET", "/balances", nil), 401, "unauthorized")
@@ -239,9 +233,8 @@ func TestAPIKeySignatures(t *testing.T) {
 	want(t, k, 201, "")
 	id, secret := k.Str("id"), k.Str("secret")
 	secrets.add(secret)
-	if l := tr.Do("GET", "/api-keys", nil); strings.Contains(string(l.Body), secret) {
-		t.Fatal("listing shows the secret")
-	}
+	l := tr.Do("GET", "/api-keys", nil)
+	require.NotContains(t, string(l.Body), secret, "listing shows the secret")
 	anon := p.Client(t)
 	now := strconv.FormatInt(time.Now().Unix(), 10)
 	sig := platformtest.Sign(secret, now, "GET", "/api/v1/balances", nil)
@@ -277,19 +270,15 @@ func TestBruteForceLogin(t *testing.T) {
 	}
 	r := anon.Do("POST", "/auth/login", map[string]string{"email": tr.Email, "password": tr.Password})
 	want(t, r, 429, "rate_limited")
-	if s, _ := strconv.Atoi(r.Header.Get("Retry-After")); s < 1 {
-		t.Fatalf("Retry-After %q", r.Header.Get("Retry-After"))
-	}
-	if r.Str("access_token") != "" {
-		t.Fatal("locked login issued a token")
-	}
+	s, _ := strconv.Atoi(r.Header.Get("Retry-After"))
+	require.GreaterOrEqual(t, s, 1, "Retry-After %q", r.Header.Get("Retry-After"))
+	require.Empty(t, r.Str("access_token"), "locked login issued a token")
 	// Unknown and known emails answer alike.
 	a := anon.Do("POST", "/auth/login", map[string]string{"email": "nobody-" + tr.Email, "password": "whatever password"})
 	b := register(t, p, "brute2")
 	c := anon.Do("POST", "/auth/login", map[string]string{"email": b.Email, "password": "wrong password here"})
-	if a.Status != c.Status || a.Str("error", "message") != c.Str("error", "message") {
-		t.Fatalf("login reveals which emails exist: %s vs %s", a.Body, c.Body)
-	}
+	require.Equal(t, a.Status, c.Status, "login reveals which emails exist: %s vs %s", a.Body, c.Body)
+	require.Equal(t, a.Str("error", "message"), c.Str("error", "message"), "login reveals which emails exist: %s vs %s", a.Body, c.Body)
 }
 
 func TestHorizontalAccess(t *testing.T) {
@@ -310,17 +299,15 @@ func TestHorizontalAccess(t *testing.T) {
 	want(t, mallory.Do("GET", "/orders/"+o.Str("id"), nil), 404, "not_found")
 	want(t, mallory.Do("DELETE", "/orders/"+o.Str("id"), nil), 404, "not_found")
 	want(t, mallory.Do("DELETE", "/api-keys/"+k.Str("id"), nil), 404, "not_found")
-	if r := mallory.Do("DELETE", "/orders", nil); r.Str("cancelled") != "0" {
-		t.Fatalf("mallory's cancel-all touched others: %s", r.Body)
-	}
+	r := mallory.Do("DELETE", "/orders", nil)
+	require.Equal(t, "0", r.Str("cancelled"), "mallory's cancel-all touched others: %s", r.Body)
 	for _, path := range []string{"/orders?status=all", "/trades", "/balances", "/api-keys", "/portfolio"} {
-		if r := mallory.Do("GET", path, nil); strings.Contains(string(r.Body), o.Str("id")) || strings.Contains(string(r.Body), k.Str("id")) || strings.Contains(string(r.Body), "100.000000") {
-			t.Fatalf("%s shows alice's data to mallory: %s", path, r.Body)
-		}
+		r := mallory.Do("GET", path, nil)
+		require.NotContains(t, string(r.Body), o.Str("id"), "%s shows alice's order to mallory", path)
+		require.NotContains(t, string(r.Body), k.Str("id"), "%s shows alice's API key to mallory", path)
+		require.NotContains(t, string(r.Body), "100.000000", "%s shows alice's balance to mallory", path)
 	}
-	if after := snapshot(t, alice.Client); after != before {
-		t.Fatal("another trader changed alice's state")
-	}
+	require.Equal(t, before, snapshot(t, alice.Client), "another trader changed alice's state")
 }
 
 func TestPrivilegeEscalation(t *testing.T) {
@@ -341,33 +328,21 @@ func TestPrivilegeEscalation(t *testing.T) {
 	// Registering with a role is not a thing.
 	r := p.Client(t).Do("POST", "/auth/register", `{"email":"root-`+tr.ID+`@example.com","password":"a long enough password","role":"admin"}`)
 	want(t, r, 400, "invalid")
-	if after := snapshot(t, tr.Client); after != before {
-		t.Fatal("a forbidden admin call changed state")
-	}
+	require.Equal(t, before, snapshot(t, tr.Client), "a forbidden admin call changed state")
 	m := p.Client(t).Do("GET", "/markets/BTC-USD", nil)
-	if m.Str("halted") != "false" {
-		t.Fatalf("market halted by a trader: %s", m.Body)
-	}
-	if p.Client(t).Do("GET", "/markets/ETH-USD", nil).Status != 404 {
-		t.Fatal("a trader created a market")
-	}
+	require.Equal(t, "false", m.Str("halted"), "market halted by a trader: %s", m.Body)
+	require.Equal(t, 404, p.Client(t).Do("GET", "/markets/ETH-USD", nil).Status, "a trader created a market")
 }
 
 func TestBrowserDefences(t *testing.T) {
 	c := suite.Shared.Client(t)
 	r := c.Do("GET", "/markets", nil, "Origin", "https://evil.example")
 	want(t, r, 200, "")
-	if r.Header.Get("Access-Control-Allow-Origin") != "" {
-		t.Fatal("CORS is open")
-	}
+	require.Empty(t, r.Header.Get("Access-Control-Allow-Origin"), "CORS is open")
 	for h, v := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Cache-Control": "no-store"} {
-		if r.Header.Get(h) != v {
-			t.Errorf("%s = %q, want %q", h, r.Header.Get(h), v)
-		}
+		assert.Equal(t, v, r.Header.Get(h), h)
 	}
-	if !strings.Contains(r.Header.Get("Content-Security-Policy"), "default-src 'none'") {
-		t.Errorf("CSP %q", r.Header.Get("Content-Security-Policy"))
-	}
+	assert.Contains(t, r.Header.Get("Content-Security-Policy"), "default-src 'none'", "CSP")
 	// A cross-site form post (no JSON content type) cannot place an order or log in.
 	want(t, c.Do("POST", "/auth/login", "email=a@b.c&password=x", "Content-Type", "application/x-www-form-urlencoded"), 415, "invalid")
 }

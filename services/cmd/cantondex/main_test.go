@@ -59,50 +59,38 @@ func startApp(t *testing.T, env map[string]string) *app {
 func TestOrderEntryOnEmbeddedDefaults(t *testing.T) {
 	ctx := context.Background()
 	a := startApp(t, nil)
-	if a.durable {
-		t.Error("embedded defaults reported durable")
-	}
-	if err := a.Ready(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.exchange.Deposit(ctx, "dep1", "alice", "USD", 1_000_000_000); err != nil { // 1000 USD
-		t.Fatal(err)
-	}
+	assert.False(t, a.durable, "embedded defaults reported durable")
+	require.NoError(t, a.Ready(ctx))
+	require.NoError(t, a.exchange.Deposit(ctx, "dep1", "alice", "USD", 1_000_000_000)) // 1000 USD
 	req := trading.PlaceOrder{Account: "alice", ClientOrderID: "c1", Market: "BTC-USD", Side: trading.Buy,
 		Type: trading.Limit, Price: 50_000_00, Quantity: 1000} // 0.1 BTC at 50,000.00 = 5,000 USD
-	if _, err := a.exchange.PlaceOrder(ctx, req); trading.ErrorCode(err) != trading.EINSUFFICIENT {
-		t.Fatalf("order beyond balance: %v", err)
-	}
+	_, err := a.exchange.PlaceOrder(ctx, req)
+	require.Equal(t, trading.EINSUFFICIENT, trading.ErrorCode(err), "order beyond balance: %v", err)
 	req.Quantity = 100 // 0.01 BTC = 500 USD
 	o, err := a.exchange.PlaceOrder(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	again, err := a.exchange.PlaceOrder(ctx, req)
-	if err != nil || again.ID != o.ID {
-		t.Fatalf("repeat client order id gave %v, %v", again.ID, err)
-	}
+	require.NoError(t, err, "repeat client order id")
+	require.Equal(t, o.ID, again.ID, "repeat client order id")
 	bals, err := a.exchange.Balances(ctx, "alice")
-	if err != nil || len(bals) != 1 || bals[0].Held != 500_000_000 || bals[0].Available != 500_000_000 {
-		t.Fatalf("balances %+v, %v", bals, err)
-	}
-	if _, err := a.exchange.GetOrder(ctx, "bob", o.ID); trading.ErrorCode(err) != trading.ENOTFOUND {
-		t.Fatalf("another account's order: %v", err)
-	}
+	require.NoError(t, err)
+	require.Len(t, bals, 1, "balances %+v", bals)
+	require.Equal(t, int64(500_000_000), bals[0].Held, "held %+v", bals[0])
+	require.Equal(t, int64(500_000_000), bals[0].Available, "available %+v", bals[0])
+	_, err = a.exchange.GetOrder(ctx, "bob", o.ID)
+	require.Equal(t, trading.ENOTFOUND, trading.ErrorCode(err), "another account's order: %v", err)
 	p, err := a.exchange.ListOrders(ctx, trading.OrderFilter{Account: "alice", OpenOnly: true})
+	require.NoError(t, err)
+	require.Len(t, p.Items, 1, "list %+v", p)
 	// The engine runs too: the order is pending until it rests on the book.
-	if err != nil || len(p.Items) != 1 || (p.Items[0].Status != trading.StatusPending && p.Items[0].Status != trading.StatusOpen) {
-		t.Fatalf("list %+v, %v", p, err)
-	}
+	require.Contains(t, []trading.OrderStatus{trading.StatusPending, trading.StatusOpen}, p.Items[0].Status, "listed order %+v", p.Items[0])
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
+		require.False(t, time.Now().After(deadline), "timed out waiting for %s", what)
 		time.Sleep(10 * time.Millisecond)
 	}
 }
@@ -117,9 +105,7 @@ func testFullFlow(t *testing.T, dbURL string) {
 	a := startApp(t, map[string]string{"DATABASE_URL": dbURL, "FEE_MAKER_BPS": "10", "FEE_TAKER_BPS": "20"})
 	must := func(err error) {
 		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 	}
 	must(a.exchange.Deposit(ctx, "d1", "alice", "USD", 10_000_000_000)) // 10,000 USD
 	must(a.exchange.Deposit(ctx, "d2", "bob", "BTC", 100_000_000))      // 1 BTC
@@ -146,29 +132,22 @@ func testFullFlow(t *testing.T, dbURL string) {
 	}
 	// Notional 2,000 USD. Alice (taker, 20 bps in BTC): 0.1 BTC - 0.0002 = 9,980,000 sat.
 	// Bob (maker, 10 bps in USD): 2,000 - 2 = 1,998 USD.
-	if b := bal("alice", "USD"); b.Total != 8_000_000_000 || b.Held != 0 {
-		t.Errorf("alice USD %+v", b)
-	}
-	if b := bal("alice", "BTC"); b.Total != 9_980_000 {
-		t.Errorf("alice BTC %+v", b)
-	}
-	if b := bal("bob", "USD"); b.Total != 1_998_000_000 {
-		t.Errorf("bob USD %+v", b)
-	}
-	if b := bal("bob", "BTC"); b.Total != 90_000_000 || b.Held != 10_000_000 {
-		t.Errorf("bob BTC %+v (0.1 BTC still held for the rest of his order)", b)
-	}
-	if b := bal("@fees", "USD"); b.Total != 2_000_000 {
-		t.Errorf("fees USD %+v", b)
-	}
+	aliceUSD := bal("alice", "USD")
+	assert.Equal(t, int64(8_000_000_000), aliceUSD.Total, "alice USD total")
+	assert.Equal(t, int64(0), aliceUSD.Held, "alice USD held")
+	assert.Equal(t, int64(9_980_000), bal("alice", "BTC").Total, "alice BTC total")
+	assert.Equal(t, int64(1_998_000_000), bal("bob", "USD").Total, "bob USD total")
+	bobBTC := bal("bob", "BTC")
+	assert.Equal(t, int64(90_000_000), bobBTC.Total, "bob BTC total")
+	assert.Equal(t, int64(10_000_000), bobBTC.Held, "bob BTC held (0.1 BTC still held for the rest of his order)")
+	assert.Equal(t, int64(2_000_000), bal("@fees", "USD").Total, "fees USD total")
 	so, _ := a.exchange.GetOrder(ctx, "bob", sell.ID)
-	if so.Status != trading.StatusPartiallyFilled || so.Filled != 1000 {
-		t.Errorf("sell %+v", so)
-	}
+	assert.Equal(t, trading.StatusPartiallyFilled, so.Status, "sell %+v", so)
+	assert.Equal(t, int64(1000), so.Filled, "sell %+v", so)
 	tr, err := a.exchange.AccountTrades(ctx, "bob", "", 10)
-	if err != nil || len(tr.Items) != 1 || tr.Items[0].Price != 20_000_00 {
-		t.Fatalf("bob trades %+v %v", tr, err)
-	}
+	require.NoError(t, err)
+	require.Len(t, tr.Items, 1, "bob trades %+v", tr)
+	require.Equal(t, int64(20_000_00), tr.Items[0].Price, "bob trade price")
 	// Cancelling the rest releases bob's hold.
 	_, err = a.exchange.CancelOrder(ctx, "bob", sell.ID)
 	must(err)
@@ -176,13 +155,14 @@ func testFullFlow(t *testing.T, dbURL string) {
 	tot, err := a.store.Totals(ctx)
 	must(err)
 	for asset, v := range tot {
-		if v.Owners+v.System != 0 || v.Held != 0 || v.OpenHeld != 0 {
-			t.Errorf("%s totals %+v", asset, v)
-		}
+		assert.Zero(t, v.Owners+v.System, "%s totals %+v: owners and system do not balance", asset, v)
+		assert.Zero(t, v.Held, "%s totals %+v: held", asset, v)
+		assert.Zero(t, v.OpenHeld, "%s totals %+v: open holds", asset, v)
 	}
 	tk, err := a.exchange.Ticker(ctx, "BTC-USD")
-	if err != nil || tk.Last != 20_000_00 || tk.Volume24h != 1000 {
-		t.Errorf("ticker %+v %v", tk, err)
+	if assert.NoError(t, err, "ticker") {
+		assert.Equal(t, int64(20_000_00), tk.Last, "ticker last")
+		assert.Equal(t, int64(1000), tk.Volume24h, "ticker 24h volume")
 	}
 }
 
@@ -193,40 +173,27 @@ func TestRestartOnEmbeddedKafkaResetsFlow(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.NewURL(t, "reset")
 	a := startApp(t, map[string]string{"DATABASE_URL": url})
-	if err := a.exchange.Deposit(ctx, "d1", "alice", "USD", 1_000_000_000); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.exchange.Deposit(ctx, "d2", "bob", "BTC", 100_000_000); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, a.exchange.Deposit(ctx, "d1", "alice", "USD", 1_000_000_000))
+	require.NoError(t, a.exchange.Deposit(ctx, "d2", "bob", "BTC", 100_000_000))
 	rest, err := a.exchange.PlaceOrder(ctx, trading.PlaceOrder{Account: "alice", Market: "BTC-USD", Side: trading.Buy, Type: trading.Limit, Price: 10_000_00, Quantity: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	waitFor(t, "the order to rest", func() bool {
 		o, _ := a.exchange.GetOrder(ctx, "alice", rest.ID)
 		return o.Status == trading.StatusOpen
 	})
-	if err := a.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, a.Close())
 
 	b := startApp(t, map[string]string{"DATABASE_URL": url})
 	o, err := b.exchange.GetOrder(ctx, "alice", rest.ID)
-	if err != nil || o.Status != trading.StatusCancelled {
-		t.Fatalf("order after restart %+v %v", o, err)
-	}
-	if bal, _ := b.store.Balance(ctx, "alice", "USD"); bal.Held != 0 {
-		t.Fatalf("hold not released: %+v", bal)
-	}
+	require.NoError(t, err, "order after restart")
+	require.Equal(t, trading.StatusCancelled, o.Status, "order after restart %+v", o)
+	bal, _ := b.store.Balance(ctx, "alice", "USD")
+	require.Zero(t, bal.Held, "hold not released: %+v", bal)
 	// The new log works: a crossing pair trades and settles.
 	buy, err := b.exchange.PlaceOrder(ctx, trading.PlaceOrder{Account: "alice", Market: "BTC-USD", Side: trading.Buy, Type: trading.Limit, Price: 10_000_00, Quantity: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.exchange.PlaceOrder(ctx, trading.PlaceOrder{Account: "bob", Market: "BTC-USD", Side: trading.Sell, Type: trading.Limit, Price: 10_000_00, Quantity: 10}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	_, err = b.exchange.PlaceOrder(ctx, trading.PlaceOrder{Account: "bob", Market: "BTC-USD", Side: trading.Sell, Type: trading.Limit, Price: 10_000_00, Quantity: 10})
+	require.NoError(t, err)
 	waitFor(t, "the trade after restart", func() bool {
 		o, _ := b.exchange.GetOrder(ctx, "alice", buy.ID)
 		return o.Status == trading.StatusFilled

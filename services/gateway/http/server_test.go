@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/cantondex/platform/services/auth"
 	"github.com/cantondex/platform/services/auth/memory"
 	"github.com/cantondex/platform/services/gateway"
@@ -46,21 +49,16 @@ func newEnvConfig(t testing.TB, perMinute int, cfg gwhttp.Config, opts ...option
 	t.Helper()
 	ctx := context.Background()
 	rc, err := redis.OpenEmbedded("test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = rc.Close() })
 	a, err := auth.NewService(memory.NewStore(), gateway.Nonces{Store: rc.NewIdempotencyStore(time.Minute)}, auth.Config{
 		TokenKey: bytes.Repeat([]byte("t"), 32), SealKey: bytes.Repeat([]byte("s"), 32),
 		Hash: auth.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}, Mailer: testMailer,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	v := tradingtest.NewVenue(nil)
-	if _, err := v.CreateMarket(ctx, tradingtest.DemoMarket()); err != nil {
-		t.Fatal(err)
-	}
+	_, err = v.CreateMarket(ctx, tradingtest.DemoMarket())
+	require.NoError(t, err)
 	deps := gwhttp.Deps{
 		Auth: a, Orders: v, Markets: v, Accounts: v, Risk: v,
 		RequestLimiter: rc.NewLimiter(perMinute, time.Minute),
@@ -72,18 +70,13 @@ func newEnvConfig(t testing.TB, perMinute int, cfg gwhttp.Config, opts ...option
 		o(&deps)
 	}
 	s, err := gwhttp.New(deps, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	e := &env{t: t, srv: httptest.NewServer(s.Handler()), auth: a, venue: v, orders: deps.Orders, redis: rc}
 	t.Cleanup(e.srv.Close)
-	if _, err := a.CreateUser(ctx, "admin@example.com", "admin password 1", auth.RoleAdmin); err != nil {
-		t.Fatal(err)
-	}
+	_, err = a.CreateUser(ctx, "admin@example.com", "admin password 1", auth.RoleAdmin)
+	require.NoError(t, err)
 	tok, err := a.Login(ctx, "admin@example.com", "admin password 1", "192.0.2.1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	e.admin = tok.AccessToken
 	return e
 }
@@ -138,28 +131,25 @@ func (e *env) do(method, path, token, body string, hdr ...string) reply {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	require.NoError(e.t, err, "%s %s", method, path)
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	r := reply{status: res.StatusCode, header: res.Header, raw: raw}
 	_ = json.Unmarshal(raw, &r.body)
 	if res.StatusCode >= 400 {
-		if r.str("error", "code") == "" || r.str("error", "message") == "" || len(r.body) != 1 {
-			e.t.Fatalf("%s %s: error reply without the error shape: %d %s", method, path, res.StatusCode, raw)
-		}
-		if leak.Match(raw) {
-			e.t.Fatalf("%s %s: error reply leaks internals: %s", method, path, raw)
-		}
+		require.NotEmpty(e.t, r.str("error", "code"), "%s %s: error reply without error.code: %d %s", method, path, res.StatusCode, raw)
+		require.NotEmpty(e.t, r.str("error", "message"), "%s %s: error reply without error.message: %d %s", method, path, res.StatusCode, raw)
+		require.Len(e.t, r.body, 1, "%s %s: error reply with more than the error object: %d %s", method, path, res.StatusCode, raw)
+		require.NotRegexp(e.t, leak, string(raw), "%s %s: error reply leaks internals", method, path)
 	}
 	return r
 }
 
 func (e *env) want(r reply, status int, code string) {
 	e.t.Helper()
-	if r.status != status || (code != "" && r.str("error", "code") != code) {
-		e.t.Fatalf("got %d %s, want %d %s", r.status, r.raw, status, code)
+	require.Equal(e.t, status, r.status, "status: %s", r.raw)
+	if code != "" {
+		require.Equal(e.t, code, r.str("error", "code"), "error code: %s", r.raw)
 	}
 }
 
@@ -196,9 +186,7 @@ func TestRoutesMatchOpenAPI(t *testing.T) {
 	e := newEnv(t, 1000)
 	r := e.do("GET", "/api/v1/openapi.json", "", "")
 	e.want(r, 200, "")
-	if r.body["openapi"] != "3.1.0" {
-		t.Fatalf("openapi version %v", r.body["openapi"])
-	}
+	require.Equal(t, "3.1.0", r.body["openapi"], "openapi version")
 	var documented []string
 	for path, ops := range r.body["paths"].(map[string]any) {
 		for method := range ops.(map[string]any) {
@@ -208,9 +196,7 @@ func TestRoutesMatchOpenAPI(t *testing.T) {
 	served := gwhttp.Routes()
 	sort.Strings(documented)
 	sort.Strings(served)
-	if strings.Join(documented, "\n") != strings.Join(served, "\n") {
-		t.Fatalf("documented:\n%s\nserved:\n%s", strings.Join(documented, "\n"), strings.Join(served, "\n"))
-	}
+	require.Equal(t, documented, served, "documented routes against served routes")
 }
 
 func TestTradingFlow(t *testing.T) {
@@ -223,57 +209,47 @@ func TestTradingFlow(t *testing.T) {
 
 	sell := e.do("POST", "/api/v1/orders", bt, `{"market":"BTC-USD","side":"sell","type":"limit","price":"25000.00","quantity":"0.5"}`)
 	e.want(sell, 201, "")
-	if sell.str("status") != "open" || sell.str("price") != "25000.00" || sell.str("quantity") != "0.5000" {
-		t.Fatalf("sell %s", sell.raw)
-	}
+	require.Equal(t, "open", sell.str("status"), "sell %s", sell.raw)
+	require.Equal(t, "25000.00", sell.str("price"), "sell %s", sell.raw)
+	require.Equal(t, "0.5000", sell.str("quantity"), "sell %s", sell.raw)
 	book := e.do("GET", "/api/v1/markets/BTC-USD/book?depth=5", "", "")
-	if book.str("asks", "0", "price") != "25000.00" || book.str("asks", "0", "quantity") != "0.5000" {
-		t.Fatalf("book %s", book.raw)
-	}
+	require.Equal(t, "25000.00", book.str("asks", "0", "price"), "book %s", book.raw)
+	require.Equal(t, "0.5000", book.str("asks", "0", "quantity"), "book %s", book.raw)
 	buyBody := `{"market":"BTC-USD","side":"buy","type":"limit","price":"25100","quantity":"0.2","client_order_id":"a-1"}`
 	buy := e.do("POST", "/api/v1/orders", at, buyBody)
 	e.want(buy, 201, "")
-	if buy.str("status") != "filled" || buy.str("filled_quantity") != "0.2000" || buy.str("client_order_id") != "a-1" {
-		t.Fatalf("buy %s", buy.raw)
-	}
+	require.Equal(t, "filled", buy.str("status"), "buy %s", buy.raw)
+	require.Equal(t, "0.2000", buy.str("filled_quantity"), "buy %s", buy.raw)
+	require.Equal(t, "a-1", buy.str("client_order_id"), "buy %s", buy.raw)
 	again := e.do("POST", "/api/v1/orders", at, buyBody)
-	if again.str("id") != buy.str("id") {
-		t.Fatalf("repeated client_order_id placed a second order: %s", again.raw)
-	}
+	require.Equal(t, buy.str("id"), again.str("id"), "repeated client_order_id placed a second order: %s", again.raw)
 	// 0.2 BTC at 25000.00 = 5000 USD.
-	if b := e.balances(at); b["USD"] != [3]string{"5000.000000", "0.000000", "5000.000000"} || b["BTC"][0] != "0.20000000" {
-		t.Fatalf("alice %v", b)
-	}
-	if b := e.balances(bt); b["USD"][0] != "5000.000000" || b["BTC"] != [3]string{"1.80000000", "0.30000000", "1.50000000"} {
-		t.Fatalf("bob %v", b)
-	}
+	ab := e.balances(at)
+	require.Equal(t, [3]string{"5000.000000", "0.000000", "5000.000000"}, ab["USD"], "alice USD")
+	require.Equal(t, "0.20000000", ab["BTC"][0], "alice BTC total")
+	bb := e.balances(bt)
+	require.Equal(t, "5000.000000", bb["USD"][0], "bob USD total")
+	require.Equal(t, [3]string{"1.80000000", "0.30000000", "1.50000000"}, bb["BTC"], "bob BTC")
 	fills := e.do("GET", "/api/v1/trades", bt, "")
-	if fills.str("items", "0", "liquidity") != "maker" || fills.str("items", "0", "side") != "sell" || fills.str("items", "0", "order_id") != sell.str("id") {
-		t.Fatalf("bob fills %s", fills.raw)
-	}
+	require.Equal(t, "maker", fills.str("items", "0", "liquidity"), "bob fills %s", fills.raw)
+	require.Equal(t, "sell", fills.str("items", "0", "side"), "bob fills %s", fills.raw)
+	require.Equal(t, sell.str("id"), fills.str("items", "0", "order_id"), "bob fills %s", fills.raw)
 	// Horizontal access: alice cannot see or cancel bob's order.
 	e.want(e.do("GET", "/api/v1/orders/"+sell.str("id"), at, ""), 404, "not_found")
 	e.want(e.do("DELETE", "/api/v1/orders/"+sell.str("id"), at, ""), 404, "not_found")
 	got := e.do("GET", "/api/v1/orders/"+sell.str("id"), bt, "")
-	if got.str("status") != "partially_filled" || got.str("remaining_quantity") != "0.3000" {
-		t.Fatalf("sell after fill %s", got.raw)
-	}
+	require.Equal(t, "partially_filled", got.str("status"), "sell after fill %s", got.raw)
+	require.Equal(t, "0.3000", got.str("remaining_quantity"), "sell after fill %s", got.raw)
 	cancelled := e.do("DELETE", "/api/v1/orders/"+sell.str("id"), bt, "")
-	if cancelled.str("status") != "cancelled" {
-		t.Fatalf("cancel %s", cancelled.raw)
-	}
+	require.Equal(t, "cancelled", cancelled.str("status"), "cancel %s", cancelled.raw)
 	e.want(e.do("DELETE", "/api/v1/orders/"+sell.str("id"), bt, ""), 409, "conflict")
-	if b := e.balances(bt); b["BTC"] != [3]string{"1.80000000", "0.00000000", "1.80000000"} {
-		t.Fatalf("hold not released: %v", b)
-	}
+	require.Equal(t, [3]string{"1.80000000", "0.00000000", "1.80000000"}, e.balances(bt)["BTC"], "hold not released")
 	pf := e.do("GET", "/api/v1/portfolio", at, "")
-	if pf.str("positions", "0", "base") != "0.20000000" || pf.str("positions", "0", "quote_net") != "-5000.000000" {
-		t.Fatalf("portfolio %s", pf.raw)
-	}
+	require.Equal(t, "0.20000000", pf.str("positions", "0", "base"), "portfolio %s", pf.raw)
+	require.Equal(t, "-5000.000000", pf.str("positions", "0", "quote_net"), "portfolio %s", pf.raw)
 	ticker := e.do("GET", "/api/v1/markets/BTC-USD/ticker", "", "")
-	if ticker.str("last") != "25000.00" || ticker.str("volume_24h") != "0.2000" {
-		t.Fatalf("ticker %s", ticker.raw)
-	}
+	require.Equal(t, "25000.00", ticker.str("last"), "ticker %s", ticker.raw)
+	require.Equal(t, "0.2000", ticker.str("volume_24h"), "ticker %s", ticker.raw)
 }
 
 func TestPaginationAndCancelAll(t *testing.T) {
@@ -298,22 +274,17 @@ func TestPaginationAndCancelAll(t *testing.T) {
 			break
 		}
 	}
-	if len(seen) != 5 || seen[0] != ids[4] || seen[4] != ids[0] {
-		t.Fatalf("pages gave %v, placed %v", seen, ids)
-	}
+	require.Len(t, seen, 5, "pages gave %v, placed %v", seen, ids)
+	require.Equal(t, ids[4], seen[0], "newest first: pages gave %v, placed %v", seen, ids)
+	require.Equal(t, ids[0], seen[4], "oldest last: pages gave %v, placed %v", seen, ids)
 	e.want(e.do("GET", "/api/v1/orders?limit=0", at, ""), 400, "invalid")
 	e.want(e.do("GET", "/api/v1/orders?limit=501", at, ""), 400, "invalid")
 	e.want(e.do("GET", "/api/v1/orders?status=closed", at, ""), 400, "invalid")
 	r := e.do("DELETE", "/api/v1/orders?market=BTC-USD", at, "")
-	if r.str("cancelled") != "5" {
-		t.Fatalf("cancel all %s", r.raw)
-	}
-	if r := e.do("GET", "/api/v1/orders", at, ""); len(r.body["items"].([]any)) != 0 {
-		t.Fatalf("open after cancel all: %s", r.raw)
-	}
-	if b := e.balances(at); b["USD"][1] != "0.000000" {
-		t.Fatalf("holds after cancel all %v", b)
-	}
+	require.Equal(t, "5", r.str("cancelled"), "cancel all %s", r.raw)
+	open := e.do("GET", "/api/v1/orders", at, "")
+	require.Len(t, open.body["items"], 0, "open after cancel all: %s", open.raw)
+	require.Equal(t, "0.000000", e.balances(at)["USD"][1], "holds after cancel all")
 }
 
 func TestBadInputChangesNothing(t *testing.T) {
@@ -351,24 +322,18 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 	for _, tc := range cases {
 		r := e.do("POST", "/api/v1/orders", at, tc.body)
-		if r.status != tc.status || r.str("error", "code") != tc.code {
-			t.Errorf("%s: got %d %s, want %d %s", tc.name, r.status, r.raw, tc.status, tc.code)
-		}
-		if strings.Contains(string(r.raw), "<script>") {
-			t.Errorf("%s: reply echoes markup: %s", tc.name, r.raw)
-		}
+		assert.Equal(t, tc.status, r.status, "%s: %s", tc.name, r.raw)
+		assert.Equal(t, tc.code, r.str("error", "code"), "%s: %s", tc.name, r.raw)
+		assert.NotContains(t, string(r.raw), "<script>", "%s: reply echoes markup", tc.name)
 	}
 	r := e.do("POST", "/api/v1/orders", at, order(`"price":"1","quantity":"1"`), "Content-Type", "text/plain")
 	e.want(r, 415, "invalid")
 	for _, p := range []string{"/api/v1/orders/..%2F..%2Fetc%2Fpasswd", "/api/v1/orders/1%27%20OR%201=1", "/api/v1/orders/%3Cscript%3E"} {
 		e.want(e.do("GET", p, at, ""), 404, "not_found")
 	}
-	if r := e.do("GET", "/api/v1/orders?status=all", at, ""); len(r.body["items"].([]any)) != 0 {
-		t.Fatalf("bad input persisted orders: %s", r.raw)
-	}
-	if b := e.balances(at); b["USD"] != [3]string{"1000.000000", "0.000000", "1000.000000"} {
-		t.Fatalf("bad input changed balances: %v", b)
-	}
+	all := e.do("GET", "/api/v1/orders?status=all", at, "")
+	require.Len(t, all.body["items"], 0, "bad input persisted orders: %s", all.raw)
+	require.Equal(t, [3]string{"1000.000000", "0.000000", "1000.000000"}, e.balances(at)["USD"], "bad input changed balances")
 }
 
 func TestAuthorization(t *testing.T) {
@@ -380,17 +345,14 @@ func TestAuthorization(t *testing.T) {
 		e.want(e.do("POST", p, at, `{}`), 403, "forbidden")
 	}
 	e.want(e.do("POST", "/api/v1/admin/deposits", "", `{}`), 401, "unauthorized")
-	if b := e.balances(at); len(b) != 0 {
-		t.Fatalf("forbidden deposit had an effect: %v", b)
-	}
+	require.Empty(t, e.balances(at), "forbidden deposit had an effect")
 	// Kill switch by the admin stops the trader.
 	e.deposit("d", alice, "USD", "1000")
 	e.want(e.do("POST", "/api/v1/admin/accounts/"+alice+"/kill-switch", e.admin, `{"on":true}`), 200, "")
 	e.want(e.do("POST", "/api/v1/orders", at, `{"market":"BTC-USD","side":"buy","type":"limit","price":"1","quantity":"1"}`), 403, "forbidden")
 	e.want(e.do("POST", "/api/v1/admin/markets/BTC-USD/halt", e.admin, `{"on":true}`), 200, "")
-	if r := e.do("GET", "/api/v1/markets/BTC-USD", "", ""); r.str("halted") != "true" {
-		t.Fatalf("halt: %s", r.raw)
-	}
+	m := e.do("GET", "/api/v1/markets/BTC-USD", "", "")
+	require.Equal(t, "true", m.str("halted"), "halt: %s", m.raw)
 }
 
 func TestAPIKeys(t *testing.T) {
@@ -401,9 +363,8 @@ func TestAPIKeys(t *testing.T) {
 	e.want(r, 201, "")
 	id, secret := r.str("id"), r.str("secret")
 	list := e.do("GET", "/api/v1/api-keys", at, "")
-	if strings.Contains(string(list.raw), secret) || list.str("items", "0", "id") != id {
-		t.Fatalf("list %s", list.raw)
-	}
+	require.NotContains(t, string(list.raw), secret, "listing shows the secret")
+	require.Equal(t, id, list.str("items", "0", "id"), "list %s", list.raw)
 	signed := func(method, path, body string) reply {
 		ts := strconv.FormatInt(time.Now().Unix(), 10)
 		return e.do(method, path, "", body, "X-CDX-Key", id, "X-CDX-Timestamp", ts,
@@ -440,9 +401,9 @@ func TestLoginLockoutAndRefresh(t *testing.T) {
 	}
 	r := e.do("POST", "/api/v1/auth/login", "", `{"email":"alice@example.com","password":"trader password 1"}`)
 	e.want(r, 429, "rate_limited")
-	if ra, _ := strconv.Atoi(r.header.Get("Retry-After")); ra < 1 || ra > 30 {
-		t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
-	}
+	ra, _ := strconv.Atoi(r.header.Get("Retry-After"))
+	require.GreaterOrEqual(t, ra, 1, "Retry-After %q", r.header.Get("Retry-After"))
+	require.LessOrEqual(t, ra, 30, "Retry-After %q", r.header.Get("Retry-After"))
 
 	e.trader("bob@example.com")
 	login := e.do("POST", "/api/v1/auth/login", "", `{"email":"bob@example.com","password":"trader password 1"}`)
@@ -465,9 +426,9 @@ func TestRateLimit(t *testing.T) {
 	}
 	r := e.do("GET", "/api/v1/balances", at, "")
 	e.want(r, 429, "rate_limited")
-	if ra, _ := strconv.Atoi(r.header.Get("Retry-After")); ra < 1 || ra > 60 {
-		t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
-	}
+	ra, _ := strconv.Atoi(r.header.Get("Retry-After"))
+	require.GreaterOrEqual(t, ra, 1, "Retry-After %q", r.header.Get("Retry-After"))
+	require.LessOrEqual(t, ra, 60, "Retry-After %q", r.header.Get("Retry-After"))
 	_, bt := e.trader("bob@example.com")
 	e.want(e.do("GET", "/api/v1/balances", bt, ""), 200, "")
 }
@@ -487,9 +448,8 @@ func TestInternalErrorsAreHidden(t *testing.T) {
 	_, at := e.trader("alice@example.com")
 	r := e.do("POST", "/api/v1/orders", at, `{"market":"BTC-USD","side":"buy","type":"limit","price":"1","quantity":"1"}`)
 	e.want(r, 500, "internal")
-	if r.str("error", "message") != "internal error" || r.header.Get("X-Request-Id") == "" {
-		t.Fatalf("internal error reply %s %v", r.raw, r.header)
-	}
+	require.Equal(t, "internal error", r.str("error", "message"), "internal error reply %s", r.raw)
+	require.NotEmpty(t, r.header.Get("X-Request-Id"), "internal error reply without a request id: %v", r.header)
 	e.want(e.do("GET", "/api/v1/orders/o-1", at, ""), 500, "internal")
 }
 
@@ -498,20 +458,14 @@ func TestHeaders(t *testing.T) {
 	r := e.do("GET", "/api/v1/markets", "", "", "Origin", "https://evil.example")
 	e.want(r, 200, "")
 	for h, v := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Cache-Control": "no-store"} {
-		if r.header.Get(h) != v {
-			t.Errorf("%s = %q", h, r.header.Get(h))
-		}
+		assert.Equal(t, v, r.header.Get(h), h)
 	}
-	if r.header.Get("Access-Control-Allow-Origin") != "" {
-		t.Error("CORS open by default")
-	}
+	assert.Empty(t, r.header.Get("Access-Control-Allow-Origin"), "CORS open by default")
 	e.want(e.do("GET", "/api/v1/nowhere", "", ""), 404, "not_found")
 	e.want(e.do("PUT", "/api/v1/orders", "", ""), 405, "method_not_allowed")
 	// Health, readiness and metrics are on the operations listener, never on the public API.
 	for _, path := range []string{"/api/v1/health", "/api/v1/ready", "/api/v1/metrics", "/health", "/metrics"} {
-		if r := e.do("GET", path, "", ""); r.status != 404 {
-			t.Errorf("public %s answered %d", path, r.status)
-		}
+		assert.Equal(t, 404, e.do("GET", path, "", "").status, "public %s", path)
 	}
 }
 
@@ -533,9 +487,7 @@ func TestPlacementsReuseMarketDefinitions(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		e.want(e.do("POST", "/api/v1/orders", at, `{"market":"BTC-USD","side":"buy","type":"limit","price":"1","quantity":"1"}`), 201, "")
 	}
-	if counter.calls != 1 {
-		t.Fatalf("three placements looked the market up %d times", counter.calls)
-	}
+	require.Equal(t, 1, counter.calls, "three placements looked the market up more than once")
 	e.want(e.do("POST", "/api/v1/orders", at, `{"market":"ETH-USD","side":"buy","type":"limit","price":"1","quantity":"1"}`), 404, "not_found")
 	e.want(e.do("POST", "/api/v1/admin/markets", e.admin, `{"symbol":"ETH-USD","base":"ETH","quote":"USD","tick_size":"0.01","lot_size":"0.0001","min_price":"0.01","max_price":"100000","min_quantity":"0.0001","max_quantity":"1000"}`), 201, "")
 	e.want(e.do("POST", "/api/v1/orders", at, `{"market":"ETH-USD","side":"buy","type":"limit","price":"1","quantity":"1"}`), 201, "")
@@ -544,9 +496,7 @@ func TestPlacementsReuseMarketDefinitions(t *testing.T) {
 // limiterOf is a limiter of n a minute on a Redis of its own.
 func limiterOf(t testing.TB, n int) gwhttp.Limiter {
 	rc, err := redis.OpenEmbedded("limit")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = rc.Close() })
 	return rc.NewLimiter(n, time.Minute)
 }
