@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	. "github.com/cantondex/platform/services/matching"
 	"github.com/cantondex/platform/services/matching/flow"
 )
@@ -16,9 +18,7 @@ func benchMarket() Market {
 
 func benchBook(b *testing.B, reserve int) *Book {
 	book, err := NewBook(benchMarket())
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	book.Reserve(reserve)
 	return book
 }
@@ -109,7 +109,7 @@ func BenchmarkSweep(b *testing.B) {
 		seq++
 		out = book.Apply(Command{Op: OpNew, Seq: seq, ID: "taker", Account: "taker", Side: Buy, Type: Limit, TIF: IOC, Price: 1_000_010, Qty: 500}, out[:0])
 		if len(out) != 51 {
-			b.Fatalf("sweep produced %d events", len(out))
+			require.Len(b, out, 51, "sweep events")
 		}
 	}
 	reportRate(b, b.N*51)
@@ -118,18 +118,14 @@ func BenchmarkSweep(b *testing.B) {
 // benchFlow replays a generated flow: warm-up untimed, commands timed, repeated as needed.
 func benchFlow(b *testing.B, cfg flow.Config) {
 	f, err := flow.Generate(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	replayFlow(b, f, cfg.Market, cfg.Depth+cfg.Depth/2+1024)
 }
 
 func replayFlow(b *testing.B, f flow.Flow, m Market, reserve int) {
 	reset := func() *Book {
 		book, err := NewBook(m)
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		book.Reserve(reserve)
 		var out []Event
 		for _, c := range f.Warmup {
@@ -146,9 +142,7 @@ func BenchmarkRegime(b *testing.B) {
 	for _, name := range []string{"venue", "gbm-0", "gbm-0.15", "swing-25", "swing-40", "crash-60", "addcancel"} {
 		b.Run(name, func(b *testing.B) {
 			f, m, err := flow.Named(name, 200_000, 1)
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			replayFlow(b, f, m, 64_000)
 		})
 	}

@@ -45,9 +45,7 @@ func benchmarkTransfers(b *testing.B, ctx context.Context, s ledger.Store, batch
 			deposits = append(deposits, d)
 		}
 	}
-	if err := s.ApplyAll(ctx, deposits); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, s.ApplyAll(ctx, deposits))
 	// Each transfer has the shape settlement gives a trade (settlement.TradeTransfer): the
 	// buyer pays from its order's hold, the seller delivers from its order's hold, a fee goes
 	// to the fee account. The orders' holds are taken before the clock runs, as order entry
@@ -70,12 +68,10 @@ func benchmarkTransfers(b *testing.B, ctx context.Context, s ledger.Store, batch
 			}}
 		}
 		b.StopTimer()
-		if err := s.ApplyAll(ctx, holds); err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, s.ApplyAll(ctx, holds))
 		b.StartTimer()
 		if err := s.ApplyAll(ctx, ts); err != nil {
-			b.Fatal(err)
+			require.NoError(b, err)
 		}
 		done += n
 	}

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // BenchmarkLimiterParallel admits hits from many goroutines over 100 keys, as the gateway does
@@ -21,8 +23,8 @@ func BenchmarkLimiterParallel(b *testing.B) {
 				ctx := context.Background()
 				for pb.Next() {
 					key := "bench:" + strconv.FormatInt(n.Add(1)%100, 10)
-					if ok, _, err := l.Allow(ctx, key); err != nil || !ok {
-						b.Errorf("allow: %v %v", ok, err)
+					ok, _, err := l.Allow(ctx, key)
+					if !assert.NoError(b, err) || !assert.True(b, ok, "allowed") {
 						return
 					}
 				}

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkPlaceOrder measures the REST layer's cost of one authenticated, rate-limited,
@@ -31,7 +33,7 @@ func BenchmarkPlaceOrder(b *testing.B) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusCreated {
-			b.Fatalf("%d %s", rec.Code, rec.Body)
+			require.Equal(b, http.StatusCreated, rec.Code, "%s", rec.Body)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/services/postgres"
 )
@@ -37,18 +38,15 @@ func NewURL(tb testing.TB, prefix string) string {
 	admin := AdminURL()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("PostgreSQL unreachable at TEST_DATABASE_URL and CI is set: %v", err)
-		}
+		require.Empty(tb, os.Getenv("CI"), "PostgreSQL unreachable at TEST_DATABASE_URL and CI is set: %v", err)
 		tb.Skipf("PostgreSQL unreachable (set TEST_DATABASE_URL): %v", err)
 	}
 	defer conn.Close(ctx)
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "cdx_" + strings.ToLower(prefix) + "_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		tb.Fatalf("create test database: %v", err)
-	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+name)
+	require.NoError(tb, err, "create test database")
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -63,9 +61,7 @@ func NewURL(tb testing.TB, prefix string) string {
 		}
 	})
 	u, err := url.Parse(admin)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	require.NoError(tb, err)
 	u.Path = "/" + name
 	return u.String()
 }
@@ -74,9 +70,7 @@ func NewURL(tb testing.TB, prefix string) string {
 func New(tb testing.TB, prefix string) *postgres.DB {
 	tb.Helper()
 	db, err := postgres.Open(context.Background(), postgres.Options{URL: NewURL(tb, prefix), MaxConns: 8})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	require.NoError(tb, err)
 	tb.Cleanup(db.Close)
 	return db
 }
@@ -89,9 +83,7 @@ func Available(tb testing.TB) bool {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, AdminURL())
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("PostgreSQL unreachable at TEST_DATABASE_URL and CI is set: %v", err)
-		}
+		require.Empty(tb, os.Getenv("CI"), "PostgreSQL unreachable at TEST_DATABASE_URL and CI is set: %v", err)
 		return false
 	}
 	conn.Close(ctx)
