@@ -129,23 +129,7 @@ func TestCrashSafetySIGKILL(t *testing.T) {
 	db, err := postgres.Open(context.Background(), postgres.Options{URL: url, MaxConns: 8})
 	require.NoError(t, err)
 	defer db.Close()
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin, "./cmd/matching-engine", "./cmd/settlement-coordinator")
-	build.Dir = ".."
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "build: %s", out)
-	logs, err := os.Create(filepath.Join(bin, "children.log"))
-	require.NoError(t, err)
-	defer logs.Close()
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		if out, err := os.ReadFile(logs.Name()); err == nil {
-			t.Logf("children's warnings and errors:\n%s", tail(notInfo(string(out)), 200))
-			t.Logf("children's output (last 80 lines):\n%s", tail(string(out), 80))
-		}
-	})
+	bin, logs := buildBinaries(t, "matching-engine", "settlement-coordinator")
 	testCrashSafety(t, postgres.NewStore(db), &binaries{dir: bin, dbURL: url, logs: logs})
 }
 
@@ -629,4 +613,32 @@ type noPublisher struct{}
 
 func (noPublisher) PublishCommands(context.Context, ...trading.OrderCommand) error {
 	return trading.Errorf(trading.EINTERNAL, "seeding publishes nothing")
+}
+
+// buildBinaries builds the commands services/cmd/<name> into a directory of the test and
+// opens the log their processes write to; the log is printed when the test fails.
+func buildBinaries(t *testing.T, names ...string) (dir string, logs *os.File) {
+	t.Helper()
+	dir = t.TempDir()
+	args := []string{"build", "-o", dir}
+	for _, n := range names {
+		args = append(args, "./cmd/"+n)
+	}
+	build := exec.Command("go", args...)
+	build.Dir = ".."
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "build: %s", out)
+	logs, err = os.Create(filepath.Join(dir, "children.log"))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		defer logs.Close()
+		if !t.Failed() {
+			return
+		}
+		if out, err := os.ReadFile(logs.Name()); err == nil {
+			t.Logf("children's warnings and errors:\n%s", tail(notInfo(string(out)), 200))
+			t.Logf("children's output (last 80 lines):\n%s", tail(string(out), 80))
+		}
+	})
+	return dir, logs
 }

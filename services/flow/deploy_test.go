@@ -12,7 +12,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -60,23 +59,7 @@ func TestDeploymentShapedSIGKILL(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin, "./cmd/api-gateway", "./cmd/matching-engine",
-		"./cmd/settlement-coordinator", "./cmd/risk-management", "./cmd/kafka-topics")
-	build.Dir = ".."
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "build: %s", out)
-	logs, err := os.Create(filepath.Join(bin, "children.log"))
-	require.NoError(t, err)
-	defer logs.Close()
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		if out, err := os.ReadFile(logs.Name()); err == nil {
-			t.Logf("children's warnings and errors:\n%s", tail(notInfo(string(out)), 200))
-		}
-	})
+	bin, logs := buildBinaries(t, "api-gateway", "matching-engine", "settlement-coordinator", "risk-management", "kafka-topics")
 	d := &deployment{ops: map[string]string{}, redis: redis.Options{URL: "rediss://" + rc.Addrs[0], Cluster: true,
 		AuthToken: token, CAFile: files.CAFile, Prefix: "deploy"}}
 	testCrashSafety(t, postgres.NewStore(db), &binaries{dir: bin, dbURL: url, logs: logs, deploy: d})
