@@ -152,6 +152,8 @@ func translate(err error, what string) error {
 		switch pg.Code {
 		case "23505":
 			return trading.Errorf(trading.ECONFLICT, "%s already exists", what)
+		case "22003": // numeric_value_out_of_range: a sum past bigint, never stored
+			return trading.Errorf(trading.EINVALID, "%s: amount out of range", what)
 		case "23514":
 			if strings.HasPrefix(pg.ConstraintName, "ledger_") {
 				return trading.Errorf(trading.EINSUFFICIENT, "insufficient funds")

@@ -3,14 +3,17 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/services/ledger"
 	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/postgres/pgtest"
 	"github.com/cantondex/platform/services/storetest"
+	"github.com/cantondex/platform/services/trading"
 )
 
 func TestLedgerContract(t *testing.T) {
@@ -80,4 +83,23 @@ func benchmarkTransfers(b *testing.B, ctx context.Context, s ledger.Store, batch
 
 func TestVenueContract(t *testing.T) {
 	storetest.Venue(t, func(t *testing.T) storetest.VenueStore { return postgres.NewStore(pgtest.New(t, "venue")) })
+}
+
+// A transfer whose sum would pass the largest balance is refused as invalid (not an internal
+// error with SQL text) and changes nothing.
+func TestOverflowingTransferIsInvalid(t *testing.T) {
+	s := postgres.NewStore(pgtest.New(t, "overflow"))
+	ctx := context.Background()
+	first, err := ledger.Deposit("d1", "alice", "USD", math.MaxInt64)
+	require.NoError(t, err)
+	require.NoError(t, s.ApplyAll(ctx, []ledger.Transfer{first}))
+	second, err := ledger.Deposit("d2", "alice", "USD", 1)
+	require.NoError(t, err)
+	_, err = s.Apply(ctx, second)
+	require.Error(t, err)
+	assert.Equal(t, trading.EINVALID, trading.ErrorCode(err), "error %v", err)
+	assert.NotContains(t, err.Error(), "SQLSTATE")
+	b, err := s.Balance(ctx, "alice", "USD")
+	require.NoError(t, err)
+	assert.Equal(t, int64(math.MaxInt64), b.Total)
 }
