@@ -60,18 +60,28 @@ func set(o pulumi.Output) bool {
 	return false
 }
 
+// Data is what the data tier built, for the workloads that use it. It is nil when the
+// foundation provided no network to place the data tier in.
+type Data struct {
+	Databases  map[string]*database.Database // by the settings' role (trading, pqs, timescale)
+	Cache      *cache.Cache
+	Kafka      *streaming.Streaming
+	AlarmTopic *alerting.Topic
+	TopicsJSON string // the stack's topic list as services/cmd/kafka-topics reads it
+}
+
 // dataTier builds the databases, cache and streaming on the foundation.
-func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) error {
+func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) (*Data, error) {
 	if !set(f.DBSubnetGroupName) || !set(f.PrivateSubnetIDs) || !set(f.RDSSecurityGroupID) {
 		// Without the foundation's network there is nothing to place the data tier in.
-		return ctx.Log.Warn("data tier skipped: the foundation provides no database subnets or security groups", nil)
+		return nil, ctx.Log.Warn("data tier skipped: the foundation provides no database subnets or security groups", nil)
 	}
 	prefix := "cdx-" + string(s.Environment)
 	d := s.Data
 
 	alarmTopic, err := alerting.New(ctx, prefix+"-data-alarms", alerting.Args{EmailSubscribers: d.Alarms.EmailSubscribers, Tags: s.Tags})
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	dbs := map[string]*database.Database{}
@@ -95,7 +105,7 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) error {
 		}
 		if db.DRReplica {
 			if f.DR.Provider == nil || !set(f.DR.DBSubnetGroupName) || !set(f.DR.RDSSecurityGroupID) {
-				return fmt.Errorf("data.databases.%s.drReplica is on but the foundation prepared no DR region network", db.Role)
+				return nil, fmt.Errorf("data.databases.%s.drReplica is on but the foundation prepared no DR region network", db.Role)
 			}
 			args.DR = &database.DRArgs{Provider: f.DR.Provider, SubnetGroupName: f.DR.DBSubnetGroupName, SecurityGroupIDs: pulumi.StringArray{f.DR.RDSSecurityGroupID}}
 		}
@@ -106,7 +116,7 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) error {
 		}
 		created, err := database.New(ctx, prefix+"-"+db.Role, args)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		dbs[db.Role] = created
 	}
@@ -122,7 +132,7 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) error {
 		Tags:             s.Tags,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	st := d.Streaming
@@ -145,7 +155,7 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) error {
 	}
 	kafka, err := streaming.New(ctx, prefix+"-kafka", streamArgs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	// Outputs the workloads read: endpoints, ports, secrets, security groups and policies.
@@ -174,10 +184,10 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) error {
 	ctx.Export("kafka.topicAdminServiceAccount", pulumi.String(TopicAdminNamespace+"/"+TopicAdminServiceAccount))
 	topicsJSON, err := TopicsJSON(st)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ctx.Export("kafka.topicsJson", pulumi.String(topicsJSON))
 	ctx.Export("kafka.securityGroupId", f.MSKSecurityGroupID)
 	ctx.Export("alarms.topicArn", alarmTopic.ARN)
-	return nil
+	return &Data{Databases: dbs, Cache: redis, Kafka: kafka, AlarmTopic: alarmTopic, TopicsJSON: topicsJSON}, nil
 }

@@ -56,7 +56,8 @@ func runDataTier(t *testing.T, stack string, src mapSource) *mocks.Recorder {
 		if err != nil {
 			return err
 		}
-		return dataTier(ctx, s, f)
+		_, err = dataTier(ctx, s, f)
+		return err
 	})
 	require.NoError(t, err)
 	return rec
@@ -155,7 +156,8 @@ func TestDataTierWithoutFoundationIsSkipped(t *testing.T) {
 	s, err := stacks.Load("staging", "", mapSource{})
 	require.NoError(t, err)
 	rec, err := mocks.Run("staging", mocks.Config{}, func(ctx *pulumi.Context) error {
-		return dataTier(ctx, s, &Foundation{Tags: s.Tags})
+		_, err := dataTier(ctx, s, &Foundation{Tags: s.Tags})
+		return err
 	})
 	require.NoError(t, err)
 	require.Empty(t, rec.Resources(), "resources without a foundation")

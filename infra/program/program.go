@@ -21,7 +21,7 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return fmt.Errorf("foundation: %w", err)
 	}
-	if err := dataTier(ctx, s, f); err != nil {
+	if _, err := dataTier(ctx, s, f); err != nil {
 		return fmt.Errorf("data tier: %w", err)
 	}
 	return nil
