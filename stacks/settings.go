@@ -9,6 +9,7 @@
 //	cantondex:cluster       Cluster
 //	cantondex:nodeGroups    []NodeGroup (replaces the defaults as a whole)
 //	cantondex:database ...  the data tier (data.go)
+//	cantondex:workloads     the catalog's Kubernetes workloads (workloads.go)
 //
 // A structured value is decoded over the environment's defaults, so a stack file names only
 // what it changes; unknown fields are an error, so a typo cannot pass silently.
@@ -44,6 +45,7 @@ type Settings struct {
 	Cluster     Cluster           `json:"cluster"`
 	NodeGroups  []NodeGroup       `json:"nodeGroups"`
 	Data        Data              `json:"data"`
+	Workloads   Workloads         `json:"workloads"`
 	// Warnings are notes about accepted but discouraged values (a version past end of support);
 	// the program logs them.
 	Warnings []string `json:"-"`
@@ -65,6 +67,7 @@ func Defaults(env Environment) (Settings, error) {
 		Cluster:     defaultCluster(env),
 		NodeGroups:  defaultNodeGroups(env),
 		Data:        defaultData(env),
+		Workloads:   defaultWorkloads(env),
 	}
 	return s, nil
 }
@@ -101,6 +104,7 @@ func Load(stack, region string, src Source) (Settings, error) {
 		{"cluster", &s.Cluster},
 		{"nodeGroups", &s.NodeGroups},
 		{"data", &s.Data},
+		{"workloads", &s.Workloads},
 	}
 	for _, f := range fields {
 		raw, ok := src.Get(f.key)
@@ -158,6 +162,7 @@ func (s *Settings) Validate() error {
 	s.Cluster.validate(v, s.Environment)
 	validateNodeGroups(v, s.NodeGroups)
 	s.Data.validate(v, s)
+	s.Workloads.validate(v, s)
 	s.Warnings = v.warnings
 	return v.err()
 }
