@@ -136,8 +136,6 @@ func TestNetworkPoliciesAllowExactlyTheCatalogFlows(t *testing.T) {
 		catalog.RiskManagement:        append(common(catalog.RiskManagement), scraped(catalog.RiskManagement)),
 		catalog.KafkaTopics: {catalog.KafkaTopics + " -> dns 53/TCP", catalog.KafkaTopics + " -> dns 53/UDP",
 			catalog.KafkaTopics + " -> private-subnets 443/TCP", catalog.KafkaTopics + " -> private-subnets 9098/TCP"},
-		catalog.DBMigrate: {catalog.DBMigrate + " -> dns 53/TCP", catalog.DBMigrate + " -> dns 53/UDP",
-			catalog.DBMigrate + " -> database-subnets 5432/TCP", catalog.DBMigrate + " -> private-subnets 443/TCP"},
 	}
 	for name, flows := range want {
 		sort.Strings(flows)
@@ -251,18 +249,16 @@ func TestGatewayIngress(t *testing.T) {
 func TestJobsRunFirstAndServicesWaitForThem(t *testing.T) {
 	rec, err := run(t, nil)
 	require.NoError(t, err)
-	for _, name := range []string{catalog.KafkaTopics, catalog.DBMigrate} {
-		job := object(t, rec, "Job", Namespace, name)
-		policy := object(t, rec, "NetworkPolicy", Namespace, name)
-		assert.Contains(t, job.DependsOn, policy.URN, "%s waits for its network policy", name)
-		assert.Nil(t, dig(job.Inputs, "metadata", "annotations", "pulumi.com/skipAwait"), "Pulumi waits for %s", name)
-		for _, s := range catalog.Production() {
-			w := object(t, rec, WorkloadKind(s), Namespace, s.Name)
-			assert.Contains(t, w.DependsOn, job.URN, "%s waits for %s", s.Name, name)
-			cm := object(t, rec, "ConfigMap", Namespace, s.Name+"-env")
-			assert.Contains(t, w.DependsOn, cm.URN, s.Name)
-		}
+	job := object(t, rec, "Job", Namespace, catalog.KafkaTopics)
+	policy := object(t, rec, "NetworkPolicy", Namespace, catalog.KafkaTopics)
+	assert.Contains(t, job.DependsOn, policy.URN, "the Job waits for its network policy")
+	for _, s := range catalog.Production() {
+		w := object(t, rec, WorkloadKind(s), Namespace, s.Name)
+		assert.Contains(t, w.DependsOn, job.URN, "%s waits for the topic Job", s.Name)
+		cm := object(t, rec, "ConfigMap", Namespace, s.Name+"-env")
+		assert.Contains(t, w.DependsOn, cm.URN, s.Name)
 	}
+	assert.Nil(t, dig(job.Inputs, "metadata", "annotations", "pulumi.com/skipAwait"), "Pulumi waits for the Job")
 }
 
 func TestInvalidArgsNameTheField(t *testing.T) {

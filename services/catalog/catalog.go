@@ -27,9 +27,6 @@ const (
 	RiskManagement        = "risk-management"
 	// KafkaTopics is the Job that creates and reconciles the topics from services/topics.
 	KafkaTopics = "kafka-topics"
-	// DBMigrate is the Job that applies services/postgres's migrations before a release's
-	// services start.
-	DBMigrate = "db-migrate"
 )
 
 // The program's databases (stacks' data.databases roles).
@@ -193,11 +190,6 @@ func All() []Service {
 		}),
 		svc(Service{
 			Name: KafkaTopics, Binary: KafkaTopics, Kind: Job, TopicAdmin: true,
-			Resources: Resources{CPURequest: "100m", CPULimit: "500m", MemoryRequest: "64Mi", MemoryLimit: "128Mi"}, Replicas: 1,
-		}),
-		svc(Service{
-			Name: DBMigrate, Binary: DBMigrate, Kind: Job,
-			Database: Trading, DBUser: "cdx_migrate",
 			Resources: Resources{CPURequest: "100m", CPULimit: "500m", MemoryRequest: "64Mi", MemoryLimit: "128Mi"}, Replicas: 1,
 		}),
 	}

@@ -68,7 +68,7 @@ func TestDerivedViews(t *testing.T) {
 		SettlementCoordinator: {Consume: []string{topics.Trades}, Produce: []string{topics.Settlements}},
 		RiskManagement:        {Consume: []string{topics.Settlements}, Produce: []string{topics.Alerts}},
 	}, Access())
-	assert.Equal(t, map[string][]string{Trading: {"cdx_api_gateway", "cdx_matching_engine", "cdx_migrate", "cdx_risk", "cdx_settlement"}}, DatabaseUsers())
+	assert.Equal(t, map[string][]string{Trading: {"cdx_api_gateway", "cdx_matching_engine", "cdx_risk", "cdx_settlement"}}, DatabaseUsers())
 	assert.Equal(t, Needs{PostgreSQL: true, Redis: true, Kafka: true}, NetworkNeeds())
 	used := UsedTopics()
 	assert.True(t, slices.IsSorted(used))
