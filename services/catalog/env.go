@@ -30,7 +30,8 @@ func (s Service) ManagedEnv() []Var {
 		add("DATABASE_URL", fmt.Sprintf("postgres://<instance address>:5432/%s", s.Database), "output database."+s.Database+".address")
 		add("DB_SECRET_JSON", "<secret>", "secret output database."+s.Database+".secretArn")
 		add("DB_TLS_CA_FILE", "/etc/cantondex/rds-ca.pem", "the RDS CA bundle, mounted")
-		add("MIGRATE_IAM_USERS", "true", "")
+		add("MIGRATE_USER_SECRETS", "<{user: secret ARN} of the database's IAM users>", "output database."+s.Database+".userSecretArns")
+		add("AWS_REGION", "<region>", "pod (IRSA)")
 	} else if s.Database != "" {
 		add("DATABASE_URL", fmt.Sprintf("postgres://%s@<proxy endpoint>:5432/%s", s.DBUser, s.Database), "output database."+s.Database+".proxyEndpoint")
 		add("DB_AUTH", "iam", "")
@@ -47,6 +48,9 @@ func (s Service) ManagedEnv() []Var {
 		}
 		if len(s.Consumes) > 0 {
 			add("KAFKA_GROUP_INSTANCE_ID", "<pod name>", "pod")
+		}
+		if s.TopicAdmin {
+			add("KAFKA_TOPICS_JSON", "<the stack's topic list>", "output kafka.topicsJson")
 		}
 	}
 	if s.Redis {

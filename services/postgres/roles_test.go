@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -91,8 +92,8 @@ func TestEnsureUsers(t *testing.T) {
 	u, err := url.Parse(dsn)
 	require.NoError(t, err)
 	name := u.Path[1:]
-	require.NoError(t, db.EnsureUsers(ctx, name, []string{user}, false))
-	require.NoError(t, db.EnsureUsers(ctx, name, []string{user}, false), "second run")
+	require.NoError(t, db.EnsureUsers(ctx, name, []postgres.User{{Name: user}}))
+	require.NoError(t, db.EnsureUsers(ctx, name, []postgres.User{{Name: user}}), "second run")
 
 	// The platform's store works as the service's user on the verified schema.
 	sdb, err := postgres.Open(ctx, postgres.Options{URL: asUser(t, dsn, user), Migrate: postgres.MigrateVerify})
@@ -131,6 +132,38 @@ func TestEnsureUsers(t *testing.T) {
 		}
 	}
 
-	assert.ErrorContains(t, db.EnsureUsers(ctx, name, []string{"Robert'); DROP TABLE x;--"}, false), "lower-case identifier")
-	assert.ErrorContains(t, db.EnsureUsers(ctx, name, []string{user}, true), "no rds_iam role")
+	assert.ErrorContains(t, db.EnsureUsers(ctx, name, []postgres.User{{Name: "Robert'); DROP TABLE x;--"}}), "lower-case identifier")
+	assert.ErrorContains(t, db.EnsureUsers(ctx, name, []postgres.User{{Name: user, Password: "pässwörd"}}), "printable ASCII only")
+}
+
+// The verifier the Job stores is the one PostgreSQL computes itself for the same password and
+// salt, so RDS Proxy's login with the password from the user's secret succeeds.
+func TestSCRAMVerifierIsPostgreSQLs(t *testing.T) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pgtest.NewURL(t, "scram"))
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	user := testUser(t)
+	_, err = conn.Exec(ctx, `SET password_encryption = 'scram-sha-256'`)
+	require.NoError(t, err)
+	const password = "Zm9vYmFy-_c0rrect.horse~battery"
+	_, err = conn.Exec(ctx, `CREATE ROLE `+user+` LOGIN PASSWORD '`+password+`'`)
+	require.NoError(t, err)
+	var theirs string
+	require.NoError(t, conn.QueryRow(ctx, `SELECT rolpassword FROM pg_authid WHERE rolname = $1`, user).Scan(&theirs))
+	assert.True(t, postgres.SCRAMMatches(theirs, password), "PostgreSQL's own verifier: %s", theirs)
+	assert.False(t, postgres.SCRAMMatches(theirs, password+"x"), "another password")
+	assert.False(t, postgres.SCRAMMatches("md5abc", password), "not a SCRAM verifier")
+
+	// Set through EnsureUsers, the stored verifier has a fresh salt and is not the password.
+	db, err := postgres.Open(ctx, postgres.Options{URL: conn.Config().ConnString(), MaxConns: 2})
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.EnsureUsers(ctx, conn.Config().Database, []postgres.User{{Name: user, Password: password}}))
+	var stored string
+	require.NoError(t, conn.QueryRow(ctx, `SELECT rolpassword FROM pg_authid WHERE rolname = $1`, user).Scan(&stored))
+	assert.True(t, strings.HasPrefix(stored, "SCRAM-SHA-256$4096:"), stored)
+	assert.NotEqual(t, theirs, stored, "a fresh salt")
+	assert.True(t, postgres.SCRAMMatches(stored, password), "the verifier EnsureUsers stored")
+	assert.NotContains(t, stored, password)
 }
