@@ -22,10 +22,10 @@ func TestWorkloadDefaults(t *testing.T) {
 		return out
 	}
 	assert.Equal(t, map[string]int{
-		catalog.APIGateway: 5, catalog.MatchingEngine: 5, catalog.SettlementCoordinator: 3, catalog.RiskManagement: 3, catalog.KafkaTopics: 0,
+		catalog.APIGateway: 5, catalog.MatchingEngine: 5, catalog.SettlementCoordinator: 3, catalog.RiskManagement: 3, catalog.KafkaTopics: 0, catalog.DatabaseMigrations: 0,
 	}, replicas(prod), "prod replicas")
 	assert.Equal(t, map[string]int{
-		catalog.APIGateway: 2, catalog.MatchingEngine: 2, catalog.SettlementCoordinator: 2, catalog.RiskManagement: 1, catalog.KafkaTopics: 0,
+		catalog.APIGateway: 2, catalog.MatchingEngine: 2, catalog.SettlementCoordinator: 2, catalog.RiskManagement: 1, catalog.KafkaTopics: 0, catalog.DatabaseMigrations: 0,
 	}, replicas(staging), "staging replicas")
 	assert.Equal(t, "info", prod.Workloads.LogLevel)
 	assert.Equal(t, "debug", staging.Workloads.LogLevel)

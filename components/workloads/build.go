@@ -343,28 +343,65 @@ func servicePorts(s catalog.Service) corev1.ServicePortArray {
 	return ports
 }
 
-// externalSecrets creates one ExternalSecret per catalog secret the services read: the
-// External Secrets Operator copies it from Secrets Manager into a Kubernetes Secret of the
-// same name, one key per variable. A secret that fills one variable is the whole secret
-// string (the Redis auth token); one that fills several is JSON with a property per variable.
+// secret is one Kubernetes Secret the External Secrets Operator keeps in sync with a Secrets
+// Manager secret: one key per variable it fills.
+type secret struct {
+	name   string             // the Kubernetes Secret (and ExternalSecret)
+	remote pulumi.StringInput // the Secrets Manager secret's name or ARN
+	envs   []string           // the variables, in catalog order
+}
+
+// secretSource resolves a catalog variable that comes from a secret: "secret <catalog
+// secret>" (read under its catalog name unless SecretKeys maps it) or "secret output
+// database.<db>.secretArn" (the database's master credentials, for the migrations Job).
+func (b *builder) secretSource(s catalog.Service, v catalog.Var) (secret, error) {
+	ref := strings.TrimPrefix(v.From, "secret ")
+	if db, ok := strings.CutPrefix(ref, "output database."); ok {
+		db, ok = strings.CutSuffix(db, ".secretArn")
+		arn, known := b.args.Endpoints.DatabaseSecrets[db]
+		if !ok || !known {
+			return secret{}, fmt.Errorf("%s: variable %s comes from %q, which the workloads cannot fill", s.Name, v.Name, v.From)
+		}
+		return secret{name: "database-" + db + "-admin", remote: arn}, nil
+	}
+	var remote pulumi.StringInput = pulumi.String(ref)
+	if k, ok := b.args.SecretKeys[ref]; ok {
+		remote = k
+	}
+	return secret{name: SecretName(ref), remote: remote}, nil
+}
+
+// externalSecrets creates one ExternalSecret per secret the services read: the External
+// Secrets Operator copies it from Secrets Manager into a Kubernetes Secret of the same name,
+// one key per variable. A secret that fills one variable is the whole secret string (the
+// Redis auth token, the RDS master credentials' JSON); one that fills several is JSON with a
+// property per variable (the auth keys).
 func (b *builder) externalSecrets() ([]pulumi.Resource, error) {
-	secrets := map[string]catalog.Secret{}
+	secrets := map[string]*secret{}
 	for _, s := range b.args.Services {
-		for _, sec := range s.Secrets {
-			secrets[sec.Name] = sec
+		for _, v := range s.ManagedEnv() {
+			if !strings.HasPrefix(v.From, "secret ") {
+				continue
+			}
+			src, err := b.secretSource(s, v)
+			if err != nil {
+				return nil, err
+			}
+			if secrets[src.name] == nil {
+				secrets[src.name] = &src
+			}
+			if !slices.Contains(secrets[src.name].envs, v.Name) {
+				secrets[src.name].envs = append(secrets[src.name].envs, v.Name)
+			}
 		}
 	}
 	var out []pulumi.Resource
 	for _, name := range slices.Sorted(maps.Keys(secrets)) {
 		sec := secrets[name]
-		var key pulumi.StringInput = pulumi.String(name)
-		if k, ok := b.args.SecretKeys[name]; ok {
-			key = k
-		}
 		var data pulumi.MapArray
-		for _, env := range sec.Env {
-			ref := pulumi.Map{"key": key}
-			if len(sec.Env) > 1 {
+		for _, env := range sec.envs {
+			ref := pulumi.Map{"key": sec.remote}
+			if len(sec.envs) > 1 {
 				ref["property"] = pulumi.String(env)
 			}
 			data = append(data, pulumi.Map{"secretKey": pulumi.String(env), "remoteRef": ref})
@@ -377,7 +414,7 @@ func (b *builder) externalSecrets() ([]pulumi.Resource, error) {
 				"refreshInterval": pulumi.String("1h"),
 				"secretStoreRef":  pulumi.Map{"kind": pulumi.String("ClusterSecretStore"), "name": pulumi.String(b.args.SecretStore)},
 				"target": pulumi.Map{
-					"name": pulumi.String(SecretName(name)), "creationPolicy": pulumi.String("Owner"), "deletionPolicy": pulumi.String("Retain"),
+					"name": pulumi.String(name), "creationPolicy": pulumi.String("Owner"), "deletionPolicy": pulumi.String("Retain"),
 				},
 				"data": data,
 			}},

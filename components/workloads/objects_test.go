@@ -136,6 +136,8 @@ func TestNetworkPoliciesAllowExactlyTheCatalogFlows(t *testing.T) {
 		catalog.RiskManagement:        append(common(catalog.RiskManagement), scraped(catalog.RiskManagement)),
 		catalog.KafkaTopics: {catalog.KafkaTopics + " -> dns 53/TCP", catalog.KafkaTopics + " -> dns 53/UDP",
 			catalog.KafkaTopics + " -> private-subnets 443/TCP", catalog.KafkaTopics + " -> private-subnets 9098/TCP"},
+		catalog.DatabaseMigrations: {catalog.DatabaseMigrations + " -> dns 53/TCP", catalog.DatabaseMigrations + " -> dns 53/UDP",
+			catalog.DatabaseMigrations + " -> database-subnets 5432/TCP", catalog.DatabaseMigrations + " -> private-subnets 443/TCP"},
 	}
 	for name, flows := range want {
 		sort.Strings(flows)
@@ -180,7 +182,11 @@ func TestEnvironmentComesFromTheDataTierAndSecretsFromTheStore(t *testing.T) {
 			switch {
 			case strings.HasPrefix(v.From, "secret "):
 				assert.NotContains(t, data, v.Name, "%s: secret %s in the ConfigMap", s.Name, v.Name)
-				assert.Equal(t, map[string]any{"secretKeyRef": map[string]any{"name": strings.TrimPrefix(v.From, "secret "), "key": v.Name}}, fromPod[v.Name], s.Name)
+				secret := strings.TrimPrefix(v.From, "secret ")
+				if s.DBAdmin {
+					secret = "database-trading-admin"
+				}
+				assert.Equal(t, map[string]any{"secretKeyRef": map[string]any{"name": secret, "key": v.Name}}, fromPod[v.Name], "%s %s", s.Name, v.Name)
 			case v.From == "pod":
 				assert.Equal(t, map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.name"}}, fromPod[v.Name], s.Name)
 			default:
@@ -188,9 +194,17 @@ func TestEnvironmentComesFromTheDataTierAndSecretsFromTheStore(t *testing.T) {
 			}
 		}
 		assert.Equal(t, "info", data[EnvLogLevel], s.Name)
-		if s.Database != "" {
+		switch {
+		case s.DBAdmin:
+			assert.Equal(t, "postgres://"+instanceHost+":5432/trading", data["DATABASE_URL"], s.Name)
+			assert.Equal(t, `{"cdx_risk":"`+riskSecretARN+`"}`, data["MIGRATE_USER_SECRETS"], s.Name)
+			assert.Equal(t, map[string]any{"secretKeyRef": map[string]any{"name": "database-trading-admin", "key": "DB_SECRET_JSON"}}, fromPod["DB_SECRET_JSON"], s.Name)
+		case s.Database != "":
 			assert.Equal(t, "postgres://"+s.DBUser+"@"+proxyHost+":5432/trading", data["DATABASE_URL"], s.Name)
 			assert.Equal(t, "iam", data["DB_AUTH"], s.Name)
+			assert.Equal(t, "verify", data["DB_MIGRATE"], s.Name)
+		}
+		if s.Database != "" {
 			assert.Equal(t, "us-east-1", data["AWS_REGION"], s.Name)
 			mounts := fmt.Sprint(dig(c, "volumeMounts"))
 			assert.Contains(t, mounts, "mountPath:/etc/cantondex", s.Name)
@@ -208,7 +222,7 @@ func TestEnvironmentComesFromTheDataTierAndSecretsFromTheStore(t *testing.T) {
 			assert.NotContains(t, data, EnvTrustedProxies, s.Name)
 		}
 		if s.TopicAdmin {
-			assert.Equal(t, `[{"Name":"orders"}]`, data[EnvTopics], s.Name)
+			assert.Equal(t, `[{"Name":"orders"}]`, data["KAFKA_TOPICS_JSON"], s.Name)
 		}
 	}
 	ca := object(t, rec, "ConfigMap", Namespace, RDSCAConfigMap)
@@ -225,6 +239,9 @@ func TestEnvironmentComesFromTheDataTierAndSecretsFromTheStore(t *testing.T) {
 	redis := object(t, rec, "ExternalSecret", Namespace, "cantondex-redis-auth-token")
 	assert.Equal(t, []any{map[string]any{"secretKey": "REDIS_AUTH_TOKEN", "remoteRef": map[string]any{"key": "cantondex-redis-auth-token"}}},
 		dig(redis.Inputs, "spec", "data"), "a one-variable secret is the whole secret string, under its catalog name by default")
+	admin := object(t, rec, "ExternalSecret", Namespace, "database-trading-admin")
+	assert.Equal(t, []any{map[string]any{"secretKey": "DB_SECRET_JSON", "remoteRef": map[string]any{"key": masterARN}}}, dig(admin.Inputs, "spec", "data"))
+
 }
 
 func TestGatewayIngress(t *testing.T) {
@@ -249,16 +266,18 @@ func TestGatewayIngress(t *testing.T) {
 func TestJobsRunFirstAndServicesWaitForThem(t *testing.T) {
 	rec, err := run(t, nil)
 	require.NoError(t, err)
-	job := object(t, rec, "Job", Namespace, catalog.KafkaTopics)
-	policy := object(t, rec, "NetworkPolicy", Namespace, catalog.KafkaTopics)
-	assert.Contains(t, job.DependsOn, policy.URN, "the Job waits for its network policy")
-	for _, s := range catalog.Production() {
-		w := object(t, rec, WorkloadKind(s), Namespace, s.Name)
-		assert.Contains(t, w.DependsOn, job.URN, "%s waits for the topic Job", s.Name)
-		cm := object(t, rec, "ConfigMap", Namespace, s.Name+"-env")
-		assert.Contains(t, w.DependsOn, cm.URN, s.Name)
+	for _, name := range []string{catalog.KafkaTopics, catalog.DatabaseMigrations} {
+		job := object(t, rec, "Job", Namespace, name)
+		policy := object(t, rec, "NetworkPolicy", Namespace, name)
+		assert.Contains(t, job.DependsOn, policy.URN, "%s waits for its network policy", name)
+		assert.Nil(t, dig(job.Inputs, "metadata", "annotations", "pulumi.com/skipAwait"), "Pulumi waits for %s", name)
+		for _, s := range catalog.Production() {
+			w := object(t, rec, WorkloadKind(s), Namespace, s.Name)
+			assert.Contains(t, w.DependsOn, job.URN, "%s waits for %s", s.Name, name)
+			cm := object(t, rec, "ConfigMap", Namespace, s.Name+"-env")
+			assert.Contains(t, w.DependsOn, cm.URN, s.Name)
+		}
 	}
-	assert.Nil(t, dig(job.Inputs, "metadata", "annotations", "pulumi.com/skipAwait"), "Pulumi waits for the Job")
 }
 
 func TestInvalidArgsNameTheField(t *testing.T) {

@@ -1,6 +1,7 @@
 package workloads
 
 import (
+	"encoding/json"
 	"fmt"
 	"path"
 	"strings"
@@ -16,8 +17,7 @@ import (
 const (
 	EnvLogLevel       = "LOG_LEVEL"
 	EnvLogFormat      = "LOG_FORMAT"
-	EnvTopics         = "KAFKA_TOPICS_JSON" // services/cmd/kafka-topics
-	EnvTrustedProxies = "TRUSTED_PROXIES"   // services/gateway: forwarded addresses trusted from the VPC only
+	EnvTrustedProxies = "TRUSTED_PROXIES" // services/gateway: forwarded addresses trusted from the VPC only
 )
 
 // env is a container's environment: the ConfigMap's values (no secret among them) and the
@@ -47,6 +47,18 @@ func (b *builder) environment(s catalog.Service, st Settings) (env, error) {
 			e.config[v.Name] = ep.DatabaseProxies[s.Database].ToStringOutput().ApplyT(func(host string) string {
 				return strings.Replace(tmpl, "<proxy endpoint>", host, 1)
 			}).(pulumi.StringOutput)
+		case v.From == "output database."+s.Database+".address":
+			tmpl := v.Value
+			e.config[v.Name] = ep.DatabaseAddresses[s.Database].ToStringOutput().ApplyT(func(host string) string {
+				return strings.Replace(tmpl, "<instance address>", host, 1)
+			}).(pulumi.StringOutput)
+		case v.From == "output database."+s.Database+".userSecretArns":
+			e.config[v.Name] = ep.DatabaseUserSecrets[s.Database].ToStringMapOutput().ApplyT(func(m map[string]string) (string, error) {
+				b, err := json.Marshal(m)
+				return string(b), err
+			}).(pulumi.StringOutput)
+		case v.From == "output kafka.topicsJson":
+			e.config[v.Name] = pulumi.String(ep.TopicsJSON)
 		case v.From == "output kafka.bootstrapBrokers":
 			e.config[v.Name] = ep.KafkaBrokers
 		case v.From == "output cache.configurationEndpoint":
@@ -62,16 +74,16 @@ func (b *builder) environment(s catalog.Service, st Settings) (env, error) {
 				FieldRef: corev1.ObjectFieldSelectorArgs{FieldPath: pulumi.String("metadata.name")},
 			}})
 		case strings.HasPrefix(v.From, "secret "):
-			secret := strings.TrimPrefix(v.From, "secret ")
+			src, err := b.secretSource(s, v)
+			if err != nil {
+				return env{}, err
+			}
 			e.vars = append(e.vars, corev1.EnvVarArgs{Name: pulumi.String(v.Name), ValueFrom: corev1.EnvVarSourceArgs{
-				SecretKeyRef: corev1.SecretKeySelectorArgs{Name: pulumi.String(SecretName(secret)), Key: pulumi.String(v.Name)},
+				SecretKeyRef: corev1.SecretKeySelectorArgs{Name: pulumi.String(src.name), Key: pulumi.String(v.Name)},
 			}})
 		default:
 			return env{}, fmt.Errorf("%s: variable %s comes from %q, which the workloads cannot fill", s.Name, v.Name, v.From)
 		}
-	}
-	if s.TopicAdmin {
-		e.config[EnvTopics] = pulumi.String(ep.TopicsJSON)
 	}
 	if s.PublicPort != 0 {
 		e.config[EnvTrustedProxies] = pulumi.String(b.args.Subnets.VPC)

@@ -75,13 +75,20 @@ func (s Settings) PDBMinAvailable() int {
 
 // Endpoints are the data tier's addresses the services' environment is filled from.
 type Endpoints struct {
-	// DatabaseProxies is the RDS Proxy endpoint of each catalog database (catalog.Trading...).
+	// DatabaseProxies is the RDS Proxy endpoint of each catalog database (catalog.Trading...),
+	// which the services reach with IAM authentication.
 	DatabaseProxies map[string]pulumi.StringInput
-	RedisHost       pulumi.StringInput // the configuration endpoint
-	RedisPort       pulumi.IntInput
-	KafkaBrokers    pulumi.StringInput // bootstrap brokers, SASL/IAM port
-	TopicsJSON      string             // the stack's topic list for the topic Job (KAFKA_TOPICS_JSON)
-	Region          string
+	// For the migrations Job (catalog DBAdmin), which logs in to the instance as its owner:
+	// each database's instance address, the ARN of the master credentials' secret, and its
+	// IAM users' secrets ({user: secret ARN}) the Job fills.
+	DatabaseAddresses   map[string]pulumi.StringInput
+	DatabaseSecrets     map[string]pulumi.StringInput
+	DatabaseUserSecrets map[string]pulumi.StringMapInput
+	RedisHost           pulumi.StringInput // the configuration endpoint
+	RedisPort           pulumi.IntInput
+	KafkaBrokers        pulumi.StringInput // bootstrap brokers, SASL/IAM port
+	TopicsJSON          string             // the stack's topic list for the topic Job (KAFKA_TOPICS_JSON)
+	Region              string
 }
 
 // Subnets are the VPC's CIDR blocks, which NetworkPolicies' ipBlocks and the gateway's
@@ -191,8 +198,16 @@ func (a WorkloadsArgs) validate() error {
 		if _, ok := a.Roles[s.Name]; usesIAM(s) && !ok {
 			add("roles.%s: missing: it authenticates to RDS or MSK with IAM", s.Name)
 		}
-		if _, ok := a.Endpoints.DatabaseProxies[s.Database]; s.Database != "" && !ok {
+		if _, ok := a.Endpoints.DatabaseProxies[s.Database]; s.Database != "" && !s.DBAdmin && !ok {
 			add("endpoints.databaseProxies.%s: missing (used by %s)", s.Database, s.Name)
+		}
+		if s.DBAdmin {
+			_, address := a.Endpoints.DatabaseAddresses[s.Database]
+			_, secret := a.Endpoints.DatabaseSecrets[s.Database]
+			_, users := a.Endpoints.DatabaseUserSecrets[s.Database]
+			if !address || !secret || !users {
+				add("endpoints: %s needs the address, master secret and user secrets of database %s", s.Name, s.Database)
+			}
 		}
 		if s.Redis && (a.Endpoints.RedisHost == nil || a.Endpoints.RedisPort == nil) {
 			add("endpoints.redis: host and port are required (used by %s)", s.Name)
@@ -209,7 +224,7 @@ func (a WorkloadsArgs) validate() error {
 		if s.Database != "" && a.RDSCABundle == nil {
 			add("rdsCaBundle: required (%s verifies the RDS Proxy with it)", s.Name)
 		}
-		if len(s.Secrets) > 0 && a.SecretStore == "" {
+		if (len(s.Secrets) > 0 || s.DBAdmin) && a.SecretStore == "" {
 			add("secretStore: required (%s reads secrets)", s.Name)
 		}
 	}

@@ -16,11 +16,14 @@ import (
 )
 
 const (
-	digest    = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	proxyHost = "cdx-test-trading-proxy.proxy-abc.us-east-1.rds.amazonaws.com"
-	redisHost = "clustercfg.cdx-test-cache.abc.use1.cache.amazonaws.com"
-	brokers   = "b-1.kafka:9098,b-2.kafka:9098"
-	authARN   = "arn:aws:secretsmanager:us-east-1:123456789012:secret:cantondex-auth-keys-AbCdEf"
+	digest        = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	proxyHost     = "cdx-test-trading-proxy.proxy-abc.us-east-1.rds.amazonaws.com"
+	redisHost     = "clustercfg.cdx-test-cache.abc.use1.cache.amazonaws.com"
+	brokers       = "b-1.kafka:9098,b-2.kafka:9098"
+	instanceHost  = "cdx-test-trading.abc.us-east-1.rds.amazonaws.com"
+	masterARN     = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-cdx-test-trading"
+	riskSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:cdx-test-trading-cdx_risk"
+	authARN       = "arn:aws:secretsmanager:us-east-1:123456789012:secret:cantondex-auth-keys-AbCdEf"
 )
 
 func testSettings(replicas int) map[string]Settings {
@@ -53,8 +56,11 @@ func testArgs() WorkloadsArgs {
 			WebACLARN:      pulumi.String("arn:aws:wafv2:us-east-1:123456789012:regional/webacl/cdx/abc"),
 		},
 		Endpoints: Endpoints{
-			DatabaseProxies: map[string]pulumi.StringInput{catalog.Trading: pulumi.String(proxyHost)},
-			RedisHost:       pulumi.String(redisHost), RedisPort: pulumi.Int(6379),
+			DatabaseProxies:     map[string]pulumi.StringInput{catalog.Trading: pulumi.String(proxyHost)},
+			DatabaseAddresses:   map[string]pulumi.StringInput{catalog.Trading: pulumi.String(instanceHost)},
+			DatabaseSecrets:     map[string]pulumi.StringInput{catalog.Trading: pulumi.String(masterARN)},
+			DatabaseUserSecrets: map[string]pulumi.StringMapInput{catalog.Trading: pulumi.StringMap{"cdx_risk": pulumi.String(riskSecretARN)}},
+			RedisHost:           pulumi.String(redisHost), RedisPort: pulumi.Int(6379),
 			KafkaBrokers: pulumi.String(brokers), TopicsJSON: `[{"Name":"orders"}]`, Region: "us-east-1",
 		},
 		Subnets: Subnets{
@@ -143,18 +149,18 @@ func TestEveryCatalogServiceGetsItsObjects(t *testing.T) {
 		sort.Strings(out)
 		return out
 	}
-	all := []string{catalog.APIGateway, catalog.MatchingEngine, catalog.SettlementCoordinator, catalog.RiskManagement, catalog.KafkaTopics}
+	all := []string{catalog.APIGateway, catalog.MatchingEngine, catalog.SettlementCoordinator, catalog.RiskManagement, catalog.KafkaTopics, catalog.DatabaseMigrations}
 	long := []string{catalog.APIGateway, catalog.MatchingEngine, catalog.SettlementCoordinator, catalog.RiskManagement}
 	assert.Equal(t, ns(catalog.APIGateway), got["Deployment"], "Deployments: the services that consume nothing")
 	assert.Equal(t, ns(catalog.MatchingEngine, catalog.SettlementCoordinator, catalog.RiskManagement), got["StatefulSet"], "StatefulSets: the consumer-group members")
-	assert.Equal(t, ns(catalog.KafkaTopics), got["Job"], "Jobs")
+	assert.Equal(t, ns(catalog.KafkaTopics, catalog.DatabaseMigrations), got["Job"], "Jobs")
 	assert.Equal(t, ns(all...), got["ServiceAccount"])
 	assert.Equal(t, ns(long...), got["Service"])
 	assert.Equal(t, ns(long...), got["PodDisruptionBudget"])
 	assert.Equal(t, ns(long...), got["HorizontalPodAutoscaler"])
 	assert.Equal(t, ns(catalog.APIGateway), got["Ingress"])
-	assert.Equal(t, ns("api-gateway-env", "kafka-topics-env", "matching-engine-env", "risk-management-env", "settlement-coordinator-env", RDSCAConfigMap), got["ConfigMap"])
-	assert.Equal(t, ns("cantondex-auth-keys", "cantondex-redis-auth-token"), got["ExternalSecret"])
+	assert.Equal(t, ns("api-gateway-env", "database-migrations-env", "kafka-topics-env", "matching-engine-env", "risk-management-env", "settlement-coordinator-env", RDSCAConfigMap), got["ConfigMap"])
+	assert.Equal(t, ns("cantondex-auth-keys", "cantondex-redis-auth-token", "database-trading-admin"), got["ExternalSecret"])
 	assert.Empty(t, got["Secret"], "no Secret is written by the program: External Secrets syncs them")
 	wantPolicies := append(ns(append(slices.Clone(all), DefaultDenyPolicy)...),
 		MonitoringNamespace+"/"+DefaultDenyPolicy, MonitoringNamespace+"/prometheus-scrape-cantondex",
