@@ -2,7 +2,10 @@
 // with the settings of a stack file, prints every resource it would create and the policy
 // results, and exits non-zero when the settings are invalid or a policy rule fails.
 //
-//	go run ./infra/cmd/plan --stack prod [--format table|json] [--set cantondex:key=value]
+//	go run ./infra/cmd/plan --stack prod [--format table|json] [--set cantondex:key=value] [--manifests DIR]
+//
+// --manifests DIR writes every Kubernetes object the program would create as YAML, one file
+// per object: DIR/<namespace or "cluster">/<kind>-<name>.yaml (Secret values redacted).
 //
 // Exit codes: 0 no violations, 1 policy violations, 2 invalid settings or program error,
 // 3 usage errors.
@@ -43,6 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "table", "output format: table or json")
 	dir := fs.String("dir", "", "directory holding Pulumi.yaml (default: found from the working directory upwards)")
 	file := fs.String("file", "", "stack file to read instead of Pulumi.<stack>.yaml")
+	manifestDir := fs.String("manifests", "", "write every Kubernetes object as YAML under this directory")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a config value, key=value (repeatable), e.g. --set 'cantondex:network={\"azCount\":1}'")
 	if err := fs.Parse(args); err != nil {
@@ -95,11 +99,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		env = *stack
 	}
 	p := &policy.Plan{Stack: *stack, Environment: env, Resources: rec.Resources()}
+	manifests, err := Manifests(p.Resources)
+	if err == nil && *manifestDir != "" {
+		err = writeManifests(*manifestDir, manifests)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "plan: stack %s: manifests: %v\n", *stack, err)
+		return 2
+	}
 	results := policy.Evaluate(p, policy.Rules())
 	violations := policy.Violations(results)
 
 	if *format == "json" {
-		err = writeJSON(stdout, p, violations, settings.Warnings)
+		err = writeJSON(stdout, p, violations, settings.Warnings, manifests)
 	} else {
 		err = writeTable(stdout, p, results)
 	}
@@ -191,13 +203,16 @@ type jsonResource struct {
 	Inputs   map[string]any `json:"inputs"`
 }
 
-func writeJSON(w io.Writer, p *policy.Plan, violations []policy.Violation, warnings []string) error {
+func writeJSON(w io.Writer, p *policy.Plan, violations []policy.Violation, warnings []string, manifests []Manifest) error {
 	out := struct {
 		Stack      string             `json:"stack"`
 		Resources  []jsonResource     `json:"resources"`
 		Violations []policy.Violation `json:"violations"`
 		Warnings   []string           `json:"warnings"` // accepted but discouraged settings
-	}{Stack: p.Stack, Resources: []jsonResource{}, Violations: violations, Warnings: append([]string{}, warnings...)}
+		// Kubernetes lists the objects --manifests writes (their inputs are in resources).
+		Kubernetes []Manifest `json:"kubernetes"`
+	}{Stack: p.Stack, Resources: []jsonResource{}, Violations: violations, Warnings: append([]string{}, warnings...),
+		Kubernetes: append([]Manifest{}, manifests...)}
 	for _, r := range p.Resources {
 		out.Resources = append(out.Resources, jsonResource{Type: r.Type, Name: r.Name, Parent: r.Parent, Provider: r.Provider, Inputs: r.Inputs})
 	}
