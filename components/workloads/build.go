@@ -63,15 +63,10 @@ func SecretName(catalogSecret string) string { return catalogSecret }
 
 // NewWorkloads deploys args.Services.
 func NewWorkloads(ctx *pulumi.Context, name string, args WorkloadsArgs, opts ...pulumi.ResourceOption) (*Workloads, error) {
-	if args.Services == nil {
-		args.Services = DefaultServices()
-	}
-	if args.Namespaces == nil {
-		args.Namespaces = DefaultNamespaces()
-	}
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("workloads %s: %w", name, err)
 	}
+	args.Services, args.Namespaces = args.services(), args.namespaces()
 	w := &Workloads{}
 	if err := ctx.RegisterComponentResource("cantondex:workloads:Workloads", name, w, opts...); err != nil {
 		return nil, err

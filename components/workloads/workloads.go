@@ -160,17 +160,33 @@ var shaDigest = func(image string) bool {
 	return strings.Trim(digest, "0123456789abcdef") == ""
 }
 
+// services are a.Services, or the defaults when nil.
+func (a WorkloadsArgs) services() []catalog.Service {
+	if a.Services == nil {
+		return DefaultServices()
+	}
+	return a.Services
+}
+
+// namespaces are a.Namespaces, or the defaults when nil.
+func (a WorkloadsArgs) namespaces() []string {
+	if a.Namespaces == nil {
+		return DefaultNamespaces()
+	}
+	return a.Namespaces
+}
+
 func (a WorkloadsArgs) validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if a.Provider == nil {
 		add("provider: the cluster's Kubernetes provider is required")
 	}
-	if len(a.Services) == 0 {
+	if len(a.services()) == 0 {
 		add("services: none to deploy")
 	}
 	seen := map[string]bool{}
-	for _, s := range a.Services {
+	for _, s := range a.services() {
 		if seen[s.Name] {
 			add("services: %s listed twice", s.Name)
 		}
