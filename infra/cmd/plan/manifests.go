@@ -146,3 +146,49 @@ func writeManifests(dir string, ms []Manifest) error {
 	}
 	return nil
 }
+
+// writeWorkloadHighlights summarises the Kubernetes workloads: each with its kind, replicas,
+// autoscaling range and disruption budget, then the namespaces with their Pod Security level.
+func writeWorkloadHighlights(b *strings.Builder, resources []mocks.Resource) {
+	ms, err := Manifests(resources)
+	if err != nil || len(ms) == 0 {
+		return
+	}
+	type budget struct{ hpa, pdb string }
+	extra := map[string]*budget{}
+	at := func(m Manifest) *budget {
+		k := m.Namespace + "/" + m.Name
+		if extra[k] == nil {
+			extra[k] = &budget{hpa: "no HPA", pdb: "no PDB"}
+		}
+		return extra[k]
+	}
+	field := func(obj map[string]any, path ...string) any {
+		var cur any = obj
+		for _, p := range path {
+			m, _ := cur.(map[string]any)
+			cur = m[p]
+		}
+		return cur
+	}
+	for _, m := range ms {
+		switch m.Kind {
+		case "HorizontalPodAutoscaler":
+			at(m).hpa = fmt.Sprintf("HPA %v–%v", field(m.Object, "spec", "minReplicas"), field(m.Object, "spec", "maxReplicas"))
+		case "PodDisruptionBudget":
+			at(m).pdb = fmt.Sprintf("PDB minAvailable %v", field(m.Object, "spec", "minAvailable"))
+		}
+	}
+	for _, m := range ms {
+		switch m.Kind {
+		case "Deployment", "StatefulSet":
+			e := at(m)
+			fmt.Fprintf(b, "  workload %s: %s, %v replicas, %s, %s\n", m.Name, m.Kind, field(m.Object, "spec", "replicas"), e.hpa, e.pdb)
+		case "Job":
+			fmt.Fprintf(b, "  job %s (runs before the services)\n", m.Name)
+		case "Namespace":
+			fmt.Fprintf(b, "  namespace %s: pod security %v\n", m.Name, field(m.Object, "metadata", "labels", "pod-security.kubernetes.io/enforce"))
+		}
+	}
+	fmt.Fprintf(b, "  %d Kubernetes objects (--manifests DIR writes them)\n", len(ms))
+}

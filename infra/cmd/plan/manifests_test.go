@@ -253,3 +253,21 @@ func TestPlanWritesTheManifestsItLists(t *testing.T) {
 		decodeDir(t, dir)
 	}
 }
+
+func TestTableHighlightsTheWorkloads(t *testing.T) {
+	var b strings.Builder
+	writeWorkloadHighlights(&b, recordWorkloads(t, "prod").Resources())
+	out := b.String()
+	for _, want := range []string{
+		"workload api-gateway: Deployment, 5 replicas, HPA 5–20, PDB minAvailable 4",
+		"workload matching-engine: StatefulSet, 5 replicas, HPA 5–12, PDB minAvailable 4",
+		"workload risk-management: StatefulSet, 3 replicas, HPA 3–6, PDB minAvailable 2",
+		"job database-migrations (runs before the services)",
+		"46 Kubernetes objects",
+	} {
+		assert.Contains(t, out, want)
+	}
+	b.Reset()
+	writeWorkloadHighlights(&b, recordWorkloads(t, "staging").Resources())
+	assert.Contains(t, b.String(), "workload risk-management: StatefulSet, 1 replicas, HPA 1–2, no PDB")
+}
