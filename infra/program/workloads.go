@@ -35,6 +35,13 @@ func WorkloadSettings(w stacks.Workloads) map[string]workloads.Settings {
 	return out
 }
 
+// WorkloadDenyNamespaces are the namespaces whose default-deny NetworkPolicy the workloads
+// create: all four but cantondex-security, whose policies (default deny and the External
+// Secrets Operator's flows) the platform writes with the operator it installs.
+func WorkloadDenyNamespaces() []string {
+	return slices.DeleteFunc(workloads.DefaultNamespaces(), func(ns string) bool { return ns == workloads.SecurityNamespace })
+}
+
 // deployWorkloads deploys the catalog into the cluster on what the foundation, the data tier
 // and the platform built.
 func deployWorkloads(ctx *pulumi.Context, s stacks.Settings, f *Foundation, d *Data, p *Platform) (*workloads.Workloads, error) {
@@ -93,6 +100,7 @@ func deployWorkloads(ctx *pulumi.Context, s stacks.Settings, f *Foundation, d *D
 			VPC: s.Network.CIDR, Public: cidrs[:n], Private: cidrs[n : 2*n], Database: cidrs[2*n:],
 		},
 		RDSCABundle: pulumi.String(ca),
+		Namespaces:  WorkloadDenyNamespaces(),
 		DependsOn:   deps,
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package program
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -100,7 +101,12 @@ func TestWorkloadCountsPerStack(t *testing.T) {
 			assert.Equal(t, 4, count["HorizontalPodAutoscaler"], "HPAs")
 			assert.Equal(t, tc.pdbs, count["PodDisruptionBudget"], "PDBs")
 			assert.Equal(t, 1, count["Ingress"], "Ingresses")
-			assert.Equal(t, 4+len(catalog.All())+1, count["NetworkPolicy"], "NetworkPolicies: default deny ×4, one per service, Prometheus's egress")
+			assert.Equal(t, 3+len(catalog.All())+1, count["NetworkPolicy"], "NetworkPolicies: default deny ×3 (the platform writes cantondex-security's), one per service, Prometheus's egress")
+			for _, ns := range []string{workloads.Namespace, workloads.MonitoringNamespace, workloads.LoggingNamespace} {
+				assert.True(t, slices.ContainsFunc(rec.OfType("kubernetes:networking.k8s.io/v1:NetworkPolicy"), func(r mocks.Resource) bool {
+					return r.String("metadata.namespace") == ns && r.String("metadata.name") == workloads.DefaultDenyPolicy
+				}), "default deny in %s", ns)
+			}
 			assert.Equal(t, 3, count["ExternalSecret"], "ExternalSecrets")
 
 			level := "info"
