@@ -30,8 +30,8 @@ type Workloads struct {
 // Workload is one catalog service's settings. Jobs take only Resources and LogLevel.
 type Workload struct {
 	// Replicas the workload is created with; MinReplicas and MaxReplicas bound its
-	// HorizontalPodAutoscaler. A multi-replica workload gets a PodDisruptionBudget keeping
-	// MinReplicas-1 pods available.
+	// HorizontalPodAutoscaler. A workload that may run two pods gets a PodDisruptionBudget
+	// keeping MinReplicas-1 available (one eviction at a time when MinReplicas is 1).
 	Replicas    int `json:"replicas"`
 	MinReplicas int `json:"minReplicas"`
 	MaxReplicas int `json:"maxReplicas"`
@@ -98,15 +98,6 @@ func (w Workloads) LogLevelOf(name string) string {
 		return l
 	}
 	return w.LogLevel
-}
-
-// PDBMinAvailable is how many pods of a workload its PodDisruptionBudget keeps available, 0
-// when it has none (a single replica: a budget would block every node drain).
-func (w Workload) PDBMinAvailable() int {
-	if w.Replicas < 2 {
-		return 0
-	}
-	return w.MinReplicas - 1
 }
 
 // Replica defaults: prod runs 5 of the gateway and of the engine (the orders topic has 12

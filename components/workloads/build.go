@@ -287,15 +287,14 @@ func (b *builder) service(s catalog.Service, shared, jobs []pulumi.Resource) (pu
 		return nil, err
 	}
 	after := b.with(pulumi.DependsOn([]pulumi.Resource{workload}))
-	if min := st.PDBMinAvailable(); min > 0 {
-		if _, err := policyv1.NewPodDisruptionBudget(ctx, n, &policyv1.PodDisruptionBudgetArgs{
-			Metadata: b.meta(s.Name, labels),
-			Spec: policyv1.PodDisruptionBudgetSpecArgs{
-				MinAvailable:               pulumi.Int(min),
-				Selector:                   selector,
-				UnhealthyPodEvictionPolicy: pulumi.String("AlwaysAllow"),
-			},
-		}, after...); err != nil {
+	if minAvailable, maxUnavailable, ok := st.Budget(); ok {
+		spec := policyv1.PodDisruptionBudgetSpecArgs{Selector: selector, UnhealthyPodEvictionPolicy: pulumi.String("AlwaysAllow")}
+		if minAvailable > 0 {
+			spec.MinAvailable = pulumi.Int(minAvailable)
+		} else {
+			spec.MaxUnavailable = pulumi.Int(maxUnavailable)
+		}
+		if _, err := policyv1.NewPodDisruptionBudget(ctx, n, &policyv1.PodDisruptionBudgetArgs{Metadata: b.meta(s.Name, labels), Spec: spec}, after...); err != nil {
 			return nil, err
 		}
 	}

@@ -49,15 +49,15 @@ func TestReplicasBudgetsAndAutoscalers(t *testing.T) {
 			assert.Empty(t, svc.String("spec.clusterIP"), s.Name)
 		}
 
-		if st.Replicas == 1 {
-			for _, r := range rec.Resources() {
-				assert.False(t, strings.HasSuffix(r.Type, ":PodDisruptionBudget") && r.String("metadata.name") == s.Name, "%s: a single replica has no budget", s.Name)
-			}
+		pdb := object(t, rec, "PodDisruptionBudget", Namespace, s.Name)
+		if st.MinReplicas == 1 {
+			assert.Equal(t, 1.0, pdb.Number("spec.maxUnavailable"), "%s: down to one pod, the budget lets it be evicted", s.Name)
+			assert.Nil(t, dig(pdb.Inputs, "spec", "minAvailable"), s.Name)
 			continue
 		}
-		pdb := object(t, rec, "PodDisruptionBudget", Namespace, s.Name)
 		min := pdb.Number("spec.minAvailable")
 		assert.Equal(t, float64(st.MinReplicas-1), min, s.Name)
+		assert.Nil(t, dig(pdb.Inputs, "spec", "maxUnavailable"), s.Name)
 		assert.GreaterOrEqual(t, hpa.Number("spec.minReplicas"), min, "%s: the HPA never scales below the budget", s.Name)
 		assert.Equal(t, map[string]any{LabelName: s.Name, LabelPartOf: "cantondex"}, dig(pdb.Inputs, "spec", "selector", "matchLabels"), s.Name)
 	}

@@ -64,13 +64,17 @@ type Settings struct {
 	LogLevel                              string
 }
 
-// PDBMinAvailable is how many pods the workload's PodDisruptionBudget keeps (0: no budget, a
-// single replica).
-func (s Settings) PDBMinAvailable() int {
-	if s.Replicas < 2 {
-		return 0
+// Budget is a workload's PodDisruptionBudget: it keeps MinReplicas-1 pods available, or,
+// when the HPA may go down to one pod, lets one be evicted at a time (a minAvailable of 1
+// would block every drain of that pod). ok is false for a workload that never runs two pods.
+func (s Settings) Budget() (minAvailable, maxUnavailable int, ok bool) {
+	switch {
+	case s.MaxReplicas < 2:
+		return 0, 0, false
+	case s.MinReplicas >= 2:
+		return s.MinReplicas - 1, 0, true
 	}
-	return s.MinReplicas - 1
+	return 0, 1, true
 }
 
 // Endpoints are the data tier's addresses the services' environment is filled from.

@@ -176,7 +176,11 @@ func writeWorkloadHighlights(b *strings.Builder, resources []mocks.Resource) {
 		case "HorizontalPodAutoscaler":
 			at(m).hpa = fmt.Sprintf("HPA %v–%v", field(m.Object, "spec", "minReplicas"), field(m.Object, "spec", "maxReplicas"))
 		case "PodDisruptionBudget":
-			at(m).pdb = fmt.Sprintf("PDB minAvailable %v", field(m.Object, "spec", "minAvailable"))
+			if v := field(m.Object, "spec", "minAvailable"); v != nil {
+				at(m).pdb = fmt.Sprintf("PDB minAvailable %v", v)
+			} else {
+				at(m).pdb = fmt.Sprintf("PDB maxUnavailable %v", field(m.Object, "spec", "maxUnavailable"))
+			}
 		}
 	}
 	for _, m := range ms {

@@ -269,5 +269,5 @@ func TestTableHighlightsTheWorkloads(t *testing.T) {
 	}
 	b.Reset()
 	writeWorkloadHighlights(&b, recordWorkloads(t, "staging").Resources())
-	assert.Contains(t, b.String(), "workload risk-management: StatefulSet, 1 replicas, HPA 1–2, no PDB")
+	assert.Contains(t, b.String(), "workload risk-management: StatefulSet, 1 replicas, HPA 1–2, PDB maxUnavailable 1")
 }
