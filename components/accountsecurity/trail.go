@@ -66,9 +66,10 @@ func newTrail(ctx *pulumi.Context, name string, args AccountSecurityArgs, env ke
 	}
 	role, err := identity.NewRole(ctx, name+"-trail-logs", identity.RoleArgs{
 		Description: "CloudTrail delivers " + trailName + " to CloudWatch Logs",
-		Trust: identity.Document{Statements: []identity.Statement{{Principals: cloudTrail, Actions: []string{"sts:AssumeRole"},
-			Conditions: []identity.Condition{fromTrail}}}},
-		Tags: args.Tags,
+		// The trust of the role CloudTrail documents (CloudTrail_CloudWatchLogs_Role): CloudTrail
+		// documents no source condition for it; the role can only write to this log group.
+		Trust: identity.Document{Statements: []identity.Statement{{Principals: cloudTrail, Actions: []string{"sts:AssumeRole"}}}},
+		Tags:  args.Tags,
 	}, parent)
 	if err != nil {
 		return trail{}, err
