@@ -10,6 +10,7 @@
 //	cantondex:nodeGroups    []NodeGroup (replaces the defaults as a whole)
 //	cantondex:database ...  the data tier (data.go)
 //	cantondex:workloads     the catalog's Kubernetes workloads (workloads.go)
+//	cantondex:accountSecurity  AccountSecurity (accountsecurity.go)
 //
 // A structured value is decoded over the environment's defaults, so a stack file names only
 // what it changes; unknown fields are an error, so a typo cannot pass silently.
@@ -46,6 +47,8 @@ type Settings struct {
 	NodeGroups  []NodeGroup       `json:"nodeGroups"`
 	Data        Data              `json:"data"`
 	Workloads   Workloads         `json:"workloads"`
+	// AccountSecurity is CloudTrail, GuardDuty, Security Hub, AWS Config and Access Analyzer.
+	AccountSecurity AccountSecurity `json:"accountSecurity"`
 	// Warnings are notes about accepted but discouraged values (a version past end of support);
 	// the program logs them.
 	Warnings []string `json:"-"`
@@ -68,6 +71,8 @@ func Defaults(env Environment) (Settings, error) {
 		NodeGroups:  defaultNodeGroups(env),
 		Data:        defaultData(env),
 		Workloads:   defaultWorkloads(env),
+
+		AccountSecurity: defaultAccountSecurity(env),
 	}
 	return s, nil
 }
@@ -105,6 +110,7 @@ func Load(stack, region string, src Source) (Settings, error) {
 		{"nodeGroups", &s.NodeGroups},
 		{"data", &s.Data},
 		{"workloads", &s.Workloads},
+		{"accountSecurity", &s.AccountSecurity},
 	}
 	for _, f := range fields {
 		raw, ok := src.Get(f.key)
@@ -163,6 +169,7 @@ func (s *Settings) Validate() error {
 	validateNodeGroups(v, s.NodeGroups)
 	s.Data.validate(v, s)
 	s.Workloads.validate(v, s)
+	s.AccountSecurity.validate(v, s.Environment)
 	s.Warnings = v.warnings
 	return v.err()
 }

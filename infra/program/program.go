@@ -25,6 +25,9 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return fmt.Errorf("data tier: %w", err)
 	}
+	if _, err := accountSecurity(ctx, s); err != nil {
+		return fmt.Errorf("account security: %w", err)
+	}
 	// The platform (CONTRACTS C4: infra/program/platform.go, helper addons) builds the
 	// registry, roles, namespaces, add-ons and edge; at merge p comes from
 	// platform(ctx, s, f, d). Until then the workloads are skipped (with a warning).

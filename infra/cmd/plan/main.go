@@ -256,6 +256,7 @@ func writeTable(w io.Writer, p *policy.Plan, results []policy.Result) error {
 	writeHighlights(&b, p)
 	writeDataHighlights(&b, p)
 	writeWorkloadHighlights(&b, p.Resources)
+	writeAccountSecurityHighlights(&b, p)
 
 	failed := 0
 	fmt.Fprintf(&b, "\nPolicies:\n")
