@@ -65,6 +65,10 @@ type Database struct {
 	// SecretReadPolicyARN allows reading the master secret (migrations, break-glass).
 	ConnectPolicyARN    pulumi.StringOutput `pulumi:"connectPolicyArn"`
 	SecretReadPolicyARN pulumi.StringOutput `pulumi:"secretReadPolicyArn"`
+	// ConnectResourceID is what services connect to, as IAM authentication names it in
+	// arn:aws:rds-db:<region>:<account>:dbuser:<id>/<user>: the proxy (prx-...) when there is
+	// one, else the instance's resource id (db-...). Per-service roles grant only their user on it.
+	ConnectResourceID pulumi.StringOutput `pulumi:"connectResourceId"`
 }
 
 // Args configures a Database. Plain values decide structure; inputs come from other resources.
@@ -397,12 +401,17 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	d.DRReplicaARN = drARN
 	d.ProxyEndpoint = proxyEndpoint
 	d.ConnectPolicyARN = connect
+	d.ConnectResourceID = primary.ResourceId
+	if proxy != nil {
+		d.ConnectResourceID = proxyResourceID(proxy)
+	}
 	d.SecretReadPolicyARN = secretRead
 	return d, ctx.RegisterResourceOutputs(d, pulumi.Map{
 		"identifier": d.Identifier, "address": d.Address, "port": d.Port, "arn": d.ARN,
 		"secretArn": d.SecretARN, "kmsKeyArn": d.KMSKeyARN, "readerAddresses": d.ReaderAddresses,
 		"drReplicaArn": d.DRReplicaARN, "proxyEndpoint": d.ProxyEndpoint,
 		"connectPolicyArn": d.ConnectPolicyARN, "secretReadPolicyArn": d.SecretReadPolicyARN,
+		"connectResourceId": d.ConnectResourceID,
 	})
 }
 
@@ -602,6 +611,11 @@ func assumedBy(service string) identity.Document {
 	}}}
 }
 
+// proxyResourceID is how IAM authentication names a proxy: the last part of its ARN (prx-...).
+func proxyResourceID(proxy *rds.Proxy) pulumi.StringOutput {
+	return proxy.Arn.ApplyT(func(arn string) string { return arn[strings.LastIndex(arn, ":")+1:] }).(pulumi.StringOutput)
+}
+
 // accessPolicies are the IRSA-ready managed policies the workloads attach to service roles.
 func accessPolicies(ctx *pulumi.Context, name string, args Args, primary *rds.Instance, proxy *rds.Proxy, secretARN, keyARN pulumi.StringOutput,
 	partition, region, account string, tags pulumi.StringMap, parent pulumi.ResourceOption) (connect, secretRead pulumi.StringOutput, err error) {
@@ -613,7 +627,7 @@ func accessPolicies(ctx *pulumi.Context, name string, args Args, primary *rds.In
 	// of its ARN (prx-...).
 	ids := []pulumi.StringInput{primary.ResourceId}
 	if proxy != nil {
-		ids = append(ids, proxy.Arn.ApplyT(func(arn string) string { return arn[strings.LastIndex(arn, ":")+1:] }).(pulumi.StringOutput))
+		ids = append(ids, proxyResourceID(proxy))
 	}
 	var resources []pulumi.StringInput
 	for _, id := range ids {
