@@ -11,6 +11,9 @@
 //	cantondex:database ...  the data tier (data.go)
 //	cantondex:workloads     the catalog's Kubernetes workloads (workloads.go)
 //	cantondex:accountSecurity  AccountSecurity (accountsecurity.go)
+//	cantondex:images        Images: digests per service (images.go), set by CI
+//	cantondex:registry      Registry: ECR lifecycle (images.go)
+//	cantondex:edge          Edge: ALB certificate and WAF (edge.go)
 //
 // A structured value is decoded over the environment's defaults, so a stack file names only
 // what it changes; unknown fields are an error, so a typo cannot pass silently.
@@ -49,6 +52,9 @@ type Settings struct {
 	Workloads   Workloads         `json:"workloads"`
 	// AccountSecurity is CloudTrail, GuardDuty, Security Hub, AWS Config and Access Analyzer.
 	AccountSecurity AccountSecurity `json:"accountSecurity"`
+	Images          Images          `json:"images"`
+	Registry        Registry        `json:"registry"`
+	Edge            Edge            `json:"edge"`
 	// Warnings are notes about accepted but discouraged values (a version past end of support);
 	// the program logs them.
 	Warnings []string `json:"-"`
@@ -73,7 +79,9 @@ func Defaults(env Environment) (Settings, error) {
 		Workloads:   defaultWorkloads(env),
 
 		AccountSecurity: defaultAccountSecurity(env),
+		Registry:        defaultRegistry(env),
 	}
+	s.Edge = defaultEdge(env, s.Region)
 	return s, nil
 }
 
@@ -99,6 +107,7 @@ func Load(stack, region string, src Source) (Settings, error) {
 	if region != "" {
 		s.Region = region
 	}
+	s.Edge.CertificateARN = PlaceholderCertificateARN(s.Region)
 	fields := []struct {
 		key string
 		dst any
@@ -111,6 +120,9 @@ func Load(stack, region string, src Source) (Settings, error) {
 		{"data", &s.Data},
 		{"workloads", &s.Workloads},
 		{"accountSecurity", &s.AccountSecurity},
+		{"images", &s.Images},
+		{"registry", &s.Registry},
+		{"edge", &s.Edge},
 	}
 	for _, f := range fields {
 		raw, ok := src.Get(f.key)
@@ -170,6 +182,9 @@ func (s *Settings) Validate() error {
 	s.Data.validate(v, s)
 	s.Workloads.validate(v, s)
 	s.AccountSecurity.validate(v, s.Environment)
+	s.Images.validate(v)
+	s.Registry.validate(v, s.Environment)
+	s.Edge.validate(v, s.Region)
 	s.Warnings = v.warnings
 	return v.err()
 }

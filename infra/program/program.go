@@ -28,10 +28,10 @@ func Run(ctx *pulumi.Context) error {
 	if _, err := accountSecurity(ctx, s); err != nil {
 		return fmt.Errorf("account security: %w", err)
 	}
-	// The platform (CONTRACTS C4: infra/program/platform.go, helper addons) builds the
-	// registry, roles, namespaces, add-ons and edge; at merge p comes from
-	// platform(ctx, s, f, d). Until then the workloads are skipped (with a warning).
-	var p *Platform
+	p, err := platform(ctx, s, f, d)
+	if err != nil {
+		return fmt.Errorf("platform: %w", err)
+	}
 	if _, err := deployWorkloads(ctx, s, f, d, p); err != nil {
 		return fmt.Errorf("workloads: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -98,6 +99,34 @@ func decodeDir(t *testing.T, dir string) map[string][]any {
 		require.NoError(t, err)
 		var head struct{ APIVersion, Kind string }
 		require.NoError(t, yaml.Unmarshal(raw, &head), path)
+		if head.Kind == "ClusterSecretStore" {
+			var css struct {
+				APIVersion string            `json:"apiVersion"`
+				Kind       string            `json:"kind"`
+				Metadata   metav1.ObjectMeta `json:"metadata"`
+				Spec       struct {
+					Provider struct {
+						AWS struct {
+							Service string `json:"service"`
+							Region  string `json:"region"`
+							Auth    struct {
+								JWT struct {
+									ServiceAccountRef struct{ Name, Namespace string } `json:"serviceAccountRef"`
+								} `json:"jwt"`
+							} `json:"auth"`
+						} `json:"aws"`
+					} `json:"provider"`
+					Conditions []struct {
+						Namespaces []string `json:"namespaces"`
+					} `json:"conditions"`
+				} `json:"spec"`
+			}
+			require.NoError(t, yaml.UnmarshalStrict(raw, &css), path)
+			assert.Equal(t, "external-secrets.io/v1", css.APIVersion, path)
+			assert.Equal(t, "SecretsManager", css.Spec.Provider.AWS.Service, path)
+			out[head.Kind] = append(out[head.Kind], css)
+			return nil
+		}
 		if head.Kind == "ExternalSecret" {
 			var es struct {
 				APIVersion string            `json:"apiVersion"`
@@ -227,47 +256,64 @@ func TestManifestsRedactSecretsAndResolveUnknowns(t *testing.T) {
 	assert.ErrorContains(t, err, "are both ConfigMap n/x")
 }
 
-// The plan's --manifests writes exactly the objects its JSON lists.
+// The plan's --manifests writes exactly the objects its JSON lists, and they are the stack's
+// workloads: one per catalog service with the stack's replicas, an HPA and a PDB each, the
+// Jobs, the four namespaces with Pod Security restricted.
 func TestPlanWritesTheManifestsItLists(t *testing.T) {
-	dir := t.TempDir()
-	var stdout, stderr bytes.Buffer
-	code := run([]string{"--stack", "prod", "--format", "json", "--manifests", dir}, &stdout, &stderr)
-	require.Equal(t, 0, code, "exit code; stderr %s", stderr.String())
-	var out struct {
-		Kubernetes []Manifest `json:"kubernetes"`
-	}
-	require.NoError(t, json.Unmarshal(stdout.Bytes(), &out))
-	var listed, written []string
-	for _, m := range out.Kubernetes {
-		listed = append(listed, m.File)
-	}
-	require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			rel, _ := filepath.Rel(dir, path)
-			written = append(written, filepath.ToSlash(rel))
-		}
-		return err
-	}))
-	assert.Equal(t, listed, written)
-	if len(listed) > 0 {
-		decodeDir(t, dir)
-	}
-}
-
-func TestTableHighlightsTheWorkloads(t *testing.T) {
-	var b strings.Builder
-	writeWorkloadHighlights(&b, recordWorkloads(t, "prod").Resources())
-	out := b.String()
-	for _, want := range []string{
-		"workload api-gateway: Deployment, 5 replicas, HPA 5–20, PDB minAvailable 4",
-		"workload matching-engine: StatefulSet, 5 replicas, HPA 5–12, PDB minAvailable 4",
-		"workload risk-management: StatefulSet, 3 replicas, HPA 3–6, PDB minAvailable 2",
-		"job database-migrations (runs before the services)",
-		"46 Kubernetes objects",
+	for _, tc := range []struct {
+		stack    string
+		replicas map[string]int32
+	}{
+		{"prod", map[string]int32{catalog.APIGateway: 5, catalog.MatchingEngine: 5, catalog.SettlementCoordinator: 3, catalog.RiskManagement: 3}},
+		{"staging", map[string]int32{catalog.APIGateway: 2, catalog.MatchingEngine: 2, catalog.SettlementCoordinator: 2, catalog.RiskManagement: 1}},
 	} {
-		assert.Contains(t, out, want)
+		t.Run(tc.stack, func(t *testing.T) {
+			dir := t.TempDir()
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"--stack", tc.stack, "--format", "json", "--manifests", dir}, &stdout, &stderr)
+			require.Equal(t, 0, code, "exit code; stderr %s", stderr.String())
+			var out struct {
+				Kubernetes []Manifest `json:"kubernetes"`
+			}
+			require.NoError(t, json.Unmarshal(stdout.Bytes(), &out))
+			var listed, written []string
+			for _, m := range out.Kubernetes {
+				listed = append(listed, m.File)
+			}
+			require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					rel, _ := filepath.Rel(dir, path)
+					written = append(written, filepath.ToSlash(rel))
+				}
+				return err
+			}))
+			sort.Strings(listed)
+			sort.Strings(written)
+			assert.Equal(t, listed, written)
+
+			objs := decodeDir(t, dir)
+			got := map[string]int32{}
+			for _, o := range objs["Deployment"] {
+				got[o.(*appsv1.Deployment).Name] = *o.(*appsv1.Deployment).Spec.Replicas
+			}
+			for _, o := range objs["StatefulSet"] {
+				got[o.(*appsv1.StatefulSet).Name] = *o.(*appsv1.StatefulSet).Spec.Replicas
+			}
+			assert.Equal(t, tc.replicas, got, "one workload per long-running catalog service, with the stack's replicas")
+			assert.Len(t, objs["HorizontalPodAutoscaler"], len(tc.replicas))
+			assert.Len(t, objs["PodDisruptionBudget"], len(tc.replicas))
+			assert.Len(t, objs["Job"], 2)
+			assert.Len(t, objs["Ingress"], 1)
+			var namespaces []string
+			for _, o := range objs["Namespace"] {
+				ns := o.(*corev1.Namespace)
+				namespaces = append(namespaces, ns.Name)
+				for _, mode := range []string{"enforce", "audit", "warn"} {
+					assert.Equal(t, "restricted", ns.Labels["pod-security.kubernetes.io/"+mode], "%s %s", ns.Name, mode)
+				}
+			}
+			sort.Strings(namespaces)
+			assert.Equal(t, []string{"cantondex", "cantondex-logging", "cantondex-monitoring", "cantondex-security"}, namespaces)
+		})
 	}
-	b.Reset()
-	writeWorkloadHighlights(&b, recordWorkloads(t, "staging").Resources())
-	assert.Contains(t, b.String(), "workload risk-management: StatefulSet, 1 replicas, HPA 1–2, PDB maxUnavailable 1")
 }
