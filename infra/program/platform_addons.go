@@ -149,10 +149,19 @@ func externalSecrets(ctx *pulumi.Context, base string, s stacks.Settings, f *Fou
 		p.SecretKeys[name] = sec.Arn
 		secretARNs = append(secretARNs, sec.Arn)
 	}
+	// The migrations Job (catalog DBAdmin) reads its database's RDS-managed master credentials
+	// through an ExternalSecret (components/workloads).
+	keyARNs := []pulumi.StringInput{d.Cache.KMSKeyARN, key.Arn}
+	for _, role := range adminDatabases() {
+		if db, ok := d.Databases[role]; ok {
+			secretARNs = append(secretARNs, db.SecretARN)
+			keyARNs = append(keyARNs, db.KMSKeyARN)
+		}
+	}
 	policy := identity.Document{Statements: []identity.Statement{
 		{Sid: "ReadPlatformSecrets", Actions: []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, Resources: secretARNs},
 		{Sid: "DecryptThroughSecretsManager", Actions: []string{"kms:Decrypt"},
-			Resources: []pulumi.StringInput{d.Cache.KMSKeyARN, key.Arn},
+			Resources: keyARNs,
 			Conditions: []identity.Condition{{Test: "StringEquals", Variable: pulumi.String("kms:ViaService"),
 				Values: identity.Strings("secretsmanager." + s.Region + ".amazonaws.com")}}},
 	}}
@@ -247,4 +256,17 @@ func securityNetworkPolicies(ctx *pulumi.Context, base string, s stacks.Settings
 		}
 	}
 	return nil
+}
+
+// adminDatabases are the databases a catalog service logs in to as the owner (DBAdmin: the
+// migrations Job), sorted.
+func adminDatabases() []string {
+	var out []string
+	for _, svc := range catalog.All() {
+		if svc.DBAdmin && !slices.Contains(out, svc.Database) {
+			out = append(out, svc.Database)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

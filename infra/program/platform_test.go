@@ -257,7 +257,9 @@ func TestExternalSecretsScope(t *testing.T) {
 			want = append(want, mocks.ARN("aws:secretsmanager/secret:Secret", "cdx-prod-platform-"+name))
 		}
 	}
-	assert.ElementsMatch(t, want, read)
+	// and the master credentials of the database the migrations Job logs in to as the owner
+	readAll := append(slices.Clone(want), mocks.ARN("aws:secretsmanager/secret:Secret", "cdx-prod-trading-master"))
+	assert.ElementsMatch(t, readAll, read)
 	assert.Contains(t, pol.String("policy"), `"kms:ViaService":"secretsmanager.us-east-1.amazonaws.com"`)
 	require.Len(t, p.SecretKeys, len(catalogSecrets()))
 	assert.Equal(t, want[0], p.value("secret/"+RedisAuthSecret))
