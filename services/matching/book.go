@@ -116,7 +116,7 @@ func (b *Book) Apply(c Command, out []Event) []Event {
 }
 
 func reject(c *Command, r Reason, out []Event) []Event {
-	return append(out, Event{Type: EvRejected, Seq: c.Seq, ID: c.ID, Side: c.Side, Price: c.Price, Qty: c.Qty, Reason: r})
+	return appendOrderEvent(out, EvRejected, c.Seq, c.ID, "", c.Side, c.Price, c.Qty, 0, r)
 }
 
 // validateNew returns the reason a new order, whose id hashes to h, must be rejected, or "".
@@ -180,18 +180,15 @@ func (b *Book) place(c *Command, out []Event) []Event {
 	case c.TIF == FOK && !b.fillable(c.Side, isMarket, price, c.Qty, c.Account, c.STP):
 		return reject(c, ReasonFOKUnfillable, out)
 	}
-	out = append(out, Event{Type: EvAccepted, Seq: c.Seq, ID: c.ID, Account: c.Account, Side: c.Side,
-		Price: price, Qty: c.Qty, Remaining: c.Qty})
+	out = appendOrderEvent(out, EvAccepted, c.Seq, c.ID, c.Account, c.Side, price, c.Qty, c.Qty, "")
 	t := taker{id: c.ID, account: c.Account, side: c.Side, market: isMarket, price: price, qty: c.Qty, stp: c.STP}
 	out = b.match(&t, c.Seq, out)
 	switch {
 	case t.qty == 0:
 	case t.stopped:
-		out = append(out, Event{Type: EvCancelled, Seq: c.Seq, ID: c.ID, Account: c.Account, Side: c.Side,
-			Price: price, Qty: t.qty, Reason: ReasonSelfTrade})
+		out = appendOrderEvent(out, EvCancelled, c.Seq, c.ID, c.Account, c.Side, price, t.qty, 0, ReasonSelfTrade)
 	case isMarket || c.TIF != GTC:
-		out = append(out, Event{Type: EvCancelled, Seq: c.Seq, ID: c.ID, Account: c.Account, Side: c.Side,
-			Price: price, Qty: t.qty, Reason: ReasonUnfilled})
+		out = appendOrderEvent(out, EvCancelled, c.Seq, c.ID, c.Account, c.Side, price, t.qty, 0, ReasonUnfilled)
 	default:
 		b.rest(c.ID, h, c.Account, c.Side, price, t.qty, c.STP, c.PostOnly)
 	}
@@ -261,8 +258,7 @@ func (b *Book) match(t *taker, seq uint64, out []Event) []Event {
 			next := o.next
 			if o.account == t.account {
 				if t.stp != STPCancelNewest {
-					out = append(out, Event{Type: EvCancelled, Seq: seq, ID: o.id, Account: o.account, Side: o.side,
-						Price: o.price, Qty: o.qty, Reason: ReasonSelfTrade})
+					out = appendOrderEvent(out, EvCancelled, seq, o.id, o.account, o.side, o.price, o.qty, 0, ReasonSelfTrade)
 					b.unlink(o)
 				}
 				if t.stp != STPCancelOldest {
@@ -276,9 +272,7 @@ func (b *Book) match(t *taker, seq uint64, out []Event) []Event {
 			o.qty -= q
 			l.qty -= q
 			t.qty -= q
-			out = append(out, Event{Type: EvTrade, Seq: seq, Side: t.side, Price: l.price, Qty: q,
-				Remaining: t.qty, MakerID: o.id, TakerID: t.id, MakerAccount: o.account, TakerAccount: t.account,
-				MakerRemaining: o.qty})
+			out = appendTrade(out, seq, t, o, l.price, q)
 			if o.qty == 0 {
 				b.unlink(o)
 			}
@@ -368,8 +362,7 @@ func (b *Book) cancel(c *Command, out []Event) []Event {
 	if o == nil {
 		return reject(c, ReasonUnknownOrder, out)
 	}
-	out = append(out, Event{Type: EvCancelled, Seq: c.Seq, ID: o.id, Account: o.account, Side: o.side,
-		Price: o.price, Qty: o.qty, Reason: ReasonUserCancel})
+	out = appendOrderEvent(out, EvCancelled, c.Seq, o.id, o.account, o.side, o.price, o.qty, 0, ReasonUserCancel)
 	b.unlink(o)
 	return out
 }
@@ -403,8 +396,7 @@ func (b *Book) modify(c *Command, out []Event) []Event {
 	if o.postOnly && wouldCross {
 		return reject(c, ReasonPostOnlyWouldTake, out)
 	}
-	out = append(out, Event{Type: EvModified, Seq: c.Seq, ID: o.id, Account: o.account, Side: o.side,
-		Price: price, Qty: qty, Remaining: qty})
+	out = appendOrderEvent(out, EvModified, c.Seq, o.id, o.account, o.side, price, qty, qty, "")
 	if price == o.price && qty <= o.qty {
 		// A reduction keeps the queue place.
 		o.lvl.qty -= o.qty - qty
@@ -418,8 +410,7 @@ func (b *Book) modify(c *Command, out []Event) []Event {
 		out = b.match(&t, c.Seq, out)
 		if t.qty == 0 || t.stopped {
 			if t.stopped {
-				out = append(out, Event{Type: EvCancelled, Seq: c.Seq, ID: o.id, Account: o.account, Side: o.side,
-					Price: price, Qty: t.qty, Reason: ReasonSelfTrade})
+				out = appendOrderEvent(out, EvCancelled, c.Seq, o.id, o.account, o.side, price, t.qty, 0, ReasonSelfTrade)
 			}
 			b.orders.del(o.hash, o)
 			*o = order{next: b.freeOrders}
