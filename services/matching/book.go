@@ -1,7 +1,5 @@
 package matching
 
-import "hash/maphash"
-
 // order is a resting order. Orders of one level form a doubly linked FIFO list.
 type order struct {
 	id       string
@@ -50,7 +48,7 @@ func NewBook(m Market) (*Book, error) {
 		market: m,
 		bids:   newBookSide(Buy),
 		asks:   newBookSide(Sell),
-		orders: orderIndex{seed: maphash.MakeSeed()},
+		orders: newOrderIndex(),
 	}
 	b.orders.init(512)
 	return b, nil
