@@ -179,7 +179,9 @@ func (b *Book) place(c *Command, out []Event) []Event {
 		return reject(c, ReasonFOKUnfillable, out)
 	}
 	out = appendOrderEvent(out, EvAccepted, c.Seq, c.ID, c.Account, c.Side, price, c.Qty, c.Qty, "")
-	t := taker{id: c.ID, account: c.Account, side: c.Side, market: isMarket, price: price, qty: c.Qty, stp: c.STP}
+	// Field by field: a composite literal would be built in a temporary and copied.
+	var t taker
+	t.id, t.account, t.side, t.market, t.price, t.qty, t.stp = c.ID, c.Account, c.Side, isMarket, price, c.Qty, c.STP
 	out = b.match(&t, c.Seq, out)
 	switch {
 	case t.qty == 0:
@@ -404,7 +406,8 @@ func (b *Book) modify(c *Command, out []Event) []Event {
 	b.dequeue(o)
 	o.price, o.qty = price, qty
 	if wouldCross {
-		t := taker{id: o.id, account: o.account, side: o.side, price: price, qty: qty, stp: o.stp}
+		var t taker
+		t.id, t.account, t.side, t.price, t.qty, t.stp = o.id, o.account, o.side, price, qty, o.stp
 		out = b.match(&t, c.Seq, out)
 		if t.qty == 0 || t.stopped {
 			if t.stopped {
