@@ -144,7 +144,7 @@ func (b *builder) podTemplate(s catalog.Service, st Settings, e env, configHash 
 		VolumeMounts:             mounts,
 		TerminationMessagePolicy: pulumi.String("FallbackToLogsOnError"),
 	}
-	grace := ShutdownSeconds + 10
+	grace := ShutdownSeconds + StopMarginSeconds
 	if s.OpsPort != 0 {
 		probe := func(p string, period, failures int) corev1.ProbeArgs {
 			return corev1.ProbeArgs{

@@ -48,9 +48,12 @@ const (
 // listeners' graceful shutdown, services/platform and services/gateway/http: 10 s each, in
 // parallel); DrainSeconds is how long the public service keeps serving after it is told to
 // stop while the ALB deregisters it.
+// StopMarginSeconds is added for what follows the listeners' shutdown (consumer groups
+// leaving, the engine's last snapshots flushed, pools closed).
 const (
-	ShutdownSeconds = 10
-	DrainSeconds    = 15
+	ShutdownSeconds   = 10
+	DrainSeconds      = 15
+	StopMarginSeconds = 20
 )
 
 // Settings are one service's stack settings (stacks.Workload).

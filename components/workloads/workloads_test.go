@@ -236,7 +236,7 @@ func TestPodsAreRestrictedAndProbed(t *testing.T) {
 		assert.Equal(t, "DoNotSchedule", dig(spec, "topologySpreadConstraints", 0, "whenUnsatisfiable"), s.Name)
 		assert.Equal(t, map[string]any{LabelName: s.Name, LabelPartOf: "cantondex"}, dig(spec, "topologySpreadConstraints", 0, "labelSelector", "matchLabels"), s.Name)
 		assert.Equal(t, "kubernetes.io/hostname", dig(spec, "affinity", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution", 0, "podAffinityTerm", "topologyKey"), s.Name)
-		grace := float64(ShutdownSeconds + 10)
+		grace := float64(ShutdownSeconds + StopMarginSeconds)
 		if s.PublicPort != 0 {
 			grace += DrainSeconds
 			assert.Equal(t, float64(DrainSeconds), dig(c, "lifecycle", "preStop", "sleep", "seconds"), s.Name)
