@@ -165,7 +165,6 @@ func assemble(o Options, s catalog.Service, p v1.Platform, base v1.Layer, bin st
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant
 	cf.Created = at
-	cf.Author = o.Source
 	cf.Config = v1.Config{
 		User:         strconv.Itoa(UID) + ":" + strconv.Itoa(GID),
 		Entrypoint:   []string{entrypoint},
