@@ -128,7 +128,9 @@ func options(f flags, getenv func(string) string) (images.Options, error) {
 	o.ServicesDir = filepath.Join(root, "services")
 	var names []string
 	if f.services != "" {
-		names = strings.Split(f.services, ",")
+		for _, n := range strings.Split(f.services, ",") {
+			names = append(names, strings.TrimSpace(n))
+		}
 	}
 	if o.Services, err = images.Select(catalog.All(), names); err != nil {
 		return o, err

@@ -67,5 +67,5 @@ func TestRunWritesLayoutAndDigests(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, m.Manifests)
 	assert.Equal(t, digests["kafka-topics"], m.Manifests[0].Digest.String(), "the layout holds the printed index")
-	assert.Contains(t, errOut.String(), "built kafka-topics linux/amd64 in ")
+	assert.Contains(t, errOut.String(), "built kafka-topics linux/amd64: go build ")
 }
