@@ -82,8 +82,8 @@ func WriteLayout(dir string, ims []Image) error {
 // tag is empty), then its SBOM artifacts by digest. A tag that already names the same digest
 // is left as is (a rebuild of the same commit is reproducible, and ECR's tags are
 // immutable); one that names another digest is an error. Registries must support the OCI
-// 1.1 Referrers API (ECR does): the referrers tag fallback is off, since rewriting a fallback
-// tag is what immutable tags forbid.
+// 1.1 Referrers API (ECR does), checked before anything is written to a repository: the
+// referrers tag fallback is off, since rewriting a fallback tag is what immutable tags forbid.
 func Push(ctx context.Context, registry, prefix, tag string, ims []Image, opts ...remote.Option) (Digests, error) {
 	opts = append(opts, remote.WithContext(ctx), remote.WithReferrersTagFallback(false))
 	out := Digests{}
@@ -95,6 +95,11 @@ func Push(ctx context.Context, registry, prefix, tag string, ims []Image, opts .
 		d, err := im.Digest()
 		if err != nil {
 			return out, err
+		}
+		// Before writing anything: a registry without the Referrers API could take the image
+		// but not its SBOM.
+		if _, err := remote.Referrers(repo.Digest(d.String()), opts...); err != nil {
+			return out, fmt.Errorf("push %s: %w (or the repository %s does not exist: the program creates the ECR repositories)", im.Service, err, repo)
 		}
 		var ref name.Reference = repo.Digest(d.String())
 		if tag != "" {

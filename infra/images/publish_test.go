@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/assert"
@@ -27,6 +28,7 @@ func TestPush(t *testing.T) {
 	defer srv.Close()
 	reg := strings.TrimPrefix(srv.URL, "http://")
 	ctx := context.Background()
+	seed(t, reg)
 
 	want, err := DigestsOf(ims)
 	require.NoError(t, err)
@@ -73,6 +75,34 @@ func TestPush(t *testing.T) {
 	desc, err = remote.Head(repo.Tag("c0ffee"))
 	require.NoError(t, err)
 	assert.Equal(t, want[testService], desc.Digest.String(), "the refused push changed nothing")
+}
+
+// seed creates the repository, as the program creates the ECR repositories before CI pushes.
+func seed(t *testing.T, reg string) {
+	t.Helper()
+	ref, err := name.ParseReference(reg + "/cantondex/" + testService + ":seed")
+	require.NoError(t, err)
+	require.NoError(t, remote.Write(ref, empty.Image))
+}
+
+// A registry without the Referrers API is refused before anything is written to it.
+func TestPushNeedsReferrers(t *testing.T) {
+	ims := build(t)
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	reg := strings.TrimPrefix(srv.URL, "http://")
+	seed(t, reg)
+	_, err := Push(context.Background(), reg, "cantondex/", "c0ffee", ims)
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "does not support the Referrers API")
+	repo, err := name.NewRepository(reg + "/cantondex/" + testService)
+	require.NoError(t, err)
+	_, err = remote.Head(repo.Tag("c0ffee"))
+	assert.True(t, notFound(err), "nothing was pushed: %v", err)
+	d, err := ims[0].Digest()
+	require.NoError(t, err)
+	_, err = remote.Head(repo.Digest(d.String()))
+	assert.True(t, notFound(err), "not even by digest: %v", err)
 }
 
 func TestDigestsFile(t *testing.T) {
