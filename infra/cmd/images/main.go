@@ -7,7 +7,7 @@
 //
 //	go run ./infra/cmd/images --layout out/images
 //	go run ./infra/cmd/images --services api-gateway --platforms linux/amd64 --layout out/gw
-//	go run ./infra/cmd/images --push 123456789012.dkr.ecr.us-east-1.amazonaws.com --digests-out digests.json
+//	go run ./infra/cmd/images --push 123456789012.dkr.ecr.us-east-1.amazonaws.com --repository-prefix cantondex-staging/ --digests-out digests.json
 //
 // The version and commit stamped in the binaries and labels default to `git describe
 // --tags --always --dirty` and `git rev-parse HEAD`; every time in the images is
@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&f.platforms, "platforms", "linux/amd64,linux/arm64", "comma-separated platforms")
 	fs.StringVar(&f.layout, "layout", "", "write an OCI image layout to this directory")
 	fs.StringVar(&f.push, "push", "", "push to this registry (e.g. <account>.dkr.ecr.<region>.amazonaws.com)")
-	fs.StringVar(&f.prefix, "repository-prefix", "cantondex/", "repository name before the service name")
+	fs.StringVar(&f.prefix, "repository-prefix", "", "with --push: the repositories' namespace and a slash, before the service name (the program's: cantondex-<stack>/)")
 	fs.StringVar(&f.tag, "tag", "", "tag of the pushed indexes (default: the commit)")
 	fs.StringVar(&f.digestsOut, "digests-out", "", "write the digests as a JSON object {service: sha256:...} to this file")
 	fs.StringVar(&f.version, "version", "", "version to stamp (default: git describe --tags --always --dirty)")
@@ -72,6 +72,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if f.push != "" && (f.prefix == "" || !strings.HasSuffix(f.prefix, "/")) {
+		return fmt.Errorf("--repository-prefix %q: with --push, name the repositories' namespace ending in a slash (the program's are cantondex-<stack>/)", f.prefix)
 	}
 	o, err := options(f, getenv)
 	if err != nil {

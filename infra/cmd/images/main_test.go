@@ -30,6 +30,7 @@ func TestRunErrors(t *testing.T) {
 		{append([]string{"--services", "kafka-topics"}, stamp...), env(map[string]string{"SOURCE_DATE_EPOCH": "last tuesday"}), `SOURCE_DATE_EPOCH "last tuesday": want whole seconds`},
 		{append([]string{"--platforms", "linux/s390x"}, stamp...), epoch, "platform linux/s390x: want linux/amd64 or linux/arm64"},
 		{[]string{"extra"}, epoch, `unexpected arguments ["extra"]`},
+		{append([]string{"--push", "127.0.0.1:1"}, stamp...), epoch, `--repository-prefix "": with --push, name the repositories' namespace`},
 		{[]string{"--root", t.TempDir()}, epoch, "no services/go.mod there"},
 	} {
 		var out, errOut bytes.Buffer
