@@ -319,3 +319,9 @@ func TestCACertificates(t *testing.T) {
 	again, _ := CACertificates()
 	assert.Equal(t, pem, again, "the same bundle every time")
 }
+
+func TestPortsFromTheCatalog(t *testing.T) {
+	assert.Equal(t, map[string]struct{}{"8080/tcp": {}, "9090/tcp": {}}, ports(catalog.MustLookup(catalog.APIGateway)))
+	assert.Equal(t, map[string]struct{}{"9090/tcp": {}}, ports(catalog.MustLookup(catalog.MatchingEngine)))
+	assert.Nil(t, ports(catalog.MustLookup(catalog.KafkaTopics)), "a Job listens on nothing")
+}
