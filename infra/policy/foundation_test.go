@@ -17,7 +17,7 @@ func r(typ, name string, inputs map[string]any) mocks.Resource {
 
 func rule(t *testing.T, id string) Rule {
 	t.Helper()
-	for _, ru := range foundationRules() {
+	for _, ru := range Rules() {
 		if ru.ID == id {
 			return ru
 		}
