@@ -120,7 +120,8 @@ func netPlan() []mocks.Resource {
 			m{"to": ipPeers(databaseCIDRs...), "ports": tcp(5432.0)},
 			m{"to": ipPeers(privateCIDRs...), "ports": tcp(6379.0, 443.0)},
 		}}),
-		netpolicy("web-ingress", "cantondex", m{"podSelector": selectName("web"), "policyTypes": []any{"Ingress"}, "ingress": []any{
+		// No policyTypes: a policy with only ingress rules isolates ingress.
+		netpolicy("web-ingress", "cantondex", m{"podSelector": selectName("web"), "ingress": []any{
 			m{"from": ipPeers(publicCIDRs...), "ports": tcp("http")},
 			m{"from": []any{m{"namespaceSelector": m{"matchLabels": m{"kubernetes.io/metadata.name": "cantondex-monitoring"}}, "podSelector": selectName("prometheus")}},
 				"ports": tcp(9090.0)},
@@ -222,6 +223,12 @@ func TestNetworkPoliciesThatDifferFromTheCatalogFail(t *testing.T) {
 			}
 			return nil
 		}, []string{"extra: the NetworkPolicies allow worker -> web on 8080/TCP, which the catalog does not need"}},
+		{"a pod selector alone stays in the policy's namespace", func(t *testing.T, rs []mocks.Resource) []mocks.Resource {
+			return edit(rs, "worker-policy", "spec.ingress.0.from.0", m{"podSelector": selectName("prometheus")})
+		}, []string{"missing: the catalog needs prometheus -> worker on 9090/TCP"}},
+		{"an exception that leaves out one of the ALB's subnets", func(t *testing.T, rs []mocks.Resource) []mocks.Resource {
+			return edit(rs, "web-ingress", "spec.ingress.0.from", []any{m{"ipBlock": m{"cidr": "10.0.0.0/19", "except": []any{"10.0.16.0/20"}}}})
+		}, []string{"missing: the catalog needs alb -> web on 8080/TCP", "extra: the NetworkPolicies allow ipBlock 10.0.0.0/19 except 10.0.16.0/20 -> web on 8080/TCP"}},
 		{"a service without the ops port rule", func(t *testing.T, rs []mocks.Resource) []mocks.Resource {
 			return edit(rs, "worker-policy", "spec.ingress", nil)
 		}, []string{"missing: the catalog needs prometheus -> worker on 9090/TCP"}},

@@ -207,6 +207,9 @@ func TestWorkloadRulesFailOnViolations(t *testing.T) {
 		{"ServiceAccount mounts the token", "k8s-sa-token-not-mounted", func(rs []mocks.Resource) []mocks.Resource {
 			return edit(edit(rs, "api", apiPod+".automountServiceAccountToken", nil), "sa-api", "automountServiceAccountToken", true)
 		}, "api", "nor ServiceAccount api-gateway"},
+		{"ServiceAccount keeps the default", "k8s-sa-token-not-mounted", func(rs []mocks.Resource) []mocks.Resource {
+			return edit(edit(rs, "api", apiPod+".automountServiceAccountToken", nil), "sa-api", "automountServiceAccountToken", nil)
+		}, "api", "nor ServiceAccount api-gateway"},
 		{"ServiceAccount not in the plan", "k8s-sa-token-not-mounted", func(rs []mocks.Resource) []mocks.Resource {
 			return edit(without(rs, "sa-job"), "topics", apiPod+".automountServiceAccountToken", nil)
 		}, "topics", "token of ServiceAccount kafka-topics, which the plan does not create"},
@@ -243,6 +246,9 @@ func TestWorkloadRulesFailOnViolations(t *testing.T) {
 		}, "api-pdb", "allows no eviction of Deployment cantondex/api-gateway's 3 replicas"},
 		{"PDB keeps 100%", "k8s-pdb-for-replicas", func(rs []mocks.Resource) []mocks.Resource {
 			return edit(without(rs, "api-hpa"), "api-pdb", "spec.minAvailable", "100%")
+		}, "api-pdb", "allows no eviction"},
+		{"PDB keeps 67% of 3, rounded up", "k8s-pdb-for-replicas", func(rs []mocks.Resource) []mocks.Resource {
+			return edit(without(rs, "api-hpa"), "api-pdb", "spec.minAvailable", "67%")
 		}, "api-pdb", "allows no eviction"},
 		{"PDB allows no unavailable pod", "k8s-pdb-for-replicas", func(rs []mocks.Resource) []mocks.Resource {
 			return edit(edit(without(rs, "api-hpa"), "api-pdb", "spec.minAvailable", nil), "api-pdb", "spec.maxUnavailable", 0.0)
@@ -353,4 +359,31 @@ func TestPodTemplatesOfEveryKind(t *testing.T) {
 	got := rule(t, "k8s-not-privileged").Check(p)
 	require.Len(t, got, 1)
 	assert.Contains(t, got[0].Message, "CronJob cantondex/cj, container x")
+}
+
+func TestSelectorMatches(t *testing.T) {
+	labels := map[string]string{"app": "web", "tier": "front"}
+	expr := func(key, op string, values ...any) m {
+		return m{"matchExpressions": []any{m{"key": key, "operator": op, "values": values}}}
+	}
+	for _, tt := range []struct {
+		sel  m
+		want bool
+	}{
+		{m{}, true},
+		{m{"matchLabels": m{"app": "web"}}, true},
+		{m{"matchLabels": m{"app": "web", "tier": "back"}}, false},
+		{m{"matchLabels": m{"zone": "a"}}, false},
+		{expr("app", "In", "web", "api"), true},
+		{expr("app", "In", "api"), false},
+		{expr("app", "NotIn", "web"), false},
+		{expr("zone", "NotIn", "a"), true},
+		{expr("tier", "Exists"), true},
+		{expr("zone", "Exists"), false},
+		{expr("zone", "DoesNotExist"), true},
+		{expr("app", "DoesNotExist"), false},
+		{expr("app", "Matches", "web"), false},
+	} {
+		assert.Equal(t, tt.want, selectorMatches(tt.sel, labels), "%v", tt.sel)
+	}
 }
