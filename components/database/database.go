@@ -65,6 +65,12 @@ type Database struct {
 	// SecretReadPolicyARN allows reading the master secret (migrations, break-glass).
 	ConnectPolicyARN    pulumi.StringOutput `pulumi:"connectPolicyArn"`
 	SecretReadPolicyARN pulumi.StringOutput `pulumi:"secretReadPolicyArn"`
+	// UserSecretARNs are, with a proxy, the secret of each IAM database user: created empty,
+	// filled by the migrations Job (a generated password), read by the proxy to log in as that
+	// user. UserSecretWritePolicyARN lets the Job read and write exactly those secrets ("" without
+	// a proxy).
+	UserSecretARNs           pulumi.StringMapOutput `pulumi:"userSecretArns"`
+	UserSecretWritePolicyARN pulumi.StringOutput    `pulumi:"userSecretWritePolicyArn"`
 }
 
 // Args configures a Database. Plain values decide structure; inputs come from other resources.
@@ -368,12 +374,31 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	proxyEndpoint := pulumi.String("").ToStringOutput()
+	userSecrets := pulumi.StringMap{}
+	userWrite := pulumi.String("").ToStringOutput()
 	var proxy *rds.Proxy
 	if args.Proxy != nil {
-		if proxy, err = newProxy(ctx, name, args, primary, secretARN, key.Arn, tags, parent); err != nil {
+		for _, u := range args.IAMUsers {
+			sec, err := secretsmanager.NewSecret(ctx, name+"-user-"+u, &secretsmanager.SecretArgs{
+				NamePrefix:  pulumi.String(args.Identifier + "/" + u + "-"),
+				Description: pulumi.Sprintf("credentials of database user %s of %s: written by the migrations Job, read by RDS Proxy", u, args.Identifier),
+				KmsKeyId:    key.Arn,
+				Tags:        tags,
+			}, parent)
+			if err != nil {
+				return nil, err
+			}
+			userSecrets[u] = sec.Arn
+		}
+		if proxy, err = newProxy(ctx, name, args, primary, secretARN, userSecrets, key.Arn, tags, parent); err != nil {
 			return nil, err
 		}
 		proxyEndpoint = proxy.Endpoint
+		if len(userSecrets) > 0 {
+			if userWrite, err = userSecretWritePolicy(ctx, name, args, userSecrets, key.Arn, tags, parent); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	connect, secretRead, err := accessPolicies(ctx, name, args, primary, proxy, secretARN, key.Arn, env.Partition, env.Region, env.Account, tags, parent)
@@ -398,11 +423,14 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	d.ProxyEndpoint = proxyEndpoint
 	d.ConnectPolicyARN = connect
 	d.SecretReadPolicyARN = secretRead
+	d.UserSecretARNs = userSecrets.ToStringMapOutput()
+	d.UserSecretWritePolicyARN = userWrite
 	return d, ctx.RegisterResourceOutputs(d, pulumi.Map{
 		"identifier": d.Identifier, "address": d.Address, "port": d.Port, "arn": d.ARN,
 		"secretArn": d.SecretARN, "kmsKeyArn": d.KMSKeyARN, "readerAddresses": d.ReaderAddresses,
 		"drReplicaArn": d.DRReplicaARN, "proxyEndpoint": d.ProxyEndpoint,
 		"connectPolicyArn": d.ConnectPolicyARN, "secretReadPolicyArn": d.SecretReadPolicyARN,
+		"userSecretArns": d.UserSecretARNs, "userSecretWritePolicyArn": d.UserSecretWritePolicyARN,
 	})
 }
 
@@ -468,30 +496,47 @@ func (d *Database) drReplica(ctx *pulumi.Context, name string, args Args, primar
 	return dr.Arn, nil
 }
 
-// newProxy puts RDS Proxy in front of primary: TLS required, IAM authentication required, the
-// credentials read from the managed secret through the proxy's own role.
-func newProxy(ctx *pulumi.Context, name string, args Args, primary *rds.Instance, secretARN, keyARN pulumi.StringOutput, tags pulumi.StringMap, parent pulumi.ResourceOption) (*rds.Proxy, error) {
+// newProxy puts RDS Proxy in front of primary: TLS required, IAM authentication required from
+// every client, and one authentication per database user: the master credentials and each IAM
+// user's secret (the proxy logs in to PostgreSQL as the client's user with that user's
+// password), read through the proxy's own role.
+func newProxy(ctx *pulumi.Context, name string, args Args, primary *rds.Instance, secretARN pulumi.StringOutput, userSecrets pulumi.StringMap, keyARN pulumi.StringOutput, tags pulumi.StringMap, parent pulumi.ResourceOption) (*rds.Proxy, error) {
+	readable := []pulumi.StringInput{secretARN}
+	auths := rds.ProxyAuthArray{rds.ProxyAuthArgs{
+		AuthScheme:             pulumi.String("SECRETS"),
+		IamAuth:                pulumi.String("REQUIRED"),
+		ClientPasswordAuthType: pulumi.String("POSTGRES_SCRAM_SHA_256"),
+		SecretArn:              secretARN,
+		Description:            pulumi.String("master credentials"),
+	}}
+	for _, u := range args.IAMUsers {
+		readable = append(readable, userSecrets[u])
+		auths = append(auths, rds.ProxyAuthArgs{
+			AuthScheme:             pulumi.String("SECRETS"),
+			IamAuth:                pulumi.String("REQUIRED"),
+			ClientPasswordAuthType: pulumi.String("POSTGRES_SCRAM_SHA_256"),
+			SecretArn:              userSecrets[u],
+			Description:            pulumi.String("database user " + u),
+		})
+	}
 	role, err := identity.NewRole(ctx, name+"-proxy", identity.RoleArgs{
 		Description: "RDS Proxy of " + args.Identifier + " reads its credentials",
 		Trust:       assumedBy("rds.amazonaws.com"),
-		Policy:      &identity.Document{Statements: keys.ReadSecret(secretARN, keyARN)},
-		Tags:        args.Tags,
+		Policy: &identity.Document{Statements: []identity.Statement{
+			{Sid: "ReadSecrets", Actions: []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, Resources: readable},
+			{Sid: "DecryptSecrets", Actions: []string{"kms:Decrypt"}, Resources: []pulumi.StringInput{keyARN}},
+		}},
+		Tags: args.Tags,
 	}, parent)
 	if err != nil {
 		return nil, err
 	}
 	proxy, err := rds.NewProxy(ctx, name+"-proxy", &rds.ProxyArgs{
-		Name:         pulumi.String(args.Identifier + "-proxy"),
-		EngineFamily: pulumi.String("POSTGRESQL"),
-		RequireTls:   pulumi.Bool(true),
-		DebugLogging: pulumi.Bool(false),
-		Auths: rds.ProxyAuthArray{rds.ProxyAuthArgs{
-			AuthScheme:             pulumi.String("SECRETS"),
-			IamAuth:                pulumi.String("REQUIRED"),
-			ClientPasswordAuthType: pulumi.String("POSTGRES_SCRAM_SHA_256"),
-			SecretArn:              secretARN,
-			Description:            pulumi.String("master credentials"),
-		}},
+		Name:                pulumi.String(args.Identifier + "-proxy"),
+		EngineFamily:        pulumi.String("POSTGRESQL"),
+		RequireTls:          pulumi.Bool(true),
+		DebugLogging:        pulumi.Bool(false),
+		Auths:               auths,
 		RoleArn:             role.Arn,
 		VpcSubnetIds:        args.Proxy.SubnetIDs,
 		VpcSecurityGroupIds: args.Proxy.SecurityGroupIDs,
@@ -600,6 +645,27 @@ func assumedBy(service string) identity.Document {
 	return identity.Document{Statements: []identity.Statement{{
 		Principals: []identity.Principal{identity.ServicePrincipal(service)}, Actions: []string{"sts:AssumeRole"},
 	}}}
+}
+
+// userSecretWritePolicy lets the migrations Job fill and read the IAM users' secrets: nothing
+// else, not the master secret (which it receives through the secret sync).
+func userSecretWritePolicy(ctx *pulumi.Context, name string, args Args, userSecrets pulumi.StringMap, keyARN pulumi.StringOutput, tags pulumi.StringMap, parent pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	var arns []pulumi.StringInput
+	for _, u := range args.IAMUsers {
+		arns = append(arns, userSecrets[u])
+	}
+	p, err := iam.NewPolicy(ctx, name+"-user-secrets", &iam.PolicyArgs{
+		Description: pulumi.Sprintf("Write and read the database users' secrets of %s (the migrations Job)", args.Identifier),
+		Policy: identity.Document{Statements: []identity.Statement{
+			{Sid: "UserSecrets", Actions: []string{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"}, Resources: arns},
+			{Sid: "UserSecretsKey", Actions: []string{"kms:Decrypt", "kms:GenerateDataKey"}, Resources: []pulumi.StringInput{keyARN}},
+		}}.JSON(),
+		Tags: tags,
+	}, parent)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	return p.Arn, nil
 }
 
 // accessPolicies are the IRSA-ready managed policies the workloads attach to service roles.

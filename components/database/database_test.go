@@ -197,6 +197,27 @@ func TestReplicasDRAndProxy(t *testing.T) {
 	role, _ := rec.Named("aws:iam/rolePolicy:RolePolicy", "trading-proxy-policy")
 	assert.Contains(t, role.String("policy"), secretARN, "proxy role cannot read the secret")
 
+	// One proxy authentication per IAM user, with that user's own secret (created empty, under
+	// the instance's key), which only the proxy reads and only the migrations Job writes.
+	userSecret, ok := rec.Named("aws:secretsmanager/secret:Secret", "trading-user-orders")
+	require.True(t, ok, "no secret for user orders")
+	userARN := mocks.ARN("aws:secretsmanager/secret:Secret", "trading-user-orders")
+	assert.Equal(t, mocks.ARN("aws:kms/key:Key", "trading-key"), userSecret.String("kmsKeyId"), "user secret %+v", userSecret.Inputs)
+	assert.Equal(t, "cdx-test-trading/orders-", userSecret.String("namePrefix"))
+	_, versioned := rec.Named("aws:secretsmanager/secretVersion:SecretVersion", "trading-user-orders")
+	assert.False(t, versioned, "the program never holds a user's password")
+	if assert.Len(t, auth.([]any), 2, "proxy auths") {
+		a1 := auth.([]any)[1].(map[string]any)
+		assert.Equal(t, userARN, a1["secretArn"], "proxy auth of orders %+v", a1)
+		assert.Equal(t, "REQUIRED", a1["iamAuth"], "proxy auth of orders %+v", a1)
+	}
+	assert.Contains(t, role.String("policy"), userARN, "proxy role cannot read the user's secret")
+	write, ok := rec.Named("aws:iam/policy:Policy", "trading-user-secrets")
+	require.True(t, ok, "no policy for the migrations Job")
+	assert.Contains(t, write.String("policy"), userARN)
+	assert.Contains(t, write.String("policy"), "secretsmanager:PutSecretValue")
+	assert.NotContains(t, write.String("policy"), secretARN, "the Job's policy reaches the master secret")
+
 	connect, _ := rec.Named("aws:iam/policy:Policy", "trading-connect")
 	var doc struct {
 		Statement []struct {

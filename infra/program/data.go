@@ -3,6 +3,7 @@ package program
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -113,6 +114,9 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) (*Data, err
 		args.Rotation = &database.RotationArgs{VpcID: f.VpcID, SubnetIDs: f.PrivateSubnetIDs, DatabaseSecurityGroupID: f.RDSSecurityGroupID, Days: SecretRotationDays}
 		if db.Proxy {
 			args.Proxy = &database.ProxyArgs{SubnetIDs: f.DatabaseSubnetIDs, SecurityGroupIDs: pulumi.StringArray{f.RDSProxySecurityGroupID}}
+		} else if users := DatabaseUsers(db.Role); len(users) > 0 {
+			// The services authenticate with IAM to the proxy, which logs in with each user's secret.
+			return nil, fmt.Errorf("data.databases.%s.proxy is off, but %s connect through RDS Proxy: turn it on", db.Role, strings.Join(users, ", "))
 		}
 		created, err := database.New(ctx, prefix+"-"+db.Role, args)
 		if err != nil {
@@ -168,6 +172,8 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) (*Data, err
 		ctx.Export("database."+role+".drReplicaArn", db.DRReplicaARN)
 		ctx.Export("database."+role+".connectPolicyArn", db.ConnectPolicyARN)
 		ctx.Export("database."+role+".secretReadPolicyArn", db.SecretReadPolicyARN)
+		ctx.Export("database."+role+".userSecretArns", db.UserSecretARNs)
+		ctx.Export("database."+role+".userSecretWritePolicyArn", db.UserSecretWritePolicyARN)
 	}
 	ctx.Export("database.securityGroupId", f.RDSSecurityGroupID)
 	ctx.Export("database.proxySecurityGroupId", f.RDSProxySecurityGroupID)
