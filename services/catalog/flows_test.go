@@ -14,6 +14,9 @@ func TestFlowsOfTheCatalog(t *testing.T) {
 	}
 	var want []Flow
 	want = append(want, Flow{"alb", "api-gateway", 8080, "TCP"})
+	// The migrations Job connects as the owner with the credentials it reads from Secrets Manager.
+	want = append(want, Flow{"database-migrations", "aws-api", 443, "TCP"}, Flow{"database-migrations", "postgres", 5432, "TCP"})
+	want = append(want, dns("database-migrations")...)
 	for _, s := range []string{"api-gateway", "matching-engine", "risk-management", "settlement-coordinator"} {
 		want = append(want, Flow{"prometheus", s, 9090, "TCP"})
 	}
@@ -50,6 +53,8 @@ func TestFlowsFollowTheEntryFields(t *testing.T) {
 		{"a pod only resolves names", Service{Name: "x"}, []string{"x -> dns 53/TCP", "x -> dns 53/UDP"}},
 		{"Redis uses a token, not IAM", Service{Name: "x", Redis: true}, []string{"x -> dns 53/TCP", "x -> dns 53/UDP", "x -> redis 6379/TCP"}},
 		{"a database user authenticates with IAM", Service{Name: "x", Database: Trading, DBUser: "u"},
+			[]string{"x -> aws-api 443/TCP", "x -> dns 53/TCP", "x -> dns 53/UDP", "x -> postgres 5432/TCP"}},
+		{"the database owner reads its credentials from Secrets Manager", Service{Name: "x", Database: Trading, DBAdmin: true},
 			[]string{"x -> aws-api 443/TCP", "x -> dns 53/TCP", "x -> dns 53/UDP", "x -> postgres 5432/TCP"}},
 		{"a topic admin reaches MSK over IAM", Service{Name: "x", TopicAdmin: true},
 			[]string{"x -> aws-api 443/TCP", "x -> dns 53/TCP", "x -> dns 53/UDP", "x -> kafka 9098/TCP"}},
