@@ -48,8 +48,9 @@ func (f Flow) String() string {
 // Flows returns every flow the catalog's services need and nothing else, sorted: each pod
 // resolves names (DNS over UDP and TCP); a service with a database reaches the RDS Proxy, with
 // Redis ElastiCache, with Kafka MSK's IAM listener; a service that authenticates with IAM (its
-// database user or MSK) reaches the AWS APIs (STS for its IRSA credentials); a public port is
-// reached from the ALB and an operations port from Prometheus.
+// database user, MSK, Secrets Manager) reaches the AWS APIs (STS for its IRSA credentials and
+// the API it calls); a public port is reached from the ALB, and an operations port from
+// Prometheus and, behind the ALB, from its health check.
 func Flows() []Flow {
 	var out []Flow
 	for _, s := range All() {
@@ -81,6 +82,11 @@ func (s Service) Flows() []Flow {
 	}
 	if s.PublicPort != 0 {
 		out = append(out, Flow{From: EndpointALB, To: s.Name, Port: s.PublicPort, Protocol: TCP})
+		// The ALB's target health check asks the readiness probe, which only the operations
+		// port serves.
+		if s.OpsPort != 0 {
+			out = append(out, Flow{From: EndpointALB, To: s.Name, Port: s.OpsPort, Protocol: TCP})
+		}
 	}
 	if s.OpsPort != 0 {
 		out = append(out, Flow{From: EndpointPrometheus, To: s.Name, Port: s.OpsPort, Protocol: TCP})
@@ -88,9 +94,12 @@ func (s Service) Flows() []Flow {
 	return sortFlows(out)
 }
 
-// IAMAuth reports whether s authenticates with IAM: as its database user through the RDS Proxy
-// or to MSK. Redis uses an auth token.
-func (s Service) IAMAuth() bool { return (s.Database != "" && s.DBUser != "") || s.Kafka() }
+// IAMAuth reports whether s authenticates with IAM (its IRSA role): as its database user
+// through the RDS Proxy, to MSK, or to Secrets Manager for the database owner's credentials
+// (DBAdmin). Redis uses an auth token.
+func (s Service) IAMAuth() bool {
+	return (s.Database != "" && s.DBUser != "") || s.Kafka() || (s.Database != "" && s.DBAdmin)
+}
 
 func sortFlows(fs []Flow) []Flow {
 	slices.SortFunc(fs, compareFlows)

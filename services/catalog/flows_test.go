@@ -13,7 +13,7 @@ func TestFlowsOfTheCatalog(t *testing.T) {
 		return []Flow{{s, "dns", 53, "TCP"}, {s, "dns", 53, "UDP"}}
 	}
 	var want []Flow
-	want = append(want, Flow{"alb", "api-gateway", 8080, "TCP"})
+	want = append(want, Flow{"alb", "api-gateway", 8080, "TCP"}, Flow{"alb", "api-gateway", 9090, "TCP"})
 	// The migrations Job connects as the owner with the credentials it reads from Secrets Manager.
 	want = append(want, Flow{"database-migrations", "aws-api", 443, "TCP"}, Flow{"database-migrations", "postgres", 5432, "TCP"})
 	want = append(want, dns("database-migrations")...)
@@ -61,7 +61,9 @@ func TestFlowsFollowTheEntryFields(t *testing.T) {
 		{"a consumer reaches MSK over IAM", Service{Name: "x", Consumes: []Consume{{Topic: "t", Group: "x"}}},
 			[]string{"x -> aws-api 443/TCP", "x -> dns 53/TCP", "x -> dns 53/UDP", "x -> kafka 9098/TCP"}},
 		{"public and operations ports are reached from the ALB and Prometheus", Service{Name: "x", PublicPort: 8081, OpsPort: 9091},
-			[]string{"alb -> x 8081/TCP", "prometheus -> x 9091/TCP", "x -> dns 53/TCP", "x -> dns 53/UDP"}},
+			[]string{"alb -> x 8081/TCP", "alb -> x 9091/TCP", "prometheus -> x 9091/TCP", "x -> dns 53/TCP", "x -> dns 53/UDP"}},
+		{"a public port without an operations port has no health check flow", Service{Name: "x", PublicPort: 8081},
+			[]string{"alb -> x 8081/TCP", "x -> dns 53/TCP", "x -> dns 53/UDP"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
