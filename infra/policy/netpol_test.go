@@ -122,7 +122,7 @@ func netPlan() []mocks.Resource {
 		}}),
 		// No policyTypes: a policy with only ingress rules isolates ingress.
 		netpolicy("web-ingress", "cantondex", m{"podSelector": selectName("web"), "ingress": []any{
-			m{"from": ipPeers(publicCIDRs...), "ports": tcp("http")},
+			m{"from": ipPeers(publicCIDRs...), "ports": tcp("http", "ops")}, // the ALB's health check asks the operations port
 			m{"from": []any{m{"namespaceSelector": m{"matchLabels": m{"kubernetes.io/metadata.name": "cantondex-monitoring"}}, "podSelector": selectName("prometheus")}},
 				"ports": tcp(9090.0)},
 		}}),
@@ -162,7 +162,7 @@ func TestNetworkPolicyReachability(t *testing.T) {
 	}
 	assert.Equal(t, "53/TCP, 53/UDP", ports("web", "dns"))
 	assert.Equal(t, "5432/TCP", ports("web", "postgres"))
-	assert.Equal(t, "8080/TCP", ports("alb", "web"), "the named port resolves to the pod's")
+	assert.Equal(t, "8080/TCP, 9090/TCP", ports("alb", "web"), "the named ports resolve to the pod's")
 	assert.Equal(t, "9090/TCP", ports("prometheus", "worker"))
 	assert.Equal(t, "", ports("prometheus", "topics"), "Prometheus's egress is allowed, the Job's ingress is not")
 	assert.Equal(t, "", ports("web", "worker"))
