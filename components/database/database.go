@@ -24,6 +24,7 @@ import (
 	"github.com/cantondex/platform/components/identity"
 	"github.com/cantondex/platform/components/internal/alarms"
 	"github.com/cantondex/platform/components/internal/keys"
+	"github.com/cantondex/platform/components/internal/tokens"
 )
 
 // Profile selects the parameter tuning of an instance.
@@ -38,8 +39,12 @@ const (
 	TimeSeries Profile = "time-series"
 )
 
-// LogExports are the PostgreSQL logs sent to CloudWatch Logs.
-var LogExports = []string{"postgresql", "upgrade"}
+// DefaultLogExports are the PostgreSQL logs sent to CloudWatch Logs when
+// DatabaseArgs.LogExports is nil.
+func DefaultLogExports() []string { return []string{"postgresql", "upgrade"} }
+
+// logExportTypes are the log types RDS for PostgreSQL can export.
+var logExportTypes = []string{"postgresql", "upgrade", "iam-db-auth-error"}
 
 // Port is PostgreSQL's port.
 const Port = 5432
@@ -73,8 +78,8 @@ type Database struct {
 	UserSecretWritePolicyARN pulumi.StringOutput    `pulumi:"userSecretWritePolicyArn"`
 }
 
-// Args configures a Database. Plain values decide structure; inputs come from other resources.
-type Args struct {
+// DatabaseArgs configures a Database. Plain values decide structure; inputs come from other resources.
+type DatabaseArgs struct {
 	// Identifier is the RDS instance identifier (and the prefix of its children's names).
 	Identifier    string
 	Profile       Profile
@@ -107,7 +112,18 @@ type Args struct {
 	Alarms       *AlarmArgs
 	// IAMUsers are the database users services connect as with IAM authentication.
 	IAMUsers []string
-	Tags     map[string]string
+	// LogExports are the logs exported to CloudWatch Logs, each into its own KMS-encrypted
+	// group (nil: DefaultLogExports). The postgresql log is always among them.
+	LogExports []string
+	Tags       map[string]string
+}
+
+// logExports are a.LogExports, or the defaults when nil.
+func (a DatabaseArgs) logExports() []string {
+	if a.LogExports == nil {
+		return DefaultLogExports()
+	}
+	return a.LogExports
 }
 
 // DRArgs places a cross-region replica in the disaster-recovery region.
@@ -142,7 +158,7 @@ type AlarmArgs struct {
 	ReplicaLagSeconds float64
 }
 
-func (a *Args) validate() error {
+func (a DatabaseArgs) validate() error {
 	var errs []error
 	if a.Identifier == "" || a.EngineVersion == "" || a.InstanceClass == "" || a.Username == "" {
 		errs = append(errs, errors.New("identifier, engine version, instance class and username are required"))
@@ -164,6 +180,15 @@ func (a *Args) validate() error {
 	}
 	if _, ok := profileParameters[a.Profile]; !ok {
 		errs = append(errs, fmt.Errorf("profile %q is not one of oltp, read-heavy, time-series", a.Profile))
+	}
+	exports := a.logExports()
+	for _, e := range exports {
+		if !slices.Contains(logExportTypes, e) {
+			errs = append(errs, fmt.Errorf("log exports: %q is not one of %s", e, strings.Join(logExportTypes, ", ")))
+		}
+	}
+	if !slices.Contains(exports, "postgresql") {
+		errs = append(errs, errors.New("log exports: the postgresql log stays exported (errors, slow statements, lock waits)"))
 	}
 	return errors.Join(errs...)
 }
@@ -206,7 +231,7 @@ var (
 
 // Parameters returns the PostgreSQL parameters of args: shared settings, the profile's tuning,
 // the preload libraries, then args.Parameters on top.
-func (a *Args) parameters() map[string]string {
+func (a DatabaseArgs) parameters() map[string]string {
 	out := maps.Clone(baseParameters)
 	maps.Copy(out, profileParameters[a.Profile])
 	if len(a.PreloadLibraries) > 0 {
@@ -238,12 +263,12 @@ func family(version string) string {
 }
 
 // New creates the database.
-func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Database, error) {
+func NewDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pulumi.ResourceOption) (*Database, error) {
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("database %s: %w", name, err)
 	}
 	d := &Database{}
-	if err := ctx.RegisterComponentResource("cantondex:data:Database", name, d, opts...); err != nil {
+	if err := ctx.RegisterComponentResource("cantondex:database:Database", name, d, tokens.Renamed("cantondex:data:Database", opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(d)
@@ -253,7 +278,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	for _, logType := range LogExports {
+	for _, logType := range args.logExports() {
 		if _, err := keys.LogGroup(ctx, name+"-log-"+logType, fmt.Sprintf("/aws/rds/instance/%s/%s", args.Identifier, logType), args.LogRetentionDays, key, args.Tags, parent); err != nil {
 			return nil, err
 		}
@@ -313,7 +338,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		PerformanceInsightsRetentionPeriod: pulumi.Int(args.PerformanceInsightsRetentionDays),
 		MonitoringInterval:                 pulumi.Int(args.MonitoringIntervalSeconds),
 		MonitoringRoleArn:                  monitoring.Arn,
-		EnabledCloudwatchLogsExports:       pulumi.ToStringArray(LogExports),
+		EnabledCloudwatchLogsExports:       pulumi.ToStringArray(args.logExports()),
 		Tags:                               tags,
 	}
 	// RDS manages and rotates the master password in Secrets Manager, but it cannot create read
@@ -437,7 +462,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 // replicaArgs are the inputs of a replica of the primary: encrypted with keyARN, private,
 // IAM-authenticated, monitored, with the primary's tuning. RDS keeps no final snapshot of a
 // replica.
-func replicaArgs(args Args, id string, source, keyARN, parameterGroup, monitoringRole pulumi.StringInput) *rds.InstanceArgs {
+func replicaArgs(args DatabaseArgs, id string, source, keyARN, parameterGroup, monitoringRole pulumi.StringInput) *rds.InstanceArgs {
 	return &rds.InstanceArgs{
 		Identifier:                         pulumi.String(id),
 		ReplicateSourceDb:                  source,
@@ -460,14 +485,14 @@ func replicaArgs(args Args, id string, source, keyARN, parameterGroup, monitorin
 		PerformanceInsightsRetentionPeriod: pulumi.Int(args.PerformanceInsightsRetentionDays),
 		MonitoringInterval:                 pulumi.Int(args.MonitoringIntervalSeconds),
 		MonitoringRoleArn:                  monitoringRole,
-		EnabledCloudwatchLogsExports:       pulumi.ToStringArray(LogExports),
+		EnabledCloudwatchLogsExports:       pulumi.ToStringArray(args.logExports()),
 		Tags:                               pulumi.ToStringMap(args.Tags),
 	}
 }
 
 // drReplica creates the cross-region replica with its own KMS key and parameter group in the
 // DR region; opts carry the DR provider.
-func (d *Database) drReplica(ctx *pulumi.Context, name string, args Args, primary *rds.Instance, monitoringRole pulumi.StringInput, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
+func (d *Database) drReplica(ctx *pulumi.Context, name string, args DatabaseArgs, primary *rds.Instance, monitoringRole pulumi.StringInput, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
 	tags := pulumi.ToStringMap(args.Tags)
 	key, _, err := keys.New(ctx, name+"-dr-key", args.Identifier+" disaster-recovery replica", args.Tags, opts...)
 	if err != nil {
@@ -500,7 +525,7 @@ func (d *Database) drReplica(ctx *pulumi.Context, name string, args Args, primar
 // every client, and one authentication per database user: the master credentials and each IAM
 // user's secret (the proxy logs in to PostgreSQL as the client's user with that user's
 // password), read through the proxy's own role.
-func newProxy(ctx *pulumi.Context, name string, args Args, primary *rds.Instance, secretARN pulumi.StringOutput, userSecrets pulumi.StringMap, keyARN pulumi.StringOutput, tags pulumi.StringMap, parent pulumi.ResourceOption) (*rds.Proxy, error) {
+func newProxy(ctx *pulumi.Context, name string, args DatabaseArgs, primary *rds.Instance, secretARN pulumi.StringOutput, userSecrets pulumi.StringMap, keyARN pulumi.StringOutput, tags pulumi.StringMap, parent pulumi.ResourceOption) (*rds.Proxy, error) {
 	readable := []pulumi.StringInput{secretARN}
 	auths := rds.ProxyAuthArray{rds.ProxyAuthArgs{
 		AuthScheme:             pulumi.String("SECRETS"),
@@ -569,7 +594,7 @@ func newProxy(ctx *pulumi.Context, name string, args Args, primary *rds.Instance
 
 // credentials is the content of a generated master secret, in the shape RDS Proxy and the
 // Secrets Manager rotation functions read.
-func credentials(args Args, password, host string) string {
+func credentials(args DatabaseArgs, password, host string) string {
 	b, _ := json.Marshal(map[string]any{"engine": "postgres", "host": host, "username": args.Username, "password": password, "dbname": args.DatabaseName, "port": Port})
 	return string(b)
 }
@@ -580,7 +605,7 @@ const RotationApplication = "arn:aws:serverlessrepo:us-east-1:297356227824:appli
 
 // rotate deploys the rotation function into the VPC, lets it reach the database, and rotates
 // the secret every args.Rotation.Days days.
-func rotate(ctx *pulumi.Context, name string, args Args, secret *secretsmanager.Secret, key *kms.Key, env keys.Env, parent pulumi.ResourceOption) error {
+func rotate(ctx *pulumi.Context, name string, args DatabaseArgs, secret *secretsmanager.Secret, key *kms.Key, env keys.Env, parent pulumi.ResourceOption) error {
 	r := args.Rotation
 	sg, err := ec2.NewSecurityGroup(ctx, name+"-rotation", &ec2.SecurityGroupArgs{
 		Description: pulumi.String("secret rotation function of " + args.Identifier),
@@ -649,7 +674,7 @@ func assumedBy(service string) identity.Document {
 
 // userSecretWritePolicy lets the migrations Job fill and read the IAM users' secrets: nothing
 // else, not the master secret (which it receives through the secret sync).
-func userSecretWritePolicy(ctx *pulumi.Context, name string, args Args, userSecrets pulumi.StringMap, keyARN pulumi.StringOutput, tags pulumi.StringMap, parent pulumi.ResourceOption) (pulumi.StringOutput, error) {
+func userSecretWritePolicy(ctx *pulumi.Context, name string, args DatabaseArgs, userSecrets pulumi.StringMap, keyARN pulumi.StringOutput, tags pulumi.StringMap, parent pulumi.ResourceOption) (pulumi.StringOutput, error) {
 	var arns []pulumi.StringInput
 	for _, u := range args.IAMUsers {
 		arns = append(arns, userSecrets[u])
@@ -669,7 +694,7 @@ func userSecretWritePolicy(ctx *pulumi.Context, name string, args Args, userSecr
 }
 
 // accessPolicies are the IRSA-ready managed policies the workloads attach to service roles.
-func accessPolicies(ctx *pulumi.Context, name string, args Args, primary *rds.Instance, proxy *rds.Proxy, secretARN, keyARN pulumi.StringOutput,
+func accessPolicies(ctx *pulumi.Context, name string, args DatabaseArgs, primary *rds.Instance, proxy *rds.Proxy, secretARN, keyARN pulumi.StringOutput,
 	partition, region, account string, tags pulumi.StringMap, parent pulumi.ResourceOption) (connect, secretRead pulumi.StringOutput, err error) {
 	users := args.IAMUsers
 	if len(users) == 0 {
