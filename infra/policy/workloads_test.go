@@ -387,3 +387,15 @@ func TestSelectorMatches(t *testing.T) {
 		assert.Equal(t, tt.want, selectorMatches(tt.sel, labels), "%v", tt.sel)
 	}
 }
+
+func TestRuleIDsAreUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for _, ru := range Rules() {
+		assert.False(t, seen[ru.ID], "rule %s registered twice", ru.ID)
+		seen[ru.ID] = true
+		assert.NotEmpty(t, ru.Mirrors, ru.ID)
+	}
+	for _, ru := range append(workloadRules(), netpolRules()...) {
+		assert.True(t, seen[ru.ID], "rule %s is not in Rules()", ru.ID)
+	}
+}
