@@ -10,6 +10,9 @@
 //	cantondex:nodeGroups    []NodeGroup (replaces the defaults as a whole)
 //	cantondex:database ...  the data tier (data.go)
 //	cantondex:accountSecurity  AccountSecurity (accountsecurity.go)
+//	cantondex:images        Images: digests per service (images.go), set by CI
+//	cantondex:registry      Registry: ECR lifecycle (images.go)
+//	cantondex:edge          Edge: ALB certificate and WAF (edge.go)
 //
 // A structured value is decoded over the environment's defaults, so a stack file names only
 // what it changes; unknown fields are an error, so a typo cannot pass silently.
@@ -47,6 +50,9 @@ type Settings struct {
 	Data        Data              `json:"data"`
 	// AccountSecurity is CloudTrail, GuardDuty, Security Hub, AWS Config and Access Analyzer.
 	AccountSecurity AccountSecurity `json:"accountSecurity"`
+	Images          Images          `json:"images"`
+	Registry        Registry        `json:"registry"`
+	Edge            Edge            `json:"edge"`
 	// Warnings are notes about accepted but discouraged values (a version past end of support);
 	// the program logs them.
 	Warnings []string `json:"-"`
@@ -70,7 +76,9 @@ func Defaults(env Environment) (Settings, error) {
 		Data:        defaultData(env),
 
 		AccountSecurity: defaultAccountSecurity(env),
+		Registry:        defaultRegistry(env),
 	}
+	s.Edge = defaultEdge(env, s.Region)
 	return s, nil
 }
 
@@ -96,6 +104,7 @@ func Load(stack, region string, src Source) (Settings, error) {
 	if region != "" {
 		s.Region = region
 	}
+	s.Edge.CertificateARN = PlaceholderCertificateARN(s.Region)
 	fields := []struct {
 		key string
 		dst any
@@ -107,6 +116,9 @@ func Load(stack, region string, src Source) (Settings, error) {
 		{"nodeGroups", &s.NodeGroups},
 		{"data", &s.Data},
 		{"accountSecurity", &s.AccountSecurity},
+		{"images", &s.Images},
+		{"registry", &s.Registry},
+		{"edge", &s.Edge},
 	}
 	for _, f := range fields {
 		raw, ok := src.Get(f.key)
@@ -165,6 +177,9 @@ func (s *Settings) Validate() error {
 	validateNodeGroups(v, s.NodeGroups)
 	s.Data.validate(v, s)
 	s.AccountSecurity.validate(v, s.Environment)
+	s.Images.validate(v)
+	s.Registry.validate(v, s.Environment)
+	s.Edge.validate(v, s.Region)
 	s.Warnings = v.warnings
 	return v.err()
 }

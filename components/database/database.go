@@ -76,6 +76,10 @@ type Database struct {
 	// a proxy).
 	UserSecretARNs           pulumi.StringMapOutput `pulumi:"userSecretArns"`
 	UserSecretWritePolicyARN pulumi.StringOutput    `pulumi:"userSecretWritePolicyArn"`
+	// ConnectResourceID is what services connect to, as IAM authentication names it in
+	// arn:aws:rds-db:<region>:<account>:dbuser:<id>/<user>: the proxy (prx-...) when there is
+	// one, else the instance's resource id (db-...). Per-service roles grant only their user on it.
+	ConnectResourceID pulumi.StringOutput `pulumi:"connectResourceId"`
 }
 
 // DatabaseArgs configures a Database. Plain values decide structure; inputs come from other resources.
@@ -447,6 +451,10 @@ func NewDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pu
 	d.DRReplicaARN = drARN
 	d.ProxyEndpoint = proxyEndpoint
 	d.ConnectPolicyARN = connect
+	d.ConnectResourceID = primary.ResourceId
+	if proxy != nil {
+		d.ConnectResourceID = proxyResourceID(proxy)
+	}
 	d.SecretReadPolicyARN = secretRead
 	d.UserSecretARNs = userSecrets.ToStringMapOutput()
 	d.UserSecretWritePolicyARN = userWrite
@@ -456,6 +464,7 @@ func NewDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pu
 		"drReplicaArn": d.DRReplicaARN, "proxyEndpoint": d.ProxyEndpoint,
 		"connectPolicyArn": d.ConnectPolicyARN, "secretReadPolicyArn": d.SecretReadPolicyARN,
 		"userSecretArns": d.UserSecretARNs, "userSecretWritePolicyArn": d.UserSecretWritePolicyARN,
+		"connectResourceId": d.ConnectResourceID,
 	})
 }
 
@@ -693,6 +702,11 @@ func userSecretWritePolicy(ctx *pulumi.Context, name string, args DatabaseArgs, 
 	return p.Arn, nil
 }
 
+// proxyResourceID is how IAM authentication names a proxy: the last part of its ARN (prx-...).
+func proxyResourceID(proxy *rds.Proxy) pulumi.StringOutput {
+	return proxy.Arn.ApplyT(func(arn string) string { return arn[strings.LastIndex(arn, ":")+1:] }).(pulumi.StringOutput)
+}
+
 // accessPolicies are the IRSA-ready managed policies the workloads attach to service roles.
 func accessPolicies(ctx *pulumi.Context, name string, args DatabaseArgs, primary *rds.Instance, proxy *rds.Proxy, secretARN, keyARN pulumi.StringOutput,
 	partition, region, account string, tags pulumi.StringMap, parent pulumi.ResourceOption) (connect, secretRead pulumi.StringOutput, err error) {
@@ -704,7 +718,7 @@ func accessPolicies(ctx *pulumi.Context, name string, args DatabaseArgs, primary
 	// of its ARN (prx-...).
 	ids := []pulumi.StringInput{primary.ResourceId}
 	if proxy != nil {
-		ids = append(ids, proxy.Arn.ApplyT(func(arn string) string { return arn[strings.LastIndex(arn, ":")+1:] }).(pulumi.StringOutput))
+		ids = append(ids, proxyResourceID(proxy))
 	}
 	var resources []pulumi.StringInput
 	for _, id := range ids {

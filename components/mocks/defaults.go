@@ -42,6 +42,13 @@ func registerDefaults(r *Recorder) {
 		out["defaultRouteTableId"] = resource.NewProperty(args.Name + "-default-rt")
 		out["defaultNetworkAclId"] = resource.NewProperty(args.Name + "-default-acl")
 	})
+	r.HandleOutputs("aws:ecr/repository:Repository", func(rec *Recorder, args pulumi.MockResourceArgs, out resource.PropertyMap) {
+		name := args.Name
+		if v, ok := args.Inputs["name"]; ok && v.IsString() {
+			name = v.StringValue()
+		}
+		out["repositoryUrl"] = resource.NewProperty(Account + ".dkr.ecr." + Region + ".amazonaws.com/" + name)
+	})
 	r.HandleOutputs("aws:kms/key:Key", func(rec *Recorder, args pulumi.MockResourceArgs, out resource.PropertyMap) {
 		out["keyId"] = resource.NewProperty(args.Name + "-key-id")
 	})

@@ -36,8 +36,8 @@ const SecretRotationDays = 30
 // (services/cmd/kafka-topics, run as a Job from the platform's image) runs, and the service
 // account its IRSA role trusts.
 const (
-	TopicAdminNamespace      = "cantondex-kafka-admin"
-	TopicAdminServiceAccount = "kafka-topics"
+	TopicAdminNamespace      = AppNamespace
+	TopicAdminServiceAccount = catalog.KafkaTopics
 )
 
 // TopicsJSON is the stack's topic list (services/topics with the stack's overrides) as

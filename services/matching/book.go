@@ -1,7 +1,5 @@
 package matching
 
-import "hash/maphash"
-
 // order is a resting order. Orders of one level form a doubly linked FIFO list.
 type order struct {
 	id       string
@@ -35,6 +33,7 @@ type Book struct {
 	asks   bookSide
 	orders orderIndex
 	seq    uint64
+	out    []Event // the events of the command being applied (nil between commands)
 
 	freeOrders *order // linked through next
 	freeLevels *level
@@ -50,7 +49,7 @@ func NewBook(m Market) (*Book, error) {
 		market: m,
 		bids:   newBookSide(Buy),
 		asks:   newBookSide(Sell),
-		orders: orderIndex{seed: maphash.MakeSeed()},
+		orders: newOrderIndex(),
 	}
 	b.orders.init(512)
 	return b, nil
@@ -104,19 +103,20 @@ func (b *Book) sideOf(s Side) *bookSide {
 // the previous result resliced to zero length to reuse its memory.
 func (b *Book) Apply(c Command, out []Event) []Event {
 	b.seq = c.Seq
+	b.out = out
 	switch c.Op {
 	case OpNew:
-		return b.place(&c, out)
+		b.place(&c)
 	case OpCancel:
-		return b.cancel(&c, out)
+		b.cancel(&c)
 	case OpModify:
-		return b.modify(&c, out)
+		b.modify(&c)
+	default:
+		b.reject(&c, ReasonMalformed)
 	}
-	return reject(&c, ReasonMalformed, out)
-}
-
-func reject(c *Command, r Reason, out []Event) []Event {
-	return append(out, Event{Type: EvRejected, Seq: c.Seq, ID: c.ID, Side: c.Side, Price: c.Price, Qty: c.Qty, Reason: r})
+	out = b.out
+	b.out = nil // the caller's memory is not the book's to keep
+	return out
 }
 
 // validateNew returns the reason a new order, whose id hashes to h, must be rejected, or "".
@@ -160,10 +160,11 @@ func crosses(s Side, market bool, p, lp int64) bool {
 	return p <= lp
 }
 
-func (b *Book) place(c *Command, out []Event) []Event {
+func (b *Book) place(c *Command) {
 	h := b.orders.hash(c.ID)
 	if r := b.validateNew(c, h); r != "" {
-		return reject(c, r, out)
+		b.reject(c, r)
+		return
 	}
 	isMarket := c.Type == MarketOrder
 	price := c.Price
@@ -174,28 +175,29 @@ func (b *Book) place(c *Command, out []Event) []Event {
 	best := opp.best()
 	switch {
 	case isMarket && best == nil:
-		return reject(c, ReasonNoLiquidity, out)
+		b.reject(c, ReasonNoLiquidity)
+		return
 	case c.PostOnly && best != nil && crosses(c.Side, false, price, best.price):
-		return reject(c, ReasonPostOnlyWouldTake, out)
+		b.reject(c, ReasonPostOnlyWouldTake)
+		return
 	case c.TIF == FOK && !b.fillable(c.Side, isMarket, price, c.Qty, c.Account, c.STP):
-		return reject(c, ReasonFOKUnfillable, out)
+		b.reject(c, ReasonFOKUnfillable)
+		return
 	}
-	out = append(out, Event{Type: EvAccepted, Seq: c.Seq, ID: c.ID, Account: c.Account, Side: c.Side,
-		Price: price, Qty: c.Qty, Remaining: c.Qty})
-	t := taker{id: c.ID, account: c.Account, side: c.Side, market: isMarket, price: price, qty: c.Qty, stp: c.STP}
-	out = b.match(&t, c.Seq, out)
+	b.commandEvent(EvAccepted, c, price, c.Qty, c.Qty, "")
+	// Field by field: a composite literal would be built in a temporary and copied.
+	var t taker
+	t.id, t.account, t.side, t.market, t.price, t.qty, t.stp = c.ID, c.Account, c.Side, isMarket, price, c.Qty, c.STP
+	b.match(&t, c.Seq)
 	switch {
 	case t.qty == 0:
 	case t.stopped:
-		out = append(out, Event{Type: EvCancelled, Seq: c.Seq, ID: c.ID, Account: c.Account, Side: c.Side,
-			Price: price, Qty: t.qty, Reason: ReasonSelfTrade})
+		b.commandEvent(EvCancelled, c, price, t.qty, 0, ReasonSelfTrade)
 	case isMarket || c.TIF != GTC:
-		out = append(out, Event{Type: EvCancelled, Seq: c.Seq, ID: c.ID, Account: c.Account, Side: c.Side,
-			Price: price, Qty: t.qty, Reason: ReasonUnfilled})
+		b.commandEvent(EvCancelled, c, price, t.qty, 0, ReasonUnfilled)
 	default:
 		b.rest(c.ID, h, c.Account, c.Side, price, t.qty, c.STP, c.PostOnly)
 	}
-	return out
 }
 
 // fillable reports whether a FOK taker would fill qty completely, taking its self-trade
@@ -247,22 +249,21 @@ type taker struct {
 
 // match trades t against the opposite side until it is filled, stops crossing or is stopped
 // by self-trade prevention.
-func (b *Book) match(t *taker, seq uint64, out []Event) []Event {
+func (b *Book) match(t *taker, seq uint64) {
 	opp := b.sideOf(t.side.Opposite())
 	for t.qty > 0 {
 		l := opp.best()
 		if l == nil {
-			return out
+			return
 		}
 		if !crosses(t.side, t.market, t.price, l.price) {
-			return out
+			return
 		}
 		for o := l.head; o != nil && t.qty > 0; {
 			next := o.next
 			if o.account == t.account {
 				if t.stp != STPCancelNewest {
-					out = append(out, Event{Type: EvCancelled, Seq: seq, ID: o.id, Account: o.account, Side: o.side,
-						Price: o.price, Qty: o.qty, Reason: ReasonSelfTrade})
+					b.orderEvent(EvCancelled, seq, o, o.price, o.qty, 0, ReasonSelfTrade)
 					b.unlink(o)
 				}
 				if t.stp != STPCancelOldest {
@@ -276,20 +277,17 @@ func (b *Book) match(t *taker, seq uint64, out []Event) []Event {
 			o.qty -= q
 			l.qty -= q
 			t.qty -= q
-			out = append(out, Event{Type: EvTrade, Seq: seq, Side: t.side, Price: l.price, Qty: q,
-				Remaining: t.qty, MakerID: o.id, TakerID: t.id, MakerAccount: o.account, TakerAccount: t.account,
-				MakerRemaining: o.qty})
+			b.trade(seq, t, o, l.price, q)
 			if o.qty == 0 {
 				b.unlink(o)
 			}
 			o = next
 		}
 		if t.stopped {
-			return out
+			return
 		}
 		// unlink has dropped the level if it emptied; otherwise t is filled and the loop ends.
 	}
-	return out
 }
 
 // rest puts an order (id hashing to h) at the back of its price level.
@@ -363,21 +361,21 @@ func (b *Book) unlink(o *order) {
 	b.freeOrders = o
 }
 
-func (b *Book) cancel(c *Command, out []Event) []Event {
+func (b *Book) cancel(c *Command) {
 	o := b.orders.get(c.ID, b.orders.hash(c.ID))
 	if o == nil {
-		return reject(c, ReasonUnknownOrder, out)
+		b.reject(c, ReasonUnknownOrder)
+		return
 	}
-	out = append(out, Event{Type: EvCancelled, Seq: c.Seq, ID: o.id, Account: o.account, Side: o.side,
-		Price: o.price, Qty: o.qty, Reason: ReasonUserCancel})
+	b.orderEvent(EvCancelled, c.Seq, o, o.price, o.qty, 0, ReasonUserCancel)
 	b.unlink(o)
-	return out
 }
 
-func (b *Book) modify(c *Command, out []Event) []Event {
+func (b *Book) modify(c *Command) {
 	o := b.orders.get(c.ID, b.orders.hash(c.ID))
 	if o == nil {
-		return reject(c, ReasonUnknownOrder, out)
+		b.reject(c, ReasonUnknownOrder)
+		return
 	}
 	m := &b.market
 	price, qty := c.Price, c.Qty
@@ -385,51 +383,54 @@ func (b *Book) modify(c *Command, out []Event) []Event {
 	case price == 0:
 		price = o.price
 	case price < 0:
-		return reject(c, ReasonInvalidPrice, out)
+		b.reject(c, ReasonInvalidPrice)
+		return
 	case price < m.MinPrice || price > m.MaxPrice:
-		return reject(c, ReasonPriceOutOfRange, out)
+		b.reject(c, ReasonPriceOutOfRange)
+		return
 	}
 	switch {
 	case qty == 0:
 		qty = o.qty
 	case qty < 0:
-		return reject(c, ReasonInvalidQuantity, out)
+		b.reject(c, ReasonInvalidQuantity)
+		return
 	case qty < m.MinQty || qty > m.MaxQty:
-		return reject(c, ReasonQtyOutOfRange, out)
+		b.reject(c, ReasonQtyOutOfRange)
+		return
 	}
 	opp := b.sideOf(o.side.Opposite())
 	best := opp.best()
 	wouldCross := best != nil && crosses(o.side, false, price, best.price)
 	if o.postOnly && wouldCross {
-		return reject(c, ReasonPostOnlyWouldTake, out)
+		b.reject(c, ReasonPostOnlyWouldTake)
+		return
 	}
-	out = append(out, Event{Type: EvModified, Seq: c.Seq, ID: o.id, Account: o.account, Side: o.side,
-		Price: price, Qty: qty, Remaining: qty})
+	b.orderEvent(EvModified, c.Seq, o, price, qty, qty, "")
 	if price == o.price && qty <= o.qty {
 		// A reduction keeps the queue place.
 		o.lvl.qty -= o.qty - qty
 		o.qty = qty
-		return out
+		return
 	}
 	b.dequeue(o)
 	o.price, o.qty = price, qty
 	if wouldCross {
-		t := taker{id: o.id, account: o.account, side: o.side, price: price, qty: qty, stp: o.stp}
-		out = b.match(&t, c.Seq, out)
+		var t taker
+		t.id, t.account, t.side, t.price, t.qty, t.stp = o.id, o.account, o.side, price, qty, o.stp
+		b.match(&t, c.Seq)
 		if t.qty == 0 || t.stopped {
 			if t.stopped {
-				out = append(out, Event{Type: EvCancelled, Seq: c.Seq, ID: o.id, Account: o.account, Side: o.side,
-					Price: price, Qty: t.qty, Reason: ReasonSelfTrade})
+				b.orderEvent(EvCancelled, c.Seq, o, price, t.qty, 0, ReasonSelfTrade)
 			}
 			b.orders.del(o.hash, o)
 			*o = order{next: b.freeOrders}
 			b.freeOrders = o
-			return out
+			return
 		}
 		o.qty = t.qty
 	}
 	b.enqueue(o)
-	return out
 }
 
 // BestBid returns the best bid level; ok is false when there are no bids.

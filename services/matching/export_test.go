@@ -13,7 +13,9 @@ func (b *Book) CheckInvariants() error {
 		if err := s.checkWindow(); err != nil {
 			return err
 		}
+		var best *level
 		for l := range s.worstFirst {
+			best = l
 			if s.get(l.price) != l {
 				return fmt.Errorf("%v: level %d not found by price", s.side, l.price)
 			}
@@ -47,6 +49,9 @@ func (b *Book) CheckInvariants() error {
 		}
 		if i != s.count {
 			return fmt.Errorf("%v: %d levels, count %d", s.side, i, s.count)
+		}
+		if s.best() != best {
+			return fmt.Errorf("%v: best level %v, the levels' best %v", s.side, s.best(), best)
 		}
 	}
 	if seen != b.orders.n {

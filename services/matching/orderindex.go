@@ -1,6 +1,9 @@
 package matching
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"math/bits"
+)
 
 // orderIndex maps an order id to its resting order: open addressing with linear probing over
 // slots that hold the id's hash next to the order, so a probe compares a string only when the
@@ -13,6 +16,13 @@ type orderIndex struct {
 	slots []orderSlot // power-of-two length, at most half full
 	n     int
 	seed  maphash.Seed
+	k0    uint64 // secret keys of the short-id hash, drawn from seed
+	k1    uint64
+}
+
+func newOrderIndex() orderIndex {
+	seed := maphash.MakeSeed()
+	return orderIndex{seed: seed, k0: maphash.String(seed, "k0"), k1: maphash.String(seed, "k1")}
 }
 
 type orderSlot struct {
@@ -20,7 +30,43 @@ type orderSlot struct {
 	o    *order // nil: empty
 }
 
-func (x *orderIndex) hash(id string) uint64 { return maphash.String(x.seed, id) }
+// hash returns the hash of an id. Ids of up to 16 bytes (the common case) are hashed inline,
+// with the construction of the Go runtime's portable string hash (wyhash: the bytes are read
+// as two overlapping words and folded by two 128-bit multiplications with secret keys), which
+// costs a fraction of the call into hash/maphash; longer ids go to hash/maphash.
+func (x *orderIndex) hash(id string) uint64 {
+	n := len(id)
+	var a, b uint64
+	switch {
+	case n > 16:
+		return maphash.String(x.seed, id)
+	case n >= 8:
+		a, b = le64(id), le64(id[n-8:])
+	case n >= 4:
+		a, b = le32(id), le32(id[n-4:])
+	case n > 0:
+		a = uint64(id[0]) | uint64(id[n>>1])<<8 | uint64(id[n-1])<<16
+	}
+	return mix(0x1d8e4e27c47d124f^uint64(n), mix(a^x.k1, b^x.k0))
+}
+
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+// le64 and le32 read the first 8 or 4 bytes of s (which must be that long) as a little-endian
+// word; the compiler turns each into one load.
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func le32(s string) uint64 {
+	_ = s[3]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
+}
 
 // init sizes the index for n orders at most 50% full, keeping its entries.
 func (x *orderIndex) init(n int) {

@@ -29,8 +29,9 @@ type bookSide struct {
 	l0      []uint64 // bit per slot
 	l1      [winMax >> 12]uint64
 	l2      uint64
-	winN    int // levels in the window
-	winBest int // slot of the best level in the window; -1 when it is empty
+	winN    int    // levels in the window
+	winBest int    // slot of the best level in the window; -1 when it is empty
+	bestLvl *level // the best level of the side (window or fallback), nil when it has none
 
 	far   sortedLevels
 	count int // levels
@@ -56,8 +57,12 @@ func (s *bookSide) slot(price int64) int {
 	return -1
 }
 
-// best returns the best level, or nil.
-func (s *bookSide) best() *level {
+// best returns the best level, or nil, in O(1): it is kept up to date by insert and remove, as
+// every new order and every match step asks for it.
+func (s *bookSide) best() *level { return s.bestLvl }
+
+// findBest finds the best level from the window's best slot and the fallback's best level.
+func (s *bookSide) findBest() *level {
 	var w *level
 	if s.winBest >= 0 {
 		w = s.win[s.winBest]
@@ -93,6 +98,9 @@ func (s *bookSide) insert(l *level) {
 		s.base, s.placed = l.price-int64(s.size/2), true
 	}
 	s.count++
+	if s.bestLvl == nil || s.key(l.price) > s.key(s.bestLvl.price) {
+		s.bestLvl = l
+	}
 	if i := s.slot(l.price); i >= 0 {
 		s.put(i, l)
 		return
@@ -123,6 +131,13 @@ func (s *bookSide) put(i int, l *level) {
 
 // remove drops the level at price, which must be present.
 func (s *bookSide) remove(price int64) {
+	s.removeLevel(price)
+	if s.bestLvl.price == price {
+		s.bestLvl = s.findBest()
+	}
+}
+
+func (s *bookSide) removeLevel(price int64) {
 	s.count--
 	i := s.slot(price)
 	if i < 0 {

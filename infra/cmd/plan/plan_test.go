@@ -15,6 +15,7 @@ import (
 	"github.com/cantondex/platform/components/mocks"
 	"github.com/cantondex/platform/infra/policy"
 	"github.com/cantondex/platform/infra/program"
+	"github.com/cantondex/platform/services/catalog"
 )
 
 type planJSON struct {
@@ -54,7 +55,7 @@ func TestStacksPlanCleanWithTheAcceptanceCounts(t *testing.T) {
 			primary := "cantondex:network:Network::cantondex-" + tc.stack
 			count := map[string]int{}
 			groups := map[string]string{}
-			var addons []string
+			var addons, charts, namespaces []string
 			for _, r := range p.Resources {
 				res := mocks.Resource{Inputs: r.Inputs}
 				switch {
@@ -67,12 +68,24 @@ func TestStacksPlanCleanWithTheAcceptanceCounts(t *testing.T) {
 						ftoa(res.Number("scalingConfig.minSize")), ftoa(res.Number("scalingConfig.maxSize"))}, "-")
 				case r.Type == "aws:eks/addon:Addon":
 					addons = append(addons, res.String("addonName"))
+				case r.Type == "kubernetes:helm.sh/v3:Release":
+					charts = append(charts, res.String("chart")+"@"+res.String("version"))
+				case r.Type == "kubernetes:core/v1:Namespace":
+					if labels, _ := res.Input("metadata.labels"); asMap(labels)["pod-security.kubernetes.io/enforce"] == "restricted" {
+						namespaces = append(namespaces, res.String("metadata.name"))
+					}
+				case r.Type == "aws:ecr/repository:Repository", r.Type == "aws:wafv2/webAcl:WebAcl":
+					count[r.Type]++
 				}
 			}
 			assert.Equal(t, 9, count["subnets"], "subnets")
 			assert.Equal(t, tc.nats, count["nats"], "NAT gateways")
 			assert.Equal(t, map[string]string{"ON_DEMAND": "3-20", "SPOT": "0-10"}, groups, "node groups")
-			assert.Equal(t, []string{"aws-ebs-csi-driver", "coredns", "kube-proxy", "vpc-cni"}, addons, "add-ons")
+			assert.Equal(t, []string{"aws-ebs-csi-driver", "coredns", "kube-proxy", "vpc-cni", "metrics-server"}, addons, "add-ons")
+			assert.ElementsMatch(t, []string{"aws-load-balancer-controller@1.14.0", "external-secrets@1.3.2"}, charts, "Helm releases")
+			assert.ElementsMatch(t, []string{"cantondex", "cantondex-monitoring", "cantondex-security", "cantondex-logging"}, namespaces, "namespaces")
+			assert.Equal(t, len(catalog.All()), count["aws:ecr/repository:Repository"], "one ECR repository per catalog service")
+			assert.Equal(t, 1, count["aws:wafv2/webAcl:WebAcl"], "web ACLs")
 			// The DR network is built in the DR region, through the DR provider.
 			drProvider := "pulumi:providers:aws::cantondex-" + tc.stack + "-dr::"
 			drSubnets := 0
@@ -180,7 +193,7 @@ func TestTableAndUsage(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"--stack", "staging"}, &stdout, &stderr)
 	require.Equal(t, 0, code, "exit code; stderr %s", stderr.String())
-	for _, want := range []string{"cantondex:network:Network", "  aws:ec2/vpc:Vpc", "network cantondex-staging: 9 subnets, 1 NAT gateways", "4 add-ons: aws-ebs-csi-driver, coredns, kube-proxy, vpc-cni"} {
+	for _, want := range []string{"cantondex:network:Network", "  aws:ec2/vpc:Vpc", "network cantondex-staging: 9 subnets, 1 NAT gateways", "5 add-ons: aws-ebs-csi-driver, coredns, kube-proxy, vpc-cni, metrics-server"} {
 		assert.True(t, strings.Contains(stdout.String(), want), "table lacks %q", want)
 	}
 	n := len(policy.Rules())
@@ -189,3 +202,5 @@ func TestTableAndUsage(t *testing.T) {
 		assert.Equal(t, 3, run(args, &stdout, &stderr), "%v: exit code", args)
 	}
 }
+
+func asMap(v any) map[string]any { m, _ := v.(map[string]any); return m }

@@ -1,0 +1,229 @@
+package program
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cantondex/platform/components/identity"
+	"github.com/cantondex/platform/components/registry"
+	"github.com/cantondex/platform/components/streaming"
+	"github.com/cantondex/platform/services/catalog"
+	"github.com/cantondex/platform/stacks"
+)
+
+// The cluster's namespaces (CONTRACTS C2): the catalog's services and Jobs, monitoring, the
+// External Secrets Operator, and log shipping. The shared add-ons AWS documents in kube-system
+// (the load balancer controller, metrics-server) stay there.
+const (
+	AppNamespace        = "cantondex"
+	MonitoringNamespace = "cantondex-monitoring"
+	SecurityNamespace   = "cantondex-security"
+	LoggingNamespace    = "cantondex-logging"
+)
+
+// Namespaces are the four namespaces, in a fixed order.
+func Namespaces() []string {
+	return []string{AppNamespace, MonitoringNamespace, SecurityNamespace, LoggingNamespace}
+}
+
+// Platform is what the registry, the shared cluster add-ons and the AWS edge give the workloads.
+type Platform struct {
+	Namespaces     map[string]pulumi.Resource     // the four namespaces, by name (workloads depend on them)
+	Images         map[string]pulumi.StringOutput // catalog service name -> "<ECR repository URL>@sha256:<digest>"
+	ServiceRoles   map[string]pulumi.StringOutput // catalog service name -> its IRSA role ARN
+	SecretStore    string                         // the ClusterSecretStore the workloads' ExternalSecrets reference
+	WebACLARN      pulumi.StringOutput            // WAFv2 ACL for the gateway's ALB (Ingress annotation)
+	CertificateARN string                         // ACM certificate for the ALB's HTTPS listener (stack setting)
+	Releases       []pulumi.Resource              // Helm releases the workloads must wait for (CRDs, webhooks)
+	// SecretKeys are, by catalog secret name, the Secrets Manager ARN an ExternalSecret's
+	// remoteRef.key names (the secret store reads exactly these).
+	SecretKeys map[string]pulumi.StringOutput
+}
+
+// offline reports whether nothing is deployed by this run: the offline plan (mock monitor) or
+// `pulumi preview`. Only then are placeholders (image digests, the certificate) acceptable.
+func offline(ctx *pulumi.Context) bool { return ctx.RunningWithMocks() || ctx.DryRun() }
+
+// platform builds the registry, the per-service IAM roles, the namespaces, the cluster add-ons
+// and the edge on the foundation and the data tier (d is nil when the data tier was skipped:
+// then there are no per-service roles).
+func platform(ctx *pulumi.Context, s stacks.Settings, f *Foundation, d *Data) (*Platform, error) {
+	return buildPlatform(ctx, s, f, d, !offline(ctx))
+}
+
+// buildPlatform is platform; deploying is false for the offline plan and previews, which may
+// use placeholders, and true for `pulumi up`, which refuses them before creating anything.
+func buildPlatform(ctx *pulumi.Context, s stacks.Settings, f *Foundation, d *Data, deploying bool) (*Platform, error) {
+	base := "cdx-" + string(s.Environment)
+	images := s.Images
+	if !deploying {
+		if missing := images.Missing(); len(missing) > 0 {
+			_ = ctx.Log.Warn("cantondex:images has no digest for "+strings.Join(missing, ", ")+": planned with placeholder digests (refused by pulumi up)", nil)
+			images = images.WithPlaceholders()
+		}
+	} else {
+		if err := images.CheckDeployable(); err != nil {
+			return nil, err
+		}
+		if err := s.Edge.CheckDeployable(s.Region); err != nil {
+			return nil, err
+		}
+	}
+	comp := &platformResource{}
+	name := base + "-platform"
+	if err := ctx.RegisterComponentResource("cantondex:platform:Platform", name, comp); err != nil {
+		return nil, err
+	}
+	in := pulumi.Parent(comp)
+	p := &Platform{
+		Namespaces: map[string]pulumi.Resource{}, Images: map[string]pulumi.StringOutput{},
+		ServiceRoles: map[string]pulumi.StringOutput{}, SecretKeys: map[string]pulumi.StringOutput{},
+		CertificateARN: s.Edge.CertificateARN,
+	}
+
+	var names []string
+	for _, svc := range catalog.All() {
+		names = append(names, svc.Name)
+	}
+	reg, err := registry.NewRegistry(ctx, name+"-images", registry.RegistryArgs{
+		Prefix: "cantondex-" + string(s.Environment), Repositories: names,
+		KeepReleases: s.Registry.KeepReleases, UntaggedExpiryDays: s.Registry.UntaggedExpiryDays,
+		ForceDelete: s.Registry.ForceDelete, AccountID: f.AccountID, Tags: s.Tags,
+	}, in)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		p.Images[n] = pulumi.Sprintf("%s@%s", reg.URLs[n], images[n])
+	}
+
+	k8s := pulumi.Provider(f.Kubernetes)
+	for _, ns := range Namespaces() {
+		created, err := corev1.NewNamespace(ctx, name+"-ns-"+ns, &corev1.NamespaceArgs{
+			Metadata: metav1.ObjectMetaArgs{Name: pulumi.String(ns), Labels: pulumi.ToStringMap(namespaceLabels())},
+		}, k8s, in)
+		if err != nil {
+			return nil, err
+		}
+		p.Namespaces[ns] = created
+	}
+
+	switch {
+	case !set(f.OIDCProviderARN) || !set(f.OIDCProviderURL):
+		_ = ctx.Log.Warn("no OIDC provider: no per-service IAM roles", nil)
+	case d == nil:
+		_ = ctx.Log.Warn("no data tier: no per-service IAM roles", nil)
+	default:
+		if err := serviceRoles(ctx, name, s, f, d, p, in); err != nil {
+			return nil, err
+		}
+	}
+	if err := addons(ctx, name, s, f, d, p, in); err != nil {
+		return nil, err
+	}
+	if p.WebACLARN, err = edge(ctx, name, s, f, in); err != nil {
+		return nil, err
+	}
+
+	ctx.Export("registry.repositoryUrls", reg.RepositoryURLs)
+	ctx.Export("registry.kmsKeyArn", reg.KMSKeyARN)
+	ctx.Export("platform.images", pulumi.ToStringMapOutput(p.Images))
+	ctx.Export("platform.serviceRoleArns", pulumi.ToStringMapOutput(p.ServiceRoles))
+	ctx.Export("platform.namespaces", pulumi.ToStringArray(Namespaces()))
+	ctx.Export("platform.secretStore", pulumi.String(p.SecretStore))
+	ctx.Export("edge.webAclArn", p.WebACLARN)
+	ctx.Export("edge.certificateArn", pulumi.String(p.CertificateARN))
+	return p, ctx.RegisterResourceOutputs(comp, pulumi.Map{
+		"images": pulumi.ToStringMapOutput(p.Images), "serviceRoleArns": pulumi.ToStringMapOutput(p.ServiceRoles),
+		"webAclArn": p.WebACLARN, "secretStore": pulumi.String(p.SecretStore),
+	})
+}
+
+// platformResource is the component holding the registry, the namespaces, the add-ons, the
+// per-service roles and the edge.
+type platformResource struct {
+	pulumi.ResourceState
+}
+
+// namespaceLabels enforce, audit and warn Pod Security Admission's restricted profile.
+func namespaceLabels() map[string]string {
+	out := map[string]string{"app.kubernetes.io/part-of": "cantondex"}
+	for _, mode := range []string{"enforce", "audit", "warn"} {
+		out["pod-security.kubernetes.io/"+mode] = "restricted"
+		out["pod-security.kubernetes.io/"+mode+"-version"] = "latest"
+	}
+	return out
+}
+
+// ServiceDocument is the IAM policy of one catalog service, derived from its entry: its MSK
+// topics and groups (the streaming component's client document), rds-db:connect as its own
+// database user on what it connects to (connectID: the proxy or instance resource id). ok is
+// false for a service that needs no AWS API (no role then). Secrets reach pods through the
+// External Secrets Operator, so no service reads Secrets Manager itself.
+func ServiceDocument(svc catalog.Service, kafkaClusterARN pulumi.StringOutput, partition, region, account string, connectID pulumi.StringInput) (identity.Document, bool) {
+	var doc identity.Document
+	if access, ok := catalog.Access()[svc.Name]; ok {
+		doc.Statements = append(doc.Statements, streaming.ClientDocument(kafkaClusterARN, svc.Name,
+			streaming.ClientAccess{Produce: access.Produce, Consume: access.Consume}).Statements...)
+	}
+	if svc.Database != "" && connectID != nil {
+		doc.Statements = append(doc.Statements, identity.Statement{
+			Sid: "ConnectAs" + strings.ReplaceAll(svc.DBUser, "_", ""), Actions: []string{"rds-db:connect"},
+			Resources: []pulumi.StringInput{pulumi.Sprintf("arn:%s:rds-db:%s:%s:dbuser:%s/%s", partition, region, account, connectID, svc.DBUser)},
+		})
+	}
+	return doc, len(doc.Statements) > 0
+}
+
+// serviceRoles creates one IRSA role per catalog service that uses an AWS API, trusted by
+// system:serviceaccount:cantondex:<name> only. The topic Job's role is the streaming
+// component's topic-admin role (it trusts the same service account).
+func serviceRoles(ctx *pulumi.Context, base string, s stacks.Settings, f *Foundation, d *Data, p *Platform, in pulumi.ResourceOption) error {
+	for _, svc := range catalog.All() {
+		if svc.TopicAdmin {
+			p.ServiceRoles[svc.Name] = d.Kafka.TopicAdminRoleARN
+			continue
+		}
+		var clusterARN pulumi.StringOutput
+		var connectID pulumi.StringInput
+		if svc.Kafka() && d.Kafka != nil {
+			clusterARN = d.Kafka.ClusterARN
+		}
+		if db, ok := d.Databases[svc.Database]; ok {
+			connectID = db.ConnectResourceID
+		}
+		if svc.Kafka() && clusterARN.OutputState == nil || svc.Database != "" && connectID == nil {
+			return fmt.Errorf("%s needs %s but the data tier did not build it", svc.Name, needs(svc))
+		}
+		doc, ok := ServiceDocument(svc, clusterARN, "aws", s.Region, f.AccountID, connectID)
+		if !ok {
+			continue
+		}
+		role, err := identity.NewServiceAccountRole(ctx, base+"-svc-"+svc.Name, identity.ServiceAccountRoleArgs{
+			OIDCProviderARN: f.OIDCProviderARN, OIDCProviderURL: f.OIDCProviderURL,
+			Namespace: AppNamespace, ServiceAccount: svc.Name, Policy: &doc, Tags: s.Tags,
+		}, in)
+		if err != nil {
+			return err
+		}
+		p.ServiceRoles[svc.Name] = role.RoleARN
+	}
+	return nil
+}
+
+// needs names what a service needs from the data tier, for errors.
+func needs(svc catalog.Service) string {
+	var out []string
+	if svc.Kafka() {
+		out = append(out, "Kafka")
+	}
+	if svc.Database != "" {
+		out = append(out, "the "+svc.Database+" database")
+	}
+	return strings.Join(slices.Compact(out), " and ")
+}

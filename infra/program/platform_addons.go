@@ -1,0 +1,250 @@
+package program
+
+import (
+	"slices"
+
+	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cantondex/platform/components/identity"
+	"github.com/cantondex/platform/services/catalog"
+	"github.com/cantondex/platform/stacks"
+)
+
+// Chart is one pinned Helm chart.
+type Chart struct {
+	Name, Repo, Version string
+}
+
+// The platform's charts, pinned here and nowhere else.
+var (
+	// LoadBalancerControllerChart is chart 1.14.0 = controller v2.14.0; LoadBalancerControllerPolicy
+	// is that version's docs/install/iam_policy.json.
+	loadBalancerControllerChart = Chart{Name: "aws-load-balancer-controller", Repo: "https://aws.github.io/eks-charts", Version: "1.14.0"}
+	// ExternalSecretsChart is the release whose CRDs (external-secrets Go module v1.3.2) the
+	// API-server test installs.
+	externalSecretsChart = Chart{Name: "external-secrets", Repo: "https://charts.external-secrets.io", Version: "1.3.2"}
+)
+
+// Charts returns the pinned charts.
+func Charts() []Chart { return []Chart{loadBalancerControllerChart, externalSecretsChart} }
+
+// Service accounts of the add-ons, and the secret store.
+const (
+	LoadBalancerControllerServiceAccount = "aws-load-balancer-controller"
+	ExternalSecretsServiceAccount        = "external-secrets"
+	SecretStoreName                      = "cantondex-secrets-manager"
+	// RedisAuthSecret is the catalog's name of the cache's auth token (the cache component
+	// stores it; the store reads it by ARN).
+	RedisAuthSecret = "cantondex-redis-auth-token"
+	// externalSecretsWebhookPort is the chart's webhook port, reached by the control plane.
+	externalSecretsWebhookPort = 10250
+)
+
+// catalogSecrets returns the secret names the catalog's services read, sorted.
+func catalogSecrets() []string {
+	var out []string
+	for _, svc := range catalog.All() {
+		for _, sec := range svc.Secrets {
+			out = append(out, sec.Name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// addons installs metrics-server (EKS add-on), the AWS Load Balancer Controller and the
+// External Secrets Operator with its ClusterSecretStore and NetworkPolicies.
+func addons(ctx *pulumi.Context, base string, s stacks.Settings, f *Foundation, d *Data, p *Platform, in pulumi.ResourceOption) error {
+	k8s := pulumi.Provider(f.Kubernetes)
+	// metrics-server as the EKS community add-on: EKS picks the build that matches the cluster
+	// version and upgrades it with the other add-ons, with no chart repository on the deploy path.
+	ms, err := awseks.NewAddon(ctx, base+"-metrics-server", &awseks.AddonArgs{
+		ClusterName: f.ClusterName, AddonName: pulumi.String("metrics-server"),
+		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"), ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"),
+		Tags: pulumi.ToStringMap(s.Tags),
+	}, in)
+	if err != nil {
+		return err
+	}
+	p.Releases = append(p.Releases, ms)
+	if !set(f.OIDCProviderARN) || !set(f.OIDCProviderURL) {
+		_ = ctx.Log.Warn("no OIDC provider: no load balancer controller or external secrets (both need IRSA)", nil)
+		return nil
+	}
+
+	lbcPolicy := LoadBalancerControllerPolicy()
+	lbcRole, err := identity.NewServiceAccountRole(ctx, base+"-aws-lb-controller", identity.ServiceAccountRoleArgs{
+		OIDCProviderARN: f.OIDCProviderARN, OIDCProviderURL: f.OIDCProviderURL,
+		Namespace: "kube-system", ServiceAccount: LoadBalancerControllerServiceAccount, Policy: &lbcPolicy, Tags: s.Tags,
+	}, in)
+	if err != nil {
+		return err
+	}
+	lbc, err := release(ctx, base+"-aws-lb-controller", loadBalancerControllerChart, "kube-system", pulumi.Map{
+		"clusterName": f.ClusterName, "region": pulumi.String(s.Region), "vpcId": f.VpcID,
+		"replicaCount": pulumi.Int(2),
+		"serviceAccount": pulumi.Map{
+			"create": pulumi.Bool(true), "name": pulumi.String(LoadBalancerControllerServiceAccount),
+			"annotations": pulumi.StringMap{"eks.amazonaws.com/role-arn": lbcRole.RoleARN},
+		},
+	}, k8s, in)
+	if err != nil {
+		return err
+	}
+	p.Releases = append(p.Releases, lbc)
+
+	if d == nil {
+		_ = ctx.Log.Warn("no data tier: no external secrets (there are no platform secrets to read)", nil)
+		return nil
+	}
+	return externalSecrets(ctx, base, s, f, d, p, k8s, in)
+}
+
+// release is a helm.v3.Release of a pinned chart, atomic, its values in the plan.
+func release(ctx *pulumi.Context, name string, c Chart, namespace string, values pulumi.Map, opts ...pulumi.ResourceOption) (*helmv3.Release, error) {
+	return helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
+		Name: pulumi.String(c.Name), Chart: pulumi.String(c.Name), Version: pulumi.String(c.Version),
+		RepositoryOpts: helmv3.RepositoryOptsArgs{Repo: pulumi.String(c.Repo)},
+		Namespace:      pulumi.String(namespace), CreateNamespace: pulumi.Bool(false),
+		Atomic: pulumi.Bool(true), CleanupOnFail: pulumi.Bool(true), MaxHistory: pulumi.Int(10),
+		Values: values,
+	}, opts...)
+}
+
+// externalSecrets creates the secrets the catalog names that no component stores (their values
+// are put out of band, never in state), the operator's role (read exactly the platform's
+// secrets, decrypt through Secrets Manager only), the release, the ClusterSecretStore and the
+// security namespace's NetworkPolicies.
+func externalSecrets(ctx *pulumi.Context, base string, s stacks.Settings, f *Foundation, d *Data, p *Platform, k8s, in pulumi.ResourceOption) error {
+	key, err := identity.NewKey(ctx, base+"-app-secrets", identity.KeyArgs{
+		Description: "the platform's application secrets (Secrets Manager)",
+		AccountRoot: pulumi.Sprintf("arn:aws:iam::%s:root", f.AccountID), Tags: s.Tags,
+	}, in)
+	if err != nil {
+		return err
+	}
+	secretARNs := []pulumi.StringInput{}
+	for _, name := range catalogSecrets() {
+		if name == RedisAuthSecret {
+			p.SecretKeys[name] = d.Cache.AuthTokenSecretARN
+			secretARNs = append(secretARNs, d.Cache.AuthTokenSecretARN)
+			continue
+		}
+		sec, err := secretsmanager.NewSecret(ctx, base+"-"+name, &secretsmanager.SecretArgs{
+			Name:        pulumi.String(string(s.Environment) + "/" + name),
+			Description: pulumi.String("CantonDEX " + name + ": value set out of band (never in code, stack files or state)"),
+			KmsKeyId:    key.Arn,
+			Tags:        pulumi.ToStringMap(s.Tags),
+		}, in)
+		if err != nil {
+			return err
+		}
+		p.SecretKeys[name] = sec.Arn
+		secretARNs = append(secretARNs, sec.Arn)
+	}
+	policy := identity.Document{Statements: []identity.Statement{
+		{Sid: "ReadPlatformSecrets", Actions: []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, Resources: secretARNs},
+		{Sid: "DecryptThroughSecretsManager", Actions: []string{"kms:Decrypt"},
+			Resources: []pulumi.StringInput{d.Cache.KMSKeyARN, key.Arn},
+			Conditions: []identity.Condition{{Test: "StringEquals", Variable: pulumi.String("kms:ViaService"),
+				Values: identity.Strings("secretsmanager." + s.Region + ".amazonaws.com")}}},
+	}}
+	role, err := identity.NewServiceAccountRole(ctx, base+"-external-secrets", identity.ServiceAccountRoleArgs{
+		OIDCProviderARN: f.OIDCProviderARN, OIDCProviderURL: f.OIDCProviderURL,
+		Namespace: SecurityNamespace, ServiceAccount: ExternalSecretsServiceAccount, Policy: &policy, Tags: s.Tags,
+	}, in)
+	if err != nil {
+		return err
+	}
+	ns := pulumi.DependsOn([]pulumi.Resource{p.Namespaces[SecurityNamespace]})
+	eso, err := release(ctx, base+"-external-secrets", externalSecretsChart, SecurityNamespace, pulumi.Map{
+		"installCRDs":  pulumi.Bool(true),
+		"replicaCount": pulumi.Int(2),
+		"serviceAccount": pulumi.Map{
+			"create": pulumi.Bool(true), "name": pulumi.String(ExternalSecretsServiceAccount),
+			"annotations": pulumi.StringMap{"eks.amazonaws.com/role-arn": role.RoleARN},
+		},
+		"webhook": pulumi.Map{"port": pulumi.Int(externalSecretsWebhookPort), "replicaCount": pulumi.Int(2)},
+	}, k8s, ns, in)
+	if err != nil {
+		return err
+	}
+	store, err := apiextensions.NewCustomResource(ctx, base+"-secret-store", &apiextensions.CustomResourceArgs{
+		ApiVersion: pulumi.String("external-secrets.io/v1"), Kind: pulumi.String("ClusterSecretStore"),
+		Metadata: metav1.ObjectMetaArgs{Name: pulumi.String(SecretStoreName), Labels: pulumi.StringMap{"app.kubernetes.io/part-of": pulumi.String("cantondex")}},
+		OtherFields: kubernetes.UntypedArgs{"spec": map[string]any{
+			"provider": map[string]any{"aws": map[string]any{
+				"service": "SecretsManager", "region": s.Region,
+				"auth": map[string]any{"jwt": map[string]any{"serviceAccountRef": map[string]any{
+					"name": ExternalSecretsServiceAccount, "namespace": SecurityNamespace,
+				}}},
+			}},
+			// Only the platform's namespace may use the store.
+			"conditions": []any{map[string]any{"namespaces": []any{AppNamespace}}},
+		}},
+	}, k8s, pulumi.DependsOn([]pulumi.Resource{eso}), in)
+	if err != nil {
+		return err
+	}
+	p.SecretStore = SecretStoreName
+	p.Releases = append(p.Releases, eso, store)
+	return securityNetworkPolicies(ctx, base, s, k8s, ns, in)
+}
+
+// securityNetworkPolicies: default deny in cantondex-security, then DNS, HTTPS (AWS APIs for
+// Secrets Manager and STS, the Kubernetes API) out, and the control plane (in the VPC) in to
+// the webhook.
+func securityNetworkPolicies(ctx *pulumi.Context, base string, s stacks.Settings, opts ...pulumi.ResourceOption) error {
+	tcp, udp := pulumi.String("TCP"), pulumi.String("UDP")
+	port := func(proto pulumi.String, n int) networkingv1.NetworkPolicyPortArgs {
+		return networkingv1.NetworkPolicyPortArgs{Protocol: proto, Port: pulumi.Int(n)}
+	}
+	policies := []struct {
+		name string
+		spec networkingv1.NetworkPolicySpecArgs
+	}{
+		{"default-deny", networkingv1.NetworkPolicySpecArgs{
+			PodSelector: metav1.LabelSelectorArgs{}, PolicyTypes: pulumi.ToStringArray([]string{"Ingress", "Egress"}),
+		}},
+		{"egress-dns-and-https", networkingv1.NetworkPolicySpecArgs{
+			PodSelector: metav1.LabelSelectorArgs{}, PolicyTypes: pulumi.ToStringArray([]string{"Egress"}),
+			Egress: networkingv1.NetworkPolicyEgressRuleArray{
+				networkingv1.NetworkPolicyEgressRuleArgs{
+					To: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
+						NamespaceSelector: metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"kubernetes.io/metadata.name": pulumi.String("kube-system")}},
+						PodSelector:       metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"k8s-app": pulumi.String("kube-dns")}},
+					}},
+					Ports: networkingv1.NetworkPolicyPortArray{port(udp, 53), port(tcp, 53)},
+				},
+				networkingv1.NetworkPolicyEgressRuleArgs{
+					To:    networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{IpBlock: networkingv1.IPBlockArgs{Cidr: pulumi.String("0.0.0.0/0")}}},
+					Ports: networkingv1.NetworkPolicyPortArray{port(tcp, 443)},
+				},
+			},
+		}},
+		{"ingress-webhook-from-vpc", networkingv1.NetworkPolicySpecArgs{
+			PodSelector: metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app.kubernetes.io/name": pulumi.String("external-secrets-webhook")}},
+			PolicyTypes: pulumi.ToStringArray([]string{"Ingress"}),
+			Ingress: networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
+				From:  networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{IpBlock: networkingv1.IPBlockArgs{Cidr: pulumi.String(s.Network.CIDR)}}},
+				Ports: networkingv1.NetworkPolicyPortArray{port(tcp, externalSecretsWebhookPort)},
+			}},
+		}},
+	}
+	for _, np := range policies {
+		if _, err := networkingv1.NewNetworkPolicy(ctx, base+"-security-"+np.name, &networkingv1.NetworkPolicyArgs{
+			Metadata: metav1.ObjectMetaArgs{Name: pulumi.String(np.name), Namespace: pulumi.String(SecurityNamespace)},
+			Spec:     np.spec,
+		}, opts...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
