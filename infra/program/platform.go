@@ -1,6 +1,7 @@
 package program
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -45,6 +46,12 @@ type Platform struct {
 	SecretKeys map[string]pulumi.StringOutput
 }
 
+// deployable refuses what only a plan may use: missing or placeholder image digests and the
+// placeholder certificate. Run calls it before creating anything.
+func deployable(s stacks.Settings) error {
+	return errors.Join(s.Images.CheckDeployable(), s.Edge.CheckDeployable(s.Region))
+}
+
 // offline reports whether nothing is deployed by this run: the offline plan (mock monitor) or
 // `pulumi preview`. Only then are placeholders (image digests, the certificate) acceptable.
 func offline(ctx *pulumi.Context) bool { return ctx.RunningWithMocks() || ctx.DryRun() }
@@ -66,13 +73,8 @@ func buildPlatform(ctx *pulumi.Context, s stacks.Settings, f *Foundation, d *Dat
 			_ = ctx.Log.Warn("cantondex:images has no digest for "+strings.Join(missing, ", ")+": planned with placeholder digests (refused by pulumi up)", nil)
 			images = images.WithPlaceholders()
 		}
-	} else {
-		if err := images.CheckDeployable(); err != nil {
-			return nil, err
-		}
-		if err := s.Edge.CheckDeployable(s.Region); err != nil {
-			return nil, err
-		}
+	} else if err := deployable(s); err != nil {
+		return nil, err
 	}
 	comp := &platformResource{}
 	name := base + "-platform"

@@ -167,6 +167,7 @@ func externalSecrets(ctx *pulumi.Context, base string, s stacks.Settings, f *Fou
 	eso, err := release(ctx, base+"-external-secrets", externalSecretsChart, SecurityNamespace, pulumi.Map{
 		"installCRDs":  pulumi.Bool(true),
 		"replicaCount": pulumi.Int(2),
+		"leaderElect":  pulumi.Bool(true), // two controllers, one reconciling
 		"serviceAccount": pulumi.Map{
 			"create": pulumi.Bool(true), "name": pulumi.String(ExternalSecretsServiceAccount),
 			"annotations": pulumi.StringMap{"eks.amazonaws.com/role-arn": role.RoleARN},

@@ -229,6 +229,7 @@ func TestHelmReleasesArePinnedWithVisibleValues(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, SecurityNamespace, eso.String("namespace"))
 	assert.True(t, eso.Bool("values.installCRDs"))
+	assert.True(t, eso.Bool("values.leaderElect"), "two controller replicas elect one leader")
 	secNS, ok := rec.Named("kubernetes:core/v1:Namespace", "cdx-prod-platform-ns-cantondex-security")
 	require.True(t, ok)
 	assert.Contains(t, eso.DependsOn, secNS.URN, "the release waits for its namespace")
