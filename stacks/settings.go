@@ -12,6 +12,7 @@
 //	cantondex:images        Images: digests per service (images.go), set by CI
 //	cantondex:registry      Registry: ECR lifecycle (images.go)
 //	cantondex:edge          Edge: ALB certificate and WAF (edge.go)
+//	cantondex:accountSecurity  AccountSecurity (accountsecurity.go)
 //
 // A structured value is decoded over the environment's defaults, so a stack file names only
 // what it changes; unknown fields are an error, so a typo cannot pass silently.
@@ -50,6 +51,8 @@ type Settings struct {
 	Images      Images            `json:"images"`
 	Registry    Registry          `json:"registry"`
 	Edge        Edge              `json:"edge"`
+	// AccountSecurity is CloudTrail, GuardDuty, Security Hub, AWS Config and Access Analyzer.
+	AccountSecurity AccountSecurity `json:"accountSecurity"`
 	// Warnings are notes about accepted but discouraged values (a version past end of support);
 	// the program logs them.
 	Warnings []string `json:"-"`
@@ -72,6 +75,8 @@ func Defaults(env Environment) (Settings, error) {
 		NodeGroups:  defaultNodeGroups(env),
 		Data:        defaultData(env),
 		Registry:    defaultRegistry(env),
+
+		AccountSecurity: defaultAccountSecurity(env),
 	}
 	s.Edge = defaultEdge(env, s.Region)
 	return s, nil
@@ -113,6 +118,7 @@ func Load(stack, region string, src Source) (Settings, error) {
 		{"images", &s.Images},
 		{"registry", &s.Registry},
 		{"edge", &s.Edge},
+		{"accountSecurity", &s.AccountSecurity},
 	}
 	for _, f := range fields {
 		raw, ok := src.Get(f.key)
@@ -173,6 +179,7 @@ func (s *Settings) Validate() error {
 	s.Images.validate(v)
 	s.Registry.validate(v, s.Environment)
 	s.Edge.validate(v, s.Region)
+	s.AccountSecurity.validate(v, s.Environment)
 	s.Warnings = v.warnings
 	return v.err()
 }

@@ -59,6 +59,22 @@ func catalogSecrets() []string {
 	return slices.Compact(out)
 }
 
+// MasterSecretKey is the Platform.SecretKeys entry of a database's master secret (read by the
+// migrations Job, which connects as the owner).
+func MasterSecretKey(role string) string { return "database/" + role + "/master" }
+
+// adminDatabases are the databases a DBAdmin entry (the migrations Job) connects to, sorted.
+func adminDatabases() []string {
+	var out []string
+	for _, svc := range catalog.All() {
+		if svc.DBAdmin {
+			out = append(out, svc.Database)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // addons installs metrics-server (EKS add-on), the AWS Load Balancer Controller and the
 // External Secrets Operator with its ClusterSecretStore and NetworkPolicies.
 func addons(ctx *pulumi.Context, base string, s stacks.Settings, f *Foundation, d *Data, p *Platform, in pulumi.ResourceOption) error {
@@ -149,10 +165,18 @@ func externalSecrets(ctx *pulumi.Context, base string, s stacks.Settings, f *Fou
 		p.SecretKeys[name] = sec.Arn
 		secretARNs = append(secretARNs, sec.Arn)
 	}
+	keyARNs := []pulumi.StringInput{d.Cache.KMSKeyARN, key.Arn}
+	// The migrations Job logs in with its database's master secret, synced like the others.
+	for _, role := range adminDatabases() {
+		if db, ok := d.Databases[role]; ok {
+			p.SecretKeys[MasterSecretKey(role)] = db.SecretARN
+			secretARNs, keyARNs = append(secretARNs, db.SecretARN), append(keyARNs, db.KMSKeyARN)
+		}
+	}
 	policy := identity.Document{Statements: []identity.Statement{
 		{Sid: "ReadPlatformSecrets", Actions: []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, Resources: secretARNs},
 		{Sid: "DecryptThroughSecretsManager", Actions: []string{"kms:Decrypt"},
-			Resources: []pulumi.StringInput{d.Cache.KMSKeyARN, key.Arn},
+			Resources: keyARNs,
 			Conditions: []identity.Condition{{Test: "StringEquals", Variable: pulumi.String("kms:ViaService"),
 				Values: identity.Strings("secretsmanager." + s.Region + ".amazonaws.com")}}},
 	}}

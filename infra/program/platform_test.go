@@ -163,6 +163,23 @@ func TestServiceRolesAreLeastPrivilege(t *testing.T) {
 		assert.Equal(t, mocks.ARN("aws:iam/role:Role", role.Name), p.value("role/"+svc.Name))
 		inline, ok := rec.Named("aws:iam/rolePolicy:RolePolicy", role.Name+"-policy")
 		require.True(t, ok, "%s inline policy", svc.Name)
+		if svc.DBAdmin {
+			// The migrations Job fills the IAM users' secrets; it never connects with IAM.
+			var filled []string
+			for _, st := range statements(t, inline.String("policy")) {
+				assert.NotContains(t, list(st.Action), "rds-db:connect", svc.Name)
+				if st.Sid == "FillUserSecrets" {
+					filled = list(st.Resource)
+				}
+			}
+			var want []string
+			for _, u := range catalog.DatabaseUsers()[svc.Database] {
+				want = append(want, mocks.ARN("aws:secretsmanager/secret:Secret", "cdx-prod-"+svc.Database+"-user-"+u))
+			}
+			require.NotEmpty(t, want)
+			assert.ElementsMatch(t, want, filled, "%s fills exactly its database's user secrets", svc.Name)
+			continue
+		}
 		access := catalog.Access()[svc.Name]
 		var produced, consumed, dbusers []string
 		for _, st := range statements(t, inline.String("policy")) {
@@ -258,9 +275,12 @@ func TestExternalSecretsScope(t *testing.T) {
 			want = append(want, mocks.ARN("aws:secretsmanager/secret:Secret", "cdx-prod-platform-"+name))
 		}
 	}
+	master := p.value("secret/" + MasterSecretKey(catalog.Trading))
+	assert.True(t, strings.HasPrefix(master, "arn:aws:secretsmanager:"), "the migrations Job's master secret: %q", master)
+	want = append(want, master)
 	assert.ElementsMatch(t, want, read)
 	assert.Contains(t, pol.String("policy"), `"kms:ViaService":"secretsmanager.us-east-1.amazonaws.com"`)
-	require.Len(t, p.SecretKeys, len(catalogSecrets()))
+	require.Len(t, p.SecretKeys, len(catalogSecrets())+len(adminDatabases()))
 	assert.Equal(t, want[0], p.value("secret/"+RedisAuthSecret))
 
 	store, ok := rec.Named("kubernetes:external-secrets.io/v1:ClusterSecretStore", "cdx-prod-platform-secret-store")

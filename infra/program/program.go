@@ -34,5 +34,8 @@ func Run(ctx *pulumi.Context) error {
 	if _, err := platform(ctx, s, f, d); err != nil {
 		return fmt.Errorf("platform: %w", err)
 	}
+	if _, err := accountSecurity(ctx, s); err != nil {
+		return fmt.Errorf("account security: %w", err)
+	}
 	return nil
 }
