@@ -106,6 +106,9 @@ func addons(ctx *pulumi.Context, base string, s stacks.Settings, f *Foundation, 
 	lbc, err := release(ctx, base+"-aws-lb-controller", loadBalancerControllerChart, "kube-system", pulumi.Map{
 		"clusterName": f.ClusterName, "region": pulumi.String(s.Region), "vpcId": f.VpcID,
 		"replicaCount": pulumi.Int(2),
+		// The platform exposes only an ALB Ingress: no LoadBalancer Service for the controller's
+		// Service webhook (failure policy Fail) to stand in the way of every Service created.
+		"enableServiceMutatorWebhook": pulumi.Bool(false),
 		"serviceAccount": pulumi.Map{
 			"create": pulumi.Bool(true), "name": pulumi.String(LoadBalancerControllerServiceAccount),
 			"annotations": pulumi.StringMap{"eks.amazonaws.com/role-arn": lbcRole.RoleARN},
