@@ -9,10 +9,10 @@
 //	cantondex:cluster       Cluster
 //	cantondex:nodeGroups    []NodeGroup (replaces the defaults as a whole)
 //	cantondex:database ...  the data tier (data.go)
+//	cantondex:accountSecurity  AccountSecurity (accountsecurity.go)
 //	cantondex:images        Images: digests per service (images.go), set by CI
 //	cantondex:registry      Registry: ECR lifecycle (images.go)
 //	cantondex:edge          Edge: ALB certificate and WAF (edge.go)
-//	cantondex:accountSecurity  AccountSecurity (accountsecurity.go)
 //
 // A structured value is decoded over the environment's defaults, so a stack file names only
 // what it changes; unknown fields are an error, so a typo cannot pass silently.
@@ -48,11 +48,11 @@ type Settings struct {
 	Cluster     Cluster           `json:"cluster"`
 	NodeGroups  []NodeGroup       `json:"nodeGroups"`
 	Data        Data              `json:"data"`
-	Images      Images            `json:"images"`
-	Registry    Registry          `json:"registry"`
-	Edge        Edge              `json:"edge"`
 	// AccountSecurity is CloudTrail, GuardDuty, Security Hub, AWS Config and Access Analyzer.
 	AccountSecurity AccountSecurity `json:"accountSecurity"`
+	Images          Images          `json:"images"`
+	Registry        Registry        `json:"registry"`
+	Edge            Edge            `json:"edge"`
 	// Warnings are notes about accepted but discouraged values (a version past end of support);
 	// the program logs them.
 	Warnings []string `json:"-"`
@@ -74,9 +74,9 @@ func Defaults(env Environment) (Settings, error) {
 		Cluster:     defaultCluster(env),
 		NodeGroups:  defaultNodeGroups(env),
 		Data:        defaultData(env),
-		Registry:    defaultRegistry(env),
 
 		AccountSecurity: defaultAccountSecurity(env),
+		Registry:        defaultRegistry(env),
 	}
 	s.Edge = defaultEdge(env, s.Region)
 	return s, nil
@@ -115,10 +115,10 @@ func Load(stack, region string, src Source) (Settings, error) {
 		{"cluster", &s.Cluster},
 		{"nodeGroups", &s.NodeGroups},
 		{"data", &s.Data},
+		{"accountSecurity", &s.AccountSecurity},
 		{"images", &s.Images},
 		{"registry", &s.Registry},
 		{"edge", &s.Edge},
-		{"accountSecurity", &s.AccountSecurity},
 	}
 	for _, f := range fields {
 		raw, ok := src.Get(f.key)
@@ -176,10 +176,10 @@ func (s *Settings) Validate() error {
 	s.Cluster.validate(v, s.Environment)
 	validateNodeGroups(v, s.NodeGroups)
 	s.Data.validate(v, s)
+	s.AccountSecurity.validate(v, s.Environment)
 	s.Images.validate(v)
 	s.Registry.validate(v, s.Environment)
 	s.Edge.validate(v, s.Region)
-	s.AccountSecurity.validate(v, s.Environment)
 	s.Warnings = v.warnings
 	return v.err()
 }

@@ -70,16 +70,16 @@ type Database struct {
 	// SecretReadPolicyARN allows reading the master secret (migrations, break-glass).
 	ConnectPolicyARN    pulumi.StringOutput `pulumi:"connectPolicyArn"`
 	SecretReadPolicyARN pulumi.StringOutput `pulumi:"secretReadPolicyArn"`
-	// ConnectResourceID is what services connect to, as IAM authentication names it in
-	// arn:aws:rds-db:<region>:<account>:dbuser:<id>/<user>: the proxy (prx-...) when there is
-	// one, else the instance's resource id (db-...). Per-service roles grant only their user on it.
-	ConnectResourceID pulumi.StringOutput `pulumi:"connectResourceId"`
 	// UserSecretARNs are, with a proxy, the secret of each IAM database user: created empty,
 	// filled by the migrations Job (a generated password), read by the proxy to log in as that
 	// user. UserSecretWritePolicyARN lets the Job read and write exactly those secrets ("" without
 	// a proxy).
 	UserSecretARNs           pulumi.StringMapOutput `pulumi:"userSecretArns"`
 	UserSecretWritePolicyARN pulumi.StringOutput    `pulumi:"userSecretWritePolicyArn"`
+	// ConnectResourceID is what services connect to, as IAM authentication names it in
+	// arn:aws:rds-db:<region>:<account>:dbuser:<id>/<user>: the proxy (prx-...) when there is
+	// one, else the instance's resource id (db-...). Per-service roles grant only their user on it.
+	ConnectResourceID pulumi.StringOutput `pulumi:"connectResourceId"`
 }
 
 // DatabaseArgs configures a Database. Plain values decide structure; inputs come from other resources.
@@ -681,11 +681,6 @@ func assumedBy(service string) identity.Document {
 	}}}
 }
 
-// proxyResourceID is how IAM authentication names a proxy: the last part of its ARN (prx-...).
-func proxyResourceID(proxy *rds.Proxy) pulumi.StringOutput {
-	return proxy.Arn.ApplyT(func(arn string) string { return arn[strings.LastIndex(arn, ":")+1:] }).(pulumi.StringOutput)
-}
-
 // userSecretWritePolicy lets the migrations Job fill and read the IAM users' secrets: nothing
 // else, not the master secret (which it receives through the secret sync).
 func userSecretWritePolicy(ctx *pulumi.Context, name string, args DatabaseArgs, userSecrets pulumi.StringMap, keyARN pulumi.StringOutput, tags pulumi.StringMap, parent pulumi.ResourceOption) (pulumi.StringOutput, error) {
@@ -705,6 +700,11 @@ func userSecretWritePolicy(ctx *pulumi.Context, name string, args DatabaseArgs, 
 		return pulumi.StringOutput{}, err
 	}
 	return p.Arn, nil
+}
+
+// proxyResourceID is how IAM authentication names a proxy: the last part of its ARN (prx-...).
+func proxyResourceID(proxy *rds.Proxy) pulumi.StringOutput {
+	return proxy.Arn.ApplyT(func(arn string) string { return arn[strings.LastIndex(arn, ":")+1:] }).(pulumi.StringOutput)
 }
 
 // accessPolicies are the IRSA-ready managed policies the workloads attach to service roles.

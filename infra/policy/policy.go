@@ -75,8 +75,8 @@ func Rules() []Rule {
 	all = append(all, foundationRules()...)
 	all = append(all, dataRules()...)
 	all = append(all, mskRules()...)
-	all = append(all, platformRules()...)
 	all = append(all, accountSecurityRules()...)
+	all = append(all, platformRules()...)
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	return all
 }

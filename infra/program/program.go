@@ -31,11 +31,11 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return fmt.Errorf("data tier: %w", err)
 	}
-	if _, err := platform(ctx, s, f, d); err != nil {
-		return fmt.Errorf("platform: %w", err)
-	}
 	if _, err := accountSecurity(ctx, s); err != nil {
 		return fmt.Errorf("account security: %w", err)
+	}
+	if _, err := platform(ctx, s, f, d); err != nil {
+		return fmt.Errorf("platform: %w", err)
 	}
 	return nil
 }
