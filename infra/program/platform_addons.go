@@ -109,6 +109,7 @@ func addons(ctx *pulumi.Context, base string, s stacks.Settings, f *Foundation, 
 		// The platform exposes only an ALB Ingress: no LoadBalancer Service for the controller's
 		// Service webhook (failure policy Fail) to stand in the way of every Service created.
 		"enableServiceMutatorWebhook": pulumi.Bool(false),
+		"resources":                   addonResources(),
 		"serviceAccount": pulumi.Map{
 			"create": pulumi.Bool(true), "name": pulumi.String(LoadBalancerControllerServiceAccount),
 			"annotations": pulumi.StringMap{"eks.amazonaws.com/role-arn": lbcRole.RoleARN},
@@ -124,6 +125,14 @@ func addons(ctx *pulumi.Context, base string, s stacks.Settings, f *Foundation, 
 		return nil
 	}
 	return externalSecrets(ctx, base, s, f, d, p, k8s, in)
+}
+
+// addonResources are the requests and limits of the add-ons' containers (the charts set none).
+func addonResources() pulumi.Map {
+	return pulumi.Map{
+		"requests": pulumi.StringMap{"cpu": pulumi.String("50m"), "memory": pulumi.String("64Mi")},
+		"limits":   pulumi.StringMap{"cpu": pulumi.String("500m"), "memory": pulumi.String("256Mi")},
+	}
 }
 
 // release is a helm.v3.Release of a pinned chart, atomic, its values in the plan.
@@ -199,7 +208,11 @@ func externalSecrets(ctx *pulumi.Context, base string, s stacks.Settings, f *Fou
 			"create": pulumi.Bool(true), "name": pulumi.String(ExternalSecretsServiceAccount),
 			"annotations": pulumi.StringMap{"eks.amazonaws.com/role-arn": role.RoleARN},
 		},
-		"webhook": pulumi.Map{"port": pulumi.Int(externalSecretsWebhookPort), "replicaCount": pulumi.Int(2)},
+		"resources": addonResources(),
+		"webhook":   pulumi.Map{"port": pulumi.Int(externalSecretsWebhookPort), "replicaCount": pulumi.Int(2), "resources": addonResources()},
+		// The chart's defaults already run every container restricted (non-root 1000, read-only
+		// root, no escalation, ALL dropped, RuntimeDefault), as cantondex-security enforces.
+		"certController": pulumi.Map{"resources": addonResources()},
 	}, k8s, ns, in)
 	if err != nil {
 		return err

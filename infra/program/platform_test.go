@@ -250,6 +250,15 @@ func TestHelmReleasesArePinnedWithVisibleValues(t *testing.T) {
 	assert.Equal(t, SecurityNamespace, eso.String("namespace"))
 	assert.True(t, eso.Bool("values.installCRDs"))
 	assert.True(t, eso.Bool("values.leaderElect"), "two controller replicas elect one leader")
+	for r, paths := range map[*mocks.Resource][]string{
+		&lbc: {"values.resources"},
+		&eso: {"values.resources", "values.webhook.resources", "values.certController.resources"},
+	} {
+		for _, at := range paths {
+			assert.NotEmpty(t, r.String(at+".limits.memory"), "%s %s: requests and limits", r.Name, at)
+			assert.NotEmpty(t, r.String(at+".requests.cpu"), "%s %s: requests and limits", r.Name, at)
+		}
+	}
 	secNS, ok := rec.Named("kubernetes:core/v1:Namespace", "cdx-prod-platform-ns-cantondex-security")
 	require.True(t, ok)
 	assert.Contains(t, eso.DependsOn, secNS.URN, "the release waits for its namespace")
