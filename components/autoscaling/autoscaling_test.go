@@ -1,7 +1,6 @@
 package autoscaling
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -55,13 +54,10 @@ func TestReleaseIsPinnedInKubeSystemThroughTheClustersProvider(t *testing.T) {
 	comp, ok := rec.Named("cantondex:autoscaling:Autoscaling", "autoscaler")
 	require.True(t, ok, "component registered")
 	assert.Equal(t, comp.URN, r.Parent, "parent")
-	for path, want := range map[string]any{
+	assert.Empty(t, r.Differences(map[string]any{
 		"chart": "cluster-autoscaler", "version": "9.59.0", "repositoryOpts.repo": "https://kubernetes.github.io/autoscaler",
 		"namespace": "kube-system", "name": "cluster-autoscaler", "atomic": true,
-	} {
-		got, _ := r.Input(path)
-		assert.Equal(t, want, got, path)
-	}
+	}))
 	assert.Contains(t, r.Provider, "::k8s::", "the release goes through the cluster's provider, not the ambient kubeconfig")
 }
 
@@ -70,7 +66,7 @@ func TestValuesDiscoverTheClusterAndUseTheRole(t *testing.T) {
 	require.NoError(t, err)
 	r := rec.OfType(releaseType)[0]
 	roleARN := mocks.ARN("aws:iam/role:Role", "autoscaler-role")
-	for path, want := range map[string]any{
+	assert.Empty(t, r.Differences(map[string]any{
 		"values.cloudProvider":                                     "aws",
 		"values.awsRegion":                                         "us-east-1",
 		"values.autoDiscovery.clusterName":                         "cantondex-test",
@@ -90,30 +86,10 @@ func TestValuesDiscoverTheClusterAndUseTheRole(t *testing.T) {
 		"values.containerSecurityContext.readOnlyRootFilesystem":   true,
 		"values.resources.requests.memory":                         "300Mi",
 		"values.resources.limits.memory":                           "600Mi",
-	} {
-		got, _ := r.Input(path)
-		assert.Equal(t, want, got, path)
-	}
+	}))
 	assert.Equal(t, []string{"ALL"}, r.Strings("values.containerSecurityContext.capabilities.drop"), "capabilities dropped")
 	annotations, _ := r.Input("values.rbac.serviceAccount.annotations")
 	assert.Equal(t, map[string]any{"eks.amazonaws.com/role-arn": roleARN}, annotations, "IRSA annotation")
-}
-
-// statement is a policy statement as IAM reads it.
-type statement struct {
-	Sid       string
-	Effect    string
-	Action    any
-	Resource  any
-	Principal map[string]any
-	Condition map[string]map[string]any
-}
-
-func decode(t *testing.T, s string) []statement {
-	t.Helper()
-	var d struct{ Statement []statement }
-	require.NoError(t, json.Unmarshal([]byte(s), &d), "policy %q", s)
-	return d.Statement
 }
 
 func TestRoleMayScaleOnlyTheClustersOwnedGroups(t *testing.T) {
@@ -121,7 +97,9 @@ func TestRoleMayScaleOnlyTheClustersOwnedGroups(t *testing.T) {
 	require.NoError(t, err)
 	pol, ok := rec.Named("aws:iam/rolePolicy:RolePolicy", "autoscaler-role-policy")
 	require.True(t, ok, "inline policy recorded")
-	assert.Equal(t, []statement{
+	statements, err := pol.Policy("policy")
+	require.NoError(t, err)
+	assert.Equal(t, []mocks.Statement{
 		{
 			Sid: "ScaleOwnedGroups", Effect: "Allow",
 			Action:   []any{"autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"},
@@ -140,11 +118,12 @@ func TestRoleMayScaleOnlyTheClustersOwnedGroups(t *testing.T) {
 			},
 			Resource: "*",
 		},
-	}, decode(t, pol.String("policy")), "autoscaler policy")
+	}, statements, "autoscaler policy")
 
 	role, ok := rec.Named("aws:iam/role:Role", "autoscaler-role")
 	require.True(t, ok, "role recorded")
-	trust := decode(t, role.String("assumeRolePolicy"))
+	trust, err := role.Policy("assumeRolePolicy")
+	require.NoError(t, err)
 	require.Len(t, trust, 1, "trust statements")
 	assert.Equal(t, "system:serviceaccount:kube-system:cluster-autoscaler", trust[0].Condition["StringEquals"][issuer+":sub"], "only the autoscaler's service account")
 }
