@@ -77,6 +77,8 @@ func Rules() []Rule {
 	all = append(all, mskRules()...)
 	all = append(all, accountSecurityRules()...)
 	all = append(all, platformRules()...)
+	all = append(all, workloadRules()...)
+	all = append(all, netpolRules()...)
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	return all
 }

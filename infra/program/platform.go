@@ -1,7 +1,9 @@
 package program
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -40,9 +42,16 @@ type Platform struct {
 	WebACLARN      pulumi.StringOutput            // WAFv2 ACL for the gateway's ALB (Ingress annotation)
 	CertificateARN string                         // ACM certificate for the ALB's HTTPS listener (stack setting)
 	Releases       []pulumi.Resource              // Helm releases the workloads must wait for (CRDs, webhooks)
-	// SecretKeys are, by catalog secret name, the Secrets Manager ARN an ExternalSecret's
-	// remoteRef.key names (the secret store reads exactly these).
+	// SecretKeys are, by catalog secret name (and MasterSecretKey(role) for the migrations Job's
+	// master secret), the Secrets Manager ARN an ExternalSecret's remoteRef.key names (the secret
+	// store reads exactly these).
 	SecretKeys map[string]pulumi.StringOutput
+}
+
+// deployable refuses what only a plan may use: missing or placeholder image digests and the
+// placeholder certificate. Run calls it before creating anything.
+func deployable(s stacks.Settings) error {
+	return errors.Join(s.Images.CheckDeployable(), s.Edge.CheckDeployable(s.Region))
 }
 
 // offline reports whether nothing is deployed by this run: the offline plan (mock monitor) or
@@ -66,13 +75,8 @@ func buildPlatform(ctx *pulumi.Context, s stacks.Settings, f *Foundation, d *Dat
 			_ = ctx.Log.Warn("cantondex:images has no digest for "+strings.Join(missing, ", ")+": planned with placeholder digests (refused by pulumi up)", nil)
 			images = images.WithPlaceholders()
 		}
-	} else {
-		if err := images.CheckDeployable(); err != nil {
-			return nil, err
-		}
-		if err := s.Edge.CheckDeployable(s.Region); err != nil {
-			return nil, err
-		}
+	} else if err := deployable(s); err != nil {
+		return nil, err
 	}
 	comp := &platformResource{}
 	name := base + "-platform"
@@ -160,21 +164,40 @@ func namespaceLabels() map[string]string {
 	return out
 }
 
+// ServiceDB is the database a service's role reaches: what IAM authentication names it by, and,
+// for the migrations Job, the IAM users' secrets it fills (with their key). Nil: none.
+type ServiceDB struct {
+	ConnectID   pulumi.StringInput            // proxy or instance resource id
+	UserSecrets map[string]pulumi.StringInput // by IAM user; empty without a proxy
+	KeyARN      pulumi.StringInput            // the database's key, which encrypts them
+}
+
 // ServiceDocument is the IAM policy of one catalog service, derived from its entry: its MSK
-// topics and groups (the streaming component's client document), rds-db:connect as its own
-// database user on what it connects to (connectID: the proxy or instance resource id). ok is
-// false for a service that needs no AWS API (no role then). Secrets reach pods through the
-// External Secrets Operator, so no service reads Secrets Manager itself.
-func ServiceDocument(svc catalog.Service, kafkaClusterARN pulumi.StringOutput, partition, region, account string, connectID pulumi.StringInput) (identity.Document, bool) {
+// topics and groups (the streaming component's client document) and rds-db:connect as its own
+// database user on what it connects to; for the migrations Job (DBAdmin, which logs in with the
+// synced master secret, not IAM) read and write the IAM users' secrets it fills. ok is false for
+// a service that needs no AWS API (no role then). Secrets reach pods through the External Secrets
+// Operator, so no service reads Secrets Manager itself.
+func ServiceDocument(svc catalog.Service, kafkaClusterARN pulumi.StringOutput, db *ServiceDB, partition, region, account string) (identity.Document, bool) {
 	var doc identity.Document
 	if access, ok := catalog.Access()[svc.Name]; ok {
 		doc.Statements = append(doc.Statements, streaming.ClientDocument(kafkaClusterARN, svc.Name,
 			streaming.ClientAccess{Produce: access.Produce, Consume: access.Consume}).Statements...)
 	}
-	if svc.Database != "" && connectID != nil {
+	switch {
+	case db == nil:
+	case svc.DBAdmin && len(db.UserSecrets) > 0:
+		var arns []pulumi.StringInput
+		for _, u := range slices.Sorted(maps.Keys(db.UserSecrets)) {
+			arns = append(arns, db.UserSecrets[u])
+		}
+		doc.Statements = append(doc.Statements,
+			identity.Statement{Sid: "FillUserSecrets", Actions: []string{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"}, Resources: arns},
+			identity.Statement{Sid: "UserSecretsKey", Actions: []string{"kms:Decrypt", "kms:GenerateDataKey"}, Resources: []pulumi.StringInput{db.KeyARN}})
+	case !svc.DBAdmin:
 		doc.Statements = append(doc.Statements, identity.Statement{
 			Sid: "ConnectAs" + strings.ReplaceAll(svc.DBUser, "_", ""), Actions: []string{"rds-db:connect"},
-			Resources: []pulumi.StringInput{pulumi.Sprintf("arn:%s:rds-db:%s:%s:dbuser:%s/%s", partition, region, account, connectID, svc.DBUser)},
+			Resources: []pulumi.StringInput{pulumi.Sprintf("arn:%s:rds-db:%s:%s:dbuser:%s/%s", partition, region, account, db.ConnectID, svc.DBUser)},
 		})
 	}
 	return doc, len(doc.Statements) > 0
@@ -184,23 +207,32 @@ func ServiceDocument(svc catalog.Service, kafkaClusterARN pulumi.StringOutput, p
 // system:serviceaccount:cantondex:<name> only. The topic Job's role is the streaming
 // component's topic-admin role (it trusts the same service account).
 func serviceRoles(ctx *pulumi.Context, base string, s stacks.Settings, f *Foundation, d *Data, p *Platform, in pulumi.ResourceOption) error {
+	proxied := map[string]bool{}
+	for _, db := range s.Data.Databases.Roles() {
+		proxied[db.Role] = db.Proxy
+	}
 	for _, svc := range catalog.All() {
 		if svc.TopicAdmin {
 			p.ServiceRoles[svc.Name] = d.Kafka.TopicAdminRoleARN
 			continue
 		}
 		var clusterARN pulumi.StringOutput
-		var connectID pulumi.StringInput
 		if svc.Kafka() && d.Kafka != nil {
 			clusterARN = d.Kafka.ClusterARN
 		}
+		var sdb *ServiceDB
 		if db, ok := d.Databases[svc.Database]; ok {
-			connectID = db.ConnectResourceID
+			sdb = &ServiceDB{ConnectID: db.ConnectResourceID, KeyARN: db.KMSKeyARN, UserSecrets: map[string]pulumi.StringInput{}}
+			if proxied[svc.Database] {
+				for _, u := range DatabaseUsers(svc.Database) {
+					sdb.UserSecrets[u] = db.UserSecretARNs.MapIndex(pulumi.String(u))
+				}
+			}
 		}
-		if svc.Kafka() && clusterARN.OutputState == nil || svc.Database != "" && connectID == nil {
+		if svc.Kafka() && clusterARN.OutputState == nil || svc.Database != "" && sdb == nil {
 			return fmt.Errorf("%s needs %s but the data tier did not build it", svc.Name, needs(svc))
 		}
-		doc, ok := ServiceDocument(svc, clusterARN, "aws", s.Region, f.AccountID, connectID)
+		doc, ok := ServiceDocument(svc, clusterARN, sdb, "aws", s.Region, f.AccountID)
 		if !ok {
 			continue
 		}

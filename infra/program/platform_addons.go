@@ -59,6 +59,22 @@ func catalogSecrets() []string {
 	return slices.Compact(out)
 }
 
+// MasterSecretKey is the Platform.SecretKeys entry of a database's master secret (read by the
+// migrations Job, which connects as the owner).
+func MasterSecretKey(role string) string { return "database/" + role + "/master" }
+
+// adminDatabases are the databases a DBAdmin entry (the migrations Job) connects to, sorted.
+func adminDatabases() []string {
+	var out []string
+	for _, svc := range catalog.All() {
+		if svc.DBAdmin {
+			out = append(out, svc.Database)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // addons installs metrics-server (EKS add-on), the AWS Load Balancer Controller and the
 // External Secrets Operator with its ClusterSecretStore and NetworkPolicies.
 func addons(ctx *pulumi.Context, base string, s stacks.Settings, f *Foundation, d *Data, p *Platform, in pulumi.ResourceOption) error {
@@ -90,6 +106,10 @@ func addons(ctx *pulumi.Context, base string, s stacks.Settings, f *Foundation, 
 	lbc, err := release(ctx, base+"-aws-lb-controller", loadBalancerControllerChart, "kube-system", pulumi.Map{
 		"clusterName": f.ClusterName, "region": pulumi.String(s.Region), "vpcId": f.VpcID,
 		"replicaCount": pulumi.Int(2),
+		// The platform exposes only an ALB Ingress: no LoadBalancer Service for the controller's
+		// Service webhook (failure policy Fail) to stand in the way of every Service created.
+		"enableServiceMutatorWebhook": pulumi.Bool(false),
+		"resources":                   addonResources(),
 		"serviceAccount": pulumi.Map{
 			"create": pulumi.Bool(true), "name": pulumi.String(LoadBalancerControllerServiceAccount),
 			"annotations": pulumi.StringMap{"eks.amazonaws.com/role-arn": lbcRole.RoleARN},
@@ -105,6 +125,14 @@ func addons(ctx *pulumi.Context, base string, s stacks.Settings, f *Foundation, 
 		return nil
 	}
 	return externalSecrets(ctx, base, s, f, d, p, k8s, in)
+}
+
+// addonResources are the requests and limits of the add-ons' containers (the charts set none).
+func addonResources() pulumi.Map {
+	return pulumi.Map{
+		"requests": pulumi.StringMap{"cpu": pulumi.String("50m"), "memory": pulumi.String("64Mi")},
+		"limits":   pulumi.StringMap{"cpu": pulumi.String("500m"), "memory": pulumi.String("256Mi")},
+	}
 }
 
 // release is a helm.v3.Release of a pinned chart, atomic, its values in the plan.
@@ -149,13 +177,12 @@ func externalSecrets(ctx *pulumi.Context, base string, s stacks.Settings, f *Fou
 		p.SecretKeys[name] = sec.Arn
 		secretARNs = append(secretARNs, sec.Arn)
 	}
-	// The migrations Job (catalog DBAdmin) reads its database's RDS-managed master credentials
-	// through an ExternalSecret (components/workloads).
 	keyARNs := []pulumi.StringInput{d.Cache.KMSKeyARN, key.Arn}
+	// The migrations Job logs in with its database's master secret, synced like the others.
 	for _, role := range adminDatabases() {
 		if db, ok := d.Databases[role]; ok {
-			secretARNs = append(secretARNs, db.SecretARN)
-			keyARNs = append(keyARNs, db.KMSKeyARN)
+			p.SecretKeys[MasterSecretKey(role)] = db.SecretARN
+			secretARNs, keyARNs = append(secretARNs, db.SecretARN), append(keyARNs, db.KMSKeyARN)
 		}
 	}
 	policy := identity.Document{Statements: []identity.Statement{
@@ -176,11 +203,16 @@ func externalSecrets(ctx *pulumi.Context, base string, s stacks.Settings, f *Fou
 	eso, err := release(ctx, base+"-external-secrets", externalSecretsChart, SecurityNamespace, pulumi.Map{
 		"installCRDs":  pulumi.Bool(true),
 		"replicaCount": pulumi.Int(2),
+		"leaderElect":  pulumi.Bool(true), // two controllers, one reconciling
 		"serviceAccount": pulumi.Map{
 			"create": pulumi.Bool(true), "name": pulumi.String(ExternalSecretsServiceAccount),
 			"annotations": pulumi.StringMap{"eks.amazonaws.com/role-arn": role.RoleARN},
 		},
-		"webhook": pulumi.Map{"port": pulumi.Int(externalSecretsWebhookPort), "replicaCount": pulumi.Int(2)},
+		"resources": addonResources(),
+		"webhook":   pulumi.Map{"port": pulumi.Int(externalSecretsWebhookPort), "replicaCount": pulumi.Int(2), "resources": addonResources()},
+		// The chart's defaults already run every container restricted (non-root 1000, read-only
+		// root, no escalation, ALL dropped, RuntimeDefault), as cantondex-security enforces.
+		"certController": pulumi.Map{"resources": addonResources()},
 	}, k8s, ns, in)
 	if err != nil {
 		return err
@@ -256,17 +288,4 @@ func securityNetworkPolicies(ctx *pulumi.Context, base string, s stacks.Settings
 		}
 	}
 	return nil
-}
-
-// adminDatabases are the databases a catalog service logs in to as the owner (DBAdmin: the
-// migrations Job), sorted.
-func adminDatabases() []string {
-	var out []string
-	for _, svc := range catalog.All() {
-		if svc.DBAdmin && !slices.Contains(out, svc.Database) {
-			out = append(out, svc.Database)
-		}
-	}
-	slices.Sort(out)
-	return out
 }

@@ -163,6 +163,23 @@ func TestServiceRolesAreLeastPrivilege(t *testing.T) {
 		assert.Equal(t, mocks.ARN("aws:iam/role:Role", role.Name), p.value("role/"+svc.Name))
 		inline, ok := rec.Named("aws:iam/rolePolicy:RolePolicy", role.Name+"-policy")
 		require.True(t, ok, "%s inline policy", svc.Name)
+		if svc.DBAdmin {
+			// The migrations Job fills the IAM users' secrets; it never connects with IAM.
+			var filled []string
+			for _, st := range statements(t, inline.String("policy")) {
+				assert.NotContains(t, list(st.Action), "rds-db:connect", svc.Name)
+				if st.Sid == "FillUserSecrets" {
+					filled = list(st.Resource)
+				}
+			}
+			var want []string
+			for _, u := range catalog.DatabaseUsers()[svc.Database] {
+				want = append(want, mocks.ARN("aws:secretsmanager/secret:Secret", "cdx-prod-"+svc.Database+"-user-"+u))
+			}
+			require.NotEmpty(t, want)
+			assert.ElementsMatch(t, want, filled, "%s fills exactly its database's user secrets", svc.Name)
+			continue
+		}
 		access := catalog.Access()[svc.Name]
 		var produced, consumed, dbusers []string
 		for _, st := range statements(t, inline.String("policy")) {
@@ -217,6 +234,9 @@ func TestHelmReleasesArePinnedWithVisibleValues(t *testing.T) {
 	assert.Equal(t, "cdx", lbc.String("values.clusterName"))
 	assert.Equal(t, "vpc-1", lbc.String("values.vpcId"))
 	assert.Equal(t, "us-east-1", lbc.String("values.region"))
+	_, decided := lbc.Input("values.enableServiceMutatorWebhook")
+	assert.True(t, decided, "the Service webhook is decided, not left to the chart")
+	assert.False(t, lbc.Bool("values.enableServiceMutatorWebhook"))
 	ann, _ := lbc.Input("values.serviceAccount.annotations")
 	annotations, _ := ann.(map[string]any)
 	assert.Equal(t, mocks.ARN("aws:iam/role:Role", "cdx-prod-platform-aws-lb-controller-role"), annotations["eks.amazonaws.com/role-arn"])
@@ -229,6 +249,16 @@ func TestHelmReleasesArePinnedWithVisibleValues(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, SecurityNamespace, eso.String("namespace"))
 	assert.True(t, eso.Bool("values.installCRDs"))
+	assert.True(t, eso.Bool("values.leaderElect"), "two controller replicas elect one leader")
+	for r, paths := range map[*mocks.Resource][]string{
+		&lbc: {"values.resources"},
+		&eso: {"values.resources", "values.webhook.resources", "values.certController.resources"},
+	} {
+		for _, at := range paths {
+			assert.NotEmpty(t, r.String(at+".limits.memory"), "%s %s: requests and limits", r.Name, at)
+			assert.NotEmpty(t, r.String(at+".requests.cpu"), "%s %s: requests and limits", r.Name, at)
+		}
+	}
 	secNS, ok := rec.Named("kubernetes:core/v1:Namespace", "cdx-prod-platform-ns-cantondex-security")
 	require.True(t, ok)
 	assert.Contains(t, eso.DependsOn, secNS.URN, "the release waits for its namespace")
@@ -257,11 +287,12 @@ func TestExternalSecretsScope(t *testing.T) {
 			want = append(want, mocks.ARN("aws:secretsmanager/secret:Secret", "cdx-prod-platform-"+name))
 		}
 	}
-	// and the master credentials of the database the migrations Job logs in to as the owner
-	readAll := append(slices.Clone(want), mocks.ARN("aws:secretsmanager/secret:Secret", "cdx-prod-trading-master"))
-	assert.ElementsMatch(t, readAll, read)
+	master := p.value("secret/" + MasterSecretKey(catalog.Trading))
+	assert.True(t, strings.HasPrefix(master, "arn:aws:secretsmanager:"), "the migrations Job's master secret: %q", master)
+	want = append(want, master)
+	assert.ElementsMatch(t, want, read)
 	assert.Contains(t, pol.String("policy"), `"kms:ViaService":"secretsmanager.us-east-1.amazonaws.com"`)
-	require.Len(t, p.SecretKeys, len(catalogSecrets()))
+	require.Len(t, p.SecretKeys, len(catalogSecrets())+len(adminDatabases()))
 	assert.Equal(t, want[0], p.value("secret/"+RedisAuthSecret))
 
 	store, ok := rec.Named("kubernetes:external-secrets.io/v1:ClusterSecretStore", "cdx-prod-platform-secret-store")

@@ -17,6 +17,12 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
+	// `pulumi up` without the images' digests or the certificate fails before anything changes.
+	if !offline(ctx) {
+		if err := deployable(s); err != nil {
+			return err
+		}
+	}
 	f, err := foundation(ctx, s)
 	if err != nil {
 		return fmt.Errorf("foundation: %w", err)

@@ -16,11 +16,15 @@ import (
 	"github.com/cantondex/platform/services/flow"
 	"github.com/cantondex/platform/services/gateway"
 	"github.com/cantondex/platform/services/platform"
+	"github.com/cantondex/platform/services/platform/version"
 	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/redis"
 )
 
 func main() {
+	if version.Handle(os.Stdout, "api-gateway", os.Args[1:]) {
+		return
+	}
 	if err := run(os.Getenv); err != nil {
 		fmt.Fprintln(os.Stderr, "api-gateway:", err)
 		os.Exit(1)

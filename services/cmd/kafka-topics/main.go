@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/cantondex/platform/services/kafka"
+	"github.com/cantondex/platform/services/platform/version"
 	"github.com/cantondex/platform/services/topics"
 )
 
@@ -34,6 +35,9 @@ const EnvTopics = "KAFKA_TOPICS_JSON"
 const timeout = 2 * time.Minute
 
 func main() {
+	if version.Handle(os.Stdout, "kafka-topics", os.Args[1:]) {
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, timeout)

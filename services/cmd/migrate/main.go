@@ -41,6 +41,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cantondex/platform/services/catalog"
+	"github.com/cantondex/platform/services/platform/version"
 	"github.com/cantondex/platform/services/postgres"
 )
 
@@ -57,6 +58,9 @@ type secretStore interface {
 }
 
 func main() {
+	if version.Handle(os.Stdout, "migrate", os.Args[1:]) {
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, timeout)

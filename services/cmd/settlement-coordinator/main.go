@@ -13,11 +13,15 @@ import (
 	"github.com/cantondex/platform/services/catalog"
 	"github.com/cantondex/platform/services/flow"
 	"github.com/cantondex/platform/services/platform"
+	"github.com/cantondex/platform/services/platform/version"
 	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/settlement"
 )
 
 func main() {
+	if version.Handle(os.Stdout, "settlement-coordinator", os.Args[1:]) {
+		return
+	}
 	if err := run(os.Getenv); err != nil {
 		fmt.Fprintln(os.Stderr, "settlement-coordinator:", err)
 		os.Exit(1)
