@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
-	"path"
 	"slices"
 	"strings"
 
@@ -86,7 +85,7 @@ func NewWorkloads(ctx *pulumi.Context, name string, args WorkloadsArgs, opts ...
 	if b.needsCA() {
 		ca, err := corev1.NewConfigMap(ctx, name+"-"+RDSCAConfigMap, &corev1.ConfigMapArgs{
 			Metadata: b.meta(RDSCAConfigMap, map[string]string{LabelPartOf: PartOf}),
-			Data:     pulumi.StringMap{path.Base(caFile): args.RDSCABundle},
+			Data:     pulumi.StringMap{caKey: args.RDSCABundle},
 		}, b.opts...)
 		if err != nil {
 			return nil, err
@@ -156,17 +155,9 @@ func (b *builder) meta(name string, labels map[string]string) metav1.ObjectMetaA
 	return metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: pulumi.String(Namespace), Labels: pulumi.ToStringMap(labels)}
 }
 
-// caFile is where the catalog's environment expects the RDS CA bundle.
-var caFile = func() string {
-	for _, s := range catalog.All() {
-		for _, v := range s.ManagedEnv() {
-			if v.Name == "DB_TLS_CA_FILE" {
-				return v.Value
-			}
-		}
-	}
-	return "/etc/cantondex/rds-ca.pem"
-}()
+// caKey is the RDS CA bundle's key in its ConfigMap: the file name the catalog's
+// DB_TLS_CA_FILE points to.
+const caKey = "rds-ca.pem"
 
 func (b *builder) needsCA() bool {
 	return slices.ContainsFunc(b.args.Services, func(s catalog.Service) bool { return s.Database != "" })

@@ -107,7 +107,7 @@ func (b *builder) podTemplate(s catalog.Service, st Settings, e env, configHash 
 		mounts = append(mounts, corev1.VolumeMountArgs{Name: pulumi.String("rds-ca"), MountPath: pulumi.String(path.Dir(e.caMount)), ReadOnly: pulumi.Bool(true)})
 		volumes = append(volumes, corev1.VolumeArgs{Name: pulumi.String("rds-ca"), ConfigMap: corev1.ConfigMapVolumeSourceArgs{
 			Name:        pulumi.String(RDSCAConfigMap),
-			Items:       corev1.KeyToPathArray{corev1.KeyToPathArgs{Key: pulumi.String(path.Base(caFile)), Path: pulumi.String(path.Base(e.caMount))}},
+			Items:       corev1.KeyToPathArray{corev1.KeyToPathArgs{Key: pulumi.String(caKey), Path: pulumi.String(path.Base(e.caMount))}},
 			DefaultMode: pulumi.Int(0o444),
 		}})
 	}

@@ -159,7 +159,8 @@ type Workloads struct {
 	IngressHostname pulumi.StringOutput `pulumi:"ingressHostname"`
 }
 
-var shaDigest = func(image string) bool {
+// shaDigest reports whether image is "<repository>@sha256:<64 hex digits>".
+func shaDigest(image string) bool {
 	_, digest, ok := strings.Cut(image, "@sha256:")
 	if !ok || len(digest) != 64 {
 		return false
