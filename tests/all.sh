@@ -55,8 +55,9 @@ step "kube-apiserver: the manifests of both stacks"
 manifests=$(mktemp -d)
 trap 'rm -rf "$log" "$manifests"' EXIT
 if grep -q '"manifests"' $(ls infra/cmd/plan/*.go | grep -v '_test.go$'); then
+	go build -o "$manifests/plan" ./infra/cmd/plan || status=1
 	for stack in prod staging; do
-		go run ./infra/cmd/plan --stack "$stack" --manifests "$manifests/$stack" >/dev/null || { echo "plan --stack $stack --manifests failed"; status=1; }
+		"$manifests/plan" --stack "$stack" --manifests "$manifests/$stack" >/dev/null || { echo "plan --stack $stack --manifests failed"; status=1; }
 	done
 	export KUBEAPI_MANIFESTS="$manifests/prod,$manifests/staging"
 fi
