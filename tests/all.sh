@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the repository: formatting, vet, go mod tidy, staticcheck, workflow lint,
-# the unit and integration tests of every module, the concurrent packages again under -race,
+# the unit and integration tests of every module, the rendered Kubernetes manifests against an
+# in-process kube-apiserver (tests/kubeapi), the concurrent packages again under -race,
 # and short fuzz runs. Integration tests use PostgreSQL and Redis when
 # reachable (TEST_DATABASE_URL, TEST_REDIS_URL) and skip otherwise, except under CI=true, where
 # an unreachable server fails them. Usage: bash tests/all.sh   (FUZZTIME=30s for longer fuzzing)
