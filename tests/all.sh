@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the repository: formatting, vet, go mod tidy, staticcheck, workflow lint,
-# the unit and integration tests of every module, the concurrent packages again under -race,
+# the unit and integration tests of every module, the rendered Kubernetes manifests against an
+# in-process kube-apiserver (tests/kubeapi), the concurrent packages again under -race,
 # and short fuzz runs. Integration tests use PostgreSQL and Redis when
 # reachable (TEST_DATABASE_URL, TEST_REDIS_URL) and skip otherwise, except under CI=true, where
 # an unreachable server fails them. Usage: bash tests/all.sh   (FUZZTIME=30s for longer fuzzing)
@@ -22,15 +23,19 @@ fi
 
 step "go vet"
 go vet "${PKGS[@]}" || status=1
+# tests/kubeapi is a module of its own outside go.work (k8s.io/kubernetes stays out of the others).
+(cd tests/kubeapi && GOWORK=off go vet ./...) || status=1
 
 # Every module's go.mod and go.sum must already be what go mod tidy writes.
 step "go mod tidy"
-for mod in components infra services stacks tests; do
-	(cd "$mod" && go mod tidy -diff) || { echo "$mod: go.mod or go.sum is not tidy (run go mod tidy there)"; status=1; }
+for mod in components infra services stacks tests tests/kubeapi; do
+	(cd "$mod" && GOWORK=off go mod tidy -diff) || { echo "$mod: go.mod or go.sum is not tidy (run go mod tidy there)"; status=1; }
 done
 
 step "staticcheck"
 (cd tests && go tool staticcheck ../components/... ../stacks/... ../infra/... ../services/... ./...) || status=1
+# The same staticcheck binary (tests/go.mod's tool) on the module outside the workspace.
+staticcheck=$(cd tests && go tool -n staticcheck) && (cd tests/kubeapi && GOWORK=off "$staticcheck" ./...) || status=1
 
 if [ -d .github/workflows ]; then
 	step "actionlint"
@@ -44,6 +49,23 @@ go test -count=1 -timeout 30m "${PKGS[@]}" 2>&1 | tee "$log"
 # The packages with concurrency once more under the race detector: the group commit, the rate
 # limiter, the consumers, the engine service and the composed platform (in process: the SIGKILL
 # tests run separate binaries, so the detector in the test process would see nothing of them).
+# Kubernetes manifests of both stacks, rendered by the plan, against a real kube-apiserver in
+# process (Pod Security Admission enforcing restricted) and the offline checks. Until the plan
+# has --manifests, the test checks its fixtures (testdata/manifests) and says so.
+step "kube-apiserver: the manifests of both stacks"
+manifests=$(mktemp -d)
+trap 'rm -rf "$log" "$manifests"' EXIT
+if grep -q '"manifests"' $(ls infra/cmd/plan/*.go | grep -v '_test.go$'); then
+	go build -o "$manifests/plan" ./infra/cmd/plan || status=1
+	for stack in prod staging; do
+		"$manifests/plan" --stack "$stack" --manifests "$manifests/$stack" >/dev/null || { echo "plan --stack $stack --manifests failed"; status=1; }
+	done
+	export KUBEAPI_MANIFESTS="$manifests/prod,$manifests/staging"
+fi
+(cd tests/kubeapi && GOWORK=off go test -count=1 -timeout 20m ./...) 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+unset KUBEAPI_MANIFESTS
+
 RACE_PKGS=(./services/exchange ./services/redis/... ./services/kafka/... ./services/settlement/... ./services/risk/... ./services/matchingsvc/... ./services/flow/... ./services/cmd/cantondex)
 step "go test -race"
 # (their passes were counted above: "race ok" lines do not count again, failures do)
