@@ -46,26 +46,21 @@ step "go test"
 go test -count=1 -timeout 30m "${PKGS[@]}" 2>&1 | tee "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
-# The packages with concurrency once more under the race detector: the group commit, the rate
-# limiter, the consumers, the engine service and the composed platform (in process: the SIGKILL
-# tests run separate binaries, so the detector in the test process would see nothing of them).
 # Kubernetes manifests of both stacks, rendered by the plan, against a real kube-apiserver in
-# process (Pod Security Admission enforcing restricted) and the offline checks. Until the plan
-# has --manifests, the test checks its fixtures (testdata/manifests) and says so.
+# process (Pod Security Admission enforcing restricted) and the offline checks (tests/kubeapi).
 step "kube-apiserver: the manifests of both stacks"
 manifests=$(mktemp -d)
 trap 'rm -rf "$log" "$manifests"' EXIT
-if grep -q '"manifests"' $(ls infra/cmd/plan/*.go | grep -v '_test.go$'); then
-	go build -o "$manifests/plan" ./infra/cmd/plan || status=1
-	for stack in prod staging; do
-		"$manifests/plan" --stack "$stack" --manifests "$manifests/$stack" >/dev/null || { echo "plan --stack $stack --manifests failed"; status=1; }
-	done
-	export KUBEAPI_MANIFESTS="$manifests/prod,$manifests/staging"
-fi
-(cd tests/kubeapi && GOWORK=off go test -count=1 -timeout 20m ./...) 2>&1 | tee -a "$log"
+go build -o "$manifests/plan" ./infra/cmd/plan || status=1
+for stack in prod staging; do
+	"$manifests/plan" --stack "$stack" --manifests "$manifests/$stack" >/dev/null || { echo "plan --stack $stack --manifests failed"; status=1; }
+done
+(cd tests/kubeapi && KUBEAPI_MANIFESTS="$manifests/prod,$manifests/staging" GOWORK=off go test -count=1 -timeout 20m ./...) 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-unset KUBEAPI_MANIFESTS
 
+# The packages with concurrency once more under the race detector: the group commit, the rate
+# limiter, the consumers, the engine service and the composed platform (in process: the SIGKILL
+# tests run separate binaries, so the detector in the test process would see nothing of them).
 RACE_PKGS=(./services/exchange ./services/redis/... ./services/kafka/... ./services/settlement/... ./services/risk/... ./services/matchingsvc/... ./services/flow/... ./services/cmd/cantondex)
 step "go test -race"
 # (their passes were counted above: "race ok" lines do not count again, failures do)
