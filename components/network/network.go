@@ -31,8 +31,10 @@ const (
 
 // DefaultInterfaceEndpoints are the AWS services reached through interface endpoints when
 // NetworkArgs.InterfaceEndpoints is nil, so that nodes pull images, ship logs and get IRSA
-// credentials without leaving the VPC.
-func DefaultInterfaceEndpoints() []string { return []string{"ecr.api", "ecr.dkr", "logs", "sts"} }
+// credentials, and the pods allowed the AWS APIs (the migrations Job's user secrets) reach
+// Secrets Manager, without leaving the VPC: their NetworkPolicies allow 443 to these endpoints'
+// subnets only.
+func DefaultInterfaceEndpoints() []string { return []string{"ecr.api", "ecr.dkr", "logs", "sts", "secretsmanager"} }
 
 // endpointService is the shape of an interface endpoint's service ("ecr.api", "secretsmanager").
 var endpointService = regexp.MustCompile(`^[a-z0-9-]+(\.[a-z0-9-]+)*$`)
