@@ -18,9 +18,6 @@ const (
 	DefaultKubernetesVersion   = "1.35"
 )
 
-// ControlPlaneLogTypes are the EKS control-plane logs; all of them are always on.
-var ControlPlaneLogTypes = []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
-
 // Cluster is the EKS control plane.
 type Cluster struct {
 	Version string `json:"version"`

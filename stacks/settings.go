@@ -9,6 +9,7 @@
 //	cantondex:cluster       Cluster
 //	cantondex:nodeGroups    []NodeGroup (replaces the defaults as a whole)
 //	cantondex:database ...  the data tier (data.go)
+//	cantondex:accountSecurity  AccountSecurity (accountsecurity.go)
 //
 // A structured value is decoded over the environment's defaults, so a stack file names only
 // what it changes; unknown fields are an error, so a typo cannot pass silently.
@@ -44,6 +45,8 @@ type Settings struct {
 	Cluster     Cluster           `json:"cluster"`
 	NodeGroups  []NodeGroup       `json:"nodeGroups"`
 	Data        Data              `json:"data"`
+	// AccountSecurity is CloudTrail, GuardDuty, Security Hub, AWS Config and Access Analyzer.
+	AccountSecurity AccountSecurity `json:"accountSecurity"`
 	// Warnings are notes about accepted but discouraged values (a version past end of support);
 	// the program logs them.
 	Warnings []string `json:"-"`
@@ -65,6 +68,8 @@ func Defaults(env Environment) (Settings, error) {
 		Cluster:     defaultCluster(env),
 		NodeGroups:  defaultNodeGroups(env),
 		Data:        defaultData(env),
+
+		AccountSecurity: defaultAccountSecurity(env),
 	}
 	return s, nil
 }
@@ -101,6 +106,7 @@ func Load(stack, region string, src Source) (Settings, error) {
 		{"cluster", &s.Cluster},
 		{"nodeGroups", &s.NodeGroups},
 		{"data", &s.Data},
+		{"accountSecurity", &s.AccountSecurity},
 	}
 	for _, f := range fields {
 		raw, ok := src.Get(f.key)
@@ -158,6 +164,7 @@ func (s *Settings) Validate() error {
 	s.Cluster.validate(v, s.Environment)
 	validateNodeGroups(v, s.NodeGroups)
 	s.Data.validate(v, s)
+	s.AccountSecurity.validate(v, s.Environment)
 	s.Warnings = v.warnings
 	return v.err()
 }

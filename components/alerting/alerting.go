@@ -3,33 +3,51 @@
 package alerting
 
 import (
+	"errors"
 	"fmt"
+	"net/mail"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cantondex/platform/components/identity"
 	"github.com/cantondex/platform/components/internal/keys"
+	"github.com/cantondex/platform/components/internal/tokens"
 )
 
-// Topic is the alarm topic.
-type Topic struct {
+// AlarmTopic is the SNS topic the alarms notify. (Not "Topic": the platform's Kafka topics are
+// topics too, and a reader of alerting.NewAlarmTopic knows which one this is.)
+type AlarmTopic struct {
 	pulumi.ResourceState
 
 	ARN pulumi.StringOutput `pulumi:"arn"`
 }
 
-// Args configures the topic.
-type Args struct {
+// AlarmTopicArgs configures the topic.
+type AlarmTopicArgs struct {
 	// EmailSubscribers each get a subscription they must confirm.
 	EmailSubscribers []string
 	Tags             map[string]string
 }
 
-// New creates the topic.
-func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Topic, error) {
-	t := &Topic{}
-	if err := ctx.RegisterComponentResource("cantondex:data:AlarmTopic", name, t, opts...); err != nil {
+func (a AlarmTopicArgs) validate() error {
+	var errs []error
+	for i, email := range a.EmailSubscribers {
+		if _, err := mail.ParseAddress(email); err != nil || strings.ContainsAny(email, "<> ") {
+			errs = append(errs, fmt.Errorf("email subscribers[%d]: %q is not a bare e-mail address", i, email))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NewAlarmTopic creates the topic.
+func NewAlarmTopic(ctx *pulumi.Context, name string, args AlarmTopicArgs, opts ...pulumi.ResourceOption) (*AlarmTopic, error) {
+	if err := args.validate(); err != nil {
+		return nil, fmt.Errorf("alarm topic %s: %w", name, err)
+	}
+	t := &AlarmTopic{}
+	if err := ctx.RegisterComponentResource("cantondex:alerting:AlarmTopic", name, t, tokens.Renamed("cantondex:data:AlarmTopic", opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(t)

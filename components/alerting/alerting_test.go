@@ -12,7 +12,7 @@ import (
 
 func TestTopicIsEncryptedAndOnlyCloudWatchPublishes(t *testing.T) {
 	rec, err := mocks.Run("test", mocks.Config{}, func(ctx *pulumi.Context) error {
-		_, err := New(ctx, "alarms", Args{EmailSubscribers: []string{"oncall@example.com"}})
+		_, err := NewAlarmTopic(ctx, "alarms", AlarmTopicArgs{EmailSubscribers: []string{"oncall@example.com"}})
 		return err
 	})
 	require.NoError(t, err)
@@ -26,4 +26,14 @@ func TestTopicIsEncryptedAndOnlyCloudWatchPublishes(t *testing.T) {
 	sub, _ := rec.Named("aws:sns/topicSubscription:TopicSubscription", "alarms-email-0")
 	assert.Equal(t, "oncall@example.com", sub.String("endpoint"), "subscription %+v", sub.Inputs)
 	assert.Equal(t, "email", sub.String("protocol"), "subscription %+v", sub.Inputs)
+}
+
+func TestSubscribersMustBeAddresses(t *testing.T) {
+	for _, bad := range []string{"oncall", "On Call <oncall@example.com>", ""} {
+		_, err := mocks.Run("test", mocks.Config{}, func(ctx *pulumi.Context) error {
+			_, err := NewAlarmTopic(ctx, "alarms", AlarmTopicArgs{EmailSubscribers: []string{"ok@example.com", bad}})
+			return err
+		})
+		assert.ErrorContains(t, err, "email subscribers[1]", "%q accepted", bad)
+	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/cantondex/platform/components/identity"
 	"github.com/cantondex/platform/components/internal/alarms"
 	"github.com/cantondex/platform/components/internal/keys"
+	"github.com/cantondex/platform/components/internal/tokens"
 )
 
 // Port is Redis's port.
@@ -42,8 +43,8 @@ type Cache struct {
 	KMSKeyARN          pulumi.StringOutput `pulumi:"kmsKeyArn"`
 }
 
-// Args configures the cache.
-type Args struct {
+// CacheArgs configures the cache.
+type CacheArgs struct {
 	// ID is the replication group id (and its children's name prefix).
 	ID                    string
 	EngineVersion         string // "7.1"
@@ -74,7 +75,7 @@ func DefaultParameters() map[string]string {
 }
 
 // parameters are DefaultParameters with a.Parameters on top.
-func (a *Args) parameters() map[string]string {
+func (a CacheArgs) parameters() map[string]string {
 	out := DefaultParameters()
 	maps.Copy(out, a.Parameters)
 	return out
@@ -89,7 +90,7 @@ type AlarmArgs struct {
 	Evictions float64
 }
 
-func (a *Args) validate() error {
+func (a CacheArgs) validate() error {
 	var errs []error
 	if a.ID == "" || a.NodeType == "" || a.EngineVersion == "" {
 		errs = append(errs, errors.New("id, node type and engine version are required"))
@@ -117,12 +118,12 @@ func (a *Args) validate() error {
 }
 
 // New creates the cache.
-func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Cache, error) {
+func NewCache(ctx *pulumi.Context, name string, args CacheArgs, opts ...pulumi.ResourceOption) (*Cache, error) {
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("cache %s: %w", name, err)
 	}
 	c := &Cache{}
-	if err := ctx.RegisterComponentResource("cantondex:data:Cache", name, c, opts...); err != nil {
+	if err := ctx.RegisterComponentResource("cantondex:cache:Cache", name, c, tokens.Renamed("cantondex:data:Cache", opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(c)

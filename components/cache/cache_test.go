@@ -13,8 +13,8 @@ import (
 
 const groupType = "aws:elasticache/replicationGroup:ReplicationGroup"
 
-func testArgs() Args {
-	return Args{
+func testArgs() CacheArgs {
+	return CacheArgs{
 		ID: "cdx-test-cache", EngineVersion: "7.1", NodeType: "cache.r7g.large", Shards: 1, ReplicasPerShard: 2,
 		SnapshotRetentionDays: 7, SnapshotWindow: "02:00-03:00", MaintenanceWindow: "sun:05:30-sun:06:30", LogRetentionDays: 30,
 		SubnetIDs:        pulumi.ToStringArray([]string{"subnet-1", "subnet-2", "subnet-3"}),
@@ -23,16 +23,16 @@ func testArgs() Args {
 	}
 }
 
-func run(t *testing.T, mutate func(*Args)) (*mocks.Recorder, error) {
+func run(t *testing.T, mutate func(*CacheArgs)) (*mocks.Recorder, error) {
 	t.Helper()
-	change := func(a *Args, _ *pulumi.Context) error {
+	change := func(a *CacheArgs, _ *pulumi.Context) error {
 		if mutate != nil {
 			mutate(a)
 		}
 		return nil
 	}
-	return mocks.RunComponent(testArgs(), change, func(ctx *pulumi.Context, a Args) error {
-		_, err := New(ctx, "cache", a)
+	return mocks.RunComponent(testArgs(), change, func(ctx *pulumi.Context, a CacheArgs) error {
+		_, err := NewCache(ctx, "cache", a)
 		return err
 	})
 }
@@ -57,7 +57,7 @@ func TestReplicationGroupIsClusteredEncryptedAndAuthenticated(t *testing.T) {
 	groups := rec.OfType(groupType)
 	require.Len(t, groups, 1, "replication groups")
 	rg := groups[0]
-	comp, _ := rec.Named("cantondex:data:Cache", "cache")
+	comp, _ := rec.Named("cantondex:cache:Cache", "cache")
 	assert.Equal(t, comp.URN, rg.Parent, "parent")
 	keyARN := mocks.ARN("aws:kms/key:Key", "cache-key")
 	for path, want := range map[string]any{
@@ -105,7 +105,9 @@ func TestReplicationGroupIsClusteredEncryptedAndAuthenticated(t *testing.T) {
 
 // Extra parameters join the defaults; the eviction policy and cluster mode stay as they must.
 func TestParametersOnTopOfTheDefaults(t *testing.T) {
-	rec, err := run(t, func(a *Args) { a.Parameters = map[string]string{"timeout": "300", "maxmemory-policy": "noeviction"} })
+	rec, err := run(t, func(a *CacheArgs) {
+		a.Parameters = map[string]string{"timeout": "300", "maxmemory-policy": "noeviction"}
+	})
 	require.NoError(t, err)
 	params, _ := parameterGroup(t, rec)
 	assert.Equal(t, map[string]string{"cluster-enabled": "yes", "maxmemory-policy": "noeviction", "timeout": "300"}, params)
@@ -114,7 +116,7 @@ func TestParametersOnTopOfTheDefaults(t *testing.T) {
 
 func TestCacheRefusesAnEvictingPolicy(t *testing.T) {
 	for _, policy := range []string{"allkeys-lru", "volatile-lru", "volatile-ttl", "allkeys-random", "volatile-lfu"} {
-		rec, err := run(t, func(a *Args) { a.Parameters = map[string]string{"maxmemory-policy": policy} })
+		rec, err := run(t, func(a *CacheArgs) { a.Parameters = map[string]string{"maxmemory-policy": policy} })
 		if assert.Error(t, err, policy) {
 			assert.Contains(t, err.Error(), "maxmemory-policy "+policy, policy)
 		}
@@ -122,11 +124,11 @@ func TestCacheRefusesAnEvictingPolicy(t *testing.T) {
 			assert.Empty(t, rec.OfType(groupType), "%s: nothing created", policy)
 		}
 	}
-	_, err := run(t, func(a *Args) { a.Parameters = map[string]string{"cluster-enabled": "no"} })
+	_, err := run(t, func(a *CacheArgs) { a.Parameters = map[string]string{"cluster-enabled": "no"} })
 	assert.ErrorContains(t, err, "cluster-enabled no")
 }
 
 func TestCacheRefusesAShardWithoutReplicas(t *testing.T) {
-	_, err := run(t, func(a *Args) { a.ReplicasPerShard = 0 })
+	_, err := run(t, func(a *CacheArgs) { a.ReplicasPerShard = 0 })
 	assert.ErrorContains(t, err, "automatic failover needs at least 1")
 }

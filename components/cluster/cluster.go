@@ -23,11 +23,8 @@ import (
 	"github.com/cantondex/platform/components/identity"
 )
 
-// LogTypes are the control-plane logs; all of them are always on.
-var LogTypes = []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
-
-// Addons are the EKS managed add-ons every cluster gets.
-var Addons = []string{"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver"}
+// logTypes are the control-plane logs; all of them are always on, so no caller chooses.
+var logTypes = []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
 
 // NodeGroup is one managed node group.
 type NodeGroup struct {
@@ -79,63 +76,60 @@ type ClusterArgs struct {
 	Tags          map[string]string
 }
 
-func (a *ClusterArgs) validate() error {
-	var p []string
+func (a ClusterArgs) validate() error {
+	var errs []error
 	if a.Name == "" || len(a.Name) > 100 {
-		p = append(p, "Name must be 1 to 100 characters")
+		errs = append(errs, errors.New("name: must be 1 to 100 characters"))
 	}
 	if maj, min, ok := strings.Cut(a.Version, "."); !ok || maj != "1" || min == "" {
-		p = append(p, fmt.Sprintf("Version %q is not a Kubernetes minor version like 1.34", a.Version))
+		errs = append(errs, fmt.Errorf("version: %q is not a Kubernetes minor version like 1.34", a.Version))
 	} else if n, err := strconv.Atoi(min); err != nil || n < 28 {
-		p = append(p, fmt.Sprintf("Version %s is below 1.28", a.Version))
+		errs = append(errs, fmt.Errorf("version: %s is below 1.28", a.Version))
 	}
 	if a.VpcID == nil || a.PrivateSubnetIDs == nil || a.PublicSubnetIDs == nil {
-		p = append(p, "VpcID, PrivateSubnetIDs and PublicSubnetIDs are required")
+		errs = append(errs, errors.New("VpcID, PrivateSubnetIDs and PublicSubnetIDs are required"))
 	}
 	if a.PublicEndpoint && len(a.PublicAccessCIDRs) == 0 {
-		p = append(p, "PublicEndpoint needs PublicAccessCIDRs")
+		errs = append(errs, errors.New("PublicEndpoint needs PublicAccessCIDRs"))
 	}
 	for _, c := range a.PublicAccessCIDRs {
 		// A world-open endpoint is the settings' and the policy gate's call (refused in prod).
 		if _, err := netip.ParsePrefix(c); err != nil {
-			p = append(p, fmt.Sprintf("PublicAccessCIDRs: %q is not a CIDR block", c))
+			errs = append(errs, fmt.Errorf("PublicAccessCIDRs: %q is not a CIDR block", c))
 		}
 	}
 	if a.ControlPlaneSecurityGroup == nil || a.NodeSecurityGroupID == nil {
-		p = append(p, "ControlPlaneSecurityGroup and NodeSecurityGroupID are required")
+		errs = append(errs, errors.New("ControlPlaneSecurityGroup and NodeSecurityGroupID are required"))
 	}
 	if a.ClusterRole == nil || a.NodeRole == nil {
-		p = append(p, "ClusterRole and NodeRole are required")
+		errs = append(errs, errors.New("ClusterRole and NodeRole are required"))
 	}
 	if a.SecretsKeyARN == nil || a.StorageKeyARN == nil || a.LogKeyARN == nil {
-		p = append(p, "SecretsKeyARN, StorageKeyARN and LogKeyARN are required: everything is encrypted")
+		errs = append(errs, errors.New("SecretsKeyARN, StorageKeyARN and LogKeyARN are required: everything is encrypted"))
 	}
 	if a.LogRetentionDays <= 0 {
-		p = append(p, "LogRetentionDays must be positive")
+		errs = append(errs, errors.New("LogRetentionDays must be positive"))
 	}
 	if len(a.NodeGroups) == 0 {
-		p = append(p, "at least one node group is needed")
+		errs = append(errs, errors.New("at least one node group is needed"))
 	}
 	seen := map[string]bool{}
 	for _, g := range a.NodeGroups {
 		switch {
 		case g.Name == "" || seen[g.Name]:
-			p = append(p, fmt.Sprintf("node group name %q must be non-empty and unique", g.Name))
+			errs = append(errs, fmt.Errorf("node group name %q must be non-empty and unique", g.Name))
 		case g.CapacityType != "ON_DEMAND" && g.CapacityType != "SPOT":
-			p = append(p, fmt.Sprintf("node group %s: capacity type %q", g.Name, g.CapacityType))
+			errs = append(errs, fmt.Errorf("node group %s: capacity type %q", g.Name, g.CapacityType))
 		case len(g.InstanceTypes) == 0:
-			p = append(p, fmt.Sprintf("node group %s: no instance types", g.Name))
+			errs = append(errs, fmt.Errorf("node group %s: no instance types", g.Name))
 		case g.MinSize < 0 || g.MinSize > g.DesiredSize || g.DesiredSize > g.MaxSize || g.MaxSize < 1:
-			p = append(p, fmt.Sprintf("node group %s: need 0 ≤ min %d ≤ desired %d ≤ max %d, max ≥ 1", g.Name, g.MinSize, g.DesiredSize, g.MaxSize))
+			errs = append(errs, fmt.Errorf("node group %s: need 0 ≤ min %d ≤ desired %d ≤ max %d, max ≥ 1", g.Name, g.MinSize, g.DesiredSize, g.MaxSize))
 		case g.DiskSizeGiB < 20:
-			p = append(p, fmt.Sprintf("node group %s: disk %d GiB is below 20", g.Name, g.DiskSizeGiB))
+			errs = append(errs, fmt.Errorf("node group %s: disk %d GiB is below 20", g.Name, g.DiskSizeGiB))
 		}
 		seen[g.Name] = true
 	}
-	if len(p) > 0 {
-		return errors.New(strings.Join(p, "; "))
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Cluster is the EKS cluster and what workloads need to use it.
@@ -198,7 +192,7 @@ func NewCluster(ctx *pulumi.Context, name string, args ClusterArgs, opts ...pulu
 		EndpointPrivateAccess:        pulumi.Bool(true),
 		EndpointPublicAccess:         pulumi.Bool(args.PublicEndpoint),
 		PublicAccessCidrs:            pulumi.ToStringArray(args.PublicAccessCIDRs),
-		EnabledClusterLogTypes:       pulumi.ToStringArray(LogTypes),
+		EnabledClusterLogTypes:       pulumi.ToStringArray(logTypes),
 		EncryptionConfigKeyArn:       args.SecretsKeyARN.ToStringOutput().ToStringPtrOutput(),
 		CreateOidcProvider:           pulumi.Bool(true),
 		AuthenticationMode:           &mode,

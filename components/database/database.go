@@ -24,6 +24,7 @@ import (
 	"github.com/cantondex/platform/components/identity"
 	"github.com/cantondex/platform/components/internal/alarms"
 	"github.com/cantondex/platform/components/internal/keys"
+	"github.com/cantondex/platform/components/internal/tokens"
 )
 
 // Profile selects the parameter tuning of an instance.
@@ -38,8 +39,12 @@ const (
 	TimeSeries Profile = "time-series"
 )
 
-// LogExports are the PostgreSQL logs sent to CloudWatch Logs.
-var LogExports = []string{"postgresql", "upgrade"}
+// DefaultLogExports are the PostgreSQL logs sent to CloudWatch Logs when
+// DatabaseArgs.LogExports is nil.
+func DefaultLogExports() []string { return []string{"postgresql", "upgrade"} }
+
+// logExportTypes are the log types RDS for PostgreSQL can export.
+var logExportTypes = []string{"postgresql", "upgrade", "iam-db-auth-error"}
 
 // Port is PostgreSQL's port.
 const Port = 5432
@@ -65,10 +70,16 @@ type Database struct {
 	// SecretReadPolicyARN allows reading the master secret (migrations, break-glass).
 	ConnectPolicyARN    pulumi.StringOutput `pulumi:"connectPolicyArn"`
 	SecretReadPolicyARN pulumi.StringOutput `pulumi:"secretReadPolicyArn"`
+	// UserSecretARNs are, with a proxy, the secret of each IAM database user: created empty,
+	// filled by the migrations Job (a generated password), read by the proxy to log in as that
+	// user. UserSecretWritePolicyARN lets the Job read and write exactly those secrets ("" without
+	// a proxy).
+	UserSecretARNs           pulumi.StringMapOutput `pulumi:"userSecretArns"`
+	UserSecretWritePolicyARN pulumi.StringOutput    `pulumi:"userSecretWritePolicyArn"`
 }
 
-// Args configures a Database. Plain values decide structure; inputs come from other resources.
-type Args struct {
+// DatabaseArgs configures a Database. Plain values decide structure; inputs come from other resources.
+type DatabaseArgs struct {
 	// Identifier is the RDS instance identifier (and the prefix of its children's names).
 	Identifier    string
 	Profile       Profile
@@ -101,7 +112,18 @@ type Args struct {
 	Alarms       *AlarmArgs
 	// IAMUsers are the database users services connect as with IAM authentication.
 	IAMUsers []string
-	Tags     map[string]string
+	// LogExports are the logs exported to CloudWatch Logs, each into its own KMS-encrypted
+	// group (nil: DefaultLogExports). The postgresql log is always among them.
+	LogExports []string
+	Tags       map[string]string
+}
+
+// logExports are a.LogExports, or the defaults when nil.
+func (a DatabaseArgs) logExports() []string {
+	if a.LogExports == nil {
+		return DefaultLogExports()
+	}
+	return a.LogExports
 }
 
 // DRArgs places a cross-region replica in the disaster-recovery region.
@@ -136,7 +158,7 @@ type AlarmArgs struct {
 	ReplicaLagSeconds float64
 }
 
-func (a *Args) validate() error {
+func (a DatabaseArgs) validate() error {
 	var errs []error
 	if a.Identifier == "" || a.EngineVersion == "" || a.InstanceClass == "" || a.Username == "" {
 		errs = append(errs, errors.New("identifier, engine version, instance class and username are required"))
@@ -158,6 +180,15 @@ func (a *Args) validate() error {
 	}
 	if _, ok := profileParameters[a.Profile]; !ok {
 		errs = append(errs, fmt.Errorf("profile %q is not one of oltp, read-heavy, time-series", a.Profile))
+	}
+	exports := a.logExports()
+	for _, e := range exports {
+		if !slices.Contains(logExportTypes, e) {
+			errs = append(errs, fmt.Errorf("log exports: %q is not one of %s", e, strings.Join(logExportTypes, ", ")))
+		}
+	}
+	if !slices.Contains(exports, "postgresql") {
+		errs = append(errs, errors.New("log exports: the postgresql log stays exported (errors, slow statements, lock waits)"))
 	}
 	return errors.Join(errs...)
 }
@@ -200,7 +231,7 @@ var (
 
 // Parameters returns the PostgreSQL parameters of args: shared settings, the profile's tuning,
 // the preload libraries, then args.Parameters on top.
-func (a *Args) parameters() map[string]string {
+func (a DatabaseArgs) parameters() map[string]string {
 	out := maps.Clone(baseParameters)
 	maps.Copy(out, profileParameters[a.Profile])
 	if len(a.PreloadLibraries) > 0 {
@@ -232,12 +263,12 @@ func family(version string) string {
 }
 
 // New creates the database.
-func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Database, error) {
+func NewDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pulumi.ResourceOption) (*Database, error) {
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("database %s: %w", name, err)
 	}
 	d := &Database{}
-	if err := ctx.RegisterComponentResource("cantondex:data:Database", name, d, opts...); err != nil {
+	if err := ctx.RegisterComponentResource("cantondex:database:Database", name, d, tokens.Renamed("cantondex:data:Database", opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(d)
@@ -247,7 +278,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	for _, logType := range LogExports {
+	for _, logType := range args.logExports() {
 		if _, err := keys.LogGroup(ctx, name+"-log-"+logType, fmt.Sprintf("/aws/rds/instance/%s/%s", args.Identifier, logType), args.LogRetentionDays, key, args.Tags, parent); err != nil {
 			return nil, err
 		}
@@ -307,7 +338,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		PerformanceInsightsRetentionPeriod: pulumi.Int(args.PerformanceInsightsRetentionDays),
 		MonitoringInterval:                 pulumi.Int(args.MonitoringIntervalSeconds),
 		MonitoringRoleArn:                  monitoring.Arn,
-		EnabledCloudwatchLogsExports:       pulumi.ToStringArray(LogExports),
+		EnabledCloudwatchLogsExports:       pulumi.ToStringArray(args.logExports()),
 		Tags:                               tags,
 	}
 	// RDS manages and rotates the master password in Secrets Manager, but it cannot create read
@@ -368,12 +399,31 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	proxyEndpoint := pulumi.String("").ToStringOutput()
+	userSecrets := pulumi.StringMap{}
+	userWrite := pulumi.String("").ToStringOutput()
 	var proxy *rds.Proxy
 	if args.Proxy != nil {
-		if proxy, err = newProxy(ctx, name, args, primary, secretARN, key.Arn, tags, parent); err != nil {
+		for _, u := range args.IAMUsers {
+			sec, err := secretsmanager.NewSecret(ctx, name+"-user-"+u, &secretsmanager.SecretArgs{
+				NamePrefix:  pulumi.String(args.Identifier + "/" + u + "-"),
+				Description: pulumi.Sprintf("credentials of database user %s of %s: written by the migrations Job, read by RDS Proxy", u, args.Identifier),
+				KmsKeyId:    key.Arn,
+				Tags:        tags,
+			}, parent)
+			if err != nil {
+				return nil, err
+			}
+			userSecrets[u] = sec.Arn
+		}
+		if proxy, err = newProxy(ctx, name, args, primary, secretARN, userSecrets, key.Arn, tags, parent); err != nil {
 			return nil, err
 		}
 		proxyEndpoint = proxy.Endpoint
+		if len(userSecrets) > 0 {
+			if userWrite, err = userSecretWritePolicy(ctx, name, args, userSecrets, key.Arn, tags, parent); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	connect, secretRead, err := accessPolicies(ctx, name, args, primary, proxy, secretARN, key.Arn, env.Partition, env.Region, env.Account, tags, parent)
@@ -398,18 +448,21 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	d.ProxyEndpoint = proxyEndpoint
 	d.ConnectPolicyARN = connect
 	d.SecretReadPolicyARN = secretRead
+	d.UserSecretARNs = userSecrets.ToStringMapOutput()
+	d.UserSecretWritePolicyARN = userWrite
 	return d, ctx.RegisterResourceOutputs(d, pulumi.Map{
 		"identifier": d.Identifier, "address": d.Address, "port": d.Port, "arn": d.ARN,
 		"secretArn": d.SecretARN, "kmsKeyArn": d.KMSKeyARN, "readerAddresses": d.ReaderAddresses,
 		"drReplicaArn": d.DRReplicaARN, "proxyEndpoint": d.ProxyEndpoint,
 		"connectPolicyArn": d.ConnectPolicyARN, "secretReadPolicyArn": d.SecretReadPolicyARN,
+		"userSecretArns": d.UserSecretARNs, "userSecretWritePolicyArn": d.UserSecretWritePolicyARN,
 	})
 }
 
 // replicaArgs are the inputs of a replica of the primary: encrypted with keyARN, private,
 // IAM-authenticated, monitored, with the primary's tuning. RDS keeps no final snapshot of a
 // replica.
-func replicaArgs(args Args, id string, source, keyARN, parameterGroup, monitoringRole pulumi.StringInput) *rds.InstanceArgs {
+func replicaArgs(args DatabaseArgs, id string, source, keyARN, parameterGroup, monitoringRole pulumi.StringInput) *rds.InstanceArgs {
 	return &rds.InstanceArgs{
 		Identifier:                         pulumi.String(id),
 		ReplicateSourceDb:                  source,
@@ -432,14 +485,14 @@ func replicaArgs(args Args, id string, source, keyARN, parameterGroup, monitorin
 		PerformanceInsightsRetentionPeriod: pulumi.Int(args.PerformanceInsightsRetentionDays),
 		MonitoringInterval:                 pulumi.Int(args.MonitoringIntervalSeconds),
 		MonitoringRoleArn:                  monitoringRole,
-		EnabledCloudwatchLogsExports:       pulumi.ToStringArray(LogExports),
+		EnabledCloudwatchLogsExports:       pulumi.ToStringArray(args.logExports()),
 		Tags:                               pulumi.ToStringMap(args.Tags),
 	}
 }
 
 // drReplica creates the cross-region replica with its own KMS key and parameter group in the
 // DR region; opts carry the DR provider.
-func (d *Database) drReplica(ctx *pulumi.Context, name string, args Args, primary *rds.Instance, monitoringRole pulumi.StringInput, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
+func (d *Database) drReplica(ctx *pulumi.Context, name string, args DatabaseArgs, primary *rds.Instance, monitoringRole pulumi.StringInput, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
 	tags := pulumi.ToStringMap(args.Tags)
 	key, _, err := keys.New(ctx, name+"-dr-key", args.Identifier+" disaster-recovery replica", args.Tags, opts...)
 	if err != nil {
@@ -468,30 +521,47 @@ func (d *Database) drReplica(ctx *pulumi.Context, name string, args Args, primar
 	return dr.Arn, nil
 }
 
-// newProxy puts RDS Proxy in front of primary: TLS required, IAM authentication required, the
-// credentials read from the managed secret through the proxy's own role.
-func newProxy(ctx *pulumi.Context, name string, args Args, primary *rds.Instance, secretARN, keyARN pulumi.StringOutput, tags pulumi.StringMap, parent pulumi.ResourceOption) (*rds.Proxy, error) {
+// newProxy puts RDS Proxy in front of primary: TLS required, IAM authentication required from
+// every client, and one authentication per database user: the master credentials and each IAM
+// user's secret (the proxy logs in to PostgreSQL as the client's user with that user's
+// password), read through the proxy's own role.
+func newProxy(ctx *pulumi.Context, name string, args DatabaseArgs, primary *rds.Instance, secretARN pulumi.StringOutput, userSecrets pulumi.StringMap, keyARN pulumi.StringOutput, tags pulumi.StringMap, parent pulumi.ResourceOption) (*rds.Proxy, error) {
+	readable := []pulumi.StringInput{secretARN}
+	auths := rds.ProxyAuthArray{rds.ProxyAuthArgs{
+		AuthScheme:             pulumi.String("SECRETS"),
+		IamAuth:                pulumi.String("REQUIRED"),
+		ClientPasswordAuthType: pulumi.String("POSTGRES_SCRAM_SHA_256"),
+		SecretArn:              secretARN,
+		Description:            pulumi.String("master credentials"),
+	}}
+	for _, u := range args.IAMUsers {
+		readable = append(readable, userSecrets[u])
+		auths = append(auths, rds.ProxyAuthArgs{
+			AuthScheme:             pulumi.String("SECRETS"),
+			IamAuth:                pulumi.String("REQUIRED"),
+			ClientPasswordAuthType: pulumi.String("POSTGRES_SCRAM_SHA_256"),
+			SecretArn:              userSecrets[u],
+			Description:            pulumi.String("database user " + u),
+		})
+	}
 	role, err := identity.NewRole(ctx, name+"-proxy", identity.RoleArgs{
 		Description: "RDS Proxy of " + args.Identifier + " reads its credentials",
 		Trust:       assumedBy("rds.amazonaws.com"),
-		Policy:      &identity.Document{Statements: keys.ReadSecret(secretARN, keyARN)},
-		Tags:        args.Tags,
+		Policy: &identity.Document{Statements: []identity.Statement{
+			{Sid: "ReadSecrets", Actions: []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, Resources: readable},
+			{Sid: "DecryptSecrets", Actions: []string{"kms:Decrypt"}, Resources: []pulumi.StringInput{keyARN}},
+		}},
+		Tags: args.Tags,
 	}, parent)
 	if err != nil {
 		return nil, err
 	}
 	proxy, err := rds.NewProxy(ctx, name+"-proxy", &rds.ProxyArgs{
-		Name:         pulumi.String(args.Identifier + "-proxy"),
-		EngineFamily: pulumi.String("POSTGRESQL"),
-		RequireTls:   pulumi.Bool(true),
-		DebugLogging: pulumi.Bool(false),
-		Auths: rds.ProxyAuthArray{rds.ProxyAuthArgs{
-			AuthScheme:             pulumi.String("SECRETS"),
-			IamAuth:                pulumi.String("REQUIRED"),
-			ClientPasswordAuthType: pulumi.String("POSTGRES_SCRAM_SHA_256"),
-			SecretArn:              secretARN,
-			Description:            pulumi.String("master credentials"),
-		}},
+		Name:                pulumi.String(args.Identifier + "-proxy"),
+		EngineFamily:        pulumi.String("POSTGRESQL"),
+		RequireTls:          pulumi.Bool(true),
+		DebugLogging:        pulumi.Bool(false),
+		Auths:               auths,
 		RoleArn:             role.Arn,
 		VpcSubnetIds:        args.Proxy.SubnetIDs,
 		VpcSecurityGroupIds: args.Proxy.SecurityGroupIDs,
@@ -524,7 +594,7 @@ func newProxy(ctx *pulumi.Context, name string, args Args, primary *rds.Instance
 
 // credentials is the content of a generated master secret, in the shape RDS Proxy and the
 // Secrets Manager rotation functions read.
-func credentials(args Args, password, host string) string {
+func credentials(args DatabaseArgs, password, host string) string {
 	b, _ := json.Marshal(map[string]any{"engine": "postgres", "host": host, "username": args.Username, "password": password, "dbname": args.DatabaseName, "port": Port})
 	return string(b)
 }
@@ -535,7 +605,7 @@ const RotationApplication = "arn:aws:serverlessrepo:us-east-1:297356227824:appli
 
 // rotate deploys the rotation function into the VPC, lets it reach the database, and rotates
 // the secret every args.Rotation.Days days.
-func rotate(ctx *pulumi.Context, name string, args Args, secret *secretsmanager.Secret, key *kms.Key, env keys.Env, parent pulumi.ResourceOption) error {
+func rotate(ctx *pulumi.Context, name string, args DatabaseArgs, secret *secretsmanager.Secret, key *kms.Key, env keys.Env, parent pulumi.ResourceOption) error {
 	r := args.Rotation
 	sg, err := ec2.NewSecurityGroup(ctx, name+"-rotation", &ec2.SecurityGroupArgs{
 		Description: pulumi.String("secret rotation function of " + args.Identifier),
@@ -602,8 +672,29 @@ func assumedBy(service string) identity.Document {
 	}}}
 }
 
+// userSecretWritePolicy lets the migrations Job fill and read the IAM users' secrets: nothing
+// else, not the master secret (which it receives through the secret sync).
+func userSecretWritePolicy(ctx *pulumi.Context, name string, args DatabaseArgs, userSecrets pulumi.StringMap, keyARN pulumi.StringOutput, tags pulumi.StringMap, parent pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	var arns []pulumi.StringInput
+	for _, u := range args.IAMUsers {
+		arns = append(arns, userSecrets[u])
+	}
+	p, err := iam.NewPolicy(ctx, name+"-user-secrets", &iam.PolicyArgs{
+		Description: pulumi.Sprintf("Write and read the database users' secrets of %s (the migrations Job)", args.Identifier),
+		Policy: identity.Document{Statements: []identity.Statement{
+			{Sid: "UserSecrets", Actions: []string{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"}, Resources: arns},
+			{Sid: "UserSecretsKey", Actions: []string{"kms:Decrypt", "kms:GenerateDataKey"}, Resources: []pulumi.StringInput{keyARN}},
+		}}.JSON(),
+		Tags: tags,
+	}, parent)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	return p.Arn, nil
+}
+
 // accessPolicies are the IRSA-ready managed policies the workloads attach to service roles.
-func accessPolicies(ctx *pulumi.Context, name string, args Args, primary *rds.Instance, proxy *rds.Proxy, secretARN, keyARN pulumi.StringOutput,
+func accessPolicies(ctx *pulumi.Context, name string, args DatabaseArgs, primary *rds.Instance, proxy *rds.Proxy, secretARN, keyARN pulumi.StringOutput,
 	partition, region, account string, tags pulumi.StringMap, parent pulumi.ResourceOption) (connect, secretRead pulumi.StringOutput, err error) {
 	users := args.IAMUsers
 	if len(users) == 0 {

@@ -19,8 +19,8 @@ const (
 	proxyType    = "aws:rds/proxy:Proxy"
 )
 
-func testArgs() Args {
-	return Args{
+func testArgs() DatabaseArgs {
+	return DatabaseArgs{
 		Identifier: "cdx-test-trading", Profile: OLTP, EngineVersion: "15", InstanceClass: "db.r6g.xlarge",
 		DatabaseName: "trading", Username: "cantondex",
 		AllocatedStorageGiB: 100, MaxAllocatedStorageGiB: 1000, MultiAZ: true, BackupRetentionDays: 30,
@@ -34,10 +34,10 @@ func testArgs() Args {
 }
 
 // run builds a database under mocks from testArgs changed by mutate.
-func run(t *testing.T, mutate func(*Args, *pulumi.Context) error) (*mocks.Recorder, error) {
+func run(t *testing.T, mutate func(*DatabaseArgs, *pulumi.Context) error) (*mocks.Recorder, error) {
 	t.Helper()
-	return mocks.RunComponent(testArgs(), mutate, func(ctx *pulumi.Context, a Args) error {
-		_, err := New(ctx, "trading", a)
+	return mocks.RunComponent(testArgs(), mutate, func(ctx *pulumi.Context, a DatabaseArgs) error {
+		_, err := NewDatabase(ctx, "trading", a)
 		return err
 	})
 }
@@ -47,7 +47,7 @@ func TestPrimaryIsEncryptedPrivateAndIAMAuthenticated(t *testing.T) {
 	require.NoError(t, err)
 	db, ok := rec.Named(instanceType, "trading")
 	require.True(t, ok, "no primary instance; got %d resources", len(rec.Resources()))
-	comp, _ := rec.Named("cantondex:data:Database", "trading")
+	comp, _ := rec.Named("cantondex:database:Database", "trading")
 	assert.Equal(t, comp.URN, db.Parent, "instance parent, want the component")
 	keyARN := mocks.ARN("aws:kms/key:Key", "trading-key")
 	for path, want := range map[string]any{
@@ -66,7 +66,7 @@ func TestPrimaryIsEncryptedPrivateAndIAMAuthenticated(t *testing.T) {
 	assert.Equal(t, []string{"sg-rds"}, db.Strings("vpcSecurityGroupIds"), "security groups")
 	assert.Equal(t, "postgresql,upgrade", strings.Join(db.Strings("enabledCloudwatchLogsExports"), ","), "log exports")
 	assert.NotEmpty(t, db.String("monitoringRoleArn"), "enhanced monitoring has no role")
-	for _, lt := range LogExports {
+	for _, lt := range DefaultLogExports() {
 		lg, ok := rec.Named("aws:cloudwatch/logGroup:LogGroup", "trading-log-"+lt)
 		if assert.True(t, ok, "no log group %s", lt) {
 			assert.Equal(t, "/aws/rds/instance/cdx-test-trading/"+lt, lg.String("name"), "log group %s", lt)
@@ -94,7 +94,7 @@ func parameters(t *testing.T, rec *mocks.Recorder, name string) map[string]strin
 }
 
 func TestParameterGroupIsTunedPerProfile(t *testing.T) {
-	rec, err := run(t, func(a *Args, _ *pulumi.Context) error {
+	rec, err := run(t, func(a *DatabaseArgs, _ *pulumi.Context) error {
 		a.Profile = TimeSeries
 		a.PreloadLibraries = []string{"pg_stat_statements", "timescaledb"}
 		a.Parameters = map[string]string{"work_mem": "16384"}
@@ -112,7 +112,7 @@ func TestParameterGroupIsTunedPerProfile(t *testing.T) {
 	}
 	assert.Contains(t, p, "timescaledb.max_background_workers", "timescaledb workers not tuned")
 
-	rec, err = run(t, func(a *Args, _ *pulumi.Context) error { a.Profile = ReadHeavy; return nil })
+	rec, err = run(t, func(a *DatabaseArgs, _ *pulumi.Context) error { a.Profile = ReadHeavy; return nil })
 	require.NoError(t, err)
 	p = parameters(t, rec, "trading-params")
 	assert.Equal(t, "4/immediate", p["max_parallel_workers_per_gather"], "read-heavy parameters %v", p)
@@ -121,7 +121,7 @@ func TestParameterGroupIsTunedPerProfile(t *testing.T) {
 }
 
 func TestReplicasDRAndProxy(t *testing.T) {
-	rec, err := run(t, func(a *Args, ctx *pulumi.Context) error {
+	rec, err := run(t, func(a *DatabaseArgs, ctx *pulumi.Context) error {
 		dr, err := aws.NewProvider(ctx, "dr", &aws.ProviderArgs{Region: pulumi.String("eu-west-1")})
 		if err != nil {
 			return err
@@ -197,6 +197,27 @@ func TestReplicasDRAndProxy(t *testing.T) {
 	role, _ := rec.Named("aws:iam/rolePolicy:RolePolicy", "trading-proxy-policy")
 	assert.Contains(t, role.String("policy"), secretARN, "proxy role cannot read the secret")
 
+	// One proxy authentication per IAM user, with that user's own secret (created empty, under
+	// the instance's key), which only the proxy reads and only the migrations Job writes.
+	userSecret, ok := rec.Named("aws:secretsmanager/secret:Secret", "trading-user-orders")
+	require.True(t, ok, "no secret for user orders")
+	userARN := mocks.ARN("aws:secretsmanager/secret:Secret", "trading-user-orders")
+	assert.Equal(t, mocks.ARN("aws:kms/key:Key", "trading-key"), userSecret.String("kmsKeyId"), "user secret %+v", userSecret.Inputs)
+	assert.Equal(t, "cdx-test-trading/orders-", userSecret.String("namePrefix"))
+	_, versioned := rec.Named("aws:secretsmanager/secretVersion:SecretVersion", "trading-user-orders")
+	assert.False(t, versioned, "the program never holds a user's password")
+	if assert.Len(t, auth.([]any), 2, "proxy auths") {
+		a1 := auth.([]any)[1].(map[string]any)
+		assert.Equal(t, userARN, a1["secretArn"], "proxy auth of orders %+v", a1)
+		assert.Equal(t, "REQUIRED", a1["iamAuth"], "proxy auth of orders %+v", a1)
+	}
+	assert.Contains(t, role.String("policy"), userARN, "proxy role cannot read the user's secret")
+	write, ok := rec.Named("aws:iam/policy:Policy", "trading-user-secrets")
+	require.True(t, ok, "no policy for the migrations Job")
+	assert.Contains(t, write.String("policy"), userARN)
+	assert.Contains(t, write.String("policy"), "secretsmanager:PutSecretValue")
+	assert.NotContains(t, write.String("policy"), secretARN, "the Job's policy reaches the master secret")
+
 	connect, _ := rec.Named("aws:iam/policy:Policy", "trading-connect")
 	var doc struct {
 		Statement []struct {
@@ -223,9 +244,9 @@ func TestReplicasDRAndProxy(t *testing.T) {
 }
 
 func TestInvalidArgs(t *testing.T) {
-	_, err := run(t, func(a *Args, _ *pulumi.Context) error { a.BackupRetentionDays = 0; return nil })
+	_, err := run(t, func(a *DatabaseArgs, _ *pulumi.Context) error { a.BackupRetentionDays = 0; return nil })
 	assert.ErrorContains(t, err, "backup retention", "no backups accepted")
-	_, err = run(t, func(a *Args, _ *pulumi.Context) error { a.DR = &DRArgs{}; return nil })
+	_, err = run(t, func(a *DatabaseArgs, _ *pulumi.Context) error { a.DR = &DRArgs{}; return nil })
 	assert.ErrorContains(t, err, "DR", "DR without provider accepted")
 }
 
@@ -240,4 +261,29 @@ func secretString(v resource.PropertyValue) string {
 		return v.StringValue()
 	}
 	return ""
+}
+
+// A caller chooses the exported logs; each gets its own encrypted group, and the postgresql
+// log cannot be dropped.
+func TestLogExportsAreAnArgsField(t *testing.T) {
+	rec, err := run(t, func(a *DatabaseArgs, _ *pulumi.Context) error {
+		a.LogExports = []string{"postgresql", "iam-db-auth-error"}
+		return nil
+	})
+	require.NoError(t, err)
+	db, _ := rec.Named(instanceType, "trading")
+	assert.Equal(t, []string{"postgresql", "iam-db-auth-error"}, db.Strings("enabledCloudwatchLogsExports"), "log exports")
+	groups := map[string]bool{}
+	for _, lg := range rec.OfType("aws:cloudwatch/logGroup:LogGroup") {
+		groups[lg.Name] = true
+	}
+	assert.Equal(t, map[string]bool{"trading-log-postgresql": true, "trading-log-iam-db-auth-error": true}, groups, "log groups")
+
+	_, err = run(t, func(a *DatabaseArgs, _ *pulumi.Context) error { a.LogExports = []string{"upgrade"}; return nil })
+	assert.ErrorContains(t, err, "the postgresql log stays exported", "postgresql log dropped")
+	_, err = run(t, func(a *DatabaseArgs, _ *pulumi.Context) error {
+		a.LogExports = []string{"postgresql", "audit"}
+		return nil
+	})
+	assert.ErrorContains(t, err, `log exports: "audit" is not one of`, "unknown log type accepted")
 }

@@ -11,15 +11,16 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// AWS managed policies the cluster and its nodes need (the minimum EKS documents).
+// AWS managed policies the cluster and its nodes need (the minimum EKS documents); no caller
+// adds to them: workloads get permissions through their own IRSA roles.
 var (
-	ClusterManagedPolicies = []string{
+	clusterManagedPolicies = []string{
 		"arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
 		"arn:aws:iam::aws:policy/AmazonEKSVPCResourceController",
 	}
-	// NodeManagedPolicies leaves out AmazonEKS_CNI_Policy: the VPC CNI gets it through its own
+	// nodeManagedPolicies leaves out AmazonEKS_CNI_Policy: the VPC CNI gets it through its own
 	// IRSA role, so pods on the node cannot use it.
-	NodeManagedPolicies = []string{
+	nodeManagedPolicies = []string{
 		"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
 		"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 		"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
@@ -51,23 +52,24 @@ type IdentityArgs struct {
 	Tags      map[string]string
 }
 
-func (a *IdentityArgs) validate() error {
+func (a IdentityArgs) validate() error {
+	var errs []error
 	if a.AccountID == nil {
-		return errors.New("IdentityArgs.AccountID is required")
+		errs = append(errs, errors.New("AccountID is required"))
 	}
 	if a.Region == "" {
-		return errors.New("IdentityArgs.Region is required")
+		errs = append(errs, errors.New("region: required"))
 	}
-	if a.Partition == "" {
-		a.Partition = "aws"
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // NewIdentity creates the cluster role, the node role and the platform's KMS keys.
 func NewIdentity(ctx *pulumi.Context, name string, args IdentityArgs, opts ...pulumi.ResourceOption) (*Identity, error) {
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("identity %s: %w", name, err)
+	}
+	if args.Partition == "" {
+		args.Partition = "aws"
 	}
 	id := &Identity{}
 	if err := ctx.RegisterComponentResource("cantondex:identity:Identity", name, id, opts...); err != nil {
@@ -78,7 +80,7 @@ func NewIdentity(ctx *pulumi.Context, name string, args IdentityArgs, opts ...pu
 	clusterRole, err := NewRole(ctx, name+"-cluster", RoleArgs{
 		Description: "EKS control plane",
 		Trust:       Document{Statements: []Statement{{Principals: []Principal{ServicePrincipal("eks.amazonaws.com")}, Actions: []string{"sts:AssumeRole", "sts:TagSession"}}}},
-		Managed:     ClusterManagedPolicies,
+		Managed:     clusterManagedPolicies,
 		Tags:        args.Tags,
 	}, parent)
 	if err != nil {
@@ -87,7 +89,7 @@ func NewIdentity(ctx *pulumi.Context, name string, args IdentityArgs, opts ...pu
 	nodeRole, err := NewRole(ctx, name+"-node", RoleArgs{
 		Description: "EKS managed node groups",
 		Trust:       Document{Statements: []Statement{{Principals: []Principal{ServicePrincipal("ec2.amazonaws.com")}, Actions: []string{"sts:AssumeRole"}}}},
-		Managed:     NodeManagedPolicies,
+		Managed:     nodeManagedPolicies,
 		Tags:        args.Tags,
 	}, parent)
 	if err != nil {
@@ -168,16 +170,24 @@ type RoleArgs struct {
 	Tags    map[string]string
 }
 
+func (a RoleArgs) validate() error {
+	var errs []error
+	if err := a.Trust.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("trust policy: %w", err))
+	}
+	if a.Policy != nil {
+		if err := a.Policy.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("policy: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // NewRole creates a role named name with its inline policy (name-policy) and one attachment per
 // managed policy (name-<policy name>). Pass pulumi.Parent to place it under a component.
 func NewRole(ctx *pulumi.Context, name string, args RoleArgs, opts ...pulumi.ResourceOption) (*iam.Role, error) {
-	if err := args.Trust.Validate(); err != nil {
-		return nil, fmt.Errorf("role %s: trust policy: %w", name, err)
-	}
-	if args.Policy != nil {
-		if err := args.Policy.Validate(); err != nil {
-			return nil, fmt.Errorf("role %s: policy: %w", name, err)
-		}
+	if err := args.validate(); err != nil {
+		return nil, fmt.Errorf("role %s: %w", name, err)
 	}
 	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
 		Description:      pulumi.String(args.Description),
@@ -217,25 +227,43 @@ type KeyArgs struct {
 	Tags               map[string]string
 }
 
+// deletionWindow is DeletionWindowDays, 30 when unset.
+func (a KeyArgs) deletionWindow() int {
+	if a.DeletionWindowDays == 0 {
+		return 30
+	}
+	return a.DeletionWindowDays
+}
+
+// policy is the key policy: the account administers the key, a.Statements grant its use.
+func (a KeyArgs) policy() Document {
+	return Document{Statements: append([]Statement{{
+		Sid: "AccountAdministers", Principals: []Principal{AWSPrincipal(a.AccountRoot)},
+		Actions: []string{"kms:*"}, Resources: Strings("*"),
+	}}, a.Statements...)}
+}
+
+func (a KeyArgs) validate() error {
+	var errs []error
+	if a.AccountRoot == nil {
+		errs = append(errs, errors.New("AccountRoot is required"))
+	}
+	if w := a.deletionWindow(); w < 7 || w > 30 {
+		errs = append(errs, fmt.Errorf("DeletionWindowDays %d is outside 7 to 30", w))
+	}
+	if err := a.policy().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("policy: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
 // NewKey creates a KMS key with rotation on and an alias alias/<name>.
 func NewKey(ctx *pulumi.Context, name string, args KeyArgs, opts ...pulumi.ResourceOption) (*kms.Key, error) {
-	if args.AccountRoot == nil {
-		return nil, fmt.Errorf("key %s: AccountRoot is required", name)
+	if err := args.validate(); err != nil {
+		return nil, fmt.Errorf("key %s: %w", name, err)
 	}
-	window := args.DeletionWindowDays
-	if window == 0 {
-		window = 30
-	}
-	if window < 7 || window > 30 {
-		return nil, fmt.Errorf("key %s: DeletionWindowDays %d is outside 7 to 30", name, window)
-	}
-	policy := Document{Statements: append([]Statement{{
-		Sid: "AccountAdministers", Principals: []Principal{AWSPrincipal(args.AccountRoot)},
-		Actions: []string{"kms:*"}, Resources: Strings("*"),
-	}}, args.Statements...)}
-	if err := policy.Validate(); err != nil {
-		return nil, fmt.Errorf("key %s: policy: %w", name, err)
-	}
+	window := args.deletionWindow()
+	policy := args.policy()
 	key, err := kms.NewKey(ctx, name, &kms.KeyArgs{
 		Description:          pulumi.String(args.Description),
 		EnableKeyRotation:    pulumi.Bool(true),
@@ -280,26 +308,23 @@ type ServiceAccountRoleArgs struct {
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 func (a ServiceAccountRoleArgs) validate() error {
-	var problems []string
+	var errs []error
 	if a.OIDCProviderARN == nil || a.OIDCProviderURL == nil {
-		problems = append(problems, "OIDCProviderARN and OIDCProviderURL are required")
+		errs = append(errs, errors.New("OIDCProviderARN and OIDCProviderURL are required"))
 	}
 	if u, ok := a.OIDCProviderURL.(pulumi.String); ok && strings.Contains(string(u), "://") {
-		problems = append(problems, fmt.Sprintf("OIDCProviderURL %q must not carry a scheme", string(u)))
+		errs = append(errs, fmt.Errorf("OIDCProviderURL %q must not carry a scheme", string(u)))
 	}
 	if !dnsLabel.MatchString(a.Namespace) || len(a.Namespace) > 63 {
-		problems = append(problems, fmt.Sprintf("Namespace %q is not a Kubernetes namespace name", a.Namespace))
+		errs = append(errs, fmt.Errorf("namespace: %q is not a Kubernetes namespace name", a.Namespace))
 	}
 	if a.ServiceAccount == "" || len(a.ServiceAccount) > 253 || strings.ContainsAny(a.ServiceAccount, " */:") {
-		problems = append(problems, fmt.Sprintf("ServiceAccount %q is not a service account name", a.ServiceAccount))
+		errs = append(errs, fmt.Errorf("ServiceAccount %q is not a service account name", a.ServiceAccount))
 	}
 	if a.Policy == nil && len(a.Managed) == 0 {
-		problems = append(problems, "a Policy or Managed policies are required")
+		errs = append(errs, errors.New("a Policy or Managed policies are required"))
 	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // NewServiceAccountRole creates the role for namespace/serviceAccount: its trust policy lets

@@ -100,7 +100,7 @@ func TestServiceAccountRoleArgsAreValidated(t *testing.T) {
 		Namespace: "cantondex", ServiceAccount: "api-gateway", Managed: []string{"arn:aws:iam::aws:policy/x"},
 	}
 	bad := map[string]func(a *ServiceAccountRoleArgs){
-		"Namespace":       func(a *ServiceAccountRoleArgs) { a.Namespace = "Not_A_Namespace" },
+		"namespace":       func(a *ServiceAccountRoleArgs) { a.Namespace = "Not_A_Namespace" },
 		"ServiceAccount":  func(a *ServiceAccountRoleArgs) { a.ServiceAccount = "" },
 		"OIDCProviderURL": func(a *ServiceAccountRoleArgs) { a.OIDCProviderURL = pulumi.String("https://oidc.example/id/1") },
 		"Policy":          func(a *ServiceAccountRoleArgs) { a.Managed = nil },

@@ -83,36 +83,33 @@ func (d Document) Validate() error {
 	if len(d.Statements) == 0 {
 		return errors.New("policy document has no statements")
 	}
-	var problems []string
+	var errs []error
 	for i, s := range d.Statements {
 		at := fmt.Sprintf("statement %d", i)
 		if s.Sid != "" {
 			at = fmt.Sprintf("statement %q", s.Sid)
 		}
 		if s.Effect != "" && s.Effect != Allow && s.Effect != Deny {
-			problems = append(problems, fmt.Sprintf("%s: effect %q is not Allow or Deny", at, s.Effect))
+			errs = append(errs, fmt.Errorf("%s: effect %q is not Allow or Deny", at, s.Effect))
 		}
 		if len(s.Actions) == 0 {
-			problems = append(problems, at+": no actions")
+			errs = append(errs, fmt.Errorf("%s: no actions", at))
 		}
 		for _, a := range s.Actions {
 			if a != "*" && !strings.Contains(a, ":") {
-				problems = append(problems, fmt.Sprintf("%s: action %q is not service:Action", at, a))
+				errs = append(errs, fmt.Errorf("%s: action %q is not service:Action", at, a))
 			}
 		}
 		if s.Effect != Deny && contains(s.Actions, "*") && s.allResources() {
-			problems = append(problems, at+`: allows every action ("*") on every resource ("*")`)
+			errs = append(errs, fmt.Errorf(`%s: allows every action ("*") on every resource ("*")`, at))
 		}
 		for _, c := range s.Conditions {
 			if c.Test == "" || c.Variable == nil || len(c.Values) == 0 {
-				problems = append(problems, at+": a condition needs a test, a variable and values")
+				errs = append(errs, fmt.Errorf("%s: a condition needs a test, a variable and values", at))
 			}
 		}
 	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // allResources reports whether the statement applies to every resource: an explicit "*", or no

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
@@ -28,9 +29,13 @@ const (
 	NATNone   NATMode = "none"   // no egress at all (a prepared DR network with database subnets only)
 )
 
-// InterfaceEndpoints are the AWS services reached through interface endpoints, so that nodes
-// pull images, ship logs and get IRSA credentials without leaving the VPC.
-var InterfaceEndpoints = []string{"ecr.api", "ecr.dkr", "logs", "sts"}
+// DefaultInterfaceEndpoints are the AWS services reached through interface endpoints when
+// NetworkArgs.InterfaceEndpoints is nil, so that nodes pull images, ship logs and get IRSA
+// credentials without leaving the VPC.
+func DefaultInterfaceEndpoints() []string { return []string{"ecr.api", "ecr.dkr", "logs", "sts"} }
+
+// endpointService is the shape of an interface endpoint's service ("ecr.api", "secretsmanager").
+var endpointService = regexp.MustCompile(`^[a-z0-9-]+(\.[a-z0-9-]+)*$`)
 
 // Network is the VPC and everything that hangs off it.
 type Network struct {
@@ -68,17 +73,28 @@ type NetworkArgs struct {
 	ClusterName string
 	// Endpoints adds the S3 gateway endpoint and the interface endpoints.
 	Endpoints bool
-	Tags      map[string]string
+	// InterfaceEndpoints are the services ("ecr.api", "secretsmanager") given an interface
+	// endpoint when Endpoints is on (nil: DefaultInterfaceEndpoints).
+	InterfaceEndpoints []string
+	Tags               map[string]string
 }
 
-func (a *NetworkArgs) validate() error {
-	var problems []string
+// interfaceEndpoints are a.InterfaceEndpoints, or the defaults when nil.
+func (a NetworkArgs) interfaceEndpoints() []string {
+	if a.InterfaceEndpoints == nil {
+		return DefaultInterfaceEndpoints()
+	}
+	return a.InterfaceEndpoints
+}
+
+func (a NetworkArgs) validate() error {
+	var errs []error
 	vpcPrefix, err := netip.ParsePrefix(a.CIDR)
 	if err != nil || !vpcPrefix.Addr().Is4() {
-		problems = append(problems, fmt.Sprintf("CIDR %q is not an IPv4 block", a.CIDR))
+		errs = append(errs, fmt.Errorf("CIDR %q is not an IPv4 block", a.CIDR))
 	}
 	if len(a.AZs) < 2 || len(a.AZs) > 6 {
-		problems = append(problems, fmt.Sprintf("%d AZs; need 2 to 6", len(a.AZs)))
+		errs = append(errs, fmt.Errorf("%d AZs; need 2 to 6", len(a.AZs)))
 	}
 	tiers := []struct {
 		name  string
@@ -90,53 +106,60 @@ func (a *NetworkArgs) validate() error {
 			continue
 		}
 		if len(t.cidrs) != len(a.AZs) {
-			problems = append(problems, fmt.Sprintf("%s has %d blocks for %d AZs", t.name, len(t.cidrs), len(a.AZs)))
+			errs = append(errs, fmt.Errorf("%s has %d blocks for %d AZs", t.name, len(t.cidrs), len(a.AZs)))
 		}
 		for _, c := range t.cidrs {
 			p, err := netip.ParsePrefix(c)
 			switch {
 			case err != nil:
-				problems = append(problems, fmt.Sprintf("%s: %q is not a CIDR block", t.name, c))
+				errs = append(errs, fmt.Errorf("%s: %q is not a CIDR block", t.name, c))
 				continue
 			case vpcPrefix.IsValid() && (!vpcPrefix.Contains(p.Addr()) || p.Bits() < vpcPrefix.Bits()):
-				problems = append(problems, fmt.Sprintf("%s: %s is outside the VPC %s", t.name, c, a.CIDR))
+				errs = append(errs, fmt.Errorf("%s: %s is outside the VPC %s", t.name, c, a.CIDR))
 			}
 			for _, q := range all {
 				if q.Overlaps(p) {
-					problems = append(problems, fmt.Sprintf("%s: %s overlaps %s", t.name, c, q))
+					errs = append(errs, fmt.Errorf("%s: %s overlaps %s", t.name, c, q))
 				}
 			}
 			all = append(all, p)
 		}
 	}
 	if (len(a.PublicCIDRs) == 0) != (len(a.PrivateCIDRs) == 0) {
-		problems = append(problems, "PublicCIDRs and PrivateCIDRs go together")
+		errs = append(errs, errors.New("PublicCIDRs and PrivateCIDRs go together"))
 	}
 	switch a.NATMode {
 	case NATPerAZ, NATSingle:
 		if len(a.PublicCIDRs) == 0 {
-			problems = append(problems, fmt.Sprintf("NAT mode %s needs public subnets", a.NATMode))
+			errs = append(errs, fmt.Errorf("NAT mode %s needs public subnets", a.NATMode))
 		}
 	case NATNone:
 	default:
-		problems = append(problems, fmt.Sprintf("NATMode %q is not per-az, single or none", a.NATMode))
+		errs = append(errs, fmt.Errorf("NATMode %q is not per-az, single or none", a.NATMode))
 	}
 	if a.Region == "" {
-		problems = append(problems, "Region is required")
+		errs = append(errs, errors.New("region: required"))
 	}
 	if a.FlowLogRetentionDays <= 0 {
-		problems = append(problems, "FlowLogRetentionDays must be positive: flow logs are kept for a bounded time")
+		errs = append(errs, errors.New("FlowLogRetentionDays must be positive: flow logs are kept for a bounded time"))
 	}
 	if a.FlowLogKeyARN == nil {
-		problems = append(problems, "FlowLogKeyARN is required: flow logs are encrypted")
+		errs = append(errs, errors.New("FlowLogKeyARN is required: flow logs are encrypted"))
 	}
 	if a.Endpoints && len(a.PrivateCIDRs) == 0 {
-		problems = append(problems, "Endpoints need private subnets")
+		errs = append(errs, errors.New("endpoints: need private subnets"))
 	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
+	seen := map[string]bool{}
+	for _, svc := range a.interfaceEndpoints() {
+		switch {
+		case !endpointService.MatchString(svc):
+			errs = append(errs, fmt.Errorf("InterfaceEndpoints: %q is not a service name like ecr.api", svc))
+		case seen[svc]:
+			errs = append(errs, fmt.Errorf("InterfaceEndpoints: %s is listed twice", svc))
+		}
+		seen[svc] = true
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // NewNetwork builds the VPC.
@@ -405,7 +428,7 @@ func endpoints(ctx *pulumi.Context, name string, v *ec2.Vpc, args NetworkArgs, s
 	}, parent); err != nil {
 		return none, err
 	}
-	for _, svc := range InterfaceEndpoints {
+	for _, svc := range args.interfaceEndpoints() {
 		if _, err := ec2.NewVpcEndpoint(ctx, name+"-"+strings.ReplaceAll(svc, ".", "-"), &ec2.VpcEndpointArgs{
 			VpcId: v.ID(), ServiceName: pulumi.String("com.amazonaws." + args.Region + "." + svc),
 			VpcEndpointType: pulumi.String("Interface"), PrivateDnsEnabled: pulumi.Bool(true),

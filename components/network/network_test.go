@@ -164,3 +164,27 @@ func TestInvalidArgs(t *testing.T) {
 		assert.ErrorContains(t, a.validate(), want, "%s: validate()", want)
 	}
 }
+
+// A caller lists the interface endpoints; nil means the defaults, and a bad list is refused.
+func TestInterfaceEndpointsAreAnArgsField(t *testing.T) {
+	a := args(NATSingle)
+	a.InterfaceEndpoints = []string{"sts", "secretsmanager"}
+	rec := run(t, a)
+	var got []string
+	for _, e := range rec.OfType("aws:ec2/vpcEndpoint:VpcEndpoint") {
+		if e.String("vpcEndpointType") == "Interface" {
+			got = append(got, e.String("serviceName"))
+		}
+	}
+	assert.ElementsMatch(t, []string{"com.amazonaws.us-east-1.sts", "com.amazonaws.us-east-1.secretsmanager"}, got, "interface endpoints")
+
+	for want, list := range map[string][]string{
+		"sts is listed twice":        {"sts", "sts"},
+		`"ecr api" is not a service`: {"ecr api"},
+		`"ECR.api" is not a service`: {"ECR.api"},
+	} {
+		a := args(NATSingle)
+		a.InterfaceEndpoints = list
+		assert.ErrorContains(t, a.validate(), want, "%v: validate()", list)
+	}
+}

@@ -33,8 +33,8 @@ const MSKIAMPort = 9098
 // RoleTag is the tag naming a group's role ("alb", "rds", ...), which policy checks read.
 const RoleTag = "cantondex.io/security-group"
 
-// Groups lists every group in creation order.
-var Groups = []Group{ALB, Nodes, ControlPlane, RDS, RDSProxy, Redis, MSK}
+// DefaultGroups lists every group, in creation order: SecurityArgs.Groups when nil.
+func DefaultGroups() []Group { return []Group{ALB, Nodes, ControlPlane, RDS, RDSProxy, Redis, MSK} }
 
 var groupDescriptions = map[Group]string{
 	ALB:          "Application load balancer: HTTP and HTTPS from the internet",
@@ -60,33 +60,35 @@ type Rule struct {
 	Description string
 }
 
-// Rules are the platform's flows.
-var Rules = []Rule{
-	{Name: "alb-http", Group: ALB, Protocol: "tcp", FromPort: 80, ToPort: 80, CIDR: "0.0.0.0/0", Description: "HTTP from the internet (redirected to HTTPS)"},
-	{Name: "alb-https", Group: ALB, Protocol: "tcp", FromPort: 443, ToPort: 443, CIDR: "0.0.0.0/0", Description: "HTTPS from the internet"},
-	{Name: "alb-to-nodes", Group: ALB, Egress: true, Protocol: "tcp", FromPort: 1024, ToPort: 65535, Peer: Nodes, Description: "ALB to pod and NodePort targets"},
+// DefaultRules are the platform's flows: SecurityArgs.Rules when nil.
+func DefaultRules() []Rule {
+	return []Rule{
+		{Name: "alb-http", Group: ALB, Protocol: "tcp", FromPort: 80, ToPort: 80, CIDR: "0.0.0.0/0", Description: "HTTP from the internet (redirected to HTTPS)"},
+		{Name: "alb-https", Group: ALB, Protocol: "tcp", FromPort: 443, ToPort: 443, CIDR: "0.0.0.0/0", Description: "HTTPS from the internet"},
+		{Name: "alb-to-nodes", Group: ALB, Egress: true, Protocol: "tcp", FromPort: 1024, ToPort: 65535, Peer: Nodes, Description: "ALB to pod and NodePort targets"},
 
-	{Name: "nodes-self", Group: Nodes, Protocol: "-1", Self: true, Description: "Node to node: pod networking, CoreDNS, Prometheus scrape"},
-	{Name: "nodes-from-alb", Group: Nodes, Protocol: "tcp", FromPort: 1024, ToPort: 65535, Peer: ALB, Description: "Targets of the ALB"},
-	{Name: "nodes-kubelet", Group: Nodes, Protocol: "tcp", FromPort: 10250, ToPort: 10250, Peer: ControlPlane, Description: "Kubelet API from the control plane"},
-	{Name: "nodes-webhooks", Group: Nodes, Protocol: "tcp", FromPort: 443, ToPort: 443, Peer: ControlPlane, Description: "Admission webhooks from the control plane"},
-	{Name: "nodes-extensions", Group: Nodes, Protocol: "tcp", FromPort: 1025, ToPort: 65535, Peer: ControlPlane, Description: "Extension API servers and metrics-server from the control plane"},
-	{Name: "nodes-egress", Group: Nodes, Egress: true, Protocol: "-1", CIDR: "0.0.0.0/0", Description: "Egress through the NAT gateways and VPC endpoints"},
+		{Name: "nodes-self", Group: Nodes, Protocol: "-1", Self: true, Description: "Node to node: pod networking, CoreDNS, Prometheus scrape"},
+		{Name: "nodes-from-alb", Group: Nodes, Protocol: "tcp", FromPort: 1024, ToPort: 65535, Peer: ALB, Description: "Targets of the ALB"},
+		{Name: "nodes-kubelet", Group: Nodes, Protocol: "tcp", FromPort: 10250, ToPort: 10250, Peer: ControlPlane, Description: "Kubelet API from the control plane"},
+		{Name: "nodes-webhooks", Group: Nodes, Protocol: "tcp", FromPort: 443, ToPort: 443, Peer: ControlPlane, Description: "Admission webhooks from the control plane"},
+		{Name: "nodes-extensions", Group: Nodes, Protocol: "tcp", FromPort: 1025, ToPort: 65535, Peer: ControlPlane, Description: "Extension API servers and metrics-server from the control plane"},
+		{Name: "nodes-egress", Group: Nodes, Egress: true, Protocol: "-1", CIDR: "0.0.0.0/0", Description: "Egress through the NAT gateways and VPC endpoints"},
 
-	{Name: "control-plane-api", Group: ControlPlane, Protocol: "tcp", FromPort: 443, ToPort: 443, Peer: Nodes, Description: "Kubernetes API from nodes"},
-	{Name: "control-plane-to-nodes", Group: ControlPlane, Egress: true, Protocol: "tcp", FromPort: 443, ToPort: 65535, Peer: Nodes, Description: "Control plane to kubelets, webhooks and extension API servers"},
+		{Name: "control-plane-api", Group: ControlPlane, Protocol: "tcp", FromPort: 443, ToPort: 443, Peer: Nodes, Description: "Kubernetes API from nodes"},
+		{Name: "control-plane-to-nodes", Group: ControlPlane, Egress: true, Protocol: "tcp", FromPort: 443, ToPort: 65535, Peer: Nodes, Description: "Control plane to kubelets, webhooks and extension API servers"},
 
-	{Name: "rds-from-nodes", Group: RDS, Protocol: "tcp", FromPort: 5432, ToPort: 5432, Peer: Nodes, Description: "PostgreSQL from workloads"},
-	{Name: "rds-from-proxy", Group: RDS, Protocol: "tcp", FromPort: 5432, ToPort: 5432, Peer: RDSProxy, Description: "PostgreSQL from RDS Proxy"},
+		{Name: "rds-from-nodes", Group: RDS, Protocol: "tcp", FromPort: 5432, ToPort: 5432, Peer: Nodes, Description: "PostgreSQL from workloads"},
+		{Name: "rds-from-proxy", Group: RDS, Protocol: "tcp", FromPort: 5432, ToPort: 5432, Peer: RDSProxy, Description: "PostgreSQL from RDS Proxy"},
 
-	{Name: "rds-proxy-from-nodes", Group: RDSProxy, Protocol: "tcp", FromPort: 5432, ToPort: 5432, Peer: Nodes, Description: "PostgreSQL from workloads through the proxy"},
-	{Name: "rds-proxy-to-rds", Group: RDSProxy, Egress: true, Protocol: "tcp", FromPort: 5432, ToPort: 5432, Peer: RDS, Description: "Proxy to the database"},
+		{Name: "rds-proxy-from-nodes", Group: RDSProxy, Protocol: "tcp", FromPort: 5432, ToPort: 5432, Peer: Nodes, Description: "PostgreSQL from workloads through the proxy"},
+		{Name: "rds-proxy-to-rds", Group: RDSProxy, Egress: true, Protocol: "tcp", FromPort: 5432, ToPort: 5432, Peer: RDS, Description: "Proxy to the database"},
 
-	{Name: "redis-from-nodes", Group: Redis, Protocol: "tcp", FromPort: 6379, ToPort: 6379, Peer: Nodes, Description: "Redis (TLS) from workloads"},
+		{Name: "redis-from-nodes", Group: Redis, Protocol: "tcp", FromPort: 6379, ToPort: 6379, Peer: Nodes, Description: "Redis (TLS) from workloads"},
 
-	// The brokers listen for clients only with SASL/IAM over TLS (9098): no 9092 (plaintext),
-	// 9094 (mutual TLS) or 9096 (SCRAM) listener exists, so none is opened.
-	{Name: "msk-iam", Group: MSK, Protocol: "tcp", FromPort: MSKIAMPort, ToPort: MSKIAMPort, Peer: Nodes, Description: "Kafka SASL/IAM over TLS from workloads"},
+		// The brokers listen for clients only with SASL/IAM over TLS (9098): no 9092 (plaintext),
+		// 9094 (mutual TLS) or 9096 (SCRAM) listener exists, so none is opened.
+		{Name: "msk-iam", Group: MSK, Protocol: "tcp", FromPort: MSKIAMPort, ToPort: MSKIAMPort, Peer: Nodes, Description: "Kafka SASL/IAM over TLS from workloads"},
+	}
 }
 
 // Security is the platform's security groups.
@@ -108,47 +110,76 @@ type Security struct {
 // SecurityArgs configures Security.
 type SecurityArgs struct {
 	VpcID pulumi.StringInput
-	// Groups to create (default: all); a prepared DR network needs only RDS.
+	// Groups to create (nil: DefaultGroups); a prepared DR network needs only RDS.
 	Groups []Group
-	Tags   map[string]string
+	// Rules between the groups (nil: DefaultRules). Rules of a group, or towards a peer, that
+	// is not created are left out.
+	Rules []Rule
+	Tags  map[string]string
 }
 
-func validateRules(groups map[Group]bool) error {
-	for _, r := range Rules {
-		if !groups[r.Group] {
+// groups are a.Groups, or the defaults when nil.
+func (a SecurityArgs) groups() []Group {
+	if a.Groups == nil {
+		return DefaultGroups()
+	}
+	return a.Groups
+}
+
+// rules are a.Rules, or the defaults when nil.
+func (a SecurityArgs) rules() []Rule {
+	if a.Rules == nil {
+		return DefaultRules()
+	}
+	return a.Rules
+}
+
+func (a SecurityArgs) validate() error {
+	var errs []error
+	if a.VpcID == nil {
+		errs = append(errs, errors.New("VpcID is required"))
+	}
+	if a.Groups != nil && len(a.Groups) == 0 {
+		errs = append(errs, errors.New("groups: empty; leave it nil for every group"))
+	}
+	created := map[Group]bool{}
+	for _, g := range a.groups() {
+		if groupDescriptions[g] == "" {
+			errs = append(errs, fmt.Errorf("groups: unknown group %q", g))
+		}
+		created[g] = true
+	}
+	names := map[string]bool{}
+	for _, r := range a.rules() {
+		if names[r.Name] {
+			errs = append(errs, fmt.Errorf("rules: rule %s is listed twice", r.Name))
+		}
+		names[r.Name] = true
+		if !created[r.Group] {
 			continue
 		}
 		switch {
+		case r.Name == "":
+			errs = append(errs, fmt.Errorf("rules: a rule of %s has no name", r.Group))
 		case r.Description == "":
-			return fmt.Errorf("rule %s has no description", r.Name)
+			errs = append(errs, fmt.Errorf("rules: rule %s has no description", r.Name))
+		case r.Peer != "" && groupDescriptions[r.Peer] == "":
+			errs = append(errs, fmt.Errorf("rules: rule %s names unknown peer group %q", r.Name, r.Peer))
 		case (r.CIDR != "") == (r.Peer != "" || r.Self):
-			return fmt.Errorf("rule %s needs exactly one of a peer group or a CIDR", r.Name)
+			errs = append(errs, fmt.Errorf("rules: rule %s needs exactly one of a peer group or a CIDR", r.Name))
 		case r.CIDR == "0.0.0.0/0" && !r.Egress && !(r.Group == ALB && (r.FromPort == 80 || r.FromPort == 443) && r.FromPort == r.ToPort):
-			return fmt.Errorf("rule %s opens %s to the internet; only the ALB's 80 and 443 may", r.Name, r.Group)
+			errs = append(errs, fmt.Errorf("rules: rule %s opens %s to the internet; only the ALB's 80 and 443 may", r.Name, r.Group))
 		case r.Group == MSK && !r.Egress && (r.Protocol != "tcp" || r.FromPort != MSKIAMPort || r.ToPort != MSKIAMPort):
-			return fmt.Errorf("rule %s opens MSK on %s %d-%d; the brokers take clients only on tcp %d (SASL/IAM)", r.Name, r.Protocol, r.FromPort, r.ToPort, MSKIAMPort)
+			errs = append(errs, fmt.Errorf("rules: rule %s opens MSK on %s %d-%d; the brokers take clients only on tcp %d (SASL/IAM)", r.Name, r.Protocol, r.FromPort, r.ToPort, MSKIAMPort))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // NewSecurity creates the groups and the rules between them. Rules whose peer group is not
 // created are left out.
 func NewSecurity(ctx *pulumi.Context, name string, args SecurityArgs, opts ...pulumi.ResourceOption) (*Security, error) {
-	if args.VpcID == nil {
-		return nil, fmt.Errorf("security %s: %w", name, errors.New("VpcID is required"))
-	}
-	if len(args.Groups) == 0 {
-		args.Groups = Groups
-	}
-	want := map[Group]bool{}
-	for _, g := range args.Groups {
-		if groupDescriptions[g] == "" {
-			return nil, fmt.Errorf("security %s: unknown group %q", name, g)
-		}
-		want[g] = true
-	}
-	if err := validateRules(want); err != nil {
+	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("security %s: %w", name, err)
 	}
 	s := &Security{}
@@ -157,7 +188,7 @@ func NewSecurity(ctx *pulumi.Context, name string, args SecurityArgs, opts ...pu
 	}
 	parent := pulumi.Parent(s)
 	groups := map[Group]*ec2.SecurityGroup{}
-	for _, g := range args.Groups {
+	for _, g := range args.groups() {
 		tags := pulumi.StringMap{"Name": pulumi.String(name + "-" + string(g)), RoleTag: pulumi.String(string(g))}
 		for k, v := range args.Tags {
 			tags[k] = pulumi.String(v)
@@ -171,7 +202,7 @@ func NewSecurity(ctx *pulumi.Context, name string, args SecurityArgs, opts ...pu
 		}
 		groups[g] = sg
 	}
-	for _, r := range Rules {
+	for _, r := range args.rules() {
 		sg := groups[r.Group]
 		if sg == nil || (r.Peer != "" && groups[r.Peer] == nil) {
 			continue

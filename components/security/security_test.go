@@ -95,28 +95,42 @@ func TestOnlyRequestedGroups(t *testing.T) {
 }
 
 func TestRuleValidation(t *testing.T) {
-	all := map[Group]bool{}
-	for _, g := range Groups {
-		all[g] = true
-	}
-	require.NoError(t, validateRules(all), "the platform's rules are invalid")
-	saved := Rules
-	defer func() { Rules = saved }()
+	base := SecurityArgs{VpcID: pulumi.String("vpc-1")}
+	require.NoError(t, base.validate(), "the platform's rules are invalid")
 	for name, bad := range map[string]Rule{
 		"opens rds":      {Name: "rds-world", Group: RDS, Protocol: "tcp", FromPort: 5432, ToPort: 5432, CIDR: "0.0.0.0/0", Description: "x"},
 		"opens alb 22":   {Name: "alb-ssh", Group: ALB, Protocol: "tcp", FromPort: 22, ToPort: 22, CIDR: "0.0.0.0/0", Description: "x"},
 		"no description": {Name: "redis-x", Group: Redis, Protocol: "tcp", FromPort: 1, ToPort: 1, Peer: Nodes},
 		"peer and cidr":  {Name: "redis-y", Group: Redis, Protocol: "tcp", FromPort: 1, ToPort: 1, Peer: Nodes, CIDR: "10.0.0.0/8", Description: "x"},
+		"unknown peer":   {Name: "redis-z", Group: Redis, Protocol: "tcp", FromPort: 1, ToPort: 1, Peer: "bastion", Description: "x"},
 		"msk plaintext":  {Name: "msk-plaintext", Group: MSK, Protocol: "tcp", FromPort: 9092, ToPort: 9092, Peer: Nodes, Description: "x"},
 		"msk tls":        {Name: "msk-tls", Group: MSK, Protocol: "tcp", FromPort: 9094, ToPort: 9098, Peer: Nodes, Description: "x"},
 		"msk all":        {Name: "msk-all", Group: MSK, Protocol: "-1", Peer: Nodes, Description: "x"},
+		"listed twice":   {Name: "msk-iam", Group: MSK, Protocol: "tcp", FromPort: MSKIAMPort, ToPort: MSKIAMPort, Peer: Nodes, Description: "x"},
 	} {
-		Rules = append(append([]Rule(nil), saved...), bad)
-		assert.ErrorContains(t, validateRules(all), bad.Name, "%s: validateRules()", name)
+		a := base
+		a.Rules = append(DefaultRules(), bad)
+		assert.ErrorContains(t, a.validate(), bad.Name, "%s: validate()", name)
 	}
-	_, err := mocks.Run("prod", mocks.Config{}, func(ctx *pulumi.Context) error {
-		_, err := NewSecurity(ctx, "sec", SecurityArgs{})
-		return err
-	})
-	assert.ErrorContains(t, err, "VpcID", "missing VpcID")
+	// A caller's rules replace the defaults, and DefaultRules hands out a fresh copy each time.
+	own := DefaultRules()[:1]
+	own[0].Description = "changed by a caller"
+	assert.NotEqual(t, own[0].Description, DefaultRules()[0].Description, "DefaultRules shares its slice with callers")
+	rec := run(t, SecurityArgs{VpcID: pulumi.String("vpc-1"), Groups: []Group{ALB, Nodes}, Rules: own})
+	_, rules := flows(rec)
+	if assert.Len(t, rules, 1, "rules, want only the caller's") {
+		assert.Equal(t, "changed by a caller", rules[0].String("description"), "rule %+v", rules[0].Inputs)
+	}
+
+	for want, a := range map[string]SecurityArgs{
+		"VpcID":                     {},
+		"unknown group \"bastion\"": {VpcID: pulumi.String("vpc-1"), Groups: []Group{"bastion"}},
+		"groups: empty":             {VpcID: pulumi.String("vpc-1"), Groups: []Group{}},
+	} {
+		_, err := mocks.Run("prod", mocks.Config{}, func(ctx *pulumi.Context) error {
+			_, err := NewSecurity(ctx, "sec", a)
+			return err
+		})
+		assert.ErrorContains(t, err, want, "%s: NewSecurity", want)
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/cantondex/platform/components/identity"
 	"github.com/cantondex/platform/components/internal/alarms"
 	"github.com/cantondex/platform/components/internal/keys"
+	"github.com/cantondex/platform/components/internal/tokens"
 	"github.com/cantondex/platform/services/topics"
 )
 
@@ -40,8 +41,8 @@ type Streaming struct {
 	TopicAdminRoleARN pulumi.StringOutput `pulumi:"topicAdminRoleArn"`
 }
 
-// Args configures the cluster.
-type Args struct {
+// StreamingArgs configures the cluster.
+type StreamingArgs struct {
 	// ClusterName is the MSK cluster name (and its children's name prefix).
 	ClusterName                string
 	KafkaVersion               string
@@ -82,7 +83,7 @@ type AlarmArgs struct {
 	DiskPercent float64
 }
 
-func (a *Args) validate() error {
+func (a StreamingArgs) validate() error {
 	var errs []error
 	if a.ClusterName == "" || a.KafkaVersion == "" || a.InstanceType == "" {
 		errs = append(errs, errors.New("cluster name, Kafka version and instance type are required"))
@@ -114,7 +115,7 @@ func (a *Args) validate() error {
 }
 
 // ServerProperties renders the cluster configuration.
-func (a *Args) ServerProperties() string {
+func (a StreamingArgs) ServerProperties() string {
 	return strings.Join([]string{
 		"auto.create.topics.enable=false",
 		fmt.Sprintf("default.replication.factor=%d", a.DefaultReplicationFactor),
@@ -127,12 +128,12 @@ func (a *Args) ServerProperties() string {
 }
 
 // New creates the cluster.
-func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Streaming, error) {
+func NewStreaming(ctx *pulumi.Context, name string, args StreamingArgs, opts ...pulumi.ResourceOption) (*Streaming, error) {
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("streaming %s: %w", name, err)
 	}
 	s := &Streaming{}
-	if err := ctx.RegisterComponentResource("cantondex:data:Streaming", name, s, opts...); err != nil {
+	if err := ctx.RegisterComponentResource("cantondex:streaming:Streaming", name, s, tokens.Renamed("cantondex:data:Streaming", opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(s)

@@ -16,8 +16,8 @@ import (
 
 const clusterType = "aws:msk/cluster:Cluster"
 
-func testArgs() Args {
-	return Args{
+func testArgs() StreamingArgs {
+	return StreamingArgs{
 		ClusterName: "cdx-test", KafkaVersion: "3.9.x", BrokerCount: 6, InstanceType: "kafka.m7g.2xlarge",
 		VolumeSizeGiB: 1000, ProvisionedThroughputMiBps: 250, DefaultReplicationFactor: 3, MinInsyncReplicas: 2, LogRetentionDays: 365,
 		ClientSubnetIDs:  pulumi.ToStringArray([]string{"subnet-1", "subnet-2", "subnet-3"}),
@@ -32,10 +32,10 @@ func testArgs() Args {
 	}
 }
 
-func run(t *testing.T, mutate func(*Args, *pulumi.Context) error) (*mocks.Recorder, error) {
+func run(t *testing.T, mutate func(*StreamingArgs, *pulumi.Context) error) (*mocks.Recorder, error) {
 	t.Helper()
-	return mocks.RunComponent(testArgs(), mutate, func(ctx *pulumi.Context, a Args) error {
-		_, err := New(ctx, "kafka", a)
+	return mocks.RunComponent(testArgs(), mutate, func(ctx *pulumi.Context, a StreamingArgs) error {
+		_, err := NewStreaming(ctx, "kafka", a)
 		return err
 	})
 }
@@ -137,7 +137,7 @@ func strs(v any) []string {
 }
 
 func TestTopicAdminRoleGrantsExactlyTheReconciliation(t *testing.T) {
-	rec, err := run(t, func(a *Args, _ *pulumi.Context) error {
+	rec, err := run(t, func(a *StreamingArgs, _ *pulumi.Context) error {
 		a.TopicAdmin = &TopicAdminArgs{OIDCProviderARN: pulumi.String("arn:aws:iam::1:oidc-provider/oidc.eks/id/X"),
 			OIDCProviderURL: pulumi.String("oidc.eks/id/X"), Namespace: "cantondex-kafka-admin", ServiceAccount: "kafka-topics"}
 		return nil
@@ -169,15 +169,15 @@ func TestTopicAdminRoleGrantsExactlyTheReconciliation(t *testing.T) {
 }
 
 func TestInvalidArgs(t *testing.T) {
-	for name, mutate := range map[string]func(*Args){
-		"5 brokers over 3 subnets": func(a *Args) { a.BrokerCount = 5 },
-		"unknown client topic":     func(a *Args) { a.Clients["x"] = ClientAccess{Consume: []string{"order"}} },
-		"RF above brokers":         func(a *Args) { a.BrokerCount = 3; a.Topics[0].ReplicationFactor = 4 },
-		"topic admin without account": func(a *Args) {
+	for name, mutate := range map[string]func(*StreamingArgs){
+		"5 brokers over 3 subnets": func(a *StreamingArgs) { a.BrokerCount = 5 },
+		"unknown client topic":     func(a *StreamingArgs) { a.Clients["x"] = ClientAccess{Consume: []string{"order"}} },
+		"RF above brokers":         func(a *StreamingArgs) { a.BrokerCount = 3; a.Topics[0].ReplicationFactor = 4 },
+		"topic admin without account": func(a *StreamingArgs) {
 			a.TopicAdmin = &TopicAdminArgs{OIDCProviderARN: pulumi.String("arn"), OIDCProviderURL: pulumi.String("oidc"), Namespace: "ns"}
 		},
 	} {
-		_, err := run(t, func(a *Args, _ *pulumi.Context) error { mutate(a); return nil })
+		_, err := run(t, func(a *StreamingArgs, _ *pulumi.Context) error { mutate(a); return nil })
 		assert.Error(t, err, "%s accepted", name)
 	}
 }

@@ -7,11 +7,11 @@ import (
 	"github.com/cantondex/platform/components/identity"
 )
 
-// TopicAdminActions are the MSK IAM actions services/cmd/kafka-topics needs on the platform's
+// topicAdminActions are the MSK IAM actions services/cmd/kafka-topics needs on the platform's
 // topics (kafka.ReconcileTopics: Metadata and DescribeConfigs of the named topics, CreateTopics,
 // CreatePartitions, IncrementalAlterConfigs), besides kafka-cluster:Connect on the cluster. It
 // takes the broker count from metadata, so it needs no kafka-cluster:DescribeCluster.
-var TopicAdminActions = []string{
+var topicAdminActions = []string{
 	"kafka-cluster:CreateTopic",
 	"kafka-cluster:DescribeTopic",
 	"kafka-cluster:AlterTopic",
@@ -33,12 +33,12 @@ type TopicAdminArgs struct {
 func TopicAdminDocument(clusterARN pulumi.StringOutput, names []string) identity.Document {
 	return identity.Document{Statements: []identity.Statement{
 		{Sid: "Connect", Actions: []string{"kafka-cluster:Connect"}, Resources: []pulumi.StringInput{clusterARN}},
-		{Sid: "ReconcilePlatformTopics", Actions: TopicAdminActions, Resources: topicARNs(clusterARN, names)},
+		{Sid: "ReconcilePlatformTopics", Actions: topicAdminActions, Resources: topicARNs(clusterARN, names)},
 	}}
 }
 
 // topicAdminRole creates the IRSA role of the topic reconciliation.
-func topicAdminRole(ctx *pulumi.Context, name string, args Args, cluster *msk.Cluster, s *Streaming) (pulumi.StringOutput, error) {
+func topicAdminRole(ctx *pulumi.Context, name string, args StreamingArgs, cluster *msk.Cluster, s *Streaming) (pulumi.StringOutput, error) {
 	a := args.TopicAdmin
 	names := make([]string, len(args.Topics))
 	for i, t := range args.Topics {

@@ -31,8 +31,8 @@ const (
 	world4, world6       = "0.0.0.0/0", "::/0"
 )
 
-// ControlPlaneLogTypes are the EKS control-plane log types that must all be on.
-var ControlPlaneLogTypes = []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
+// controlPlaneLogTypes are the EKS control-plane log types that must all be on.
+var controlPlaneLogTypes = []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
 
 // foundationRules are the network, security group, identity and cluster rules.
 func foundationRules() []Rule {
@@ -227,7 +227,7 @@ func checkEKSLogging(p *Plan) []Finding {
 	check := func(r mocks.Resource, key string) {
 		got := r.Strings(key)
 		var missing []string
-		for _, t := range ControlPlaneLogTypes {
+		for _, t := range controlPlaneLogTypes {
 			if !listHas(got, t) {
 				missing = append(missing, t)
 			}

@@ -75,6 +75,7 @@ func Rules() []Rule {
 	all = append(all, foundationRules()...)
 	all = append(all, dataRules()...)
 	all = append(all, mskRules()...)
+	all = append(all, accountSecurityRules()...)
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	return all
 }

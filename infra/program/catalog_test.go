@@ -83,7 +83,7 @@ func TestDatabaseUsersFromTheCatalog(t *testing.T) {
 // The nodes reach every data service some catalog service needs.
 func TestSecurityGroupsOpenWhatTheCatalogNeeds(t *testing.T) {
 	reach := func(g security.Group) bool {
-		for _, r := range security.Rules {
+		for _, r := range security.DefaultRules() {
 			if r.Group == g && !r.Egress && r.Peer == security.Nodes {
 				return true
 			}

@@ -3,6 +3,7 @@ package program
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -66,7 +67,7 @@ type Data struct {
 	Databases  map[string]*database.Database // by the settings' role (trading, pqs, timescale)
 	Cache      *cache.Cache
 	Kafka      *streaming.Streaming
-	AlarmTopic *alerting.Topic
+	AlarmTopic *alerting.AlarmTopic
 	TopicsJSON string // the stack's topic list as services/cmd/kafka-topics reads it
 }
 
@@ -79,14 +80,14 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) (*Data, err
 	prefix := "cdx-" + string(s.Environment)
 	d := s.Data
 
-	alarmTopic, err := alerting.New(ctx, prefix+"-data-alarms", alerting.Args{EmailSubscribers: d.Alarms.EmailSubscribers, Tags: s.Tags})
+	alarmTopic, err := alerting.NewAlarmTopic(ctx, prefix+"-data-alarms", alerting.AlarmTopicArgs{EmailSubscribers: d.Alarms.EmailSubscribers, Tags: s.Tags})
 	if err != nil {
 		return nil, err
 	}
 
 	dbs := map[string]*database.Database{}
 	for _, db := range d.Databases.Roles() {
-		args := database.Args{
+		args := database.DatabaseArgs{
 			Identifier: prefix + "-" + db.Role, Profile: databaseProfiles[db.Role],
 			EngineVersion: db.EngineVersion, InstanceClass: db.InstanceClass,
 			DatabaseName: db.Role, Username: "cantondex_admin",
@@ -113,8 +114,11 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) (*Data, err
 		args.Rotation = &database.RotationArgs{VpcID: f.VpcID, SubnetIDs: f.PrivateSubnetIDs, DatabaseSecurityGroupID: f.RDSSecurityGroupID, Days: SecretRotationDays}
 		if db.Proxy {
 			args.Proxy = &database.ProxyArgs{SubnetIDs: f.DatabaseSubnetIDs, SecurityGroupIDs: pulumi.StringArray{f.RDSProxySecurityGroupID}}
+		} else if users := DatabaseUsers(db.Role); len(users) > 0 {
+			// The services authenticate with IAM to the proxy, which logs in with each user's secret.
+			return nil, fmt.Errorf("data.databases.%s.proxy is off, but %s connect through RDS Proxy: turn it on", db.Role, strings.Join(users, ", "))
 		}
-		created, err := database.New(ctx, prefix+"-"+db.Role, args)
+		created, err := database.NewDatabase(ctx, prefix+"-"+db.Role, args)
 		if err != nil {
 			return nil, err
 		}
@@ -122,7 +126,7 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) (*Data, err
 	}
 
 	c := d.Cache
-	redis, err := cache.New(ctx, prefix+"-cache", cache.Args{
+	redis, err := cache.NewCache(ctx, prefix+"-cache", cache.CacheArgs{
 		ID: prefix + "-cache", EngineVersion: c.EngineVersion, NodeType: c.NodeType, Shards: c.Shards, ReplicasPerShard: c.ReplicasPerShard,
 		SnapshotRetentionDays: c.SnapshotRetentionDays, SnapshotWindow: c.SnapshotWindow, MaintenanceWindow: c.MaintenanceWindow,
 		LogRetentionDays: c.LogRetentionDays,
@@ -136,7 +140,7 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) (*Data, err
 	}
 
 	st := d.Streaming
-	streamArgs := streaming.Args{
+	streamArgs := streaming.StreamingArgs{
 		ClusterName: prefix + "-kafka", KafkaVersion: st.KafkaVersion, BrokerCount: st.BrokerCount, InstanceType: st.InstanceType,
 		VolumeSizeGiB: st.VolumeSizeGiB, ProvisionedThroughputMiBps: st.ProvisionedThroughputMiBps,
 		DefaultReplicationFactor: st.DefaultReplicationFactor, MinInsyncReplicas: st.MinInsyncReplicas, LogRetentionDays: st.LogRetentionDays,
@@ -153,7 +157,7 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) (*Data, err
 	} else {
 		_ = ctx.Log.Warn("no OIDC provider: no topic-admin role; the services create missing topics from services/topics at start", nil)
 	}
-	kafka, err := streaming.New(ctx, prefix+"-kafka", streamArgs)
+	kafka, err := streaming.NewStreaming(ctx, prefix+"-kafka", streamArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +172,8 @@ func dataTier(ctx *pulumi.Context, s stacks.Settings, f *Foundation) (*Data, err
 		ctx.Export("database."+role+".drReplicaArn", db.DRReplicaARN)
 		ctx.Export("database."+role+".connectPolicyArn", db.ConnectPolicyARN)
 		ctx.Export("database."+role+".secretReadPolicyArn", db.SecretReadPolicyARN)
+		ctx.Export("database."+role+".userSecretArns", db.UserSecretARNs)
+		ctx.Export("database."+role+".userSecretWritePolicyArn", db.UserSecretWritePolicyARN)
 	}
 	ctx.Export("database.securityGroupId", f.RDSSecurityGroupID)
 	ctx.Export("database.proxySecurityGroupId", f.RDSProxySecurityGroupID)

@@ -162,3 +162,19 @@ func TestDataTierWithoutFoundationIsSkipped(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, rec.Resources(), "resources without a foundation")
 }
+
+// The services reach PostgreSQL only through the proxy (IAM to the proxy, the user's secret
+// from it to the instance): a stack without one cannot serve them.
+func TestDataTierRefusesTradingWithoutProxy(t *testing.T) {
+	s, err := stacks.Load("staging", "", mapSource{"data": `{"databases":{"trading":{"proxy":false}}}`})
+	require.NoError(t, err)
+	_, err = mocks.Run("staging", mocks.Config{}, func(ctx *pulumi.Context) error {
+		f, err := fakeFoundation(ctx, s)
+		if err != nil {
+			return err
+		}
+		_, err = dataTier(ctx, s, f)
+		return err
+	})
+	require.ErrorContains(t, err, "data.databases.trading.proxy is off, but cdx_api_gateway, cdx_matching_engine, cdx_risk, cdx_settlement connect through RDS Proxy")
+}

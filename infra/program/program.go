@@ -24,5 +24,8 @@ func Run(ctx *pulumi.Context) error {
 	if _, err := dataTier(ctx, s, f); err != nil {
 		return fmt.Errorf("data tier: %w", err)
 	}
+	if _, err := accountSecurity(ctx, s); err != nil {
+		return fmt.Errorf("account security: %w", err)
+	}
 	return nil
 }

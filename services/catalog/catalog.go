@@ -27,6 +27,9 @@ const (
 	RiskManagement        = "risk-management"
 	// KafkaTopics is the Job that creates and reconciles the topics from services/topics.
 	KafkaTopics = "kafka-topics"
+	// DatabaseMigrations is the Job that applies the schema migrations and creates the
+	// services' database users before the services roll (services/cmd/migrate).
+	DatabaseMigrations = "database-migrations"
 )
 
 // The program's databases (stacks' data.databases roles).
@@ -92,8 +95,12 @@ type Service struct {
 	// connects as, with IAM authentication through the RDS Proxy (no password to store).
 	Database string
 	DBUser   string
-	Redis    bool
-	Secrets  []Secret
+	// DBAdmin: connects as the database's owner with the credentials RDS keeps in Secrets
+	// Manager, directly to the instance (the proxy takes IAM users only): the migrations Job,
+	// and nothing else.
+	DBAdmin bool
+	Redis   bool
+	Secrets []Secret
 	// PublicPort is the public API's port (0: none); OpsPort serves Probes.
 	PublicPort int
 	OpsPort    int
@@ -189,6 +196,11 @@ func All() []Service {
 			Resources: small, Replicas: 2,
 		}),
 		svc(Service{
+			Name: DatabaseMigrations, Binary: "migrate", Kind: Job,
+			Database: Trading, DBAdmin: true,
+			Resources: Resources{CPURequest: "100m", CPULimit: "500m", MemoryRequest: "64Mi", MemoryLimit: "128Mi"}, Replicas: 1,
+		}),
+		svc(Service{
 			Name: KafkaTopics, Binary: KafkaTopics, Kind: Job, TopicAdmin: true,
 			Resources: Resources{CPURequest: "100m", CPULimit: "500m", MemoryRequest: "64Mi", MemoryLimit: "128Mi"}, Replicas: 1,
 		}),
@@ -240,7 +252,7 @@ func Access() map[string]TopicAccess {
 func DatabaseUsers() map[string][]string {
 	out := map[string][]string{}
 	for _, s := range All() {
-		if s.Database != "" {
+		if s.Database != "" && !s.DBAdmin {
 			out[s.Database] = append(out[s.Database], s.DBUser)
 		}
 	}

@@ -26,9 +26,16 @@ func (s Service) ManagedEnv() []Var {
 	if s.OpsPort != 0 {
 		add("OPS_ADDR", fmt.Sprintf(":%d", s.OpsPort), "")
 	}
-	if s.Database != "" {
+	if s.DBAdmin {
+		add("DATABASE_URL", fmt.Sprintf("postgres://<instance address>:5432/%s", s.Database), "output database."+s.Database+".address")
+		add("DB_SECRET_JSON", "<secret>", "secret output database."+s.Database+".secretArn")
+		add("DB_TLS_CA_FILE", "/etc/cantondex/rds-ca.pem", "the RDS CA bundle, mounted")
+		add("MIGRATE_USER_SECRETS", "<{user: secret ARN} of the database's IAM users>", "output database."+s.Database+".userSecretArns")
+		add("AWS_REGION", "<region>", "pod (IRSA)")
+	} else if s.Database != "" {
 		add("DATABASE_URL", fmt.Sprintf("postgres://%s@<proxy endpoint>:5432/%s", s.DBUser, s.Database), "output database."+s.Database+".proxyEndpoint")
 		add("DB_AUTH", "iam", "")
+		add("DB_MIGRATE", "verify", "")
 		add("DB_TLS_CA_FILE", "/etc/cantondex/rds-ca.pem", "the RDS CA bundle, mounted")
 		add("AWS_REGION", "<region>", "pod (IRSA)")
 	}
@@ -36,11 +43,14 @@ func (s Service) ManagedEnv() []Var {
 		add("KAFKA_BROKERS", "<bootstrap brokers, port 9098>", "output kafka.bootstrapBrokers")
 		add("KAFKA_TLS", "true", "")
 		add("KAFKA_SASL_MECHANISM", "AWS_MSK_IAM", "")
-		if s.Database == "" {
+		if s.Database == "" || s.DBAdmin {
 			add("AWS_REGION", "<region>", "pod (IRSA)")
 		}
 		if len(s.Consumes) > 0 {
 			add("KAFKA_GROUP_INSTANCE_ID", "<pod name>", "pod")
+		}
+		if s.TopicAdmin {
+			add("KAFKA_TOPICS_JSON", "<the stack's topic list>", "output kafka.topicsJson")
 		}
 	}
 	if s.Redis {

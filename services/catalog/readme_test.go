@@ -18,11 +18,15 @@ const (
 )
 
 // envSection is the README section the catalog renders: each production binary's environment
-// against the managed services.
+// against the managed services, the Jobs' included.
 func envSection() string {
 	var b strings.Builder
-	for _, s := range Production() {
-		b.WriteString("\n#### `" + s.Binary + "`\n\n")
+	for _, s := range All() {
+		kind := ""
+		if s.Kind == Job {
+			kind = " (Job)"
+		}
+		b.WriteString("\n#### `" + s.Binary + "`" + kind + "\n\n")
 		b.WriteString(s.EnvTable())
 	}
 	b.WriteString("\n")

@@ -62,6 +62,7 @@ type Service struct {
 
 	mu    sync.Mutex
 	parts map[int32]*partition
+	off   *offload // while Run runs
 }
 
 // dedupeWindow is how many recent new-order ids a partition remembers, so that an order the
@@ -206,9 +207,7 @@ func (s *Service) Handle(ctx context.Context, msgs []kafka.Message) error {
 			}
 		}
 		if s.Depth != nil {
-			if err := s.Depth.Put(ctx, books...); err != nil {
-				s.log().Warn("publish depth", "err", err)
-			}
+			s.publishDepth(ctx, books)
 		}
 	}
 	every, interval := s.SnapshotEvery, s.SnapshotInterval
@@ -235,18 +234,17 @@ func (s *Service) restart(part *partition, err error) error {
 	return fmt.Errorf("%w: %w", kafka.ErrRestart, err)
 }
 
+// snapshot captures the partition (copies of its books and remembered ids, on its own
+// goroutine) and hands the capture over to be encoded and stored.
 func (s *Service) snapshot(ctx context.Context, part *partition) error {
-	doc := snapshotDoc{Next: part.next, Books: map[string][]byte{}}
+	doc := snapshotDoc{Next: part.next, Books: make(map[string][]byte, len(part.books))}
+	doc.Seen = make([]string, 0, len(part.ring))
 	doc.Seen = append(doc.Seen, part.ring[part.ringPos:]...)
 	doc.Seen = append(doc.Seen, part.ring[:part.ringPos]...)
 	for sym, b := range part.books {
 		doc.Books[sym] = b.AppendSnapshot(nil)
 	}
-	data, err := json.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	if err := s.Store.SaveSnapshot(ctx, snapshotKey(part.id), data); err != nil {
+	if err := s.saveSnapshot(ctx, part.id, capture{doc: doc, at: time.Now()}); err != nil {
 		return err
 	}
 	part.since, part.saved = 0, time.Now()

@@ -32,6 +32,19 @@ const (
 	AuthIAM Auth = "iam"
 )
 
+// Migrate is what Open does with the schema.
+type Migrate string
+
+const (
+	// MigrateApply applies the embedded migrations not yet applied (local runs and tests: the
+	// user owns the schema).
+	MigrateApply Migrate = "apply"
+	// MigrateVerify only checks that every embedded migration has been applied, and refuses to
+	// start otherwise. In the cluster the services connect as users without DDL rights; the
+	// database-migrations Job (services/cmd/migrate) applies the migrations before they roll.
+	MigrateVerify Migrate = "verify"
+)
+
 // DefaultMaxConns is the pool size when DB_MAX_CONNS is unset.
 const DefaultMaxConns = 16
 
@@ -53,10 +66,12 @@ type Options struct {
 	// User and Password, when set, replace DATABASE_URL's: they come from DB_SECRET_JSON, the
 	// Secrets Manager secret RDS writes ({"username": ..., "password": ..., ...}).
 	User, Password string
+	// Migrate (DB_MIGRATE, apply or verify; default apply).
+	Migrate Migrate
 }
 
-// OptionsFromEnv reads DATABASE_URL, DB_MAX_CONNS, DB_TLS_CA_FILE, DB_AUTH, AWS_REGION and
-// DB_SECRET_JSON through getenv (os.Getenv in main). An empty DATABASE_URL is returned as is:
+// OptionsFromEnv reads DATABASE_URL, DB_MAX_CONNS, DB_TLS_CA_FILE, DB_AUTH, AWS_REGION,
+// DB_MIGRATE and DB_SECRET_JSON through getenv (os.Getenv in main). An empty DATABASE_URL is returned as is:
 // the binary decides whether that is an error or the in-memory store.
 func OptionsFromEnv(getenv func(string) string) (Options, error) {
 	o := Options{
@@ -65,6 +80,7 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 		CAFile:   getenv("DB_TLS_CA_FILE"),
 		Auth:     Auth(getenv("DB_AUTH")),
 		Region:   getenv("AWS_REGION"),
+		Migrate:  Migrate(getenv("DB_MIGRATE")),
 	}
 	var errs []error
 	if v := getenv("DB_MAX_CONNS"); v != "" {
@@ -76,6 +92,9 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 	}
 	if o.Auth == "" {
 		o.Auth = AuthPassword
+	}
+	if o.Migrate == "" {
+		o.Migrate = MigrateApply
 	}
 	if s := getenv("DB_SECRET_JSON"); s != "" {
 		var sec struct {
@@ -104,6 +123,9 @@ func (o Options) Validate() error {
 	}
 	if o.Auth != "" && o.Auth != AuthPassword && o.Auth != AuthIAM {
 		errs = append(errs, fmt.Errorf("DB_AUTH %q: want password or iam", o.Auth))
+	}
+	if o.Migrate != "" && o.Migrate != MigrateApply && o.Migrate != MigrateVerify {
+		errs = append(errs, fmt.Errorf("DB_MIGRATE %q: want apply or verify", o.Migrate))
 	}
 	if o.URL == "" {
 		if o.CAFile != "" || o.Auth == AuthIAM || o.User != "" {

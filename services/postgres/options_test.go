@@ -18,7 +18,7 @@ func env(m map[string]string) func(string) string { return func(k string) string
 func TestOptionsFromEnv(t *testing.T) {
 	o, err := postgres.OptionsFromEnv(env(map[string]string{"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cdx?sslmode=disable"}))
 	require.NoError(t, err)
-	assert.Equal(t, postgres.Options{URL: "postgres://postgres@127.0.0.1:5432/cdx?sslmode=disable", MaxConns: 16, Auth: postgres.AuthPassword}, o, "local defaults")
+	assert.Equal(t, postgres.Options{URL: "postgres://postgres@127.0.0.1:5432/cdx?sslmode=disable", MaxConns: 16, Auth: postgres.AuthPassword, Migrate: postgres.MigrateApply}, o, "local defaults")
 
 	o, err = postgres.OptionsFromEnv(env(map[string]string{
 		"DATABASE_URL":   "postgres://cdx-prod.proxy-abc.eu-west-1.rds.amazonaws.com:5432/trading",
@@ -28,7 +28,7 @@ func TestOptionsFromEnv(t *testing.T) {
 	}))
 	require.NoError(t, err)
 	assert.Equal(t, postgres.Options{URL: "postgres://cdx-prod.proxy-abc.eu-west-1.rds.amazonaws.com:5432/trading", MaxConns: 8,
-		CAFile: "/etc/rds/global-bundle.pem", Auth: postgres.AuthPassword, User: "api_gateway", Password: "pw"}, o, "RDS Proxy, secret from Secrets Manager")
+		CAFile: "/etc/rds/global-bundle.pem", Auth: postgres.AuthPassword, User: "api_gateway", Password: "pw", Migrate: postgres.MigrateApply}, o, "RDS Proxy, secret from Secrets Manager")
 
 	o, err = postgres.OptionsFromEnv(env(map[string]string{
 		"DATABASE_URL": "postgres://api_gateway@cdx-prod.proxy-abc.eu-west-1.rds.amazonaws.com:5432/trading",

@@ -31,7 +31,7 @@ type DB struct {
 }
 
 // Open connects with o (the process's one pool), pings the server and applies pending
-// migrations.
+// migrations, or with o.Migrate verify checks that none is pending.
 func Open(ctx context.Context, o Options) (*DB, error) {
 	cfg, err := o.poolConfig(ctx)
 	if err != nil {
@@ -53,7 +53,11 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		return nil, fmt.Errorf("ping database: %w", err)
 	}
 	db := &DB{Pool: pool}
-	if err := db.Migrate(ctx); err != nil {
+	migrate := db.Migrate
+	if o.Migrate == MigrateVerify {
+		migrate = db.Verify
+	}
+	if err := migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -70,23 +74,62 @@ func (db *DB) Ping(ctx context.Context) error { return db.Pool.Ping(ctx) }
 // an advisory lock so concurrent starts apply each once.
 func (db *DB) Migrate(ctx context.Context) error { return db.MigrateTo(ctx, "") }
 
-// MigrateTo is Migrate stopping after the migration named last (all of them when last is
-// empty); tests use it to build a database as an earlier release left it.
-func (db *DB) MigrateTo(ctx context.Context, last string) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+// Verify checks that every embedded migration has been applied, without changing anything:
+// it names the first one missing. A database ahead of the binary (a newer release's
+// migrations) is fine: migrations only add.
+func (db *DB) Verify(ctx context.Context) error {
+	versions, err := migrationVersions()
 	if err != nil {
 		return err
 	}
+	var applied []string
+	err = db.Pool.QueryRow(ctx, `SELECT COALESCE(array_agg(version), '{}') FROM schema_migrations`).Scan(&applied)
+	if pg := (*pgconn.PgError)(nil); errors.As(err, &pg) && pg.Code == "42P01" {
+		return fmt.Errorf("schema not migrated (no schema_migrations table): run the migrations (services/cmd/migrate) first")
+	}
+	if err != nil {
+		return fmt.Errorf("verify schema: %w", err)
+	}
+	have := map[string]bool{}
+	for _, v := range applied {
+		have[v] = true
+	}
+	for _, v := range versions {
+		if !have[v] {
+			return fmt.Errorf("schema is missing migration %s: run the migrations (services/cmd/migrate) first", v)
+		}
+	}
+	return nil
+}
+
+// migrationVersions are the embedded migrations' versions, in order.
+func migrationVersions() ([]string, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
 	sort.Strings(names)
+	for i, name := range names {
+		names[i] = strings.TrimSuffix(strings.TrimPrefix(name, "migrations/"), ".sql")
+	}
+	return names, nil
+}
+
+// MigrateTo is Migrate stopping after the migration named last (all of them when last is
+// empty); tests use it to build a database as an earlier release left it.
+func (db *DB) MigrateTo(ctx context.Context, last string) error {
+	versions, err := migrationVersions()
+	if err != nil {
+		return err
+	}
 	if _, err := db.Pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	for _, name := range names {
-		version := strings.TrimSuffix(strings.TrimPrefix(name, "migrations/"), ".sql")
+	for _, version := range versions {
 		if last != "" && version > last {
 			break
 		}
-		body, err := migrations.ReadFile(name)
+		body, err := migrations.ReadFile("migrations/" + version + ".sql")
 		if err != nil {
 			return err
 		}

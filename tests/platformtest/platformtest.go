@@ -189,6 +189,9 @@ func (p *Platform) Stop() error {
 	}
 }
 
+// Pid is the platform process's id (for /proc accounting).
+func (p *Platform) Pid() int { return p.cmd.Process.Pid }
+
 // Logs is what the process wrote to stderr so far.
 func (p *Platform) Logs() string { return p.logs.String() }
 

@@ -240,6 +240,7 @@ func writeTable(w io.Writer, p *policy.Plan, results []policy.Result) error {
 
 	writeHighlights(&b, p)
 	writeDataHighlights(&b, p)
+	writeAccountSecurityHighlights(&b, p)
 
 	failed := 0
 	fmt.Fprintf(&b, "\nPolicies:\n")

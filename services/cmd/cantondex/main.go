@@ -239,6 +239,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 		return nil, err
 	}
 	flow.InstrumentMatching(fm, m, mg)
+	b.runs = append(b.runs, m.Run) // depth and snapshots off the partitions' goroutines
 
 	k, p, err = kafkaFor(catalog.SettlementCoordinator)
 	if err != nil {

@@ -57,5 +57,6 @@ func run(getenv func(string) string) error {
 		return err
 	}
 	flow.InstrumentMatching(platform.NewFlowMetrics(reg), svc, g)
-	return platform.Serve(ctx, log, cfg.OpsAddr, reg, platform.Checks(db.Ping, rdb.Ping, k.Ready), g.Run)
+	// svc.Run writes the book depth and the snapshots off the partitions' goroutines.
+	return platform.Serve(ctx, log, cfg.OpsAddr, reg, platform.Checks(db.Ping, rdb.Ping, k.Ready), g.Run, svc.Run)
 }
