@@ -68,11 +68,15 @@ func AlertmanagerConfig(r Receivers) (map[string]any, error) {
 			"group_interval":  "5m",
 			"repeat_interval": "4h",
 			"routes": []any{
+				// The chart's default rules: Watchdog always fires (a dead-man's switch for an
+				// external check), InfoInhibitor only inhibits.
+				map[string]any{"receiver": "null", "matchers": m(`alertname=~"Watchdog|InfoInhibitor"`)},
 				map[string]any{"receiver": "pager", "matchers": m(fmt.Sprintf("severity=%q", Critical)), "continue": true, "repeat_interval": "1h"},
 				map[string]any{"receiver": "sns", "matchers": m(fmt.Sprintf("severity=~%q", Critical+"|"+Warning))},
 			},
 		},
 		"receivers": []any{
+			map[string]any{"name": "null"},
 			map[string]any{"name": "sns", "sns_configs": []any{map[string]any{
 				"topic_arn":     r.TopicARN,
 				"sigv4":         map[string]any{"region": r.Region},

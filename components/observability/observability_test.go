@@ -136,10 +136,11 @@ func TestAlertmanagerRoutesBySeverity(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(b, &doc))
 	assert.Equal(t, "sns", doc.Route.Receiver)
-	require.Len(t, doc.Route.Routes, 2)
-	assert.Equal(t, "pager", doc.Route.Routes[0].Receiver)
-	assert.Equal(t, []string{`severity="critical"`}, doc.Route.Routes[0].Matchers)
-	assert.True(t, doc.Route.Routes[0].Continue, "critical alerts reach the SNS topic too")
+	require.Len(t, doc.Route.Routes, 3)
+	assert.Equal(t, "null", doc.Route.Routes[0].Receiver, "the chart's Watchdog is not sent")
+	assert.Equal(t, "pager", doc.Route.Routes[1].Receiver)
+	assert.Equal(t, []string{`severity="critical"`}, doc.Route.Routes[1].Matchers)
+	assert.True(t, doc.Route.Routes[1].Continue, "critical alerts reach the SNS topic too")
 	names := map[string]bool{}
 	for _, r := range doc.Receivers {
 		names[r.Name] = true
@@ -151,5 +152,5 @@ func TestAlertmanagerRoutesBySeverity(t *testing.T) {
 			assert.Empty(t, r.Webhooks[0].URL, "the URL stays in the secret")
 		}
 	}
-	assert.Equal(t, map[string]bool{"sns": true, "pager": true}, names)
+	assert.Equal(t, map[string]bool{"null": true, "sns": true, "pager": true}, names)
 }
