@@ -10,6 +10,7 @@
 //	cantondex:nodeGroups    []NodeGroup (replaces the defaults as a whole)
 //	cantondex:database ...  the data tier (data.go)
 //	cantondex:accountSecurity  AccountSecurity (accountsecurity.go)
+//	cantondex:observability    Observability (observability.go)
 //
 // A structured value is decoded over the environment's defaults, so a stack file names only
 // what it changes; unknown fields are an error, so a typo cannot pass silently.
@@ -47,6 +48,8 @@ type Settings struct {
 	Data        Data              `json:"data"`
 	// AccountSecurity is CloudTrail, GuardDuty, Security Hub, AWS Config and Access Analyzer.
 	AccountSecurity AccountSecurity `json:"accountSecurity"`
+	// Observability is the metrics stack's retention, storage and service levels.
+	Observability Observability `json:"observability"`
 	// Warnings are notes about accepted but discouraged values (a version past end of support);
 	// the program logs them.
 	Warnings []string `json:"-"`
@@ -70,6 +73,7 @@ func Defaults(env Environment) (Settings, error) {
 		Data:        defaultData(env),
 
 		AccountSecurity: defaultAccountSecurity(env),
+		Observability:   defaultObservability(env),
 	}
 	return s, nil
 }
@@ -107,6 +111,7 @@ func Load(stack, region string, src Source) (Settings, error) {
 		{"nodeGroups", &s.NodeGroups},
 		{"data", &s.Data},
 		{"accountSecurity", &s.AccountSecurity},
+		{"observability", &s.Observability},
 	}
 	for _, f := range fields {
 		raw, ok := src.Get(f.key)
@@ -165,6 +170,7 @@ func (s *Settings) Validate() error {
 	validateNodeGroups(v, s.NodeGroups)
 	s.Data.validate(v, s)
 	s.AccountSecurity.validate(v, s.Environment)
+	s.Observability.validate(v)
 	s.Warnings = v.warnings
 	return v.err()
 }
