@@ -121,6 +121,7 @@ require (
 
 require (
 	github.com/cantondex/platform/services v0.0.0
+	github.com/grafana/grafana-foundation-sdk/go v0.0.22
 	github.com/stretchr/testify v1.12.1
 )
 

@@ -14,6 +14,7 @@
 //	cantondex:images        Images: digests per service (images.go), set by CI
 //	cantondex:registry      Registry: ECR lifecycle (images.go)
 //	cantondex:edge          Edge: ALB certificate and WAF (edge.go)
+//	cantondex:observability    Observability (observability.go)
 //
 // A structured value is decoded over the environment's defaults, so a stack file names only
 // what it changes; unknown fields are an error, so a typo cannot pass silently.
@@ -55,6 +56,8 @@ type Settings struct {
 	Images          Images          `json:"images"`
 	Registry        Registry        `json:"registry"`
 	Edge            Edge            `json:"edge"`
+	// Observability is the metrics stack's retention, storage and service levels.
+	Observability Observability `json:"observability"`
 	// Warnings are notes about accepted but discouraged values (a version past end of support);
 	// the program logs them.
 	Warnings []string `json:"-"`
@@ -80,6 +83,7 @@ func Defaults(env Environment) (Settings, error) {
 
 		AccountSecurity: defaultAccountSecurity(env),
 		Registry:        defaultRegistry(env),
+		Observability:   defaultObservability(env),
 	}
 	s.Edge = defaultEdge(env, s.Region)
 	return s, nil
@@ -123,6 +127,7 @@ func Load(stack, region string, src Source) (Settings, error) {
 		{"images", &s.Images},
 		{"registry", &s.Registry},
 		{"edge", &s.Edge},
+		{"observability", &s.Observability},
 	}
 	for _, f := range fields {
 		raw, ok := src.Get(f.key)
@@ -185,6 +190,7 @@ func (s *Settings) Validate() error {
 	s.Images.validate(v)
 	s.Registry.validate(v, s.Environment)
 	s.Edge.validate(v, s.Region)
+	s.Observability.validate(v)
 	s.Warnings = v.warnings
 	return v.err()
 }

@@ -58,6 +58,16 @@ done
 (cd tests/kubeapi && KUBEAPI_MANIFESTS="$manifests/prod,$manifests/staging" GOWORK=off go test -count=1 -timeout 20m ./...) 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
+# tests/observability is a module of its own, outside go.work: the Prometheus module it needs
+# (rule evaluation, the PromQL parser) would raise shared dependencies of every workspace
+# module. Its tidy check, vet, staticcheck and tests: the alerting rules evaluated on series
+# and the binding test (every metric a rule or dashboard reads is exported).
+step "tests/observability (own module, GOWORK=off)"
+staticcheck_bin=$(cd tests && go tool -n staticcheck)
+(cd tests/observability && export GOWORK=off && go mod tidy -diff && go vet ./... && "$staticcheck_bin" ./...) || status=1
+(cd tests/observability && GOWORK=off go test -count=1 -timeout 30m ./...) 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
 # The packages with concurrency once more under the race detector: the group commit, the rate
 # limiter, the consumers, the engine service and the composed platform (in process: the SIGKILL
 # tests run separate binaries, so the detector in the test process would see nothing of them).

@@ -164,6 +164,7 @@ func (p *Producer) allow(topic string) error {
 	if !p.k.produce[topic] {
 		p.k.produce[topic] = true
 		p.k.metrics.registered(p.k.Entry.Name, "produce", topic, "")
+		p.k.metrics.produced(topic, nil)
 	}
 	p.k.mu.Unlock()
 	return nil
@@ -185,7 +186,7 @@ func (p *Producer) PublishCommands(ctx context.Context, cmds ...trading.OrderCom
 	if err := p.allow(topics.Orders); err != nil {
 		return err
 	}
-	return p.p.PublishCommands(ctx, cmds...)
+	return p.k.metrics.produced(topics.Orders, p.p.PublishCommands(ctx, cmds...))
 }
 
 // PublishExecutions implements matchingsvc.Publisher.
@@ -193,7 +194,7 @@ func (p *Producer) PublishExecutions(ctx context.Context, xs []trading.Execution
 	if err := p.allow(topics.Trades); err != nil {
 		return err
 	}
-	return p.p.PublishExecutions(ctx, xs)
+	return p.k.metrics.produced(topics.Trades, p.p.PublishExecutions(ctx, xs))
 }
 
 // PublishSettlements implements settlement.Publisher.
@@ -201,7 +202,7 @@ func (p *Producer) PublishSettlements(ctx context.Context, ss []trading.Settleme
 	if err := p.allow(topics.Settlements); err != nil {
 		return err
 	}
-	return p.p.PublishSettlements(ctx, ss)
+	return p.k.metrics.produced(topics.Settlements, p.p.PublishSettlements(ctx, ss))
 }
 
 // PublishAlerts implements risk.AlertPublisher.
@@ -209,7 +210,7 @@ func (p *Producer) PublishAlerts(ctx context.Context, as []trading.Alert) error 
 	if err := p.allow(topics.Alerts); err != nil {
 		return err
 	}
-	return p.p.PublishAlerts(ctx, as)
+	return p.k.metrics.produced(topics.Alerts, p.p.PublishAlerts(ctx, as))
 }
 
 // Close flushes and closes the producer.
@@ -219,6 +220,8 @@ func (p *Producer) Close() error { return p.p.Close() }
 type Metrics struct {
 	Registered *prometheus.GaugeVec // 1 per topic a service registered, by service, access, topic, group
 	Poison     *prometheus.GaugeVec // the offset a partition is stopped at, by group, topic, partition
+	// ProduceErrors counts publishes that failed, by topic (each produced topic starts at 0).
+	ProduceErrors *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics on reg.
@@ -228,8 +231,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Topics this process registered through the service catalog (1 each)."}, []string{"service", "access", "topic", "group"}),
 		Poison: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cantondex_consumer_poison_offset",
 			Help: "Offset of the poison message a partition is stopped at (alert on any series)."}, []string{"group", "topic", "partition"}),
+		ProduceErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cantondex_kafka_produce_errors_total",
+			Help: "Publishes to a topic that failed (the caller retries or fails the request)."}, []string{"topic"}),
 	}
-	reg.MustRegister(m.Registered, m.Poison)
+	reg.MustRegister(m.Registered, m.Poison, m.ProduceErrors)
 	return m
 }
 
@@ -237,6 +242,17 @@ func (m *Metrics) registered(service, access, topic, group string) {
 	if m != nil {
 		m.Registered.WithLabelValues(service, access, topic, group).Set(1)
 	}
+}
+
+// produced counts err (nil: none, but the topic's series exists) and returns it.
+func (m *Metrics) produced(topic string, err error) error {
+	if m != nil {
+		c := m.ProduceErrors.WithLabelValues(topic)
+		if err != nil {
+			c.Inc()
+		}
+	}
+	return err
 }
 
 func (m *Metrics) poisoned(group string, p *kafka.PoisonError) {

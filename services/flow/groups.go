@@ -3,11 +3,15 @@ package flow
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cantondex/platform/services/catalog"
 	"github.com/cantondex/platform/services/exchange"
 	"github.com/cantondex/platform/services/kafka"
+	"github.com/cantondex/platform/services/ledger"
 	"github.com/cantondex/platform/services/matchingsvc"
 	"github.com/cantondex/platform/services/platform"
 	"github.com/cantondex/platform/services/risk"
@@ -95,9 +99,15 @@ func InstrumentMatching(fm *platform.FlowMetrics, m *matchingsvc.Service, g *kaf
 		return
 	}
 	g.Lag = fm.Lag
+	m.Booked = fm.Booked
 	m.Applied = func(n int, xs []trading.Execution) {
 		fm.CommandsApplied.Add(float64(n))
 		for _, x := range xs {
+			for _, e := range x.Events {
+				if e.Trade != nil {
+					fm.EngineTrades.Inc()
+				}
+			}
 			if !x.AcceptedAt.IsZero() {
 				fm.OrderToTrade.Observe(x.ExecutedAt.Sub(x.AcceptedAt).Seconds())
 			}
@@ -121,4 +131,13 @@ func InstrumentSettlement(fm *platform.FlowMetrics, st *settlement.Service, g *k
 			}
 		}
 	}
+}
+
+// ConservationInterval is how often settlement checks that the ledger's totals balance.
+const ConservationInterval = 30 * time.Second
+
+// WatchConservation registers the ledger's conservation metrics on reg and returns the run
+// function that checks l's totals every ConservationInterval.
+func WatchConservation(reg prometheus.Registerer, l ledger.Store, log *slog.Logger) func(context.Context) error {
+	return platform.NewLedgerMetrics(reg).Watch(l.Totals, ConservationInterval, log)
 }

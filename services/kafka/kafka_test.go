@@ -125,3 +125,36 @@ func runUntil(t *testing.T, g *kafka.Group, done chan struct{}) {
 	cancel()
 	require.NoError(t, <-errc)
 }
+
+// Lag is the high-water mark minus the next offset to process, reported after each batch.
+func TestLagCountsDownToZero(t *testing.T) {
+	cluster, p := start(t)
+	ctx := context.Background()
+	var msgs []kafka.Message
+	for i := 0; i < 10; i++ { // one key: one partition, offsets 0..9, high-water mark 10
+		msgs = append(msgs, kafka.Message{Topic: "t", Key: []byte("k"), Value: []byte(fmt.Sprint(i))})
+	}
+	require.NoError(t, p.Publish(ctx, msgs...))
+
+	var mu sync.Mutex
+	var lags []int64
+	partitions := map[int32]bool{}
+	done := make(chan struct{})
+	g := &kafka.Group{Cluster: cluster, Group: "lag", Topics: []string{"t"}, MaxBatch: 1,
+		Handle: func(context.Context, []kafka.Message) error { return nil },
+		Lag: func(group, topic string, partition int32, lag int64) {
+			mu.Lock()
+			defer mu.Unlock()
+			assert.Equal(t, "lag", group)
+			assert.Equal(t, "t", topic)
+			partitions[partition] = true
+			if lags = append(lags, lag); len(lags) == len(msgs) {
+				close(done)
+			}
+		}}
+	runUntil(t, g, done)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []int64{9, 8, 7, 6, 5, 4, 3, 2, 1, 0}, lags)
+	assert.Len(t, partitions, 1)
+}

@@ -106,6 +106,20 @@ type AssetTotals struct {
 	OpenHeld int64 // sum of remaining over open holds
 }
 
+// Imbalance is what an asset's totals are off by. Supply is the owners' plus the system
+// accounts' totals: postings sum to zero, so anything else means units appeared or vanished.
+// Holds is the owners' held amounts minus the open holds' remaining: every held unit belongs
+// to an open hold. Both are zero on a conserved ledger.
+func (t AssetTotals) Imbalance() (supply, holds int64) {
+	return t.Owners + t.System, t.Held - t.OpenHeld
+}
+
+// Conserved reports whether both imbalances are zero.
+func (t AssetTotals) Conserved() bool {
+	supply, holds := t.Imbalance()
+	return supply == 0 && holds == 0
+}
+
 // Validate checks a transfer's shape: an id, balanced postings, well-formed hold operations.
 func Validate(t Transfer) error {
 	if t.ID == "" || len(t.ID) > 200 {

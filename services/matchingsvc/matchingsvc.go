@@ -56,6 +56,9 @@ type Service struct {
 	DepthLevels int
 	// Applied, when set, observes each batch: commands applied and the executions published.
 	Applied func(commands int, xs []trading.Execution)
+	// Booked, when set, observes each book a batch changed: its depth (DepthLevels per side)
+	// and how many orders rest in it.
+	Booked func(b trading.Book, open int)
 
 	mu    sync.Mutex
 	parts map[int32]*partition
@@ -190,12 +193,22 @@ func (s *Service) Handle(ctx context.Context, msgs []kafka.Message) error {
 		s.log().Error("partition stopped at a poison command", "topic", poison.Topic, "partition", poison.Partition, "offset", poison.Offset, "err", poison.Err)
 		return poison
 	}
-	if s.Depth != nil && len(touched) > 0 {
+	if (s.Depth != nil || s.Booked != nil) && len(touched) > 0 {
 		books := make([]trading.Book, 0, len(touched))
 		for sym := range touched {
-			books = append(books, s.depth(part.books[sym], sym))
+			b := s.depth(part.books[sym], sym)
+			books = append(books, b)
+			if s.Booked != nil {
+				open := 0
+				if pb := part.books[sym]; pb != nil {
+					open = pb.Len()
+				}
+				s.Booked(b, open)
+			}
 		}
-		s.publishDepth(ctx, books)
+		if s.Depth != nil {
+			s.publishDepth(ctx, books)
+		}
 	}
 	every, interval := s.SnapshotEvery, s.SnapshotInterval
 	if every <= 0 {

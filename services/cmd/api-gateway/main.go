@@ -68,7 +68,7 @@ func run(getenv func(string) string) error {
 	defer prod.Close()
 	svc := exchange.New(postgres.NewStore(db), prod, rdb.Books(), limits, log)
 	fm := platform.NewFlowMetrics(reg)
-	svc.Placed = func(r string) { fm.OrdersPlaced.WithLabelValues(r).Inc() }
+	svc.Placed = fm.InitEntry().Placed
 
 	g, err := gateway.New(ctx, gc, gateway.Backend{
 		Orders: svc, Markets: svc, Accounts: svc, Risk: svc, Redis: rdb, DB: db,

@@ -226,7 +226,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 		return nil, err
 	}
 	b.exchange = exchange.New(b.store, entryProd, b.redis.Books(), cfg.Limits, log)
-	b.exchange.Placed = func(r string) { fm.OrdersPlaced.WithLabelValues(r).Inc() }
+	b.exchange.Placed = fm.InitEntry().Placed
 	b.runs = append(b.runs, func(ctx context.Context) error { b.exchange.Relay(ctx); return nil })
 
 	k, p, err := kafkaFor(catalog.MatchingEngine)
@@ -262,7 +262,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 	}
 	rg.Lag = fm.Lag
 
-	b.runs = append(b.runs, mg.Run, sg.Run, rg.Run)
+	b.runs = append(b.runs, mg.Run, sg.Run, rg.Run, flow.WatchConservation(reg, b.store, log))
 	b.ready = platform.Checks(checks...)
 	return b, nil
 }

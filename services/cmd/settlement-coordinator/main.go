@@ -54,11 +54,13 @@ func run(getenv func(string) string) error {
 		return err
 	}
 	defer prod.Close()
-	svc := &settlement.Service{Store: postgres.NewStore(db), Publisher: prod, Fees: fees, Log: log}
+	store := postgres.NewStore(db)
+	svc := &settlement.Service{Store: store, Publisher: prod, Fees: fees, Log: log}
 	g, err := flow.SettlementGroup(k, svc)
 	if err != nil {
 		return err
 	}
 	flow.InstrumentSettlement(platform.NewFlowMetrics(reg), svc, g)
-	return platform.Serve(ctx, log, cfg.OpsAddr, reg, platform.Checks(db.Ping, k.Ready), g.Run)
+	return platform.Serve(ctx, log, cfg.OpsAddr, reg, platform.Checks(db.Ping, k.Ready), g.Run,
+		flow.WatchConservation(reg, store, log))
 }

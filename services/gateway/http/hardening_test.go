@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -110,6 +111,39 @@ func TestMetricLabelsAreClosed(t *testing.T) {
 	}
 	assert.LessOrEqual(t, seen, 4, "series")
 	assert.Positive(t, seen)
+}
+
+// Refusals are counted: 401 and 403 by reason, 429 by route; the status label is a class.
+func TestRefusalsAreCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, 2, func(d *gwhttp.Deps) { d.Registry = reg })
+	_, at := e.trader("refused@example.com")
+	e.want(e.do("GET", "/api/v1/balances", "", ""), 401, "unauthorized")
+	e.want(e.do("POST", "/api/v1/admin/deposits", at, `{}`), 403, "forbidden")
+	limited := false
+	for i := 0; i < 5 && !limited; i++ {
+		limited = e.do("GET", "/api/v1/balances", at, "").status == http.StatusTooManyRequests
+	}
+	require.True(t, limited, "2 requests a minute never refused")
+	text := gatherText(t, reg)
+	assert.Contains(t, text, `cantondex_http_auth_failures_total{reason="unauthorized"} 1`)
+	assert.Contains(t, text, `cantondex_http_auth_failures_total{reason="forbidden"} 1`)
+	assert.Contains(t, text, `cantondex_http_rate_limited_total{route="/api/v1/balances"} 1`)
+	assert.Contains(t, text, `cantondex_http_rate_limited_total{route="/api/v1/orders"} 0`, "every route's series exists from the start")
+	assert.Regexp(t, `cantondex_http_request_duration_seconds_count\{method="GET",route="/api/v1/balances",status="4xx"\} 2`, text)
+	assert.NotRegexp(t, `status="[0-9]{3}"`, text, "a status code as a label")
+}
+
+func gatherText(t *testing.T, reg *prometheus.Registry) string {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	var b strings.Builder
+	for _, mf := range mfs {
+		_, err := expfmt.MetricFamilyToText(&b, mf)
+		require.NoError(t, err)
+	}
+	return b.String()
 }
 
 func TestRequestIDOnlyWhenWellFormed(t *testing.T) {

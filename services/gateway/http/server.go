@@ -89,7 +89,9 @@ type Server struct {
 	refs   *refCache
 	routed map[string]bool // "/api/v1/..." patterns of the route table: the metric's route labels
 
-	requests *prometheus.HistogramVec
+	requests     *prometheus.HistogramVec
+	rateLimited  *prometheus.CounterVec
+	authFailures *prometheus.CounterVec
 }
 
 // New builds the API's handler.
@@ -116,9 +118,21 @@ func New(deps Deps, cfg Config) (*Server, error) {
 		Help:    "REST API requests by route, method and status.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"route", "method", "status"})
-	if err := deps.Registry.Register(s.requests); err != nil {
-		return nil, fmt.Errorf("register metrics: %w", err)
+	s.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cantondex_http_rate_limited_total",
+		Help: "REST API requests refused by a rate limit (429), by route.",
+	}, []string{"route"})
+	s.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cantondex_http_auth_failures_total",
+		Help: "REST API requests refused for authentication (401 unauthorized) or authorisation (403 forbidden).",
+	}, []string{"reason"})
+	for _, c := range []prometheus.Collector{s.requests, s.rateLimited, s.authFailures} {
+		if err := deps.Registry.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
 	}
+	s.authFailures.WithLabelValues("unauthorized")
+	s.authFailures.WithLabelValues("forbidden")
 
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
@@ -140,6 +154,7 @@ func New(deps Deps, cfg Config) (*Server, error) {
 	s.routed = map[string]bool{}
 	for _, r := range s.routes(deps.Registry) {
 		s.routed["/api/v1"+r.path] = true
+		s.rateLimited.WithLabelValues("/api/v1" + r.path) // every route's series starts at zero
 	}
 	s.register(e.Group("/api/v1"), deps.Registry)
 	return s, nil
@@ -250,7 +265,8 @@ func (s *Server) register(g *echo.Group, reg *prometheus.Registry) {
 
 // observe records each request's duration. Every label comes from a closed set, so no client
 // can create series: the route is a pattern of the route table (or "unmatched"), the method
-// one of the methods HTTP defines (or "OTHER"), the status one the server chose.
+// one of the methods HTTP defines (or "OTHER"), the status the class of the one the server
+// chose ("2xx" ... "5xx"). Refusals by a rate limit and for authentication are counted too.
 func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -262,9 +278,26 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if !s.routed[route] {
 			route = "unmatched"
 		}
-		s.requests.WithLabelValues(route, methodLabel(c.Request().Method), strconv.Itoa(c.Response().Status)).Observe(time.Since(start).Seconds())
+		status := c.Response().Status
+		s.requests.WithLabelValues(route, methodLabel(c.Request().Method), statusClass(status)).Observe(time.Since(start).Seconds())
+		switch status {
+		case http.StatusTooManyRequests:
+			s.rateLimited.WithLabelValues(route).Inc()
+		case http.StatusUnauthorized:
+			s.authFailures.WithLabelValues("unauthorized").Inc()
+		case http.StatusForbidden:
+			s.authFailures.WithLabelValues("forbidden").Inc()
+		}
 		return nil
 	}
+}
+
+// statusClass is a status code's class label: "2xx", "4xx", ...
+func statusClass(code int) string {
+	if code < 100 || code > 599 {
+		return "other"
+	}
+	return strconv.Itoa(code/100) + "xx"
 }
 
 func methodLabel(m string) string {
