@@ -13,7 +13,7 @@ PKGS=(./components/... ./stacks/... ./infra/... ./services/... ./tests/...)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== %s (at %ds)\n' "$*" "$SECONDS"; }
 
 step "gofmt"
 unformatted=$(gofmt -l components stacks infra services tests)
@@ -98,5 +98,5 @@ failed=$(grep -cE '^FAIL[[:space:]]' "$log" || true)
 failed_tests=$(grep -cE '^[[:space:]]*--- FAIL' "$log" || true)
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo
-echo "packages: $passed passed, $failed failed; failing tests: $failed_tests"
+echo "packages: $passed passed, $failed failed; failing tests: $failed_tests; ${SECONDS}s"
 exit "$status"
