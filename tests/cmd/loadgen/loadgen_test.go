@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,19 +80,28 @@ func TestMix(t *testing.T) {
 	}
 }
 
+// The CPU time read from /proc is the kernel's own account of the process, the one
+// getrusage gives: equal within the clock tick, however busy the machine is.
 func TestProcessAccounting(t *testing.T) {
 	ws, err := parseWatch("")
 	require.NoError(t, err)
 	require.Len(t, ws, 1, "loadgen itself")
-	before := treeUsage(ws)["loadgen"]
-	end := time.Now().Add(300 * time.Millisecond)
 	x := 0
-	for time.Now().Before(end) {
-		x++
+	for i := 0; i < 200_000_000; i++ {
+		x += i & 3
 	}
-	after := treeUsage(ws)["loadgen"]
-	assert.Greater(t, after.cpu-before.cpu, 0.1, "300 ms of spinning (x=%d)", x)
-	assert.Greater(t, after.rss, int64(1<<20), "resident memory")
+	var ru syscall.Rusage
+	require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	u := treeUsage(ws)["loadgen"]
+	var after syscall.Rusage
+	require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &after))
+	secs := func(r syscall.Rusage) float64 {
+		return float64(r.Utime.Sec+r.Stime.Sec) + float64(r.Utime.Usec+r.Stime.Usec)/1e6
+	}
+	assert.Positive(t, u.cpu, "CPU seconds (x=%d)", x)
+	assert.GreaterOrEqual(t, u.cpu, secs(ru)-2.0/clockTicks, "at least getrusage's figure before the read, less a tick or two")
+	assert.LessOrEqual(t, u.cpu, secs(after)+2.0/clockTicks, "at most getrusage's figure after the read, plus a tick or two")
+	assert.Greater(t, u.rss, int64(1<<20), "resident memory")
 
 	_, err = parseWatch("platform=abc")
 	assert.ErrorContains(t, err, `"platform=abc" is not name=pid`)
