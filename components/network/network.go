@@ -34,7 +34,9 @@ const (
 // credentials, and the pods allowed the AWS APIs (the migrations Job's user secrets) reach
 // Secrets Manager, without leaving the VPC: their NetworkPolicies allow 443 to these endpoints'
 // subnets only.
-func DefaultInterfaceEndpoints() []string { return []string{"ecr.api", "ecr.dkr", "logs", "sts", "secretsmanager"} }
+func DefaultInterfaceEndpoints() []string {
+	return []string{"ecr.api", "ecr.dkr", "logs", "sts", "secretsmanager"}
+}
 
 // endpointService is the shape of an interface endpoint's service ("ecr.api", "secretsmanager").
 var endpointService = regexp.MustCompile(`^[a-z0-9-]+(\.[a-z0-9-]+)*$`)
