@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the repository: formatting, vet, go mod tidy, staticcheck, workflow lint,
 # the unit and integration tests of every module, the rendered Kubernetes manifests against an
-# in-process kube-apiserver (tests/kubeapi), the concurrent packages again under -race,
-# and short fuzz runs. Integration tests use PostgreSQL and Redis when
+# in-process kube-apiserver (tests/kubeapi) and the alerting rules and their binding to the
+# exported metrics (tests/observability), the concurrent packages again under -race, and short
+# fuzz runs. Integration tests use PostgreSQL and Redis when
 # reachable (TEST_DATABASE_URL, TEST_REDIS_URL) and skip otherwise, except under CI=true, where
 # an unreachable server fails them. Usage: bash tests/all.sh   (FUZZTIME=30s for longer fuzzing)
 set -uo pipefail
@@ -21,21 +22,53 @@ if [ -n "$unformatted" ]; then
 	echo "not gofmt-ed:"; echo "$unformatted"; status=1
 fi
 
+# tests/kubeapi (k8s.io/kubernetes: the rendered manifests of both stacks against a real
+# kube-apiserver in process, Pod Security Admission enforcing restricted, and the offline
+# checks) and tests/observability (Prometheus: the alerting rules evaluated on series, and the
+# binding test: every metric a rule or dashboard reads is exported) are modules of their own,
+# outside go.work, so that their dependencies never reach the others. They are the heaviest
+# builds on a cold cache, so their whole pipeline (tidy, vet, staticcheck, tests) runs in the
+# background from here, beside the workspace's steps, which often wait on servers and
+# processes; its output is printed and counted after the workspace's tests.
+step "start tests/kubeapi and tests/observability in the background"
+side=$(mktemp -d)
+trap 'kill "${side_pid:-}" 2>/dev/null; rm -rf "$log" "$side"' EXIT
+staticcheck_bin=$(cd tests && go tool -n staticcheck)
+(
+	st=0
+	for mod in tests/kubeapi tests/observability; do
+		echo "-- $mod: tidy, vet, staticcheck"
+		(cd "$mod" && export GOWORK=off &&
+			{ go mod tidy -diff || { echo "$mod: go.mod or go.sum is not tidy (run GOWORK=off go mod tidy there)"; false; }; } &&
+			go vet ./... && "$staticcheck_bin" ./... && go test -count=1 -run '^$' ./... >/dev/null) || st=1
+	done
+	# The manifests of both stacks, which the foreground renders with the plan below.
+	while [ ! -e "$side/manifests.done" ]; do sleep 1; done
+	for mod in tests/kubeapi tests/observability; do
+		echo "-- $mod: tests"
+		(cd "$mod" && KUBEAPI_MANIFESTS="$side/prod,$side/staging" GOWORK=off go test -count=1 -timeout 30m ./...) || st=1
+	done
+	echo "$st" > "$side/status"
+) > "$side/out.log" 2>&1 &
+side_pid=$!
+# Every Kubernetes object of both stacks, as the plan renders it, for tests/kubeapi.
+go build -o "$side/plan" ./infra/cmd/plan || status=1
+for stack in prod staging; do
+	"$side/plan" --stack "$stack" --manifests "$side/$stack" >/dev/null || { echo "plan --stack $stack --manifests failed"; status=1; }
+done
+touch "$side/manifests.done"
+
 step "go vet"
 go vet "${PKGS[@]}" || status=1
-# tests/kubeapi is a module of its own outside go.work (k8s.io/kubernetes stays out of the others).
-(cd tests/kubeapi && GOWORK=off go vet ./...) || status=1
 
 # Every module's go.mod and go.sum must already be what go mod tidy writes.
 step "go mod tidy"
-for mod in components infra services stacks tests tests/kubeapi; do
+for mod in components infra services stacks tests; do
 	(cd "$mod" && GOWORK=off go mod tidy -diff) || { echo "$mod: go.mod or go.sum is not tidy (run go mod tidy there)"; status=1; }
 done
 
 step "staticcheck"
 (cd tests && go tool staticcheck ../components/... ../stacks/... ../infra/... ../services/... ./...) || status=1
-# The same staticcheck binary (tests/go.mod's tool) on the module outside the workspace.
-staticcheck=$(cd tests && go tool -n staticcheck) && (cd tests/kubeapi && GOWORK=off "$staticcheck" ./...) || status=1
 
 if [ -d .github/workflows ]; then
 	step "actionlint"
@@ -46,27 +79,13 @@ step "go test"
 go test -count=1 -timeout 30m "${PKGS[@]}" 2>&1 | tee "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
-# Kubernetes manifests of both stacks, rendered by the plan, against a real kube-apiserver in
-# process (Pod Security Admission enforcing restricted) and the offline checks (tests/kubeapi).
-step "kube-apiserver: the manifests of both stacks"
-manifests=$(mktemp -d)
-trap 'rm -rf "$log" "$manifests"' EXIT
-go build -o "$manifests/plan" ./infra/cmd/plan || status=1
-for stack in prod staging; do
-	"$manifests/plan" --stack "$stack" --manifests "$manifests/$stack" >/dev/null || { echo "plan --stack $stack --manifests failed"; status=1; }
-done
-(cd tests/kubeapi && KUBEAPI_MANIFESTS="$manifests/prod,$manifests/staging" GOWORK=off go test -count=1 -timeout 20m ./...) 2>&1 | tee -a "$log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-
-# tests/observability is a module of its own, outside go.work: the Prometheus module it needs
-# (rule evaluation, the PromQL parser) would raise shared dependencies of every workspace
-# module. Its tidy check, vet, staticcheck and tests: the alerting rules evaluated on series
-# and the binding test (every metric a rule or dashboard reads is exported).
-step "tests/observability (own module, GOWORK=off)"
-staticcheck_bin=$(cd tests && go tool -n staticcheck)
-(cd tests/observability && export GOWORK=off && go mod tidy -diff && go vet ./... && "$staticcheck_bin" ./...) || status=1
-(cd tests/observability && GOWORK=off go test -count=1 -timeout 30m ./...) 2>&1 | tee -a "$log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# The two modules outside the workspace, started in the background after gofmt: print what
+# they did and count their results with the rest.
+step "tests/kubeapi and tests/observability (own modules, GOWORK=off)"
+wait "$side_pid"
+cat "$side/out.log"
+cat "$side/out.log" >> "$log"
+[ "$(cat "$side/status" 2>/dev/null)" = 0 ] || { echo "tests/kubeapi or tests/observability failed"; status=1; }
 
 # The packages with concurrency once more under the race detector: the group commit, the rate
 # limiter, the consumers, the engine service and the composed platform (in process: the SIGKILL
