@@ -1,0 +1,99 @@
+package surveillance
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// stuffState is one account's last StuffMaxMessages+1 message times (a ring) and its open
+// burst, if any. Its size is fixed by the limit, whatever the rate.
+type stuffState struct {
+	ring  []int64 // unix nanos
+	next  int     // where the next time goes
+	full  bool
+	last  time.Time
+	burst *burst
+}
+
+type burst struct {
+	from, to time.Time
+	count    int
+	ids      []string
+	markets  []string
+}
+
+// stuffMessage records a message; more than StuffMaxMessages within StuffWindow opens a burst
+// (counting the messages in that window), which grows while the rate stays over the limit.
+func (d *Detectors) stuffMessage(ev *Event) {
+	s := d.stuff[ev.Account]
+	if s == nil {
+		s = &stuffState{ring: make([]int64, d.cfg.StuffMaxMessages+1)}
+		d.stuff[ev.Account] = s
+	}
+	now := ev.TS.UnixNano()
+	s.ring[s.next] = now
+	s.next++
+	if s.next == len(s.ring) {
+		s.next, s.full = 0, true
+	}
+	s.last = ev.TS
+	oldest := s.ring[s.next] // once full: the first of the last StuffMaxMessages+1 messages
+	over := s.full && now-oldest < int64(d.cfg.StuffWindow)
+	switch {
+	case over && s.burst == nil:
+		s.burst = &burst{from: time.Unix(0, oldest).UTC(), count: len(s.ring)}
+		s.burst.add(ev, d.cfg.MaxIDsPerAlert)
+	case s.burst != nil && over:
+		s.burst.count++
+		s.burst.add(ev, d.cfg.MaxIDsPerAlert)
+	case s.burst != nil:
+		d.endBurst(ev.Account, s)
+	}
+}
+
+func (b *burst) add(ev *Event, maxIDs int) {
+	b.to = ev.TS
+	if len(b.ids) < maxIDs && ev.OrderID != "" {
+		b.ids = append(b.ids, ev.OrderID)
+	}
+	if !slices.Contains(b.markets, ev.Market) && len(b.markets) < 8 {
+		b.markets = append(b.markets, ev.Market)
+	}
+}
+
+// closeBursts ends bursts idle for a window (all of them when all is set) and forgets idle
+// accounts, in account order.
+func (d *Detectors) closeBursts(now time.Time, all bool) {
+	var ended []string
+	for acct, s := range d.stuff {
+		idle := now.Sub(s.last) >= d.cfg.StuffWindow
+		if s.burst != nil && (idle || all) {
+			ended = append(ended, acct)
+		} else if s.burst == nil && idle {
+			delete(d.stuff, acct)
+		}
+	}
+	slices.Sort(ended)
+	for _, acct := range ended {
+		d.endBurst(acct, d.stuff[acct])
+		delete(d.stuff, acct)
+	}
+}
+
+// endBurst emits the burst's alert. Score: the burst's mean rate per StuffWindow over the
+// limit (above 1).
+func (d *Detectors) endBurst(account string, s *stuffState) {
+	b := s.burst
+	s.burst = nil
+	span := max(b.to.Sub(b.from), d.cfg.StuffWindow)
+	rate := float64(b.count) * float64(d.cfg.StuffWindow) / float64(span)
+	slices.Sort(b.markets)
+	d.emit(Alert{
+		Detector: DetectorQuoteStuffing, Account: account, Market: strings.Join(b.markets, ","),
+		OrderIDs: b.ids, From: b.from, To: b.to, Score: round3(rate / float64(d.cfg.StuffMaxMessages)),
+		Reason: fmt.Sprintf("%d messages in %s (%.0f per %s on average; limit %d per %s)",
+			b.count, b.to.Sub(b.from), rate, d.cfg.StuffWindow, d.cfg.StuffMaxMessages, d.cfg.StuffWindow),
+	})
+}
