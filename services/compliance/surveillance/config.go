@@ -12,9 +12,13 @@ type Config struct {
 	// Wash trades. A trade whose maker and taker have one beneficial owner is a wash trade at
 	// once. Between accounts of different owners, trades back and forth that net to no change of
 	// position for both within WashWindow, at prices at most WashMaxPriceTicks apart, are a
-	// round trip (a pre-arranged wash).
+	// round trip (a pre-arranged wash). Each leg of a round trip must be a matched trade: the
+	// resting order entered at most WashMatchWindow before the trade, and the two orders filled
+	// each other completely (the same quantity, no one else involved), as pre-arranged orders
+	// do; offsetting trades that happen by chance between honest traders rarely look like that.
 	WashWindow        time.Duration // default 60s
 	WashMaxPriceTicks int64         // default 1
+	WashMatchWindow   time.Duration // default 2s
 	WashMaxPairTrades int           // trades remembered per account pair; default 32
 
 	// Spoofing: a new order of at least max(SpoofMinQty, SpoofSizeMultiple × the market's
@@ -36,11 +40,13 @@ type Config struct {
 	// LayerMaxGapTicks from the next (successive levels), all placed within LayerPlaceWindow
 	// before an own trade on the opposite side; then at least LayerMinOrders of them cancelled,
 	// each with at least LayerMinCancelledFraction unfilled, within LayerCancelWindow of the
-	// trade.
+	// trade and within LayerCancelSpread of each other (a ladder is withdrawn at once; a market
+	// maker's random cancels are spread out).
 	LayerMinOrders            int           // default 3
 	LayerMaxGapTicks          int64         // default 2
-	LayerPlaceWindow          time.Duration // default 10s
+	LayerPlaceWindow          time.Duration // default 5s
 	LayerCancelWindow         time.Duration // default 5s
+	LayerCancelSpread         time.Duration // default 1s
 	LayerMinCancelledFraction float64       // default 0.8
 
 	// Order-to-trade ratio (RTS 9 Art. 3) per account and market per session: number ratio
@@ -71,6 +77,7 @@ func Default() Config {
 	return Config{
 		WashWindow:        60 * time.Second,
 		WashMaxPriceTicks: 1,
+		WashMatchWindow:   2 * time.Second,
 		WashMaxPairTrades: 32,
 
 		SpoofMinQty:               1,
@@ -83,8 +90,9 @@ func Default() Config {
 
 		LayerMinOrders:            3,
 		LayerMaxGapTicks:          2,
-		LayerPlaceWindow:          10 * time.Second,
+		LayerPlaceWindow:          5 * time.Second,
 		LayerCancelWindow:         5 * time.Second,
+		LayerCancelSpread:         time.Second,
 		LayerMinCancelledFraction: 0.8,
 
 		OTRMaxNumberRatio: 100,
@@ -113,6 +121,8 @@ func (c Config) Validate() error {
 	pos("SpoofCancelWindow", c.SpoofCancelWindow)
 	pos("LayerPlaceWindow", c.LayerPlaceWindow)
 	pos("LayerCancelWindow", c.LayerCancelWindow)
+	pos("LayerCancelSpread", c.LayerCancelSpread)
+	pos("WashMatchWindow", c.WashMatchWindow)
 	pos("SessionLength", c.SessionLength)
 	pos("StuffWindow", c.StuffWindow)
 	pos("OrderTTL", c.OrderTTL)

@@ -21,6 +21,8 @@ func (c Config) withDefaults() Config {
 	dur(&c.SpoofCancelWindow, d.SpoofCancelWindow)
 	dur(&c.LayerPlaceWindow, d.LayerPlaceWindow)
 	dur(&c.LayerCancelWindow, d.LayerCancelWindow)
+	dur(&c.LayerCancelSpread, d.LayerCancelSpread)
+	dur(&c.WashMatchWindow, d.WashMatchWindow)
 	dur(&c.SessionLength, d.SessionLength)
 	dur(&c.StuffWindow, d.StuffWindow)
 	dur(&c.OrderTTL, d.OrderTTL)

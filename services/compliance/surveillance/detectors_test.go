@@ -71,12 +71,24 @@ func TestWashSameOwner(t *testing.T) {
 	assert.Contains(t, got[0].Reason, "beneficial owner X")
 }
 
+// leg is a matched trade: maker order mid of maker rests at s-0.5, taker order tid of taker
+// takes all of it at s.
+func (f *feed) leg(s float64, tradeID, maker, mid, taker, tid, aggressor string, price, qty int64) {
+	makerSide := "sell"
+	if aggressor == "sell" {
+		makerSide = "buy"
+	}
+	f.newOrder(s-0.5, maker, mid, makerSide, price, qty, 0, 0)
+	f.newOrder(s, taker, tid, aggressor, price, qty, 0, 0)
+	f.trade(s, tradeID, maker, mid, taker, tid, aggressor, price, qty)
+}
+
 func TestWashRoundTrip(t *testing.T) {
 	f := newFeed(Default(), nil)
-	f.trade(1, "t1", "a", "s1", "b", "b1", "buy", 100, 5)  // b buys 5 from a
-	f.trade(20, "t2", "b", "s2", "a", "b2", "buy", 101, 3) // a buys back 3
+	f.leg(1, "t1", "a", "s1", "b", "b1", "buy", 100, 5)  // b buys 5 from a
+	f.leg(20, "t2", "b", "s2", "a", "b2", "buy", 101, 3) // a buys back 3
 	require.Empty(t, f.of(DetectorWash), "not yet flat")
-	f.trade(30, "t3", "a", "b3", "b", "s3", "sell", 100, 2) // b sells 2 to a: flat
+	f.leg(30, "t3", "a", "b3", "b", "s3", "sell", 100, 2) // b sells 2 to a: flat
 	got := f.of(DetectorWash)
 	require.Len(t, got, 1)
 	assert.Equal(t, []string{"t1", "t2", "t3"}, got[0].TradeIDs)
@@ -89,20 +101,32 @@ func TestWashRoundTrip(t *testing.T) {
 func TestWashRoundTripNearMisses(t *testing.T) {
 	// Outside the window.
 	f := newFeed(Default(), nil)
-	f.trade(1, "t1", "a", "s1", "b", "b1", "buy", 100, 5)
-	f.trade(70, "t2", "b", "s2", "a", "b2", "buy", 100, 5)
+	f.leg(1, "t1", "a", "s1", "b", "b1", "buy", 100, 5)
+	f.leg(70, "t2", "b", "s2", "a", "b2", "buy", 100, 5)
 	assert.Empty(t, f.of(DetectorWash), "legs 69s apart")
 	// Prices too far apart: an honest buy at the ask and sell at the bid.
 	f = newFeed(Default(), nil)
-	f.trade(1, "t1", "a", "s1", "b", "b1", "buy", 100, 5)
-	f.trade(2, "t2", "b", "s2", "a", "b2", "buy", 103, 5)
+	f.leg(1, "t1", "a", "s1", "b", "b1", "buy", 100, 5)
+	f.leg(2, "t2", "b", "s2", "a", "b2", "buy", 103, 5)
 	assert.Empty(t, f.of(DetectorWash), "legs 3 ticks apart")
 	// Not flat: the same direction twice, and a third party in between does not count.
 	f = newFeed(Default(), nil)
-	f.trade(1, "t1", "a", "s1", "b", "b1", "buy", 100, 5)
-	f.trade(2, "t2", "a", "s2", "b", "b2", "buy", 100, 5)
-	f.trade(3, "t3", "b", "s3", "c", "b3", "buy", 100, 10)
+	f.leg(1, "t1", "a", "s1", "b", "b1", "buy", 100, 5)
+	f.leg(2, "t2", "a", "s2", "b", "b2", "buy", 100, 5)
+	f.leg(3, "t3", "b", "s3", "c", "b3", "buy", 100, 10)
 	assert.Empty(t, f.of(DetectorWash), "no round trip")
+	// Flat by chance, but not matched orders: the second leg's resting order waited 8 s,
+	// and the first leg's taker order also traded with someone else.
+	f = newFeed(Default(), nil)
+	f.newOrder(0, "b", "b1", "buy", 100, 8, 0, 0)
+	f.leg(1, "t0", "c", "s0", "b", "x", "buy", 100, 1) // unrelated
+	f.newOrder(1, "a", "s1", "sell", 100, 5, 0, 0)
+	f.newOrder(1, "b", "b9", "buy", 100, 8, 0, 0)
+	f.trade(1, "t1", "a", "s1", "b", "b9", "buy", 100, 5) // b's order is bigger than the trade
+	f.newOrder(2, "b", "s2", "sell", 100, 5, 0, 0)
+	f.newOrder(9.5, "a", "b2", "buy", 100, 5, 0, 0)
+	f.trade(10, "t2", "b", "s2", "a", "b2", "buy", 100, 5) // resting for 8 s
+	assert.Empty(t, f.of(DetectorWash), "not matched orders")
 }
 
 func TestSpoofing(t *testing.T) {

@@ -19,6 +19,7 @@ type layer struct {
 	from      time.Time // first ladder order placed
 	deadline  time.Time // last trade + LayerCancelWindow
 	cancelled []string
+	cancelTS  []time.Time
 	alerted   bool
 }
 
@@ -96,7 +97,10 @@ func (d *Detectors) layerOnCancel(o *order, ev *Event) {
 		return
 	}
 	l.cancelled = append(l.cancelled, o.id)
-	if len(l.cancelled) < d.cfg.LayerMinOrders {
+	l.cancelTS = append(l.cancelTS, ev.TS)
+	// The last LayerMinOrders withdrawals must fall within LayerCancelSpread.
+	n := len(l.cancelTS)
+	if n < d.cfg.LayerMinOrders || ev.TS.Sub(l.cancelTS[n-d.cfg.LayerMinOrders]) > d.cfg.LayerCancelSpread {
 		return
 	}
 	l.alerted = true
@@ -120,9 +124,9 @@ func (d *Detectors) layerOnCancel(o *order, ev *Event) {
 		Detector: DetectorLayering, Account: l.account, Market: l.market,
 		OrderIDs: d.capIDs(ids), TradeIDs: d.capIDs(tids), From: l.from, To: ev.TS, Score: round3(score),
 		Reason: fmt.Sprintf("%d %s orders on successive levels %s placed from %s, then %d own %s trade(s) of %d lots on the other side, "+
-			"then %d of the %d levels cancelled mostly unfilled within %s of the trade",
+			"then %d of the %d levels cancelled mostly unfilled within %s of the trade and %s of each other",
 			len(l.orders), sideName(l.buy), strings.Join(prices, ","), l.from.Format(time.RFC3339Nano),
-			len(l.trades), sideName(!l.buy), tqty, len(l.cancelled), len(l.orders), ev.TS.Sub(l.trades[len(l.trades)-1].ts)),
+			len(l.trades), sideName(!l.buy), tqty, len(l.cancelled), len(l.orders), ev.TS.Sub(l.trades[len(l.trades)-1].ts), ev.TS.Sub(l.cancelTS[0])),
 	})
 }
 

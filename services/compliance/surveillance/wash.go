@@ -23,8 +23,8 @@ type pairState struct {
 }
 
 // washOnTrade alerts on a trade between accounts of one beneficial owner, and on a round trip:
-// trades back and forth between two accounts that, within WashWindow, leave both positions
-// unchanged, at prices at most WashMaxPriceTicks apart.
+// matched trades (see Config) back and forth between two accounts that, within WashWindow,
+// leave both positions unchanged, at prices at most WashMaxPriceTicks apart.
 func (d *Detectors) washOnTrade(ev *Event, makerOwner, takerOwner string) {
 	if makerOwner == takerOwner {
 		how := "the same account"
@@ -38,6 +38,9 @@ func (d *Detectors) washOnTrade(ev *Event, makerOwner, takerOwner string) {
 			Reason: fmt.Sprintf("trade %s of %d lots at %d: maker order %s and taker order %s belong to %s; no change of beneficial ownership",
 				ev.TradeID, ev.Qty, ev.Price, ev.MakerOrderID, ev.TakerOrderID, how),
 		})
+		return
+	}
+	if !d.matched(ev) {
 		return
 	}
 	k := pairKey{ev.MakerAccount, ev.TakerAccount}
@@ -85,6 +88,14 @@ func (d *Detectors) washOnTrade(ev *Event, makerOwner, takerOwner string) {
 			return
 		}
 	}
+}
+
+// matched reports whether a trade is a matched trade: the maker order entered at most
+// WashMatchWindow before it, and it filled both orders completely.
+func (d *Detectors) matched(ev *Event) bool {
+	m, t := d.orders[ev.MakerOrderID], d.orders[ev.TakerOrderID]
+	return m != nil && t != nil && ev.TS.Sub(m.ts) <= d.cfg.WashMatchWindow &&
+		m.remaining == ev.Qty && m.qty == ev.Qty && t.remaining == ev.Qty && t.qty == ev.Qty
 }
 
 func (d *Detectors) roundTrip(k pairKey, legs []pairTrade, band int64, ev *Event) {
