@@ -45,7 +45,7 @@ func TestSampleJournal(t *testing.T) {
 
 func TestBrokenLineNamesItAndPrintsNothing(t *testing.T) {
 	good := `{"ts":"2026-03-02T09:00:00Z","op":"new","id":"a","account":"x","market":"BTC-USD","side":"sell","type":"limit","price":"100","qty":"1"}` + "\n" +
-		`{"ts":"2026-03-02T09:00:01Z","op":"new","id":"b","account":"x","market":"BTC-USD","side":"buy","type":"limit","price":"100","qty":"1"}` + "\n"
+		`{"ts":"2026-03-02T09:00:01Z","op":"new","id":"b","account":"y","market":"BTC-USD","side":"buy","type":"limit","price":"100","qty":"1"}` + "\n"
 	for name, tc := range map[string]struct{ line, want string }{
 		"not json":       {`{oops`, "journal line 3: invalid character"},
 		"no ts":          {`{"op":"cancel","id":"a"}`, `journal line 3: missing "ts"`},
@@ -61,13 +61,19 @@ func TestBrokenLineNamesItAndPrintsNothing(t *testing.T) {
 			// A wash trade (with links) precedes the broken line: nothing of it may be printed.
 			dir := t.TempDir()
 			links := dir + "/links.jsonl"
-			require.NoError(t, os.WriteFile(links, []byte(`{"account":"x","owner":"o"}`), 0o600))
+			require.NoError(t, os.WriteFile(links, []byte(`{"account":"x","owner":"o"}`+"\n"+`{"account":"y","owner":"o"}`), 0o600))
 			err := run([]string{"--links", links}, strings.NewReader(good+tc.line+"\n"), &out)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.Empty(t, out.String())
 		})
 	}
+	// The same journal without the broken line does alert: the emptiness above is the rule.
+	var out bytes.Buffer
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(dir+"/links.jsonl", []byte(`{"account":"x","owner":"o"}`+"\n"+`{"account":"y","owner":"o"}`), 0o600))
+	require.NoError(t, run([]string{"--links", dir + "/links.jsonl"}, strings.NewReader(good), &out))
+	assert.Contains(t, out.String(), `"detector":"wash_trade"`)
 }
 
 func TestEngineRejectsAreMessagesNotErrors(t *testing.T) {

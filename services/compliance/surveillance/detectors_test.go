@@ -262,6 +262,13 @@ func TestLayeringNearMisses(t *testing.T) {
 			f.trade(3, "t1", "ly", "s1", "h", "hb", "buy", 101, 2)
 			f.cancel(4, "ly", "l1", 2)
 		},
+		"ladder withdrawn slowly, one level at a time": func(f *feed) {
+			ladder(f, 99, 98, 97)
+			f.trade(3, "t1", "ly", "s1", "h", "hb", "buy", 101, 2)
+			f.cancel(4, "ly", "l1", 2)
+			f.cancel(5.5, "ly", "l2", 2)
+			f.cancel(7, "ly", "l3", 2)
+		},
 		"cancelled long after the trade": func(f *feed) {
 			ladder(f, 99, 98, 97)
 			f.trade(3, "t1", "ly", "s1", "h", "hb", "buy", 101, 2)
