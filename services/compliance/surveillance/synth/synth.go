@@ -26,9 +26,11 @@
 // Planted episodes (Episode.Kind is the detector that should fire), spread evenly over the
 // flow with jitter, each by its own accounts:
 //   - wash_trade, linked: accounts wl-N-a and wl-N-b of owner wash-owner-N (Flow.Links); a
-//     sells 1-10 lots inside the spread, b buys them at once with an IOC order;
+//     places 1-10 lots inside the spread (waiting up to 15 s for a spread of two ticks), b takes
+//     them 10-200 ms later with an IOC order;
 //   - wash_trade, round trip: unlinked accounts rt-N-a and rt-N-b; a sells q to b inside the
-//     spread, 2-8 s later b sells q back to a at the same price;
+//     spread (b's IOC order at once), 2-8 s later b sells q back to a the same way at a price
+//     at most a tick from the first (waiting up to 15 s for one);
 //   - spoofing: sp-N places a large order (40-80 lots) 1-3 ticks behind the touch, 0.5-3 s later
 //     trades 1-5 lots on the other side with an IOC order at the touch, and 0.5-4 s later
 //     cancels the large order;
@@ -483,22 +485,35 @@ func (g *gen) washLinked() {
 	g.flow.Links[a], g.flow.Links[b] = owner, owner
 	g.expect(Episode{Kind: surveillance.DetectorWash, Variant: "linked", Account: b, From: g.now}, func() bool { return false })
 	idx := len(g.pending) - 1
-	p, ok := g.inside()
 	lots := g.between(1, 10)
 	sell := g.rng.IntN(2) == 0
-	if !ok {
-		return
-	}
-	s := g.limit(a, "wl", !sell, p, lots, "")
-	g.after(g.uniform(100*time.Millisecond, time.Second), func() {
-		t := g.limit(b, "wl", sell, p, lots, "IOC")
-		g.pending[idx].OrderIDs = []string{s, t}
-		g.pending[idx].To = g.now
-		g.checks[idx] = func() bool { return g.pairs[[2]string{s, t}] > 0 }
-		if g.resting(s) {
-			g.after(time.Second, func() { g.cancel(s) })
-		}
+	g.whenInside(func(p int64) {
+		g.pending[idx].From = g.now
+		s := g.limit(a, "wl", !sell, p, lots, "")
+		g.after(g.uniform(10*time.Millisecond, 200*time.Millisecond), func() {
+			t := g.limit(b, "wl", sell, p, lots, "IOC")
+			g.pending[idx].OrderIDs = []string{s, t}
+			g.pending[idx].To = g.now
+			g.checks[idx] = func() bool { return g.pairs[[2]string{s, t}] > 0 }
+			if g.resting(s) {
+				g.after(time.Second, func() { g.cancel(s) })
+			}
+		})
 	})
+}
+
+// whenInside runs fn with a price inside the spread as soon as the spread is wider than a
+// tick, checking every half second for up to 15 s (colluders wait for room to trade).
+func (g *gen) whenInside(fn func(p int64)) {
+	var try func(k int)
+	try = func(k int) {
+		if p, ok := g.inside(); ok {
+			fn(p)
+		} else if k < 30 {
+			g.after(500*time.Millisecond, func() { try(k + 1) })
+		}
+	}
+	try(0)
 }
 
 func (g *gen) roundTrip() {
@@ -506,26 +521,34 @@ func (g *gen) roundTrip() {
 	a, b := fmt.Sprintf("rt-%d-a", n), fmt.Sprintf("rt-%d-b", n)
 	g.expect(Episode{Kind: surveillance.DetectorWash, Variant: "round_trip", Account: b, From: g.now}, func() bool { return false })
 	idx := len(g.pending) - 1
-	p, ok := g.inside()
-	if !ok {
-		return
-	}
+	g.whenInside(func(p int64) { g.roundTripLegs(idx, a, b, p) })
+}
+
+func (g *gen) roundTripLegs(idx int, a, b string, p int64) {
+	g.pending[idx].From = g.now
 	lots := g.between(1, 10)
 	s1 := g.limit(a, "rt", false, p, lots, "")
 	b1 := g.limit(b, "rt", true, p, lots, "IOC")
-	g.after(g.uniform(2*time.Second, 8*time.Second), func() {
-		bid, ask := g.touch()
-		if p <= bid || p >= ask { // the price left the spread: colluders give up
+	// The way back, 2-8 s later, at a price inside the spread at most a tick from the first
+	// (colluders wait for one, or give up after 15 s).
+	var back func(k int)
+	back = func(k int) {
+		p2, ok := g.inside()
+		if !ok || p2 < p-1 || p2 > p+1 {
+			if k < 30 {
+				g.after(500*time.Millisecond, func() { back(k + 1) })
+			}
 			return
 		}
-		s2 := g.limit(b, "rt", false, p, lots, "")
-		b2 := g.limit(a, "rt", true, p, lots, "IOC")
+		s2 := g.limit(b, "rt", false, p2, lots, "")
+		b2 := g.limit(a, "rt", true, p2, lots, "IOC")
 		g.pending[idx].OrderIDs = []string{s1, b1, s2, b2}
 		g.pending[idx].To = g.now
 		g.checks[idx] = func() bool {
 			return g.pairs[[2]string{s1, b1}] == lots && g.pairs[[2]string{s2, b2}] == lots
 		}
-	})
+	}
+	g.after(g.uniform(2*time.Second, 8*time.Second), func() { back(0) })
 }
 
 func (g *gen) spoof() {
