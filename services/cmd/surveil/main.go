@@ -155,6 +155,7 @@ func replay(in io.Reader, markets []matching.Market, links surveillance.Links) (
 		return nil, err
 	}
 	d := surveillance.New(surveillance.Default(), links)
+	d.SetUnits(r)
 	var alerts []surveillance.Alert
 	var last time.Time
 	sc := bufio.NewScanner(in)

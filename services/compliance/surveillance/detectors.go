@@ -2,6 +2,7 @@ package surveillance
 
 import (
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -119,6 +120,7 @@ type ownerState struct {
 type Detectors struct {
 	cfg   Config
 	links Links
+	units Units
 
 	orders  map[string]*order
 	owners  map[ownerMarket]*ownerState
@@ -154,6 +156,23 @@ func New(cfg Config, links Links) *Detectors {
 	}
 	d.otr.init(cfg)
 	return d
+}
+
+// SetUnits makes alert reasons give prices and quantities in u's units.
+func (d *Detectors) SetUnits(u Units) { d.units = u }
+
+func (d *Detectors) priceText(market string, ticks int64) string {
+	if d.units != nil {
+		return d.units.Price(market, ticks)
+	}
+	return strconv.FormatInt(ticks, 10) + " ticks"
+}
+
+func (d *Detectors) qtyText(market string, lots int64) string {
+	if d.units != nil {
+		return d.units.Qty(market, lots)
+	}
+	return strconv.FormatInt(lots, 10) + " lots"
 }
 
 // Observe feeds one event (events must come in time order; an event earlier than the last is

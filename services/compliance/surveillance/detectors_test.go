@@ -222,7 +222,7 @@ func TestLayering(t *testing.T) {
 	assert.Equal(t, []string{"t1"}, a.TradeIDs)
 	assert.Equal(t, at(1), a.From)
 	assert.Equal(t, at(4.2), a.To)
-	assert.Contains(t, a.Reason, "successive levels 96,97,98,99")
+	assert.Contains(t, a.Reason, "successive levels 96, 97, 98, 99 ticks")
 	assert.Empty(t, f.of(DetectorSpoofing))
 }
 
@@ -294,8 +294,8 @@ func TestOrderToTradeRatio(t *testing.T) {
 	cfg := Default()
 	cfg.OTRMaxNumberRatio, cfg.OTRMaxVolumeRatio, cfg.OTRMinMessages = 10, 1000, 5
 	f := newFeed(cfg, nil)
-	// "hi": 20 new + 20 cancels of 1 lot and one trade of 1 lot: number 40/1-1 = 39 > 10,
-	// volume 40/1-1 = 39 < 1000.
+	// "hi": 20 new + 20 cancels of 1 lot, one more order of 1 lot modified to 3 and one trade
+	// of 1 lot: number 42/1-1 = 41 > 10, volume 44/1-1 = 43 < 1000.
 	// "ok": 5 new + 4 cancels, 1 trade: 9/1 - 1 = 8.
 	for i := range 20 {
 		id := "h" + string(rune('a'+i))
@@ -309,6 +309,8 @@ func TestOrderToTradeRatio(t *testing.T) {
 			f.cancel(float64(i)+0.5, "ok", id, 1)
 		}
 	}
+	f.newOrder(25, "hi", "hx", "buy", 90, 1, 100, 101)
+	f.obs(Event{TS: at(26), Kind: KindModify, Account: "hi", Market: "M", OrderID: "hx", Side: "buy", Price: 90, Qty: 3})
 	f.trade(30, "t1", "ok", "ka", "hi", "hx", "buy", 110, 1)
 	// Venue cancels are no messages.
 	for range 10 {
@@ -320,9 +322,9 @@ func TestOrderToTradeRatio(t *testing.T) {
 	require.Len(t, got, 1)
 	a := got[0]
 	assert.Equal(t, "hi", a.Account)
-	assert.Contains(t, a.Reason, "number (40 messages / 1 transactions) − 1 = 39.0")
-	assert.Contains(t, a.Reason, "volume (40 lots / 1 lots) − 1 = 39.0")
-	assert.InDelta(t, 3.9, a.Score, 1e-9)
+	assert.Contains(t, a.Reason, "number (42 messages / 1 transactions) − 1 = 41.0")
+	assert.Contains(t, a.Reason, "volume (44 lots / 1 lots) − 1 = 43.0")
+	assert.InDelta(t, 4.1, a.Score, 1e-9)
 	// Session boundary: the next day's first event closes the session by itself.
 	f.alerts = nil
 	for i := range 12 {
@@ -357,8 +359,8 @@ func TestQuoteStuffing(t *testing.T) {
 	assert.Equal(t, at(10), a.From)
 	assert.Equal(t, at(10.29), a.To)
 	assert.Contains(t, a.Reason, "30 messages")
-	assert.Len(t, a.OrderIDs, 20, "from the 11th message on")
-	assert.Equal(t, "s\x0a", a.OrderIDs[0])
+	assert.Len(t, a.OrderIDs, 30, "every message of the burst")
+	assert.Equal(t, "s\x00", a.OrderIDs[0])
 }
 
 func TestBoundedState(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -108,7 +109,15 @@ func (d *Detectors) layerOnCancel(o *order, ev *Event) {
 	var prices []string
 	for _, lo := range l.orders {
 		ids = append(ids, lo.id)
-		prices = append(prices, fmt.Sprint(lo.price))
+		if d.units != nil {
+			prices = append(prices, d.units.Price(l.market, lo.price))
+		} else {
+			prices = append(prices, strconv.FormatInt(lo.price, 10))
+		}
+	}
+	levels := strings.Join(prices, ", ")
+	if d.units == nil {
+		levels += " ticks"
 	}
 	var tids []string
 	var tqty int64
@@ -123,10 +132,10 @@ func (d *Detectors) layerOnCancel(o *order, ev *Event) {
 	d.emit(Alert{
 		Detector: DetectorLayering, Account: l.account, Market: l.market,
 		OrderIDs: d.capIDs(ids), TradeIDs: d.capIDs(tids), From: l.from, To: ev.TS, Score: round3(score),
-		Reason: fmt.Sprintf("%d %s orders on successive levels %s placed from %s, then %d own %s trade(s) of %d lots on the other side, "+
+		Reason: fmt.Sprintf("%d %s orders on successive levels %s placed from %s, then %d own %s trade(s) of %s on the other side, "+
 			"then %d of the %d levels cancelled mostly unfilled within %s of the trade and %s of each other",
-			len(l.orders), sideName(l.buy), strings.Join(prices, ","), l.from.Format(time.RFC3339Nano),
-			len(l.trades), sideName(!l.buy), tqty, len(l.cancelled), len(l.orders), ev.TS.Sub(l.trades[len(l.trades)-1].ts), ev.TS.Sub(l.cancelTS[0])),
+			len(l.orders), sideName(l.buy), levels, l.from.Format(time.RFC3339Nano),
+			len(l.trades), sideName(!l.buy), d.qtyText(l.market, tqty), len(l.cancelled), len(l.orders), ev.TS.Sub(l.trades[len(l.trades)-1].ts), ev.TS.Sub(l.cancelTS[0])),
 	})
 }
 

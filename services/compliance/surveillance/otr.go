@@ -21,8 +21,9 @@ import (
 //     modification, the cancelled quantity for a cancellation.
 //   - Art. 3(1): number ratio = (number of orders / number of transactions) − 1 and volume
 //     ratio = (volume of orders / volume of transactions) − 1, at the end of every session.
-//     With no transaction at all the ratio is undefined; it is computed with one transaction
-//     (so it is the message count − 1) and the alert says so.
+//     With no transaction at all the ratios are undefined; they are computed as if there were
+//     one transaction of the account's average message volume, so both equal the message
+//     count − 1, and the alert says so.
 type otrCounts struct {
 	messages, msgVolume int64
 	trades, tradeVolume int64
@@ -128,8 +129,12 @@ func (s *otrState) close(d *Detectors) {
 		if c.messages < int64(d.cfg.OTRMinMessages) {
 			continue
 		}
-		number := float64(c.messages)/float64(max(c.trades, 1)) - 1
-		volume := float64(c.msgVolume)/float64(max(c.tradeVolume, 1)) - 1
+		trades, tradeVolume := float64(c.trades), float64(c.tradeVolume)
+		if c.trades == 0 {
+			trades, tradeVolume = 1, max(float64(c.msgVolume)/float64(c.messages), 1)
+		}
+		number := float64(c.messages)/trades - 1
+		volume := float64(c.msgVolume)/tradeVolume - 1
 		overN, overV := number > d.cfg.OTRMaxNumberRatio, volume > d.cfg.OTRMaxVolumeRatio
 		if !overN && !overV {
 			continue
@@ -144,15 +149,15 @@ func (s *otrState) close(d *Detectors) {
 		}
 		note := ""
 		if c.trades == 0 {
-			note = " (no transactions: computed as if one)"
+			note = " (no transactions: computed as if one of the average message volume)"
 		}
 		d.emit(Alert{
 			Detector: DetectorOrderToTrade, Account: k.account, Market: k.market,
 			OrderIDs: slices.Clone(c.sample), From: c.firstTS, To: c.lastTS, Score: round3(score),
 			Reason: fmt.Sprintf("RTS 9 Art. 3 ratios for the session from %s: number (%d messages / %d transactions) − 1 = %.1f (max %.1f), "+
-				"volume (%d lots / %d lots) − 1 = %.1f (max %.1f)%s",
+				"volume (%s / %s) − 1 = %.1f (max %.1f)%s",
 				start.Format(time.RFC3339), c.messages, c.trades, number, d.cfg.OTRMaxNumberRatio,
-				c.msgVolume, c.tradeVolume, volume, d.cfg.OTRMaxVolumeRatio, note),
+				d.qtyText(k.market, c.msgVolume), d.qtyText(k.market, c.tradeVolume), volume, d.cfg.OTRMaxVolumeRatio, note),
 		})
 	}
 	clear(s.counts)

@@ -46,6 +46,22 @@ func NewReplayer(markets []matching.Market) (*Replayer, error) {
 // Book returns the book of a market, or nil.
 func (r *Replayer) Book(symbol string) *matching.Book { return r.books[symbol] }
 
+// Price writes ticks in the market's precision (Units).
+func (r *Replayer) Price(market string, ticks int64) string {
+	if b := r.books[market]; b != nil {
+		return string(b.Market().AppendPrice(nil, ticks))
+	}
+	return strconv.FormatInt(ticks, 10) + " ticks"
+}
+
+// Qty writes lots in the market's precision (Units).
+func (r *Replayer) Qty(market string, lots int64) string {
+	if b := r.books[market]; b != nil {
+		return string(b.Market().AppendQty(nil, lots))
+	}
+	return strconv.FormatInt(lots, 10) + " lots"
+}
+
 // Markets returns the market symbols, sorted.
 func (r *Replayer) Markets() []string {
 	s := make([]string, 0, len(r.books))

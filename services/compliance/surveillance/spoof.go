@@ -96,10 +96,10 @@ func (d *Detectors) spoofOnCancel(o *order, ev *Event) {
 	d.emit(Alert{
 		Detector: DetectorSpoofing, Account: o.account, Market: o.market,
 		OrderIDs: d.capIDs(ids), TradeIDs: d.capIDs(tids), From: o.ts, To: ev.TS, Score: round3(score),
-		Reason: fmt.Sprintf("%s order %s of %d lots at %d (%.1f× the average order, within %d ticks of the touch) "+
-			"was followed %s later by %d own %s trade(s) of %d lots on the other side, then cancelled %s after the last of them with %d lots (%.0f%%) unfilled",
-			sideName(o.buy), o.id, o.qty, o.price, o.sizeRatio, d.cfg.SpoofNearTouchTicks,
-			o.opp[0].ts.Sub(o.ts), len(o.opp), sideName(!o.buy), oppQty, ev.TS.Sub(last.ts), ev.Qty, 100*cancelled),
+		Reason: fmt.Sprintf("%s order %s of %s at %s (%.1f× the average order, within %d ticks of the touch) "+
+			"was followed %s later by %d own %s trade(s) of %s on the other side, then cancelled %s after the last of them with %s (%.0f%%) unfilled",
+			sideName(o.buy), o.id, d.qtyText(o.market, o.qty), d.priceText(o.market, o.price), o.sizeRatio, d.cfg.SpoofNearTouchTicks,
+			o.opp[0].ts.Sub(o.ts), len(o.opp), sideName(!o.buy), d.qtyText(o.market, oppQty), ev.TS.Sub(last.ts), d.qtyText(o.market, ev.Qty), 100*cancelled),
 	})
 	o.opp = nil
 }

@@ -10,8 +10,9 @@ import (
 // stuffState is one account's last StuffMaxMessages+1 message times (a ring) and its open
 // burst, if any. Its size is fixed by the limit, whatever the rate.
 type stuffState struct {
-	ring  []int64 // unix nanos
-	next  int     // where the next time goes
+	ring  []int64  // unix nanos
+	ids   []string // the order id of each message in ring
+	next  int      // where the next time goes
 	full  bool
 	last  time.Time
 	burst *burst
@@ -29,11 +30,12 @@ type burst struct {
 func (d *Detectors) stuffMessage(ev *Event) {
 	s := d.stuff[ev.Account]
 	if s == nil {
-		s = &stuffState{ring: make([]int64, d.cfg.StuffMaxMessages+1)}
+		s = &stuffState{ring: make([]int64, d.cfg.StuffMaxMessages+1), ids: make([]string, d.cfg.StuffMaxMessages+1)}
 		d.stuff[ev.Account] = s
 	}
 	now := ev.TS.UnixNano()
 	s.ring[s.next] = now
+	s.ids[s.next] = ev.OrderID
 	s.next++
 	if s.next == len(s.ring) {
 		s.next, s.full = 0, true
@@ -43,8 +45,11 @@ func (d *Detectors) stuffMessage(ev *Event) {
 	over := s.full && now-oldest < int64(d.cfg.StuffWindow)
 	switch {
 	case over && s.burst == nil:
-		s.burst = &burst{from: time.Unix(0, oldest).UTC(), count: len(s.ring)}
-		s.burst.add(ev, d.cfg.MaxIDsPerAlert)
+		s.burst = &burst{from: time.Unix(0, oldest).UTC(), count: len(s.ring), to: ev.TS}
+		for i := range s.ids { // the window's messages, oldest first
+			s.burst.addID(s.ids[(s.next+i)%len(s.ids)], d.cfg.MaxIDsPerAlert)
+		}
+		s.burst.addMarket(ev.Market)
 	case s.burst != nil && over:
 		s.burst.count++
 		s.burst.add(ev, d.cfg.MaxIDsPerAlert)
@@ -55,11 +60,20 @@ func (d *Detectors) stuffMessage(ev *Event) {
 
 func (b *burst) add(ev *Event, maxIDs int) {
 	b.to = ev.TS
-	if len(b.ids) < maxIDs && ev.OrderID != "" {
-		b.ids = append(b.ids, ev.OrderID)
+	b.addID(ev.OrderID, maxIDs)
+	b.addMarket(ev.Market)
+}
+
+// addID lists an order id once in a row (a new and its cancel name one order).
+func (b *burst) addID(id string, maxIDs int) {
+	if id != "" && len(b.ids) < maxIDs && (len(b.ids) == 0 || b.ids[len(b.ids)-1] != id) {
+		b.ids = append(b.ids, id)
 	}
-	if !slices.Contains(b.markets, ev.Market) && len(b.markets) < 8 {
-		b.markets = append(b.markets, ev.Market)
+}
+
+func (b *burst) addMarket(m string) {
+	if !slices.Contains(b.markets, m) && len(b.markets) < 8 {
+		b.markets = append(b.markets, m)
 	}
 }
 

@@ -73,6 +73,13 @@ type Alert struct {
 	Reason          string
 }
 
+// Units writes a market's prices and quantities for the reasons of alerts (Replayer is one).
+// Without it reasons give ticks and lots.
+type Units interface {
+	Price(market string, ticks int64) string
+	Qty(market string, lots int64) string
+}
+
 // Links maps an account to its beneficial owner (from KYC): the account itself when unlinked.
 type Links interface{ Owner(account string) string }
 

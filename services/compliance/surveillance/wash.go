@@ -35,8 +35,8 @@ func (d *Detectors) washOnTrade(ev *Event, makerOwner, takerOwner string) {
 			Detector: DetectorWash, Account: ev.TakerAccount, Market: ev.Market,
 			OrderIDs: []string{ev.MakerOrderID, ev.TakerOrderID}, TradeIDs: []string{ev.TradeID},
 			From: ev.TS, To: ev.TS, Score: 1,
-			Reason: fmt.Sprintf("trade %s of %d lots at %d: maker order %s and taker order %s belong to %s; no change of beneficial ownership",
-				ev.TradeID, ev.Qty, ev.Price, ev.MakerOrderID, ev.TakerOrderID, how),
+			Reason: fmt.Sprintf("trade %s of %s at %s: maker order %s and taker order %s belong to %s; no change of beneficial ownership",
+				ev.TradeID, d.qtyText(ev.Market, ev.Qty), d.priceText(ev.Market, ev.Price), ev.MakerOrderID, ev.TakerOrderID, how),
 		})
 		return
 	}
@@ -122,8 +122,8 @@ func (d *Detectors) roundTrip(k pairKey, legs []pairTrade, band int64, ev *Event
 	d.emit(Alert{
 		Detector: DetectorWash, Account: ev.TakerAccount, Market: ev.Market,
 		OrderIDs: d.capIDs(ids), TradeIDs: d.capIDs(tids), From: legs[0].ts, To: legs[len(legs)-1].ts, Score: round3(score),
-		Reason: fmt.Sprintf("round trip: %d trades of %d lots in total between accounts %s and %s within %s, at prices %d ticks apart, "+
-			"leave both positions unchanged", len(legs), vol, k.lo, k.hi, span, band),
+		Reason: fmt.Sprintf("round trip: %d matched trades of %s in total between accounts %s and %s within %s, at prices %d ticks apart, "+
+			"leave both positions unchanged", len(legs), d.qtyText(ev.Market, vol), k.lo, k.hi, span, band),
 	})
 }
 
