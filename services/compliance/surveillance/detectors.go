@@ -130,6 +130,8 @@ type Detectors struct {
 	pairs map[pairKey]*pairState // wash round trips
 	otr   otrState
 	stuff map[string]*stuffState
+	// stuffFree holds rings of forgotten accounts for reuse.
+	stuffFree []*stuffState
 
 	now       time.Time
 	nextSweep time.Time

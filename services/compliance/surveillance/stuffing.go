@@ -30,7 +30,11 @@ type burst struct {
 func (d *Detectors) stuffMessage(ev *Event) {
 	s := d.stuff[ev.Account]
 	if s == nil {
-		s = &stuffState{ring: make([]int64, d.cfg.StuffMaxMessages+1), ids: make([]string, d.cfg.StuffMaxMessages+1)}
+		if n := len(d.stuffFree); n > 0 {
+			s, d.stuffFree = d.stuffFree[n-1], d.stuffFree[:n-1]
+		} else {
+			s = &stuffState{ring: make([]int64, d.cfg.StuffMaxMessages+1), ids: make([]string, d.cfg.StuffMaxMessages+1)}
+		}
 		d.stuff[ev.Account] = s
 	}
 	now := ev.TS.UnixNano()
@@ -87,13 +91,28 @@ func (d *Detectors) closeBursts(now time.Time, all bool) {
 			ended = append(ended, acct)
 		} else if s.burst == nil && idle {
 			delete(d.stuff, acct)
+			d.recycle(s)
 		}
 	}
 	slices.Sort(ended)
 	for _, acct := range ended {
-		d.endBurst(acct, d.stuff[acct])
+		s := d.stuff[acct]
+		d.endBurst(acct, s)
 		delete(d.stuff, acct)
+		d.recycle(s)
 	}
+}
+
+// recycle keeps a forgotten account's ring for the next account (up to 256 of them), so
+// accounts that come and go do not allocate.
+func (d *Detectors) recycle(s *stuffState) {
+	if len(d.stuffFree) >= 256 {
+		return
+	}
+	clear(s.ring)
+	clear(s.ids)
+	*s = stuffState{ring: s.ring, ids: s.ids}
+	d.stuffFree = append(d.stuffFree, s)
 }
 
 // endBurst emits the burst's alert. Score: the burst's mean rate per StuffWindow over the
