@@ -148,6 +148,19 @@ func TestSpoofing(t *testing.T) {
 	assert.True(t, strings.HasPrefix(a.Reason, "buy order big of 20 lots"), a.Reason)
 }
 
+func TestSpoofingByModification(t *testing.T) {
+	f := newFeed(Default(), nil)
+	f.warm()
+	f.newOrder(1, "sp", "o", "buy", 99, 2, 100, 101) // an ordinary order...
+	f.obs(Event{TS: at(20), Kind: KindModify, Account: "sp", Market: "M", OrderID: "o", Side: "buy", Price: 99, Qty: 20, BestBid: 100, BestAsk: 101})
+	f.trade(22, "t1", "sp", "s1", "h", "hb", "buy", 102, 2) // ...made large 19 s later
+	f.cancel(23, "sp", "o", 20)
+	got := f.of(DetectorSpoofing)
+	require.Len(t, got, 1)
+	assert.Equal(t, at(20), got[0].From)
+	assert.Equal(t, []string{"t1"}, got[0].TradeIDs)
+}
+
 func TestSpoofingNearMisses(t *testing.T) {
 	cases := map[string]func(f *feed){
 		"large order cancelled without an opposite trade": func(f *feed) {

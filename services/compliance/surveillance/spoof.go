@@ -15,6 +15,21 @@ func (d *Detectors) spoofCandidate(o *order, ev *Event) {
 		avg = float64(o.qty)
 	}
 	d.avgSize[o.market] = avg + d.cfg.AvgSizeWeight*(float64(o.qty)-avg)
+	d.markLarge(o, ev, avg)
+}
+
+// spoofModified looks again at an order whose size or price changed: an order grown large
+// near the touch becomes a candidate from then on.
+func (d *Detectors) spoofModified(o *order, ev *Event) {
+	if o.large {
+		return
+	}
+	if avg, seen := d.avgSize[o.market]; seen {
+		d.markLarge(o, ev, avg)
+	}
+}
+
+func (d *Detectors) markLarge(o *order, ev *Event, avg float64) {
 	threshold := math.Max(float64(d.cfg.SpoofMinQty), d.cfg.SpoofSizeMultiple*avg)
 	if float64(o.qty) < threshold {
 		return
@@ -57,7 +72,7 @@ func (d *Detectors) spoofOnTrade(st *ownerState, buy bool, ref tradeRef) {
 		if !o.large || o.done || o.buy == buy || ref.ts.Sub(o.ts) > d.cfg.SpoofTradeWindow {
 			continue
 		}
-		if len(o.opp) < maxOppTrades {
+		if n := len(o.opp); n < maxOppTrades && (n == 0 || o.opp[n-1].id != ref.id) {
 			o.opp = append(o.opp, ref)
 		}
 	}
