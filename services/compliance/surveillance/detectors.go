@@ -314,6 +314,15 @@ func (d *Detectors) onModify(ev *Event) {
 	if ev.Qty > 0 {
 		o.qty, o.remaining = ev.Qty, ev.Qty
 	}
+	wasLarge := o.large
+	if d.spoofModified(o, ev); o.large && !wasLarge {
+		// Grown large: its windows start now, and it must be in the recent list to meet
+		// trades (spoofOnTrade ignores the second entry if it is still there).
+		o.ts = ev.TS
+		st := d.ownerOf(o.owner, o.market)
+		st.recent = append(st.recent, o)
+		st.last = ev.TS
+	}
 }
 
 func (d *Detectors) onCancel(ev *Event) {
