@@ -2,7 +2,7 @@
 // surveillance detectors (services/compliance/surveillance) and prints their alerts as JSON
 // Lines.
 //
-//	surveil [--links links.jsonl] [--markets BTC-USD:0.01:0.0001,...] [--config markets.json] [journal.jsonl]
+//	surveil [--links links.jsonl] [--settings settings.json] [--markets BTC-USD:0.01:0.0001,...] [--config markets.json] [journal.jsonl]
 //
 // The journal is the replay tool's command format (services/matching/journal.Wire; the account
 // is the "account" field of a new order, cancels and modifies act on the order's account) plus
@@ -12,7 +12,8 @@
 //	{"ts":"2026-03-02T09:00:00.125Z","op":"new","id":"o1","account":"a1","market":"BTC-USD","side":"buy","type":"limit","price":"100.50","qty":"2"}
 //	{"ts":"2026-03-02T09:00:01Z","op":"cancel","id":"o1"}
 //
-// links.jsonl lines are {"account":…,"owner":…} (beneficial owners from KYC). Each alert is
+// links.jsonl lines are {"account":…,"owner":…} (beneficial owners from KYC). settings.json
+// overrides detector thresholds (surveillance.LoadConfig: {"wash_window":"2m",...}). Each alert is
 //
 //	{"type":"alert","detector":"wash_trade|spoofing|layering|order_to_trade|quote_stuffing","account":…,"market":…,
 //	 "order_ids":[…],"trade_ids":[…],"from_ts":…,"to_ts":…,"score":…,"reason":…}
@@ -52,6 +53,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	spec := fs.String("markets", journal.DefaultMarkets, "markets as SYMBOL:TICK:LOT[,SYMBOL:TICK:LOT...]")
 	config := fs.String("config", "", "JSON file with the markets (overrides --markets)")
 	linksPath := fs.String("links", "", "JSON Lines file of {\"account\":…,\"owner\":…}")
+	settings := fs.String("settings", "", "JSON file of detector settings over the defaults, e.g. {\"wash_window\":\"2m\"}")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,6 +73,18 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 			return err
 		}
 	}
+	cfg := surveillance.Default()
+	if *settings != "" {
+		f, err := os.Open(*settings)
+		if err != nil {
+			return err
+		}
+		cfg, err = surveillance.LoadConfig(f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
 	in := stdin
 	switch fs.NArg() {
 	case 0:
@@ -84,7 +98,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	default:
 		return fmt.Errorf("at most one journal file, got %d", fs.NArg())
 	}
-	alerts, err := replay(in, markets, links)
+	alerts, err := replay(in, markets, cfg, links)
 	if err != nil {
 		return err
 	}
@@ -149,12 +163,12 @@ func decodeLine(b []byte, prev time.Time) (line, time.Time, error) {
 }
 
 // replay runs the journal and returns every alert, or the first broken line's error.
-func replay(in io.Reader, markets []matching.Market, links surveillance.Links) ([]surveillance.Alert, error) {
+func replay(in io.Reader, markets []matching.Market, cfg surveillance.Config, links surveillance.Links) ([]surveillance.Alert, error) {
 	r, err := surveillance.NewReplayer(markets)
 	if err != nil {
 		return nil, err
 	}
-	d := surveillance.New(surveillance.Default(), links)
+	d := surveillance.New(cfg, links)
 	d.SetUnits(r)
 	var alerts []surveillance.Alert
 	var last time.Time

@@ -88,8 +88,21 @@ func TestEngineRejectsAreMessagesNotErrors(t *testing.T) {
 	assert.Empty(t, out.String())
 }
 
+func TestSettingsChangeTheDetectors(t *testing.T) {
+	dir := t.TempDir()
+	// Ladders need four levels now: the sample's three-level ladder is no longer layering.
+	require.NoError(t, os.WriteFile(dir+"/settings.json", []byte(`{"layer_min_orders":4}`), 0o600))
+	var out bytes.Buffer
+	require.NoError(t, run([]string{"--settings", dir + "/settings.json", "testdata/journal.jsonl"}, nil, &out))
+	assert.NotContains(t, out.String(), `"layering"`)
+	assert.Contains(t, out.String(), `"spoofing"`)
+	require.NoError(t, os.WriteFile(dir+"/bad.json", []byte(`{"layer_min_order":4}`), 0o600))
+	err := run([]string{"--settings", dir + "/bad.json", "testdata/journal.jsonl"}, nil, &out)
+	assert.ErrorContains(t, err, `unknown setting "layer_min_order"`)
+}
+
 func TestBadArguments(t *testing.T) {
-	for _, args := range [][]string{{"--markets", "BTC-USD:0.01"}, {"a", "b"}, {"no-such-file"}, {"--links", "no-such-file"}, {"--config", "no-such-file"}} {
+	for _, args := range [][]string{{"--markets", "BTC-USD:0.01"}, {"a", "b"}, {"no-such-file"}, {"--links", "no-such-file"}, {"--config", "no-such-file"}, {"--settings", "no-such-file"}} {
 		assert.Error(t, run(args, strings.NewReader(""), &bytes.Buffer{}), "run(%q) succeeded", args)
 	}
 }
