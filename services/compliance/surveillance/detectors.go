@@ -122,10 +122,11 @@ type Detectors struct {
 	links Links
 	units Units
 
-	orders  map[string]*order
-	owners  map[ownerMarket]*ownerState
-	avgSize map[string]float64 // market -> EWMA of new order sizes
-	recentW time.Duration      // how long an order stays in ownerState.recent
+	orders    map[string]*order
+	owners    map[ownerMarket]*ownerState
+	avgSize   map[string]float64 // market -> EWMA of new order sizes
+	lastPrice map[string]int64   // market -> last trade price
+	recentW   time.Duration      // how long an order stays in ownerState.recent
 
 	pairs map[pairKey]*pairState // wash round trips
 	otr   otrState
@@ -147,14 +148,15 @@ func New(cfg Config, links Links) *Detectors {
 		links = LinkMap(nil)
 	}
 	d := &Detectors{
-		cfg:     cfg,
-		links:   links,
-		orders:  map[string]*order{},
-		owners:  map[ownerMarket]*ownerState{},
-		avgSize: map[string]float64{},
-		pairs:   map[pairKey]*pairState{},
-		stuff:   map[string]*stuffState{},
-		recentW: max(cfg.LayerPlaceWindow, cfg.SpoofTradeWindow),
+		cfg:       cfg,
+		links:     links,
+		orders:    map[string]*order{},
+		owners:    map[ownerMarket]*ownerState{},
+		avgSize:   map[string]float64{},
+		lastPrice: map[string]int64{},
+		pairs:     map[pairKey]*pairState{},
+		stuff:     map[string]*stuffState{},
+		recentW:   max(cfg.LayerPlaceWindow, cfg.SpoofTradeWindow),
 	}
 	d.otr.init(cfg)
 	return d
@@ -343,8 +345,11 @@ func (d *Detectors) onCancel(ev *Event) {
 func (d *Detectors) onTrade(ev *Event) {
 	makerOwner := d.links.Owner(ev.MakerAccount)
 	takerOwner := d.links.Owner(ev.TakerAccount)
+	d.lastPrice[ev.Market] = ev.Price
 	d.otr.trade(ev)
-	d.washOnTrade(ev, makerOwner, takerOwner)
+	if ev.MakerAccount != "" && ev.TakerAccount != "" {
+		d.washOnTrade(ev, makerOwner, takerOwner)
+	}
 	takerBuy := ev.Aggressor == "buy"
 	d.ownTrade(ev, makerOwner, !takerBuy, ev.MakerOrderID)
 	d.ownTrade(ev, takerOwner, takerBuy, ev.TakerOrderID)

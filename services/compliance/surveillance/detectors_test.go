@@ -161,6 +161,22 @@ func TestSpoofingByModification(t *testing.T) {
 	assert.Equal(t, []string{"t1"}, got[0].TradeIDs)
 }
 
+func TestSpoofingWithoutTouch(t *testing.T) {
+	// A feed without book data: the last trade price (100) stands in for the touch.
+	for _, tc := range []struct {
+		price int64
+		want  int
+	}{{97, 1}, {90, 0}} {
+		f := newFeed(Default(), nil)
+		f.warm()
+		f.trade(0.5, "t0", "x", "xs", "y", "yb", "buy", 100, 1)
+		f.newOrder(1, "sp", "big", "buy", tc.price, 20, 0, 0)
+		f.trade(3, "t1", "sp", "s1", "h", "hb", "buy", 101, 2)
+		f.cancel(5, "sp", "big", 20)
+		assert.Len(t, f.of(DetectorSpoofing), tc.want, "large bid at %d", tc.price)
+	}
+}
+
 func TestSpoofingNearMisses(t *testing.T) {
 	cases := map[string]func(f *feed){
 		"large order cancelled without an opposite trade": func(f *feed) {

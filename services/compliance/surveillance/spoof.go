@@ -34,7 +34,15 @@ func (d *Detectors) markLarge(o *order, ev *Event, avg float64) {
 	if float64(o.qty) < threshold {
 		return
 	}
-	if !nearTouch(o.buy, o.price, ev.BestBid, ev.BestAsk, d.cfg.SpoofNearTouchTicks) {
+	bid, ask := ev.BestBid, ev.BestAsk
+	if bid == 0 && ask == 0 {
+		// No touch on the event (a feed without book data): the last trade price stands in
+		// for both sides, a tick away.
+		if p := d.lastPrice[o.market]; p > 0 {
+			bid, ask = p-1, p+1
+		}
+	}
+	if !nearTouch(o.buy, o.price, bid, ask, d.cfg.SpoofNearTouchTicks) {
 		return
 	}
 	o.large = true

@@ -46,7 +46,7 @@ type Event struct {
 	// trade only:
 	TradeID, MakerOrderID, TakerOrderID, MakerAccount, TakerAccount string
 	Aggressor                                                       string // side of the taker
-	BestBid, BestAsk                                                int64  // touch just before the event, 0 when unknown
+	BestBid, BestAsk                                                int64  // touch just before the event, 0 when unknown (spoofing then uses the last trade price)
 	// System marks a cancel the venue made itself (IOC or market residue, self-trade
 	// prevention) rather than a cancel message of the trader: it is no message under RTS 9 and
 	// no withdrawal of an order for spoofing or layering.
