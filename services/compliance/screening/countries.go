@@ -153,7 +153,7 @@ func isoCode(name string) string {
 		return "KZ"
 	case "kenya":
 		return "KE"
-	case "korea north", "north korea", "democratic people s republic of korea":
+	case "korea north", "north korea", "democratic peoples republic of korea", "dprk":
 		return "KP"
 	case "korea south", "south korea", "republic of korea":
 		return "KR"

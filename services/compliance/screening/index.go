@@ -51,6 +51,11 @@ type indexedName struct {
 type vocabToken struct {
 	text string
 	key  string // phoneticKey(text)
+	fold string // spellFold(text)
+}
+
+func newVocabToken(t string) vocabToken {
+	return vocabToken{text: t, key: phoneticKey(t), fold: spellFold(t)}
 }
 
 // NewIndex builds an index over the entries' primary names and aliases.
@@ -109,7 +114,7 @@ func (ix *Index) addToken(t string) int32 {
 		return id
 	}
 	id := int32(len(ix.vocab))
-	v := vocabToken{text: t, key: phoneticKey(t)}
+	v := newVocabToken(t)
 	ix.vocab = append(ix.vocab, v)
 	ix.vocabID[t] = id
 	ix.postings = append(ix.postings, nil)
@@ -145,6 +150,11 @@ func blockKeys(v vocabToken) []string {
 	}
 	if len(v.key) >= 2 {
 		keys = append(keys, "k"+v.key)
+	}
+	if v.fold != t {
+		keys = append(keys, "s"+v.fold[:min(len(v.fold), blockPrefix)])
+	} else {
+		keys = append(keys, "s"+p)
 	}
 	return keys
 }
@@ -234,7 +244,7 @@ func (ix *Index) Screen(q Query, minScore float64) []Match {
 	for i, t := range qt {
 		qTok[i] = len(t)
 		qWeight += len(t)
-		v := vocabToken{text: t, key: phoneticKey(t)}
+		v := newVocabToken(t)
 		sc.gen++ // a fresh "seen" set per query token
 		if id, ok := ix.vocabID[t]; ok {
 			sc.vocabSeen[id] = sc.gen
@@ -255,7 +265,7 @@ func (ix *Index) Screen(q Query, minScore float64) []Match {
 				}
 				sc.vocabSeen[id] = sc.gen
 				c := &ix.vocab[id]
-				if s := tokenSim(t, c.text, v.key, c.key); s >= tokenFloor {
+				if s := tokenSim(t, c.text, v.key, c.key, v.fold, c.fold); s >= tokenFloor {
 					hits[i] = append(hits[i], tokenHit{id, s})
 				}
 			}

@@ -18,7 +18,7 @@ func Normalize(name string) []string {
 	raw := joinInitials(strings.Fields(fold(name)))
 	out := raw[:0:0]
 	for _, t := range raw {
-		if !isNoiseWord(t) {
+		if !isNoiseWord(t) && !isMisspeltLegalForm(t) {
 			out = append(out, t)
 		}
 	}
@@ -102,6 +102,20 @@ func foldLetter(r rune) (string, bool) {
 		return "h", true
 	}
 	return "", false
+}
+
+// isMisspeltLegalForm reports a token within a typo of one of the long legal-form words
+// ("Lmited", "Compnay"), which would otherwise count as an unmatched token.
+func isMisspeltLegalForm(t string) bool {
+	if len(t) < 6 {
+		return false
+	}
+	for _, w := range [...]string{"limited", "company", "corporation", "incorporated"} {
+		if jaroWinkler(t, w) >= 0.9 || spellFold(t) == spellFold(w) {
+			return true
+		}
+	}
+	return false
 }
 
 // isNoiseWord reports honorifics, generational suffixes and legal-form words, which say

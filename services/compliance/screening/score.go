@@ -178,15 +178,84 @@ func prevByte(t string, i int) byte {
 	return t[i-1]
 }
 
+// spellFold rewrites a token to a canonical romanisation, so that spellings that transliterate
+// one name differently compare equal: ph→f, kh→h, q→k, c→k (s before e, i), ck→k, x→ks,
+// dh→d, th→t, dj→j, sch→sh, z→s, w→v, ou/oo→u, ee→i, y→i, and doubled letters once.
+func spellFold(t string) string {
+	var b []byte
+	var buf [48]byte
+	b = buf[:0]
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		var next byte
+		if i+1 < len(t) {
+			next = t[i+1]
+		}
+		switch {
+		case c == 'p' && next == 'h':
+			c, i = 'f', i+1
+		case (c == 'k' || c == 'd' || c == 't') && next == 'h':
+			if c == 'k' {
+				c = 'h'
+			}
+			i++
+		case c == 'd' && next == 'j':
+			c, i = 'j', i+1
+		case c == 's' && next == 'c' && i+2 < len(t) && t[i+2] == 'h':
+			c, i = 's', i+2
+			b = append(b, 's')
+			c = 'h'
+		case c == 'c' && next == 'k':
+			c, i = 'k', i+1
+		case c == 'c' && next == 'h':
+			b = append(b, 'c')
+			c, i = 'h', i+1
+		case c == 'c':
+			if next == 'e' || next == 'i' || next == 'y' {
+				c = 's'
+			} else {
+				c = 'k'
+			}
+		case c == 'q':
+			c = 'k'
+		case c == 'x':
+			b = append(b, 'k')
+			c = 's'
+		case c == 'z':
+			c = 's'
+		case c == 'w':
+			c = 'v'
+		case c == 'y':
+			c = 'i'
+		case (c == 'o' && (next == 'u' || next == 'o')):
+			c, i = 'u', i+1
+		case c == 'e' && next == 'e':
+			c, i = 'i', i+1
+		}
+		if n := len(b); n > 0 && b[n-1] == c {
+			continue
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
 // lengthPenalty lowers the similarity of tokens whose lengths differ by more than one letter,
 // which Jaro-Winkler's prefix bonus otherwise rates highly ("san" / "sanders").
 const lengthPenalty = 0.3
 
-// tokenSim is the similarity of two normalised tokens: Jaro-Winkler, raised half-way towards
+// spelledFactor discounts a similarity found only after spellFold.
+const spelledFactor = 0.97
+
+// tokenSim is the similarity of two normalised tokens: Jaro-Winkler of the tokens or, a little
+// discounted, of their spellFold forms, raised half-way towards
 // 1 when both tokens have the same phonetic key of at least three letters, and lowered in
 // proportion to a length difference beyond one letter.
-func tokenSim(a, b, keyA, keyB string) float64 {
+func tokenSim(a, b, keyA, keyB, foldA, foldB string) float64 {
 	s := jaroWinkler(a, b)
+	if s < 1 && (foldA != a || foldB != b) {
+		s = max(s, spelledFactor*jaroWinkler(foldA, foldB))
+	}
 	if s < 1 && len(keyA) >= 3 && keyA == keyB {
 		s = max(s, (1+s)/2)
 	}
