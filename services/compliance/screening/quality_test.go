@@ -88,7 +88,7 @@ type variant struct {
 	kind, source, query, entryID string
 }
 
-var variantKinds = []string{"typo", "transposition", "missing-token", "extra-token", "diacritics", "transliteration", "token-order"}
+var variantKinds = [...]string{"typo", "transposition", "missing-token", "extra-token", "diacritics", "transliteration", "token-order"}
 
 // words splits a published name into its words, punctuation dropped.
 func words(name string) []string {

@@ -18,7 +18,7 @@ func jaroWinkler(a, b string) float64 {
 		window = 0
 	}
 	var aBuf, bBuf [64]bool
-	aMatch, bMatch := aBuf[:0], bBuf[:0]
+	var aMatch, bMatch []bool
 	if la > len(aBuf) || lb > len(bBuf) {
 		aMatch, bMatch = make([]bool, la), make([]bool, lb)
 	} else {

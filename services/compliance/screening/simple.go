@@ -9,9 +9,6 @@ import (
 	"strings"
 )
 
-// simpleColumns are the columns LoadSimple understands.
-var simpleColumns = []string{"id", "list", "type", "name", "aliases", "dob", "country", "addresses", "programs"}
-
 // LoadSimple reads our own CSV format for PEP and adverse-media lists (RFC 4180, UTF-8, a
 // header row naming the columns, in any order):
 //
@@ -28,6 +25,7 @@ var simpleColumns = []string{"id", "list", "type", "name", "aliases", "dob", "co
 // An unknown column, a missing required column or value, a duplicate id or a row with the
 // wrong number of fields fails the load with an error naming the line.
 func LoadSimple(r io.Reader) ([]Entry, error) {
+	simpleColumns := []string{"id", "list", "type", "name", "aliases", "dob", "country", "addresses", "programs"}
 	cr := csv.NewReader(r)
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
