@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -136,4 +137,8 @@ func TestScreenBench(t *testing.T) {
 	assert.Positive(t, r.Hits)
 	assert.LessOrEqual(t, r.BestOf3.P50us, r.BestOf3.P99us)
 	assert.LessOrEqual(t, r.BestOf3.P99us, r.BestOf3.MaxUs)
+	if runtime.GOOS == "linux" {
+		require.NotNil(t, r.CPU, "thread CPU time on Linux")
+		assert.Positive(t, r.CPU.MaxUs)
+	}
 }
