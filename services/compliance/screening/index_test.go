@@ -92,6 +92,13 @@ func TestScreenThreshold(t *testing.T) {
 	assert.Empty(t, ix.Screen(Query{Name: " ;. "}, 0))
 }
 
+func TestScreenRepeatedTokens(t *testing.T) {
+	ix := NewIndex([]Entry{{ID: "t:1", Name: "Abdelrahman Abdelrahman Abdelrahman Ali"}})
+	m := top(t, ix.Screen(Query{Name: "Abdelrahman Abdelrahman Abdelrahman Ali"}, 0))
+	assert.Equal(t, 1.0, m.Score, "a token the name has twice is matched twice")
+	assert.Less(t, top(t, ix.Screen(Query{Name: "Abdelrahman Ali"}, 0.5)).Score, 1.0)
+}
+
 func TestScreenSingleTokenDoesNotCarryAFullName(t *testing.T) {
 	ix := fixtureIndex(t)
 	for _, m := range ix.Screen(Query{Name: "John Smith"}, 0) {
