@@ -38,7 +38,8 @@ type Index struct {
 	addresses map[string][]int32 // crypto address → entry indexes
 	dobs      [][2]int           // per entry: year range, {0,0} when unknown
 	countries [][]string         // per entry: ISO codes (or names) upper-cased
-	pool      sync.Pool          // *scratch
+	byID      map[string]int32
+	pool      sync.Pool // *scratch
 }
 
 type indexedName struct {
@@ -67,8 +68,10 @@ func NewIndex(entries []Entry) *Index {
 		addresses: map[string][]int32{},
 		dobs:      make([][2]int, len(entries)),
 		countries: make([][]string, len(entries)),
+		byID:      make(map[string]int32, len(entries)),
 	}
 	for ei, e := range entries {
+		ix.byID[e.ID] = int32(ei)
 		seen := map[string]bool{}
 		for _, n := range append([]string{e.Name}, e.Aliases...) {
 			toks := Normalize(n)
@@ -167,10 +170,8 @@ func (ix *Index) Names() int { return len(ix.names) }
 
 // Entry returns the entry with the given id.
 func (ix *Index) Entry(id string) (Entry, bool) {
-	for _, e := range ix.entries {
-		if e.ID == id {
-			return e, true
-		}
+	if i, ok := ix.byID[id]; ok {
+		return ix.entries[i], true
 	}
 	return Entry{}, false
 }

@@ -132,6 +132,15 @@ func TestScreenNationality(t *testing.T) {
 	assert.InDelta(t, countryMismatchFactor*dobMismatchFactor, top(t, ix.Screen(Query{Name: name, Country: "FR", DOB: "2001"}, 0.1)).Score, 1e-9)
 }
 
+func TestIndexEntry(t *testing.T) {
+	ix := fixtureIndex(t)
+	e, ok := ix.Entry("un:KPi.977")
+	assert.True(t, ok)
+	assert.Equal(t, "KIM CHOL SU", e.Name)
+	_, ok = ix.Entry("un:nope")
+	assert.False(t, ok)
+}
+
 func TestScreenAddress(t *testing.T) {
 	ix := fixtureIndex(t)
 	got := ix.ScreenAddress("1Kuf2Rd8mDyAViwBozGTNYnvWL8uYFrkVo")
