@@ -329,9 +329,8 @@ func (b *Book) enqueue(o *order) {
 	l.count++
 }
 
-// dequeue removes o from its level (dropping the level when it empties) but keeps the order.
-func (b *Book) dequeue(o *order) {
-	l := o.lvl
+// pop takes o out of its level's queue and totals; the level may be left empty.
+func (l *level) pop(o *order) {
 	if o.prev != nil {
 		o.prev.next = o.next
 	} else {
@@ -344,18 +343,32 @@ func (b *Book) dequeue(o *order) {
 	}
 	l.qty -= o.qty
 	l.count--
-	o.prev, o.next, o.lvl = nil, nil, nil
-	if l.count > 0 {
-		return
-	}
-	b.sideOf(o.side).remove(l.price)
+}
+
+// dropLevel removes empty level l from side s and recycles it.
+func (b *Book) dropLevel(s Side, l *level) {
+	b.sideOf(s).remove(l)
 	*l = level{nextFr: b.freeLevels}
 	b.freeLevels = l
 }
 
+// dequeue removes o from its level (dropping the level when it empties) but keeps the order.
+func (b *Book) dequeue(o *order) {
+	l := o.lvl
+	l.pop(o)
+	o.prev, o.next, o.lvl = nil, nil, nil
+	if l.count == 0 {
+		b.dropLevel(o.side, l)
+	}
+}
+
 // unlink removes o from the book entirely and recycles it.
 func (b *Book) unlink(o *order) {
-	b.dequeue(o)
+	l := o.lvl
+	l.pop(o)
+	if l.count == 0 {
+		b.dropLevel(o.side, l)
+	}
 	b.orders.del(o.hash, o)
 	*o = order{next: b.freeOrders}
 	b.freeOrders = o
