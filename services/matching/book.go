@@ -185,6 +185,15 @@ func (b *Book) place(c *Command) {
 		return
 	}
 	b.commandEvent(EvAccepted, c, price, c.Qty, c.Qty, "")
+	if best == nil || !crosses(c.Side, isMarket, price, best.price) {
+		// Nothing to trade with (a market order always crosses a side that has a level).
+		if c.TIF != GTC {
+			b.commandEvent(EvCancelled, c, price, c.Qty, 0, ReasonUnfilled)
+			return
+		}
+		b.rest(c.ID, h, c.Account, c.Side, price, c.Qty, c.STP, c.PostOnly)
+		return
+	}
 	// Field by field: a composite literal would be built in a temporary and copied.
 	var t taker
 	t.id, t.account, t.side, t.market, t.price, t.qty, t.stp = c.ID, c.Account, c.Side, isMarket, price, c.Qty, c.STP
