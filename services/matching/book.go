@@ -314,7 +314,17 @@ func (b *Book) rest(id string, h uint64, account string, s Side, price, qty int6
 // enqueue appends o to the tail of the level at its price, creating the level if needed.
 func (b *Book) enqueue(o *order) {
 	bs := b.sideOf(o.side)
-	l := bs.get(o.price)
+	// The window slot is worked out once, for the look-up and for the insertion.
+	i := -1
+	if bs.count > 0 {
+		i = bs.slot(o.price)
+	}
+	var l *level
+	if i >= 0 {
+		l = bs.win[i]
+	} else {
+		l = bs.get(o.price)
+	}
 	if l == nil {
 		l = b.freeLevels
 		if l != nil {
@@ -323,7 +333,11 @@ func (b *Book) enqueue(o *order) {
 			l = new(level)
 		}
 		*l = level{price: o.price}
-		bs.insert(l)
+		if i >= 0 {
+			bs.insertAt(i, l)
+		} else {
+			bs.insert(l)
+		}
 	}
 	o.lvl = l
 	o.prev = l.tail

@@ -111,6 +111,16 @@ func (s *bookSide) insert(l *level) {
 	}
 }
 
+// insertAt adds level l, whose price must not be present yet, at window slot i of a side that
+// already holds a level (so its window is placed and it has a best level).
+func (s *bookSide) insertAt(i int, l *level) {
+	s.count++
+	if s.key(l.price) > s.key(s.bestLvl.price) {
+		s.bestLvl = l
+	}
+	s.put(i, l)
+}
+
 func (s *bookSide) allocWindow(size int) {
 	s.size = size
 	s.win = make([]*level, size)
