@@ -286,7 +286,12 @@ func (b *Book) match(t *taker, seq uint64) {
 			o.qty -= q
 			l.qty -= q
 			t.qty -= q
-			b.trade(seq, t, o, l.price, q)
+			// The trade event, written here rather than in a helper: this is the one per-trade
+			// call the loop would otherwise make for every maker it fills.
+			e := b.event()
+			e.Type, e.Seq, e.ID, e.Account, e.Side = EvTrade, seq, "", "", t.side
+			e.Price, e.Qty, e.Remaining, e.Reason = l.price, q, t.qty, ""
+			e.MakerID, e.TakerID, e.MakerAccount, e.TakerAccount, e.MakerRemaining = o.id, t.id, o.account, t.account, o.qty
 			if o.qty == 0 {
 				b.unlink(o)
 			}
