@@ -197,7 +197,11 @@ func (b *Book) place(c *Command) {
 		b.reject(c, ReasonFOKUnfillable)
 		return
 	}
-	b.commandEvent(EvAccepted, c, price, c.Qty, c.Qty, "")
+	// The accepted event, written here: every new order that passes validation has one.
+	e := b.event()
+	e.Type, e.Seq, e.ID, e.Account, e.Side = EvAccepted, c.Seq, c.ID, c.Account, c.Side
+	e.Price, e.Qty, e.Remaining, e.Reason = price, c.Qty, c.Qty, ""
+	e.MakerID, e.TakerID, e.MakerAccount, e.TakerAccount, e.MakerRemaining = "", "", "", "", 0
 	if best == nil || !crosses(c.Side, isMarket, price, best.price) {
 		// Nothing to trade with (a market order always crosses a side that has a level).
 		if c.TIF != GTC {
