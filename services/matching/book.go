@@ -425,7 +425,10 @@ func (b *Book) cancel(c *Command) {
 		b.reject(c, ReasonUnknownOrder)
 		return
 	}
-	b.orderEvent(EvCancelled, c.Seq, o, o.price, o.qty, 0, ReasonUserCancel)
+	e := b.event() // written here, as place writes its accepted event
+	e.Type, e.Seq, e.ID, e.Account, e.Side = EvCancelled, c.Seq, o.id, o.account, o.side
+	e.Price, e.Qty, e.Remaining, e.Reason = o.price, o.qty, 0, ReasonUserCancel
+	e.MakerID, e.TakerID, e.MakerAccount, e.TakerAccount, e.MakerRemaining = "", "", "", "", 0
 	b.unlink(o)
 }
 
