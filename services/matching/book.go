@@ -148,6 +148,15 @@ func (b *Book) validateNew(c *Command, h uint64) Reason {
 	return ""
 }
 
+// plainLimit reports whether c is a limit order that validateNew would accept, leaving out
+// only the duplicate-id check. A value below its minimum wraps round to a large unsigned
+// difference, so each range is one comparison.
+func (b *Book) plainLimit(c *Command) bool {
+	m := &b.market
+	return c.Type == Limit && c.ID != "" && c.Account != "" && c.Side-Buy <= Sell-Buy && c.TIF <= FOK && c.STP <= STPCancelBoth &&
+		uint64(c.Qty-m.MinQty) <= uint64(m.MaxQty-m.MinQty) && uint64(c.Price-m.MinPrice) <= uint64(m.MaxPrice-m.MinPrice)
+}
+
 // crosses reports whether a taker on side s with limit price p (limit orders) may trade with
 // a resting level at lp.
 func crosses(s Side, market bool, p, lp int64) bool {
@@ -162,9 +171,13 @@ func crosses(s Side, market bool, p, lp int64) bool {
 
 func (b *Book) place(c *Command) {
 	h := b.orders.hash(c.ID)
-	if r := b.validateNew(c, h); r != "" {
-		b.reject(c, r)
-		return
+	// A well-formed limit order inside the market's limits whose id is new, the common case,
+	// is recognised inline; validateNew works out the reason for anything else.
+	if !b.plainLimit(c) || b.orders.get(c.ID, h) != nil {
+		if r := b.validateNew(c, h); r != "" {
+			b.reject(c, r)
+			return
+		}
 	}
 	isMarket := c.Type == MarketOrder
 	price := c.Price
@@ -184,7 +197,20 @@ func (b *Book) place(c *Command) {
 		b.reject(c, ReasonFOKUnfillable)
 		return
 	}
-	b.commandEvent(EvAccepted, c, price, c.Qty, c.Qty, "")
+	// The accepted event, written here: every new order that passes validation has one.
+	e := b.event()
+	e.Type, e.Seq, e.ID, e.Account, e.Side = EvAccepted, c.Seq, c.ID, c.Account, c.Side
+	e.Price, e.Qty, e.Remaining, e.Reason = price, c.Qty, c.Qty, ""
+	e.MakerID, e.TakerID, e.MakerAccount, e.TakerAccount, e.MakerRemaining = "", "", "", "", 0
+	if best == nil || !crosses(c.Side, isMarket, price, best.price) {
+		// Nothing to trade with (a market order always crosses a side that has a level).
+		if c.TIF != GTC {
+			b.commandEvent(EvCancelled, c, price, c.Qty, 0, ReasonUnfilled)
+			return
+		}
+		b.rest(c.ID, h, c.Account, c.Side, price, c.Qty, c.STP, c.PostOnly)
+		return
+	}
 	// Field by field: a composite literal would be built in a temporary and copied.
 	var t taker
 	t.id, t.account, t.side, t.market, t.price, t.qty, t.stp = c.ID, c.Account, c.Side, isMarket, price, c.Qty, c.STP
@@ -277,7 +303,12 @@ func (b *Book) match(t *taker, seq uint64) {
 			o.qty -= q
 			l.qty -= q
 			t.qty -= q
-			b.trade(seq, t, o, l.price, q)
+			// The trade event, written here rather than in a helper: this is the one per-trade
+			// call the loop would otherwise make for every maker it fills.
+			e := b.event()
+			e.Type, e.Seq, e.ID, e.Account, e.Side = EvTrade, seq, "", "", t.side
+			e.Price, e.Qty, e.Remaining, e.Reason = l.price, q, t.qty, ""
+			e.MakerID, e.TakerID, e.MakerAccount, e.TakerAccount, e.MakerRemaining = o.id, t.id, o.account, t.account, o.qty
 			if o.qty == 0 {
 				b.unlink(o)
 			}
@@ -305,7 +336,17 @@ func (b *Book) rest(id string, h uint64, account string, s Side, price, qty int6
 // enqueue appends o to the tail of the level at its price, creating the level if needed.
 func (b *Book) enqueue(o *order) {
 	bs := b.sideOf(o.side)
-	l := bs.get(o.price)
+	// The window slot is worked out once, for the look-up and for the insertion.
+	i := -1
+	if bs.count > 0 {
+		i = bs.slot(o.price)
+	}
+	var l *level
+	if i >= 0 {
+		l = bs.win[i]
+	} else {
+		l = bs.get(o.price)
+	}
 	if l == nil {
 		l = b.freeLevels
 		if l != nil {
@@ -314,7 +355,11 @@ func (b *Book) enqueue(o *order) {
 			l = new(level)
 		}
 		*l = level{price: o.price}
-		bs.insert(l)
+		if i >= 0 {
+			bs.insertAt(i, l)
+		} else {
+			bs.insert(l)
+		}
 	}
 	o.lvl = l
 	o.prev = l.tail
@@ -329,9 +374,8 @@ func (b *Book) enqueue(o *order) {
 	l.count++
 }
 
-// dequeue removes o from its level (dropping the level when it empties) but keeps the order.
-func (b *Book) dequeue(o *order) {
-	l := o.lvl
+// pop takes o out of its level's queue and totals; the level may be left empty.
+func (l *level) pop(o *order) {
 	if o.prev != nil {
 		o.prev.next = o.next
 	} else {
@@ -344,18 +388,32 @@ func (b *Book) dequeue(o *order) {
 	}
 	l.qty -= o.qty
 	l.count--
-	o.prev, o.next, o.lvl = nil, nil, nil
-	if l.count > 0 {
-		return
-	}
-	b.sideOf(o.side).remove(l.price)
+}
+
+// dropLevel removes empty level l from side s and recycles it.
+func (b *Book) dropLevel(s Side, l *level) {
+	b.sideOf(s).remove(l)
 	*l = level{nextFr: b.freeLevels}
 	b.freeLevels = l
 }
 
+// dequeue removes o from its level (dropping the level when it empties) but keeps the order.
+func (b *Book) dequeue(o *order) {
+	l := o.lvl
+	l.pop(o)
+	o.prev, o.next, o.lvl = nil, nil, nil
+	if l.count == 0 {
+		b.dropLevel(o.side, l)
+	}
+}
+
 // unlink removes o from the book entirely and recycles it.
 func (b *Book) unlink(o *order) {
-	b.dequeue(o)
+	l := o.lvl
+	l.pop(o)
+	if l.count == 0 {
+		b.dropLevel(o.side, l)
+	}
 	b.orders.del(o.hash, o)
 	*o = order{next: b.freeOrders}
 	b.freeOrders = o
@@ -367,7 +425,10 @@ func (b *Book) cancel(c *Command) {
 		b.reject(c, ReasonUnknownOrder)
 		return
 	}
-	b.orderEvent(EvCancelled, c.Seq, o, o.price, o.qty, 0, ReasonUserCancel)
+	e := b.event() // written here, as place writes its accepted event
+	e.Type, e.Seq, e.ID, e.Account, e.Side = EvCancelled, c.Seq, o.id, o.account, o.side
+	e.Price, e.Qty, e.Remaining, e.Reason = o.price, o.qty, 0, ReasonUserCancel
+	e.MakerID, e.TakerID, e.MakerAccount, e.TakerAccount, e.MakerRemaining = "", "", "", "", 0
 	b.unlink(o)
 }
 

@@ -41,11 +41,3 @@ func (b *Book) orderEvent(typ EventType, seq uint64, o *order, price, qty, remai
 	e.Price, e.Qty, e.Remaining, e.Reason = price, qty, remaining, r
 	e.MakerID, e.TakerID, e.MakerAccount, e.TakerAccount, e.MakerRemaining = "", "", "", "", 0
 }
-
-// trade appends a trade of qty lots at price between maker o and taker t.
-func (b *Book) trade(seq uint64, t *taker, o *order, price, qty int64) {
-	e := b.event()
-	e.Type, e.Seq, e.ID, e.Account, e.Side = EvTrade, seq, "", "", t.side
-	e.Price, e.Qty, e.Remaining, e.Reason = price, qty, t.qty, ""
-	e.MakerID, e.TakerID, e.MakerAccount, e.TakerAccount, e.MakerRemaining = o.id, t.id, o.account, t.account, o.qty
-}

@@ -111,6 +111,16 @@ func (s *bookSide) insert(l *level) {
 	}
 }
 
+// insertAt adds level l, whose price must not be present yet, at window slot i of a side that
+// already holds a level (so its window is placed and it has a best level).
+func (s *bookSide) insertAt(i int, l *level) {
+	s.count++
+	if s.key(l.price) > s.key(s.bestLvl.price) {
+		s.bestLvl = l
+	}
+	s.put(i, l)
+}
+
 func (s *bookSide) allocWindow(size int) {
 	s.size = size
 	s.win = make([]*level, size)
@@ -129,33 +139,48 @@ func (s *bookSide) put(i int, l *level) {
 	}
 }
 
-// remove drops the level at price, which must be present.
-func (s *bookSide) remove(price int64) {
-	s.removeLevel(price)
-	if s.bestLvl.price == price {
-		s.bestLvl = s.findBest()
-	}
-}
-
-func (s *bookSide) removeLevel(price int64) {
+// remove drops level l, which must be in the side. The common case, a window level, is
+// handled here in one call: the next best slot is looked for in l's own bitset word before the
+// full scan, and the best level is the window's when the fallback is empty.
+func (s *bookSide) remove(l *level) {
 	s.count--
-	i := s.slot(price)
+	i := s.slot(l.price)
 	if i < 0 {
-		s.far.remove(price)
+		s.far.remove(l.price)
+		if s.bestLvl == l {
+			s.bestLvl = s.findBest()
+		}
 		return
 	}
-	if s.win[i] == nil {
+	if s.win[i] != l {
 		panic("matching: level missing from its side")
 	}
 	s.win[i] = nil
-	if s.l0[i>>6] &^= 1 << (i & 63); s.l0[i>>6] == 0 {
+	word := s.l0[i>>6] &^ (1 << (i & 63))
+	s.l0[i>>6] = word
+	if word == 0 {
 		if s.l1[i>>12] &^= 1 << ((i >> 6) & 63); s.l1[i>>12] == 0 {
 			s.l2 &^= 1 << (i >> 12)
 		}
 	}
 	s.winN--
-	if i == s.winBest {
+	if i != s.winBest {
+		return
+	}
+	switch {
+	case s.side == Buy && word&(1<<(i&63)-1) != 0:
+		s.winBest = i&^63 | (63 - bits.LeadingZeros64(word&(1<<(i&63)-1)))
+	case s.side == Sell && word&(^uint64(0)<<(i&63+1)) != 0:
+		s.winBest = i&^63 | bits.TrailingZeros64(word&(^uint64(0)<<(i&63+1)))
+	default:
 		s.winBest = s.worse(i)
+	}
+	if s.far.count > 0 {
+		s.bestLvl = s.findBest()
+	} else if s.winBest >= 0 {
+		s.bestLvl = s.win[s.winBest]
+	} else {
+		s.bestLvl = nil
 	}
 }
 
