@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -354,6 +353,3 @@ func (f *Feed) Alert(_ context.Context, a trading.Alert) error {
 	}
 	return nil
 }
-
-// seqString is for logs.
-func seqString(u uint64) string { return strconv.FormatUint(u, 10) }
