@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/cantondex/platform/services/decimal"
+	"github.com/cantondex/platform/services/kafka"
+	"github.com/cantondex/platform/services/topics"
 	"github.com/cantondex/platform/services/trading"
 )
 
@@ -56,6 +58,8 @@ type Feed struct {
 	// Observe, when set, is told the engine's execution time of each execution published
 	// (the latency origin of the figures).
 	Observe func(executedAt time.Time)
+	// Poison, when set, counts the messages Handle could not deliver, by topic.
+	Poison func(topic string)
 
 	mu     sync.Mutex
 	steps  map[string]steps
@@ -310,7 +314,7 @@ func (f *Feed) Settlement(ctx context.Context, s trading.Settlement) error {
 			if err != nil {
 				return fmt.Errorf("balances of %s: %w", a, err)
 			}
-			scales, err := f.assetScales(ctx)
+			scales, err := f.assetScales(ctx, bs)
 			if err != nil {
 				return err
 			}
@@ -325,11 +329,18 @@ func (f *Feed) Settlement(ctx context.Context, s trading.Settlement) error {
 	return nil
 }
 
-func (f *Feed) assetScales(ctx context.Context) (map[string]int, error) {
+// assetScales returns the scales of the assets, read again when bs names one not known yet.
+func (f *Feed) assetScales(ctx context.Context, bs []trading.Balance) (map[string]int, error) {
 	f.mu.Lock()
 	sc := f.scales
 	f.mu.Unlock()
-	if sc != nil {
+	known := sc != nil
+	for _, b := range bs {
+		if _, ok := sc[b.Asset]; !ok {
+			known = false
+		}
+	}
+	if known {
 		return sc, nil
 	}
 	as, err := f.Assets.Assets(ctx)
@@ -350,6 +361,41 @@ func (f *Feed) assetScales(ctx context.Context) (map[string]int, error) {
 func (f *Feed) Alert(_ context.Context, a trading.Alert) error {
 	if name := AccountStream(a.Account); f.Hub.Watched(name) {
 		f.publish(name, ChannelAlerts, AlertMessage{ID: a.ID, Kind: a.Kind, Market: a.Market, Message: a.Message, At: timestamp(a.At)})
+	}
+	return nil
+}
+
+// Handle is the feed as a handler of the trades, settlements and alerts topics. A message it
+// cannot read is logged with its position and counted (Poison), never silently skipped; a
+// book stream then shows the gap in its update ids.
+func (f *Feed) Handle(ctx context.Context, msgs []kafka.Message) error {
+	for _, m := range msgs {
+		var err error
+		switch m.Topic {
+		case topics.Trades:
+			var x trading.Execution
+			if x, err = kafka.DecodeExecution(m); err == nil {
+				err = f.Execution(ctx, x)
+			}
+		case topics.Settlements:
+			var s trading.Settlement
+			if s, err = kafka.DecodeSettlement(m); err == nil {
+				err = f.Settlement(ctx, s)
+			}
+		case topics.Alerts:
+			var a trading.Alert
+			if a, err = kafka.DecodeAlert(m); err == nil {
+				err = f.Alert(ctx, a)
+			}
+		default:
+			err = fmt.Errorf("unexpected topic %s", m.Topic)
+		}
+		if err != nil {
+			if f.Poison != nil {
+				f.Poison(m.Topic)
+			}
+			f.log().Error("stream feed: message not delivered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+		}
 	}
 	return nil
 }
