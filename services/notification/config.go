@@ -18,11 +18,16 @@ type Config struct {
 	TokenKey []byte // AUTH_TOKEN_KEY (base64): the gateway's, to verify its access tokens
 	SealKey  []byte // AUTH_SEAL_KEY (base64, 32 bytes): the gateway's, to verify API key signatures
 	Server   ServerConfig
+	// SendBuffer, when set, is the kernel send buffer (SO_SNDBUF) of each client connection,
+	// in bytes (STREAM_SEND_BUFFER): a bound on the kernel memory one connection holds, and on
+	// how much a client that stops reading absorbs before its queue fills.
+	SendBuffer int
 }
 
 // ConfigFromEnv reads HTTP_ADDR, AUTH_TOKEN_KEY, AUTH_SEAL_KEY, CORS_ORIGINS (the gateway's,
 // comma separated), STREAM_QUEUE (frames per connection), STREAM_MAX_CONNS_PER_USER and
-// STREAM_MAX_SUBSCRIPTIONS. The keys are required unless requireKeys is false (the
+// STREAM_MAX_SUBSCRIPTIONS, STREAM_MAX_CONNS and STREAM_WRITE_TIMEOUT (how long one write to a
+// client may block before the connection is dropped without a close frame). The keys are required unless requireKeys is false (the
 // all-in-one binary shares its gateway's).
 func ConfigFromEnv(getenv func(string) string, requireKeys bool) (Config, error) {
 	c := Config{Addr: getenv("HTTP_ADDR")}
@@ -44,7 +49,7 @@ func ConfigFromEnv(getenv func(string) string, requireKeys bool) (Config, error)
 		}
 	}
 	for name, dst := range map[string]*int{"STREAM_QUEUE": &c.Server.QueueSize, "STREAM_MAX_CONNS_PER_USER": &c.Server.MaxConnsPerUser,
-		"STREAM_MAX_SUBSCRIPTIONS": &c.Server.MaxSubscriptions, "STREAM_MAX_CONNS": &c.Server.MaxConns} {
+		"STREAM_MAX_SUBSCRIPTIONS": &c.Server.MaxSubscriptions, "STREAM_MAX_CONNS": &c.Server.MaxConns, "STREAM_SEND_BUFFER": &c.SendBuffer} {
 		v := getenv(name)
 		if v == "" {
 			continue
@@ -54,6 +59,13 @@ func ConfigFromEnv(getenv func(string) string, requireKeys bool) (Config, error)
 			return c, fmt.Errorf("%s: want a whole number from 1 to 1000000, got %q", name, v)
 		}
 		*dst = n
+	}
+	if v := getenv("STREAM_WRITE_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 5*time.Minute {
+			return c, fmt.Errorf("STREAM_WRITE_TIMEOUT %q: want a duration from 1s to 5m", v)
+		}
+		c.Server.WriteTimeout = d
 	}
 	return c, nil
 }
@@ -101,4 +113,18 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		err = e
 	}
 	return err
+}
+
+// sendBufferListener sets the send buffer of every connection it accepts.
+type sendBufferListener struct {
+	net.Listener
+	size int
+}
+
+func (l sendBufferListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok && err == nil {
+		_ = tc.SetWriteBuffer(l.size)
+	}
+	return c, err
 }

@@ -64,6 +64,9 @@ func NewService(k *flow.Kafka, venue Venue, a Authenticator, cfg Config, reg *pr
 	if s.Listener, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
+	if cfg.SendBuffer > 0 {
+		s.Listener = sendBufferListener{Listener: s.Listener, size: cfg.SendBuffer}
+	}
 	return s, nil
 }
 

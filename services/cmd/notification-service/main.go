@@ -81,4 +81,3 @@ func run(getenv func(string) string) error {
 	log.Info("notification-service listening", "url", svc.URL())
 	return platform.Serve(ctx, log, cfg.OpsAddr, reg, platform.Checks(db.Ping, rdb.Ping, k.Ready), svc.Runs()...)
 }
-
