@@ -108,10 +108,19 @@ type Service struct {
 	Secrets []Secret
 	// PublicPort is the public API's port (0: none); OpsPort serves Probes.
 	PublicPort int
+	// PublicPath is the path prefix the shared ALB routes to PublicPort ("" is "/"): the
+	// gateway takes everything, the notification service /api/v1/stream.
+	PublicPath string
 	OpsPort    int
 	Probes     Probes
 	Resources  Resources
 	Replicas   int
+}
+
+// GroupMember reports whether the service consumes some topic in a consumer group (a
+// fan-out reader, Group "", is not a member).
+func (s Service) GroupMember() bool {
+	return slices.ContainsFunc(s.Consumes, func(c Consume) bool { return c.Group != "" })
 }
 
 // Kafka reports whether the service talks to Kafka.
@@ -211,7 +220,7 @@ func All() []Service {
 			// PostgreSQL; API-key signatures are claimed once in Redis, as the gateway does.
 			Database: Trading, DBUser: "cdx_notification", Redis: true,
 			Secrets:    []Secret{authKeys, redisAuth},
-			PublicPort: PublicPort, Resources: medium, Replicas: 2,
+			PublicPort: PublicPort, PublicPath: "/api/v1/stream", Resources: medium, Replicas: 2,
 		}),
 		svc(Service{
 			Name: DatabaseMigrations, Binary: "migrate", Kind: Job,

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cantondex/platform/services/notification/asyncapi"
 )
 
 // Config is the notification service's own settings, read once from the environment.
@@ -87,7 +89,7 @@ func key(getenv func(string) string, name string, size int) ([]byte, error) {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(Path, s)
-	mux.HandleFunc("GET /api/v1/asyncapi.json", ServeAsyncAPI)
+	mux.HandleFunc("GET /api/v1/asyncapi.json", asyncapi.Serve)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		httpError(w, http.StatusNotFound, "not_found", "not found")
 	})

@@ -50,6 +50,11 @@ func loadSchemas(t *testing.T, p *platformtest.Platform) *schemas {
 	require.Equal(t, 200, res.StatusCode)
 	body, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
+	// The REST API serves the same document beside its /openapi.json.
+	code, _, beside, err := p.Raw("GET", "/asyncapi.json", nil)
+	require.NoError(t, err)
+	require.Equal(t, 200, code)
+	require.JSONEq(t, string(body), string(beside))
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
 	require.NoError(t, err)
 	m := doc.(map[string]any)
