@@ -227,21 +227,14 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func users(p *platformtest.Platform, n int) (tokens, ids []string, err error) {
 	hc := &http.Client{Timeout: 30 * time.Second}
 	post := func(path, token string, body any, out any) (int, error) {
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", p.URL+path, strings.NewReader(string(b)))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
+		for attempt := 0; ; attempt++ {
+			st, err := postOnce(hc, p.URL+path, token, body, out)
+			if (st == http.StatusServiceUnavailable || st == http.StatusTooManyRequests) && attempt < 50 {
+				time.Sleep(100 * time.Millisecond) // the password hash pool sheds load: wait and retry
+				continue
+			}
+			return st, err
 		}
-		res, err := hc.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		defer res.Body.Close()
-		if out != nil {
-			_ = json.NewDecoder(res.Body).Decode(out)
-		}
-		return res.StatusCode, nil
 	}
 	var login struct {
 		AccessToken string `json:"access_token"`
@@ -254,7 +247,7 @@ func users(p *platformtest.Platform, n int) (tokens, ids []string, err error) {
 	tokens, ids = make([]string, n), make([]string, n)
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
-	sem := make(chan struct{}, 8)
+	sem := make(chan struct{}, 2)
 	stamp := strconv.FormatInt(time.Now().UnixNano(), 36)
 	for i := range n {
 		wg.Go(func() {
@@ -365,4 +358,22 @@ func rss(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS for %d", pid)
+}
+
+func postOnce(hc *http.Client, url, token string, body, out any) (int, error) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", url, strings.NewReader(string(b)))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	if out != nil {
+		_ = json.NewDecoder(res.Body).Decode(out)
+	}
+	return res.StatusCode, nil
 }
