@@ -19,9 +19,15 @@ import (
 // conn is one WebSocket connection: its reader runs on the handler's goroutine, its writer on
 // one more. Streams deliver into queue without blocking (Offer).
 type conn struct {
-	s     *Server
-	ws    *websocket.Conn
-	queue chan []byte
+	s  *Server
+	ws *websocket.Conn
+
+	// The send queue: frames waiting for the writer, at most s.cfg.QueueSize. A slice that
+	// grows with use (an idle connection holds none) and a wake-up for the writer.
+	qmu   sync.Mutex
+	queue [][]byte
+	spare [][]byte
+	wake  chan struct{}
 
 	killOnce sync.Once
 	kill     chan struct{} // closed when the server decides to close
@@ -45,12 +51,40 @@ func (c *conn) Offer(frame []byte) bool {
 		return true // closing: nothing more is sent, and nothing to report
 	default:
 	}
-	select {
-	case c.queue <- frame:
-		return true
-	default:
+	c.qmu.Lock()
+	if len(c.queue) >= c.s.cfg.QueueSize {
+		c.qmu.Unlock()
 		return false
 	}
+	c.queue = append(c.queue, frame)
+	c.qmu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take returns the queued frames, leaving the queue empty.
+func (c *conn) take() [][]byte {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	out := c.queue
+	c.queue, c.spare = c.spare[:0], nil
+	if cap(c.queue) > 64 && len(out) < 16 {
+		c.queue = nil // a burst is over: give its memory back
+	}
+	return out
+}
+
+// recycle hands a drained batch back as the next spare.
+func (c *conn) recycle(b [][]byte) {
+	clear(b)
+	c.qmu.Lock()
+	if c.spare == nil && cap(b) <= 64 {
+		c.spare = b[:0]
+	}
+	c.qmu.Unlock()
 }
 
 // Overflow implements Sink.
@@ -161,14 +195,24 @@ func (c *conn) write(ctx context.Context) {
 			if err != nil {
 				return
 			}
-		case f := <-c.queue:
-			wctx, cancel := context.WithTimeout(ctx, c.s.cfg.WriteTimeout)
-			err := c.ws.Write(wctx, websocket.MessageText, f)
-			cancel()
-			if err != nil {
-				return
+		case <-c.wake:
+			batch := c.take()
+			for _, f := range batch {
+				select {
+				case <-c.kill:
+					c.finish()
+					return
+				default:
+				}
+				wctx, cancel := context.WithTimeout(ctx, c.s.cfg.WriteTimeout)
+				err := c.ws.Write(wctx, websocket.MessageText, f)
+				cancel()
+				if err != nil {
+					return
+				}
 			}
-			c.s.sent.Inc()
+			c.s.sent.Add(float64(len(batch)))
+			c.recycle(batch)
 		}
 	}
 }

@@ -219,7 +219,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept answered (403 for a foreign origin, 426/400 for a bad upgrade)
 	}
 	ws.SetReadLimit(4096)
-	c := &conn{s: s, ws: ws, queue: make(chan []byte, s.cfg.QueueSize), kill: make(chan struct{}), subs: map[string]bool{}}
+	c := &conn{s: s, ws: ws, wake: make(chan struct{}, 1), kill: make(chan struct{}), subs: map[string]bool{}}
 	if authed {
 		c.setPrincipal(p, expires)
 	}
