@@ -30,7 +30,7 @@ func TestImagesAreValidated(t *testing.T) {
 	assert.Equal(t, good, s.Images[catalog.APIGateway])
 
 	for name, c := range map[string]struct{ images, want string }{
-		"unknown service": {`{"notification-service":"` + good + `"}`, `cantondex:images.notification-service: "notification-service" is not a service of the catalog`},
+		"unknown service": {`{"no-such-service":"` + good + `"}`, `cantondex:images.no-such-service: "no-such-service" is not a service of the catalog`},
 		"a tag":           {`{"api-gateway":"latest"}`, `cantondex:images.api-gateway: "latest" is not an image digest`},
 		"upper-case hex":  {`{"api-gateway":"sha256:` + "AB0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCD" + `"}`, "cantondex:images.api-gateway"},
 		"short":           {`{"matching-engine":"sha256:abc"}`, "cantondex:images.matching-engine"},

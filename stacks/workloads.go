@@ -106,20 +106,22 @@ func (w Workloads) LogLevelOf(name string) string {
 // member without a partition idles.
 var (
 	prodReplicas    = map[string]int{catalog.APIGateway: 5, catalog.MatchingEngine: 5}
-	stagingReplicas = map[string]int{catalog.APIGateway: 2, catalog.MatchingEngine: 2, catalog.SettlementCoordinator: 2}
-	prodMax         = map[string]int{catalog.APIGateway: 20, catalog.MatchingEngine: 12, catalog.SettlementCoordinator: 12, catalog.RiskManagement: 6}
-	stagingMax      = map[string]int{catalog.APIGateway: 4, catalog.MatchingEngine: 6, catalog.SettlementCoordinator: 4, catalog.RiskManagement: 2}
+	stagingReplicas = map[string]int{catalog.APIGateway: 2, catalog.MatchingEngine: 2, catalog.SettlementCoordinator: 2, catalog.NotificationService: 2}
+	prodMax         = map[string]int{catalog.APIGateway: 20, catalog.MatchingEngine: 12, catalog.SettlementCoordinator: 12, catalog.RiskManagement: 6, catalog.NotificationService: 12}
+	stagingMax      = map[string]int{catalog.APIGateway: 4, catalog.MatchingEngine: 6, catalog.SettlementCoordinator: 4, catalog.RiskManagement: 2, catalog.NotificationService: 4}
 	prodResources   = map[string]Resources{
 		catalog.APIGateway:            {CPURequest: "1", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "2Gi"},
 		catalog.MatchingEngine:        {CPURequest: "2", CPULimit: "4", MemoryRequest: "2Gi", MemoryLimit: "4Gi"},
 		catalog.SettlementCoordinator: {CPURequest: "1", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "2Gi"},
 		catalog.RiskManagement:        {CPURequest: "500m", CPULimit: "1", MemoryRequest: "512Mi", MemoryLimit: "1Gi"},
+		catalog.NotificationService:   {CPURequest: "1", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "2Gi"},
 	}
 	stagingResources = map[string]Resources{
 		catalog.APIGateway:            {CPURequest: "250m", CPULimit: "1", MemoryRequest: "256Mi", MemoryLimit: "1Gi"},
 		catalog.MatchingEngine:        {CPURequest: "500m", CPULimit: "2", MemoryRequest: "512Mi", MemoryLimit: "2Gi"},
 		catalog.SettlementCoordinator: {CPURequest: "250m", CPULimit: "1", MemoryRequest: "256Mi", MemoryLimit: "1Gi"},
 		catalog.RiskManagement:        {CPURequest: "100m", CPULimit: "500m", MemoryRequest: "128Mi", MemoryLimit: "512Mi"},
+		catalog.NotificationService:   {CPURequest: "250m", CPULimit: "1", MemoryRequest: "256Mi", MemoryLimit: "1Gi"},
 	}
 )
 
@@ -202,7 +204,7 @@ func (w *Workloads) validate(v *validator, s *Settings) {
 		if wl.MaxReplicas < wl.Replicas {
 			v.errorf(at+".maxReplicas", "%d is below replicas %d", wl.MaxReplicas, wl.Replicas)
 		}
-		for _, topic := range svc.ConsumedTopics() {
+		for _, topic := range groupTopics(svc) {
 			if p := partitions[topic]; p > 0 && wl.MaxReplicas > p {
 				v.errorf(at+".maxReplicas", "%d is above the %d partitions of %s: members past the partitions idle", wl.MaxReplicas, p, topic)
 			}
@@ -272,4 +274,16 @@ func (r Resources) validate(v *validator, at string) {
 	}
 	pair("cpu", MilliCPU, r.CPURequest, r.CPULimit)
 	pair("memory", MemoryBytes, r.MemoryRequest, r.MemoryLimit)
+}
+
+// groupTopics are the topics svc consumes in a consumer group: a fan-out reader (no group)
+// reads every partition in every replica, so partitions bound only the group members.
+func groupTopics(svc catalog.Service) []string {
+	var ts []string
+	for _, c := range svc.Consumes {
+		if c.Group != "" && !slices.Contains(ts, c.Topic) {
+			ts = append(ts, c.Topic)
+		}
+	}
+	return ts
 }

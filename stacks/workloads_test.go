@@ -22,10 +22,10 @@ func TestWorkloadDefaults(t *testing.T) {
 		return out
 	}
 	assert.Equal(t, map[string]int{
-		catalog.APIGateway: 5, catalog.MatchingEngine: 5, catalog.SettlementCoordinator: 3, catalog.RiskManagement: 3, catalog.KafkaTopics: 0, catalog.DatabaseMigrations: 0,
+		catalog.APIGateway: 5, catalog.MatchingEngine: 5, catalog.SettlementCoordinator: 3, catalog.RiskManagement: 3, catalog.NotificationService: 3, catalog.KafkaTopics: 0, catalog.DatabaseMigrations: 0,
 	}, replicas(prod), "prod replicas")
 	assert.Equal(t, map[string]int{
-		catalog.APIGateway: 2, catalog.MatchingEngine: 2, catalog.SettlementCoordinator: 2, catalog.RiskManagement: 1, catalog.KafkaTopics: 0, catalog.DatabaseMigrations: 0,
+		catalog.APIGateway: 2, catalog.MatchingEngine: 2, catalog.SettlementCoordinator: 2, catalog.RiskManagement: 1, catalog.NotificationService: 2, catalog.KafkaTopics: 0, catalog.DatabaseMigrations: 0,
 	}, replicas(staging), "staging replicas")
 	assert.Equal(t, "info", prod.Workloads.LogLevel)
 	assert.Equal(t, "debug", staging.Workloads.LogLevel)
@@ -60,7 +60,7 @@ func TestInvalidWorkloadSettingsNameTheSetting(t *testing.T) {
 	tests := []struct {
 		name, stack, value, want string
 	}{
-		{"unknown service", "prod", `{"services":{"notification-service":{"replicas":2}}}`, "services.notification-service: not a service of the catalog"},
+		{"unknown service", "prod", `{"services":{"no-such-service":{"replicas":2}}}`, "services.no-such-service: not a service of the catalog"},
 		{"unknown field", "prod", `{"services":{"api-gateway":{"replica":2}}}`, "services.api-gateway: json: unknown field"},
 		{"zero replicas", "staging", `{"services":{"risk-management":{"replicas":0,"minReplicas":0}}}`, "cantondex:workloads.services.risk-management.replicas: must be at least 1, got 0"},
 		{"one replica in prod", "prod", `{"services":{"risk-management":{"replicas":1,"minReplicas":1}}}`, "cantondex:workloads.services.risk-management.replicas: must be at least 2 in prod"},

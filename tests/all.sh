@@ -89,7 +89,7 @@ cat "$side/out.log" >> "$log"
 # The packages with concurrency once more under the race detector: the group commit, the rate
 # limiter, the consumers, the engine service and the composed platform (in process: the SIGKILL
 # tests run separate binaries, so the detector in the test process would see nothing of them).
-RACE_PKGS=(./services/exchange ./services/redis/... ./services/kafka/... ./services/settlement/... ./services/risk/... ./services/matchingsvc/... ./services/flow/... ./services/cmd/cantondex)
+RACE_PKGS=(./services/exchange ./services/redis/... ./services/kafka/... ./services/settlement/... ./services/risk/... ./services/matchingsvc/... ./services/flow/... ./services/cmd/cantondex ./services/notification/...)
 step "go test -race"
 # (their passes were counted above: "race ok" lines do not count again, failures do)
 go test -race -count=1 -timeout 30m -skip 'SIGKILL' "${RACE_PKGS[@]}" 2>&1 | sed -E 's/^ok /race ok /' | tee -a "$log"

@@ -44,7 +44,7 @@ func Labels(s catalog.Service) map[string]string {
 
 // StatefulSet reports whether s runs as a StatefulSet: a long-running consumer-group member,
 // whose pod name is its static group membership (KAFKA_GROUP_INSTANCE_ID).
-func StatefulSet(s catalog.Service) bool { return s.Kind == catalog.Deployment && len(s.Consumes) > 0 }
+func StatefulSet(s catalog.Service) bool { return s.Kind == catalog.Deployment && s.GroupMember() }
 
 // WorkloadKind is the Kubernetes kind that runs s.
 func WorkloadKind(s catalog.Service) string {
@@ -412,9 +412,11 @@ func (b *builder) externalSecrets() ([]pulumi.Resource, error) {
 	return out, nil
 }
 
-// ALB settings of the public Ingress.
+// ALB settings of the public Ingresses.
 const (
 	SSLPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+	// IngressGroup is the IngressGroup every public service joins: one ALB for all.
+	IngressGroup = "cantondex"
 )
 
 func (b *builder) ingress(s catalog.Service) (*networkingv1.Ingress, error) {
@@ -435,6 +437,14 @@ func (b *builder) ingress(s catalog.Service) (*networkingv1.Ingress, error) {
 			"routing.http.drop_invalid_header_fields.enabled=true,routing.http.desync_mitigation_mode=strictest,idle_timeout.timeout_seconds=60"),
 		"alb.ingress.kubernetes.io/target-group-attributes": pulumi.String(fmt.Sprintf("deregistration_delay.timeout_seconds=%d", DrainSeconds-5)),
 	}
+	// Every public service is one Ingress of one ALB (an IngressGroup): the more specific
+	// path first (the notification service's /api/v1/stream before the gateway's /).
+	path, order := s.PublicPath, "100"
+	if path == "" || path == "/" {
+		path, order = "/", "1000"
+	}
+	ann["alb.ingress.kubernetes.io/group.name"] = pulumi.String(IngressGroup)
+	ann["alb.ingress.kubernetes.io/group.order"] = pulumi.String(order)
 	if a.SecurityGroupID != nil {
 		ann["alb.ingress.kubernetes.io/security-groups"] = a.SecurityGroupID
 		ann["alb.ingress.kubernetes.io/manage-backend-security-group-rules"] = pulumi.String("true")
@@ -447,7 +457,7 @@ func (b *builder) ingress(s catalog.Service) (*networkingv1.Ingress, error) {
 			IngressClassName: pulumi.String("alb"),
 			Rules: networkingv1.IngressRuleArray{networkingv1.IngressRuleArgs{
 				Http: networkingv1.HTTPIngressRuleValueArgs{Paths: networkingv1.HTTPIngressPathArray{networkingv1.HTTPIngressPathArgs{
-					Path: pulumi.String("/"), PathType: pulumi.String("Prefix"),
+					Path: pulumi.String(path), PathType: pulumi.String("Prefix"),
 					Backend: networkingv1.IngressBackendArgs{Service: networkingv1.IngressServiceBackendArgs{
 						Name: pulumi.String(s.Name), Port: networkingv1.ServiceBackendPortArgs{Name: pulumi.String("http")},
 					}},

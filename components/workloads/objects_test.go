@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -160,7 +161,7 @@ func TestNetworkPoliciesAllowExactlyTheCatalogFlows(t *testing.T) {
 		assert.Equal(t, Namespace, dig(r, "to", 0, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"))
 	}
 	sort.Strings(targets)
-	assert.Equal(t, []string{"api-gateway:9090", "matching-engine:9090", "risk-management:9090", "settlement-coordinator:9090"}, targets)
+	assert.Equal(t, []string{"api-gateway:9090", "matching-engine:9090", "notification-service:9090", "risk-management:9090", "settlement-coordinator:9090"}, targets)
 }
 
 func TestEnvironmentComesFromTheDataTierAndSecretsFromTheStore(t *testing.T) {
@@ -261,6 +262,24 @@ func TestGatewayIngress(t *testing.T) {
 	assert.Equal(t, []map[string]int{{"HTTP": 80}, {"HTTPS": 443}}, listeners, "HTTP only to redirect")
 	assert.Equal(t, "alb", ing.String("spec.ingressClassName"))
 	assert.Equal(t, map[string]any{"name": catalog.APIGateway, "port": map[string]any{"name": "http"}}, dig(ing.Inputs, "spec", "rules", 0, "http", "paths", 0, "backend", "service"))
+	assert.Equal(t, "/", dig(ing.Inputs, "spec", "rules", 0, "http", "paths", 0, "path"))
+
+	// The stream shares the ALB (one IngressGroup) and takes /api/v1/stream, ahead of the
+	// gateway's catch-all.
+	st := object(t, rec, "Ingress", Namespace, catalog.NotificationService)
+	sann := dig(st.Inputs, "metadata", "annotations").(map[string]any)
+	assert.Equal(t, IngressGroup, ann["alb.ingress.kubernetes.io/group.name"])
+	assert.Equal(t, IngressGroup, sann["alb.ingress.kubernetes.io/group.name"])
+	assert.Equal(t, "/api/v1/stream", dig(st.Inputs, "spec", "rules", 0, "http", "paths", 0, "path"))
+	assert.Equal(t, map[string]any{"name": catalog.NotificationService, "port": map[string]any{"name": "http"}}, dig(st.Inputs, "spec", "rules", 0, "http", "paths", 0, "backend", "service"))
+	assert.Less(t, mustAtoi(t, sann["alb.ingress.kubernetes.io/group.order"]), mustAtoi(t, ann["alb.ingress.kubernetes.io/group.order"]), "the stream's rule is evaluated first")
+}
+
+func mustAtoi(t *testing.T, v any) int {
+	t.Helper()
+	n, err := strconv.Atoi(v.(string))
+	require.NoError(t, err)
+	return n
 }
 
 func TestJobsRunFirstAndServicesWaitForThem(t *testing.T) {

@@ -25,6 +25,9 @@ const (
 	MatchingEngine        = "matching-engine"
 	SettlementCoordinator = "settlement-coordinator"
 	RiskManagement        = "risk-management"
+	// NotificationService pushes each trader's events and the public market data over
+	// WebSocket (services/notification).
+	NotificationService = "notification-service"
 	// KafkaTopics is the Job that creates and reconciles the topics from services/topics.
 	KafkaTopics = "kafka-topics"
 	// DatabaseMigrations is the Job that applies the schema migrations and creates the
@@ -69,7 +72,9 @@ type Resources struct {
 	MemoryRequest, MemoryLimit string
 }
 
-// Consume is one subscription: the topic and the consumer group reading it.
+// Consume is one subscription: the topic and the consumer group reading it. Group "" is a
+// fan-out reader (every partition by manual assignment, no group, no commits: each replica
+// sees every message).
 type Consume struct {
 	Topic string
 	Group string
@@ -103,10 +108,19 @@ type Service struct {
 	Secrets []Secret
 	// PublicPort is the public API's port (0: none); OpsPort serves Probes.
 	PublicPort int
+	// PublicPath is the path prefix the shared ALB routes to PublicPort ("" is "/"): the
+	// gateway takes everything, the notification service /api/v1/stream.
+	PublicPath string
 	OpsPort    int
 	Probes     Probes
 	Resources  Resources
 	Replicas   int
+}
+
+// GroupMember reports whether the service consumes some topic in a consumer group (a
+// fan-out reader, Group "", is not a member).
+func (s Service) GroupMember() bool {
+	return slices.ContainsFunc(s.Consumes, func(c Consume) bool { return c.Group != "" })
 }
 
 // Kafka reports whether the service talks to Kafka.
@@ -194,6 +208,19 @@ func All() []Service {
 			Produces: []string{topics.Alerts},
 			Database: Trading, DBUser: "cdx_risk",
 			Resources: small, Replicas: 2,
+		}),
+		svc(Service{
+			Name: NotificationService, Binary: NotificationService,
+			// Every replica must see every event for the connections it holds: the topics are
+			// read by manual assignment of all their partitions from the newest offset, with no
+			// group (a group would split the events between replicas) and no commits (nothing
+			// is durable here; a client resumes from the replica's ring or resyncs).
+			Consumes: []Consume{{Topic: topics.Trades}, {Topic: topics.Settlements}, {Topic: topics.Alerts}},
+			// Sessions and API keys (the auth tables) and balances after settlement are read in
+			// PostgreSQL; API-key signatures are claimed once in Redis, as the gateway does.
+			Database: Trading, DBUser: "cdx_notification", Redis: true,
+			Secrets:    []Secret{authKeys, redisAuth},
+			PublicPort: PublicPort, PublicPath: "/api/v1/stream", Resources: medium, Replicas: 2,
 		}),
 		svc(Service{
 			Name: DatabaseMigrations, Binary: "migrate", Kind: Job,

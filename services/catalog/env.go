@@ -46,7 +46,7 @@ func (s Service) ManagedEnv() []Var {
 		if s.Database == "" || s.DBAdmin {
 			add("AWS_REGION", "<region>", "pod (IRSA)")
 		}
-		if len(s.Consumes) > 0 {
+		if s.GroupMember() {
 			add("KAFKA_GROUP_INSTANCE_ID", "<pod name>", "pod")
 		}
 		if s.TopicAdmin {

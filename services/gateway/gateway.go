@@ -204,6 +204,8 @@ type Gateway struct {
 	Listener                  net.Listener
 	// Ready checks the auth store and the backend: the operations listener's /ready.
 	Ready func(ctx context.Context) error
+	// Auth is the gateway's auth service (the all-in-one binary's stream shares it).
+	Auth  *auth.Service
 	close []func()
 }
 
@@ -262,6 +264,7 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 	if err != nil {
 		return nil, err
 	}
+	g.Auth = svc
 	g.AdminEmail, g.AdminPassword = cfg.AdminEmail, cfg.AdminPassword
 	if g.AdminEmail == "" && cfg.SessionAdmin {
 		g.AdminEmail = "admin-" + hex.EncodeToString(random(4)) + "@cantondex.local"

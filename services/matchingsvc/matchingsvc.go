@@ -79,6 +79,17 @@ type partition struct {
 	since   int // commands since the last snapshot
 	saved   time.Time
 	events  []matching.Event
+	// updates counts each book's changes (BookChange.UpdateID), kept in the snapshots so a
+	// replay numbers them the same.
+	updates map[string]uint64
+	levels  []matching.Level
+	top     [2][]trading.Level
+	touched []bookLevel
+}
+
+type bookLevel struct {
+	side  matching.Side
+	price int64
 }
 
 // snapshotDoc is the stored form of a partition.
@@ -86,6 +97,8 @@ type snapshotDoc struct {
 	Next  int64             `json:"next"`
 	Seen  []string          `json:"seen"` // oldest first
 	Books map[string][]byte `json:"books"`
+	// Updates is each book's last change id.
+	Updates map[string]uint64 `json:"updates,omitempty"`
 }
 
 func snapshotKey(p int32) string { return "orders/" + strconv.Itoa(int(p)) }
@@ -93,7 +106,7 @@ func snapshotKey(p int32) string { return "orders/" + strconv.Itoa(int(p)) }
 // Assigned restores partition p from its latest snapshot and returns the offset to replay
 // from; pass it as kafka.Group.Assigned.
 func (s *Service) Assigned(ctx context.Context, _ string, p int32) (int64, error) {
-	part := &partition{id: p, books: map[string]*matching.Book{}, seen: map[string]struct{}{}, saved: time.Now()}
+	part := &partition{id: p, books: map[string]*matching.Book{}, seen: map[string]struct{}{}, saved: time.Now(), updates: map[string]uint64{}}
 	data, err := s.Store.LoadSnapshot(ctx, snapshotKey(p))
 	switch {
 	case trading.ErrorCode(err) == trading.ENOTFOUND:
@@ -105,6 +118,9 @@ func (s *Service) Assigned(ctx context.Context, _ string, p int32) (int64, error
 			return 0, fmt.Errorf("decode snapshot of partition %d: %w", p, err)
 		}
 		part.next = doc.Next
+		for sym, u := range doc.Updates {
+			part.updates[sym] = u
+		}
 		for _, id := range doc.Seen {
 			part.remember(id)
 		}
@@ -197,6 +213,7 @@ func (s *Service) Handle(ctx context.Context, msgs []kafka.Message) error {
 		books := make([]trading.Book, 0, len(touched))
 		for sym := range touched {
 			b := s.depth(part.books[sym], sym)
+			b.UpdateID = part.updates[sym]
 			books = append(books, b)
 			if s.Booked != nil {
 				open := 0
@@ -237,7 +254,10 @@ func (s *Service) restart(part *partition, err error) error {
 // snapshot captures the partition (copies of its books and remembered ids, on its own
 // goroutine) and hands the capture over to be encoded and stored.
 func (s *Service) snapshot(ctx context.Context, part *partition) error {
-	doc := snapshotDoc{Next: part.next, Books: make(map[string][]byte, len(part.books))}
+	doc := snapshotDoc{Next: part.next, Books: make(map[string][]byte, len(part.books)), Updates: make(map[string]uint64, len(part.updates))}
+	for sym, u := range part.updates {
+		doc.Updates[sym] = u
+	}
 	doc.Seen = make([]string, 0, len(part.ring))
 	doc.Seen = append(doc.Seen, part.ring[part.ringPos:]...)
 	doc.Seen = append(doc.Seen, part.ring[:part.ringPos]...)
@@ -336,7 +356,76 @@ func (s *Service) apply(ctx context.Context, part *partition, c trading.OrderCom
 		}
 		x.Events = append(x.Events, ev)
 	}
+	x.Book = part.bookChange(book, c, part.events)
 	return x, true, nil
+}
+
+// bookChange is what a command's events changed in its book, with the next update id; nil
+// when the book is as it was. Levels that lost quantity are those makers traded at and those
+// of resting orders cancelled; the command's own level gained if its order rests.
+func (part *partition) bookChange(book *matching.Book, c trading.OrderCommand, events []matching.Event) *trading.BookChange {
+	part.touched = part.touched[:0]
+	touch := func(side matching.Side, price int64) {
+		for _, l := range part.touched {
+			if l.side == side && l.price == price {
+				return
+			}
+		}
+		part.touched = append(part.touched, bookLevel{side, price})
+	}
+	var takerSide matching.Side
+	var takerPrice, takerLeft int64
+	accepted := false
+	for _, e := range events {
+		switch e.Type {
+		case matching.EvAccepted:
+			accepted, takerSide, takerPrice, takerLeft = true, e.Side, e.Price, e.Remaining
+		case matching.EvTrade:
+			maker := matching.Buy
+			if e.Side == matching.Buy {
+				maker = matching.Sell
+			}
+			touch(maker, e.Price)
+			takerLeft = e.Remaining
+		case matching.EvCancelled:
+			if c.Op == trading.OpNew && e.ID == c.OrderID {
+				takerLeft = 0 // the order's residue went, it never rested
+			} else {
+				touch(e.Side, e.Price)
+			}
+		}
+	}
+	if accepted && takerLeft > 0 {
+		touch(takerSide, takerPrice)
+	}
+	if len(part.touched) == 0 {
+		return nil
+	}
+	part.updates[c.Market]++
+	ch := &trading.BookChange{UpdateID: part.updates[c.Market]}
+	for _, l := range part.touched {
+		lq := trading.LevelQty{Price: l.price, Quantity: book.QtyAt(l.side, l.price)}
+		if l.side == matching.Buy {
+			ch.Bids = append(ch.Bids, lq)
+		} else {
+			ch.Asks = append(ch.Asks, lq)
+		}
+	}
+	for i, side := range []matching.Side{matching.Buy, matching.Sell} {
+		part.levels = book.Depth(side, trading.ChecksumLevels, part.levels[:0])
+		part.top[i] = part.top[i][:0]
+		for _, l := range part.levels {
+			part.top[i] = append(part.top[i], trading.Level{Price: l.Price, Quantity: l.Qty, Orders: l.Orders})
+		}
+	}
+	ch.Checksum = trading.BookChecksum(part.top[0], part.top[1])
+	if len(part.top[0]) > 0 {
+		ch.BestBid = part.top[0][0].Price
+	}
+	if len(part.top[1]) > 0 {
+		ch.BestAsk = part.top[1][0].Price
+	}
+	return ch
 }
 
 // ReasonInvalidCommand is the rejection reason of a new-order command whose side, type or

@@ -1,6 +1,10 @@
 package trading
 
-import "time"
+import (
+	"hash/crc32"
+	"strconv"
+	"time"
+)
 
 // The order flow's messages. OrderCommand travels on the orders topic keyed by market; the
 // matching engine answers each command with one Execution on the trades topic, keyed by market,
@@ -63,6 +67,60 @@ type Execution struct {
 	Events     []ExecEvent `json:"events"`
 	AcceptedAt time.Time   `json:"accepted_at"`
 	ExecutedAt time.Time   `json:"executed_at"`
+	// Book is what the command changed in its market's book; nil when it changed nothing
+	// (a rejection, an IOC order that neither traded nor rested, a repeated cancel).
+	Book *BookChange `json:"book,omitempty"`
+}
+
+// BookChange is one change of a market's book. UpdateID counts the book's changes: it is one
+// more than the previous change's, and the depth the engine publishes (Book.UpdateID) is the
+// id of the last change it reflects, so snapshot and changes line up exactly. Bids and Asks
+// are the levels that changed with their new open quantity (0: the level is gone). Checksum
+// is BookChecksum of the book after the change; BestBid and BestAsk are its touch (0: empty).
+type BookChange struct {
+	UpdateID uint64     `json:"u"`
+	Bids     []LevelQty `json:"b,omitempty"`
+	Asks     []LevelQty `json:"a,omitempty"`
+	Checksum uint32     `json:"crc"`
+	BestBid  int64      `json:"bb,omitempty"`
+	BestAsk  int64      `json:"ba,omitempty"`
+}
+
+// LevelQty is a price level's open quantity.
+type LevelQty struct {
+	Price    int64 `json:"p"` // ticks
+	Quantity int64 `json:"q"` // lots
+}
+
+// ChecksumLevels is how many levels a side BookChecksum covers.
+const ChecksumLevels = 10
+
+// BookChecksum is the CRC-32 (IEEE) of the top ChecksumLevels levels of each side, best
+// first: bids then asks, each level written as "<price in ticks>:<quantity in lots>", levels
+// joined by ",", the two sides joined by "|" (an empty book is "|"). For a market whose tick
+// and lot sizes are powers of ten, ticks and lots are the REST API's decimal strings with
+// the point and leading zeros removed.
+func BookChecksum(bids, asks []Level) uint32 {
+	var buf [2 * ChecksumLevels * 42]byte
+	b := appendChecksumSide(buf[:0], bids)
+	b = append(b, '|')
+	b = appendChecksumSide(b, asks)
+	return crc32.ChecksumIEEE(b)
+}
+
+func appendChecksumSide(b []byte, ls []Level) []byte {
+	for i, l := range ls {
+		if i == ChecksumLevels {
+			break
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, l.Price, 10)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, l.Quantity, 10)
+	}
+	return b
 }
 
 // Settlement reports that an execution's effects are booked: its trades moved funds in the

@@ -152,6 +152,8 @@ type Book struct {
 	Bids   []Level // best first
 	Asks   []Level // best first
 	Seq    uint64  // last input the snapshot reflects
+	// UpdateID is the id of the last book change the snapshot reflects (BookChange.UpdateID).
+	UpdateID uint64
 }
 
 // Ticker summarises a market's last 24 hours.

@@ -46,6 +46,7 @@ func Build(dir string) (string, error) {
 // Platform is a running cantondex process.
 type Platform struct {
 	URL           string // base URL, ending in /api/v1
+	StreamURL     string // the WebSocket stream, ws://.../api/v1/stream
 	OpsURL        string // the operations listener: /health, /ready, /metrics
 	AdminEmail    string
 	AdminPassword string
@@ -80,7 +81,7 @@ func (s *syncBuffer) String() string {
 func Start(bin string, env ...string) (*Platform, error) {
 	p := &Platform{logs: &syncBuffer{}, done: make(chan error, 1), client: &http.Client{Timeout: 10 * time.Second}}
 	p.cmd = exec.Command(bin)
-	p.cmd.Env = append(cleanEnv(), append([]string{"HTTP_ADDR=127.0.0.1:0", "OPS_ADDR=127.0.0.1:0", "LOG_FORMAT=text"}, env...)...)
+	p.cmd.Env = append(cleanEnv(), append([]string{"HTTP_ADDR=127.0.0.1:0", "STREAM_ADDR=127.0.0.1:0", "OPS_ADDR=127.0.0.1:0", "LOG_FORMAT=text"}, env...)...)
 	p.cmd.Stderr = p.logs
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -108,6 +109,8 @@ func Start(bin string, env ...string) (*Platform, error) {
 			}
 			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "API:"); ok {
 				p.URL = strings.TrimSpace(v)
+			} else if v, ok := strings.CutPrefix(strings.TrimSpace(l), "stream:"); ok {
+				p.StreamURL = strings.TrimSpace(v)
 			} else if v, ok := strings.CutPrefix(strings.TrimSpace(l), "ops:"); ok {
 				p.OpsURL = strings.TrimSpace(v)
 			} else if v, ok := strings.CutPrefix(strings.TrimSpace(l), "admin:"); ok {

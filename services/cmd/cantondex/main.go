@@ -5,13 +5,15 @@
 // in-process Redis; it warns that state is then lost on exit). It is the only binary that
 // embeds anything. It seeds the demo market BTC-USD unless SEED_DEMO=false, prints the API
 // address and an admin credential for the session, and stops cleanly on Ctrl-C. The API
-// listens on HTTP_ADDR (default 127.0.0.1:8080); /health, /ready and /metrics on OPS_ADDR
-// (default 127.0.0.1:9090).
+// listens on HTTP_ADDR (default 127.0.0.1:8080), the WebSocket streams of the notification
+// service on STREAM_ADDR (default 127.0.0.1:8081, path /api/v1/stream); /health, /ready and
+// /metrics on OPS_ADDR (default 127.0.0.1:9090).
 //
 //	go run ./services/cmd/cantondex
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -27,6 +29,7 @@ import (
 	"github.com/cantondex/platform/services/kafka"
 	"github.com/cantondex/platform/services/matchingsvc"
 	"github.com/cantondex/platform/services/memory"
+	"github.com/cantondex/platform/services/notification"
 	"github.com/cantondex/platform/services/platform"
 	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/redis"
@@ -110,13 +113,22 @@ func run(getenv func(string) string) error {
 		return err
 	}
 	defer g.Close()
+	nc, err := notification.ConfigFromEnv(getenv, false)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	nc.Addr, nc.Server.OriginPatterns = cmp.Or(getenv("STREAM_ADDR"), "127.0.0.1:8081"), cfg.Gateway.CORSOrigins
+	stream, err := notification.NewService(b.kafka(catalog.NotificationService), b.exchange, g.Auth, nc, reg, log.With("component", catalog.NotificationService))
+	if err != nil {
+		return err
+	}
 	ops, err := platform.ListenOps(cfg.OpsAddr, reg, g.Ready)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("CantonDEX is running.\n  API:   %s\n  ops:   %s\n  admin: %s\n  password: %s\nPress Ctrl-C to stop.\n",
-		g.URL(), ops.URL(), g.AdminEmail, g.AdminPassword)
-	err = platform.RunAll(ctx, append(b.runs, g.Serve, ops.Serve)...)
+	fmt.Printf("CantonDEX is running.\n  API:   %s\n  stream: %s\n  ops:   %s\n  admin: %s\n  password: %s\nPress Ctrl-C to stop.\n",
+		g.URL(), stream.URL(), ops.URL(), g.AdminEmail, g.AdminPassword)
+	err = platform.RunAll(ctx, append(append(b.runs, stream.Runs()...), g.Serve, ops.Serve)...)
 	log.Info("stopping")
 	return err
 }
@@ -130,6 +142,7 @@ type backend struct {
 	durable  bool // false when some state lives only in this process
 	ready    platform.Check
 	runs     []func(ctx context.Context) error
+	kafka    func(name string) *flow.Kafka // a catalog entry's Kafka access on the backend's cluster
 	closers  []func()
 }
 
@@ -210,6 +223,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 
 	fm := platform.NewFlowMetrics(reg)
 	km := flow.NewMetrics(reg)
+	b.kafka = func(name string) *flow.Kafka {
+		return flow.NewKafka(catalog.MustLookup(name), cluster, cfg.KafkaInstanceID, km, log.With("component", name))
+	}
 	kafkaFor := func(name string) (*flow.Kafka, *flow.Producer, error) {
 		k := flow.NewKafka(catalog.MustLookup(name), cluster, cfg.KafkaInstanceID, km, log.With("component", name))
 		checks = append(checks, k.Ready)

@@ -108,6 +108,8 @@ type bookJSON struct {
 	Bids     []levelJSON `json:"bids"`
 	Asks     []levelJSON `json:"asks"`
 	Sequence uint64      `json:"sequence"`
+	// LastUpdateID is the id of the last book change the snapshot reflects.
+	LastUpdateID uint64 `json:"last_update_id"`
 }
 
 func levelsOut(ls []trading.Level, st steps) []levelJSON {
@@ -132,7 +134,7 @@ func (s *Server) book(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, bookJSON{Market: m.Symbol, Bids: levelsOut(b.Bids, st), Asks: levelsOut(b.Asks, st), Sequence: b.Seq})
+	return c.JSON(http.StatusOK, bookJSON{Market: m.Symbol, Bids: levelsOut(b.Bids, st), Asks: levelsOut(b.Asks, st), Sequence: b.Seq, LastUpdateID: b.UpdateID})
 }
 
 type tradeJSON struct {

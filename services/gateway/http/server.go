@@ -210,6 +210,7 @@ func (s *Server) routes(reg *prometheus.Registry) []route {
 	// Health, readiness and metrics are served on the operations listener, not here.
 	return []route{
 		{"GET", "/openapi.json", public, serveOpenAPI},
+		{"GET", "/asyncapi.json", public, serveAsyncAPI},
 
 		{"POST", "/auth/register", public, s.registerUser},
 		{"POST", "/auth/login", public, s.login},

@@ -1,0 +1,401 @@
+package notification
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cantondex/platform/services/decimal"
+	"github.com/cantondex/platform/services/kafka"
+	"github.com/cantondex/platform/services/topics"
+	"github.com/cantondex/platform/services/trading"
+)
+
+// Markets is what the feed needs to format a market's numbers as the REST API does.
+type Markets interface {
+	Market(ctx context.Context, symbol string) (trading.MarketDef, error)
+}
+
+// Balances reads an account's balances after a settlement.
+type Balances interface {
+	Balances(ctx context.Context, account string) ([]trading.Balance, error)
+}
+
+// Assets gives the scale of each asset.
+type Assets interface {
+	Assets(ctx context.Context) ([]trading.Asset, error)
+}
+
+// Channels of the streams.
+const (
+	ChannelOrders   = "orders"   // account:<id>
+	ChannelFills    = "fills"    // account:<id>
+	ChannelBalances = "balances" // account:<id>
+	ChannelAlerts   = "alerts"   // account:<id>
+	ChannelTrades   = "trades"   // trades:<market>
+	ChannelTicker   = "ticker"   // ticker:<market>
+	ChannelBook     = "book"     // book:<market>
+)
+
+// AccountStream, TradesStream, TickerStream and BookStream name the streams.
+func AccountStream(account string) string { return "account:" + account }
+func TradesStream(market string) string   { return "trades:" + market }
+func TickerStream(market string) string   { return "ticker:" + market }
+func BookStream(market string) string     { return "book:" + market }
+
+// Feed turns the flow's events into stream messages on a hub. Its methods are called by the
+// consumers of the trades, settlements and alerts topics, one goroutine per partition; a
+// market is on one partition, so a market's messages keep the engine's order.
+type Feed struct {
+	Hub      *Hub
+	Markets  Markets
+	Balances Balances // optional: no balance messages without it
+	Assets   Assets   // required with Balances
+	Log      *slog.Logger
+	// Observe, when set, is told the engine's execution time of each execution published
+	// (the latency origin of the figures).
+	Observe func(executedAt time.Time)
+	// Poison, when set, counts the messages Handle could not deliver, by topic.
+	Poison func(topic string)
+
+	mu     sync.Mutex
+	steps  map[string]steps
+	scales map[string]int
+}
+
+type steps struct {
+	tickUnits, lotUnits int64
+	tickScale, lotScale int
+}
+
+func (s steps) price(ticks int64) string { return decimal.Format(ticks*s.tickUnits, s.tickScale) }
+func (s steps) qty(lots int64) string    { return decimal.Format(lots*s.lotUnits, s.lotScale) }
+
+func (f *Feed) stepsOf(ctx context.Context, market string) (steps, error) {
+	f.mu.Lock()
+	st, ok := f.steps[market]
+	f.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	m, err := f.Markets.Market(ctx, market)
+	if err != nil {
+		return st, fmt.Errorf("market %s: %w", market, err)
+	}
+	if st.tickScale, err = decimal.Scale(m.TickSize); err != nil {
+		return st, fmt.Errorf("market %s tick size: %w", market, err)
+	}
+	if st.lotScale, err = decimal.Scale(m.LotSize); err != nil {
+		return st, fmt.Errorf("market %s lot size: %w", market, err)
+	}
+	st.tickUnits, _ = decimal.Parse(m.TickSize, st.tickScale)
+	st.lotUnits, _ = decimal.Parse(m.LotSize, st.lotScale)
+	if st.tickUnits <= 0 || st.lotUnits <= 0 {
+		return st, fmt.Errorf("market %s: non-positive step", market)
+	}
+	f.mu.Lock()
+	if f.steps == nil {
+		f.steps = map[string]steps{}
+	}
+	f.steps[market] = st
+	f.mu.Unlock()
+	return st, nil
+}
+
+func (f *Feed) log() *slog.Logger {
+	if f.Log == nil {
+		return slog.Default()
+	}
+	return f.Log
+}
+
+// OrderUpdate is an order's change, in the REST API's spelling.
+type OrderUpdate struct {
+	OrderID   string  `json:"order_id"`
+	Market    string  `json:"market"`
+	Event     string  `json:"event"` // accepted | partially_filled | filled | cancelled | rejected
+	Status    string  `json:"status"`
+	Remaining string  `json:"remaining_quantity"`
+	Reason    *string `json:"reason"`
+	TradeID   *string `json:"trade_id"`
+	ExecID    string  `json:"execution_id"`
+	At        string  `json:"at"`
+}
+
+// Fill is one of the account's trades, as GET /trades lists it.
+type Fill struct {
+	TradeID    string `json:"trade_id"`
+	OrderID    string `json:"order_id"`
+	Market     string `json:"market"`
+	Side       string `json:"side"`
+	Liquidity  string `json:"liquidity"`
+	Price      string `json:"price"`
+	Quantity   string `json:"quantity"`
+	ExecutedAt string `json:"executed_at"`
+}
+
+// PublicTrade is a market trade.
+type PublicTrade struct {
+	TradeID    string `json:"trade_id"`
+	Price      string `json:"price"`
+	Quantity   string `json:"quantity"`
+	TakerSide  string `json:"taker_side"`
+	ExecutedAt string `json:"executed_at"`
+}
+
+// Ticker is a market's touch and last trade after an execution (24-hour figures are on the
+// REST ticker).
+type Ticker struct {
+	Market  string  `json:"market"`
+	Last    *string `json:"last"`
+	BestBid *string `json:"best_bid"`
+	BestAsk *string `json:"best_ask"`
+}
+
+// BookDiff is one change of a market's book: the new quantity of each level that changed
+// ("0" removes the level), the update id (one more than the previous diff's) and the CRC32 of
+// the top levels after the change (see trading.BookChecksum).
+type BookDiff struct {
+	Market   string      `json:"market"`
+	UpdateID uint64      `json:"update_id"`
+	Bids     [][2]string `json:"bids"`
+	Asks     [][2]string `json:"asks"`
+	Checksum uint32      `json:"checksum"`
+}
+
+// Balance is one asset's balance, as GET /balances lists it.
+type Balance struct {
+	Asset     string `json:"asset"`
+	Total     string `json:"total"`
+	Held      string `json:"held"`
+	Available string `json:"available"`
+}
+
+// Balances message: the account's balances after a settlement.
+type BalancesUpdate struct {
+	SettlementID string    `json:"settlement_id"`
+	Balances     []Balance `json:"balances"`
+}
+
+// AlertMessage is a risk alert.
+type AlertMessage struct {
+	ID      string `json:"id"`
+	Kind    string `json:"kind"`
+	Market  string `json:"market"`
+	Message string `json:"message"`
+	At      string `json:"at"`
+}
+
+func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func (f *Feed) publish(stream, channel string, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		f.log().Error("encode stream message", "stream", stream, "err", err)
+		return
+	}
+	f.Hub.Publish(stream, channel, data)
+}
+
+// Execution publishes what one execution means to its accounts and its market.
+func (f *Feed) Execution(ctx context.Context, x trading.Execution) error {
+	st, err := f.stepsOf(ctx, x.Market)
+	if err != nil && x.Book == nil {
+		// An execution of an unknown market is a rejection: nothing to format.
+		st = steps{tickUnits: 1, lotUnits: 1}
+	} else if err != nil {
+		return err
+	}
+	at := timestamp(x.ExecutedAt)
+	var last string
+	for _, e := range x.Events {
+		switch e.Type {
+		case trading.ExecAccepted:
+			f.orderUpdate(e.Account, OrderUpdate{OrderID: e.OrderID, Market: x.Market, Event: "accepted", Status: string(trading.StatusOpen),
+				Remaining: st.qty(e.Remaining), ExecID: x.ID, At: at})
+		case trading.ExecRejected:
+			f.orderUpdate(e.Account, OrderUpdate{OrderID: e.OrderID, Market: x.Market, Event: "rejected", Status: string(trading.StatusRejected),
+				Remaining: "0", Reason: optional(e.Reason), ExecID: x.ID, At: at})
+		case trading.ExecCancelled:
+			f.orderUpdate(e.Account, OrderUpdate{OrderID: e.OrderID, Market: x.Market, Event: "cancelled", Status: string(trading.StatusCancelled),
+				Remaining: "0", Reason: optional(e.Reason), ExecID: x.ID, At: at})
+		case trading.ExecTrade:
+			t := e.Trade
+			if t == nil {
+				continue
+			}
+			last = st.price(t.Price)
+			price, qty := st.price(t.Price), st.qty(t.Quantity)
+			makerSide := trading.Buy
+			if t.TakerSide == trading.Buy {
+				makerSide = trading.Sell
+			}
+			for _, side := range []struct {
+				account, order, liquidity string
+				side                      trading.Side
+				remaining                 int64
+			}{
+				{t.TakerAccount, t.TakerOrderID, "taker", t.TakerSide, e.Remaining},
+				{t.MakerAccount, t.MakerOrderID, "maker", makerSide, e.MakerRemaining},
+			} {
+				ev, status := "partially_filled", trading.StatusPartiallyFilled
+				if side.remaining == 0 {
+					ev, status = "filled", trading.StatusFilled
+				}
+				f.orderUpdate(side.account, OrderUpdate{OrderID: side.order, Market: x.Market, Event: ev, Status: string(status),
+					Remaining: st.qty(side.remaining), TradeID: optional(t.ID), ExecID: x.ID, At: at})
+				if f.Hub.Watched(AccountStream(side.account)) {
+					f.publish(AccountStream(side.account), ChannelFills, Fill{TradeID: t.ID, OrderID: side.order, Market: x.Market,
+						Side: string(side.side), Liquidity: side.liquidity, Price: price, Quantity: qty, ExecutedAt: timestamp(t.ExecutedAt)})
+				}
+			}
+			f.publish(TradesStream(x.Market), ChannelTrades, PublicTrade{TradeID: t.ID, Price: price, Quantity: qty,
+				TakerSide: string(t.TakerSide), ExecutedAt: timestamp(t.ExecutedAt)})
+		}
+	}
+	if b := x.Book; b != nil {
+		d := BookDiff{Market: x.Market, UpdateID: b.UpdateID, Bids: levels(b.Bids, st), Asks: levels(b.Asks, st), Checksum: b.Checksum}
+		f.publish(BookStream(x.Market), ChannelBook, d)
+		tk := Ticker{Market: x.Market, Last: optional(last)}
+		if b.BestBid > 0 {
+			tk.BestBid = optional(st.price(b.BestBid))
+		}
+		if b.BestAsk > 0 {
+			tk.BestAsk = optional(st.price(b.BestAsk))
+		}
+		f.publish(TickerStream(x.Market), ChannelTicker, tk)
+	}
+	if f.Observe != nil {
+		f.Observe(x.ExecutedAt)
+	}
+	return nil
+}
+
+func levels(ls []trading.LevelQty, st steps) [][2]string {
+	out := make([][2]string, len(ls))
+	for i, l := range ls {
+		out[i] = [2]string{st.price(l.Price), st.qty(l.Quantity)}
+	}
+	return out
+}
+
+func (f *Feed) orderUpdate(account string, u OrderUpdate) {
+	if account == "" {
+		return
+	}
+	if name := AccountStream(account); f.Hub.Watched(name) {
+		f.publish(name, ChannelOrders, u)
+	}
+}
+
+// Settlement publishes the balances of the accounts that traded in a settled execution.
+func (f *Feed) Settlement(ctx context.Context, s trading.Settlement) error {
+	if f.Balances == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, t := range s.Trades {
+		for _, a := range []string{t.MakerAccount, t.TakerAccount} {
+			if seen[a] || !f.Hub.Watched(AccountStream(a)) {
+				continue
+			}
+			seen[a] = true
+			bs, err := f.Balances.Balances(ctx, a)
+			if err != nil {
+				return fmt.Errorf("balances of %s: %w", a, err)
+			}
+			scales, err := f.assetScales(ctx, bs)
+			if err != nil {
+				return err
+			}
+			u := BalancesUpdate{SettlementID: s.ID, Balances: make([]Balance, len(bs))}
+			for i, b := range bs {
+				sc := scales[b.Asset]
+				u.Balances[i] = Balance{Asset: b.Asset, Total: decimal.Format(b.Total, sc), Held: decimal.Format(b.Held, sc), Available: decimal.Format(b.Available, sc)}
+			}
+			f.publish(AccountStream(a), ChannelBalances, u)
+		}
+	}
+	return nil
+}
+
+// assetScales returns the scales of the assets, read again when bs names one not known yet.
+func (f *Feed) assetScales(ctx context.Context, bs []trading.Balance) (map[string]int, error) {
+	f.mu.Lock()
+	sc := f.scales
+	f.mu.Unlock()
+	known := sc != nil
+	for _, b := range bs {
+		if _, ok := sc[b.Asset]; !ok {
+			known = false
+		}
+	}
+	if known {
+		return sc, nil
+	}
+	as, err := f.Assets.Assets(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("assets: %w", err)
+	}
+	sc = make(map[string]int, len(as))
+	for _, a := range as {
+		sc[a.Symbol] = a.Scale
+	}
+	f.mu.Lock()
+	f.scales = sc
+	f.mu.Unlock()
+	return sc, nil
+}
+
+// Alert publishes a risk alert to its account.
+func (f *Feed) Alert(_ context.Context, a trading.Alert) error {
+	if name := AccountStream(a.Account); f.Hub.Watched(name) {
+		f.publish(name, ChannelAlerts, AlertMessage{ID: a.ID, Kind: a.Kind, Market: a.Market, Message: a.Message, At: timestamp(a.At)})
+	}
+	return nil
+}
+
+// Handle is the feed as a handler of the trades, settlements and alerts topics. A message it
+// cannot read is logged with its position and counted (Poison), never silently skipped; a
+// book stream then shows the gap in its update ids.
+func (f *Feed) Handle(ctx context.Context, msgs []kafka.Message) error {
+	for _, m := range msgs {
+		var err error
+		switch m.Topic {
+		case topics.Trades:
+			var x trading.Execution
+			if x, err = kafka.DecodeExecution(m); err == nil {
+				err = f.Execution(ctx, x)
+			}
+		case topics.Settlements:
+			var s trading.Settlement
+			if s, err = kafka.DecodeSettlement(m); err == nil {
+				err = f.Settlement(ctx, s)
+			}
+		case topics.Alerts:
+			var a trading.Alert
+			if a, err = kafka.DecodeAlert(m); err == nil {
+				err = f.Alert(ctx, a)
+			}
+		default:
+			err = fmt.Errorf("unexpected topic %s", m.Topic)
+		}
+		if err != nil {
+			if f.Poison != nil {
+				f.Poison(m.Topic)
+			}
+			f.log().Error("stream feed: message not delivered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+		}
+	}
+	return nil
+}
