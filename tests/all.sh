@@ -28,7 +28,7 @@ fi
 # outside go.work, so that their dependencies never reach the others. They are the heaviest
 # builds on a cold cache, so their whole pipeline (tidy, vet, staticcheck, tests) runs in the
 # background from here, beside the workspace's steps, which often wait on servers and
-# processes; its output is printed and counted after the workspace's tests.
+# processes; its output is printed and counted at the end.
 step "start tests/kubeapi and tests/observability in the background"
 side=$(mktemp -d)
 trap 'kill "${side_pid:-}" 2>/dev/null; rm -rf "$log" "$side"' EXIT
@@ -39,11 +39,12 @@ staticcheck_bin=$(cd tests && go tool -n staticcheck)
 		echo "-- $mod: tidy, vet, staticcheck"
 		(cd "$mod" && export GOWORK=off &&
 			{ go mod tidy -diff || { echo "$mod: go.mod or go.sum is not tidy (run GOWORK=off go mod tidy there)"; false; }; } &&
-			go vet ./... && "$staticcheck_bin" ./... && go test -count=1 -run '^$' ./... >/dev/null) || st=1
-	done
-	# The manifests of both stacks, which the foreground renders with the plan below.
-	while [ ! -e "$side/manifests.done" ]; do sleep 1; done
-	for mod in tests/kubeapi tests/observability; do
+			go vet ./... && "$staticcheck_bin" ./...) || st=1
+		# tests/kubeapi reads the manifests of both stacks, which the foreground renders with
+		# the plan below (on a cold cache long before vet and staticcheck here are done). The
+		# test binaries are built by go test itself: building them beforehand linked each twice
+		# and ran tests/observability's TestMain, which builds and starts the platform, once more.
+		while [ ! -e "$side/manifests.done" ]; do sleep 1; done
 		echo "-- $mod: tests"
 		(cd "$mod" && KUBEAPI_MANIFESTS="$side/prod,$side/staging" GOWORK=off go test -count=1 -timeout 30m ./...) || st=1
 	done
@@ -78,14 +79,6 @@ step "go test"
 go test -count=1 -timeout 30m "${PKGS[@]}" 2>&1 | tee "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
-# The two modules outside the workspace, started in the background after gofmt: print what
-# they did and count their results with the rest.
-step "tests/kubeapi and tests/observability (own modules, GOWORK=off)"
-wait "$side_pid"
-cat "$side/out.log"
-cat "$side/out.log" >> "$log"
-[ "$(cat "$side/status" 2>/dev/null)" = 0 ] || { echo "tests/kubeapi or tests/observability failed"; status=1; }
-
 # The packages with concurrency once more under the race detector: the group commit, the rate
 # limiter, the consumers, the engine service and the composed platform (in process: the SIGKILL
 # tests run separate binaries, so the detector in the test process would see nothing of them).
@@ -115,6 +108,16 @@ for entry in "${FUZZ_TARGETS[@]}"; do
 	go test -run '^$' -fuzz "^${target}\$" -fuzztime "$budget" "$pkg" 2>&1 | tail -6 | tee -a "$log"
 	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
+
+# The two modules outside the workspace, started in the background after gofmt and still
+# running beside -race and the fuzzing above, which keep both cores busy while their tests wait
+# on etcd, the API server and the platform: print what they did and count their results with
+# the rest.
+step "tests/kubeapi and tests/observability (own modules, GOWORK=off)"
+wait "$side_pid"
+cat "$side/out.log"
+cat "$side/out.log" >> "$log"
+[ "$(cat "$side/status" 2>/dev/null)" = 0 ] || { echo "tests/kubeapi or tests/observability failed"; status=1; }
 
 passed=$(grep -cE '^ok[[:space:]]' "$log" || true)
 failed=$(grep -cE '^FAIL[[:space:]]' "$log" || true)

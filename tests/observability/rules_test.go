@@ -3,18 +3,13 @@ package observability
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
-	"github.com/prometheus/prometheus/promql/promqltest"
-	"github.com/prometheus/prometheus/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -44,29 +39,25 @@ func rulesByName(t *testing.T) map[string]observability.Rule {
 // evalRule runs c against r and returns the labels of the alerts firing at c.at.
 func evalRule(t *testing.T, r observability.Rule, c ruleCase) []map[string]string {
 	t.Helper()
-	storage := promqltest.LoadedStorage(t, "load 1m\n  "+strings.Join(c.series, "\n  "))
 	p := parser.NewParser(parser.Options{})
-	engine := promqltest.NewTestEngineWithOpts(t, promql.EngineOpts{MaxSamples: 1_000_000, Timeout: 10 * time.Second, Parser: p})
-	expr, err := p.ParseExpr(r.Expr)
+	storage, err := loadSeries(p, time.Minute, c.series)
+	require.NoError(t, err)
+	engine := promql.NewEngine(promql.EngineOpts{MaxSamples: 1_000_000, Timeout: 10 * time.Second, Parser: p})
+	t.Cleanup(func() { require.NoError(t, engine.Close()) })
+	_, err = p.ParseExpr(r.Expr)
 	require.NoError(t, err, "%s: %s", r.Alert, r.Expr)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	annotations := labels.FromStrings("summary", r.Summary, "description", r.Description)
-	rule := rules.NewAlertingRule(r.Alert, expr, r.For, 0, labels.FromStrings("severity", r.Severity), annotations,
-		labels.EmptyLabels(), "", true, log)
-	query := rules.EngineQueryFunc(engine, storage)
+	rule := newAlertingRule(r.Alert, r.Expr, r.For, 0, labels.FromStrings("severity", r.Severity), annotations)
+	query := instantQuery(engine, storage)
 	for ts := time.Duration(0); ts <= c.at; ts += time.Minute {
-		_, err := rule.Eval(context.Background(), 0, time.Unix(0, 0).Add(ts), query, nil, 0)
-		require.NoError(t, err, "%s at %s", r.Alert, ts)
+		require.NoError(t, rule.eval(context.Background(), time.Unix(0, 0).Add(ts), query), "%s at %s", r.Alert, ts)
 	}
 	var got []map[string]string
-	for _, a := range rule.ActiveAlerts() {
-		if a.State != rules.StateFiring {
-			continue
-		}
-		assert.Equal(t, r.Severity, a.Labels.Get("severity"))
-		assert.NotContains(t, a.Annotations.Get("summary"), "error expanding template", r.Alert)
-		assert.NotEmpty(t, a.Annotations.Get("summary"), r.Alert)
-		m := a.Labels.Map()
+	for _, a := range rule.firing() {
+		assert.Equal(t, r.Severity, a.labels.Get("severity"))
+		assert.NotContains(t, a.annotations.Get("summary"), "error expanding template", r.Alert)
+		assert.NotEmpty(t, a.annotations.Get("summary"), r.Alert)
+		m := a.labels.Map()
 		delete(m, "alertname")
 		delete(m, "severity")
 		got = append(got, m)
