@@ -100,6 +100,7 @@ FUZZ_TARGETS=(
 	"./services/gateway/http FuzzDecode 30000x"
 	"./services/auth FuzzAuthenticate 250000x"
 	"./services/auth FuzzSignatureHeaders 200000x"
+	"./services/compliance/screening FuzzScreen 20000x"
 )
 for entry in "${FUZZ_TARGETS[@]}"; do
 	read -r pkg target budget <<<"$entry"
