@@ -1,0 +1,59 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cantondex/platform/services/compliance"
+	cpg "github.com/cantondex/platform/services/compliance/postgres"
+	"github.com/cantondex/platform/services/postgres/pgtest"
+	"github.com/cantondex/platform/services/trading"
+)
+
+func TestKYCInPostgreSQL(t *testing.T) {
+	ctx := context.Background()
+	store := cpg.New(pgtest.New(t, "compliance"))
+	svc := compliance.New(store, nil, compliance.DefaultLimits())
+	app := compliance.Application{Type: compliance.Entity, LegalName: "Acme Trading GmbH", Nationality: "DE", Address: "Hauptstr. 1",
+		BeneficialOwners: []compliance.Owner{{Name: "Bob Owner", DateOfBirth: "1970-01-01", Nationality: "AT", Share: 60}}}
+	_, err := svc.Submit(ctx, "acme", "acme", app)
+	require.NoError(t, err)
+	pending, err := svc.List(ctx, compliance.KYCSubmitted, 10)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	assert.Equal(t, app, pending[0].Application)
+
+	k, err := svc.Approve(ctx, "officer-1", "acme", compliance.LevelEnhanced, "owners verified")
+	require.NoError(t, err)
+	got, err := svc.KYC(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, compliance.KYCVerified, got.Status)
+	assert.Equal(t, compliance.LevelEnhanced, got.Level)
+	assert.WithinDuration(t, k.ExpiresAt, got.ExpiresAt, time.Microsecond)
+	require.NoError(t, svc.CheckTrade(ctx, "acme"))
+
+	// A stale version changes nothing, and appends nothing.
+	stale := got
+	stale.Status = compliance.KYCRejected
+	err = store.SaveKYC(ctx, stale, compliance.Record{Actor: "x", Kind: "kyc.rejected", Subject: "acme"})
+	assert.Equal(t, trading.ECONFLICT, trading.ErrorCode(err))
+	var kinds []string
+	require.NoError(t, store.Entries(ctx, 1, 0, func(e compliance.Entry) error { kinds = append(kinds, e.Kind); return nil }))
+	assert.Equal(t, []string{"kyc.submitted", "kyc.under_review", "kyc.verified"}, kinds)
+	require.NoError(t, compliance.Verify(ctx, store, &compliance.Verifier{}))
+
+	// Event ids are handled once.
+	done, err := store.AppendOnce(ctx, "orders:0:1", compliance.Record{Actor: "system", Kind: "order.new", Subject: "o1"})
+	require.NoError(t, err)
+	assert.False(t, done)
+	done, err = store.AppendOnce(ctx, "orders:0:1", compliance.Record{Actor: "system", Kind: "order.new", Subject: "o1"})
+	require.NoError(t, err)
+	assert.True(t, done)
+	first, last, err := store.EntriesBetween(ctx, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, [2]int64{1, 4}, [2]int64{first, last})
+}
