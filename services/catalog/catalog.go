@@ -25,6 +25,9 @@ const (
 	MatchingEngine        = "matching-engine"
 	SettlementCoordinator = "settlement-coordinator"
 	RiskManagement        = "risk-management"
+	// ComplianceService audits the order flow, runs surveillance on it and publishes
+	// compliance-events; its schema is compliance.
+	ComplianceService = "compliance-service"
 	// KafkaTopics is the Job that creates and reconciles the topics from services/topics.
 	KafkaTopics = "kafka-topics"
 	// DatabaseMigrations is the Job that applies the schema migrations and creates the
@@ -194,6 +197,16 @@ func All() []Service {
 			Produces: []string{topics.Alerts},
 			Database: Trading, DBUser: "cdx_risk",
 			Resources: small, Replicas: 2,
+		}),
+		svc(Service{
+			Name: ComplianceService, Binary: ComplianceService,
+			// Every order command and execution into the audit trail and the surveillance
+			// detectors, in a group of its own; alerts out on compliance-events.
+			Consumes: []Consume{{Topic: topics.Orders, Group: ComplianceService}, {Topic: topics.Trades, Group: ComplianceService}},
+			Produces: []string{topics.ComplianceEvents},
+			Database: Trading, DBUser: "cdx_compliance",
+			Secrets:   []Secret{{Name: "cantondex-audit-signing-key", Env: []string{"AUDIT_SIGNING_KEY"}}},
+			Resources: small, Replicas: 1,
 		}),
 		svc(Service{
 			Name: DatabaseMigrations, Binary: "migrate", Kind: Job,

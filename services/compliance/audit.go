@@ -2,8 +2,10 @@ package compliance
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -287,3 +289,39 @@ func (v *Verifier) Finish(cps []Checkpoint) error {
 
 // Count is the number of entries verified.
 func (v *Verifier) Count() int64 { return v.count }
+
+// SignerFromSettings is the Ed25519 signer of seed (AUDIT_SIGNING_KEY: base64 of the 32-byte
+// seed) named id.
+func SignerFromSettings(id, seed string) (Ed25519Signer, error) {
+	b, err := base64.StdEncoding.DecodeString(seed)
+	if err != nil || len(b) != ed25519.SeedSize {
+		return Ed25519Signer{}, fmt.Errorf("AUDIT_SIGNING_KEY: want base64 of a 32-byte Ed25519 seed")
+	}
+	if id == "" {
+		id = "settings"
+	}
+	return Ed25519Signer{ID: id, Key: ed25519.NewKeyFromSeed(b)}, nil
+}
+
+// Checkpoints signs the trail's new entries every interval until ctx ends (and once more at
+// the end, best effort).
+func Checkpoints(ctx context.Context, log AuditLog, signer Signer, interval time.Duration, failed func(error)) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			end, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, _, err := log.Checkpoint(end, signer, time.Now())
+			cancel()
+			if err != nil && failed != nil {
+				failed(err)
+			}
+			return nil
+		case <-t.C:
+			if _, _, err := log.Checkpoint(ctx, signer, time.Now()); err != nil && failed != nil {
+				failed(err)
+			}
+		}
+	}
+}

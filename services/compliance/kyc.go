@@ -334,3 +334,23 @@ func (s *Service) CheckDeposit(ctx context.Context, account, asset string, amoun
 	}
 	return nil
 }
+
+// Record appends an audit record (admin and officer actions the API performs elsewhere).
+func (s *Service) Record(ctx context.Context, r Record) error {
+	_, err := s.store.Append(ctx, r)
+	return err
+}
+
+// Audit returns up to limit entries from fromSeq, and every checkpoint.
+func (s *Service) Audit(ctx context.Context, fromSeq int64, limit int) ([]Entry, []Checkpoint, error) {
+	var out []Entry
+	err := s.store.Entries(ctx, fromSeq, fromSeq+int64(limit)-1, func(e Entry) error {
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	cps, err := s.store.Checkpoints(ctx)
+	return out, cps, err
+}

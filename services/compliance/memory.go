@@ -16,6 +16,7 @@ type Memory struct {
 	kyc         map[string]KYC
 	entries     []Entry
 	checkpoints []Checkpoint
+	seen        map[string]bool // event ids handled (AppendOnce)
 	now         func() time.Time
 }
 

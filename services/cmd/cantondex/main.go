@@ -105,6 +105,7 @@ func run(getenv func(string) string) error {
 	}
 	g, err := gateway.New(ctx, cfg.Gateway, gateway.Backend{
 		Orders: b.exchange, Markets: b.exchange, Accounts: b.exchange, Risk: b.exchange, Redis: b.redis, Ready: b.ready, DB: b.db,
+		Gated: b.exchange,
 	}, reg, log)
 	if err != nil {
 		return err

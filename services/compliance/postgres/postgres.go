@@ -172,21 +172,42 @@ func (s *Store) Append(ctx context.Context, rs ...compliance.Record) ([]complian
 	return out, err
 }
 
-// AppendOnce appends rs unless event id was handled before (the consumer's idempotency):
-// done reports whether it was.
-func (s *Store) AppendOnce(ctx context.Context, id string, rs ...compliance.Record) (done bool, err error) {
-	err = s.db.InTx(ctx, func(tx pgx.Tx) error {
-		t, err := tx.Exec(ctx, `INSERT INTO compliance.processed_events (id) VALUES ($1) ON CONFLICT DO NOTHING`, id)
+// AppendOnce implements compliance.EventLog: one transaction records the event ids not seen
+// before and appends their records.
+func (s *Store) AppendOnce(ctx context.Context, events []compliance.Once) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	var n int
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `INSERT INTO compliance.processed_events (id) SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING id`, ids)
 		if err != nil {
-			return fmt.Errorf("processed event: %w", err)
+			return fmt.Errorf("processed events: %w", err)
 		}
-		if done = t.RowsAffected() == 0; done {
-			return nil
+		fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("processed events: %w", err)
 		}
+		isNew := make(map[string]bool, len(fresh))
+		for _, id := range fresh {
+			isNew[id] = true
+		}
+		var rs []compliance.Record
+		for _, e := range events {
+			if isNew[e.ID] {
+				rs = append(rs, e.Records...)
+				delete(isNew, e.ID) // a repeated id in one batch counts once
+			}
+		}
+		n = len(fresh)
 		_, err = appendTx(ctx, tx, s.now(), rs)
 		return err
 	})
-	return done, err
+	return n, err
 }
 
 // Entries implements compliance.AuditLog, in pages of 5,000.

@@ -47,12 +47,13 @@ func TestKYCInPostgreSQL(t *testing.T) {
 	require.NoError(t, compliance.Verify(ctx, store, &compliance.Verifier{}))
 
 	// Event ids are handled once.
-	done, err := store.AppendOnce(ctx, "orders:0:1", compliance.Record{Actor: "system", Kind: "order.new", Subject: "o1"})
+	ev := compliance.Once{ID: "order:new:o1", Records: []compliance.Record{{Actor: "system", Kind: "order.new", Subject: "o1"}}}
+	n, err := store.AppendOnce(ctx, []compliance.Once{ev, ev})
 	require.NoError(t, err)
-	assert.False(t, done)
-	done, err = store.AppendOnce(ctx, "orders:0:1", compliance.Record{Actor: "system", Kind: "order.new", Subject: "o1"})
+	assert.Equal(t, 1, n)
+	n, err = store.AppendOnce(ctx, []compliance.Once{ev})
 	require.NoError(t, err)
-	assert.True(t, done)
+	assert.Zero(t, n, "handled before")
 	first, last, err := store.EntriesBetween(ctx, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 	require.NoError(t, err)
 	assert.Equal(t, [2]int64{1, 4}, [2]int64{first, last})
