@@ -219,6 +219,10 @@ type Backend struct {
 	Gated interface{ SetGate(exchange.Gate) }
 	// Screener, when set, screens KYC applications at submission (the screening engine).
 	Screener compliance.Screener
+	// ComplianceStore, when set, is the compliance store the process shares (the all-in-one
+	// binary's compliance consumer writes the same trail); otherwise the gateway's own on its
+	// database, or in memory.
+	ComplianceStore compliance.Store
 }
 
 // Gateway is the started API.
@@ -306,6 +310,9 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 		if _, err := svc.CreateUser(ctx, cfg.OfficerEmail, cfg.OfficerPassword, auth.RoleComplianceOfficer); err != nil && trading.ErrorCode(err) != trading.ECONFLICT {
 			return nil, fmt.Errorf("compliance officer user: %w", err)
 		}
+	}
+	if be.ComplianceStore != nil {
+		cstore = be.ComplianceStore
 	}
 	g.Compliance = compliance.New(cstore, be.Screener, compliance.DefaultLimits())
 	if be.Gated != nil {

@@ -63,7 +63,17 @@ func TestKYCProgressionGatesTrading(t *testing.T) {
 	assert.Equal(t, "verified", r.Str("status"))
 	assert.NotEmpty(t, r.Str("expires_at"))
 
-	want(t, ivy.Do("POST", "/orders", order("BTC-USD", "buy", "29000.00", "0.01", "")), 201)
+	placed := ivy.Do("POST", "/orders", order("BTC-USD", "buy", "29000.00", "0.01", ""))
+	want(t, placed, 201)
+	// The compliance consumer records the order command in the trail, with its trader.
+	platformtest.Eventually(t, "order in the audit trail", func() bool {
+		for _, e := range adm.Do("GET", "/compliance/audit?limit=5000", nil).Items() {
+			if e["kind"] == "order.new" && e["subject"] == placed.Str("id") && e["actor"] == ivy.ID {
+				return true
+			}
+		}
+		return false
+	})
 	want(t, adm.Do("POST", "/admin/withdrawals", map[string]string{"id": "ivy-w2", "account": ivy.ID, "asset": "USD", "amount": "1"}), 201)
 	deposit(t, adm, "ivy-big-2", ivy.ID, "USD", "5000")
 
