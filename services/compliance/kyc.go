@@ -51,6 +51,7 @@ type Hit struct {
 type Service struct {
 	store    Store
 	screener Screener
+	cases    *Cases
 	limits   Limits
 	now      func() time.Time
 }
@@ -62,6 +63,9 @@ func New(store Store, screener Screener, limits Limits) *Service {
 	}
 	return &Service{store: store, screener: screener, limits: limits, now: time.Now}
 }
+
+// SetCases makes screening hits at submission open cases.
+func (s *Service) SetCases(c *Cases) { s.cases = c }
 
 // SetClock replaces the clock (tests of expiry).
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
@@ -213,6 +217,12 @@ func (s *Service) Submit(ctx context.Context, actor, account string, app Applica
 	}
 	if err := s.store.SaveKYC(ctx, k, records...); err != nil {
 		return KYC{}, err
+	}
+	if k.Status == KYCUnderReview && s.cases != nil {
+		evidence := map[string]any{"application": app, "hits": records[1].Payload}
+		if _, err := s.cases.Open(ctx, "screening", account+"@"+now.UTC().Format(time.RFC3339Nano), account, evidence); err != nil {
+			return KYC{}, err
+		}
 	}
 	return k, nil
 }

@@ -17,6 +17,7 @@ type Memory struct {
 	entries     []Entry
 	checkpoints []Checkpoint
 	seen        map[string]bool // event ids handled (AppendOnce)
+	cases       map[string]Case
 	now         func() time.Time
 }
 
@@ -145,4 +146,65 @@ func Verify(ctx context.Context, log AuditLog, v *Verifier) error {
 		return err
 	}
 	return v.Finish(cps)
+}
+
+var _ CaseStore = (*Memory)(nil)
+
+// OpenCase implements CaseStore.
+func (m *Memory) OpenCase(_ context.Context, c Case, audit ...Record) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cases == nil {
+		m.cases = map[string]Case{}
+	}
+	if _, ok := m.cases[c.ID]; ok {
+		return false, nil
+	}
+	if _, err := m.appendLocked(audit); err != nil {
+		return false, err
+	}
+	m.cases[c.ID] = c
+	return true, nil
+}
+
+// Case implements CaseStore.
+func (m *Memory) Case(_ context.Context, id string) (Case, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.cases[id]
+	if !ok {
+		return Case{}, trading.Errorf(trading.ENOTFOUND, "case not found")
+	}
+	return c, nil
+}
+
+// SaveCase implements CaseStore.
+func (m *Memory) SaveCase(_ context.Context, c Case, audit ...Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cases[c.ID].Version != c.Version-1 {
+		return trading.Errorf(trading.ECONFLICT, "case changed concurrently: retry")
+	}
+	if _, err := m.appendLocked(audit); err != nil {
+		return err
+	}
+	m.cases[c.ID] = c
+	return nil
+}
+
+// ListCases implements CaseStore.
+func (m *Memory) ListCases(_ context.Context, status CaseStatus, limit int) ([]Case, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Case
+	for _, c := range m.cases {
+		if status == "" || c.Status == status {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b Case) int { return a.OpenedAt.Compare(b.OpenedAt) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }

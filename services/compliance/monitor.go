@@ -82,6 +82,7 @@ type Monitor struct {
 	Log          EventLog
 	Surveillance Surveillance // nil: no detectors
 	Publisher    Publisher    // nil: alerts only audited
+	Cases        *Cases       // nil: alerts open no case
 }
 
 // alertID is deterministic, so a redelivered batch raises the same ids.
@@ -183,6 +184,13 @@ func (m *Monitor) record(ctx context.Context, events []Once, alerts []Alert) err
 	}
 	if _, err := m.Log.AppendOnce(ctx, events); err != nil {
 		return fmt.Errorf("audit flow events: %w", err)
+	}
+	if m.Cases != nil {
+		for _, ev := range out {
+			if _, err := m.Cases.Open(ctx, "surveillance", ev.ID, ev.Alert.Account, ev.Alert); err != nil {
+				return fmt.Errorf("open case: %w", err)
+			}
+		}
 	}
 	if m.Publisher != nil && len(out) > 0 {
 		// Published after the audit commit; a crash between them republishes on redelivery

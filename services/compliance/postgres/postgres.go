@@ -316,3 +316,93 @@ func (s *Store) Checkpoint(ctx context.Context, signer compliance.Signer, now ti
 	})
 	return c, ok, err
 }
+
+var _ compliance.CaseStore = (*Store)(nil)
+
+// OpenCase implements compliance.CaseStore.
+func (s *Store) OpenCase(ctx context.Context, c compliance.Case, audit ...compliance.Record) (bool, error) {
+	var created bool
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		t, err := tx.Exec(ctx, `INSERT INTO compliance.cases (id, kind, subject, status, assignee, evidence, reason, opened_at, updated_at, version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
+			c.ID, c.Kind, c.Subject, c.Status, c.Assignee, []byte(c.Evidence), c.Reason, c.OpenedAt, c.UpdatedAt, c.Version)
+		if err != nil {
+			return fmt.Errorf("open case: %w", err)
+		}
+		if created = t.RowsAffected() == 1; !created {
+			return nil
+		}
+		_, err = appendTx(ctx, tx, s.now(), audit)
+		return err
+	})
+	return created, err
+}
+
+const caseCols = `id, kind, subject, status, assignee, evidence, reason, report, opened_at, updated_at, version`
+
+func scanCase(r pgx.Row) (compliance.Case, error) {
+	var c compliance.Case
+	var evidence, report []byte
+	if err := r.Scan(&c.ID, &c.Kind, &c.Subject, &c.Status, &c.Assignee, &evidence, &c.Reason, &report, &c.OpenedAt, &c.UpdatedAt, &c.Version); err != nil {
+		return c, err
+	}
+	c.Evidence = evidence
+	if report != nil {
+		c.Report = &compliance.Report{}
+		if err := json.Unmarshal(report, c.Report); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// Case implements compliance.CaseStore.
+func (s *Store) Case(ctx context.Context, id string) (compliance.Case, error) {
+	c, err := scanCase(s.db.Pool.QueryRow(ctx, `SELECT `+caseCols+` FROM compliance.cases WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, trading.Errorf(trading.ENOTFOUND, "case not found")
+	}
+	if err != nil {
+		return c, fmt.Errorf("read case: %w", err)
+	}
+	return c, nil
+}
+
+// SaveCase implements compliance.CaseStore.
+func (s *Store) SaveCase(ctx context.Context, c compliance.Case, audit ...compliance.Record) error {
+	var report []byte
+	if c.Report != nil {
+		var err error
+		if report, err = json.Marshal(c.Report); err != nil {
+			return fmt.Errorf("case report: %w", err)
+		}
+	}
+	return s.db.InTx(ctx, func(tx pgx.Tx) error {
+		t, err := tx.Exec(ctx, `UPDATE compliance.cases SET status = $2, assignee = $3, reason = $4, report = $5, updated_at = $6, version = $7
+			WHERE id = $1 AND version = $7 - 1`, c.ID, c.Status, c.Assignee, c.Reason, report, c.UpdatedAt, c.Version)
+		if err != nil {
+			return fmt.Errorf("save case: %w", err)
+		}
+		if t.RowsAffected() != 1 {
+			return trading.Errorf(trading.ECONFLICT, "case changed concurrently: retry")
+		}
+		_, err = appendTx(ctx, tx, s.now(), audit)
+		return err
+	})
+}
+
+// ListCases implements compliance.CaseStore.
+func (s *Store) ListCases(ctx context.Context, status compliance.CaseStatus, limit int) ([]compliance.Case, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+caseCols+` FROM compliance.cases WHERE $1 = '' OR status = $1 ORDER BY opened_at, id LIMIT $2`, string(status), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list cases: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (compliance.Case, error) { return scanCase(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list cases: %w", err)
+	}
+	return out, nil
+}

@@ -58,3 +58,31 @@ func TestKYCInPostgreSQL(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, [2]int64{1, 4}, [2]int64{first, last})
 }
+
+func TestCasesInPostgreSQL(t *testing.T) {
+	ctx := context.Background()
+	store := cpg.New(pgtest.New(t, "cases"))
+	cases := compliance.NewCases(store)
+	c, err := cases.Open(ctx, "surveillance", "alert:x", "mal", compliance.Alert{Detector: "wash_trade", Account: "mal"})
+	require.NoError(t, err)
+	created, err := store.OpenCase(ctx, c)
+	require.NoError(t, err)
+	assert.False(t, created, "once")
+	_, err = cases.Assign(ctx, "off", c.ID, "off-2")
+	require.NoError(t, err)
+	c, err = cases.Determine(ctx, "mlro", c.ID, compliance.SAR, "self-trades")
+	require.NoError(t, err)
+	got, err := cases.Get(ctx, c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, compliance.CaseReported, got.Status)
+	assert.Equal(t, "off-2", got.Assignee)
+	require.NotNil(t, got.Report)
+	assert.Equal(t, "wash_trade", got.Report.Activity)
+	assert.WithinDuration(t, got.Report.DeterminedAt.Add(compliance.SARDeadline), got.Report.Deadline, time.Microsecond)
+	stale := got
+	err = store.SaveCase(ctx, stale)
+	assert.Equal(t, trading.ECONFLICT, trading.ErrorCode(err))
+	_, err = cases.Get(ctx, "case-nope")
+	assert.Equal(t, trading.ENOTFOUND, trading.ErrorCode(err))
+	require.NoError(t, compliance.Verify(ctx, store, &compliance.Verifier{}))
+}
