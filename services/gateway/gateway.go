@@ -315,6 +315,11 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 		cstore = be.ComplianceStore
 	}
 	g.Compliance = compliance.New(cstore, be.Screener, compliance.DefaultLimits())
+	var cases *compliance.Cases
+	if cs, ok := cstore.(compliance.CaseStore); ok {
+		cases = compliance.NewCases(cs)
+		g.Compliance.SetCases(cases)
+	}
 	if be.Gated != nil {
 		if cfg.KYCGate {
 			be.Gated.SetGate(g.Compliance)
@@ -327,7 +332,7 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 		g.Ready = func(context.Context) error { return nil }
 	}
 	g.Server, err = gwhttp.New(gwhttp.Deps{
-		Auth: svc, Orders: be.Orders, Markets: be.Markets, Accounts: be.Accounts, Risk: be.Risk, Compliance: g.Compliance,
+		Auth: svc, Orders: be.Orders, Markets: be.Markets, Accounts: be.Accounts, Risk: be.Risk, Compliance: g.Compliance, Cases: caseWork(cases),
 		RequestLimiter: be.Redis.NewLimiter(cfg.RatePerSecond, time.Second),
 		AuthLimiter:    be.Redis.NewLimiter(cfg.AuthPerMinute, time.Minute),
 		PublicLimiter:  be.Redis.NewLimiter(cfg.PublicPerSecond, time.Second),
@@ -374,4 +379,12 @@ func (n Nonces) Claim(ctx context.Context, key string, _ time.Duration) (bool, e
 		return false, err
 	}
 	return prev == nil, nil
+}
+
+// caseWork is cases as the API's port (nil when the store keeps no cases).
+func caseWork(c *compliance.Cases) gwhttp.CaseWork {
+	if c == nil {
+		return nil
+	}
+	return c
 }

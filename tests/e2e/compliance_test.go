@@ -103,6 +103,9 @@ func TestComplianceAuthorization(t *testing.T) {
 		{"GET", "/compliance/kyc/" + tr.ID},
 		{"POST", "/compliance/kyc/" + tr.ID + "/review"},
 		{"GET", "/compliance/audit"},
+		{"GET", "/compliance/cases"},
+		{"GET", "/compliance/cases/case-0000000000000000"},
+		{"GET", "/compliance/cases/case-0000000000000000/report"},
 	} {
 		wantCode(t, tr.Do(c.method, c.path, nil), 403, "forbidden")
 		wantCode(t, signed.Do(c.method, c.path, nil), 403, "forbidden")
@@ -117,6 +120,8 @@ func TestComplianceAuthorization(t *testing.T) {
 	want(t, r, 200)
 	assert.NotEmpty(t, r.Items())
 	want(t, off.Do("GET", "/compliance/audit", nil), 200)
+	want(t, off.Do("GET", "/compliance/cases", nil), 200)
+	wantCode(t, off.Do("GET", "/compliance/cases/case-0000000000000000", nil), 404, "not_found")
 	wantCode(t, off.Do("POST", "/admin/deposits", map[string]string{"id": "off-1", "account": tr.ID, "asset": "USD", "amount": "1"}), 403, "forbidden")
 	wantCode(t, off.Do("POST", "/admin/accounts/"+tr.ID+"/kill-switch", map[string]bool{"on": true}), 403, "forbidden")
 	wantCode(t, off.Do("POST", "/orders", order("BTC-USD", "buy", "29000.00", "0.01", "")), 403, "forbidden")

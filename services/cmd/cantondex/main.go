@@ -146,6 +146,7 @@ type backend struct {
 	compliance interface {
 		compliance.Store
 		compliance.EventLog
+		compliance.CaseStore
 	}
 	durable bool // false when some state lives only in this process
 	ready   platform.Check
@@ -293,7 +294,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 	if err != nil {
 		return nil, err
 	}
-	cg, err := consumer.Group(k, &compliance.Monitor{Log: b.compliance, Publisher: consumer.Events{P: p}})
+	cg, err := consumer.Group(k, &compliance.Monitor{Log: b.compliance, Publisher: consumer.Events{P: p}, Cases: compliance.NewCases(b.compliance)})
 	if err != nil {
 		return nil, err
 	}

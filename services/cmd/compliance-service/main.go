@@ -98,7 +98,7 @@ func run(getenv func(string) string, plugins Plugins) error {
 	}
 	defer prod.Close()
 	store := cpg.New(db)
-	m := &compliance.Monitor{Log: store, Surveillance: plugins.Surveillance, Publisher: consumer.Events{P: prod}}
+	m := &compliance.Monitor{Log: store, Surveillance: plugins.Surveillance, Publisher: consumer.Events{P: prod}, Cases: compliance.NewCases(store)}
 	g, err := consumer.Group(k, m)
 	if err != nil {
 		return err

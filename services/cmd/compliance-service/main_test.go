@@ -49,7 +49,7 @@ func TestFlowIntoTheAuditTrailOnce(t *testing.T) {
 	ctx := context.Background()
 	store := cpg.New(pgtest.New(t, "compliancesvc"))
 	w, pub := &washes{}, &published{}
-	m := &compliance.Monitor{Log: store, Surveillance: w, Publisher: consumer.Events{P: pub}}
+	m := &compliance.Monitor{Log: store, Surveillance: w, Publisher: consumer.Events{P: pub}, Cases: compliance.NewCases(store)}
 	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	orders := []kafka.Message{
 		msg(t, topics.Orders, 0, trading.OrderCommand{Op: trading.OpNew, OrderID: "o1", Account: "mo", Market: "BTC-USD", Side: trading.Sell, Type: trading.Limit, Price: 100, Quantity: 5, AcceptedAt: at}),
@@ -65,7 +65,14 @@ func TestFlowIntoTheAuditTrailOnce(t *testing.T) {
 
 	var kinds []string
 	require.NoError(t, store.Entries(ctx, 1, 0, func(e compliance.Entry) error { kinds = append(kinds, e.Kind+" "+e.Subject); return nil }))
-	assert.Equal(t, []string{"order.new o1", "order.new o2", "trade BTC-USD:2:0", "surveillance.alert mo"}, kinds)
+	require.Len(t, kinds, 5)
+	assert.Equal(t, []string{"order.new o1", "order.new o2", "trade BTC-USD:2:0", "surveillance.alert mo"}, kinds[:4])
+	assert.Regexp(t, `^case.opened case-`, kinds[4], "the alert opened a case, once")
+	cases, err := store.ListCases(ctx, compliance.CaseOpen, 10)
+	require.NoError(t, err)
+	require.Len(t, cases, 1)
+	assert.Equal(t, "mo", cases[0].Subject)
+	assert.Contains(t, string(cases[0].Evidence), "both sides one owner")
 	require.NoError(t, compliance.Verify(ctx, store, &compliance.Verifier{}))
 	require.NotEmpty(t, pub.msgs)
 	assert.Equal(t, topics.ComplianceEvents, pub.msgs[0].Topic)

@@ -277,3 +277,175 @@ func (s *Server) audited(path string, next echo.HandlerFunc) echo.HandlerFunc {
 		return nil
 	}
 }
+
+// CaseWork is what the API needs of the case service (compliance.Cases).
+type CaseWork interface {
+	Get(ctx context.Context, id string) (compliance.Case, error)
+	List(ctx context.Context, status compliance.CaseStatus, limit int) ([]compliance.Case, error)
+	Assign(ctx context.Context, officer, id, assignee string) (compliance.Case, error)
+	Dismiss(ctx context.Context, officer, id, reason string) (compliance.Case, error)
+	Escalate(ctx context.Context, officer, id, reason string) (compliance.Case, error)
+	Determine(ctx context.Context, officer, id, kind, narrative string) (compliance.Case, error)
+}
+
+func (s *Server) caseWork() (CaseWork, error) {
+	if s.deps.Cases == nil {
+		return nil, trading.Errorf(trading.EUNAVAILABLE, "compliance is not configured on this server")
+	}
+	return s.deps.Cases, nil
+}
+
+type caseJSON struct {
+	ID        string          `json:"id"`
+	Kind      string          `json:"kind"`
+	Subject   string          `json:"subject"`
+	Status    string          `json:"status"`
+	Assignee  string          `json:"assignee,omitempty"`
+	Evidence  json.RawMessage `json:"evidence"`
+	Reason    string          `json:"reason,omitempty"`
+	Report    *reportJSON     `json:"report,omitempty"`
+	OpenedAt  string          `json:"opened_at"`
+	UpdatedAt string          `json:"updated_at"`
+}
+
+type reportJSON struct {
+	Type         string          `json:"type"`
+	CaseID       string          `json:"case_id"`
+	Subject      string          `json:"subject"`
+	Narrative    string          `json:"narrative"`
+	Activity     string          `json:"activity"`
+	Evidence     json.RawMessage `json:"evidence"`
+	DeterminedAt string          `json:"determined_at"`
+	Deadline     string          `json:"filing_deadline"`
+	PreparedBy   string          `json:"prepared_by"`
+}
+
+func reportView(r *compliance.Report) *reportJSON {
+	if r == nil {
+		return nil
+	}
+	return &reportJSON{Type: r.Type, CaseID: r.CaseID, Subject: r.Subject, Narrative: r.Narrative, Activity: r.Activity, Evidence: r.Evidence,
+		DeterminedAt: timestamp(r.DeterminedAt), Deadline: timestamp(r.Deadline), PreparedBy: r.PreparedBy}
+}
+
+func caseView(c compliance.Case) caseJSON {
+	return caseJSON{ID: c.ID, Kind: c.Kind, Subject: c.Subject, Status: string(c.Status), Assignee: c.Assignee, Evidence: c.Evidence,
+		Reason: c.Reason, Report: reportView(c.Report), OpenedAt: timestamp(c.OpenedAt), UpdatedAt: timestamp(c.UpdatedAt)}
+}
+
+func (s *Server) listCases(c echo.Context) error {
+	cw, err := s.caseWork()
+	if err != nil {
+		return err
+	}
+	status := compliance.CaseStatus(c.QueryParam("status"))
+	switch status {
+	case "", compliance.CaseOpen, compliance.CaseEscalated, compliance.CaseDismissed, compliance.CaseReported:
+	default:
+		return trading.Errorf(trading.EINVALID, "status must be open, escalated, dismissed or reported")
+	}
+	cs, err := cw.List(c.Request().Context(), status, 500)
+	if err != nil {
+		return err
+	}
+	items := make([]caseJSON, len(cs))
+	for i, x := range cs {
+		items[i] = caseView(x)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": items})
+}
+
+func caseParam(c echo.Context) (string, error) {
+	id := c.Param("id")
+	if !idRE.MatchString(id) {
+		return "", trading.Errorf(trading.ENOTFOUND, "case not found")
+	}
+	return id, nil
+}
+
+func (s *Server) getCase(c echo.Context) error {
+	cw, err := s.caseWork()
+	if err != nil {
+		return err
+	}
+	id, err := caseParam(c)
+	if err != nil {
+		return err
+	}
+	x, err := cw.Get(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, caseView(x))
+}
+
+type caseAction struct {
+	Assignee  string `json:"assignee"`
+	Reason    string `json:"reason"`
+	Type      string `json:"type"`
+	Narrative string `json:"narrative"`
+}
+
+func (s *Server) actOnCase(action string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		cw, err := s.caseWork()
+		if err != nil {
+			return err
+		}
+		id, err := caseParam(c)
+		if err != nil {
+			return err
+		}
+		var req caseAction
+		if err := decode(c, &req); err != nil {
+			return err
+		}
+		ctx, officer := c.Request().Context(), principal(c).UserID
+		var x compliance.Case
+		switch action {
+		case "assign":
+			x, err = cw.Assign(ctx, officer, id, req.Assignee)
+		case "dismiss":
+			x, err = cw.Dismiss(ctx, officer, id, req.Reason)
+		case "escalate":
+			x, err = cw.Escalate(ctx, officer, id, req.Reason)
+		default:
+			x, err = cw.Determine(ctx, officer, id, req.Type, req.Narrative)
+		}
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, caseView(x))
+	}
+}
+
+// caseReport exports the case's report draft as JSON (the default) or XML (?format=xml).
+func (s *Server) caseReport(c echo.Context) error {
+	cw, err := s.caseWork()
+	if err != nil {
+		return err
+	}
+	id, err := caseParam(c)
+	if err != nil {
+		return err
+	}
+	x, err := cw.Get(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	if x.Report == nil {
+		return trading.Errorf(trading.ENOTFOUND, "case has no report: determine it first")
+	}
+	switch c.QueryParam("format") {
+	case "", "json":
+		return c.JSON(http.StatusOK, reportView(x.Report))
+	case "xml":
+		b, err := x.Report.XML()
+		if err != nil {
+			return err
+		}
+		return c.Blob(http.StatusOK, echo.MIMEApplicationXMLCharsetUTF8, b)
+	default:
+		return trading.Errorf(trading.EINVALID, "format must be json or xml")
+	}
+}

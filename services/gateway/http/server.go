@@ -59,6 +59,8 @@ type Deps struct {
 	// Compliance serves KYC and the compliance API and audits admin actions; nil answers
 	// those routes with 503.
 	Compliance Compliance
+	// Cases serves the officers' cases and reports; nil answers those routes with 503.
+	Cases CaseWork
 	// RequestLimiter counts every authenticated request, per user and per API key.
 	RequestLimiter Limiter
 	// AuthLimiter counts register, login and refresh attempts per client address.
@@ -258,6 +260,13 @@ func (s *Server) routes(reg *prometheus.Registry) []route {
 		{"POST", "/compliance/kyc/:account/approve", officer, s.decideKYC("approve")},
 		{"POST", "/compliance/kyc/:account/reject", officer, s.decideKYC("reject")},
 		{"GET", "/compliance/audit", officer, s.auditTrail},
+		{"GET", "/compliance/cases", officer, s.listCases},
+		{"GET", "/compliance/cases/:id", officer, s.getCase},
+		{"POST", "/compliance/cases/:id/assign", officer, s.actOnCase("assign")},
+		{"POST", "/compliance/cases/:id/dismiss", officer, s.actOnCase("dismiss")},
+		{"POST", "/compliance/cases/:id/escalate", officer, s.actOnCase("escalate")},
+		{"POST", "/compliance/cases/:id/report", officer, s.actOnCase("report")},
+		{"GET", "/compliance/cases/:id/report", officer, s.caseReport},
 	}
 }
 
