@@ -107,14 +107,15 @@ func (w Workloads) LogLevelOf(name string) string {
 var (
 	prodReplicas    = map[string]int{catalog.APIGateway: 5, catalog.MatchingEngine: 5}
 	stagingReplicas = map[string]int{catalog.APIGateway: 2, catalog.MatchingEngine: 2, catalog.SettlementCoordinator: 2, catalog.NotificationService: 2}
-	prodMax         = map[string]int{catalog.APIGateway: 20, catalog.MatchingEngine: 12, catalog.SettlementCoordinator: 12, catalog.RiskManagement: 6, catalog.NotificationService: 12}
-	stagingMax      = map[string]int{catalog.APIGateway: 4, catalog.MatchingEngine: 6, catalog.SettlementCoordinator: 4, catalog.RiskManagement: 2, catalog.NotificationService: 4}
+	prodMax         = map[string]int{catalog.APIGateway: 20, catalog.MatchingEngine: 12, catalog.SettlementCoordinator: 12, catalog.RiskManagement: 6, catalog.NotificationService: 12, catalog.ComplianceService: 6}
+	stagingMax      = map[string]int{catalog.APIGateway: 4, catalog.MatchingEngine: 6, catalog.SettlementCoordinator: 4, catalog.RiskManagement: 2, catalog.NotificationService: 4, catalog.ComplianceService: 2}
 	prodResources   = map[string]Resources{
 		catalog.APIGateway:            {CPURequest: "1", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "2Gi"},
 		catalog.MatchingEngine:        {CPURequest: "2", CPULimit: "4", MemoryRequest: "2Gi", MemoryLimit: "4Gi"},
 		catalog.SettlementCoordinator: {CPURequest: "1", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "2Gi"},
 		catalog.RiskManagement:        {CPURequest: "500m", CPULimit: "1", MemoryRequest: "512Mi", MemoryLimit: "1Gi"},
 		catalog.NotificationService:   {CPURequest: "1", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "2Gi"},
+		catalog.ComplianceService:     {CPURequest: "500m", CPULimit: "1", MemoryRequest: "512Mi", MemoryLimit: "1Gi"},
 	}
 	stagingResources = map[string]Resources{
 		catalog.APIGateway:            {CPURequest: "250m", CPULimit: "1", MemoryRequest: "256Mi", MemoryLimit: "1Gi"},
@@ -122,6 +123,7 @@ var (
 		catalog.SettlementCoordinator: {CPURequest: "250m", CPULimit: "1", MemoryRequest: "256Mi", MemoryLimit: "1Gi"},
 		catalog.RiskManagement:        {CPURequest: "100m", CPULimit: "500m", MemoryRequest: "128Mi", MemoryLimit: "512Mi"},
 		catalog.NotificationService:   {CPURequest: "250m", CPULimit: "1", MemoryRequest: "256Mi", MemoryLimit: "1Gi"},
+		catalog.ComplianceService:     {CPURequest: "100m", CPULimit: "500m", MemoryRequest: "128Mi", MemoryLimit: "512Mi"},
 	}
 )
 

@@ -135,6 +135,7 @@ func TestNetworkPoliciesAllowExactlyTheCatalogFlows(t *testing.T) {
 		catalog.MatchingEngine:        append(common(catalog.MatchingEngine), catalog.MatchingEngine+" -> private-subnets 6379/TCP", scraped(catalog.MatchingEngine)),
 		catalog.SettlementCoordinator: append(common(catalog.SettlementCoordinator), scraped(catalog.SettlementCoordinator)),
 		catalog.RiskManagement:        append(common(catalog.RiskManagement), scraped(catalog.RiskManagement)),
+		catalog.ComplianceService:     append(common(catalog.ComplianceService), scraped(catalog.ComplianceService)),
 		catalog.KafkaTopics: {catalog.KafkaTopics + " -> dns 53/TCP", catalog.KafkaTopics + " -> dns 53/UDP",
 			catalog.KafkaTopics + " -> private-subnets 443/TCP", catalog.KafkaTopics + " -> private-subnets 9098/TCP"},
 		catalog.DatabaseMigrations: {catalog.DatabaseMigrations + " -> dns 53/TCP", catalog.DatabaseMigrations + " -> dns 53/UDP",
@@ -161,7 +162,7 @@ func TestNetworkPoliciesAllowExactlyTheCatalogFlows(t *testing.T) {
 		assert.Equal(t, Namespace, dig(r, "to", 0, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"))
 	}
 	sort.Strings(targets)
-	assert.Equal(t, []string{"api-gateway:9090", "matching-engine:9090", "notification-service:9090", "risk-management:9090", "settlement-coordinator:9090"}, targets)
+	assert.Equal(t, []string{"api-gateway:9090", "compliance-service:9090", "matching-engine:9090", "notification-service:9090", "risk-management:9090", "settlement-coordinator:9090"}, targets)
 }
 
 func TestEnvironmentComesFromTheDataTierAndSecretsFromTheStore(t *testing.T) {

@@ -149,18 +149,18 @@ func TestEveryCatalogServiceGetsItsObjects(t *testing.T) {
 		sort.Strings(out)
 		return out
 	}
-	all := []string{catalog.APIGateway, catalog.MatchingEngine, catalog.SettlementCoordinator, catalog.RiskManagement, catalog.NotificationService, catalog.KafkaTopics, catalog.DatabaseMigrations}
-	long := []string{catalog.APIGateway, catalog.MatchingEngine, catalog.SettlementCoordinator, catalog.RiskManagement, catalog.NotificationService}
+	all := []string{catalog.APIGateway, catalog.MatchingEngine, catalog.SettlementCoordinator, catalog.RiskManagement, catalog.NotificationService, catalog.ComplianceService, catalog.KafkaTopics, catalog.DatabaseMigrations}
+	long := []string{catalog.APIGateway, catalog.MatchingEngine, catalog.SettlementCoordinator, catalog.RiskManagement, catalog.NotificationService, catalog.ComplianceService}
 	assert.Equal(t, ns(catalog.APIGateway, catalog.NotificationService), got["Deployment"], "Deployments: the services in no consumer group")
-	assert.Equal(t, ns(catalog.MatchingEngine, catalog.SettlementCoordinator, catalog.RiskManagement), got["StatefulSet"], "StatefulSets: the consumer-group members")
+	assert.Equal(t, ns(catalog.MatchingEngine, catalog.SettlementCoordinator, catalog.RiskManagement, catalog.ComplianceService), got["StatefulSet"], "StatefulSets: the consumer-group members")
 	assert.Equal(t, ns(catalog.KafkaTopics, catalog.DatabaseMigrations), got["Job"], "Jobs")
 	assert.Equal(t, ns(all...), got["ServiceAccount"])
 	assert.Equal(t, ns(long...), got["Service"])
 	assert.Equal(t, ns(long...), got["PodDisruptionBudget"])
 	assert.Equal(t, ns(long...), got["HorizontalPodAutoscaler"])
 	assert.Equal(t, ns(catalog.APIGateway, catalog.NotificationService), got["Ingress"])
-	assert.Equal(t, ns("api-gateway-env", "database-migrations-env", "kafka-topics-env", "matching-engine-env", "notification-service-env", "risk-management-env", "settlement-coordinator-env", RDSCAConfigMap), got["ConfigMap"])
-	assert.Equal(t, ns("cantondex-auth-keys", "cantondex-redis-auth-token", "database-trading-admin"), got["ExternalSecret"])
+	assert.Equal(t, ns("api-gateway-env", "compliance-service-env", "database-migrations-env", "kafka-topics-env", "matching-engine-env", "notification-service-env", "risk-management-env", "settlement-coordinator-env", RDSCAConfigMap), got["ConfigMap"])
+	assert.Equal(t, ns("cantondex-audit-signing-key", "cantondex-auth-keys", "cantondex-redis-auth-token", "database-trading-admin"), got["ExternalSecret"])
 	assert.Empty(t, got["Secret"], "no Secret is written by the program: External Secrets syncs them")
 	wantPolicies := append(ns(append(slices.Clone(all), DefaultDenyPolicy)...),
 		MonitoringNamespace+"/"+DefaultDenyPolicy, MonitoringNamespace+"/prometheus-scrape-cantondex",

@@ -58,7 +58,7 @@ func TestTopicACLsEqualTheCatalog(t *testing.T) {
 		got[strings.TrimPrefix(p.Name, prefix)] = catalog.TopicAccess{Produce: st["Produce"], Consume: st["Consume"]}
 	}
 	assert.Equal(t, catalog.Access(), got)
-	for _, gone := range []string{"notification-service", "compliance-service"} {
+	for _, gone := range []string{"notification-service"} {
 		assert.NotContains(t, got, gone)
 	}
 }

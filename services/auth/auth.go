@@ -21,7 +21,13 @@ type Role string
 const (
 	RoleTrader Role = "trader"
 	RoleAdmin  Role = "admin"
+	// RoleComplianceOfficer reviews KYC, works cases and exports the audit trail; it cannot
+	// trade for others or move funds (admins may do what officers do).
+	RoleComplianceOfficer Role = "compliance_officer"
 )
+
+// Officer reports whether role may use the compliance API (officers and admins).
+func (r Role) Officer() bool { return r == RoleComplianceOfficer || r == RoleAdmin }
 
 // Scope is what an API key may do.
 type Scope string

@@ -169,7 +169,7 @@ func (s *Service) CreateUser(ctx context.Context, email, password string, role R
 	if err := CheckPassword(password, email); err != nil {
 		return User{}, err
 	}
-	if role != RoleTrader && role != RoleAdmin {
+	if role != RoleTrader && role != RoleAdmin && role != RoleComplianceOfficer {
 		return User{}, trading.Errorf(trading.EINVALID, "unknown role")
 	}
 	hash, err := s.hash(ctx, password)

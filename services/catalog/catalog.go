@@ -28,6 +28,9 @@ const (
 	// NotificationService pushes each trader's events and the public market data over
 	// WebSocket (services/notification).
 	NotificationService = "notification-service"
+	// ComplianceService audits the order flow, runs surveillance on it and publishes
+	// compliance-events; its schema is compliance.
+	ComplianceService = "compliance-service"
 	// KafkaTopics is the Job that creates and reconciles the topics from services/topics.
 	KafkaTopics = "kafka-topics"
 	// DatabaseMigrations is the Job that applies the schema migrations and creates the
@@ -221,6 +224,16 @@ func All() []Service {
 			Database: Trading, DBUser: "cdx_notification", Redis: true,
 			Secrets:    []Secret{authKeys, redisAuth},
 			PublicPort: PublicPort, PublicPath: "/api/v1/stream", Resources: medium, Replicas: 2,
+		}),
+		svc(Service{
+			Name: ComplianceService, Binary: ComplianceService,
+			// Every order command and execution into the audit trail and the surveillance
+			// detectors, in a group of its own; alerts out on compliance-events.
+			Consumes: []Consume{{Topic: topics.Orders, Group: ComplianceService}, {Topic: topics.Trades, Group: ComplianceService}},
+			Produces: []string{topics.ComplianceEvents},
+			Database: Trading, DBUser: "cdx_compliance",
+			Secrets:   []Secret{{Name: "cantondex-audit-signing-key", Env: []string{"AUDIT_SIGNING_KEY"}}},
+			Resources: small, Replicas: 1,
 		}),
 		svc(Service{
 			Name: DatabaseMigrations, Binary: "migrate", Kind: Job,

@@ -17,7 +17,7 @@ func TestFlowsOfTheCatalog(t *testing.T) {
 	// The migrations Job connects as the owner with the credentials it reads from Secrets Manager.
 	want = append(want, Flow{"database-migrations", "aws-api", 443, "TCP"}, Flow{"database-migrations", "postgres", 5432, "TCP"})
 	want = append(want, dns("database-migrations")...)
-	for _, s := range []string{"api-gateway", "matching-engine", "risk-management", "settlement-coordinator", "notification-service"} {
+	for _, s := range []string{"api-gateway", "matching-engine", "risk-management", "settlement-coordinator", "notification-service", "compliance-service"} {
 		want = append(want, Flow{"prometheus", s, 9090, "TCP"})
 	}
 	want = append(want, Flow{"api-gateway", "aws-api", 443, "TCP"})
@@ -44,6 +44,8 @@ func TestFlowsOfTheCatalog(t *testing.T) {
 		Flow{"notification-service", "kafka", 9098, "TCP"}, Flow{"notification-service", "postgres", 5432, "TCP"},
 		Flow{"notification-service", "redis", 6379, "TCP"})
 	want = append(want, dns("notification-service")...)
+	want = append(want, Flow{"compliance-service", "aws-api", 443, "TCP"}, Flow{"compliance-service", "kafka", 9098, "TCP"}, Flow{"compliance-service", "postgres", 5432, "TCP"})
+	want = append(want, dns("compliance-service")...)
 
 	got := Flows()
 	assert.ElementsMatch(t, want, got)

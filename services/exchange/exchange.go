@@ -62,8 +62,19 @@ type BookReader interface {
 	Book(ctx context.Context, market string, depth int) (trading.Book, error)
 }
 
+// Gate is the KYC gate (compliance.Service): order entry and withdrawals need a verified
+// account, and deposits to an unverified one are capped. Each returns trading.EFORBIDDEN when
+// it refuses.
+type Gate interface {
+	CheckTrade(ctx context.Context, account string) error
+	CheckWithdraw(ctx context.Context, account, asset string, amount int64) error
+	// CheckDeposit is given the account's current total in asset.
+	CheckDeposit(ctx context.Context, account, asset string, amount, balance int64) error
+}
+
 // Service implements the trading interfaces.
 type Service struct {
+	gate   atomic.Pointer[Gate]
 	store  Store
 	pub    Publisher
 	books  BookReader
@@ -103,6 +114,23 @@ func New(store Store, pub Publisher, books BookReader, limits risk.Limits, log *
 		markets:   map[string]marketInfo{},
 		published: make(chan string, 65536),
 	}
+}
+
+// SetGate turns the KYC gate on (nil turns it off). The production binaries set it before
+// serving; without it every account may trade.
+func (s *Service) SetGate(g Gate) {
+	if g == nil {
+		s.gate.Store(nil)
+		return
+	}
+	s.gate.Store(&g)
+}
+
+func (s *Service) kyc() Gate {
+	if g := s.gate.Load(); g != nil {
+		return *g
+	}
+	return nil
 }
 
 // marketCacheTTL bounds how long a halt set through another process takes to apply here.
@@ -178,6 +206,11 @@ func (s *Service) placeOrder(ctx context.Context, req trading.PlaceOrder) (tradi
 	case trading.GTC, trading.IOC, trading.FOK:
 	default:
 		return trading.Order{}, trading.Errorf(trading.EINVALID, "time_in_force must be GTC, IOC or FOK")
+	}
+	if g := s.kyc(); g != nil {
+		if err := g.CheckTrade(ctx, req.Account); err != nil {
+			return trading.Order{}, err
+		}
 	}
 	b := s.batch.Load()
 	if b == nil { // the batch writer looks retried orders up with the batch's pre-trade state

@@ -172,6 +172,15 @@ func (s *Service) Deposit(ctx context.Context, id, account, asset string, amount
 	if supply := -ext.Total; supply < 0 || amount > MaxSupply-supply {
 		return trading.Errorf(trading.EINVALID, "deposit would take the venue's %s beyond the largest amount it can hold", asset)
 	}
+	if g := s.kyc(); g != nil {
+		bal, err := s.store.Balance(ctx, account, asset)
+		if err != nil && trading.ErrorCode(err) != trading.ENOTFOUND {
+			return err
+		}
+		if err := g.CheckDeposit(ctx, account, asset, amount, bal.Total); err != nil {
+			return err
+		}
+	}
 	t, err := ledger.Deposit("deposit:"+account+":"+id, account, asset, amount)
 	if err != nil {
 		return err
@@ -185,6 +194,11 @@ func (s *Service) Deposit(ctx context.Context, id, account, asset string, amount
 func (s *Service) Withdraw(ctx context.Context, id, account, asset string, amount int64) error {
 	if err := s.checkFunding(ctx, id, asset); err != nil {
 		return err
+	}
+	if g := s.kyc(); g != nil {
+		if err := g.CheckWithdraw(ctx, account, asset, amount); err != nil {
+			return err
+		}
 	}
 	t, err := ledger.Withdraw("withdrawal:"+account+":"+id, account, asset, amount)
 	if err != nil {

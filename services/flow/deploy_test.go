@@ -112,11 +112,12 @@ func (d *deployment) createTopics(t *testing.T, b *binaries, c kafka.Cluster) {
 
 func (d *deployment) gateway(t *testing.T, b *binaries, c kafka.Cluster, redisURL, prefix string) *restartable {
 	addr := freeAddr(t)
-	admin := "ops@cantondex.test"
-	d.client = &apiClient{base: "http://" + addr + "/api/v1", http: &http.Client{Timeout: 5 * time.Second}, tokens: map[string]string{}}
+	admin, password := "ops@cantondex.test", hex.EncodeToString(random(12))
+	d.client = &apiClient{base: "http://" + addr + "/api/v1", http: &http.Client{Timeout: 5 * time.Second}, tokens: map[string]string{},
+		adminEmail: admin, adminPassword: password}
 	key := func() string { return base64.StdEncoding.EncodeToString(random(32)) }
 	return b.process(t, catalog.APIGateway, c, redisURL, prefix, "HTTP_ADDR="+addr, "OPS_ADDR="+d.opsAddr(t, catalog.APIGateway),
-		"ADMIN_EMAIL="+admin, "ADMIN_PASSWORD="+hex.EncodeToString(random(12)),
+		"ADMIN_EMAIL="+admin, "ADMIN_PASSWORD="+password,
 		// The Secret's keys: tokens survive a restart of the process.
 		"AUTH_TOKEN_KEY="+key(), "AUTH_SEAL_KEY="+key(),
 		"RATE_LIMIT_PER_SECOND=100000", "AUTH_RATE_LIMIT_PER_MINUTE=100000", "RISK_MAX_OPEN_ORDERS=10000", "RISK_PRICE_BAND_BPS=5000")
@@ -200,6 +201,8 @@ type apiClient struct {
 	http   *http.Client
 	mu     sync.Mutex
 	tokens map[string]string // account -> access token
+	// admin verifies the traders (KYC), as onboarding does.
+	adminEmail, adminPassword, adminToken string
 }
 
 var _ entryPoint = (*apiClient)(nil)
@@ -262,6 +265,26 @@ func (c *apiClient) register(t *testing.T, name string) string {
 	c.mu.Lock()
 	c.tokens[tok.UserID] = tok.AccessToken
 	c.mu.Unlock()
+	// KYC: the trader submits, the admin approves (an unverified account cannot trade).
+	app := map[string]string{"legal_name": "Trader " + name, "date_of_birth": "1990-04-01", "nationality": "DE", "address": "1 Example Street"}
+	require.NoError(t, retry(func() error { return c.do(ctx, "POST", "/kyc", tok.AccessToken, app, nil) }))
+	if c.adminToken == "" {
+		var adm struct {
+			AccessToken string `json:"access_token"`
+		}
+		require.NoError(t, retry(func() error {
+			return c.do(ctx, "POST", "/auth/login", "", map[string]string{"email": c.adminEmail, "password": c.adminPassword}, &adm)
+		}))
+		c.adminToken = adm.AccessToken
+	}
+	approve := map[string]string{"level": "basic", "reason": "test onboarding"}
+	require.NoError(t, retry(func() error {
+		err := c.do(ctx, "POST", "/compliance/kyc/"+tok.UserID+"/approve", c.adminToken, approve, nil)
+		if trading.ErrorCode(err) == trading.ECONFLICT { // an earlier attempt's answer was lost
+			return nil
+		}
+		return err
+	}))
 	return tok.UserID
 }
 

@@ -213,6 +213,20 @@ func (p *Producer) PublishAlerts(ctx context.Context, as []trading.Alert) error 
 	return p.k.metrics.produced(topics.Alerts, p.p.PublishAlerts(ctx, as))
 }
 
+// Publish sends msgs, each to a topic the entry produces (for the messages beyond the flow's
+// own: compliance-events).
+func (p *Producer) Publish(ctx context.Context, msgs ...kafka.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	for _, m := range msgs {
+		if err := p.allow(m.Topic); err != nil {
+			return err
+		}
+	}
+	return p.k.metrics.produced(msgs[0].Topic, p.p.Publish(ctx, msgs...))
+}
+
 // Close flushes and closes the producer.
 func (p *Producer) Close() error { return p.p.Close() }
 

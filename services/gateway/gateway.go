@@ -23,6 +23,9 @@ import (
 	"github.com/cantondex/platform/services/auth"
 	"github.com/cantondex/platform/services/auth/memory"
 	"github.com/cantondex/platform/services/auth/postgres"
+	"github.com/cantondex/platform/services/compliance"
+	cpg "github.com/cantondex/platform/services/compliance/postgres"
+	"github.com/cantondex/platform/services/exchange"
 	gwhttp "github.com/cantondex/platform/services/gateway/http"
 	pgdb "github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/redis"
@@ -63,6 +66,13 @@ type Config struct {
 	// log (local use only; the default with SessionAdmin), "none" delivers nothing (the
 	// default otherwise).
 	ResetMailer string
+	// KYCGate (KYC_GATE, on or off, default on): unverified accounts cannot place orders or
+	// withdraw, and deposits to them are capped (compliance.DefaultLimits). Off is for
+	// benchmarks of order entry only.
+	KYCGate bool
+	// OfficerEmail and OfficerPassword (COMPLIANCE_OFFICER_EMAIL, COMPLIANCE_OFFICER_PASSWORD):
+	// a compliance officer ensured at start.
+	OfficerEmail, OfficerPassword string
 }
 
 // ConfigFromEnv reads the gateway's environment through getenv.
@@ -71,6 +81,17 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Addr: getenv("HTTP_ADDR"), DatabaseURL: getenv("DATABASE_URL"), BodyLimit: getenv("BODY_LIMIT"),
 		AdminEmail: getenv("ADMIN_EMAIL"), AdminPassword: getenv("ADMIN_PASSWORD"),
 		AccessTTL: 15 * time.Minute, RatePerSecond: 100, AuthPerMinute: 600, PublicPerSecond: 20,
+		OfficerEmail: getenv("COMPLIANCE_OFFICER_EMAIL"), OfficerPassword: getenv("COMPLIANCE_OFFICER_PASSWORD"),
+	}
+	switch v := getenv("KYC_GATE"); v {
+	case "", "on":
+		c.KYCGate = true
+	case "off":
+	default:
+		return c, fmt.Errorf("KYC_GATE %q: want on or off", v)
+	}
+	if (c.OfficerEmail == "") != (c.OfficerPassword == "") {
+		return c, errors.New("COMPLIANCE_OFFICER_EMAIL and COMPLIANCE_OFFICER_PASSWORD go together")
 	}
 	if c.Addr == "" {
 		c.Addr = ":8080"
@@ -194,6 +215,14 @@ type Backend struct {
 	Ready    func(ctx context.Context) error
 	// DB, when set, is the process's PostgreSQL pool, which the auth store uses too.
 	DB *pgdb.DB
+	// Gated, when set, is order entry, which the gateway gives the KYC gate (KYC_GATE).
+	Gated interface{ SetGate(exchange.Gate) }
+	// Screener, when set, screens KYC applications at submission (the screening engine).
+	Screener compliance.Screener
+	// ComplianceStore, when set, is the compliance store the process shares (the all-in-one
+	// binary's compliance consumer writes the same trail); otherwise the gateway's own on its
+	// database, or in memory.
+	ComplianceStore compliance.Store
 }
 
 // Gateway is the started API.
@@ -202,6 +231,8 @@ type Gateway struct {
 	// AdminEmail and AdminPassword are the admin credential of this run ("" when none).
 	AdminEmail, AdminPassword string
 	Listener                  net.Listener
+	// Compliance is the KYC service the API and the gate use.
+	Compliance *compliance.Service
 	// Ready checks the auth store and the backend: the operations listener's /ready.
 	Ready func(ctx context.Context) error
 	// Auth is the gateway's auth service (the all-in-one binary's stream shares it).
@@ -218,9 +249,11 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 		}
 	}()
 	var store auth.Store
+	var cstore compliance.Store
 	ready := be.Ready
 	if be.DB == nil && cfg.DatabaseURL == "" {
 		store = memory.NewStore()
+		cstore = compliance.NewMemory()
 		log.Warn("auth store in memory: users and API keys are lost when the process exits")
 	} else {
 		db := be.DB // the process's one pool, with its TLS and IAM settings
@@ -233,6 +266,7 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 		}
 		pool := db.Pool
 		store = postgres.NewStore(pool)
+		cstore = cpg.New(db)
 		ready = func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
 				return fmt.Errorf("auth database: %w", err)
@@ -275,12 +309,33 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 			return nil, fmt.Errorf("admin user: %w", err)
 		}
 	}
+	if cfg.OfficerEmail != "" {
+		if _, err := svc.CreateUser(ctx, cfg.OfficerEmail, cfg.OfficerPassword, auth.RoleComplianceOfficer); err != nil && trading.ErrorCode(err) != trading.ECONFLICT {
+			return nil, fmt.Errorf("compliance officer user: %w", err)
+		}
+	}
+	if be.ComplianceStore != nil {
+		cstore = be.ComplianceStore
+	}
+	g.Compliance = compliance.New(cstore, be.Screener, compliance.DefaultLimits())
+	var cases *compliance.Cases
+	if cs, ok := cstore.(compliance.CaseStore); ok {
+		cases = compliance.NewCases(cs)
+		g.Compliance.SetCases(cases)
+	}
+	if be.Gated != nil {
+		if cfg.KYCGate {
+			be.Gated.SetGate(g.Compliance)
+		} else {
+			log.Warn("KYC_GATE=off: unverified accounts may trade and withdraw")
+		}
+	}
 	g.Ready = ready
 	if g.Ready == nil {
 		g.Ready = func(context.Context) error { return nil }
 	}
 	g.Server, err = gwhttp.New(gwhttp.Deps{
-		Auth: svc, Orders: be.Orders, Markets: be.Markets, Accounts: be.Accounts, Risk: be.Risk,
+		Auth: svc, Orders: be.Orders, Markets: be.Markets, Accounts: be.Accounts, Risk: be.Risk, Compliance: g.Compliance, Cases: caseWork(cases),
 		RequestLimiter: be.Redis.NewLimiter(cfg.RatePerSecond, time.Second),
 		AuthLimiter:    be.Redis.NewLimiter(cfg.AuthPerMinute, time.Minute),
 		PublicLimiter:  be.Redis.NewLimiter(cfg.PublicPerSecond, time.Second),
@@ -327,4 +382,12 @@ func (n Nonces) Claim(ctx context.Context, key string, _ time.Duration) (bool, e
 		return false, err
 	}
 	return prev == nil, nil
+}
+
+// caseWork is cases as the API's port (nil when the store keeps no cases).
+func caseWork(c *compliance.Cases) gwhttp.CaseWork {
+	if c == nil {
+		return nil
+	}
+	return c
 }

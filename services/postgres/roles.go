@@ -30,7 +30,8 @@ type User struct {
 
 // EnsureUsers creates the services' database users that do not exist yet and gives each
 // exactly what a service needs on the migrated schema: to connect, and to read and write the
-// rows of every table (no DDL, no ownership, no TRUNCATE; schema_migrations read-only). It is
+// rows of every table (no DDL, no ownership, no TRUNCATE; schema_migrations read-only; the
+// compliance audit trail insert-only). It is
 // idempotent, runs in one transaction, and is meant to run after Migrate, as the database's
 // owner: services/cmd/migrate does both.
 func (db *DB) EnsureUsers(ctx context.Context, database string, users []User) error {
@@ -68,6 +69,12 @@ func (db *DB) EnsureUsers(ctx context.Context, database string, users []User) er
 				`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO `+id,
 				`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO `+id,
 				`REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM `+id,
+				// The compliance schema (the gateway hosts the compliance API and the KYC
+				// gate, the compliance-service writes the trail): rows only, and the audit
+				// trail append-only (its trigger refuses UPDATE, DELETE and TRUNCATE too).
+				`GRANT USAGE ON SCHEMA compliance TO `+id,
+				`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA compliance TO `+id,
+				`REVOKE UPDATE, DELETE, TRUNCATE ON compliance.audit_log, compliance.audit_checkpoints FROM `+id,
 			)
 			for _, st := range stmts {
 				if _, err := tx.Exec(ctx, st); err != nil {

@@ -116,6 +116,11 @@ func TestEnsureUsers(t *testing.T) {
 	var n int
 	require.NoError(t, svc.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n), "read the migrations")
 	assert.Positive(t, n)
+	_, err = svc.Exec(ctx, `INSERT INTO compliance.audit_log (seq, ts, actor, kind, subject, payload, prev_hash, hash)
+		VALUES (1, now(), 'a', 'k', 's', '{}', decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'))`)
+	require.NoError(t, err, "the audit trail is insert-only to the services")
+	require.NoError(t, svc.QueryRow(ctx, `SELECT count(*) FROM compliance.audit_log`).Scan(&n))
+	assert.Equal(t, 1, n)
 
 	for _, denied := range []string{
 		`CREATE TABLE evil (x int)`,
@@ -124,6 +129,11 @@ func TestEnsureUsers(t *testing.T) {
 		`ALTER TABLE ledger_balances ADD COLUMN x int`,
 		`INSERT INTO schema_migrations (version) VALUES ('9999_forged')`,
 		`DELETE FROM schema_migrations`,
+		`UPDATE compliance.audit_log SET actor = 'x'`,
+		`DELETE FROM compliance.audit_log`,
+		`TRUNCATE compliance.audit_log`,
+		`UPDATE compliance.audit_checkpoints SET key_id = 'x'`,
+		`DELETE FROM compliance.audit_checkpoints`,
 	} {
 		_, err := svc.Exec(ctx, denied)
 		var pg *pgconn.PgError

@@ -57,6 +57,9 @@ type Platform struct {
 	check  validator.Validator
 	vmu    sync.Mutex
 	client *http.Client
+
+	amu        sync.Mutex
+	adminToken string // cached for onboarding: a login hashes a password
 }
 
 type syncBuffer struct {
@@ -497,8 +500,34 @@ type Trader struct {
 	ID, Email, Password, Refresh string
 }
 
-// Register creates a trader with a unique email and logs them in.
+// Register creates a trader with a unique email, logs them in and verifies them (KYC
+// submitted by the trader, approved by the admin), as onboarding at a venue does: an
+// unverified account cannot trade or withdraw.
 func (s *Suite) Register(t *testing.T, p *Platform, name string) Trader {
+	t.Helper()
+	tr := s.RegisterUnverified(t, p, name)
+	r := tr.Do("POST", "/kyc", map[string]string{"legal_name": "Trader " + name, "date_of_birth": "1990-04-01", "nationality": "DE", "address": "1 Example Street, Berlin"})
+	require.Equal(t, 202, r.Status, "kyc: %s", r.Body)
+	r = p.onboarding(t).Do("POST", "/compliance/kyc/"+tr.ID+"/approve", map[string]string{"level": "basic", "reason": "test onboarding"})
+	require.Equal(t, 200, r.Status, "kyc approval: %s", r.Body)
+	return tr
+}
+
+// onboarding is the admin's client for verifying new traders, logged in once per platform.
+func (p *Platform) onboarding(t *testing.T) *Client {
+	t.Helper()
+	p.amu.Lock()
+	defer p.amu.Unlock()
+	if p.adminToken == "" {
+		r := p.Client(t).Do("POST", "/auth/login", map[string]string{"email": p.AdminEmail, "password": p.AdminPassword})
+		require.Equal(t, 200, r.Status, "admin login: %s", r.Body)
+		p.adminToken = r.Str("access_token")
+	}
+	return p.Client(t).As(p.adminToken)
+}
+
+// RegisterUnverified creates a trader with a unique email and logs them in, without KYC.
+func (s *Suite) RegisterUnverified(t *testing.T, p *Platform, name string) Trader {
 	t.Helper()
 	c := p.Client(t)
 	n := s.serial.Add(1)

@@ -71,7 +71,7 @@ func run(getenv func(string) string) error {
 	svc.Placed = fm.InitEntry().Placed
 
 	g, err := gateway.New(ctx, gc, gateway.Backend{
-		Orders: svc, Markets: svc, Accounts: svc, Risk: svc, Redis: rdb, DB: db,
+		Orders: svc, Markets: svc, Accounts: svc, Risk: svc, Redis: rdb, DB: db, Gated: svc,
 		Ready: platform.Checks(db.Ping, rdb.Ping),
 	}, reg, log)
 	if err != nil {

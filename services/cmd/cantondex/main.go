@@ -15,6 +15,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"os"
@@ -23,6 +24,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cantondex/platform/services/catalog"
+	"github.com/cantondex/platform/services/compliance"
+	"github.com/cantondex/platform/services/compliance/consumer"
+	cpg "github.com/cantondex/platform/services/compliance/postgres"
 	"github.com/cantondex/platform/services/exchange"
 	"github.com/cantondex/platform/services/flow"
 	"github.com/cantondex/platform/services/gateway"
@@ -52,6 +56,9 @@ type config struct {
 	Fees    settlement.Fees
 	Limits  risk.Limits
 	Seed    bool // SEED_DEMO (default true)
+	// AuditSigner signs the audit trail's checkpoints (AUDIT_SIGNING_KEY, AUDIT_KEY_ID);
+	// nil: a key generated per run.
+	AuditSigner compliance.Signer
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -75,6 +82,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.Limits, err = platform.LimitsFromEnv(getenv); err != nil {
 		return c, err
+	}
+	if v := getenv("AUDIT_SIGNING_KEY"); v != "" {
+		signer, err := compliance.SignerFromSettings(getenv("AUDIT_KEY_ID"), v)
+		if err != nil {
+			return c, err
+		}
+		c.AuditSigner = signer
 	}
 	switch v := getenv("SEED_DEMO"); v {
 	case "", "true":
@@ -108,6 +122,7 @@ func run(getenv func(string) string) error {
 	}
 	g, err := gateway.New(ctx, cfg.Gateway, gateway.Backend{
 		Orders: b.exchange, Markets: b.exchange, Accounts: b.exchange, Risk: b.exchange, Redis: b.redis, Ready: b.ready, DB: b.db,
+		Gated: b.exchange, ComplianceStore: b.compliance,
 	}, reg, log)
 	if err != nil {
 		return err
@@ -139,11 +154,17 @@ type backend struct {
 	store    flow.Store
 	db       *postgres.DB // nil on the in-memory store
 	redis    *redis.Client
-	durable  bool // false when some state lives only in this process
-	ready    platform.Check
-	runs     []func(ctx context.Context) error
-	kafka    func(name string) *flow.Kafka // a catalog entry's Kafka access on the backend's cluster
-	closers  []func()
+	// compliance is the audit trail and KYC store the gateway and the compliance consumer share.
+	compliance interface {
+		compliance.Store
+		compliance.EventLog
+		compliance.CaseStore
+	}
+	durable bool // false when some state lives only in this process
+	ready   platform.Check
+	runs    []func(ctx context.Context) error
+	kafka   func(name string) *flow.Kafka // a catalog entry's Kafka access on the backend's cluster
+	closers []func()
 }
 
 func (b *backend) close() {
@@ -278,7 +299,36 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 	}
 	rg.Lag = fm.Lag
 
-	b.runs = append(b.runs, mg.Run, sg.Run, rg.Run, flow.WatchConservation(reg, b.store, log))
+	// The compliance-service: the flow into the audit trail, checkpoints signed with
+	// AUDIT_SIGNING_KEY or, unset, a key generated for this run.
+	if b.db != nil {
+		b.compliance = cpg.New(b.db)
+	} else {
+		b.compliance = compliance.NewMemory()
+	}
+	k, p, err = kafkaFor(catalog.ComplianceService)
+	if err != nil {
+		return nil, err
+	}
+	cg, err := consumer.Group(k, &compliance.Monitor{Log: b.compliance, Publisher: consumer.Events{P: p}, Cases: compliance.NewCases(b.compliance)})
+	if err != nil {
+		return nil, err
+	}
+	cg.Lag = fm.Lag
+	signer := cfg.AuditSigner
+	if signer == nil {
+		_, key, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			return nil, err
+		}
+		signer = compliance.Ed25519Signer{ID: "local-run", Key: key}
+		log.Warn("AUDIT_SIGNING_KEY unset: audit checkpoints signed with a key generated for this run")
+	}
+	checkpoints := func(ctx context.Context) error {
+		return compliance.Checkpoints(ctx, b.compliance, signer, time.Minute, func(err error) { log.Error("audit checkpoint", "err", err) })
+	}
+
+	b.runs = append(b.runs, mg.Run, sg.Run, rg.Run, cg.Run, checkpoints, flow.WatchConservation(reg, b.store, log))
 	b.ready = platform.Checks(checks...)
 	return b, nil
 }

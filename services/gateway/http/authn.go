@@ -54,6 +54,8 @@ func (s *Server) authenticate(level access, next echo.HandlerFunc) echo.HandlerF
 		switch {
 		case level == admin && (p.Role != auth.RoleAdmin || p.KeyID != ""):
 			return trading.Errorf(trading.EFORBIDDEN, "admin only")
+		case level == officer && (!p.Role.Officer() || p.KeyID != ""):
+			return trading.Errorf(trading.EFORBIDDEN, "compliance officers only")
 		case level == session && p.KeyID != "":
 			return trading.Errorf(trading.EFORBIDDEN, "API keys cannot manage API keys")
 		case level == read && !p.Can(auth.ScopeRead):

@@ -56,6 +56,11 @@ type Deps struct {
 	Markets  trading.MarketService
 	Accounts trading.AccountService
 	Risk     trading.RiskAdmin
+	// Compliance serves KYC and the compliance API and audits admin actions; nil answers
+	// those routes with 503.
+	Compliance Compliance
+	// Cases serves the officers' cases and reports; nil answers those routes with 503.
+	Cases CaseWork
 	// RequestLimiter counts every authenticated request, per user and per API key.
 	RequestLimiter Limiter
 	// AuthLimiter counts register, login and refresh attempts per client address.
@@ -198,6 +203,7 @@ const (
 	trade          // a session, or an API key with the trade scope
 	session        // a session only (an access token, not an API key)
 	admin          // an admin's session
+	officer        // a compliance officer's or an admin's session
 )
 
 type route struct {
@@ -246,12 +252,31 @@ func (s *Server) routes(reg *prometheus.Registry) []route {
 		{"POST", "/admin/markets/:market/halt", admin, s.haltMarket},
 		{"POST", "/admin/markets/:market/kill-switch", admin, s.killMarket},
 		{"POST", "/admin/accounts/:account/kill-switch", admin, s.killAccount},
+
+		{"POST", "/kyc", session, s.submitKYC},
+		{"GET", "/kyc", read, s.getKYC},
+		{"GET", "/compliance/kyc", officer, s.listKYC},
+		{"GET", "/compliance/kyc/:account", officer, s.accountKYC},
+		{"POST", "/compliance/kyc/:account/review", officer, s.decideKYC("review")},
+		{"POST", "/compliance/kyc/:account/approve", officer, s.decideKYC("approve")},
+		{"POST", "/compliance/kyc/:account/reject", officer, s.decideKYC("reject")},
+		{"GET", "/compliance/audit", officer, s.auditTrail},
+		{"GET", "/compliance/cases", officer, s.listCases},
+		{"GET", "/compliance/cases/:id", officer, s.getCase},
+		{"POST", "/compliance/cases/:id/assign", officer, s.actOnCase("assign")},
+		{"POST", "/compliance/cases/:id/dismiss", officer, s.actOnCase("dismiss")},
+		{"POST", "/compliance/cases/:id/escalate", officer, s.actOnCase("escalate")},
+		{"POST", "/compliance/cases/:id/report", officer, s.actOnCase("report")},
+		{"GET", "/compliance/cases/:id/report", officer, s.caseReport},
 	}
 }
 
 func (s *Server) register(g *echo.Group, reg *prometheus.Registry) {
 	for _, r := range s.routes(reg) {
 		h := r.handler
+		if r.access == admin {
+			h = s.audited(r.path, h)
+		}
 		switch {
 		case r.access != public:
 			h = s.authenticate(r.access, h)

@@ -199,6 +199,16 @@ func setup(ctx context.Context, c *client, cfg config) ([]trader, error) {
 				return
 			}
 			t := trader{id: str(r.body, "user_id"), token: str(r.body, "access_token")}
+			// KYC: the trader submits, the admin approves (unverified accounts cannot trade).
+			app := map[string]string{"legal_name": fmt.Sprintf("Load Trader %d", i), "date_of_birth": "1990-04-01", "nationality": "DE", "address": "1 Example Street"}
+			if r, err := c.do(ctx, "POST", "/kyc", t.token, app); err != nil || r.status != 202 {
+				errs <- fmt.Errorf("kyc: %d %v %v", r.status, r.body, err)
+				return
+			}
+			if r, err := c.do(ctx, "POST", "/compliance/kyc/"+t.id+"/approve", admin, map[string]string{"reason": "load test onboarding"}); err != nil || r.status != 200 {
+				errs <- fmt.Errorf("kyc approval: %d %v %v", r.status, r.body, err)
+				return
+			}
 			for _, d := range []struct{ asset, amount string }{{"USD", "1000000000"}, {"BTC", "100000"}} {
 				body := map[string]string{"id": fmt.Sprintf("load-%d-%d-%s", run, i, d.asset), "account": t.id, "asset": d.asset, "amount": d.amount}
 				if r, err := c.do(ctx, "POST", "/admin/deposits", admin, body); err != nil || r.status != 201 {

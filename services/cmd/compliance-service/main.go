@@ -1,0 +1,113 @@
+// Command compliance-service keeps the venue's record and watches its flow: it consumes the
+// orders and trades topics in its own group (compliance-service), appends every order
+// command, trade and rejection to the audit trail in PostgreSQL's schema compliance
+// (idempotent by event id, so redeliveries and replays add nothing), runs the surveillance
+// detectors on the same events and publishes their alerts on compliance-events, and signs a
+// checkpoint of the trail (a Merkle root, Ed25519) every AUDIT_CHECKPOINT_INTERVAL (default
+// 1m). It needs DATABASE_URL and KAFKA_BROKERS (its catalog entry) and AUDIT_SIGNING_KEY
+// (base64 of a 32-byte Ed25519 seed; in the cluster the signer is a KMS key behind the same
+// compliance.Signer port), and exits naming the first one missing; AUDIT_KEY_ID names the
+// key in each checkpoint. /health, /ready and /metrics are on OPS_ADDR (default :9090).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/cantondex/platform/services/catalog"
+	"github.com/cantondex/platform/services/compliance"
+	"github.com/cantondex/platform/services/compliance/consumer"
+	cpg "github.com/cantondex/platform/services/compliance/postgres"
+	"github.com/cantondex/platform/services/flow"
+	"github.com/cantondex/platform/services/platform"
+	"github.com/cantondex/platform/services/platform/version"
+	"github.com/cantondex/platform/services/postgres"
+)
+
+func main() {
+	if version.Handle(os.Stdout, catalog.ComplianceService, os.Args[1:]) {
+		return
+	}
+	if err := run(os.Getenv, Plugins{}); err != nil {
+		fmt.Fprintln(os.Stderr, "compliance-service:", err)
+		os.Exit(1)
+	}
+}
+
+// Plugins are the engines the service runs: the surveillance detectors over the flow
+// (services/compliance/surveillance behind compliance.Surveillance). Nil runs the audit trail
+// and checkpoints only.
+type Plugins struct {
+	Surveillance compliance.Surveillance
+}
+
+// Settings are the service's own settings beyond the catalog's.
+type Settings struct {
+	Signer             compliance.Signer
+	CheckpointInterval time.Duration
+}
+
+// SettingsFromEnv reads AUDIT_SIGNING_KEY, AUDIT_KEY_ID and AUDIT_CHECKPOINT_INTERVAL.
+func SettingsFromEnv(getenv func(string) string) (Settings, error) {
+	s := Settings{CheckpointInterval: time.Minute}
+	if getenv("AUDIT_SIGNING_KEY") == "" {
+		return s, errors.New("AUDIT_SIGNING_KEY is required (base64 of a 32-byte Ed25519 seed)")
+	}
+	signer, err := compliance.SignerFromSettings(getenv("AUDIT_KEY_ID"), getenv("AUDIT_SIGNING_KEY"))
+	if err != nil {
+		return s, err
+	}
+	s.Signer = signer
+	if v := getenv("AUDIT_CHECKPOINT_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 24*time.Hour {
+			return s, fmt.Errorf("AUDIT_CHECKPOINT_INTERVAL %q: want a duration from 1s to 24h", v)
+		}
+		s.CheckpointInterval = d
+	}
+	return s, nil
+}
+
+func run(getenv func(string) string, plugins Plugins) error {
+	entry := catalog.MustLookup(catalog.ComplianceService)
+	cfg, err := platform.LoadConfig(entry, getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	settings, err := SettingsFromEnv(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := platform.NewLogger(cfg)
+	ctx, stop := platform.SignalContext()
+	defer stop()
+	reg := platform.NewRegistry()
+
+	db, err := postgres.Open(ctx, cfg.Postgres)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	k := flow.NewKafka(entry, cfg.Kafka, cfg.KafkaInstanceID, flow.NewMetrics(reg), log)
+	prod, err := k.StartProducer()
+	if err != nil {
+		return err
+	}
+	defer prod.Close()
+	store := cpg.New(db)
+	m := &compliance.Monitor{Log: store, Surveillance: plugins.Surveillance, Publisher: consumer.Events{P: prod}, Cases: compliance.NewCases(store)}
+	g, err := consumer.Group(k, m)
+	if err != nil {
+		return err
+	}
+	g.Lag = platform.NewFlowMetrics(reg).Lag
+	checkpoints := func(ctx context.Context) error {
+		return compliance.Checkpoints(ctx, store, settings.Signer, settings.CheckpointInterval, func(err error) {
+			log.Error("audit checkpoint", "err", err)
+		})
+	}
+	return platform.Serve(ctx, log, cfg.OpsAddr, reg, platform.Checks(db.Ping, k.Ready), g.Run, checkpoints)
+}

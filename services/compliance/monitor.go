@@ -1,0 +1,224 @@
+package compliance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cantondex/platform/services/trading"
+)
+
+// Once is an event's audit records, appended at most once per event ID.
+type Once struct {
+	ID      string
+	Records []Record
+}
+
+// EventLog appends records idempotently by event id (the consumer's redeliveries and the
+// relay's republished orders change nothing).
+type EventLog interface {
+	// AppendOnce appends the records of the events not handled before, in one transaction,
+	// and returns how many events were new.
+	AppendOnce(ctx context.Context, events []Once) (int, error)
+}
+
+// FlowEvent is one order or trade event as the surveillance detectors see it (the fields of
+// services/compliance/surveillance.Event: the lead's adapter copies them across).
+type FlowEvent struct {
+	TS           time.Time
+	Kind         string // new, cancel, modify, trade, reject
+	Account      string
+	Market       string
+	OrderID      string
+	Side         string
+	Price, Qty   int64
+	TradeID      string
+	MakerOrderID string
+	TakerOrderID string
+	MakerAccount string
+	TakerAccount string
+	Aggressor    string
+}
+
+// Alert is a surveillance alert (services/compliance/surveillance.Alert's fields).
+type Alert struct {
+	Detector string    `json:"detector"`
+	Account  string    `json:"account"`
+	Market   string    `json:"market"`
+	OrderIDs []string  `json:"order_ids"`
+	TradeIDs []string  `json:"trade_ids"`
+	From     time.Time `json:"from_ts"`
+	To       time.Time `json:"to_ts"`
+	Score    float64   `json:"score"`
+	Reason   string    `json:"reason"`
+}
+
+// Surveillance runs the detectors over the flow (one goroutine; not safe for concurrent use).
+type Surveillance interface {
+	Observe(ev FlowEvent) []Alert
+	Flush(now time.Time) []Alert
+}
+
+// Event is what the service publishes on compliance-events (keyed by account): an alert
+// raised, with the audit entry that records it.
+type Event struct {
+	ID    string `json:"id"` // deterministic: the alert's detector, account and first order or trade
+	Kind  string `json:"kind"`
+	Alert Alert  `json:"alert"`
+}
+
+// Publisher publishes compliance events.
+type Publisher interface {
+	PublishComplianceEvents(ctx context.Context, es []Event) error
+}
+
+// Monitor records the order flow in the audit trail and runs surveillance on it: the
+// compliance-service's consumer. Its methods serialise (the consumer group calls them per
+// partition, the detectors run on one goroutine at a time).
+type Monitor struct {
+	mu           sync.Mutex
+	Log          EventLog
+	Surveillance Surveillance // nil: no detectors
+	Publisher    Publisher    // nil: alerts only audited
+	Cases        *Cases       // nil: alerts open no case
+}
+
+// alertID is deterministic, so a redelivered batch raises the same ids.
+func alertID(a Alert) string {
+	first := ""
+	switch {
+	case len(a.OrderIDs) > 0:
+		first = a.OrderIDs[0]
+	case len(a.TradeIDs) > 0:
+		first = a.TradeIDs[0]
+	}
+	return fmt.Sprintf("alert:%s:%s:%s:%d", a.Detector, a.Account, first, a.From.UnixNano())
+}
+
+// HandleCommands audits order commands (ids "order:<op>:<order id>") and observes them.
+func (m *Monitor) HandleCommands(ctx context.Context, cmds []trading.OrderCommand) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	events := make([]Once, 0, len(cmds))
+	var alerts []Alert
+	for _, c := range cmds {
+		payload, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		events = append(events, Once{ID: "order:" + string(c.Op) + ":" + c.OrderID, Records: []Record{{
+			Actor: c.Account, Kind: "order." + string(c.Op), Subject: c.OrderID, Payload: json.RawMessage(payload)}}})
+		if m.Surveillance != nil {
+			kind := "new"
+			if c.Op != trading.OpNew {
+				kind = "cancel"
+			}
+			alerts = append(alerts, m.Surveillance.Observe(FlowEvent{TS: c.AcceptedAt, Kind: kind, Account: c.Account, Market: c.Market,
+				OrderID: c.OrderID, Side: string(c.Side), Price: c.Price, Qty: c.Quantity})...)
+		}
+	}
+	return m.record(ctx, events, alerts)
+}
+
+// HandleExecutions audits the engine's executions (ids "exec:<id>") and observes their
+// trades, rejections and cancellations.
+func (m *Monitor) HandleExecutions(ctx context.Context, xs []trading.Execution) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	events := make([]Once, 0, len(xs))
+	var alerts []Alert
+	for _, x := range xs {
+		var records []Record
+		for _, e := range x.Events {
+			switch {
+			case e.Type == trading.ExecTrade && e.Trade != nil:
+				payload, err := json.Marshal(e.Trade)
+				if err != nil {
+					return err
+				}
+				records = append(records, Record{Actor: "matching-engine", Kind: "trade", Subject: e.Trade.ID, Payload: json.RawMessage(payload)})
+				if m.Surveillance != nil {
+					t := e.Trade
+					alerts = append(alerts, m.Surveillance.Observe(FlowEvent{TS: x.ExecutedAt, Kind: "trade", Market: x.Market,
+						Account: t.TakerAccount, OrderID: t.TakerOrderID, Side: string(t.TakerSide), Price: t.Price, Qty: t.Quantity,
+						TradeID: t.ID, MakerOrderID: t.MakerOrderID, TakerOrderID: t.TakerOrderID, MakerAccount: t.MakerAccount,
+						TakerAccount: t.TakerAccount, Aggressor: string(t.TakerSide)})...)
+				}
+			case e.Type == trading.ExecRejected:
+				records = append(records, Record{Actor: "matching-engine", Kind: "order.rejected", Subject: e.OrderID,
+					Payload: map[string]string{"account": e.Account, "reason": e.Reason}})
+				if m.Surveillance != nil {
+					alerts = append(alerts, m.Surveillance.Observe(FlowEvent{TS: x.ExecutedAt, Kind: "reject", Account: e.Account, Market: x.Market, OrderID: e.OrderID})...)
+				}
+			}
+		}
+		if len(records) > 0 {
+			events = append(events, Once{ID: "exec:" + x.ID, Records: records})
+		}
+	}
+	return m.record(ctx, events, alerts)
+}
+
+// Flush closes the detectors' windows (end of session) and records what they raise.
+func (m *Monitor) Flush(ctx context.Context, now time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Surveillance == nil {
+		return nil
+	}
+	return m.record(ctx, nil, m.Surveillance.Flush(now))
+}
+
+func (m *Monitor) record(ctx context.Context, events []Once, alerts []Alert) error {
+	out := make([]Event, 0, len(alerts))
+	for _, a := range alerts {
+		ev := Event{ID: alertID(a), Kind: "surveillance.alert", Alert: a}
+		subject := a.Account
+		events = append(events, Once{ID: ev.ID, Records: []Record{{Actor: "surveillance", Kind: "surveillance.alert", Subject: subject, Payload: a}}})
+		out = append(out, ev)
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	if _, err := m.Log.AppendOnce(ctx, events); err != nil {
+		return fmt.Errorf("audit flow events: %w", err)
+	}
+	if m.Cases != nil {
+		for _, ev := range out {
+			if _, err := m.Cases.Open(ctx, "surveillance", ev.ID, ev.Alert.Account, ev.Alert); err != nil {
+				return fmt.Errorf("open case: %w", err)
+			}
+		}
+	}
+	if m.Publisher != nil && len(out) > 0 {
+		// Published after the audit commit; a crash between them republishes on redelivery
+		// (consumers dedupe by id).
+		if err := m.Publisher.PublishComplianceEvents(ctx, out); err != nil {
+			return fmt.Errorf("publish compliance events: %w", err)
+		}
+	}
+	return nil
+}
+
+// AppendOnce implements EventLog.
+func (m *Memory) AppendOnce(_ context.Context, events []Once) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.seen == nil {
+		m.seen = map[string]bool{}
+	}
+	n := 0
+	for _, e := range events {
+		if m.seen[e.ID] {
+			continue
+		}
+		if _, err := m.appendLocked(e.Records); err != nil {
+			return n, err
+		}
+		m.seen[e.ID] = true
+		n++
+	}
+	return n, nil
+}

@@ -1,0 +1,88 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cantondex/platform/services/compliance"
+	cpg "github.com/cantondex/platform/services/compliance/postgres"
+	"github.com/cantondex/platform/services/postgres/pgtest"
+	"github.com/cantondex/platform/services/trading"
+)
+
+func TestKYCInPostgreSQL(t *testing.T) {
+	ctx := context.Background()
+	store := cpg.New(pgtest.New(t, "compliance"))
+	svc := compliance.New(store, nil, compliance.DefaultLimits())
+	app := compliance.Application{Type: compliance.Entity, LegalName: "Acme Trading GmbH", Nationality: "DE", Address: "Hauptstr. 1",
+		BeneficialOwners: []compliance.Owner{{Name: "Bob Owner", DateOfBirth: "1970-01-01", Nationality: "AT", Share: 60}}}
+	_, err := svc.Submit(ctx, "acme", "acme", app)
+	require.NoError(t, err)
+	pending, err := svc.List(ctx, compliance.KYCSubmitted, 10)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	assert.Equal(t, app, pending[0].Application)
+
+	k, err := svc.Approve(ctx, "officer-1", "acme", compliance.LevelEnhanced, "owners verified")
+	require.NoError(t, err)
+	got, err := svc.KYC(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, compliance.KYCVerified, got.Status)
+	assert.Equal(t, compliance.LevelEnhanced, got.Level)
+	assert.WithinDuration(t, k.ExpiresAt, got.ExpiresAt, time.Microsecond)
+	require.NoError(t, svc.CheckTrade(ctx, "acme"))
+
+	// A stale version changes nothing, and appends nothing.
+	stale := got
+	stale.Status = compliance.KYCRejected
+	err = store.SaveKYC(ctx, stale, compliance.Record{Actor: "x", Kind: "kyc.rejected", Subject: "acme"})
+	assert.Equal(t, trading.ECONFLICT, trading.ErrorCode(err))
+	var kinds []string
+	require.NoError(t, store.Entries(ctx, 1, 0, func(e compliance.Entry) error { kinds = append(kinds, e.Kind); return nil }))
+	assert.Equal(t, []string{"kyc.submitted", "kyc.under_review", "kyc.verified"}, kinds)
+	require.NoError(t, compliance.Verify(ctx, store, &compliance.Verifier{}))
+
+	// Event ids are handled once.
+	ev := compliance.Once{ID: "order:new:o1", Records: []compliance.Record{{Actor: "system", Kind: "order.new", Subject: "o1"}}}
+	n, err := store.AppendOnce(ctx, []compliance.Once{ev, ev})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	n, err = store.AppendOnce(ctx, []compliance.Once{ev})
+	require.NoError(t, err)
+	assert.Zero(t, n, "handled before")
+	first, last, err := store.EntriesBetween(ctx, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, [2]int64{1, 4}, [2]int64{first, last})
+}
+
+func TestCasesInPostgreSQL(t *testing.T) {
+	ctx := context.Background()
+	store := cpg.New(pgtest.New(t, "cases"))
+	cases := compliance.NewCases(store)
+	c, err := cases.Open(ctx, "surveillance", "alert:x", "mal", compliance.Alert{Detector: "wash_trade", Account: "mal"})
+	require.NoError(t, err)
+	created, err := store.OpenCase(ctx, c)
+	require.NoError(t, err)
+	assert.False(t, created, "once")
+	_, err = cases.Assign(ctx, "off", c.ID, "off-2")
+	require.NoError(t, err)
+	c, err = cases.Determine(ctx, "mlro", c.ID, compliance.SAR, "self-trades")
+	require.NoError(t, err)
+	got, err := cases.Get(ctx, c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, compliance.CaseReported, got.Status)
+	assert.Equal(t, "off-2", got.Assignee)
+	require.NotNil(t, got.Report)
+	assert.Equal(t, "wash_trade", got.Report.Activity)
+	assert.WithinDuration(t, got.Report.DeterminedAt.Add(compliance.SARDeadline), got.Report.Deadline, time.Microsecond)
+	stale := got
+	err = store.SaveCase(ctx, stale)
+	assert.Equal(t, trading.ECONFLICT, trading.ErrorCode(err))
+	_, err = cases.Get(ctx, "case-nope")
+	assert.Equal(t, trading.ENOTFOUND, trading.ErrorCode(err))
+	require.NoError(t, compliance.Verify(ctx, store, &compliance.Verifier{}))
+}
