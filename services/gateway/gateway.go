@@ -24,6 +24,7 @@ import (
 	"github.com/cantondex/platform/services/auth/memory"
 	"github.com/cantondex/platform/services/auth/postgres"
 	gwhttp "github.com/cantondex/platform/services/gateway/http"
+	"github.com/cantondex/platform/services/platform/telemetry"
 	pgdb "github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/redis"
 	"github.com/cantondex/platform/services/trading"
@@ -194,6 +195,8 @@ type Backend struct {
 	Ready    func(ctx context.Context) error
 	// DB, when set, is the process's PostgreSQL pool, which the auth store uses too.
 	DB *pgdb.DB
+	// Tracing is the process's tracing (nil: off).
+	Tracing *telemetry.Tracing
 }
 
 // Gateway is the started API.
@@ -281,7 +284,7 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 		RequestLimiter: be.Redis.NewLimiter(cfg.RatePerSecond, time.Second),
 		AuthLimiter:    be.Redis.NewLimiter(cfg.AuthPerMinute, time.Minute),
 		PublicLimiter:  be.Redis.NewLimiter(cfg.PublicPerSecond, time.Second),
-		Registry:       reg, Logger: log,
+		Registry:       reg, Logger: log, Tracing: be.Tracing,
 	}, gwhttp.Config{BodyLimit: cfg.BodyLimit, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
 		DepositLimits: cfg.DepositLimits, DefaultDepositLimit: cfg.DefaultDepositLimit})
 	if err != nil {
