@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -47,6 +48,9 @@ func StartTracing(ctx context.Context, c Config, log *slog.Logger) (*telemetry.T
 	}
 	if t.On() {
 		log.Info("tracing on", "otlp", c.OTLPEndpoint)
+		// The SDK reports export failures through OpenTelemetry's process-wide handler (by
+		// default a text line on stderr): route them to the service's JSON log instead.
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("export spans", "err", err) }))
 	}
 	return t, func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
