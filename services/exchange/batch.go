@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/cantondex/platform/services/ledger"
+	"github.com/cantondex/platform/services/platform/telemetry"
 	"github.com/cantondex/platform/services/risk"
 	"github.com/cantondex/platform/services/trading"
 )
@@ -264,9 +265,11 @@ func (s *Service) recordBatch(ctx context.Context, bs BatchStore, ps []*placemen
 func (s *Service) publishBatch(ctx context.Context, rb recordedBatch) {
 	var cmds []trading.OrderCommand
 	var ids []string
-	for _, r := range rb.res {
+	for i, r := range rb.res {
 		if r.Err == nil && !r.Existed {
-			cmds, ids = append(cmds, NewCommand(r.Order)), append(ids, r.Order.ID)
+			c := NewCommand(r.Order)
+			c.Trace = telemetry.Traceparent(rb.ps[i].ctx) // the request's, not the writer's
+			cmds, ids = append(cmds, c), append(ids, r.Order.ID)
 		}
 	}
 	if len(cmds) > 0 {

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cantondex/platform/services/ledger"
+	"github.com/cantondex/platform/services/platform/telemetry"
 	"github.com/cantondex/platform/services/risk"
 	"github.com/cantondex/platform/services/trading"
 )
@@ -242,7 +243,9 @@ func (s *Service) placeOrder(ctx context.Context, req trading.PlaceOrder) (tradi
 	if err != nil || existed {
 		return o, err
 	}
-	if err := s.pub.PublishCommands(ctx, NewCommand(o)); err != nil {
+	cmd := NewCommand(o)
+	cmd.Trace = telemetry.Traceparent(ctx)
+	if err := s.pub.PublishCommands(ctx, cmd); err != nil {
 		// The order and its hold are recorded: the relay publishes it.
 		s.log.WarnContext(ctx, "publish order; the relay will retry", "order", o.ID, "err", err)
 		return o, nil
@@ -324,7 +327,9 @@ func (s *Service) CancelOrder(ctx context.Context, account, orderID string) (tra
 	if o.Status.Final() {
 		return o, trading.Errorf(trading.ECONFLICT, "order is already %s", o.Status)
 	}
-	return o, s.pub.PublishCommands(ctx, cancelCommand(o, s.now()))
+	cmd := cancelCommand(o, s.now())
+	cmd.Trace = telemetry.Traceparent(ctx)
+	return o, s.pub.PublishCommands(ctx, cmd)
 }
 
 func cancelCommand(o trading.Order, now time.Time) trading.OrderCommand {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cantondex/platform/services/catalog"
 	"github.com/cantondex/platform/services/kafka"
+	"github.com/cantondex/platform/services/platform/telemetry"
 	"github.com/cantondex/platform/services/topics"
 	"github.com/cantondex/platform/services/trading"
 )
@@ -28,6 +29,9 @@ type Kafka struct {
 	Cluster    kafka.Cluster
 	InstanceID string // KAFKA_GROUP_INSTANCE_ID: static membership of the groups
 	Log        *slog.Logger
+	// Tracing, when on, gives each consumed message with a trace its consumer span
+	// (kafka.Group.Tracing); set it before Group.
+	Tracing *telemetry.Tracing
 
 	metrics *Metrics
 	mu      sync.Mutex
@@ -59,7 +63,7 @@ func (k *Kafka) Group(group string, ts []string, maxBatch int, h kafka.BatchHand
 		k.metrics.registered(k.Entry.Name, "consume", t, group)
 	}
 	k.mu.Unlock()
-	g := &kafka.Group{Cluster: k.Cluster, Group: group, Topics: ts, MaxBatch: maxBatch, Log: k.Log, InstanceID: k.InstanceID,
+	g := &kafka.Group{Cluster: k.Cluster, Group: group, Topics: ts, MaxBatch: maxBatch, Log: k.Log, InstanceID: k.InstanceID, Tracing: k.Tracing,
 		Handle: func(ctx context.Context, msgs []kafka.Message) error {
 			err := h(ctx, msgs)
 			k.observe(group, msgs[0], err)
@@ -138,7 +142,7 @@ func (k *Kafka) observe(group string, first kafka.Message, err error) {
 	switch {
 	case p != nil:
 		if prev == nil || prev.Offset != p.Offset {
-			k.Log.Error("consumer stopped at a poison message: the partition does not advance until it is dealt with",
+			k.Log.ErrorContext(telemetry.WithTraceparent(context.Background(), p.Trace), "consumer stopped at a poison message: the partition does not advance until it is dealt with",
 				"group", group, "topic", p.Topic, "partition", p.Partition, "offset", p.Offset, "err", p.Err)
 		}
 		k.poison[key] = p

@@ -27,6 +27,7 @@ import (
 	cpg "github.com/cantondex/platform/services/compliance/postgres"
 	"github.com/cantondex/platform/services/exchange"
 	gwhttp "github.com/cantondex/platform/services/gateway/http"
+	"github.com/cantondex/platform/services/platform/telemetry"
 	pgdb "github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/redis"
 	"github.com/cantondex/platform/services/trading"
@@ -223,6 +224,8 @@ type Backend struct {
 	// binary's compliance consumer writes the same trail); otherwise the gateway's own on its
 	// database, or in memory.
 	ComplianceStore compliance.Store
+	// Tracing is the process's tracing (nil: off).
+	Tracing *telemetry.Tracing
 }
 
 // Gateway is the started API.
@@ -339,7 +342,7 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 		RequestLimiter: be.Redis.NewLimiter(cfg.RatePerSecond, time.Second),
 		AuthLimiter:    be.Redis.NewLimiter(cfg.AuthPerMinute, time.Minute),
 		PublicLimiter:  be.Redis.NewLimiter(cfg.PublicPerSecond, time.Second),
-		Registry:       reg, Logger: log,
+		Registry:       reg, Logger: log, Tracing: be.Tracing,
 	}, gwhttp.Config{BodyLimit: cfg.BodyLimit, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
 		DepositLimits: cfg.DepositLimits, DefaultDepositLimit: cfg.DefaultDepositLimit})
 	if err != nil {

@@ -18,6 +18,11 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/cantondex/platform/services/platform/telemetry"
 )
 
 // Version is the protocol version the platform speaks (MSK 3.5.1).
@@ -31,7 +36,13 @@ type Message struct {
 	Key       []byte
 	Value     []byte
 	Timestamp time.Time
+	// Trace is the W3C traceparent of what caused the record, in its "traceparent" header
+	// ("" for none). A consumer with Tracing sees the traceparent of its own span for it.
+	Trace string
 }
+
+// traceHeader is the record header of Message.Trace (W3C Trace Context's name).
+var traceHeader = []byte("traceparent")
 
 // baseConfig is the sarama configuration the platform uses for clientID, before security.
 func baseConfig(clientID string) *sarama.Config {
@@ -99,6 +110,9 @@ func (p *Producer) Publish(ctx context.Context, msgs ...Message) error {
 	pms := make([]*sarama.ProducerMessage, len(msgs))
 	for i, m := range msgs {
 		pms[i] = &sarama.ProducerMessage{Topic: m.Topic, Key: sarama.ByteEncoder(m.Key), Value: sarama.ByteEncoder(m.Value)}
+		if m.Trace != "" {
+			pms[i].Headers = []sarama.RecordHeader{{Key: traceHeader, Value: []byte(m.Trace)}}
+		}
 	}
 	if len(pms) == 1 {
 		_, _, err := p.p.SendMessage(pms[0])
@@ -146,6 +160,11 @@ type Group struct {
 	// Lag, when set, observes after each batch how far the partition's high-water mark is
 	// ahead of the next message.
 	Lag func(group, topic string, partition int32, lag int64)
+	// Tracing, when on, starts a consumer span per message that has a trace (a child of its
+	// traceparent), ended when its batch is handled; the handler sees the span's traceparent
+	// in Message.Trace and the first message's span in its context. Off, the traces pass
+	// through unchanged.
+	Tracing *telemetry.Tracing
 }
 
 // Run consumes until ctx ends, rejoining after rebalances and transient errors.
@@ -228,22 +247,26 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 				break fill
 			}
 		}
+		bctx, spans := h.startSpans(ctx, batch)
 		for attempt := 0; ; attempt++ {
-			err := h.g.Handle(ctx, batch)
+			err := h.g.Handle(bctx, batch)
 			if err == nil {
 				break
 			}
 			if ctx.Err() != nil {
+				endSpans(spans, err)
 				return nil
 			}
 			if errors.Is(err, ErrRestart) {
-				h.g.log().Warn("handler asked for a session restart", "group", h.g.Group, "err", err)
+				h.g.log().WarnContext(bctx, "handler asked for a session restart", "group", h.g.Group, "err", err)
+				endSpans(spans, err)
 				return err
 			}
-			h.g.log().Error("handle batch", "group", h.g.Group, "topic", claim.Topic(), "partition", claim.Partition(),
+			h.g.log().ErrorContext(bctx, "handle batch", "group", h.g.Group, "topic", claim.Topic(), "partition", claim.Partition(),
 				"offset", batch[0].Offset, "attempt", attempt, "err", err)
 			sleep(ctx, time.Duration(min(attempt+1, 20))*100*time.Millisecond)
 		}
+		endSpans(spans, nil)
 		last := batch[len(batch)-1]
 		sess.MarkOffset(last.Topic, last.Partition, last.Offset+1, "")
 		if h.g.Lag != nil {
@@ -253,7 +276,60 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 }
 
 func fromSarama(m *sarama.ConsumerMessage) Message {
-	return Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Timestamp: m.Timestamp}
+	msg := Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Timestamp: m.Timestamp}
+	for _, h := range m.Headers {
+		if h != nil && string(h.Key) == "traceparent" {
+			msg.Trace = string(h.Value)
+		}
+	}
+	return msg
+}
+
+// startSpans returns the context the batch is handled in (the first message's trace, so that
+// the handler's logs carry it) and, when tracing is on, a consumer span per traced message,
+// whose traceparent replaces the message's.
+func (h *groupHandler) startSpans(ctx context.Context, batch []Message) (context.Context, []trace.Span) {
+	if !h.g.Tracing.On() {
+		if len(batch) > 0 {
+			return telemetry.WithTraceparent(ctx, batch[0].Trace), nil
+		}
+		return ctx, nil
+	}
+	tr := h.g.Tracing.Tracer("github.com/cantondex/platform/services/kafka")
+	var spans []trace.Span
+	bctx := ctx
+	for i := range batch {
+		m := &batch[i]
+		if m.Trace == "" {
+			continue
+		}
+		sctx, span := tr.Start(telemetry.WithTraceparent(ctx, m.Trace), m.Topic+" process",
+			trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(
+				attribute.String("messaging.system", "kafka"),
+				attribute.String("messaging.operation.type", "process"),
+				attribute.String("messaging.destination.name", m.Topic),
+				attribute.String("messaging.consumer.group.name", h.g.Group),
+				attribute.Int("messaging.destination.partition.id", int(m.Partition)),
+				attribute.Int64("messaging.kafka.offset", m.Offset),
+			))
+		m.Trace = telemetry.Traceparent(sctx)
+		if spans == nil {
+			bctx = sctx
+		}
+		spans = append(spans, span)
+	}
+	return bctx, spans
+}
+
+func endSpans(spans []trace.Span, err error) {
+	for _, s := range spans {
+		if err != nil {
+			s.RecordError(err)
+			s.SetStatus(codes.Error, "batch not handled")
+		}
+		s.End()
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -14,11 +14,12 @@ type PoisonError struct {
 	Partition int32
 	Offset    int64
 	Err       error
+	Trace     string // the message's traceparent, for the log line that reports it
 }
 
 // Poison returns the PoisonError for m.
 func Poison(m Message, err error) *PoisonError {
-	return &PoisonError{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Err: err}
+	return &PoisonError{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Err: err, Trace: m.Trace}
 }
 
 func (e *PoisonError) Error() string {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/cantondex/platform/services/kafka"
 	"github.com/cantondex/platform/services/matching"
+	"github.com/cantondex/platform/services/platform/telemetry"
 	"github.com/cantondex/platform/services/trading"
 )
 
@@ -206,7 +207,7 @@ func (s *Service) Handle(ctx context.Context, msgs []kafka.Message) error {
 		s.Applied(len(msgs), xs)
 	}
 	if poison != nil {
-		s.log().Error("partition stopped at a poison command", "topic", poison.Topic, "partition", poison.Partition, "offset", poison.Offset, "err", poison.Err)
+		s.log().ErrorContext(ctx, "partition stopped at a poison command", "topic", poison.Topic, "partition", poison.Partition, "offset", poison.Offset, "err", poison.Err)
 		return poison
 	}
 	if (s.Depth != nil || s.Booked != nil) && len(touched) > 0 {
@@ -295,7 +296,7 @@ func (s *Service) depth(b *matching.Book, sym string) trading.Book {
 func (s *Service) apply(ctx context.Context, part *partition, c trading.OrderCommand, seq uint64, at time.Time) (trading.Execution, bool, error) {
 	x := trading.Execution{
 		ID: c.Market + ":" + strconv.FormatUint(seq, 10), Market: c.Market, Seq: seq, Command: c.Op,
-		OrderID: c.OrderID, AcceptedAt: c.AcceptedAt, ExecutedAt: at.UTC(),
+		OrderID: c.OrderID, AcceptedAt: c.AcceptedAt, ExecutedAt: at.UTC(), Trace: c.Trace,
 	}
 	if c.Op == trading.OpNew {
 		if _, dup := part.seen[c.OrderID]; dup {
@@ -327,7 +328,7 @@ func (s *Service) apply(ctx context.Context, part *partition, c trading.OrderCom
 			// Order entry sends every field explicitly: a value outside the enumeration is
 			// refused, never read as a default, and the rejection releases the order's hold.
 			x.Events = []trading.ExecEvent{{Type: trading.ExecRejected, OrderID: c.OrderID, Account: c.Account, Reason: ReasonInvalidCommand}}
-			s.log().Error("new order command refused", "order", c.OrderID, "market", c.Market, "seq", seq, "err", err)
+			s.log().ErrorContext(telemetry.WithTraceparent(ctx, c.Trace), "new order command refused", "order", c.OrderID, "market", c.Market, "seq", seq, "err", err)
 			return x, true, nil
 		}
 	case trading.OpCancel:

@@ -9,9 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -25,6 +27,7 @@ import (
 
 	"github.com/cantondex/platform/services/catalog"
 	"github.com/cantondex/platform/services/kafka"
+	"github.com/cantondex/platform/services/platform/telemetry"
 	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/redis"
 )
@@ -43,6 +46,11 @@ type Config struct {
 	// predecessor's partitions at once, whatever state the predecessor died in, instead of
 	// waiting for its session to expire. One id per replica: a StatefulSet pod name.
 	KafkaInstanceID string
+	// OTLPEndpoint is OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, a
+	// full URL): the OTLP/HTTP collector spans are exported to. Empty: tracing off (no-op).
+	OTLPEndpoint string
+	// OTLPTracesURL is true when OTLPEndpoint is the traces URL itself (the _TRACES_ variable).
+	OTLPTracesURL bool
 
 	// Postgres is DATABASE_URL, DB_MAX_CONNS, DB_TLS_CA_FILE, DB_AUTH, AWS_REGION,
 	// DB_SECRET_JSON (postgres.OptionsFromEnv).
@@ -88,6 +96,18 @@ func load(service, opsAddr string, getenv func(string) string) (Config, error) {
 		LogFormat: getenv("LOG_FORMAT"),
 
 		KafkaInstanceID: getenv("KAFKA_GROUP_INSTANCE_ID"),
+		OTLPEndpoint:    getenv("OTEL_EXPORTER_OTLP_ENDPOINT"),
+	}
+	if v := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"); v != "" {
+		c.OTLPEndpoint, c.OTLPTracesURL = v, true
+	}
+	if strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") || getenv("OTEL_TRACES_EXPORTER") == "none" {
+		c.OTLPEndpoint, c.OTLPTracesURL = "", false
+	}
+	if c.OTLPEndpoint != "" {
+		if u, err := url.Parse(c.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT %q: want an http:// or https:// URL of an OTLP/HTTP collector", c.OTLPEndpoint)
+		}
 	}
 	if !validInstanceID(c.KafkaInstanceID) {
 		return c, fmt.Errorf("KAFKA_GROUP_INSTANCE_ID %q: want at most 249 of a-z A-Z 0-9 . _ -", c.KafkaInstanceID)
@@ -136,52 +156,32 @@ func validInstanceID(id string) bool {
 	return true
 }
 
-type ctxKey int
-
-const (
-	requestIDKey ctxKey = iota
-	traceIDKey
-)
-
-// WithRequestID returns ctx carrying a request id for logs.
+// WithRequestID returns ctx carrying a request id for logs (telemetry.WithRequestID).
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey, id)
+	return telemetry.WithRequestID(ctx, id)
 }
 
-// WithTraceID returns ctx carrying a trace id for logs.
+// WithTraceID returns ctx carrying a trace id for logs, for a context without a span
+// (telemetry.WithTraceID).
 func WithTraceID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, traceIDKey, id)
+	return telemetry.WithTraceID(ctx, id)
 }
 
 // RequestID returns the request id in ctx, or "".
-func RequestID(ctx context.Context) string { s, _ := ctx.Value(requestIDKey).(string); return s }
+func RequestID(ctx context.Context) string { return telemetry.RequestID(ctx) }
 
-// ctxHandler adds request_id and trace_id from the context to every record.
-type ctxHandler struct{ slog.Handler }
+// NewLogger returns the service logger writing to stderr: JSON unless LOG_FORMAT=text, with
+// the request id and trace id of the context on every record logged with one.
+func NewLogger(c Config) *slog.Logger { return NewLoggerTo(os.Stderr, c) }
 
-func (h ctxHandler) Handle(ctx context.Context, r slog.Record) error {
-	if id, ok := ctx.Value(requestIDKey).(string); ok {
-		r.AddAttrs(slog.String("request_id", id))
-	}
-	if id, ok := ctx.Value(traceIDKey).(string); ok {
-		r.AddAttrs(slog.String("trace_id", id))
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h ctxHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return ctxHandler{h.Handler.WithAttrs(as)}
-}
-func (h ctxHandler) WithGroup(n string) slog.Handler { return ctxHandler{h.Handler.WithGroup(n)} }
-
-// NewLogger returns the service logger writing to stderr.
-func NewLogger(c Config) *slog.Logger {
+// NewLoggerTo is NewLogger writing to w.
+func NewLoggerTo(w io.Writer, c Config) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
-	var h slog.Handler = slog.NewJSONHandler(os.Stderr, opts)
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if c.LogFormat == "text" {
-		h = slog.NewTextHandler(os.Stderr, opts)
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(ctxHandler{h}).With("service", c.Service)
+	return slog.New(telemetry.NewHandler(h)).With("service", c.Service)
 }
 
 // NewRegistry returns a Prometheus registry with the Go and process collectors.

@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cantondex/platform/services/platform/telemetry"
+
 	"github.com/cantondex/platform/services/catalog"
 )
 
@@ -77,12 +79,44 @@ func TestLoadConfigRequiresWhatTheCatalogNeeds(t *testing.T) {
 
 func TestLoggerCarriesRequestAndTraceIDs(t *testing.T) {
 	var buf bytes.Buffer
-	log := slog.New(ctxHandler{slog.NewJSONHandler(&buf, nil)}).With("service", "x")
+	log := NewLoggerTo(&buf, Config{Service: "x", LogFormat: "json"}).With("k", "v")
 	ctx := WithTraceID(WithRequestID(context.Background(), "req-1"), "trace-9")
 	log.InfoContext(ctx, "hello")
 	s := buf.String()
 	assert.Contains(t, s, `"request_id":"req-1"`, "log line")
 	assert.Contains(t, s, `"trace_id":"trace-9"`, "log line")
+	assert.Contains(t, s, `"service":"x"`, "log line")
+
+	// A span's trace id (a W3C traceparent from a request or a Kafka header) wins.
+	buf.Reset()
+	ctx = telemetry.WithTraceparent(ctx, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	log.WarnContext(ctx, "again")
+	assert.Contains(t, buf.String(), `"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"`)
+	assert.Contains(t, buf.String(), `"request_id":"req-1"`)
+}
+
+func TestTracingIsOffWithoutAnEndpoint(t *testing.T) {
+	c, err := LoadLocalConfig("x", env(nil))
+	require.NoError(t, err)
+	tr, stop, err := NewTracing(context.Background(), c)
+	require.NoError(t, err)
+	assert.False(t, tr.On())
+	require.NoError(t, stop(context.Background()))
+
+	c, err = LoadLocalConfig("x", env(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}))
+	require.NoError(t, err)
+	assert.Equal(t, "http://collector:4318", c.OTLPEndpoint)
+	tr, stop, err = NewTracing(context.Background(), c)
+	require.NoError(t, err)
+	assert.True(t, tr.On())
+	require.NoError(t, stop(context.Background()))
+
+	c, err = LoadLocalConfig("x", env(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_SDK_DISABLED": "true"}))
+	require.NoError(t, err)
+	assert.Empty(t, c.OTLPEndpoint, "OTEL_SDK_DISABLED turns it off")
+
+	_, err = LoadLocalConfig("x", env(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}))
+	assert.ErrorContains(t, err, "OTEL_EXPORTER_OTLP_ENDPOINT")
 }
 
 func TestHealthAndReady(t *testing.T) {

@@ -140,7 +140,7 @@ func (s *Service) Handle(ctx context.Context, xs []trading.Execution) error {
 		}
 		out := make([]trading.Settlement, 0, len(xs))
 		for _, x := range xs {
-			st := trading.Settlement{ID: x.ID, Market: x.Market, Seq: x.Seq, AcceptedAt: x.AcceptedAt, SettledAt: now}
+			st := trading.Settlement{ID: x.ID, Market: x.Market, Seq: x.Seq, AcceptedAt: x.AcceptedAt, SettledAt: now, Trace: x.Trace}
 			for _, e := range x.Events {
 				if e.Trade != nil {
 					st.Trades = append(st.Trades, *e.Trade)

@@ -31,6 +31,9 @@ type OrderCommand struct {
 	Price       int64       `json:"price,omitempty"` // ticks
 	Quantity    int64       `json:"qty,omitempty"`   // lots
 	AcceptedAt  time.Time   `json:"at"`              // when risk accepted it (latency origin)
+	// Trace is the W3C traceparent of the request that caused the command, carried in the
+	// record's header (not its body); the engine's execution of it carries it on.
+	Trace string `json:"-"`
 }
 
 // ExecType says what happened to an order.
@@ -67,6 +70,8 @@ type Execution struct {
 	Events     []ExecEvent `json:"events"`
 	AcceptedAt time.Time   `json:"accepted_at"`
 	ExecutedAt time.Time   `json:"executed_at"`
+	// Trace is the traceparent of the command's handling, in the record header (not the body).
+	Trace string `json:"-"`
 	// Book is what the command changed in its market's book; nil when it changed nothing
 	// (a rejection, an IOC order that neither traded nor rested, a repeated cancel).
 	Book *BookChange `json:"book,omitempty"`
@@ -133,6 +138,8 @@ type Settlement struct {
 	Trades     []Trade   `json:"trades,omitempty"`
 	AcceptedAt time.Time `json:"accepted_at"` // of the command, for order-to-settlement latency
 	SettledAt  time.Time `json:"settled_at"`
+	// Trace is the traceparent of the execution's settlement, in the record header.
+	Trace string `json:"-"`
 }
 
 // Alert is a risk breach, published on the alerts topic keyed by account.

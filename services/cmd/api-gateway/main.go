@@ -49,6 +49,11 @@ func run(getenv func(string) string) error {
 	ctx, stop := platform.SignalContext()
 	defer stop()
 	reg := platform.NewRegistry()
+	tracing, flushTraces, err := platform.StartTracing(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer flushTraces()
 
 	db, err := postgres.Open(ctx, cfg.Postgres)
 	if err != nil {
@@ -61,6 +66,7 @@ func run(getenv func(string) string) error {
 	}
 	defer rdb.Close()
 	k := flow.NewKafka(entry, cfg.Kafka, cfg.KafkaInstanceID, flow.NewMetrics(reg), log)
+	k.Tracing = tracing
 	prod, err := k.StartProducer()
 	if err != nil {
 		return err
@@ -72,7 +78,7 @@ func run(getenv func(string) string) error {
 
 	g, err := gateway.New(ctx, gc, gateway.Backend{
 		Orders: svc, Markets: svc, Accounts: svc, Risk: svc, Redis: rdb, DB: db, Gated: svc,
-		Ready: platform.Checks(db.Ping, rdb.Ping),
+		Ready: platform.Checks(db.Ping, rdb.Ping), Tracing: tracing,
 	}, reg, log)
 	if err != nil {
 		return err

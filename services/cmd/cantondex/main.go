@@ -35,6 +35,7 @@ import (
 	"github.com/cantondex/platform/services/memory"
 	"github.com/cantondex/platform/services/notification"
 	"github.com/cantondex/platform/services/platform"
+	"github.com/cantondex/platform/services/platform/telemetry"
 	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/redis"
 	"github.com/cantondex/platform/services/risk"
@@ -55,7 +56,8 @@ type config struct {
 	Gateway gateway.Config
 	Fees    settlement.Fees
 	Limits  risk.Limits
-	Seed    bool // SEED_DEMO (default true)
+	Seed    bool               // SEED_DEMO (default true)
+	tracing *telemetry.Tracing // on with OTEL_EXPORTER_OTLP_ENDPOINT
 	// AuditSigner signs the audit trail's checkpoints (AUDIT_SIGNING_KEY, AUDIT_KEY_ID);
 	// nil: a key generated per run.
 	AuditSigner compliance.Signer
@@ -109,6 +111,12 @@ func run(getenv func(string) string) error {
 	ctx, stop := platform.SignalContext()
 	defer stop()
 	reg := platform.NewRegistry()
+	tracing, flushTraces, err := platform.StartTracing(ctx, cfg.Config, log)
+	if err != nil {
+		return err
+	}
+	defer flushTraces()
+	cfg.tracing = tracing
 
 	b, err := start(ctx, cfg, log, reg)
 	if err != nil {
@@ -123,6 +131,7 @@ func run(getenv func(string) string) error {
 	g, err := gateway.New(ctx, cfg.Gateway, gateway.Backend{
 		Orders: b.exchange, Markets: b.exchange, Accounts: b.exchange, Risk: b.exchange, Redis: b.redis, Ready: b.ready, DB: b.db,
 		Gated: b.exchange, ComplianceStore: b.compliance,
+		Tracing: cfg.tracing,
 	}, reg, log)
 	if err != nil {
 		return err
@@ -249,6 +258,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 	}
 	kafkaFor := func(name string) (*flow.Kafka, *flow.Producer, error) {
 		k := flow.NewKafka(catalog.MustLookup(name), cluster, cfg.KafkaInstanceID, km, log.With("component", name))
+		k.Tracing = cfg.tracing
 		checks = append(checks, k.Ready)
 		p, err := k.StartProducer()
 		if err != nil {

@@ -38,6 +38,11 @@ func run(getenv func(string) string) error {
 	ctx, stop := platform.SignalContext()
 	defer stop()
 	reg := platform.NewRegistry()
+	tracing, flushTraces, err := platform.StartTracing(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer flushTraces()
 
 	db, err := postgres.Open(ctx, cfg.Postgres)
 	if err != nil {
@@ -50,6 +55,7 @@ func run(getenv func(string) string) error {
 	}
 	defer rdb.Close()
 	k := flow.NewKafka(entry, cfg.Kafka, cfg.KafkaInstanceID, flow.NewMetrics(reg), log)
+	k.Tracing = tracing
 	prod, err := k.StartProducer()
 	if err != nil {
 		return err

@@ -21,8 +21,13 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cantondex/platform/services/auth"
+	"github.com/cantondex/platform/services/platform/telemetry"
 	"github.com/cantondex/platform/services/trading"
 )
 
@@ -69,6 +74,9 @@ type Deps struct {
 	PublicLimiter Limiter
 	Registry      *prometheus.Registry
 	Logger        *slog.Logger
+	// Tracing, when on, records a server span per request (nil: off; the W3C trace context
+	// of a request, or a fresh trace id, still reaches the logs and the Kafka headers).
+	Tracing *telemetry.Tracing
 }
 
 // Config tunes the API.
@@ -94,6 +102,7 @@ type Server struct {
 	refs   *refCache
 	routed map[string]bool // "/api/v1/..." patterns of the route table: the metric's route labels
 
+	tracer       trace.Tracer
 	requests     *prometheus.HistogramVec
 	rateLimited  *prometheus.CounterVec
 	authFailures *prometheus.CounterVec
@@ -117,7 +126,11 @@ func New(deps Deps, cfg Config) (*Server, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	s := &Server{echo: echo.New(), deps: deps, cfg: cfg, log: deps.Logger, refs: newRefCache()}
+	if _, ok := deps.Logger.Handler().(telemetry.Handler); !ok {
+		deps.Logger = slog.New(telemetry.NewHandler(deps.Logger.Handler())) // the context's ids on every line
+	}
+	s := &Server{echo: echo.New(), deps: deps, cfg: cfg, log: deps.Logger, refs: newRefCache(),
+		tracer: deps.Tracing.Tracer("github.com/cantondex/platform/services/gateway/http")}
 	s.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "cantondex_http_request_duration_seconds",
 		Help:    "REST API requests by route, method and status.",
@@ -143,7 +156,7 @@ func New(deps Deps, cfg Config) (*Server, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
-	e.Use(requestIDs)
+	e.Use(s.requestIDs)
 	e.Use(s.observe)
 	e.Use(s.recoverPanic)
 	e.Use(securityHeaders)
@@ -353,16 +366,50 @@ func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
 // matches; otherwise the request gets a fresh one.
 var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,64}$`)
 
-func requestIDs(next echo.HandlerFunc) echo.HandlerFunc {
+// requestIDs gives each request its id (the client's X-Request-Id when well formed, else a
+// fresh one, echoed in the response) and its trace: the W3C traceparent of the request when
+// it has a valid one, else a new trace (with tracing off, one whose id is the fresh request
+// id's bytes), and with tracing on a server span named by the route. Both ids go into the
+// request's context, which handlers and services log with, so every line carries them.
+func (s *Server) requestIDs(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		req := c.Request()
+		id := req.Header.Get(echo.HeaderXRequestID)
+		var seed []byte
 		if !requestIDRE.MatchString(id) {
-			b := make([]byte, 16)
-			_, _ = rand.Read(b)
-			id = hex.EncodeToString(b)
+			var b [16]byte
+			_, _ = rand.Read(b[:])
+			id, seed = hex.EncodeToString(b[:]), b[:]
 		}
 		c.Response().Header().Set(echo.HeaderXRequestID, id)
-		return next(c)
+		ctx := telemetry.WithRequestID(req.Context(), id)
+		if req.Header.Get("Traceparent") != "" {
+			ctx = telemetry.Extract(ctx, propagation.HeaderCarrier(req.Header))
+		}
+		on := s.deps.Tracing.On()
+		ctx = telemetry.EnsureTrace(ctx, seed, on)
+		if !on {
+			c.SetRequest(req.WithContext(ctx))
+			return next(c)
+		}
+		route := c.Path()
+		if !s.routed[route] {
+			route = "unmatched"
+		}
+		ctx, span := s.tracer.Start(ctx, req.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", methodLabel(req.Method)), attribute.String("http.route", route)))
+		defer span.End()
+		c.SetRequest(req.WithContext(ctx))
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		if status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+		return nil
 	}
 }
 
@@ -396,7 +443,7 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 				if r == http.ErrAbortHandler {
 					panic(r)
 				}
-				s.log.Error("panic", "request_id", requestID(c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				s.log.ErrorContext(c.Request().Context(), "panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 				err = errors.New("panic")
 			}
 		}()
@@ -416,10 +463,6 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		return next(c)
 	}
-}
-
-func requestID(c echo.Context) string {
-	return c.Response().Header().Get(echo.HeaderXRequestID)
 }
 
 // Routes lists the API's routes as "METHOD /path" with Echo's :param notation, for the
