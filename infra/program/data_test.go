@@ -176,5 +176,5 @@ func TestDataTierRefusesTradingWithoutProxy(t *testing.T) {
 		_, err = dataTier(ctx, s, f)
 		return err
 	})
-	require.ErrorContains(t, err, "data.databases.trading.proxy is off, but cdx_api_gateway, cdx_compliance, cdx_matching_engine, cdx_risk, cdx_settlement connect through RDS Proxy")
+	require.ErrorContains(t, err, "data.databases.trading.proxy is off, but cdx_api_gateway, cdx_compliance, cdx_matching_engine, cdx_notification, cdx_risk, cdx_settlement connect through RDS Proxy")
 }

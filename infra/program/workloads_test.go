@@ -73,8 +73,8 @@ func TestWorkloadCountsPerStack(t *testing.T) {
 		replicas map[string]float64
 		pdbs     int
 	}{
-		{"prod", map[string]float64{catalog.APIGateway: 5, catalog.MatchingEngine: 5, catalog.SettlementCoordinator: 3, catalog.RiskManagement: 3, catalog.ComplianceService: 3}, 5},
-		{"staging", map[string]float64{catalog.APIGateway: 2, catalog.MatchingEngine: 2, catalog.SettlementCoordinator: 2, catalog.RiskManagement: 1, catalog.ComplianceService: 1}, 5},
+		{"prod", map[string]float64{catalog.APIGateway: 5, catalog.MatchingEngine: 5, catalog.SettlementCoordinator: 3, catalog.RiskManagement: 3, catalog.NotificationService: 3, catalog.ComplianceService: 3}, 6},
+		{"staging", map[string]float64{catalog.APIGateway: 2, catalog.MatchingEngine: 2, catalog.SettlementCoordinator: 2, catalog.RiskManagement: 1, catalog.NotificationService: 2, catalog.ComplianceService: 1}, 6},
 	} {
 		t.Run(tc.stack, func(t *testing.T) {
 			src := mapSource{}
@@ -95,12 +95,12 @@ func TestWorkloadCountsPerStack(t *testing.T) {
 				}
 			}
 			assert.Equal(t, tc.replicas, got, "replicas")
-			assert.Equal(t, 1, count["Deployment"], "Deployments")
+			assert.Equal(t, 2, count["Deployment"], "Deployments")
 			assert.Equal(t, 4, count["StatefulSet"], "StatefulSets")
 			assert.Equal(t, 2, count["Job"], "Jobs")
-			assert.Equal(t, 5, count["HorizontalPodAutoscaler"], "HPAs")
+			assert.Equal(t, 6, count["HorizontalPodAutoscaler"], "HPAs")
 			assert.Equal(t, tc.pdbs, count["PodDisruptionBudget"], "PDBs")
-			assert.Equal(t, 1, count["Ingress"], "Ingresses")
+			assert.Equal(t, 2, count["Ingress"], "Ingresses: the gateway and the streams, in one ALB group")
 			assert.Equal(t, 3+len(catalog.All())+1, count["NetworkPolicy"], "NetworkPolicies: default deny ×3 (the platform writes cantondex-security's), one per service, Prometheus's egress")
 			for _, ns := range []string{workloads.Namespace, workloads.MonitoringNamespace, workloads.LoggingNamespace} {
 				assert.True(t, slices.ContainsFunc(rec.OfType("kubernetes:networking.k8s.io/v1:NetworkPolicy"), func(r mocks.Resource) bool {

@@ -167,8 +167,8 @@ func TestWorkloadManifestsDecodeStrictlyIntoTheAPITypes(t *testing.T) {
 		stack    string
 		replicas map[string]int32
 	}{
-		{"prod", map[string]int32{catalog.APIGateway: 5, catalog.MatchingEngine: 5, catalog.SettlementCoordinator: 3, catalog.RiskManagement: 3, catalog.ComplianceService: 3}},
-		{"staging", map[string]int32{catalog.APIGateway: 2, catalog.MatchingEngine: 2, catalog.SettlementCoordinator: 2, catalog.RiskManagement: 1, catalog.ComplianceService: 1}},
+		{"prod", map[string]int32{catalog.APIGateway: 5, catalog.MatchingEngine: 5, catalog.SettlementCoordinator: 3, catalog.RiskManagement: 3, catalog.NotificationService: 3, catalog.ComplianceService: 3}},
+		{"staging", map[string]int32{catalog.APIGateway: 2, catalog.MatchingEngine: 2, catalog.SettlementCoordinator: 2, catalog.RiskManagement: 1, catalog.NotificationService: 2, catalog.ComplianceService: 1}},
 	} {
 		t.Run(tc.stack, func(t *testing.T) {
 			rec := recordWorkloads(t, tc.stack)
@@ -264,8 +264,8 @@ func TestPlanWritesTheManifestsItLists(t *testing.T) {
 		stack    string
 		replicas map[string]int32
 	}{
-		{"prod", map[string]int32{catalog.APIGateway: 5, catalog.MatchingEngine: 5, catalog.SettlementCoordinator: 3, catalog.RiskManagement: 3, catalog.ComplianceService: 3}},
-		{"staging", map[string]int32{catalog.APIGateway: 2, catalog.MatchingEngine: 2, catalog.SettlementCoordinator: 2, catalog.RiskManagement: 1, catalog.ComplianceService: 1}},
+		{"prod", map[string]int32{catalog.APIGateway: 5, catalog.MatchingEngine: 5, catalog.SettlementCoordinator: 3, catalog.RiskManagement: 3, catalog.NotificationService: 3, catalog.ComplianceService: 3}},
+		{"staging", map[string]int32{catalog.APIGateway: 2, catalog.MatchingEngine: 2, catalog.SettlementCoordinator: 2, catalog.RiskManagement: 1, catalog.NotificationService: 2, catalog.ComplianceService: 1}},
 	} {
 		t.Run(tc.stack, func(t *testing.T) {
 			dir := t.TempDir()
@@ -303,7 +303,7 @@ func TestPlanWritesTheManifestsItLists(t *testing.T) {
 			assert.Len(t, objs["HorizontalPodAutoscaler"], len(tc.replicas))
 			assert.Len(t, objs["PodDisruptionBudget"], len(tc.replicas))
 			assert.Len(t, objs["Job"], 2)
-			assert.Len(t, objs["Ingress"], 1)
+			assert.Len(t, objs["Ingress"], 2)
 			var namespaces []string
 			for _, o := range objs["Namespace"] {
 				ns := o.(*corev1.Namespace)
