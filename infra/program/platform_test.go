@@ -282,7 +282,7 @@ func TestExternalSecretsScope(t *testing.T) {
 		}
 	}
 	want := []string{mocks.ARN("aws:secretsmanager/secret:Secret", "cdx-prod-cache-auth-token")}
-	for _, name := range catalogSecrets() {
+	for _, name := range append(catalogSecrets(), monitoringSecrets()...) {
 		if name != RedisAuthSecret {
 			want = append(want, mocks.ARN("aws:secretsmanager/secret:Secret", "cdx-prod-platform-"+name))
 		}
@@ -292,7 +292,7 @@ func TestExternalSecretsScope(t *testing.T) {
 	want = append(want, master)
 	assert.ElementsMatch(t, want, read)
 	assert.Contains(t, pol.String("policy"), `"kms:ViaService":"secretsmanager.us-east-1.amazonaws.com"`)
-	require.Len(t, p.SecretKeys, len(catalogSecrets())+len(adminDatabases()))
+	require.Len(t, p.SecretKeys, len(catalogSecrets())+len(monitoringSecrets())+len(adminDatabases()))
 	assert.Equal(t, want[0], p.value("secret/"+RedisAuthSecret))
 
 	store, ok := rec.Named("kubernetes:external-secrets.io/v1:ClusterSecretStore", "cdx-prod-platform-secret-store")
@@ -301,6 +301,9 @@ func TestExternalSecretsScope(t *testing.T) {
 	assert.Equal(t, "SecretsManager", store.String("spec.provider.aws.service"))
 	assert.Equal(t, ExternalSecretsServiceAccount, store.String("spec.provider.aws.auth.jwt.serviceAccountRef.name"))
 	assert.Equal(t, SecurityNamespace, store.String("spec.provider.aws.auth.jwt.serviceAccountRef.namespace"))
+	conditions, _ := store.Input("spec.conditions")
+	assert.Equal(t, []any{map[string]any{"namespaces": []any{AppNamespace, MonitoringNamespace}}}, conditions,
+		"only the platform's and the monitoring namespace use the store")
 
 	nps := map[string]mocks.Resource{}
 	for _, np := range rec.OfType("kubernetes:networking.k8s.io/v1:NetworkPolicy") {
