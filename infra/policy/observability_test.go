@@ -106,11 +106,6 @@ func TestOnlyFluentBitBelowRestricted(t *testing.T) {
 		require.Len(t, got, 1)
 		assert.Equal(t, dep.URN, got[0].Resource)
 	})
-	t.Run("an exception nothing needs", func(t *testing.T) {
-		got := ru.Check(&Plan{Resources: []mocks.Resource{logs, apps}})
-		require.Len(t, got, 1)
-		assert.Equal(t, logs.URN, got[0].Resource)
-	})
 	for name, breakIt := range map[string]func(v m){
 		"writable /var/log": func(v m) { listAt(v, "daemonSetVolumeMounts")[0].(m)["readOnly"] = false },
 		"another host path": func(v m) { listAt(v, "daemonSetVolumes")[1].(m)["hostPath"] = m{"path": "/etc"} },

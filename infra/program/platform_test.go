@@ -109,7 +109,8 @@ func TestPlatformProd(t *testing.T) {
 	plan := &policy.Plan{Stack: "prod", Environment: "prod", Resources: rec.Resources()}
 	assert.Empty(t, policy.Violations(policy.Evaluate(plan, policy.Rules())), "violations")
 
-	// Four namespaces, PSA restricted enforced, audited and warned.
+	// Four namespaces, PSA restricted enforced, audited and warned; the logging namespace
+	// enforces privileged (Fluent Bit's hostPath mounts) and audits and warns restricted.
 	nss := rec.OfType("kubernetes:core/v1:Namespace")
 	require.Len(t, nss, 4)
 	var names []string
@@ -117,7 +118,11 @@ func TestPlatformProd(t *testing.T) {
 		names = append(names, ns.String("metadata.name"))
 		labels, _ := ns.Input("metadata.labels")
 		for _, mode := range []string{"enforce", "audit", "warn"} {
-			assert.Equal(t, "restricted", labels.(map[string]any)["pod-security.kubernetes.io/"+mode], "%s %s", ns.Name, mode)
+			want := "restricted"
+			if mode == "enforce" && ns.String("metadata.name") == LoggingNamespace {
+				want = "privileged"
+			}
+			assert.Equal(t, want, labels.(map[string]any)["pod-security.kubernetes.io/"+mode], "%s %s", ns.Name, mode)
 			assert.Equal(t, "latest", labels.(map[string]any)["pod-security.kubernetes.io/"+mode+"-version"], "%s %s", ns.Name, mode)
 		}
 		assert.Contains(t, ns.Provider, "pulumi:providers:kubernetes::eks", "%s through the cluster's provider", ns.Name)
