@@ -1,5 +1,10 @@
 package stacks
 
+import (
+	"slices"
+	"time"
+)
+
 // Observability is the metrics stack (cantondex:observability): how long Prometheus keeps
 // series and on how much encrypted storage, and the service levels the alerting rules hold
 // the platform to (components/observability checks them in full).
@@ -38,5 +43,69 @@ func (o Observability) validate(v *validator) {
 	}
 	if o.ConsumerLag < 1 {
 		v.errorf("observability.consumerLag", "must be at least 1, got %d", o.ConsumerLag)
+	}
+}
+
+// Logging is container-log shipping (cantondex:logging): how long CloudWatch Logs keeps the
+// application and cluster groups, and how much of a node's disk Fluent Bit may fill with each
+// output's buffer while CloudWatch is unreachable.
+type Logging struct {
+	RetentionDays  int `json:"retentionDays"`
+	BufferLimitMiB int `json:"bufferLimitMiB"`
+}
+
+func defaultLogging(env Environment) Logging {
+	if env == Staging {
+		return Logging{RetentionDays: 14, BufferLimitMiB: 256}
+	}
+	return Logging{RetentionDays: 90, BufferLimitMiB: 512}
+}
+
+// logRetentions are the retentions CloudWatch Logs accepts.
+func logRetentions() []int {
+	return []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+}
+
+func (l Logging) validate(v *validator) {
+	if !slices.Contains(logRetentions(), l.RetentionDays) {
+		v.errorf("logging.retentionDays", "%d is not a CloudWatch Logs retention (one of %v)", l.RetentionDays, logRetentions())
+	}
+	if l.BufferLimitMiB < 64 || l.BufferLimitMiB > 10240 {
+		v.errorf("logging.bufferLimitMiB", "%d is outside 64 to 10240", l.BufferLimitMiB)
+	}
+}
+
+// Autoscaling is the cluster autoscaler's scale-down behaviour (cantondex:autoscaling): how
+// long a node stays unneeded before it goes, how long after a scale-up scale-down resumes
+// (Go durations, "10m"), and the requested/allocatable ratio below which a node is unneeded.
+// The node groups' bounds stay in cantondex:nodeGroups.
+type Autoscaling struct {
+	ScaleDownUnneededTime         string  `json:"scaleDownUnneededTime"`
+	ScaleDownDelayAfterAdd        string  `json:"scaleDownDelayAfterAdd"`
+	ScaleDownUtilizationThreshold float64 `json:"scaleDownUtilizationThreshold"`
+}
+
+func defaultAutoscaling(env Environment) Autoscaling {
+	if env == Staging {
+		return Autoscaling{ScaleDownUnneededTime: "5m", ScaleDownDelayAfterAdd: "5m", ScaleDownUtilizationThreshold: 0.6}
+	}
+	return Autoscaling{ScaleDownUnneededTime: "10m", ScaleDownDelayAfterAdd: "10m", ScaleDownUtilizationThreshold: 0.5}
+}
+
+// Durations returns the two scale-down durations (validate has checked they parse).
+func (a Autoscaling) Durations() (unneeded, afterAdd time.Duration) {
+	unneeded, _ = time.ParseDuration(a.ScaleDownUnneededTime)
+	afterAdd, _ = time.ParseDuration(a.ScaleDownDelayAfterAdd)
+	return unneeded, afterAdd
+}
+
+func (a Autoscaling) validate(v *validator) {
+	for setting, s := range map[string]string{"autoscaling.scaleDownUnneededTime": a.ScaleDownUnneededTime, "autoscaling.scaleDownDelayAfterAdd": a.ScaleDownDelayAfterAdd} {
+		if d, err := time.ParseDuration(s); err != nil || d < time.Minute || d > 24*time.Hour {
+			v.errorf(setting, "%q is not a duration between 1m and 24h", s)
+		}
+	}
+	if t := a.ScaleDownUtilizationThreshold; !(t > 0 && t < 1) {
+		v.errorf("autoscaling.scaleDownUtilizationThreshold", "%g is not a fraction in (0, 1)", t)
 	}
 }

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -28,5 +29,31 @@ func TestInvalidObservabilityNamesTheSetting(t *testing.T) {
 	} {
 		_, err := Load("prod", "", mapSource{"observability": value})
 		require.ErrorContains(t, err, want, value)
+	}
+}
+
+func TestLoggingAndAutoscalingDefaultsDifferByEnvironment(t *testing.T) {
+	prod, err := Load("prod", "", mapSource{})
+	require.NoError(t, err)
+	staging, err := Load("staging", "", mapSource{"autoscaling": `{"scaleDownUnneededTime":"15m"}`})
+	require.NoError(t, err)
+	assert.Equal(t, 90, prod.Logging.RetentionDays)
+	assert.Equal(t, 14, staging.Logging.RetentionDays)
+	unneeded, afterAdd := staging.Autoscaling.Durations()
+	assert.Equal(t, 15*time.Minute, unneeded, "overlay")
+	assert.Equal(t, 5*time.Minute, afterAdd, "defaults kept under the overlay")
+}
+
+func TestInvalidLoggingAndAutoscalingNameTheSetting(t *testing.T) {
+	for _, c := range []struct{ key, value, want string }{
+		{"logging", `{"retentionDays":10}`, "cantondex:logging.retentionDays: 10 is not a CloudWatch Logs retention"},
+		{"logging", `{"bufferLimitMiB":1}`, "cantondex:logging.bufferLimitMiB: 1 is outside 64 to 10240"},
+		{"logging", `{"retention":30}`, "cantondex:logging: cannot read"},
+		{"autoscaling", `{"scaleDownUnneededTime":"soon"}`, `cantondex:autoscaling.scaleDownUnneededTime: "soon" is not a duration`},
+		{"autoscaling", `{"scaleDownDelayAfterAdd":"10s"}`, `cantondex:autoscaling.scaleDownDelayAfterAdd: "10s" is not a duration between 1m and 24h`},
+		{"autoscaling", `{"scaleDownUtilizationThreshold":1}`, "cantondex:autoscaling.scaleDownUtilizationThreshold: 1 is not a fraction"},
+	} {
+		_, err := Load("prod", "", mapSource{c.key: c.value})
+		require.ErrorContains(t, err, c.want, c.value)
 	}
 }

@@ -15,6 +15,8 @@
 //	cantondex:registry      Registry: ECR lifecycle (images.go)
 //	cantondex:edge          Edge: ALB certificate and WAF (edge.go)
 //	cantondex:observability    Observability (observability.go)
+//	cantondex:logging       Logging: Fluent Bit's log groups (observability.go)
+//	cantondex:autoscaling   Autoscaling: the cluster autoscaler (observability.go)
 //
 // A structured value is decoded over the environment's defaults, so a stack file names only
 // what it changes; unknown fields are an error, so a typo cannot pass silently.
@@ -58,6 +60,10 @@ type Settings struct {
 	Edge            Edge            `json:"edge"`
 	// Observability is the metrics stack's retention, storage and service levels.
 	Observability Observability `json:"observability"`
+	// Logging is Fluent Bit's log groups' retention and buffer; Autoscaling the cluster
+	// autoscaler's scale-down behaviour.
+	Logging     Logging     `json:"logging"`
+	Autoscaling Autoscaling `json:"autoscaling"`
 	// Warnings are notes about accepted but discouraged values (a version past end of support);
 	// the program logs them.
 	Warnings []string `json:"-"`
@@ -84,6 +90,8 @@ func Defaults(env Environment) (Settings, error) {
 		AccountSecurity: defaultAccountSecurity(env),
 		Registry:        defaultRegistry(env),
 		Observability:   defaultObservability(env),
+		Logging:         defaultLogging(env),
+		Autoscaling:     defaultAutoscaling(env),
 	}
 	s.Edge = defaultEdge(env, s.Region)
 	return s, nil
@@ -128,6 +136,8 @@ func Load(stack, region string, src Source) (Settings, error) {
 		{"registry", &s.Registry},
 		{"edge", &s.Edge},
 		{"observability", &s.Observability},
+		{"logging", &s.Logging},
+		{"autoscaling", &s.Autoscaling},
 	}
 	for _, f := range fields {
 		raw, ok := src.Get(f.key)
@@ -191,6 +201,8 @@ func (s *Settings) Validate() error {
 	s.Registry.validate(v, s.Environment)
 	s.Edge.validate(v, s.Region)
 	s.Observability.validate(v)
+	s.Logging.validate(v)
+	s.Autoscaling.validate(v)
 	s.Warnings = v.warnings
 	return v.err()
 }

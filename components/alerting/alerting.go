@@ -22,6 +22,9 @@ type AlarmTopic struct {
 	pulumi.ResourceState
 
 	ARN pulumi.StringOutput `pulumi:"arn"`
+	// KeyARN is the topic's KMS key: a publisher other than CloudWatch (the Alertmanager's
+	// role) needs kms:GenerateDataKey and kms:Decrypt on it.
+	KeyARN pulumi.StringOutput `pulumi:"keyArn"`
 }
 
 // AlarmTopicArgs configures the topic.
@@ -81,6 +84,6 @@ func NewAlarmTopic(ctx *pulumi.Context, name string, args AlarmTopicArgs, opts .
 			return nil, err
 		}
 	}
-	t.ARN = topic.Arn
-	return t, ctx.RegisterResourceOutputs(t, pulumi.Map{"arn": t.ARN})
+	t.ARN, t.KeyARN = topic.Arn, key.Arn
+	return t, ctx.RegisterResourceOutputs(t, pulumi.Map{"arn": t.ARN, "keyArn": t.KeyARN})
 }

@@ -40,6 +40,9 @@ const (
 	// GrafanaAdminSecret holds Grafana's admin user and password (keys user, password),
 	// synced from Secrets Manager; the chart's default password is never used.
 	GrafanaAdminSecret = "grafana-admin"
+	// AlertmanagerServiceAccount is the Alertmanager's service account, named in the values
+	// so that its IRSA role can trust exactly it.
+	AlertmanagerServiceAccount = "kube-prometheus-stack-alertmanager"
 )
 
 // Monitoring is the deployed metrics stack.
@@ -209,7 +212,7 @@ func values(a MonitoringArgs, alertmanager pulumi.Output) pulumi.Map {
 		}},
 		"alertmanager": pulumi.Map{
 			"config": alertmanager,
-			"serviceAccount": pulumi.Map{"annotations": pulumi.Map{
+			"serviceAccount": pulumi.Map{"create": pulumi.Bool(true), "name": pulumi.String(AlertmanagerServiceAccount), "annotations": pulumi.Map{
 				"eks.amazonaws.com/role-arn": a.AlertmanagerRoleARN,
 			}},
 			"alertmanagerSpec": pulumi.Map{

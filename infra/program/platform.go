@@ -109,7 +109,7 @@ func buildPlatform(ctx *pulumi.Context, s stacks.Settings, f *Foundation, d *Dat
 	k8s := pulumi.Provider(f.Kubernetes)
 	for _, ns := range Namespaces() {
 		created, err := corev1.NewNamespace(ctx, name+"-ns-"+ns, &corev1.NamespaceArgs{
-			Metadata: metav1.ObjectMetaArgs{Name: pulumi.String(ns), Labels: pulumi.ToStringMap(namespaceLabels())},
+			Metadata: metav1.ObjectMetaArgs{Name: pulumi.String(ns), Labels: pulumi.ToStringMap(NamespaceLabels(ns))},
 		}, k8s, in)
 		if err != nil {
 			return nil, err
@@ -154,12 +154,26 @@ type platformResource struct {
 	pulumi.ResourceState
 }
 
-// namespaceLabels enforce, audit and warn Pod Security Admission's restricted profile.
-func namespaceLabels() map[string]string {
+// NamespaceLabels enforce, audit and warn Pod Security Admission's restricted profile, except
+// in the logging namespace, which enforces privileged and audits and warns restricted.
+//
+// Why the logging namespace is the one exception: Fluent Bit must read the node's container
+// logs (hostPath /var/log, read-only) and keep its tail positions and buffer across restarts
+// (hostPath /var/fluent-bit/state), and both the baseline and the restricted standards forbid
+// every hostPath volume, so no level between privileged and restricted admits it. Enforcing
+// privileged on a namespace that holds nothing else, with audit and warn kept at restricted,
+// makes the exception visible on every admission; the policy rule
+// logging-namespace-fluent-bit-only holds that only the Fluent Bit DaemonSet runs there and
+// that it mounts /var/log read-only, and Fluent Bit has its own IRSA role limited to its two
+// log groups (components/logging).
+func NamespaceLabels(ns string) map[string]string {
 	out := map[string]string{"app.kubernetes.io/part-of": "cantondex"}
 	for _, mode := range []string{"enforce", "audit", "warn"} {
 		out["pod-security.kubernetes.io/"+mode] = "restricted"
 		out["pod-security.kubernetes.io/"+mode+"-version"] = "latest"
+	}
+	if ns == LoggingNamespace {
+		out["pod-security.kubernetes.io/enforce"] = "privileged"
 	}
 	return out
 }

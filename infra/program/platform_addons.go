@@ -146,7 +146,7 @@ func release(ctx *pulumi.Context, name string, c Chart, namespace string, values
 	}, opts...)
 }
 
-// externalSecrets creates the secrets the catalog names that no component stores (their values
+// externalSecrets creates the secrets the catalog and the monitoring namespace name that no component stores (their values
 // are put out of band, never in state), the operator's role (read exactly the platform's
 // secrets, decrypt through Secrets Manager only), the release, the ClusterSecretStore and the
 // security namespace's NetworkPolicies.
@@ -159,7 +159,7 @@ func externalSecrets(ctx *pulumi.Context, base string, s stacks.Settings, f *Fou
 		return err
 	}
 	secretARNs := []pulumi.StringInput{}
-	for _, name := range catalogSecrets() {
+	for _, name := range append(catalogSecrets(), monitoringSecrets()...) {
 		if name == RedisAuthSecret {
 			p.SecretKeys[name] = d.Cache.AuthTokenSecretARN
 			secretARNs = append(secretARNs, d.Cache.AuthTokenSecretARN)
@@ -227,8 +227,9 @@ func externalSecrets(ctx *pulumi.Context, base string, s stacks.Settings, f *Fou
 					"name": ExternalSecretsServiceAccount, "namespace": SecurityNamespace,
 				}}},
 			}},
-			// Only the platform's namespace may use the store.
-			"conditions": []any{map[string]any{"namespaces": []any{AppNamespace}}},
+			// Only the platform's namespace and the monitoring namespace (Grafana's admin
+			// login, the pager's URL) may use the store.
+			"conditions": []any{map[string]any{"namespaces": []any{AppNamespace, MonitoringNamespace}}},
 		}},
 	}, k8s, pulumi.DependsOn([]pulumi.Resource{eso}), in)
 	if err != nil {

@@ -109,7 +109,8 @@ func TestPlatformProd(t *testing.T) {
 	plan := &policy.Plan{Stack: "prod", Environment: "prod", Resources: rec.Resources()}
 	assert.Empty(t, policy.Violations(policy.Evaluate(plan, policy.Rules())), "violations")
 
-	// Four namespaces, PSA restricted enforced, audited and warned.
+	// Four namespaces, PSA restricted enforced, audited and warned; the logging namespace
+	// enforces privileged (Fluent Bit's hostPath mounts) and audits and warns restricted.
 	nss := rec.OfType("kubernetes:core/v1:Namespace")
 	require.Len(t, nss, 4)
 	var names []string
@@ -117,7 +118,11 @@ func TestPlatformProd(t *testing.T) {
 		names = append(names, ns.String("metadata.name"))
 		labels, _ := ns.Input("metadata.labels")
 		for _, mode := range []string{"enforce", "audit", "warn"} {
-			assert.Equal(t, "restricted", labels.(map[string]any)["pod-security.kubernetes.io/"+mode], "%s %s", ns.Name, mode)
+			want := "restricted"
+			if mode == "enforce" && ns.String("metadata.name") == LoggingNamespace {
+				want = "privileged"
+			}
+			assert.Equal(t, want, labels.(map[string]any)["pod-security.kubernetes.io/"+mode], "%s %s", ns.Name, mode)
 			assert.Equal(t, "latest", labels.(map[string]any)["pod-security.kubernetes.io/"+mode+"-version"], "%s %s", ns.Name, mode)
 		}
 		assert.Contains(t, ns.Provider, "pulumi:providers:kubernetes::eks", "%s through the cluster's provider", ns.Name)
@@ -282,7 +287,7 @@ func TestExternalSecretsScope(t *testing.T) {
 		}
 	}
 	want := []string{mocks.ARN("aws:secretsmanager/secret:Secret", "cdx-prod-cache-auth-token")}
-	for _, name := range catalogSecrets() {
+	for _, name := range append(catalogSecrets(), monitoringSecrets()...) {
 		if name != RedisAuthSecret {
 			want = append(want, mocks.ARN("aws:secretsmanager/secret:Secret", "cdx-prod-platform-"+name))
 		}
@@ -292,7 +297,7 @@ func TestExternalSecretsScope(t *testing.T) {
 	want = append(want, master)
 	assert.ElementsMatch(t, want, read)
 	assert.Contains(t, pol.String("policy"), `"kms:ViaService":"secretsmanager.us-east-1.amazonaws.com"`)
-	require.Len(t, p.SecretKeys, len(catalogSecrets())+len(adminDatabases()))
+	require.Len(t, p.SecretKeys, len(catalogSecrets())+len(monitoringSecrets())+len(adminDatabases()))
 	assert.Equal(t, want[0], p.value("secret/"+RedisAuthSecret))
 
 	store, ok := rec.Named("kubernetes:external-secrets.io/v1:ClusterSecretStore", "cdx-prod-platform-secret-store")
@@ -301,6 +306,9 @@ func TestExternalSecretsScope(t *testing.T) {
 	assert.Equal(t, "SecretsManager", store.String("spec.provider.aws.service"))
 	assert.Equal(t, ExternalSecretsServiceAccount, store.String("spec.provider.aws.auth.jwt.serviceAccountRef.name"))
 	assert.Equal(t, SecurityNamespace, store.String("spec.provider.aws.auth.jwt.serviceAccountRef.namespace"))
+	conditions, _ := store.Input("spec.conditions")
+	assert.Equal(t, []any{map[string]any{"namespaces": []any{AppNamespace, MonitoringNamespace}}}, conditions,
+		"only the platform's and the monitoring namespace use the store")
 
 	nps := map[string]mocks.Resource{}
 	for _, np := range rec.OfType("kubernetes:networking.k8s.io/v1:NetworkPolicy") {

@@ -38,6 +38,11 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return fmt.Errorf("platform: %w", err)
 	}
+	// Metrics, alerts, dashboards, container logs and the cluster autoscaler (and, once
+	// components/tracing is on main, the trace collector: see observe).
+	if _, err := observe(ctx, s, f, d, p); err != nil {
+		return fmt.Errorf("observability: %w", err)
+	}
 	if _, err := deployWorkloads(ctx, s, f, d, p); err != nil {
 		return fmt.Errorf("workloads: %w", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
@@ -88,7 +89,7 @@ func TestAPIServer(t *testing.T) {
 		nsObj.SetAPIVersion("v1")
 		nsObj.SetKind("Namespace")
 		nsObj.SetName(ns)
-		nsObj.SetLabels(RestrictedLabels())
+		nsObj.SetLabels(NamespaceLabels(ns))
 		require.NoError(t, a.apply(ctx, Object{File: "contract C2", Unstructured: nsObj}))
 	}
 
@@ -115,9 +116,28 @@ func TestAPIServer(t *testing.T) {
 			for _, ns := range Namespaces() {
 				got, err := client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 				require.NoError(t, err)
-				for k, v := range RestrictedLabels() {
+				for k, v := range NamespaceLabels(ns) {
 					assert.Equal(t, v, got.Labels[k], "namespace %s label %s", ns, k)
 				}
+			}
+			// The metrics stack's objects are among what the server accepted: every
+			// ServiceMonitor and PrometheusRule rendered is there, and there is at least one.
+			for _, kind := range []string{"ServiceMonitor", "PrometheusRule"} {
+				want := map[string]bool{}
+				for _, o := range set.Objs {
+					if o.GetKind() == kind {
+						want[o.GetNamespace()+"/"+o.GetName()] = true
+					}
+				}
+				assert.NotEmpty(t, want, "%s: no %s rendered", set.Name, kind)
+				gvr := schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: strings.ToLower(kind) + "s"}
+				list, err := dyn.Resource(gvr).Namespace("").List(ctx, metav1.ListOptions{})
+				require.NoError(t, err, "list %s", kind)
+				got := map[string]bool{}
+				for _, item := range list.Items {
+					got[item.GetNamespace()+"/"+item.GetName()] = true
+				}
+				assert.Equal(t, want, got, "%s: the %s objects the server holds", set.Name, kind)
 			}
 		})
 	}

@@ -28,8 +28,13 @@ import (
 )
 
 // Namespaces are the platform's namespaces (contract C2), each enforcing the "restricted"
-// Pod Security Standard.
+// Pod Security Standard but loggingNamespace (see NamespaceLabels).
 var namespaces = []string{"cantondex", "cantondex-monitoring", "cantondex-security", "cantondex-logging"}
+
+// loggingNamespace runs only Fluent Bit, whose hostPath mounts (the node's /var/log, read-only,
+// and its state) no level but privileged admits: it enforces privileged and audits and warns
+// restricted (infra/program NamespaceLabels, policy logging-namespace-fluent-bit-only).
+const loggingNamespace = "cantondex-logging"
 
 // Namespaces returns the names of the platform's namespaces.
 func Namespaces() []string { return append([]string(nil), namespaces...) }
@@ -40,6 +45,16 @@ func RestrictedLabels() map[string]string {
 	for _, mode := range []string{"enforce", "audit", "warn"} {
 		l["pod-security.kubernetes.io/"+mode] = "restricted"
 		l["pod-security.kubernetes.io/"+mode+"-version"] = "latest"
+	}
+	return l
+}
+
+// NamespaceLabels returns the Pod Security Admission labels of one platform namespace: the
+// restricted ones, with enforce privileged in the logging namespace.
+func NamespaceLabels(ns string) map[string]string {
+	l := RestrictedLabels()
+	if ns == loggingNamespace {
+		l["pod-security.kubernetes.io/enforce"] = "privileged"
 	}
 	return l
 }

@@ -306,4 +306,8 @@ func writeHighlights(b *strings.Builder, p *policy.Plan) {
 	if len(addons) > 0 {
 		fmt.Fprintf(b, "  %d add-ons: %s\n", len(addons), strings.Join(addons, ", "))
 	}
+	for _, r := range p.OfType("kubernetes:helm.sh/v3:Release") {
+		fmt.Fprintf(b, "  helm release %s: chart %s %s from %s into %s\n", r.Name, r.String("chart"), r.String("version"),
+			r.String("repositoryOpts.repo"), r.String("namespace"))
+	}
 }

@@ -71,9 +71,8 @@ func TestStacksPlanCleanWithTheAcceptanceCounts(t *testing.T) {
 				case r.Type == "kubernetes:helm.sh/v3:Release":
 					charts = append(charts, res.String("chart")+"@"+res.String("version"))
 				case r.Type == "kubernetes:core/v1:Namespace":
-					if labels, _ := res.Input("metadata.labels"); asMap(labels)["pod-security.kubernetes.io/enforce"] == "restricted" {
-						namespaces = append(namespaces, res.String("metadata.name"))
-					}
+					labels, _ := res.Input("metadata.labels")
+					namespaces = append(namespaces, res.String("metadata.name")+"="+fmt.Sprint(asMap(labels)["pod-security.kubernetes.io/enforce"]))
 				case r.Type == "aws:ecr/repository:Repository", r.Type == "aws:wafv2/webAcl:WebAcl":
 					count[r.Type]++
 				}
@@ -82,8 +81,11 @@ func TestStacksPlanCleanWithTheAcceptanceCounts(t *testing.T) {
 			assert.Equal(t, tc.nats, count["nats"], "NAT gateways")
 			assert.Equal(t, map[string]string{"ON_DEMAND": "3-20", "SPOT": "0-10"}, groups, "node groups")
 			assert.Equal(t, []string{"aws-ebs-csi-driver", "coredns", "kube-proxy", "vpc-cni", "metrics-server"}, addons, "add-ons")
-			assert.ElementsMatch(t, []string{"aws-load-balancer-controller@1.14.0", "external-secrets@1.3.2"}, charts, "Helm releases")
-			assert.ElementsMatch(t, []string{"cantondex", "cantondex-monitoring", "cantondex-security", "cantondex-logging"}, namespaces, "namespaces")
+			assert.ElementsMatch(t, []string{"aws-load-balancer-controller@1.14.0", "external-secrets@1.3.2",
+				"cluster-autoscaler@9.59.0", "fluent-bit@0.58.2", "kube-prometheus-stack@77.0.0"}, charts, "Helm releases")
+			// Fluent Bit's hostPath mounts need the one exception (program.NamespaceLabels).
+			assert.ElementsMatch(t, []string{"cantondex=restricted", "cantondex-monitoring=restricted", "cantondex-security=restricted",
+				"cantondex-logging=privileged"}, namespaces, "namespaces and the Pod Security level they enforce")
 			assert.Equal(t, len(catalog.All()), count["aws:ecr/repository:Repository"], "one ECR repository per catalog service")
 			assert.Equal(t, 1, count["aws:wafv2/webAcl:WebAcl"], "web ACLs")
 			// The DR network is built in the DR region, through the DR provider.

@@ -164,7 +164,7 @@ func (c *checker) check(o kubeapi.Object) error {
 	}
 	if gvk.Kind == "Namespace" && slices.Contains(kubeapi.Namespaces(), o.GetName()) {
 		labels := o.GetLabels()
-		for k, v := range kubeapi.RestrictedLabels() {
+		for k, v := range kubeapi.NamespaceLabels(o.GetName()) {
 			if labels[k] != v {
 				return fmt.Errorf("label %s: want %q, got %q", k, v, labels[k])
 			}
