@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/cantondex/platform/services/catalog"
+	"github.com/cantondex/platform/services/compliance/screening"
 	"github.com/cantondex/platform/services/exchange"
 	"github.com/cantondex/platform/services/flow"
 	"github.com/cantondex/platform/services/gateway"
@@ -42,6 +43,10 @@ func run(getenv func(string) string) error {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	limits, err := platform.LimitsFromEnv(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	screener, err := screening.ScreenerFromEnv(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -78,7 +83,7 @@ func run(getenv func(string) string) error {
 
 	g, err := gateway.New(ctx, gc, gateway.Backend{
 		Orders: svc, Markets: svc, Accounts: svc, Risk: svc, Redis: rdb, DB: db, Gated: svc,
-		Ready: platform.Checks(db.Ping, rdb.Ping), Tracing: tracing,
+		Ready: platform.Checks(db.Ping, rdb.Ping), Tracing: tracing, Screener: screener,
 	}, reg, log)
 	if err != nil {
 		return err

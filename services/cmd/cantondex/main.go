@@ -27,6 +27,8 @@ import (
 	"github.com/cantondex/platform/services/compliance"
 	"github.com/cantondex/platform/services/compliance/consumer"
 	cpg "github.com/cantondex/platform/services/compliance/postgres"
+	"github.com/cantondex/platform/services/compliance/screening"
+	"github.com/cantondex/platform/services/compliance/surveillance"
 	"github.com/cantondex/platform/services/exchange"
 	"github.com/cantondex/platform/services/flow"
 	"github.com/cantondex/platform/services/gateway"
@@ -61,6 +63,11 @@ type config struct {
 	// AuditSigner signs the audit trail's checkpoints (AUDIT_SIGNING_KEY, AUDIT_KEY_ID);
 	// nil: a key generated per run.
 	AuditSigner compliance.Signer
+	// Screener screens KYC applications (SCREENING_LIST and its settings; nil: none).
+	Screener compliance.Screener
+	// Surveillance are the trade surveillance settings (SURVEILLANCE_SETTINGS, a JSON file
+	// over the defaults).
+	Surveillance surveillance.Config
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -91,6 +98,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, err
 		}
 		c.AuditSigner = signer
+	}
+	if c.Screener, err = screening.ScreenerFromEnv(getenv); err != nil {
+		return c, err
+	}
+	if c.Surveillance, err = surveillance.ConfigFromEnv(getenv); err != nil {
+		return c, err
 	}
 	switch v := getenv("SEED_DEMO"); v {
 	case "", "true":
@@ -130,7 +143,7 @@ func run(getenv func(string) string) error {
 	}
 	g, err := gateway.New(ctx, cfg.Gateway, gateway.Backend{
 		Orders: b.exchange, Markets: b.exchange, Accounts: b.exchange, Risk: b.exchange, Redis: b.redis, Ready: b.ready, DB: b.db,
-		Gated: b.exchange, ComplianceStore: b.compliance,
+		Gated: b.exchange, ComplianceStore: b.compliance, Screener: cfg.Screener,
 		Tracing: cfg.tracing,
 	}, reg, log)
 	if err != nil {
@@ -320,7 +333,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 	if err != nil {
 		return nil, err
 	}
-	cg, err := consumer.Group(k, &compliance.Monitor{Log: b.compliance, Publisher: consumer.Events{P: p}, Cases: compliance.NewCases(b.compliance)})
+	cg, err := consumer.Group(k, &compliance.Monitor{Log: b.compliance, Surveillance: surveillance.Live{D: surveillance.New(cfg.Surveillance, nil)}, Publisher: consumer.Events{P: p}, Cases: compliance.NewCases(b.compliance)})
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/cantondex/platform/services/compliance"
 	"github.com/cantondex/platform/services/compliance/consumer"
 	cpg "github.com/cantondex/platform/services/compliance/postgres"
+	"github.com/cantondex/platform/services/compliance/surveillance"
 	"github.com/cantondex/platform/services/flow"
 	"github.com/cantondex/platform/services/platform"
 	"github.com/cantondex/platform/services/platform/version"
@@ -31,7 +32,11 @@ func main() {
 	if version.Handle(os.Stdout, catalog.ComplianceService, os.Args[1:]) {
 		return
 	}
-	if err := run(os.Getenv, Plugins{}); err != nil {
+	plugins, err := PluginsFromEnv(os.Getenv)
+	if err == nil {
+		err = run(os.Getenv, plugins)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "compliance-service:", err)
 		os.Exit(1)
 	}
@@ -42,6 +47,16 @@ func main() {
 // and checkpoints only.
 type Plugins struct {
 	Surveillance compliance.Surveillance
+}
+
+// PluginsFromEnv runs the surveillance detectors with SURVEILLANCE_SETTINGS over their
+// defaults; every account is its own beneficial owner until KYC links accounts.
+func PluginsFromEnv(getenv func(string) string) (Plugins, error) {
+	cfg, err := surveillance.ConfigFromEnv(getenv)
+	if err != nil {
+		return Plugins{}, fmt.Errorf("configuration: %w", err)
+	}
+	return Plugins{Surveillance: surveillance.Live{D: surveillance.New(cfg, nil)}}, nil
 }
 
 // Settings are the service's own settings beyond the catalog's.

@@ -106,46 +106,11 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 }
 
 func load(c config) ([]screening.Entry, error) {
-	open := func(path string) (io.ReadCloser, error) {
-		if path == "" {
-			return nil, nil
-		}
-		return os.Open(path)
-	}
-	list, err := open(c.list)
+	entries, err := screening.LoadFiles(c.format, c.list, c.alt, c.add)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--list %s (--format %q): %w", c.list, c.format, err)
 	}
-	defer list.Close()
-	switch c.format {
-	case "ofac-csv":
-		alt, err := open(c.alt)
-		if err != nil {
-			return nil, err
-		}
-		add, err := open(c.add)
-		if err != nil {
-			if alt != nil {
-				alt.Close()
-			}
-			return nil, err
-		}
-		var altR, addR io.Reader
-		if alt != nil {
-			defer alt.Close()
-			altR = alt
-		}
-		if add != nil {
-			defer add.Close()
-			addR = add
-		}
-		return screening.LoadOFAC(list, altR, addR)
-	case "un-xml":
-		return screening.LoadUN(list)
-	case "simple-csv":
-		return screening.LoadSimple(list)
-	}
-	return nil, fmt.Errorf("--format %q: want ofac-csv, un-xml or simple-csv", c.format)
+	return entries, nil
 }
 
 type inputLine struct {

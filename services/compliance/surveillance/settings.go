@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -82,4 +83,22 @@ func snake(name string) string {
 		b.WriteRune(unicode.ToLower(r))
 	}
 	return b.String()
+}
+
+// ConfigFromEnv reads SURVEILLANCE_SETTINGS, the path of a LoadConfig JSON file; unset: Default.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	path := getenv("SURVEILLANCE_SETTINGS")
+	if path == "" {
+		return Default(), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return Default(), fmt.Errorf("SURVEILLANCE_SETTINGS: %w", err)
+	}
+	defer f.Close()
+	cfg, err := LoadConfig(f)
+	if err != nil {
+		return Default(), fmt.Errorf("SURVEILLANCE_SETTINGS %s: %w", path, err)
+	}
+	return cfg, nil
 }
