@@ -118,6 +118,7 @@ func TestPerAZNetwork(t *testing.T) {
 	want := map[string]string{
 		"com.amazonaws.us-east-1.s3": "Gateway", "com.amazonaws.us-east-1.ecr.api": "Interface", "com.amazonaws.us-east-1.ecr.dkr": "Interface",
 		"com.amazonaws.us-east-1.logs": "Interface", "com.amazonaws.us-east-1.sts": "Interface",
+		"com.amazonaws.us-east-1.xray": "Interface", // the trace collector's X-Ray
 	}
 	for svc, typ := range want {
 		assert.Equal(t, typ, endpoints[svc], "endpoint %s", svc)

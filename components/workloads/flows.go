@@ -3,6 +3,7 @@ package workloads
 import (
 	"slices"
 
+	"github.com/cantondex/platform/components/tracing"
 	"github.com/cantondex/platform/services/catalog"
 )
 
@@ -15,7 +16,12 @@ const (
 	Redis      = catalog.EndpointRedis      // ElastiCache, in the private subnets
 	Kafka      = catalog.EndpointKafka      // MSK with IAM authentication, in the private subnets
 	AWSAPI     = catalog.EndpointAWSAPI     // the VPC's interface endpoints (STS for IRSA), in the private subnets
+	Tracing    = catalog.EndpointTracing    // pods app.kubernetes.io/name=opentelemetry-collector (components/tracing) in the monitoring namespace
 )
+
+// CollectorName is the app.kubernetes.io/name of the OpenTelemetry collector's pods (the
+// chart's name, tracing.ChartName).
+const CollectorName = tracing.ChartName
 
 // Flow is one connection the platform needs (catalog.Flow).
 type Flow = catalog.Flow

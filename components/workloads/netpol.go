@@ -35,6 +35,8 @@ func (b *builder) peers(endpoint string) networkingv1.NetworkPolicyPeerArray {
 		return pods("kube-system", "k8s-app", "kube-dns")
 	case Prometheus:
 		return pods(MonitoringNamespace, LabelName, "prometheus")
+	case Tracing:
+		return pods(MonitoringNamespace, LabelName, CollectorName)
 	case ALB:
 		return blocks(sn.Public)
 	case Postgres:

@@ -84,6 +84,8 @@ func policyFlows(t *testing.T, p mocks.Resource, sn Subnets) []string {
 				return DNS
 			case ns == MonitoringNamespace && fmt.Sprint(pods) == "map[app.kubernetes.io/name:prometheus]":
 				return Prometheus
+			case ns == MonitoringNamespace && fmt.Sprint(pods) == "map[app.kubernetes.io/name:opentelemetry-collector]":
+				return Tracing
 			default:
 				return fmt.Sprintf("pods %v %v", ns, pods)
 			}
@@ -126,6 +128,7 @@ func TestNetworkPoliciesAllowExactlyTheCatalogFlows(t *testing.T) {
 		return []string{
 			s + " -> dns 53/TCP", s + " -> dns 53/UDP",
 			s + " -> database-subnets 5432/TCP", s + " -> private-subnets 9098/TCP", s + " -> private-subnets 443/TCP",
+			s + " -> otel-collector 4318/TCP",
 		}
 	}
 	scraped := func(s string) string { return "prometheus 9090/TCP -> " + s }

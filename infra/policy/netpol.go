@@ -12,12 +12,16 @@ import (
 )
 
 // Where the pods live that the plan does not create but the catalog's flows name (contract C2,
-// C3): kube-dns in kube-system, Prometheus in the monitoring namespace. The catalog's own pods
+// C3): kube-dns in kube-system, Prometheus and the OpenTelemetry collector (a Helm release, so
+// its pods are not in the plan) in the monitoring namespace. The catalog's own pods
 // run in catalogNamespace.
 const (
 	catalogNamespace    = "cantondex"
 	monitoringNamespace = "cantondex-monitoring"
 	kubeSystem          = "kube-system"
+	// collectorName is the app.kubernetes.io/name of the collector's pods (components/tracing's
+	// chart), the catalog's EndpointTracing.
+	collectorName = "opentelemetry-collector"
 )
 
 // netpolRules are the rules on what the NetworkPolicies let through.
@@ -138,6 +142,9 @@ func networkOf(p *Plan) *network {
 			ports: []netPort{{"dns", protoIndex("UDP"), 53}, {"dns-tcp", protoIndex("TCP"), 53}, {"metrics", protoIndex("TCP"), 9153}}},
 		{name: catalog.EndpointPrometheus, namespace: monitoringNamespace, labels: map[string]string{labelName: "prometheus"},
 			ports: []netPort{{"web", protoIndex("TCP"), 9090}}},
+		{name: catalog.EndpointTracing, namespace: monitoringNamespace,
+			labels: map[string]string{labelName: collectorName, "app.kubernetes.io/instance": collectorName},
+			ports:  []netPort{{"otlp-http", protoIndex("TCP"), catalog.TracingPort}, {"otlp", protoIndex("TCP"), 4317}}},
 	}
 	for _, s := range stand {
 		if !slices.ContainsFunc(n.pods, func(q netPod) bool { return q.name == s.name }) {
@@ -160,6 +167,9 @@ func networkOf(p *Plan) *network {
 func endpointName(namespace string, labels map[string]string, fallback string) string {
 	if namespace == kubeSystem && labels["k8s-app"] == "kube-dns" {
 		return catalog.EndpointDNS
+	}
+	if namespace == monitoringNamespace && labels[labelName] == collectorName {
+		return catalog.EndpointTracing
 	}
 	if name := labels[labelName]; name != "" {
 		return name
@@ -534,7 +544,8 @@ func elbSubnet(s mocks.Resource) bool {
 // not one of the catalog's non-service endpoints) and the plan's pods in the catalog's namespace.
 func flowScope(n *network, want []catalog.Flow) map[string]bool {
 	other := map[string]bool{catalog.EndpointDNS: true, catalog.EndpointALB: true, catalog.EndpointPrometheus: true,
-		catalog.EndpointPostgres: true, catalog.EndpointRedis: true, catalog.EndpointKafka: true, catalog.EndpointAWSAPI: true}
+		catalog.EndpointPostgres: true, catalog.EndpointRedis: true, catalog.EndpointKafka: true, catalog.EndpointAWSAPI: true,
+		catalog.EndpointTracing: true}
 	scope := map[string]bool{}
 	for _, f := range want {
 		for _, e := range []string{f.From, f.To} {

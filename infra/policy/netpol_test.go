@@ -39,14 +39,14 @@ func netAWS() []mocks.Resource {
 	}
 }
 
-// netWant is a small catalog: a public service with a database and Redis, a Kafka consumer,
-// and a topic Job.
+// netWant is a small catalog: a public service with a database and Redis, a Kafka consumer
+// (both long-running, so they send spans to the collector), and a topic Job.
 func netWant() []catalog.Flow {
 	var want []catalog.Flow
 	for _, s := range []catalog.Service{
-		{Name: "web", Database: catalog.Trading, DBUser: "cdx_web", Redis: true, PublicPort: 8080, OpsPort: 9090},
-		{Name: "worker", Consumes: []catalog.Consume{{Topic: "orders", Group: "worker"}}, OpsPort: 9090},
-		{Name: "topics", TopicAdmin: true},
+		{Name: "web", Kind: catalog.Deployment, Database: catalog.Trading, DBUser: "cdx_web", Redis: true, PublicPort: 8080, OpsPort: 9090},
+		{Name: "worker", Kind: catalog.Deployment, Consumes: []catalog.Consume{{Topic: "orders", Group: "worker"}}, OpsPort: 9090},
+		{Name: "topics", Kind: catalog.Job, TopicAdmin: true},
 	} {
 		want = append(want, s.Flows()...)
 	}
@@ -97,7 +97,8 @@ var (
 
 // netPlan is the fixture with a hand-written set of NetworkPolicies that allows exactly
 // netWant: default deny in both namespaces, DNS for every pod of the catalog's namespace, each
-// service's egress to its data tier, and the ALB and Prometheus ingress.
+// service's egress to its data tier and to the collector, the ALB and Prometheus ingress, and
+// the collector's own policy (OTLP from the catalog's namespace, as components/tracing writes it).
 func netPlan() []mocks.Resource {
 	deny := m{"podSelector": m{}, "policyTypes": []any{"Ingress", "Egress"}}
 	out := netAWS()
@@ -135,8 +136,25 @@ func netPlan() []mocks.Resource {
 			"egress": []any{m{"to": ipPeers(privateCIDRs...), "ports": tcp(9098.0, 443.0)}}}),
 		netpolicy("prometheus", "cantondex-monitoring", m{"podSelector": selectName("prometheus"), "policyTypes": []any{"Egress"},
 			"egress": []any{m{"to": []any{m{"namespaceSelector": m{"matchLabels": m{"kubernetes.io/metadata.name": "cantondex"}}}}, "ports": tcp(9090.0)}}}),
+		netpolicy("traces", "cantondex", m{"podSelector": m{"matchExpressions": []any{
+			m{"key": "app.kubernetes.io/name", "operator": "In", "values": []any{"web", "worker"}},
+		}}, "policyTypes": []any{"Egress"}, "egress": []any{m{"to": collectorPeer(), "ports": tcp(4318.0)}}}),
+		netpolicy("opentelemetry-collector", "cantondex-monitoring", m{
+			"podSelector": m{"matchLabels": m{"app.kubernetes.io/name": "opentelemetry-collector", "app.kubernetes.io/instance": "opentelemetry-collector"}},
+			"policyTypes": []any{"Ingress", "Egress"},
+			"ingress": []any{m{"from": []any{m{"namespaceSelector": m{"matchLabels": m{"kubernetes.io/metadata.name": "cantondex"}}}},
+				"ports": tcp(4318.0, 4317.0)}},
+		}),
 	)
 	return out
+}
+
+// collectorPeer selects the OpenTelemetry collector's pods in the monitoring namespace.
+func collectorPeer() []any {
+	return []any{m{
+		"namespaceSelector": m{"matchLabels": m{"kubernetes.io/metadata.name": "cantondex-monitoring"}},
+		"podSelector":       selectName("opentelemetry-collector"),
+	}}
 }
 
 func netFindings(rs []mocks.Resource) []string {
@@ -169,6 +187,8 @@ func TestNetworkPolicyReachability(t *testing.T) {
 	// No policy isolates kube-dns: it reaches itself on every port.
 	assert.Equal(t, "1-65535/TCP, 1-65535/UDP, 1-65535/SCTP", ports("dns", "dns"))
 	assert.Equal(t, "", ports("prometheus", "prometheus"), "Prometheus's egress is limited to the catalog's namespace")
+	assert.Equal(t, "4318/TCP", ports("web", "otel-collector"), "the egress opens OTLP/HTTP only, though the collector admits gRPC too")
+	assert.Equal(t, "", ports("topics", "otel-collector"), "the Job's egress does not reach the collector")
 }
 
 func TestNetworkPoliciesThatDifferFromTheCatalogFail(t *testing.T) {
@@ -232,6 +252,15 @@ func TestNetworkPoliciesThatDifferFromTheCatalogFail(t *testing.T) {
 		{"a service without the ops port rule", func(t *testing.T, rs []mocks.Resource) []mocks.Resource {
 			return edit(rs, "worker-policy", "spec.ingress", nil)
 		}, []string{"missing: the catalog needs prometheus -> worker on 9090/TCP"}},
+		{"no egress to the collector", func(t *testing.T, rs []mocks.Resource) []mocks.Resource { return without(rs, "traces") }, []string{
+			"missing: the catalog needs web -> otel-collector on 4318/TCP", "missing: the catalog needs worker -> otel-collector on 4318/TCP",
+		}},
+		{"the collector's gRPC port too", func(t *testing.T, rs []mocks.Resource) []mocks.Resource {
+			return edit(rs, "traces", "spec.egress.0.ports", tcp(4318.0, 4317.0))
+		}, []string{"extra: the NetworkPolicies allow web -> otel-collector on 4317/TCP"}},
+		{"the collector admits only another namespace", func(t *testing.T, rs []mocks.Resource) []mocks.Resource {
+			return edit(rs, "opentelemetry-collector", "spec.ingress.0.from.0.namespaceSelector.matchLabels", m{"kubernetes.io/metadata.name": "elsewhere"})
+		}, []string{"missing: the catalog needs web -> otel-collector on 4318/TCP"}},
 		{"a pod the catalog does not know", func(t *testing.T, rs []mocks.Resource) []mocks.Resource {
 			return append(rs, pod(tokJob, "migrate"))
 		}, []string{"extra: the NetworkPolicies allow migrate -> dns on 53/TCP, 53/UDP"}},

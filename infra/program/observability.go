@@ -14,6 +14,7 @@ import (
 	"github.com/cantondex/platform/components/logging"
 	"github.com/cantondex/platform/components/monitoring"
 	"github.com/cantondex/platform/components/observability"
+	"github.com/cantondex/platform/components/tracing"
 	"github.com/cantondex/platform/services/catalog"
 	"github.com/cantondex/platform/stacks"
 )
@@ -38,10 +39,11 @@ type Observability struct {
 	Monitoring  *monitoring.Monitoring
 	Logging     *logging.Logging
 	Autoscaling *autoscaling.Autoscaling
+	Tracing     *tracing.Tracing
 }
 
-// observabilityResource is the component holding the metrics stack, log shipping, the
-// cluster autoscaler and what they need from the program (the Alertmanager's role, the
+// observabilityResource is the component holding the metrics stack, log shipping, the trace
+// collector, the cluster autoscaler and what they need from the program (the Alertmanager's role, the
 // monitoring namespace's ExternalSecrets and the NetworkPolicies of the monitoring and logging namespaces).
 type observabilityResource struct {
 	pulumi.ResourceState
@@ -58,10 +60,11 @@ func ScrapedServices() []string {
 	return out
 }
 
-// observe deploys the cluster autoscaler, Fluent Bit and the metrics stack (kube-prometheus-stack
+// observe deploys the cluster autoscaler, Fluent Bit, the metrics stack (kube-prometheus-stack
 // with a ServiceMonitor per scraped catalog service, the rules and dashboards of
 // components/observability, Alertmanager routed by severity to the data tier's SNS topic and
-// the pager) on the foundation, the data tier and the platform.
+// the pager) and the trace collector (OTLP from the services to X-Ray) on the foundation, the
+// data tier and the platform.
 func observe(ctx *pulumi.Context, s stacks.Settings, f *Foundation, d *Data, p *Platform) (*Observability, error) {
 	switch {
 	case d == nil || p == nil:
@@ -137,16 +140,32 @@ func observe(ctx *pulumi.Context, s stacks.Settings, f *Foundation, d *Data, p *
 		return nil, err
 	}
 
-	// Traces: components/tracing (the OpenTelemetry collector chart, written on branch
-	// h/obslogs) is wired here once it is on main: its release in MonitoringNamespace, its
-	// IRSA role (xray:PutTraceSegments), and its OTLP endpoint handed to the workloads.
+	// Traces: the OpenTelemetry collector receives the services' OTLP (their
+	// OTEL_EXPORTER_OTLP_ENDPOINT, catalog.TracingEndpoint; their egress to it is the catalog's
+	// flow to EndpointTracing) and puts the segments into X-Ray through its IRSA role. X-Ray
+	// and STS answer at the VPC's interface endpoints (network.DefaultInterfaceEndpoints has
+	// xray and sts), in the private subnets: the collector's HTTPS egress goes there only.
+	cidrs, err := s.Network.Subnets()
+	if err != nil {
+		return nil, fmt.Errorf("%s:network.cidr: %w", stacks.Namespace, err)
+	}
+	n := s.Network.AZCount
+	if o.Tracing, err = tracing.NewTracing(ctx, base+"-tracing", tracing.TracingArgs{
+		Namespace: MonitoringNamespace, DependsOn: []pulumi.Resource{p.Namespaces[MonitoringNamespace]},
+		Region: s.Region, OIDCProviderARN: f.OIDCProviderARN, OIDCProviderURL: f.OIDCProviderURL, Kubernetes: f.Kubernetes,
+		ClientNamespaces: []string{AppNamespace}, AWSAPICIDRs: cidrs[n : 2*n], Tags: s.Tags,
+	}, in); err != nil {
+		return nil, err
+	}
 
 	ctx.Export("observability.autoscalerRoleArn", o.Autoscaling.RoleARN)
 	ctx.Export("observability.fluentBitRoleArn", o.Logging.RoleARN)
 	ctx.Export("observability.logGroups", pulumi.StringArray{o.Logging.ApplicationLogGroup, o.Logging.ClusterLogGroup})
 	ctx.Export("observability.alertmanagerRoleArn", amRole.RoleARN)
+	ctx.Export("observability.tracingRoleArn", o.Tracing.RoleARN)
 	return o, ctx.RegisterResourceOutputs(comp, pulumi.Map{
 		"autoscalerRoleArn": o.Autoscaling.RoleARN, "fluentBitRoleArn": o.Logging.RoleARN, "alertmanagerRoleArn": amRole.RoleARN,
+		"tracingRoleArn": o.Tracing.RoleARN,
 	})
 }
 

@@ -12,7 +12,11 @@ import (
 
 	"github.com/cantondex/platform/components/mocks"
 	"github.com/cantondex/platform/components/monitoring"
+	"github.com/cantondex/platform/components/network"
 	"github.com/cantondex/platform/components/observability"
+	"github.com/cantondex/platform/components/tracing"
+	"github.com/cantondex/platform/components/workloads"
+	"github.com/cantondex/platform/services/catalog"
 	"github.com/cantondex/platform/stacks"
 )
 
@@ -59,7 +63,7 @@ func TestObserveDeploysThePinnedChartsWithTheStacksSettings(t *testing.T) {
 				charts[r.String("chart")+"@"+r.String("version")] = r
 				assert.Contains(t, r.Provider, "pulumi:providers:kubernetes::eks", "%s uses the cluster's provider", r.Name)
 			}
-			require.Len(t, charts, 3)
+			require.Len(t, charts, 4)
 			prom, ok := charts["kube-prometheus-stack@77.0.0"]
 			require.True(t, ok, "kube-prometheus-stack pinned")
 			assert.Equal(t, MonitoringNamespace, prom.String("namespace"))
@@ -72,6 +76,13 @@ func TestObserveDeploysThePinnedChartsWithTheStacksSettings(t *testing.T) {
 			require.True(t, ok, "cluster-autoscaler pinned")
 			assert.Equal(t, "cdx", ca.String("values.autoDiscovery.clusterName"))
 			assert.Equal(t, tc.unneeded, ca.String("values.extraArgs.scale-down-unneeded-time"))
+			otel, ok := charts["opentelemetry-collector@0.158.3"]
+			require.True(t, ok, "opentelemetry-collector pinned")
+			assert.Equal(t, MonitoringNamespace, otel.String("namespace"))
+			assert.Equal(t, "us-east-1", otel.String("values.alternateConfig.exporters.awsxray.region"))
+			ann, _ := otel.Input("values.serviceAccount.annotations")
+			annotations, _ := ann.(map[string]any)
+			assert.Equal(t, mocks.ARN("aws:iam/role:Role", "cdx-"+tc.stack+"-observability-tracing-role"), annotations["eks.amazonaws.com/role-arn"])
 
 			for _, g := range rec.OfType("aws:cloudwatch/logGroup:LogGroup") {
 				if strings.HasPrefix(g.String("name"), "/cantondex/"+tc.stack+"/") {
@@ -166,3 +177,43 @@ func TestObserveRefusesAMissingMonitoringSecret(t *testing.T) {
 }
 
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// The collector puts segments into X-Ray through a role only its service account assumes; it
+// admits OTLP from the services' namespace and reaches HTTPS only in the private subnets, where
+// the VPC's X-Ray and STS interface endpoints are; the services are pointed at its Service.
+func TestTracingReachesXRayThroughTheInterfaceEndpoints(t *testing.T) {
+	rec, err := runObserve(t, "prod", mapSource{})
+	require.NoError(t, err)
+	trust, ok := rec.Named("aws:iam/role:Role", "cdx-prod-observability-tracing-role")
+	require.True(t, ok)
+	assert.Contains(t, trust.String("assumeRolePolicy"), `"system:serviceaccount:`+MonitoringNamespace+`:`+tracing.ServiceAccount+`"`)
+	pol, ok := rec.Named("aws:iam/rolePolicy:RolePolicy", "cdx-prod-observability-tracing-role-policy")
+	require.True(t, ok)
+	var actions []string
+	for _, st := range statements(t, pol.String("policy")) {
+		actions = append(actions, list(st.Action)...)
+	}
+	assert.Equal(t, []string{"xray:PutTraceSegments"}, actions)
+
+	np, ok := rec.Named("kubernetes:networking.k8s.io/v1:NetworkPolicy", "cdx-prod-observability-tracing-collector")
+	require.True(t, ok)
+	assert.Equal(t, MonitoringNamespace, np.String("metadata.namespace"))
+	b, _ := json.Marshal(np.Inputs["spec"])
+	spec := string(b)
+	assert.Contains(t, spec, `"kubernetes.io/metadata.name":"`+AppNamespace+`"`, "OTLP from the services' namespace")
+	s, err := stacks.Load("prod", "", mapSource{})
+	require.NoError(t, err)
+	cidrs, err := s.Network.Subnets()
+	require.NoError(t, err)
+	n := s.Network.AZCount
+	for _, c := range cidrs[n : 2*n] {
+		assert.Contains(t, spec, `"cidr":"`+c+`"`, "HTTPS to the private subnet %s", c)
+	}
+	assert.NotContains(t, spec, "0.0.0.0/0", "no HTTPS to the internet: X-Ray and STS have interface endpoints")
+	assert.Contains(t, network.DefaultInterfaceEndpoints(), "xray")
+	assert.Contains(t, network.DefaultInterfaceEndpoints(), "sts")
+
+	// The catalog's literal endpoint and collector name are the component's.
+	assert.Equal(t, tracing.Endpoint(MonitoringNamespace), catalog.TracingEndpoint)
+	assert.Equal(t, tracing.ChartName, workloads.CollectorName)
+}

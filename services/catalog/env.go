@@ -15,8 +15,8 @@ type Var struct {
 }
 
 // ManagedEnv returns the environment s needs on AWS, in a fixed order: the operations and
-// public listeners, PostgreSQL, Kafka, Redis, then its secrets. The next issue's Deployments
-// are generated from it; services/README.md shows it (a test keeps the two equal).
+// public listeners, PostgreSQL, Kafka, Redis, the trace collector, then its secrets. The next
+// issue's Deployments are generated from it; services/README.md shows it (a test keeps the two equal).
 func (s Service) ManagedEnv() []Var {
 	var vs []Var
 	add := func(name, value, from string) { vs = append(vs, Var{Name: name, Value: value, From: from}) }
@@ -57,6 +57,10 @@ func (s Service) ManagedEnv() []Var {
 		add("REDIS_URL", "rediss://<configuration endpoint>:6379", "output cache.configurationEndpoint")
 		add("REDIS_CLUSTER", "true", "")
 		add("REDIS_PREFIX", "cdx", "")
+	}
+	if s.Kind == Deployment {
+		// platform.NewTracing names the spans' service itself (service.name).
+		add("OTEL_EXPORTER_OTLP_ENDPOINT", TracingEndpoint, "")
 	}
 	for _, sec := range s.Secrets {
 		for _, e := range sec.Env {

@@ -9,13 +9,14 @@ import (
 // Flow endpoints that are not catalog services: the names the NetworkPolicies' reachability is
 // expressed in (a service is named by its catalog name).
 const (
-	EndpointDNS        = "dns"        // kube-system's kube-dns pods
-	EndpointALB        = "alb"        // the internet-facing ALB in the VPC's public subnets
-	EndpointPrometheus = "prometheus" // Prometheus in the monitoring namespace
-	EndpointPostgres   = "postgres"   // the RDS Proxy
-	EndpointRedis      = "redis"      // ElastiCache
-	EndpointKafka      = "kafka"      // MSK's SASL/IAM listener
-	EndpointAWSAPI     = "aws-api"    // the VPC's interface endpoints (STS for IRSA and the other AWS APIs)
+	EndpointDNS        = "dns"            // kube-system's kube-dns pods
+	EndpointALB        = "alb"            // the internet-facing ALB in the VPC's public subnets
+	EndpointPrometheus = "prometheus"     // Prometheus in the monitoring namespace
+	EndpointPostgres   = "postgres"       // the RDS Proxy
+	EndpointRedis      = "redis"          // ElastiCache
+	EndpointKafka      = "kafka"          // MSK's SASL/IAM listener
+	EndpointAWSAPI     = "aws-api"        // the VPC's interface endpoints (STS for IRSA and the other AWS APIs)
+	EndpointTracing    = "otel-collector" // the OpenTelemetry collector (OTLP/HTTP) in the monitoring namespace
 )
 
 // The destination ports of those endpoints.
@@ -25,7 +26,13 @@ const (
 	RedisPort    = 6379
 	KafkaIAMPort = 9098
 	AWSAPIPort   = 443
+	TracingPort  = 4318 // OTLP/HTTP
 )
+
+// TracingEndpoint is the collector's OTLP/HTTP base URL, the long-running services'
+// OTEL_EXPORTER_OTLP_ENDPOINT: the Service of components/tracing's release in the monitoring
+// namespace (tracing.Endpoint; infra/program's tests keep the two equal).
+const TracingEndpoint = "http://opentelemetry-collector.cantondex-monitoring.svc.cluster.local:4318"
 
 // Protocols of a flow.
 const (
@@ -49,7 +56,7 @@ func (f Flow) String() string {
 // resolves names (DNS over UDP and TCP); a service with a database reaches the RDS Proxy, with
 // Redis ElastiCache, with Kafka MSK's IAM listener; a service that authenticates with IAM (its
 // database user, MSK, Secrets Manager) reaches the AWS APIs (STS for its IRSA credentials and
-// the API it calls); a public port is reached from the ALB, and an operations port from
+// the API it calls); a long-running service (not a Job) sends its spans to the collector; a public port is reached from the ALB, and an operations port from
 // Prometheus and, behind the ALB, from its health check.
 func Flows() []Flow {
 	var out []Flow
@@ -79,6 +86,9 @@ func (s Service) Flows() []Flow {
 	}
 	if s.IAMAuth() {
 		to(EndpointAWSAPI, AWSAPIPort)
+	}
+	if s.Kind == Deployment {
+		to(EndpointTracing, TracingPort)
 	}
 	if s.PublicPort != 0 {
 		out = append(out, Flow{From: EndpointALB, To: s.Name, Port: s.PublicPort, Protocol: TCP})

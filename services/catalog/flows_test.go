@@ -46,6 +46,10 @@ func TestFlowsOfTheCatalog(t *testing.T) {
 	want = append(want, dns("notification-service")...)
 	want = append(want, Flow{"compliance-service", "aws-api", 443, "TCP"}, Flow{"compliance-service", "kafka", 9098, "TCP"}, Flow{"compliance-service", "postgres", 5432, "TCP"})
 	want = append(want, dns("compliance-service")...)
+	// Every long-running service sends its spans to the collector; the Jobs do not trace.
+	for _, s := range []string{"api-gateway", "matching-engine", "risk-management", "settlement-coordinator", "notification-service", "compliance-service"} {
+		want = append(want, Flow{s, "otel-collector", 4318, "TCP"})
+	}
 
 	got := Flows()
 	assert.ElementsMatch(t, want, got)
@@ -71,6 +75,9 @@ func TestFlowsFollowTheEntryFields(t *testing.T) {
 			[]string{"x -> aws-api 443/TCP", "x -> dns 53/TCP", "x -> dns 53/UDP", "x -> kafka 9098/TCP"}},
 		{"public and operations ports are reached from the ALB and Prometheus", Service{Name: "x", PublicPort: 8081, OpsPort: 9091},
 			[]string{"alb -> x 8081/TCP", "alb -> x 9091/TCP", "prometheus -> x 9091/TCP", "x -> dns 53/TCP", "x -> dns 53/UDP"}},
+		{"a long-running service sends spans to the collector", Service{Name: "x", Kind: Deployment},
+			[]string{"x -> dns 53/TCP", "x -> dns 53/UDP", "x -> otel-collector 4318/TCP"}},
+		{"a Job sends none", Service{Name: "x", Kind: Job}, []string{"x -> dns 53/TCP", "x -> dns 53/UDP"}},
 		{"a public port without an operations port has no health check flow", Service{Name: "x", PublicPort: 8081},
 			[]string{"alb -> x 8081/TCP", "x -> dns 53/TCP", "x -> dns 53/UDP"}},
 	}

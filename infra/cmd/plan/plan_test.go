@@ -82,7 +82,7 @@ func TestStacksPlanCleanWithTheAcceptanceCounts(t *testing.T) {
 			assert.Equal(t, map[string]string{"ON_DEMAND": "3-20", "SPOT": "0-10"}, groups, "node groups")
 			assert.Equal(t, []string{"aws-ebs-csi-driver", "coredns", "kube-proxy", "vpc-cni", "metrics-server"}, addons, "add-ons")
 			assert.ElementsMatch(t, []string{"aws-load-balancer-controller@1.14.0", "external-secrets@1.3.2",
-				"cluster-autoscaler@9.59.0", "fluent-bit@0.58.2", "kube-prometheus-stack@77.0.0"}, charts, "Helm releases")
+				"cluster-autoscaler@9.59.0", "fluent-bit@0.58.2", "kube-prometheus-stack@77.0.0", "opentelemetry-collector@0.158.3"}, charts, "Helm releases")
 			// Fluent Bit's hostPath mounts need the one exception (program.NamespaceLabels).
 			assert.ElementsMatch(t, []string{"cantondex=restricted", "cantondex-monitoring=restricted", "cantondex-security=restricted",
 				"cantondex-logging=privileged"}, namespaces, "namespaces and the Pod Security level they enforce")
