@@ -103,7 +103,7 @@ type Server struct {
 	conns   int
 	wg      sync.WaitGroup
 	stop    chan struct{}
-	stopped sync.Once
+	closing bool // under mu: Shutdown began, no connection joins wg any more
 
 	connected prometheus.Gauge
 	closed    *prometheus.CounterVec
@@ -134,8 +134,25 @@ func NewServer(hub *Hub, a Authenticator, markets Markets, cfg ServerConfig, log
 
 // Shutdown closes every connection with CloseGoingAway and waits for them.
 func (s *Server) Shutdown() {
-	s.stopped.Do(func() { close(s.stop) })
+	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		close(s.stop)
+	}
+	s.mu.Unlock()
 	s.wg.Wait()
+}
+
+// join adds a connection to those Shutdown waits for, unless Shutdown began: a connection
+// accepted meanwhile is not joined (the caller closes it), so wg.Add never races wg.Wait.
+func (s *Server) join() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.wg.Add(1)
+	return true
 }
 
 // Connections is how many connections are open.
@@ -223,8 +240,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if authed {
 		c.setPrincipal(p, expires)
 	}
+	if !s.join() {
+		_ = ws.Close(websocket.StatusGoingAway, "server shutting down")
+		return
+	}
 	admitted = false
-	s.wg.Add(1)
 	defer s.wg.Done()
 	s.connected.Inc()
 	defer s.connected.Dec()

@@ -92,14 +92,14 @@ func readOFAC(r io.Reader, file string, fields int, fn func(line int, f []string
 		if err == io.EOF {
 			return nil
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				return fmt.Errorf("ofac %s line %d: %v", file, pe.Line, pe.Err)
 			}
-			return fmt.Errorf("ofac %s line %d: %w", file, line, err)
+			return fmt.Errorf("ofac %s: %w", file, err)
 		}
+		line, _ := cr.FieldPos(0) // only after a record: FieldPos panics when Read returned none
 		if len(rec) == 1 && strings.Trim(rec[0], "\x1a \r\n") == "" {
 			continue // the end-of-file marker
 		}
