@@ -268,6 +268,16 @@ func users(p *platformtest.Platform, n int) (tokens, ids []string, err error) {
 				return
 			}
 			tokens[i], ids[i] = l.AccessToken, l.UserID
+			// KYC: the trader submits, the admin approves (unverified accounts cannot trade).
+			app := map[string]string{"legal_name": fmt.Sprintf("Stream Trader %d", i), "date_of_birth": "1990-04-01", "nationality": "DE", "address": "1 Example Street"}
+			if st, err := post("/kyc", l.AccessToken, app, nil); err != nil || st != 202 {
+				firstErr.CompareAndSwap(nil, fmt.Errorf("kyc: %d %v", st, err))
+				return
+			}
+			if st, err := post("/compliance/kyc/"+l.UserID+"/approve", admin, map[string]string{"reason": "load test onboarding"}, nil); err != nil || st != 200 {
+				firstErr.CompareAndSwap(nil, fmt.Errorf("kyc approval: %d %v", st, err))
+				return
+			}
 			for asset, amt := range map[string]string{"USD": "100000000", "BTC": "10000"} {
 				if st, err := post("/admin/deposits", admin, map[string]string{"id": "load-" + asset + "-" + l.UserID, "account": l.UserID, "asset": asset, "amount": amt}, nil); err != nil || st != 201 {
 					firstErr.CompareAndSwap(nil, fmt.Errorf("deposit: %d %v", st, err))
