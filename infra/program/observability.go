@@ -221,29 +221,13 @@ func monitoringExternalSecrets(ctx *pulumi.Context, base string, p *Platform, op
 // with the workloads), resolve names and reach HTTPS: CloudWatch Logs, STS for IRSA, and the
 // Kubernetes API its kubernetes filter reads pod metadata from. Nothing may connect to it.
 func loggingNetworkPolicies(ctx *pulumi.Context, base string, opts ...pulumi.ResourceOption) error {
-	tcp, udp := pulumi.String("TCP"), pulumi.String("UDP")
-	port := func(proto pulumi.String, n int) networkingv1.NetworkPolicyPortArgs {
-		return networkingv1.NetworkPolicyPortArgs{Protocol: proto, Port: pulumi.Int(n)}
-	}
 	_, err := networkingv1.NewNetworkPolicy(ctx, base+"-netpol-logging-fluent-bit-egress", &networkingv1.NetworkPolicyArgs{
 		Metadata: metav1.ObjectMetaArgs{Name: pulumi.String("fluent-bit-egress"), Namespace: pulumi.String(LoggingNamespace),
 			Labels: pulumi.StringMap{"app.kubernetes.io/part-of": pulumi.String("cantondex")}},
 		Spec: networkingv1.NetworkPolicySpecArgs{
 			PodSelector: metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app.kubernetes.io/name": pulumi.String(FluentBitName)}},
 			PolicyTypes: pulumi.ToStringArray([]string{"Egress"}),
-			Egress: networkingv1.NetworkPolicyEgressRuleArray{
-				networkingv1.NetworkPolicyEgressRuleArgs{
-					To: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
-						NamespaceSelector: metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"kubernetes.io/metadata.name": pulumi.String("kube-system")}},
-						PodSelector:       metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"k8s-app": pulumi.String("kube-dns")}},
-					}},
-					Ports: networkingv1.NetworkPolicyPortArray{port(udp, 53), port(tcp, 53)},
-				},
-				networkingv1.NetworkPolicyEgressRuleArgs{
-					To:    networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{IpBlock: networkingv1.IPBlockArgs{Cidr: pulumi.String("0.0.0.0/0")}}},
-					Ports: networkingv1.NetworkPolicyPortArray{port(tcp, 443)},
-				},
-			},
+			Egress:      dnsAndHTTPSEgress(),
 		},
 	}, opts...)
 	return err
@@ -257,7 +241,7 @@ func loggingNetworkPolicies(ctx *pulumi.Context, base string, opts ...pulumi.Res
 // kubelet (cAdvisor) and node-exporter in the VPC; and the control plane to the operator's
 // admission webhook.
 func monitoringNetworkPolicies(ctx *pulumi.Context, base string, s stacks.Settings, opts ...pulumi.ResourceOption) error {
-	tcp, udp := pulumi.String("TCP"), pulumi.String("UDP")
+	tcp := pulumi.String("TCP")
 	port := func(proto pulumi.String, n int) networkingv1.NetworkPolicyPortArgs {
 		return networkingv1.NetworkPolicyPortArgs{Protocol: proto, Port: pulumi.Int(n)}
 	}
@@ -275,19 +259,7 @@ func monitoringNetworkPolicies(ctx *pulumi.Context, base string, s stacks.Settin
 		}},
 		{"egress-dns-and-https", networkingv1.NetworkPolicySpecArgs{
 			PodSelector: all, PolicyTypes: pulumi.ToStringArray([]string{"Egress"}),
-			Egress: networkingv1.NetworkPolicyEgressRuleArray{
-				networkingv1.NetworkPolicyEgressRuleArgs{
-					To: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
-						NamespaceSelector: metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"kubernetes.io/metadata.name": pulumi.String("kube-system")}},
-						PodSelector:       metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"k8s-app": pulumi.String("kube-dns")}},
-					}},
-					Ports: networkingv1.NetworkPolicyPortArray{port(udp, 53), port(tcp, 53)},
-				},
-				networkingv1.NetworkPolicyEgressRuleArgs{
-					To:    networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{IpBlock: networkingv1.IPBlockArgs{Cidr: pulumi.String("0.0.0.0/0")}}},
-					Ports: networkingv1.NetworkPolicyPortArray{port(tcp, 443)},
-				},
-			},
+			Egress: dnsAndHTTPSEgress(),
 		}},
 		{"prometheus-scrape-nodes", networkingv1.NetworkPolicySpecArgs{
 			PodSelector: metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app.kubernetes.io/name": pulumi.String("prometheus")}},

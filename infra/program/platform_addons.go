@@ -240,11 +240,32 @@ func externalSecrets(ctx *pulumi.Context, base string, s stacks.Settings, f *Fou
 	return securityNetworkPolicies(ctx, base, s, k8s, ns, in)
 }
 
+// dnsAndHTTPSEgress are the egress rules of a namespace's system pods: DNS to kube-system's
+// kube-dns (53 UDP and TCP) and HTTPS (443) anywhere (AWS APIs, the Kubernetes API, webhooks).
+func dnsAndHTTPSEgress() networkingv1.NetworkPolicyEgressRuleArray {
+	port := func(proto string, n int) networkingv1.NetworkPolicyPortArgs {
+		return networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String(proto), Port: pulumi.Int(n)}
+	}
+	return networkingv1.NetworkPolicyEgressRuleArray{
+		networkingv1.NetworkPolicyEgressRuleArgs{
+			To: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
+				NamespaceSelector: metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"kubernetes.io/metadata.name": pulumi.String("kube-system")}},
+				PodSelector:       metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"k8s-app": pulumi.String("kube-dns")}},
+			}},
+			Ports: networkingv1.NetworkPolicyPortArray{port("UDP", 53), port("TCP", 53)},
+		},
+		networkingv1.NetworkPolicyEgressRuleArgs{
+			To:    networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{IpBlock: networkingv1.IPBlockArgs{Cidr: pulumi.String("0.0.0.0/0")}}},
+			Ports: networkingv1.NetworkPolicyPortArray{port("TCP", 443)},
+		},
+	}
+}
+
 // securityNetworkPolicies: default deny in cantondex-security, then DNS, HTTPS (AWS APIs for
 // Secrets Manager and STS, the Kubernetes API) out, and the control plane (in the VPC) in to
 // the webhook.
 func securityNetworkPolicies(ctx *pulumi.Context, base string, s stacks.Settings, opts ...pulumi.ResourceOption) error {
-	tcp, udp := pulumi.String("TCP"), pulumi.String("UDP")
+	tcp := pulumi.String("TCP")
 	port := func(proto pulumi.String, n int) networkingv1.NetworkPolicyPortArgs {
 		return networkingv1.NetworkPolicyPortArgs{Protocol: proto, Port: pulumi.Int(n)}
 	}
@@ -257,19 +278,7 @@ func securityNetworkPolicies(ctx *pulumi.Context, base string, s stacks.Settings
 		}},
 		{"egress-dns-and-https", networkingv1.NetworkPolicySpecArgs{
 			PodSelector: metav1.LabelSelectorArgs{}, PolicyTypes: pulumi.ToStringArray([]string{"Egress"}),
-			Egress: networkingv1.NetworkPolicyEgressRuleArray{
-				networkingv1.NetworkPolicyEgressRuleArgs{
-					To: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
-						NamespaceSelector: metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"kubernetes.io/metadata.name": pulumi.String("kube-system")}},
-						PodSelector:       metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"k8s-app": pulumi.String("kube-dns")}},
-					}},
-					Ports: networkingv1.NetworkPolicyPortArray{port(udp, 53), port(tcp, 53)},
-				},
-				networkingv1.NetworkPolicyEgressRuleArgs{
-					To:    networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{IpBlock: networkingv1.IPBlockArgs{Cidr: pulumi.String("0.0.0.0/0")}}},
-					Ports: networkingv1.NetworkPolicyPortArray{port(tcp, 443)},
-				},
-			},
+			Egress: dnsAndHTTPSEgress(),
 		}},
 		{"ingress-webhook-from-vpc", networkingv1.NetworkPolicySpecArgs{
 			PodSelector: metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app.kubernetes.io/name": pulumi.String("external-secrets-webhook")}},
