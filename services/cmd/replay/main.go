@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/cantondex/platform/services/matching"
 	"github.com/cantondex/platform/services/matching/journal"
 )
 
@@ -32,19 +31,8 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var markets []matching.Market
-	var err error
-	if *config != "" {
-		f, err := os.Open(*config)
-		if err != nil {
-			return err
-		}
-		markets, err = journal.LoadMarkets(f)
-		f.Close()
-		if err != nil {
-			return err
-		}
-	} else if markets, err = journal.ParseMarkets(*spec); err != nil {
+	markets, err := journal.Markets(*spec, *config)
+	if err != nil {
 		return err
 	}
 	r, err := journal.NewReplayer(markets)

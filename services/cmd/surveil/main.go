@@ -57,7 +57,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	markets, err := loadMarkets(*spec, *config)
+	markets, err := journal.Markets(*spec, *config)
 	if err != nil {
 		return err
 	}
@@ -110,18 +110,6 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		}
 	}
 	return bw.Flush()
-}
-
-func loadMarkets(spec, config string) ([]matching.Market, error) {
-	if config == "" {
-		return journal.ParseMarkets(spec)
-	}
-	f, err := os.Open(config)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return journal.LoadMarkets(f)
 }
 
 // line is one journal line: a command and its time.

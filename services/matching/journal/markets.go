@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/cantondex/platform/services/matching"
@@ -25,6 +26,20 @@ func ParseMarkets(spec string) ([]matching.Market, error) {
 		ms = append(ms, matching.Market{Symbol: f[0], TickSize: f[1], LotSize: f[2]})
 	}
 	return ms, nil
+}
+
+// Markets are the markets of the journal commands' --markets and --config flags: the JSON
+// file at config (LoadMarkets) when it is set, else spec (ParseMarkets).
+func Markets(spec, config string) ([]matching.Market, error) {
+	if config == "" {
+		return ParseMarkets(spec)
+	}
+	f, err := os.Open(config)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return LoadMarkets(f)
 }
 
 // LoadMarkets reads a JSON array of markets:
