@@ -60,6 +60,8 @@ type Service struct {
 	// Booked, when set, observes each book a batch changed: its depth (DepthLevels per side)
 	// and how many orders rest in it.
 	Booked func(b trading.Book, open int)
+	// Metrics, when set, times each command and each batch on the partition's goroutine.
+	Metrics *Metrics
 
 	mu    sync.Mutex
 	parts map[int32]*partition
@@ -167,6 +169,8 @@ func (s *Service) Handle(ctx context.Context, msgs []kafka.Message) error {
 	if part == nil {
 		return fmt.Errorf("partition %d not assigned: %w", msgs[0].Partition, kafka.ErrRestart)
 	}
+	clk := s.clock()
+	defer clk.batch()
 	xs := make([]trading.Execution, 0, len(msgs))
 	touched := map[string]bool{}
 	next := part.next
@@ -190,6 +194,7 @@ func (s *Service) Handle(ctx context.Context, msgs []kafka.Message) error {
 		if err != nil {
 			return s.restart(part, err)
 		}
+		clk.command()
 		if ok {
 			xs = append(xs, x)
 			touched[c.Market] = true

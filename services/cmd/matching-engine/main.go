@@ -61,7 +61,7 @@ func run(getenv func(string) string) error {
 		return err
 	}
 	defer prod.Close()
-	svc := &matchingsvc.Service{Store: postgres.NewStore(db), Publisher: prod, Depth: rdb.Books(), Log: log}
+	svc := &matchingsvc.Service{Store: postgres.NewStore(db), Publisher: prod, Depth: rdb.Books(), Log: log, Metrics: matchingsvc.NewMetrics(reg)}
 	g, err := flow.MatchingGroup(k, svc)
 	if err != nil {
 		return err
