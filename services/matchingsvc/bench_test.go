@@ -20,8 +20,10 @@ import (
 // benchCommands is a deterministic flow on one market around a fixed mid: new limit orders
 // on both sides (some crossing), cancels of earlier orders; enough of them that the
 // remembered ids fill the whole dedupe window before the last snapshots.
-var benchCommands = sync.OnceValue(func() []kafka.Message {
-	const n = 400_000
+var benchCommands = sync.OnceValue(func() []kafka.Message { return flowCommands(400_000) })
+
+// flowCommands is the first n commands of that flow.
+func flowCommands(n int) []kafka.Message {
 	rng := rand.New(rand.NewPCG(7, 8))
 	at := time.Unix(1_700_000_000, 0)
 	msgs := make([]kafka.Message, 0, n)
@@ -45,7 +47,7 @@ var benchCommands = sync.OnceValue(func() []kafka.Message {
 		msgs = append(msgs, kafka.Message{Topic: "orders", Partition: 0, Offset: int64(i), Value: v, Timestamp: at.Add(time.Duration(i) * time.Microsecond)})
 	}
 	return msgs
-})
+}
 
 type nopPublisher struct{}
 

@@ -63,6 +63,8 @@ type Service struct {
 	// Metrics, when set, times each command and each batch on the partition's goroutine.
 	Metrics *Metrics
 
+	window int // the dedupe window; 0 is dedupeWindow (tests make it small)
+
 	mu    sync.Mutex
 	parts map[int32]*partition
 	off   *offload // while Run runs
@@ -73,21 +75,28 @@ type Service struct {
 const dedupeWindow = 200_000
 
 type partition struct {
-	id      int32
-	next    int64 // next offset to apply
-	books   map[string]*matching.Book
-	seen    map[string]struct{}
-	ring    []string // seen ids in arrival order, oldest at ringPos when full
-	ringPos int
-	since   int // commands since the last snapshot
-	saved   time.Time
-	events  []matching.Event
+	id     int32
+	next   int64 // next offset to apply
+	books  map[string]*matching.Book
+	seen   map[string]struct{}
+	ring   seenRing // the seen ids in arrival order
+	since  int      // commands since the last snapshot
+	saved  time.Time
+	events []matching.Event
 	// updates counts each book's changes (BookChange.UpdateID), kept in the snapshots so a
 	// replay numbers them the same.
 	updates map[string]uint64
 	levels  []matching.Level
 	top     [2][]trading.Level
 	touched []bookLevel
+	// snapped is each book's encoding in the last capture: a book whose last sequence is
+	// still the same is captured again by reference.
+	snapped map[string]bookBytes
+}
+
+type bookBytes struct {
+	seq  uint64
+	data []byte
 }
 
 type bookLevel struct {
@@ -109,7 +118,11 @@ func snapshotKey(p int32) string { return "orders/" + strconv.Itoa(int(p)) }
 // Assigned restores partition p from its latest snapshot and returns the offset to replay
 // from; pass it as kafka.Group.Assigned.
 func (s *Service) Assigned(ctx context.Context, _ string, p int32) (int64, error) {
-	part := &partition{id: p, books: map[string]*matching.Book{}, seen: map[string]struct{}{}, saved: time.Now(), updates: map[string]uint64{}}
+	window := s.window
+	if window <= 0 {
+		window = dedupeWindow
+	}
+	part := &partition{id: p, books: map[string]*matching.Book{}, seen: map[string]struct{}{}, ring: seenRing{size: window}, saved: time.Now(), updates: map[string]uint64{}}
 	data, err := s.Store.LoadSnapshot(ctx, snapshotKey(p))
 	switch {
 	case trading.ErrorCode(err) == trading.ENOTFOUND:
@@ -151,12 +164,8 @@ func (s *Service) log() *slog.Logger {
 }
 
 func (p *partition) remember(id string) {
-	if len(p.ring) < dedupeWindow {
-		p.ring = append(p.ring, id)
-	} else {
-		delete(p.seen, p.ring[p.ringPos])
-		p.ring[p.ringPos] = id
-		p.ringPos = (p.ringPos + 1) % dedupeWindow
+	if forgot, full := p.ring.add(id); full {
+		delete(p.seen, forgot)
 	}
 	p.seen[id] = struct{}{}
 }
@@ -257,20 +266,28 @@ func (s *Service) restart(part *partition, err error) error {
 	return fmt.Errorf("%w: %w", kafka.ErrRestart, err)
 }
 
-// snapshot captures the partition (copies of its books and remembered ids, on its own
-// goroutine) and hands the capture over to be encoded and stored.
+// snapshot captures the partition on its own goroutine and hands the capture over to be
+// assembled, encoded and stored. The capture is cheap: the remembered ids are shared, not
+// copied (seenRing); a book is encoded in the library's compact binary form only if it
+// changed since the last capture.
 func (s *Service) snapshot(ctx context.Context, part *partition) error {
-	doc := snapshotDoc{Next: part.next, Books: make(map[string][]byte, len(part.books)), Updates: make(map[string]uint64, len(part.updates))}
+	c := capture{next: part.next, books: make(map[string][]byte, len(part.books)), updates: make(map[string]uint64, len(part.updates)),
+		seen: part.ring.capture(), at: time.Now()}
 	for sym, u := range part.updates {
-		doc.Updates[sym] = u
+		c.updates[sym] = u
 	}
-	doc.Seen = make([]string, 0, len(part.ring))
-	doc.Seen = append(doc.Seen, part.ring[part.ringPos:]...)
-	doc.Seen = append(doc.Seen, part.ring[:part.ringPos]...)
+	if part.snapped == nil {
+		part.snapped = map[string]bookBytes{}
+	}
 	for sym, b := range part.books {
-		doc.Books[sym] = b.AppendSnapshot(nil)
+		prev, ok := part.snapped[sym]
+		if !ok || prev.seq != b.LastSeq() {
+			prev = bookBytes{seq: b.LastSeq(), data: b.AppendSnapshot(nil)}
+			part.snapped[sym] = prev
+		}
+		c.books[sym] = prev.data
 	}
-	if err := s.saveSnapshot(ctx, part.id, capture{doc: doc, at: time.Now()}); err != nil {
+	if err := s.saveSnapshot(ctx, part.id, c); err != nil {
 		return err
 	}
 	part.since, part.saved = 0, time.Now()

@@ -95,10 +95,19 @@ func (q *queue[K, V]) work(ctx context.Context, retry time.Duration, do func(con
 	}
 }
 
-// capture is a snapshot as the partition's goroutine took it: the state after next-1.
+// capture is a snapshot as the partition's goroutine took it: the state after next-1. Its
+// parts are never written again, by anyone: the worker reads them while the partition goes on.
 type capture struct {
-	doc snapshotDoc
-	at  time.Time
+	next    int64
+	books   map[string][]byte // each book's snapshot
+	updates map[string]uint64
+	seen    seenView
+	at      time.Time
+}
+
+// doc assembles the stored form of the capture (on the snapshot worker).
+func (c capture) doc() snapshotDoc {
+	return snapshotDoc{Next: c.next, Seen: c.seen.ids(), Books: c.books, Updates: c.updates}
 }
 
 // offload is the work Run does off the partitions' goroutines.
@@ -202,7 +211,7 @@ func (s *Service) writeSnapshots(ctx context.Context, ps []int32, cs []capture) 
 	ok := true
 	for i, p := range ps {
 		if err := s.writeSnapshot(ctx, p, cs[i]); err != nil {
-			s.log().Warn("snapshot", "partition", p, "next", cs[i].doc.Next, "err", err)
+			s.log().Warn("snapshot", "partition", p, "next", cs[i].next, "err", err)
 			ok = false
 		}
 	}
@@ -214,7 +223,7 @@ func (s *Service) writeSnapshots(ctx context.Context, ps []int32, cs []capture) 
 // moved to another member is harmless: it is a true state at its offset, and the log replays
 // the rest.
 func (s *Service) writeSnapshot(ctx context.Context, p int32, c capture) error {
-	data, err := json.Marshal(c.doc)
+	data, err := json.Marshal(c.doc())
 	if err != nil {
 		return err
 	}
@@ -222,7 +231,7 @@ func (s *Service) writeSnapshot(ctx context.Context, p int32, c capture) error {
 	if err := s.Store.SaveSnapshot(ctx, snapshotKey(p), data); err != nil {
 		return err
 	}
-	s.log().Debug("snapshot stored", slog.Int("partition", int(p)), slog.Int64("next", c.doc.Next), slog.Int("bytes", len(data)),
+	s.log().Debug("snapshot stored", slog.Int("partition", int(p)), slog.Int64("next", c.next), slog.Int("bytes", len(data)),
 		slog.Duration("age", time.Since(c.at)), slog.Duration("took", time.Since(start)))
 	return nil
 }
