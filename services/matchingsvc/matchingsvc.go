@@ -58,7 +58,8 @@ type Service struct {
 	// Applied, when set, observes each batch: commands applied and the executions published.
 	Applied func(commands int, xs []trading.Execution)
 	// Booked, when set, observes each book a batch changed: its depth (DepthLevels per side)
-	// and how many orders rest in it.
+	// and how many orders rest in it. With Run it is called on Run's depth worker, with the
+	// latest depth of each book changed since the last call.
 	Booked func(b trading.Book, open int)
 	// Metrics, when set, times each command and each batch on the partition's goroutine.
 	Metrics *Metrics
@@ -225,22 +226,16 @@ func (s *Service) Handle(ctx context.Context, msgs []kafka.Message) error {
 		return poison
 	}
 	if (s.Depth != nil || s.Booked != nil) && len(touched) > 0 {
-		books := make([]trading.Book, 0, len(touched))
+		bs := make([]booked, 0, len(touched))
 		for sym := range touched {
-			b := s.depth(part.books[sym], sym)
-			b.UpdateID = part.updates[sym]
-			books = append(books, b)
-			if s.Booked != nil {
-				open := 0
-				if pb := part.books[sym]; pb != nil {
-					open = pb.Len()
-				}
-				s.Booked(b, open)
+			b := booked{book: s.depth(part.books[sym], sym)}
+			b.book.UpdateID = part.updates[sym]
+			if pb := part.books[sym]; pb != nil {
+				b.open = pb.Len()
 			}
+			bs = append(bs, b)
 		}
-		if s.Depth != nil {
-			s.publishDepth(ctx, books)
-		}
+		s.publishDepth(ctx, bs)
 	}
 	every, interval := s.SnapshotEvery, s.SnapshotInterval
 	if every <= 0 {

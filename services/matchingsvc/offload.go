@@ -12,8 +12,8 @@ import (
 
 // The partitions' goroutines own the books and do no I/O besides consuming and publishing
 // executions (exchange-core's rule): the book depth for the API's cache and the snapshots are
-// captured there, as copies, and written by the goroutines Run starts, one for depth and one
-// for snapshots, each in the order handed over. What is still waiting when a newer capture of
+// captured there, as copies, and reported, encoded and written by the goroutines Run starts,
+// one for depth (and the Booked metrics) and one for snapshots, each in the order handed over. What is still waiting when a newer capture of
 // the same market or partition arrives is replaced by it: the cache wants the latest depth,
 // recovery the latest snapshot. Without Run (tests, tools) they are written inline.
 
@@ -112,14 +112,14 @@ func (c capture) doc() snapshotDoc {
 
 // offload is the work Run does off the partitions' goroutines.
 type offload struct {
-	depth *queue[string, trading.Book]
+	depth *queue[string, booked]
 	snaps *queue[int32, capture]
 }
 
 // Run writes the captured depth and snapshots until ctx ends, then writes what is still
 // pending and returns. Start it beside the consumer group (platform.Serve's functions).
 func (s *Service) Run(ctx context.Context) error {
-	off := &offload{depth: newQueue[string, trading.Book](), snaps: newQueue[int32, capture]()}
+	off := &offload{depth: newQueue[string, booked](), snaps: newQueue[int32, capture]()}
 	s.mu.Lock()
 	s.off = off
 	s.mu.Unlock()
@@ -139,7 +139,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}()
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		off.depth.work(ctx, 200*time.Millisecond, func(ctx context.Context, ms []string, bs []trading.Book) bool {
+		off.depth.work(ctx, 200*time.Millisecond, func(ctx context.Context, ms []string, bs []booked) bool {
 			ok := s.writeDepth(ctx, ms, bs)
 			if !ok {
 				for i, m := range ms {
@@ -174,23 +174,36 @@ func (s *Service) offloaded() *offload {
 	return s.off
 }
 
+// booked is a book's depth as a batch left it, and how many orders rest in it.
+type booked struct {
+	book trading.Book
+	open int
+}
+
 // publishDepth hands books to the depth worker, or writes them inline without one.
-func (s *Service) publishDepth(ctx context.Context, books []trading.Book) {
+func (s *Service) publishDepth(ctx context.Context, bs []booked) {
 	if off := s.offloaded(); off != nil {
-		for _, b := range books {
-			off.depth.put(b.Market, b)
+		for _, b := range bs {
+			off.depth.put(b.book.Market, b)
 		}
 		return
 	}
-	syms := make([]string, len(books))
-	for i, b := range books {
-		syms[i] = b.Market
-	}
-	s.writeDepth(ctx, syms, books)
+	s.writeDepth(ctx, nil, bs)
 }
 
-// writeDepth puts books into the API's cache; false after a failure (logged).
-func (s *Service) writeDepth(ctx context.Context, _ []string, books []trading.Book) bool {
+// writeDepth reports books to Booked and puts them into the API's cache; false after a
+// failure (logged).
+func (s *Service) writeDepth(ctx context.Context, _ []string, bs []booked) bool {
+	books := make([]trading.Book, len(bs))
+	for i, b := range bs {
+		books[i] = b.book
+		if s.Booked != nil {
+			s.Booked(b.book, b.open)
+		}
+	}
+	if s.Depth == nil {
+		return true
+	}
 	if err := s.Depth.Put(ctx, books...); err != nil {
 		s.log().Warn("publish depth", "err", err)
 		return false

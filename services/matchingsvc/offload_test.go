@@ -92,6 +92,15 @@ func TestNoIOOnTheBooksGoroutine(t *testing.T) {
 	pub := &recorder{}
 	s := newService(mem, pub)
 	s.Store, s.Depth = store, depth
+	var bookedMu sync.Mutex
+	var lastBooked trading.Book
+	lastOpen := -1
+	s.Booked = func(b trading.Book, open int) { // the metrics: as slow as the cache
+		<-depth.gate
+		bookedMu.Lock()
+		defer bookedMu.Unlock()
+		lastBooked, lastOpen = b, open
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- s.Run(runCtx) }()
@@ -128,6 +137,8 @@ func TestNoIOOnTheBooksGoroutine(t *testing.T) {
 	close(refDepth.gate)
 	ref := newService(refStore, &recorder{})
 	ref.Depth = refDepth
+	refOpen := -1
+	ref.Booked = func(_ trading.Book, open int) { refOpen = open }
 	_, err = ref.Assigned(ctx, "orders", 0)
 	require.NoError(t, err)
 	require.NoError(t, ref.Handle(ctx, msgs))
@@ -145,6 +156,10 @@ func TestNoIOOnTheBooksGoroutine(t *testing.T) {
 	got, puts := depth.book("BTC-USD")
 	assert.Equal(t, want, got, "latest depth")
 	assert.Less(t, puts, 20, "depth waiting for the cache was coalesced, not queued per batch")
+	bookedMu.Lock()
+	assert.Equal(t, want, lastBooked, "Booked saw the latest depth")
+	assert.Equal(t, refOpen, lastOpen, "Booked saw the orders resting at the end")
+	bookedMu.Unlock()
 	require.Eventually(t, func() bool {
 		o := store.savedOffsets()
 		return len(o) > 0 && o[len(o)-1] == 1000
