@@ -93,6 +93,10 @@ type partition struct {
 	// snapped is each book's encoding in the last capture: a book whose last sequence is
 	// still the same is captured again by reference.
 	snapped map[string]bookBytes
+	// rep is the replica snapshots are encoded from (nil: none; the partition encodes its
+	// books itself) and journal what the batch changed in the books, for it.
+	rep     *replica
+	journal []journalEntry
 }
 
 type bookBytes struct {
@@ -150,6 +154,9 @@ func (s *Service) Assigned(ctx context.Context, _ string, p int32) (int64, error
 	s.mu.Lock()
 	if s.parts == nil {
 		s.parts = map[int32]*partition{}
+	}
+	if old := s.parts[p]; old != nil {
+		old.dropReplica()
 	}
 	s.parts[p] = part
 	s.mu.Unlock()
@@ -215,9 +222,10 @@ func (s *Service) Handle(ctx context.Context, msgs []kafka.Message) error {
 			return s.restart(part, fmt.Errorf("publish executions: %w", err))
 		}
 	}
-	// Only now is the batch's output durable: advance the partition.
+	// Only now is the batch's output durable: advance the partition (and its replica).
 	part.next = next
 	part.since += len(msgs)
+	part.handOver(nil)
 	if s.Applied != nil {
 		s.Applied(len(msgs), xs)
 	}
@@ -256,34 +264,41 @@ func (s *Service) Handle(ctx context.Context, msgs []kafka.Message) error {
 // restarts and Assigned restores it from its snapshot.
 func (s *Service) restart(part *partition, err error) error {
 	s.mu.Lock()
-	delete(s.parts, part.id)
+	if s.parts[part.id] == part {
+		delete(s.parts, part.id)
+	}
 	s.mu.Unlock()
+	part.dropReplica()
 	return fmt.Errorf("%w: %w", kafka.ErrRestart, err)
 }
 
 // snapshot captures the partition on its own goroutine and hands the capture over to be
-// assembled, encoded and stored. The capture is cheap: the remembered ids are shared, not
-// copied (seenRing); a book is encoded in the library's compact binary form only if it
-// changed since the last capture.
+// completed, encoded and stored. The capture is cheap: the remembered ids are shared, not
+// copied (seenRing), and the books are encoded by the partition's replica. Without one, the
+// partition encodes them itself (in the library's compact binary form, only those changed
+// since the last capture) and, with Run running, seeds a replica with them.
 func (s *Service) snapshot(ctx context.Context, part *partition) error {
-	c := capture{next: part.next, books: make(map[string][]byte, len(part.books)), updates: make(map[string]uint64, len(part.updates)),
-		seen: part.ring.capture(), at: time.Now()}
+	c := capture{next: part.next, updates: make(map[string]uint64, len(part.updates)), seen: part.ring.capture(), at: time.Now()}
 	for sym, u := range part.updates {
 		c.updates[sym] = u
 	}
-	if part.snapped == nil {
-		part.snapped = map[string]bookBytes{}
-	}
-	for sym, b := range part.books {
-		prev, ok := part.snapped[sym]
-		if !ok || prev.seq != b.LastSeq() {
-			prev = bookBytes{seq: b.LastSeq(), data: b.AppendSnapshot(nil)}
-			part.snapped[sym] = prev
+	if !part.handOver(&c) {
+		c.books = make(map[string][]byte, len(part.books))
+		if part.snapped == nil {
+			part.snapped = map[string]bookBytes{}
 		}
-		c.books[sym] = prev.data
-	}
-	if err := s.saveSnapshot(ctx, part.id, c); err != nil {
-		return err
+		for sym, b := range part.books {
+			prev, ok := part.snapped[sym]
+			if !ok || prev.seq != b.LastSeq() {
+				prev = bookBytes{seq: b.LastSeq(), data: b.AppendSnapshot(nil)}
+				part.snapped[sym] = prev
+			}
+			c.books[sym] = prev.data
+		}
+		if err := s.saveSnapshot(ctx, part.id, c); err != nil {
+			return err
+		}
+		part.rep = s.startReplica(part.id, c.books)
 	}
 	part.since, part.saved = 0, time.Now()
 	return nil
@@ -331,10 +346,14 @@ func (s *Service) apply(ctx context.Context, part *partition, c trading.OrderCom
 		case err != nil:
 			return x, false, err
 		}
-		if book, err = matching.NewBook(matching.MarketFromDef(def)); err != nil {
+		m := matching.MarketFromDef(def)
+		if book, err = matching.NewBook(m); err != nil {
 			return x, false, fmt.Errorf("book %s: %w", c.Market, err)
 		}
 		part.books[c.Market] = book
+		if part.rep != nil {
+			part.journal = append(part.journal, journalEntry{market: c.Market, def: &m})
+		}
 	}
 	cmd := matching.Command{Seq: seq, ID: c.OrderID, Account: c.Account}
 	switch c.Op {
@@ -352,6 +371,9 @@ func (s *Service) apply(ctx context.Context, part *partition, c trading.OrderCom
 		cmd.Op = matching.OpCancel
 	}
 	part.events = book.Apply(cmd, part.events[:0])
+	if part.rep != nil {
+		part.journal = append(part.journal, journalEntry{market: c.Market, cmd: cmd})
+	}
 	x.Events = make([]trading.ExecEvent, 0, len(part.events))
 	for i, e := range part.events {
 		ev := trading.ExecEvent{OrderID: e.ID, Account: e.Account, Remaining: e.Remaining, Reason: string(e.Reason)}

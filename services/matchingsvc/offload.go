@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cantondex/platform/services/trading"
@@ -112,14 +113,21 @@ func (c capture) doc() snapshotDoc {
 
 // offload is the work Run does off the partitions' goroutines.
 type offload struct {
+	ctx   context.Context // Run's
 	depth *queue[string, booked]
 	snaps *queue[int32, capture]
+
+	mu       sync.Mutex
+	closed   bool // no replica starts any more
+	replicas sync.WaitGroup
+	// fromReplica counts the captures replicas completed.
+	fromReplica atomic.Int64
 }
 
 // Run writes the captured depth and snapshots until ctx ends, then writes what is still
 // pending and returns. Start it beside the consumer group (platform.Serve's functions).
 func (s *Service) Run(ctx context.Context) error {
-	off := &offload{depth: newQueue[string, booked](), snaps: newQueue[int32, capture]()}
+	off := &offload{ctx: ctx, depth: newQueue[string, booked](), snaps: newQueue[int32, capture]()}
 	s.mu.Lock()
 	s.off = off
 	s.mu.Unlock()
@@ -161,6 +169,11 @@ func (s *Service) Run(ctx context.Context) error {
 		})
 	})
 	wg.Wait()
+	// The replicas' last captures are written by the deferred round.
+	off.mu.Lock()
+	off.closed = true
+	off.mu.Unlock()
+	off.replicas.Wait()
 	return nil
 }
 

@@ -78,7 +78,7 @@ func TestSnapshotsMatchTheReferenceAtTheirOffset(t *testing.T) {
 	ctx := context.Background()
 	const window = 2*seenChunk + 50
 	msgs := flowCommands(25_000)
-	for i := 1; i < 4000; i += 2 { // the second market trades early on, then rests
+	for i := 1501; i < 4000; i += 2 { // the second market opens after the first snapshot, trades, then rests
 		var c trading.OrderCommand
 		require.NoError(t, json.Unmarshal(msgs[i].Value, &c))
 		c.Market = "ETH-USD"
@@ -93,16 +93,26 @@ func TestSnapshotsMatchTheReferenceAtTheirOffset(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Run(runCtx) }()
 	require.Eventually(t, s.Running, time.Second, time.Millisecond)
+	off := s.offloaded()
 	_, err := s.Assigned(ctx, "orders", 0)
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(1, 2))
+	var dropped *replica
 	for i := 0; i < len(msgs); {
 		n := 1 + rng.IntN(80)
 		require.NoError(t, s.Handle(ctx, msgs[i:min(i+n, len(msgs))]))
 		i += n
+		if part := s.parts[0]; i > 15_000 && dropped == nil {
+			require.NotNil(t, part.rep, "the partition has a replica")
+			dropped = part.rep
+			dropped.stop() // as if it lagged: the partition captures itself and seeds another
+		}
 	}
+	require.NotNil(t, s.parts[0].rep, "a new replica after the first was dropped")
+	require.NotSame(t, dropped, s.parts[0].rep, "a new replica after the first was dropped")
 	stop()
 	require.NoError(t, <-done)
+	require.Greater(t, off.fromReplica.Load(), int64(10), "snapshots encoded by the replica")
 
 	store.mu.Lock()
 	saved := store.saved
