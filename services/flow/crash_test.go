@@ -239,8 +239,11 @@ func testCrashSafety(t *testing.T, store flow.Store, procs *binaries) {
 			_ = p.Close()
 			return down
 		}
+		// As the binary does: depth and snapshots (from the books' replicas) off the
+		// partitions' goroutines.
+		waitOffload := goWait(ctx, m.Run)
 		wait := goWait(ctx, g.Run)
-		return func() { wait(); _ = p.Close() }
+		return func() { wait(); waitOffload(); _ = p.Close() }
 	}}
 	settle := &restartable{name: "settlement", start: func(ctx context.Context) func() {
 		k := kafkaOf(catalog.SettlementCoordinator)

@@ -126,6 +126,14 @@ func (r *replica) apply(off *offload, h handover) {
 		}
 		c.books[sym] = prev.data
 	}
+	select {
+	case <-r.done:
+		// Dropped meanwhile: the partition captured a later state itself; this one must not
+		// replace it in the queue. (A capture that still does is a true state at its offset:
+		// a restore from it replays more.)
+		return
+	default:
+	}
 	off.fromReplica.Add(1)
 	off.snaps.put(r.part, c)
 }
