@@ -9,6 +9,11 @@
 // partition restores its latest snapshot and replays the log from there: the events it
 // republishes are the ones already sent, byte for byte, so downstream deduplication makes the
 // restart invisible.
+//
+// The partitions' goroutines do no I/O but consuming and publishing executions: with Run
+// running, book depth is published and snapshots are encoded (from a replica of the books)
+// and stored on Run's goroutines (offload.go, replica.go). Metrics times each command and
+// batch on the partitions' goroutines.
 package matchingsvc
 
 import (

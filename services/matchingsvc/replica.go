@@ -39,6 +39,7 @@ type handover struct {
 type replica struct {
 	part   int32
 	in     chan handover
+	free   chan []journalEntry // journals applied, for the partition to reuse
 	done   chan struct{}
 	stop   func()
 	books  map[string]*matching.Book
@@ -57,7 +58,7 @@ func (s *Service) startReplica(p int32, seed map[string][]byte) *replica {
 		return nil
 	}
 	done := make(chan struct{})
-	r := &replica{part: p, in: make(chan handover, replicaQueue), done: done, stop: sync.OnceFunc(func() { close(done) })}
+	r := &replica{part: p, in: make(chan handover, replicaQueue), free: make(chan []journalEntry, replicaQueue), done: done, stop: sync.OnceFunc(func() { close(done) })}
 	off.mu.Lock()
 	defer off.mu.Unlock()
 	if off.closed {
@@ -113,6 +114,13 @@ func (r *replica) apply(off *offload, h handover) {
 		}
 		r.events = r.books[e.market].Apply(e.cmd, r.events[:0])
 	}
+	if h.applied != nil {
+		clear(h.applied) // the ids and accounts go with the books, not with a spare journal
+		select {
+		case r.free <- h.applied[:0]:
+		default:
+		}
+	}
 	if h.snap == nil {
 		return
 	}
@@ -154,7 +162,11 @@ func (part *partition) handOver(c *capture) bool {
 	default:
 		select {
 		case r.in <- handover{applied: part.journal, snap: c}:
-			part.journal = make([]journalEntry, 0, cap(part.journal))
+			select {
+			case part.journal = <-r.free:
+			default:
+				part.journal = make([]journalEntry, 0, cap(part.journal))
+			}
 			return true
 		default: // it lags: drop it rather than wait
 		}
