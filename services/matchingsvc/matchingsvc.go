@@ -109,6 +109,21 @@ type bookBytes struct {
 	data []byte
 }
 
+// encodeBooks returns the snapshot of each book, reusing from snapped (and updating it) the
+// encoding of those whose last sequence is the same as when it was taken.
+func encodeBooks(books map[string]*matching.Book, snapped map[string]bookBytes) map[string][]byte {
+	out := make(map[string][]byte, len(books))
+	for sym, b := range books {
+		prev, ok := snapped[sym]
+		if !ok || prev.seq != b.LastSeq() {
+			prev = bookBytes{seq: b.LastSeq(), data: b.AppendSnapshot(nil)}
+			snapped[sym] = prev
+		}
+		out[sym] = prev.data
+	}
+	return out
+}
+
 type bookLevel struct {
 	side  matching.Side
 	price int64
@@ -288,18 +303,10 @@ func (s *Service) snapshot(ctx context.Context, part *partition) error {
 		c.updates[sym] = u
 	}
 	if !part.handOver(&c) {
-		c.books = make(map[string][]byte, len(part.books))
 		if part.snapped == nil {
 			part.snapped = map[string]bookBytes{}
 		}
-		for sym, b := range part.books {
-			prev, ok := part.snapped[sym]
-			if !ok || prev.seq != b.LastSeq() {
-				prev = bookBytes{seq: b.LastSeq(), data: b.AppendSnapshot(nil)}
-				part.snapped[sym] = prev
-			}
-			c.books[sym] = prev.data
-		}
+		c.books = encodeBooks(part.books, part.snapped)
 		if err := s.saveSnapshot(ctx, part.id, c); err != nil {
 			return err
 		}

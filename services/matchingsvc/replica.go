@@ -80,6 +80,7 @@ func (r *replica) run(off *offload, s *Service, seed map[string][]byte) {
 			return
 		}
 		r.books[sym] = b
+		r.snapped[sym] = bookBytes{seq: b.LastSeq(), data: data}
 	}
 	for {
 		select {
@@ -125,15 +126,7 @@ func (r *replica) apply(off *offload, h handover) {
 		return
 	}
 	c := *h.snap
-	c.books = make(map[string][]byte, len(r.books))
-	for sym, b := range r.books {
-		prev, ok := r.snapped[sym]
-		if !ok || prev.seq != b.LastSeq() {
-			prev = bookBytes{seq: b.LastSeq(), data: b.AppendSnapshot(nil)}
-			r.snapped[sym] = prev
-		}
-		c.books[sym] = prev.data
-	}
+	c.books = encodeBooks(r.books, r.snapped)
 	select {
 	case <-r.done:
 		// Dropped meanwhile: the partition captured a later state itself; this one must not
