@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cantondex/platform/services/kafka"
 	"github.com/cantondex/platform/services/memory"
 	"github.com/cantondex/platform/services/trading"
@@ -69,7 +71,12 @@ func cpuTime() time.Duration {
 // process's CPU per command including Run's goroutines and the collector (cpu-ns/cmd), the
 // mean goroutine time of an ordinary batch and of a batch that took a snapshot, and the
 // longest batch.
-func BenchmarkHandle(b *testing.B) {
+func BenchmarkHandle(b *testing.B) { benchmarkHandle(b, false) }
+
+// BenchmarkHandleMetrics is BenchmarkHandle with the service's histograms on: their cost.
+func BenchmarkHandleMetrics(b *testing.B) { benchmarkHandle(b, true) }
+
+func benchmarkHandle(b *testing.B, metrics bool) {
 	msgs := benchCommands()
 	ctx := context.Background()
 	const batch = 100
@@ -83,6 +90,9 @@ func BenchmarkHandle(b *testing.B) {
 			b.Fatal(err)
 		}
 		s := &Service{Store: mem, Publisher: nopPublisher{}, Depth: nopDepth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		if metrics {
+			s.Metrics = NewMetrics(prometheus.NewRegistry())
+		}
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- s.Run(runCtx) }()

@@ -2,6 +2,7 @@ package matchingsvc
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/cantondex/platform/services/matching"
 )
@@ -16,10 +17,14 @@ import (
 //
 // The replica is seeded from the first snapshot the partition captures itself (with Run
 // running), and dropped, falling back to such a capture and a new seed at the next
-// snapshot, if it ever lags replicaQueue batches behind: the partition never waits for it.
+// snapshot, if it ever lags too far behind: the partition never waits for it.
 
-// replicaQueue is how many hand-overs a replica may lag behind its partition.
-const replicaQueue = 256
+// A replica may lag its partition by replicaQueue hand-overs holding replicaLag commands in
+// all (about 25 MB).
+const (
+	replicaQueue = 1024
+	replicaLag   = 200_000
+)
 
 // journalEntry is one change a partition made to its books: a book created (def set) or a
 // command applied.
@@ -39,6 +44,7 @@ type handover struct {
 type replica struct {
 	part   int32
 	in     chan handover
+	queued atomic.Int64        // commands handed over and not yet applied
 	free   chan []journalEntry // journals applied, for the partition to reuse
 	done   chan struct{}
 	stop   func()
@@ -103,6 +109,7 @@ func (r *replica) run(off *offload, s *Service, seed map[string][]byte) {
 }
 
 func (r *replica) apply(off *offload, h handover) {
+	defer r.queued.Add(-int64(len(h.applied)))
 	for _, e := range h.applied {
 		if e.def != nil {
 			b, err := matching.NewBook(*e.def)
@@ -153,6 +160,10 @@ func (part *partition) handOver(c *capture) bool {
 	select {
 	case <-r.done: // it stopped
 	default:
+		if r.queued.Load()+int64(len(part.journal)) > replicaLag {
+			break // it lags: drop it rather than wait
+		}
+		r.queued.Add(int64(len(part.journal)))
 		select {
 		case r.in <- handover{applied: part.journal, snap: c}:
 			select {

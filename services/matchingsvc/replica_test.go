@@ -31,4 +31,13 @@ func TestLaggingReplicaIsDropped(t *testing.T) {
 		assert.Fail(t, "the dropped replica is stopped")
 	}
 	require.Len(t, r.in, 2, "what was handed over before")
+
+	// So is one with replicaLag commands waiting, whatever room its queue has.
+	r = &replica{in: make(chan handover, 2), done: make(chan struct{})}
+	r.stop = sync.OnceFunc(func() { close(r.done) })
+	r.queued.Store(replicaLag)
+	part = &partition{rep: r, journal: []journalEntry{entry}}
+	assert.False(t, part.handOver(nil), "too many commands waiting")
+	assert.Nil(t, part.rep, "the replica is dropped")
+	assert.Empty(t, r.in, "nothing handed over")
 }
