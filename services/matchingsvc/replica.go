@@ -18,6 +18,10 @@ import (
 // The replica is seeded from the first snapshot the partition captures itself (with Run
 // running), and dropped, falling back to such a capture and a new seed at the next
 // snapshot, if it ever lags too far behind: the partition never waits for it.
+//
+// The price is that every command is matched twice: BenchmarkHandle measures about 0.5 µs of
+// CPU per command more (a tenth of the service's), against a pause of milliseconds per
+// snapshot on the partition's goroutine for a book of 14,000 orders.
 
 // A replica may lag its partition by replicaQueue hand-overs holding replicaLag commands in
 // all (about 25 MB).
