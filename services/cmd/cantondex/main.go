@@ -293,7 +293,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 	if err != nil {
 		return nil, err
 	}
-	m := &matchingsvc.Service{Store: b.store, Publisher: p, Depth: b.redis.Books(), Log: k.Log}
+	m := &matchingsvc.Service{Store: b.store, Publisher: p, Depth: b.redis.Books(), Log: k.Log, Metrics: matchingsvc.NewMetrics(reg)}
 	mg, err := flow.MatchingGroup(k, m)
 	if err != nil {
 		return nil, err
