@@ -3,6 +3,7 @@ package compliance
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,6 +67,23 @@ func (m *Memory) ListKYC(_ context.Context, status KYCStatus, limit int) ([]KYC,
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// EachKYC implements Store.
+func (m *Memory) EachKYC(_ context.Context, fn func(KYC) error) error {
+	m.mu.Lock()
+	ks := make([]KYC, 0, len(m.kyc))
+	for _, k := range m.kyc {
+		ks = append(ks, k)
+	}
+	m.mu.Unlock()
+	slices.SortFunc(ks, func(a, b KYC) int { return strings.Compare(a.Account, b.Account) })
+	for _, k := range ks {
+		if err := fn(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (m *Memory) appendLocked(rs []Record) ([]Entry, error) {
@@ -206,5 +224,24 @@ func (m *Memory) ListCases(_ context.Context, status CaseStatus, limit int) ([]C
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
+	return out, nil
+}
+
+// CasesOf implements CaseStore.
+func (m *Memory) CasesOf(_ context.Context, subject string) ([]Case, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Case
+	for _, c := range m.cases {
+		if c.Subject == subject {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b Case) int {
+		if d := a.OpenedAt.Compare(b.OpenedAt); d != 0 {
+			return d
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	return out, nil
 }
