@@ -80,6 +80,9 @@ type CaseStore interface {
 	// SaveCase stores c if the stored version is c.Version-1 (ECONFLICT otherwise).
 	SaveCase(ctx context.Context, c Case, audit ...Record) error
 	ListCases(ctx context.Context, status CaseStatus, limit int) ([]Case, error)
+	// AddCaseEvents appends events (a JSON array) to the "events" array of the case's
+	// evidence, leaving its version (an officer's concurrent change is not in conflict).
+	AddCaseEvents(ctx context.Context, id string, events json.RawMessage, audit ...Record) error
 	// CasesOf returns the cases of subject (an account), oldest first.
 	CasesOf(ctx context.Context, subject string) ([]Case, error)
 }

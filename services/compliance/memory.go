@@ -2,6 +2,7 @@ package compliance
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
@@ -244,4 +245,40 @@ func (m *Memory) CasesOf(_ context.Context, subject string) ([]Case, error) {
 		return strings.Compare(a.ID, b.ID)
 	})
 	return out, nil
+}
+
+// AddCaseEvents implements CaseStore.
+func (m *Memory) AddCaseEvents(_ context.Context, id string, events json.RawMessage, audit ...Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.cases[id]
+	if !ok {
+		return trading.Errorf(trading.ENOTFOUND, "case not found")
+	}
+	var ev map[string]json.RawMessage
+	var have, add []json.RawMessage
+	if err := json.Unmarshal(c.Evidence, &ev); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(events, &add); err != nil {
+		return err
+	}
+	if raw, ok := ev["events"]; ok {
+		if err := json.Unmarshal(raw, &have); err != nil {
+			return err
+		}
+	}
+	all, err := json.Marshal(append(have, add...))
+	if err != nil {
+		return err
+	}
+	ev["events"] = all
+	if c.Evidence, err = json.Marshal(ev); err != nil {
+		return err
+	}
+	if _, err := m.appendLocked(audit); err != nil {
+		return err
+	}
+	m.cases[id] = c
+	return nil
 }

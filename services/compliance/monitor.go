@@ -93,7 +93,20 @@ type Monitor struct {
 	EvidenceWindow time.Duration
 
 	recent evidenceBuffer
+	// late: per order key, the recent cases whose evidence lacks the order's events (the
+	// orders topic can be consumed behind the trades topic); lateEvents: those arrived since,
+	// to append to their cases.
+	late       map[string][]string
+	lateEvents []lateEvent
 }
+
+type lateEvent struct {
+	caseID string
+	ev     FlowEvent
+}
+
+// maxLate bounds the order keys awaited for evidence.
+const maxLate = 100_000
 
 // DefaultEvidenceWindow covers the detectors' default windows (the longest, the wash trades'
 // round trips, is 10 minutes).
@@ -123,7 +136,62 @@ func (m *Monitor) observe(e FlowEvent) []Alert {
 		w = DefaultEvidenceWindow
 	}
 	m.recent.add(e, w)
+	if ids, ok := m.late["o:"+e.OrderID]; ok && e.Kind != "trade" {
+		for _, id := range ids {
+			m.lateEvents = append(m.lateEvents, lateEvent{id, e})
+		}
+		delete(m.late, "o:"+e.OrderID)
+	}
 	return m.Surveillance.Observe(e)
+}
+
+// awaitLate notes the orders of a case's alert whose placement the evidence lacks.
+func (m *Monitor) awaitLate(caseID string, ev AlertEvidence) {
+	placed := map[string]bool{}
+	for _, e := range ev.Events {
+		if e.Kind == "new" {
+			placed[e.OrderID] = true
+		}
+	}
+	for _, id := range ev.OrderIDs {
+		if placed[id] {
+			continue
+		}
+		if m.late == nil || len(m.late) >= maxLate {
+			m.late = map[string][]string{} // bounded: the oldest waits are given up
+		}
+		m.late["o:"+id] = append(m.late["o:"+id], caseID)
+	}
+}
+
+// addLate appends the late events to their cases, each audited (case.evidence).
+func (m *Monitor) addLate(ctx context.Context) error {
+	for len(m.lateEvents) > 0 {
+		id := m.lateEvents[0].caseID
+		var evs []FlowEvent
+		rest := m.lateEvents[:0:0]
+		for _, le := range m.lateEvents {
+			if le.caseID == id {
+				evs = append(evs, le.ev)
+			} else {
+				rest = append(rest, le)
+			}
+		}
+		b, err := json.Marshal(evs)
+		if err != nil {
+			return err
+		}
+		orders := make([]string, len(evs))
+		for i, e := range evs {
+			orders[i] = e.OrderID
+		}
+		if err := m.Cases.store.AddCaseEvents(ctx, id, b, Record{Actor: "surveillance", Kind: "case.evidence", Subject: id,
+			Payload: map[string]any{"events_added": len(evs), "order_ids": orders}}); err != nil && trading.ErrorCode(err) != trading.ENOTFOUND {
+			return fmt.Errorf("case evidence: %w", err)
+		}
+		m.lateEvents = rest
+	}
+	return nil
 }
 
 // evidence gathers what an alert's case shows.
@@ -331,6 +399,9 @@ func (m *Monitor) record(ctx context.Context, events []Once, alerts []Alert) err
 		out = append(out, ev)
 	}
 	if len(events) == 0 {
+		if m.Cases != nil {
+			return m.addLate(ctx)
+		}
 		return nil
 	}
 	if _, err := m.Log.AppendOnce(ctx, events); err != nil {
@@ -338,9 +409,17 @@ func (m *Monitor) record(ctx context.Context, events []Once, alerts []Alert) err
 	}
 	if m.Cases != nil {
 		for _, ev := range out {
-			if _, err := m.Cases.Open(ctx, "surveillance", ev.ID, ev.Alert.Account, m.evidence(ev.Alert)); err != nil {
+			evidence := m.evidence(ev.Alert)
+			c, created, err := m.Cases.open(ctx, "surveillance", ev.ID, ev.Alert.Account, evidence)
+			if err != nil {
 				return fmt.Errorf("open case: %w", err)
 			}
+			if created {
+				m.awaitLate(c.ID, evidence)
+			}
+		}
+		if err := m.addLate(ctx); err != nil {
+			return err
 		}
 	}
 	if m.Publisher != nil && len(out) > 0 {

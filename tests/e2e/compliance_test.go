@@ -5,7 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
@@ -269,4 +271,70 @@ func TestWithdrawalScreeningAndListUpdate(t *testing.T) {
 	assert.Equal(t, "99.000000", balances(t, des.Client)["USD"].total, "nothing moved")
 	assert.Len(t, screeningCases(t, adm, kai.ID), 1, "the update opened nothing for the others")
 	want(t, adm.Do("POST", "/admin/withdrawals", withdrawal("kai-w5", kai.ID, "USD", "1", "")), 201)
+}
+
+// The live wash-trade detector counts accounts linked by KYC as one owner: an entity and the
+// person its application names as beneficial owner, trading with each other on the platform,
+// raise a wash-trade case whose evidence holds the orders and the trade replayed and the
+// linked accounts.
+func TestWashTradeBetweenAccountsLinkedByKYC(t *testing.T) {
+	p := suite.Start(t, "KYC_LINKS_REFRESH=200ms")
+	adm := p.Admin(t)
+	acme := suite.RegisterUnverified(t, p, "acme")
+	want(t, acme.Do("POST", "/kyc", map[string]any{"type": "entity", "legal_name": "Acme Holdings Ltd", "nationality": "GB", "address": "1 King St, London",
+		"beneficial_owners": []map[string]any{{"name": "Olive Owner", "date_of_birth": "1975-06-01", "nationality": "GB", "share": 100}}}), 202)
+	want(t, adm.Do("POST", "/compliance/kyc/"+acme.ID+"/approve", map[string]string{"level": "enhanced", "reason": "register extract and owner's passport"}), 200)
+	olive := suite.RegisterUnverified(t, p, "olive")
+	want(t, olive.Do("POST", "/kyc", map[string]string{"legal_name": "OLIVE OWNER", "date_of_birth": "1975-06-01", "nationality": "GB", "address": "2 King St, London"}), 202)
+	want(t, adm.Do("POST", "/compliance/kyc/"+olive.ID+"/approve", map[string]string{"level": "basic", "reason": "passport"}), 200)
+	deposit(t, adm, "acme-btc", acme.ID, "BTC", "1")
+	deposit(t, adm, "olive-usd", olive.ID, "USD", "100000")
+
+	// Trade until the links are read (KYC_LINKS_REFRESH) and a trade is flagged.
+	var wash map[string]any
+	var buyID, sellID string
+	for i := 0; wash == nil; i++ {
+		require.Less(t, i, 50, "no wash-trade case")
+		sell := acme.Do("POST", "/orders", order("BTC-USD", "sell", "29000.00", "0.01", ""))
+		want(t, sell, 201)
+		buy := olive.Do("POST", "/orders", order("BTC-USD", "buy", "29000.00", "0.01", ""))
+		want(t, buy, 201)
+		sellID, buyID = sell.Str("id"), buy.Str("id")
+		platformtest.Eventually(t, "the trade", func() bool { return olive.Do("GET", "/orders/"+buyID, nil).Str("status") == "filled" })
+		for range 10 {
+			for _, c := range adm.Do("GET", "/compliance/cases", nil).Items() {
+				ev := c["evidence"].(map[string]any)
+				if ev["detector"] == "wash_trade" && slices.Contains(ev["order_ids"].([]any), any(buyID)) {
+					wash = ev
+				}
+			}
+			if wash != nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// The orders and the trade replayed; the taker's order may be consumed after the trade
+	// and then joins the case's evidence when it arrives.
+	kinds := func(ev map[string]any) []string {
+		var out []string
+		for _, e := range ev["events"].([]any) {
+			if e := e.(map[string]any); e["order_id"] == buyID || e["order_id"] == sellID {
+				out = append(out, e["kind"].(string))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	platformtest.Eventually(t, "both orders and the trade in the evidence", func() bool {
+		for _, c := range adm.Do("GET", "/compliance/cases", nil).Items() {
+			if ev := c["evidence"].(map[string]any); ev["detector"] == "wash_trade" && slices.Contains(ev["order_ids"].([]any), any(buyID)) {
+				wash = ev
+			}
+		}
+		return slices.Equal(kinds(wash), []string{"new", "new", "trade"})
+	})
+	linked := wash["linked_accounts"].(map[string]any)
+	assert.Equal(t, []any{olive.ID}, linked[acme.ID])
+	assert.Equal(t, []any{acme.ID}, linked[olive.ID])
 }

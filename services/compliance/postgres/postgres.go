@@ -454,3 +454,20 @@ func (s *Store) CasesOf(ctx context.Context, subject string) ([]compliance.Case,
 	}
 	return out, nil
 }
+
+// AddCaseEvents implements compliance.CaseStore: one statement, so no officer's change is
+// overwritten.
+func (s *Store) AddCaseEvents(ctx context.Context, id string, events json.RawMessage, audit ...compliance.Record) error {
+	return s.db.InTx(ctx, func(tx pgx.Tx) error {
+		t, err := tx.Exec(ctx, `UPDATE compliance.cases SET evidence = jsonb_set(evidence, '{events}', COALESCE(evidence->'events', '[]'::jsonb) || $2::jsonb)
+			WHERE id = $1`, id, []byte(events))
+		if err != nil {
+			return fmt.Errorf("add case events: %w", err)
+		}
+		if t.RowsAffected() != 1 {
+			return trading.Errorf(trading.ENOTFOUND, "case not found")
+		}
+		_, err = appendTx(ctx, tx, s.now(), audit)
+		return err
+	})
+}

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -84,7 +85,22 @@ func TestCasesInPostgreSQL(t *testing.T) {
 	assert.Equal(t, trading.ECONFLICT, trading.ErrorCode(err))
 	_, err = cases.Get(ctx, "case-nope")
 	assert.Equal(t, trading.ENOTFOUND, trading.ErrorCode(err))
+
+	// Late events join the evidence without touching the version an officer works on.
+	require.NoError(t, store.AddCaseEvents(ctx, c.ID, []byte(`[{"kind":"new","order_id":"o9"}]`), compliance.Record{Actor: "surveillance", Kind: "case.evidence", Subject: c.ID}))
+	got2, err := cases.Get(ctx, c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, got.Version, got2.Version)
+	assert.JSONEq(t, `[{"kind":"new","order_id":"o9"}]`, string(mustField(t, got2.Evidence, "events")))
+	assert.Equal(t, trading.ENOTFOUND, trading.ErrorCode(store.AddCaseEvents(ctx, "case-nope", []byte(`[]`))))
 	require.NoError(t, compliance.Verify(ctx, store, &compliance.Verifier{}))
+}
+
+func mustField(t *testing.T, doc []byte, field string) json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(doc, &m))
+	return m[field]
 }
 
 // The screening hold on PostgreSQL: EachKYC walks every record, CasesOf finds the account's

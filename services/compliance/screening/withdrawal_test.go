@@ -244,3 +244,40 @@ func TestWatchReloadsAReplacedList(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+// On the real OFAC snapshot ($SCREENING_OFAC_DIR): every digital currency address of the
+// SDN remarks is found by exact match, and only its entries; an edition with entries removed
+// and one changed yields exactly those as the delta of the full one.
+func TestRealSDNAddressesAndDelta(t *testing.T) {
+	dir := screening.OFACDir(t)
+	entries, err := screening.LoadFiles(screening.FormatOFAC, filepath.Join(dir, "sdn.csv"), filepath.Join(dir, "alt.csv"), "")
+	require.NoError(t, err)
+	sc := screening.Screener{Index: screening.NewIndex(entries), MinScore: 0.85}
+	var withAddr, addrs int
+	for _, e := range entries {
+		if len(e.Addresses) > 0 {
+			withAddr++
+		}
+		for _, a := range e.Addresses {
+			addrs++
+			hits := sc.ScreenAddress(a)
+			require.NotEmpty(t, hits, "address %s of %s", a, e.ID)
+			found := false
+			for _, h := range hits {
+				assert.Contains(t, h.Entry.Addresses, a)
+				found = found || h.EntryID == e.ID
+			}
+			assert.True(t, found, "address %s names %s", a, e.ID)
+			assert.Empty(t, sc.ScreenAddress(strings.ToLower(a[:len(a)-1])+"x"), "no fuzzy address match")
+		}
+	}
+	require.NotZero(t, addrs, "the snapshot lists digital currency addresses")
+	t.Logf("%d entries, %d with %d digital currency addresses", len(entries), withAddr, addrs)
+
+	older := append([]screening.Entry(nil), entries[100:]...)
+	older[0].Aliases = append([]string{"SOMEONE ELSE"}, older[0].Aliases...)
+	delta := screening.Delta(older, entries)
+	require.Len(t, delta, 101)
+	assert.Equal(t, entries[0].ID, delta[0].ID)
+	assert.Equal(t, entries[100].ID, delta[100].ID, "the changed entry")
+}

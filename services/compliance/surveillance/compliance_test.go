@@ -127,3 +127,38 @@ func TestKYCLinksRefreshFromTheStore(t *testing.T) {
 	assert.Equal(t, "d1", links.Owner("d2"))
 	assert.Equal(t, "d3", links.Owner("d3"))
 }
+
+// The orders topic consumed behind the trades topic: the taker's order arrives after the
+// trade that raised the alert, and joins the case's evidence then (audited as case.evidence).
+func TestLateOrderJoinsTheEvidence(t *testing.T) {
+	ctx := context.Background()
+	store := compliance.NewMemory()
+	det := surveillance.New(surveillance.Default(), surveillance.LinkMap{"a1": "X", "a2": "X"})
+	m := &compliance.Monitor{Log: store, Surveillance: surveillance.Live{D: det}, Cases: compliance.NewCases(store)}
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	require.NoError(t, m.HandleCommands(ctx, []trading.OrderCommand{
+		{Op: trading.OpNew, OrderID: "s1", Account: "a1", Market: "BTC-USD", Side: trading.Sell, Price: 100, Quantity: 5, AcceptedAt: t0}}))
+	require.NoError(t, m.HandleExecutions(ctx, []trading.Execution{{ID: "BTC-USD:2", Market: "BTC-USD", Seq: 2, Command: trading.OpNew,
+		OrderID: "b1", ExecutedAt: t0.Add(time.Second), Events: []trading.ExecEvent{{Type: trading.ExecTrade, OrderID: "b1", Account: "a2",
+			Trade: &trading.Trade{ID: "t1", Market: "BTC-USD", Price: 100, Quantity: 5, MakerOrderID: "s1", TakerOrderID: "b1",
+				MakerAccount: "a1", TakerAccount: "a2", TakerSide: trading.Buy}}}}}))
+	kinds := func() []string {
+		cases, err := store.ListCases(ctx, "", 10)
+		require.NoError(t, err)
+		require.Len(t, cases, 1)
+		var ev compliance.AlertEvidence
+		require.NoError(t, json.Unmarshal(cases[0].Evidence, &ev))
+		var out []string
+		for _, e := range ev.Events {
+			out = append(out, e.Kind+":"+e.OrderID)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"new:s1", "trade:b1"}, kinds())
+	require.NoError(t, m.HandleCommands(ctx, []trading.OrderCommand{
+		{Op: trading.OpNew, OrderID: "b1", Account: "a2", Market: "BTC-USD", Side: trading.Buy, Price: 100, Quantity: 5, AcceptedAt: t0.Add(time.Second)}}))
+	assert.Equal(t, []string{"new:s1", "trade:b1", "new:b1"}, kinds())
+	var audit []string
+	require.NoError(t, store.Entries(ctx, 1, 0, func(e compliance.Entry) error { audit = append(audit, e.Kind); return nil }))
+	assert.Contains(t, audit, "case.evidence")
+}
