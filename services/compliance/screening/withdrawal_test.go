@@ -158,20 +158,25 @@ func TestWithdrawalScreensTheHoldersNames(t *testing.T) {
 	assert.Equal(t, "yan", cs[0].Subject)
 }
 
+// olderEdition writes the testdata SDN list without entry 25308 (YAN, Xiaobing) and watches
+// it; full is the current edition.
+func olderEdition(t *testing.T) (list string, full []byte, w *screening.Watcher, store *compliance.Memory, svc *compliance.Service) {
+	t.Helper()
+	list = filepath.Join(t.TempDir(), "sdn.csv")
+	full = testdataSDN(t)
+	require.NoError(t, os.WriteFile(list, without(full, "25308"), 0o600))
+	w, err := screening.NewWatcher(screening.Source{Format: screening.FormatOFAC, Path: list}, 0.85)
+	require.NoError(t, err)
+	store = compliance.NewMemory()
+	return list, full, w, store, compliance.New(store, w, compliance.DefaultLimits())
+}
+
 // A list update re-screens every account against the entries it added or changed only: the
 // account the new entry names gets a case, the others none; the same update again opens
 // nothing; the run is audited.
 func TestListUpdateRescreensAgainstTheDelta(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	list := filepath.Join(dir, "sdn.csv")
-	full := testdataSDN(t)
-	require.NoError(t, os.WriteFile(list, without(full, "25308"), 0o600))
-	w, err := screening.NewWatcher(screening.Source{Format: screening.FormatOFAC, Path: list}, 0.85)
-	require.NoError(t, err)
-
-	store := compliance.NewMemory()
-	svc := compliance.New(store, w, compliance.DefaultLimits())
+	list, full, w, store, svc := olderEdition(t)
 	cases := compliance.NewCases(store)
 	svc.SetCases(cases)
 	verify(t, svc, "yan", person("Xiaobing Yan"))
@@ -218,15 +223,9 @@ func TestListUpdateRescreensAgainstTheDelta(t *testing.T) {
 // Watch notices a replaced list file and re-screens on its own; a list that fails to load
 // keeps the previous one.
 func TestWatchReloadsAReplacedList(t *testing.T) {
-	dir := t.TempDir()
-	list := filepath.Join(dir, "sdn.csv")
-	full := testdataSDN(t)
-	require.NoError(t, os.WriteFile(list, without(full, "25308"), 0o600))
-	w, err := screening.NewWatcher(screening.Source{Format: screening.FormatOFAC, Path: list}, 0.85)
-	require.NoError(t, err)
+	list, full, w, store, svc := olderEdition(t)
+	dir := filepath.Dir(list)
 	w.Interval = 20 * time.Millisecond
-	store := compliance.NewMemory()
-	svc := compliance.New(store, w, compliance.DefaultLimits())
 	svc.SetCases(compliance.NewCases(store))
 	verify(t, svc, "yan", person("Xiaobing Yan"))
 

@@ -27,10 +27,7 @@ func TestLiveWashTradeOpensACase(t *testing.T) {
 		{Op: trading.OpNew, OrderID: "s1", Account: "a1", Market: "BTC-USD", Side: trading.Sell, Price: 100, Quantity: 5, AcceptedAt: t0},
 		{Op: trading.OpNew, OrderID: "b1", Account: "a2", Market: "BTC-USD", Side: trading.Buy, Price: 100, Quantity: 5, AcceptedAt: t0.Add(time.Second)},
 	}))
-	require.NoError(t, m.HandleExecutions(ctx, []trading.Execution{{ID: "BTC-USD:2", Market: "BTC-USD", Seq: 2, Command: trading.OpNew,
-		OrderID: "b1", ExecutedAt: t0.Add(time.Second), Events: []trading.ExecEvent{{Type: trading.ExecTrade, OrderID: "b1", Account: "a2",
-			Trade: &trading.Trade{ID: "t1", Market: "BTC-USD", Price: 100, Quantity: 5, MakerOrderID: "s1", TakerOrderID: "b1",
-				MakerAccount: "a1", TakerAccount: "a2", TakerSide: trading.Buy}}}}}))
+	require.NoError(t, m.HandleExecutions(ctx, tradeS1B1("a1", "a2", t0.Add(time.Second))))
 	cases, err := store.ListCases(ctx, "", 10)
 	require.NoError(t, err)
 	require.Len(t, cases, 1, "one case for the wash trade")
@@ -38,6 +35,15 @@ func TestLiveWashTradeOpensACase(t *testing.T) {
 	assert.Equal(t, "a2", cases[0].Subject)
 	assert.Contains(t, string(cases[0].Evidence), "wash_trade")
 	assert.Contains(t, string(cases[0].Evidence), "t1")
+}
+
+// tradeS1B1 is the execution of taker b1 (buy, account taker) against maker s1 (sell,
+// account maker): 5 lots at 100.
+func tradeS1B1(maker, taker string, at time.Time) []trading.Execution {
+	return []trading.Execution{{ID: "BTC-USD:2", Market: "BTC-USD", Seq: 2, Command: trading.OpNew,
+		OrderID: "b1", ExecutedAt: at, Events: []trading.ExecEvent{{Type: trading.ExecTrade, OrderID: "b1", Account: taker,
+			Trade: &trading.Trade{ID: "t1", Market: "BTC-USD", Price: 100, Quantity: 5, MakerOrderID: "s1", TakerOrderID: "b1",
+				MakerAccount: maker, TakerAccount: taker, TakerSide: trading.Buy}}}}}
 }
 
 func verified(account string, app compliance.Application) compliance.KYC {
@@ -55,10 +61,7 @@ func washFlow(t *testing.T, m *compliance.Monitor, a1, a2 string) {
 		{Op: trading.OpNew, OrderID: "other", Account: "c9", Market: "BTC-USD", Side: trading.Buy, Price: 90, Quantity: 1, AcceptedAt: t0},
 		{Op: trading.OpNew, OrderID: "b1", Account: a2, Market: "BTC-USD", Side: trading.Buy, Price: 100, Quantity: 5, AcceptedAt: t0.Add(time.Second)},
 	}))
-	require.NoError(t, m.HandleExecutions(ctx, []trading.Execution{{ID: "BTC-USD:3", Market: "BTC-USD", Seq: 3, Command: trading.OpNew,
-		OrderID: "b1", ExecutedAt: t0.Add(time.Second), Events: []trading.ExecEvent{{Type: trading.ExecTrade, OrderID: "b1", Account: a2,
-			Trade: &trading.Trade{ID: "t1", Market: "BTC-USD", Price: 100, Quantity: 5, MakerOrderID: "s1", TakerOrderID: "b1",
-				MakerAccount: a1, TakerAccount: a2, TakerSide: trading.Buy}}}}}))
+	require.NoError(t, m.HandleExecutions(ctx, tradeS1B1(a1, a2, t0.Add(time.Second))))
 }
 
 // The live detector counts accounts linked by KYC as one owner: an entity's beneficial owner
@@ -138,10 +141,7 @@ func TestLateOrderJoinsTheEvidence(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	require.NoError(t, m.HandleCommands(ctx, []trading.OrderCommand{
 		{Op: trading.OpNew, OrderID: "s1", Account: "a1", Market: "BTC-USD", Side: trading.Sell, Price: 100, Quantity: 5, AcceptedAt: t0}}))
-	require.NoError(t, m.HandleExecutions(ctx, []trading.Execution{{ID: "BTC-USD:2", Market: "BTC-USD", Seq: 2, Command: trading.OpNew,
-		OrderID: "b1", ExecutedAt: t0.Add(time.Second), Events: []trading.ExecEvent{{Type: trading.ExecTrade, OrderID: "b1", Account: "a2",
-			Trade: &trading.Trade{ID: "t1", Market: "BTC-USD", Price: 100, Quantity: 5, MakerOrderID: "s1", TakerOrderID: "b1",
-				MakerAccount: "a1", TakerAccount: "a2", TakerSide: trading.Buy}}}}}))
+	require.NoError(t, m.HandleExecutions(ctx, tradeS1B1("a1", "a2", t0.Add(time.Second))))
 	kinds := func() []string {
 		cases, err := store.ListCases(ctx, "", 10)
 		require.NoError(t, err)
