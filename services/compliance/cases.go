@@ -80,6 +80,11 @@ type CaseStore interface {
 	// SaveCase stores c if the stored version is c.Version-1 (ECONFLICT otherwise).
 	SaveCase(ctx context.Context, c Case, audit ...Record) error
 	ListCases(ctx context.Context, status CaseStatus, limit int) ([]Case, error)
+	// AddCaseEvents appends events (a JSON array) to the "events" array of the case's
+	// evidence, leaving its version (an officer's concurrent change is not in conflict).
+	AddCaseEvents(ctx context.Context, id string, events json.RawMessage, audit ...Record) error
+	// CasesOf returns the cases of subject (an account), oldest first.
+	CasesOf(ctx context.Context, subject string) ([]Case, error)
 }
 
 // CaseID is deterministic in what raised the case, so a redelivered alert opens nothing new.
@@ -102,17 +107,24 @@ func (s *Cases) SetClock(now func() time.Time) { s.now = now }
 
 // Open opens a case for evidence raised by source (an alert id, a screening run), once.
 func (s *Cases) Open(ctx context.Context, kind, source, subject string, evidence any) (Case, error) {
+	c, _, err := s.open(ctx, kind, source, subject, evidence)
+	return c, err
+}
+
+// open is Open reporting whether the case is new.
+func (s *Cases) open(ctx context.Context, kind, source, subject string, evidence any) (Case, bool, error) {
 	ev, err := json.Marshal(evidence)
 	if err != nil {
-		return Case{}, err
+		return Case{}, false, err
 	}
 	now := s.now()
 	c := Case{ID: CaseID(kind, source), Kind: kind, Subject: subject, Status: CaseOpen, Evidence: ev, OpenedAt: now, UpdatedAt: now, Version: 1}
-	_, err = s.store.OpenCase(ctx, c, Record{Actor: "system", Kind: "case.opened", Subject: c.ID, Payload: map[string]any{"kind": kind, "subject": subject, "source": source}})
+	created, err := s.store.OpenCase(ctx, c, Record{Actor: "system", Kind: "case.opened", Subject: c.ID, Payload: map[string]any{"kind": kind, "subject": subject, "source": source}})
 	if err != nil {
-		return Case{}, err
+		return Case{}, false, err
 	}
-	return s.store.Case(ctx, c.ID)
+	c, err = s.store.Case(ctx, c.ID)
+	return c, created, err
 }
 
 // Get returns a case.

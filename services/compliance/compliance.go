@@ -104,6 +104,9 @@ type Store interface {
 	SaveKYC(ctx context.Context, k KYC, audit ...Record) error
 	// ListKYC returns the records in status (all when empty), oldest submission first.
 	ListKYC(ctx context.Context, status KYCStatus, limit int) ([]KYC, error)
+	// EachKYC calls fn for every stored record (an account that never submitted has none), in
+	// account order: delta re-screening and the KYC links walk them all.
+	EachKYC(ctx context.Context, fn func(KYC) error) error
 	AuditLog
 }
 

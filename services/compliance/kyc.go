@@ -45,6 +45,14 @@ type Hit struct {
 	List    string  `json:"list"`
 	Name    string  `json:"name"`
 	Score   float64 `json:"score"`
+	// Screened is the account's name that matched (the legal name or a beneficial owner's).
+	Screened string `json:"screened,omitempty"`
+	// Matched is the entry's name or alias that scored best.
+	Matched string `json:"matched,omitempty"`
+	// Address is the destination address matched exactly (address hits only).
+	Address string `json:"address,omitempty"`
+	// Entry is the list entry as published, when the screener has it.
+	Entry *ListEntry `json:"entry,omitempty"`
 }
 
 // Service applies KYC actions and answers the gate.
@@ -52,6 +60,7 @@ type Service struct {
 	store    Store
 	screener Screener
 	cases    *Cases
+	links    *KYCLinks
 	limits   Limits
 	now      func() time.Time
 }
@@ -203,13 +212,9 @@ func (s *Service) Submit(ctx context.Context, actor, account string, app Applica
 	rec := transition(k, actor, KYCSubmitted, extra)
 	k = KYC{Account: account, Status: KYCSubmitted, Application: app, SubmittedAt: now, Version: k.Version + 1}
 	records := []Record{rec}
+	var hits []Hit
 	if s.screener != nil {
-		var hits []Hit
-		hits = append(hits, s.screener.ScreenName(app.LegalName, app.DateOfBirth, app.Nationality)...)
-		for _, o := range app.BeneficialOwners {
-			hits = append(hits, s.screener.ScreenName(o.Name, o.DateOfBirth, o.Nationality)...)
-		}
-		if len(hits) > 0 {
+		if hits = screenParties(s.screener, app); len(hits) > 0 {
 			records = append(records, Record{Actor: "system", Kind: "screening.hit", Subject: account, Payload: map[string]any{"hits": hits}},
 				transition(k, "system", KYCUnderReview, map[string]any{"reason": "screening hit"}))
 			k.Status = KYCUnderReview
@@ -218,11 +223,8 @@ func (s *Service) Submit(ctx context.Context, actor, account string, app Applica
 	if err := s.store.SaveKYC(ctx, k, records...); err != nil {
 		return KYC{}, err
 	}
-	if k.Status == KYCUnderReview && s.cases != nil {
-		evidence := map[string]any{"application": app, "hits": records[1].Payload}
-		if _, err := s.cases.Open(ctx, "screening", account+"@"+now.UTC().Format(time.RFC3339Nano), account, evidence); err != nil {
-			return KYC{}, err
-		}
+	if _, err := s.openHits(ctx, account, TriggerKYC, app, hits, nil); err != nil {
+		return KYC{}, err
 	}
 	return k, nil
 }
@@ -324,6 +326,15 @@ func (s *Service) CheckWithdraw(ctx context.Context, account, asset string, amou
 	}
 	if max, ok := s.limits.BasicWithdrawal[asset]; ok && k.Level == LevelBasic && amount > max {
 		return trading.Errorf(trading.EFORBIDDEN, "withdrawal above the basic verification limit of %d %s minor units: enhanced verification required", max, asset)
+	}
+	// The ledger's own gate holds withdrawals while a screening case is not cleared, whoever
+	// calls it (ScreenWithdrawal screens first on the API's path).
+	blocking, err := s.blockingCases(ctx, account)
+	if err != nil {
+		return err
+	}
+	if len(blocking) > 0 {
+		return trading.Errorf(trading.EFORBIDDEN, "withdrawal blocked: screening case %s of the account is not cleared", strings.Join(blocking, ", "))
 	}
 	return nil
 }

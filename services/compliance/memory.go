@@ -2,7 +2,9 @@ package compliance
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,6 +68,23 @@ func (m *Memory) ListKYC(_ context.Context, status KYCStatus, limit int) ([]KYC,
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// EachKYC implements Store.
+func (m *Memory) EachKYC(_ context.Context, fn func(KYC) error) error {
+	m.mu.Lock()
+	ks := make([]KYC, 0, len(m.kyc))
+	for _, k := range m.kyc {
+		ks = append(ks, k)
+	}
+	m.mu.Unlock()
+	slices.SortFunc(ks, func(a, b KYC) int { return strings.Compare(a.Account, b.Account) })
+	for _, k := range ks {
+		if err := fn(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (m *Memory) appendLocked(rs []Record) ([]Entry, error) {
@@ -207,4 +226,59 @@ func (m *Memory) ListCases(_ context.Context, status CaseStatus, limit int) ([]C
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// CasesOf implements CaseStore.
+func (m *Memory) CasesOf(_ context.Context, subject string) ([]Case, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Case
+	for _, c := range m.cases {
+		if c.Subject == subject {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b Case) int {
+		if d := a.OpenedAt.Compare(b.OpenedAt); d != 0 {
+			return d
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// AddCaseEvents implements CaseStore.
+func (m *Memory) AddCaseEvents(_ context.Context, id string, events json.RawMessage, audit ...Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.cases[id]
+	if !ok {
+		return trading.Errorf(trading.ENOTFOUND, "case not found")
+	}
+	var ev map[string]json.RawMessage
+	var have, add []json.RawMessage
+	if err := json.Unmarshal(c.Evidence, &ev); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(events, &add); err != nil {
+		return err
+	}
+	if raw, ok := ev["events"]; ok {
+		if err := json.Unmarshal(raw, &have); err != nil {
+			return err
+		}
+	}
+	all, err := json.Marshal(append(have, add...))
+	if err != nil {
+		return err
+	}
+	ev["events"] = all
+	if c.Evidence, err = json.Marshal(ev); err != nil {
+		return err
+	}
+	if _, err := m.appendLocked(audit); err != nil {
+		return err
+	}
+	m.cases[id] = c
+	return nil
 }

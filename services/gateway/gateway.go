@@ -241,6 +241,9 @@ type Gateway struct {
 	// Auth is the gateway's auth service (the all-in-one binary's stream shares it).
 	Auth  *auth.Service
 	close []func()
+	// background runs beside the server: the screening list's watch (delta re-screening)
+	// and the KYC links' refresh.
+	background []func(ctx context.Context) error
 }
 
 // New builds the gateway and binds its listener; Serve runs it.
@@ -326,6 +329,14 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 		cases = compliance.NewCases(cs)
 		g.Compliance.SetCases(cases)
 	}
+	links := &compliance.KYCLinks{}
+	g.Compliance.SetLinks(links)
+	g.background = append(g.background, func(ctx context.Context) error {
+		return links.Run(ctx, cstore, time.Minute, func(err error) { log.Error("kyc links refresh", "err", err) })
+	})
+	if lw, ok := be.Screener.(compliance.ListWatcher); ok && cases != nil {
+		g.background = append(g.background, func(ctx context.Context) error { return lw.Watch(ctx, log, g.Compliance.Rescreen) })
+	}
 	if be.Gated != nil {
 		if cfg.KYCGate {
 			be.Gated.SetGate(g.Compliance)
@@ -358,7 +369,12 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 func (g *Gateway) URL() string { return "http://" + g.Listener.Addr().String() + "/api/v1" }
 
 // Serve serves until ctx ends.
-func (g *Gateway) Serve(ctx context.Context) error { return g.Server.Serve(ctx, g.Listener) }
+func (g *Gateway) Serve(ctx context.Context) error {
+	for _, run := range g.background {
+		go func() { _ = run(ctx) }()
+	}
+	return g.Server.Serve(ctx, g.Listener)
+}
 
 // Close releases the gateway's own resources (the backend closes its own).
 func (g *Gateway) Close() {

@@ -68,6 +68,8 @@ type config struct {
 	// Surveillance are the trade surveillance settings (SURVEILLANCE_SETTINGS, a JSON file
 	// over the defaults).
 	Surveillance surveillance.Config
+	// LinksRefresh is how often the detectors' KYC links are re-read (KYC_LINKS_REFRESH).
+	LinksRefresh time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -103,6 +105,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, err
 	}
 	if c.Surveillance, err = surveillance.ConfigFromEnv(getenv); err != nil {
+		return c, err
+	}
+	if c.LinksRefresh, err = compliance.LinksRefreshFromEnv(getenv); err != nil {
 		return c, err
 	}
 	switch v := getenv("SEED_DEMO"); v {
@@ -333,7 +338,10 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 	if err != nil {
 		return nil, err
 	}
-	cg, err := consumer.Group(k, &compliance.Monitor{Log: b.compliance, Surveillance: surveillance.Live{D: surveillance.New(cfg.Surveillance, nil)}, Publisher: consumer.Events{P: p}, Cases: compliance.NewCases(b.compliance)})
+	// The detectors count accounts linked by KYC (shared beneficial owners) as one owner.
+	links := &compliance.KYCLinks{}
+	cg, err := consumer.Group(k, &compliance.Monitor{Log: b.compliance, Surveillance: surveillance.Live{D: surveillance.New(cfg.Surveillance, links)},
+		Publisher: consumer.Events{P: p}, Cases: compliance.NewCases(b.compliance), Links: links})
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +359,10 @@ func start(ctx context.Context, cfg config, log *slog.Logger, reg *prometheus.Re
 		return compliance.Checkpoints(ctx, b.compliance, signer, time.Minute, func(err error) { log.Error("audit checkpoint", "err", err) })
 	}
 
-	b.runs = append(b.runs, mg.Run, sg.Run, rg.Run, cg.Run, checkpoints, flow.WatchConservation(reg, b.store, log))
+	refreshLinks := func(ctx context.Context) error {
+		return links.Run(ctx, b.compliance, cfg.LinksRefresh, func(err error) { log.Error("kyc links refresh", "err", err) })
+	}
+	b.runs = append(b.runs, mg.Run, sg.Run, rg.Run, cg.Run, checkpoints, refreshLinks, flow.WatchConservation(reg, b.store, log))
 	b.ready = platform.Checks(checks...)
 	return b, nil
 }

@@ -47,27 +47,37 @@ func main() {
 // and checkpoints only.
 type Plugins struct {
 	Surveillance compliance.Surveillance
+	// Links, when set, are the beneficial owners the detectors count by: the service
+	// refreshes them from the KYC records every KYC_LINKS_REFRESH.
+	Links *compliance.KYCLinks
 }
 
 // PluginsFromEnv runs the surveillance detectors with SURVEILLANCE_SETTINGS over their
-// defaults; every account is its own beneficial owner until KYC links accounts.
+// defaults, with the accounts linked by KYC (shared beneficial owners) as one owner.
 func PluginsFromEnv(getenv func(string) string) (Plugins, error) {
 	cfg, err := surveillance.ConfigFromEnv(getenv)
 	if err != nil {
 		return Plugins{}, fmt.Errorf("configuration: %w", err)
 	}
-	return Plugins{Surveillance: surveillance.Live{D: surveillance.New(cfg, nil)}}, nil
+	links := &compliance.KYCLinks{}
+	return Plugins{Surveillance: surveillance.Live{D: surveillance.New(cfg, links)}, Links: links}, nil
 }
 
 // Settings are the service's own settings beyond the catalog's.
 type Settings struct {
 	Signer             compliance.Signer
 	CheckpointInterval time.Duration
+	LinksRefresh       time.Duration
 }
 
-// SettingsFromEnv reads AUDIT_SIGNING_KEY, AUDIT_KEY_ID and AUDIT_CHECKPOINT_INTERVAL.
+// SettingsFromEnv reads AUDIT_SIGNING_KEY, AUDIT_KEY_ID, AUDIT_CHECKPOINT_INTERVAL and
+// KYC_LINKS_REFRESH (how often the KYC links are re-read, default 30s).
 func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	s := Settings{CheckpointInterval: time.Minute}
+	var err error
+	if s.LinksRefresh, err = compliance.LinksRefreshFromEnv(getenv); err != nil {
+		return s, err
+	}
 	if getenv("AUDIT_SIGNING_KEY") == "" {
 		return s, errors.New("AUDIT_SIGNING_KEY is required (base64 of a 32-byte Ed25519 seed)")
 	}
@@ -114,6 +124,14 @@ func run(getenv func(string) string, plugins Plugins) error {
 	defer prod.Close()
 	store := cpg.New(db)
 	m := &compliance.Monitor{Log: store, Surveillance: plugins.Surveillance, Publisher: consumer.Events{P: prod}, Cases: compliance.NewCases(store)}
+	runs := []func(context.Context) error{}
+	if plugins.Links != nil {
+		m.Links = plugins.Links
+		links := func(ctx context.Context) error {
+			return plugins.Links.Run(ctx, store, settings.LinksRefresh, func(err error) { log.Error("kyc links refresh", "err", err) })
+		}
+		runs = append(runs, links)
+	}
 	g, err := consumer.Group(k, m)
 	if err != nil {
 		return err
@@ -124,5 +142,5 @@ func run(getenv func(string) string, plugins Plugins) error {
 			log.Error("audit checkpoint", "err", err)
 		})
 	}
-	return platform.Serve(ctx, log, cfg.OpsAddr, reg, platform.Checks(db.Ping, k.Ready), g.Run, checkpoints)
+	return platform.Serve(ctx, log, cfg.OpsAddr, reg, platform.Checks(db.Ping, k.Ready), append(runs, g.Run, checkpoints)...)
 }

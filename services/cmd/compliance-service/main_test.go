@@ -111,6 +111,12 @@ func TestSettings(t *testing.T) {
 	assert.Equal(t, 10*time.Second, s.CheckpointInterval)
 	_, err = SettingsFromEnv(env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "AUDIT_CHECKPOINT_INTERVAL": "soon"}))
 	assert.ErrorContains(t, err, "AUDIT_CHECKPOINT_INTERVAL")
+	assert.Equal(t, 30*time.Second, s.LinksRefresh)
+	s, err = SettingsFromEnv(env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "KYC_LINKS_REFRESH": "5s"}))
+	require.NoError(t, err)
+	assert.Equal(t, 5*time.Second, s.LinksRefresh)
+	_, err = SettingsFromEnv(env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "KYC_LINKS_REFRESH": "1ns"}))
+	assert.ErrorContains(t, err, "KYC_LINKS_REFRESH")
 	// The catalog's dependencies are checked first, naming the variable.
 	err = run(env(map[string]string{}), Plugins{})
 	assert.ErrorContains(t, err, "DATABASE_URL")

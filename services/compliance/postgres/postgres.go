@@ -125,6 +125,41 @@ func (s *Store) ListKYC(ctx context.Context, status compliance.KYCStatus, limit 
 	return out, nil
 }
 
+// EachKYC implements compliance.Store: one query, read to the end before fn runs (fn may use
+// the pool itself).
+func (s *Store) EachKYC(ctx context.Context, fn func(compliance.KYC) error) error {
+	rows, err := s.db.Pool.Query(ctx, `SELECT account, status, level, application, reason, reviewer, submitted_at, decided_at, expires_at, version
+		FROM compliance.kyc ORDER BY account`)
+	if err != nil {
+		return fmt.Errorf("list kyc: %w", err)
+	}
+	defer rows.Close()
+	var ks []compliance.KYC
+	for rows.Next() {
+		var k compliance.KYC
+		var app []byte
+		var sub, dec, exp *time.Time
+		if err := rows.Scan(&k.Account, &k.Status, &k.Level, &app, &k.Reason, &k.Reviewer, &sub, &dec, &exp, &k.Version); err != nil {
+			return fmt.Errorf("list kyc: %w", err)
+		}
+		if err := json.Unmarshal(app, &k.Application); err != nil {
+			return fmt.Errorf("read kyc application of %s: %w", k.Account, err)
+		}
+		k.SubmittedAt, k.DecidedAt, k.ExpiresAt = deref(sub), deref(dec), deref(exp)
+		ks = append(ks, k)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list kyc: %w", err)
+	}
+	rows.Close()
+	for _, k := range ks {
+		if err := fn(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // appendTx appends rs to the chain inside tx.
 func appendTx(ctx context.Context, tx pgx.Tx, now time.Time, rs []compliance.Record) ([]compliance.Entry, error) {
 	if len(rs) == 0 {
@@ -405,4 +440,34 @@ func (s *Store) ListCases(ctx context.Context, status compliance.CaseStatus, lim
 		return nil, fmt.Errorf("list cases: %w", err)
 	}
 	return out, nil
+}
+
+// CasesOf implements compliance.CaseStore (index cases_subject).
+func (s *Store) CasesOf(ctx context.Context, subject string) ([]compliance.Case, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+caseCols+` FROM compliance.cases WHERE subject = $1 ORDER BY opened_at, id`, subject)
+	if err != nil {
+		return nil, fmt.Errorf("cases of subject: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (compliance.Case, error) { return scanCase(r) })
+	if err != nil {
+		return nil, fmt.Errorf("cases of subject: %w", err)
+	}
+	return out, nil
+}
+
+// AddCaseEvents implements compliance.CaseStore: one statement, so no officer's change is
+// overwritten.
+func (s *Store) AddCaseEvents(ctx context.Context, id string, events json.RawMessage, audit ...compliance.Record) error {
+	return s.db.InTx(ctx, func(tx pgx.Tx) error {
+		t, err := tx.Exec(ctx, `UPDATE compliance.cases SET evidence = jsonb_set(evidence, '{events}', COALESCE(evidence->'events', '[]'::jsonb) || $2::jsonb)
+			WHERE id = $1`, id, []byte(events))
+		if err != nil {
+			return fmt.Errorf("add case events: %w", err)
+		}
+		if t.RowsAffected() != 1 {
+			return trading.Errorf(trading.ENOTFOUND, "case not found")
+		}
+		_, err = appendTx(ctx, tx, s.now(), audit)
+		return err
+	})
 }

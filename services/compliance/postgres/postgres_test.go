@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -84,5 +85,61 @@ func TestCasesInPostgreSQL(t *testing.T) {
 	assert.Equal(t, trading.ECONFLICT, trading.ErrorCode(err))
 	_, err = cases.Get(ctx, "case-nope")
 	assert.Equal(t, trading.ENOTFOUND, trading.ErrorCode(err))
+
+	// Late events join the evidence without touching the version an officer works on.
+	require.NoError(t, store.AddCaseEvents(ctx, c.ID, []byte(`[{"kind":"new","order_id":"o9"}]`), compliance.Record{Actor: "surveillance", Kind: "case.evidence", Subject: c.ID}))
+	got2, err := cases.Get(ctx, c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, got.Version, got2.Version)
+	assert.JSONEq(t, `[{"kind":"new","order_id":"o9"}]`, string(mustField(t, got2.Evidence, "events")))
+	assert.Equal(t, trading.ENOTFOUND, trading.ErrorCode(store.AddCaseEvents(ctx, "case-nope", []byte(`[]`))))
+	require.NoError(t, compliance.Verify(ctx, store, &compliance.Verifier{}))
+}
+
+func mustField(t *testing.T, doc []byte, field string) json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(doc, &m))
+	return m[field]
+}
+
+// The screening hold on PostgreSQL: EachKYC walks every record, CasesOf finds the account's
+// cases, and the gate refuses a withdrawal while a screening case is open.
+func TestScreeningHoldInPostgreSQL(t *testing.T) {
+	ctx := context.Background()
+	store := cpg.New(pgtest.New(t, "hold"))
+	svc := compliance.New(store, nil, compliance.DefaultLimits())
+	cases := compliance.NewCases(store)
+	svc.SetCases(cases)
+	for _, a := range []string{"zed", "amy"} {
+		_, err := svc.Submit(ctx, a, a, compliance.Application{LegalName: "Person " + a, DateOfBirth: "1980-01-01", Nationality: "FR", Address: "Paris"})
+		require.NoError(t, err)
+		_, err = svc.Approve(ctx, "off", a, compliance.LevelBasic, "ok")
+		require.NoError(t, err)
+	}
+	var seen []string
+	require.NoError(t, store.EachKYC(ctx, func(k compliance.KYC) error {
+		seen = append(seen, k.Account+":"+k.Application.LegalName+":"+string(k.Status))
+		return nil
+	}))
+	assert.Equal(t, []string{"amy:Person amy:verified", "zed:Person zed:verified"}, seen)
+
+	require.NoError(t, svc.CheckWithdraw(ctx, "amy", "USD", 1))
+	c, err := cases.Open(ctx, "screening", "hit:amy:ofac:1:name", "amy", map[string]string{"hit": "x"})
+	require.NoError(t, err)
+	_, err = cases.Open(ctx, "surveillance", "alert:amy", "amy", compliance.Alert{Detector: "spoofing"})
+	require.NoError(t, err)
+	of, err := store.CasesOf(ctx, "amy")
+	require.NoError(t, err)
+	assert.Len(t, of, 2)
+	none, err := store.CasesOf(ctx, "zed")
+	require.NoError(t, err)
+	assert.Empty(t, none)
+	assert.Equal(t, trading.EFORBIDDEN, trading.ErrorCode(svc.CheckWithdraw(ctx, "amy", "USD", 1)))
+	assert.Equal(t, trading.EFORBIDDEN, trading.ErrorCode(svc.ScreenWithdrawal(ctx, "admin", "w1", "amy", "USD", "")))
+	require.NoError(t, svc.CheckWithdraw(ctx, "zed", "USD", 1))
+	_, err = cases.Dismiss(ctx, "off", c.ID, "not the listed person")
+	require.NoError(t, err)
+	require.NoError(t, svc.CheckWithdraw(ctx, "amy", "USD", 1), "a surveillance case holds no withdrawal")
 	require.NoError(t, compliance.Verify(ctx, store, &compliance.Verifier{}))
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/cantondex/platform/services/compliance"
 )
@@ -16,16 +17,39 @@ type Screener struct {
 	MinScore float64
 }
 
-var _ compliance.Screener = Screener{}
+var (
+	_ compliance.Screener        = Screener{}
+	_ compliance.AddressScreener = Screener{}
+)
 
-// ScreenName screens one party.
+// ScreenName screens one party; each hit carries its list entry.
 func (s Screener) ScreenName(name, dob, country string) []compliance.Hit {
 	ms := s.Index.Screen(Query{Name: name, DOB: dob, Country: country}, s.MinScore)
 	out := make([]compliance.Hit, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, compliance.Hit{EntryID: m.EntryID, List: m.List, Name: m.Name, Score: m.Score})
+		h := compliance.Hit{EntryID: m.EntryID, List: m.List, Name: m.Name, Matched: m.MatchedName, Score: m.Score}
+		if e, ok := s.Index.Entry(m.EntryID); ok {
+			h.Entry = listEntry(e)
+		}
+		out = append(out, h)
 	}
 	return out
+}
+
+// ScreenAddress matches a crypto address exactly against the entries' digital currency
+// addresses: a hit scores 1.
+func (s Screener) ScreenAddress(address string) []compliance.Hit {
+	es := s.Index.ScreenAddress(address)
+	out := make([]compliance.Hit, 0, len(es))
+	for _, e := range es {
+		out = append(out, compliance.Hit{EntryID: e.ID, List: e.List, Name: e.Name, Matched: address, Address: address, Score: 1, Entry: listEntry(e)})
+	}
+	return out
+}
+
+func listEntry(e Entry) *compliance.ListEntry {
+	return &compliance.ListEntry{ID: e.ID, List: e.List, Type: e.Type, Name: e.Name, Aliases: e.Aliases, DOBs: e.DOBs,
+		Countries: e.Countries, Addresses: e.Addresses, Programs: e.Programs}
 }
 
 // Formats are the list formats LoadFiles reads.
@@ -77,10 +101,13 @@ func LoadFiles(format, path, alt, add string) ([]Entry, error) {
 	return nil, fmt.Errorf("list format %q: want %s, %s or %s", format, FormatOFAC, FormatUN, FormatSimple)
 }
 
-// ScreenerFromEnv builds the KYC screener from SCREENING_LIST (a list file; unset: no
-// screening, nil), SCREENING_FORMAT (ofac-csv, the default, un-xml or simple-csv),
-// SCREENING_ALT and SCREENING_ADD (OFAC's alt.csv and add.csv) and SCREENING_MIN_SCORE (the
-// review threshold, default DefaultMinScore).
+// ScreenerFromEnv builds the screener of KYC and withdrawals from SCREENING_LIST (a list
+// file; unset: no screening, nil), SCREENING_FORMAT (ofac-csv, the default, un-xml or
+// simple-csv), SCREENING_ALT and SCREENING_ADD (OFAC's alt.csv and add.csv),
+// SCREENING_MIN_SCORE (the review threshold, default DefaultMinScore),
+// SCREENING_RELOAD_INTERVAL (how often the files are checked for an update, default 1m; 0:
+// never) and SCREENING_RESCREEN_ON_START (on by default: every account is screened against
+// the whole list at start). It is a *Watcher.
 func ScreenerFromEnv(getenv func(string) string) (compliance.Screener, error) {
 	path := getenv("SCREENING_LIST")
 	if path == "" {
@@ -98,9 +125,29 @@ func ScreenerFromEnv(getenv func(string) string) (compliance.Screener, error) {
 		}
 		minScore = f
 	}
-	entries, err := LoadFiles(format, path, getenv("SCREENING_ALT"), getenv("SCREENING_ADD"))
+	interval := time.Minute
+	if v := getenv("SCREENING_RELOAD_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if v == "0" {
+			d, err = 0, nil
+		}
+		if err != nil || d < 0 || (d > 0 && d < 100*time.Millisecond) || d > 24*time.Hour {
+			return nil, fmt.Errorf("SCREENING_RELOAD_INTERVAL %q: want 0 (never) or a duration from 100ms to 24h", v)
+		}
+		interval = d
+	}
+	onStart := true
+	if v := getenv("SCREENING_RESCREEN_ON_START"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("SCREENING_RESCREEN_ON_START %q: want true or false", v)
+		}
+		onStart = b
+	}
+	w, err := NewWatcher(Source{Format: format, Path: path, Alt: getenv("SCREENING_ALT"), Add: getenv("SCREENING_ADD")}, minScore)
 	if err != nil {
 		return nil, fmt.Errorf("SCREENING_LIST: %w", err)
 	}
-	return Screener{Index: NewIndex(entries), MinScore: minScore}, nil
+	w.Interval, w.RescreenOnStart = interval, onStart
+	return w, nil
 }

@@ -52,6 +52,9 @@ func TestScreenerFromEnvRefusesBadSettings(t *testing.T) {
 		"missing file": {"SCREENING_LIST": filepath.Join(t.TempDir(), "none.csv")},
 		"bad score":    {"SCREENING_LIST": "x", "SCREENING_MIN_SCORE": "1.5"},
 		"bad format":   {"SCREENING_LIST": "x", "SCREENING_FORMAT": "xls"},
+		"bad interval": {"SCREENING_LIST": "x", "SCREENING_RELOAD_INTERVAL": "soon"},
+		"too often":    {"SCREENING_LIST": "x", "SCREENING_RELOAD_INTERVAL": "1ms"},
+		"bad on-start": {"SCREENING_LIST": "x", "SCREENING_RESCREEN_ON_START": "maybe"},
 	} {
 		_, err := screening.ScreenerFromEnv(func(k string) string { return env[k] })
 		assert.Error(t, err, name)

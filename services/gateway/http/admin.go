@@ -18,6 +18,8 @@ type fundingRequest struct {
 	Account string `json:"account"`
 	Asset   string `json:"asset"`
 	Amount  string `json:"amount"`
+	// Address is a withdrawal's destination (a crypto address), screened against the lists.
+	Address string `json:"address,omitempty"`
 }
 
 type fundingJSON struct {
@@ -26,6 +28,7 @@ type fundingJSON struct {
 	Account string `json:"account"`
 	Asset   string `json:"asset"`
 	Amount  string `json:"amount"`
+	Address string `json:"address,omitempty"`
 }
 
 func (s *Server) deposit(c echo.Context) error { return s.fund(c, "deposit", s.deps.Accounts.Deposit) }
@@ -63,14 +66,23 @@ func (s *Server) fund(c echo.Context, kind string, move fundFunc) error {
 		return err
 	}
 	if kind == "deposit" {
+		if req.Address != "" {
+			return trading.Errorf(trading.EINVALID, "address is a withdrawal's destination")
+		}
 		if err := s.checkDepositLimit(req.Asset, amount, scale); err != nil {
+			return err
+		}
+	}
+	if kind == "withdrawal" && s.deps.Compliance != nil {
+		// Screened before any funds move: a hit or an uncleared screening case refuses it.
+		if err := s.deps.Compliance.ScreenWithdrawal(ctx, principal(c).UserID, req.ID, req.Account, req.Asset, req.Address); err != nil {
 			return err
 		}
 	}
 	if err := move(ctx, req.ID, req.Account, req.Asset, amount); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, fundingJSON{ID: req.ID, Kind: kind, Account: req.Account, Asset: req.Asset, Amount: req.Amount})
+	return c.JSON(http.StatusCreated, fundingJSON{ID: req.ID, Kind: kind, Account: req.Account, Asset: req.Asset, Amount: req.Amount, Address: req.Address})
 }
 
 // createMarketRequest is what an admin sends to create a market: its definition.

@@ -22,6 +22,9 @@ type Compliance interface {
 	Review(ctx context.Context, officer, account string) (compliance.KYC, error)
 	Approve(ctx context.Context, officer, account string, level compliance.Level, reason string) (compliance.KYC, error)
 	Reject(ctx context.Context, officer, account, reason string) (compliance.KYC, error)
+	// ScreenWithdrawal screens a withdrawal (the holder's names and the destination address)
+	// before funds move; EFORBIDDEN while a screening case of the account is not cleared.
+	ScreenWithdrawal(ctx context.Context, actor, id, account, asset, address string) error
 	// Record appends an audit record (admin and officer actions).
 	Record(ctx context.Context, r compliance.Record) error
 	// Audit returns up to limit entries from seq fromSeq, and the checkpoints.

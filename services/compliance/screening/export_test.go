@@ -1,0 +1,4 @@
+package screening
+
+// OFACDir is ofacDir for the external tests.
+var OFACDir = ofacDir
