@@ -36,6 +36,7 @@ type env struct {
 	admin  string // admin access token
 	orders trading.OrderService
 	redis  *redis.Client
+	api    *gwhttp.Server
 }
 
 type option func(*gwhttp.Deps)
@@ -71,7 +72,7 @@ func newEnvConfig(t testing.TB, perMinute int, cfg gwhttp.Config, opts ...option
 	}
 	s, err := gwhttp.New(deps, cfg)
 	require.NoError(t, err)
-	e := &env{t: t, srv: httptest.NewServer(s.Handler()), auth: a, venue: v, orders: deps.Orders, redis: rc}
+	e := &env{t: t, srv: httptest.NewServer(s.Handler()), auth: a, venue: v, orders: deps.Orders, redis: rc, api: s}
 	t.Cleanup(e.srv.Close)
 	_, err = a.CreateUser(ctx, "admin@example.com", "admin password 1", auth.RoleAdmin)
 	require.NoError(t, err)
