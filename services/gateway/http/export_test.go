@@ -2,7 +2,6 @@ package http
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/cantondex/platform/services/trading"
 )
@@ -31,5 +30,5 @@ func (s *Server) EncodeOrder(ctx context.Context, o trading.Order) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(orderOut(o, st))
+	return appendOrder(make([]byte, 0, 512), o, st), nil
 }

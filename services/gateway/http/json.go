@@ -27,9 +27,11 @@ import (
 // trading.EINVALID with a message naming the field.
 func decode(c echo.Context, v any) error {
 	req := c.Request()
-	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
-	if err != nil || mt != echo.MIMEApplicationJSON {
-		return echo.ErrUnsupportedMediaType
+	if ct := req.Header.Get(echo.HeaderContentType); ct != echo.MIMEApplicationJSON {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != echo.MIMEApplicationJSON {
+			return echo.ErrUnsupportedMediaType
+		}
 	}
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
@@ -40,6 +42,14 @@ func decode(c echo.Context, v any) error {
 
 // decodeJSON is decode's checks on a body already read.
 func decodeJSON(body []byte, v any) error {
+	if r, ok := v.(*placeOrderRequest); ok {
+		return r.decode(body)
+	}
+	return decodeGeneric(body, v)
+}
+
+// decodeGeneric is decodeJSON for any type, by reflection.
+func decodeGeneric(body []byte, v any) error {
 	if !utf8.Valid(body) {
 		return trading.Errorf(trading.EINVALID, "request body is not valid UTF-8")
 	}

@@ -74,7 +74,10 @@ func (s *Server) placeOrder(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, orderOut(o, st))
+	if c.Request().URL.RawQuery != "" { // ?pretty
+		return c.JSON(http.StatusCreated, orderOut(o, st))
+	}
+	return c.JSONBlob(http.StatusCreated, appendOrder(make([]byte, 0, 512), o, st))
 }
 
 // orderEntry maps the request to a trading.PlaceOrder explicitly: decimals to ticks and lots,
