@@ -339,9 +339,11 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 	}
 	g.Server, err = gwhttp.New(gwhttp.Deps{
 		Auth: svc, Orders: be.Orders, Markets: be.Markets, Accounts: be.Accounts, Risk: be.Risk, Compliance: g.Compliance, Cases: caseWork(cases),
-		RequestLimiter: be.Redis.NewLimiter(cfg.RatePerSecond, time.Second),
+		// Requests and public reads: leases of the shared budget, off the request path;
+		// sign-ins: one exact count per attempt (a brute force gets no lease ahead).
+		RequestLimiter: be.Redis.NewBudgetLimiter(cfg.RatePerSecond, time.Second),
 		AuthLimiter:    be.Redis.NewLimiter(cfg.AuthPerMinute, time.Minute),
-		PublicLimiter:  be.Redis.NewLimiter(cfg.PublicPerSecond, time.Second),
+		PublicLimiter:  be.Redis.NewBudgetLimiter(cfg.PublicPerSecond, time.Second),
 		Registry:       reg, Logger: log, Tracing: be.Tracing,
 	}, gwhttp.Config{BodyLimit: cfg.BodyLimit, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
 		DepositLimits: cfg.DepositLimits, DefaultDepositLimit: cfg.DefaultDepositLimit})

@@ -94,6 +94,15 @@ func BenchmarkPlaceOrderSteps(b *testing.B) {
 			}
 		}
 	})
+	b.Run("ratelimit/budget", func(b *testing.B) {
+		l := e.redis.NewBudgetLimiter(1<<30, time.Second)
+		b.ReportAllocs()
+		for b.Loop() {
+			if ok, _, err := l.Allow(ctx, "u:"+id); err != nil || !ok {
+				b.Fatal(ok, err)
+			}
+		}
+	})
 	b.Run("json/decode", func(b *testing.B) {
 		req := body(1)
 		b.ReportAllocs()

@@ -62,9 +62,9 @@ func newEnvConfig(t testing.TB, perMinute int, cfg gwhttp.Config, opts ...option
 	require.NoError(t, err)
 	deps := gwhttp.Deps{
 		Auth: a, Orders: v, Markets: v, Accounts: v, Risk: v,
-		RequestLimiter: rc.NewLimiter(perMinute, time.Minute),
+		RequestLimiter: rc.NewBudgetLimiter(perMinute, time.Minute), // as the gateway wires it
 		AuthLimiter:    rc.NewLimiter(1000, time.Minute),
-		PublicLimiter:  rc.NewLimiter(1000, time.Minute),
+		PublicLimiter:  rc.NewBudgetLimiter(1000, time.Minute),
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, o := range opts {
