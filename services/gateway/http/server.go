@@ -337,10 +337,19 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 
 // statusClass is a status code's class label: "2xx", "4xx", ...
 func statusClass(code int) string {
-	if code < 100 || code > 599 {
-		return "other"
+	switch code / 100 {
+	case 1:
+		return "1xx"
+	case 2:
+		return "2xx"
+	case 3:
+		return "3xx"
+	case 4:
+		return "4xx"
+	case 5:
+		return "5xx"
 	}
-	return strconv.Itoa(code/100) + "xx"
+	return "other"
 }
 
 func methodLabel(m string) string {
