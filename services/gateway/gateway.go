@@ -167,10 +167,7 @@ func cidrs(v string) ([]*net.IPNet, error) {
 	return out, nil
 }
 
-var (
-	assetRE  = regexp.MustCompile(`^[A-Z0-9]{2,12}$`)
-	amountRE = regexp.MustCompile(`^[0-9]{1,19}(\.[0-9]{1,18})?$`)
-)
+var amountRE = regexp.MustCompile(`^[0-9]{1,19}(\.[0-9]{1,18})?$`)
 
 // depositLimits parses DEPOSIT_LIMITS.
 func depositLimits(v string) (map[string]string, error) {
@@ -180,7 +177,7 @@ func depositLimits(v string) (map[string]string, error) {
 			continue
 		}
 		asset, amount, ok := strings.Cut(f, "=")
-		if !ok || !assetRE.MatchString(asset) || !amountRE.MatchString(amount) || strings.Trim(amount, "0.") == "" {
+		if !ok || !trading.ValidAssetSymbol(asset) || !amountRE.MatchString(amount) || strings.Trim(amount, "0.") == "" {
 			return nil, fmt.Errorf("DEPOSIT_LIMITS: %q is not ASSET=amount such as USD=1000000", f)
 		}
 		out[asset] = amount

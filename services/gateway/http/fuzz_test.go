@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cantondex/platform/services/decimal"
 	"github.com/cantondex/platform/services/trading"
 )
 
@@ -121,7 +122,8 @@ func FuzzEncodeOrder(f *testing.F) {
 	f.Add("o-<&>", "", "é\u2028", "bad \"reason\"\n", false, int64(-5), int64(0), int64(-1), int64(-62135596800_000_000_0), uint8(0), uint8(18))
 	f.Add("\xff", "\x00", "", "x", true, int64(1), int64(1), int64(1), int64(0), uint8(30), uint8(1))
 	f.Fuzz(func(t *testing.T, id, coid, market, reason string, limit bool, price, qty, filled, nanos int64, tickScale, lotScale uint8) {
-		st := steps{tickUnits: 1 + int64(tickScale%7), lotUnits: 1, tickScale: int(tickScale % 19), lotScale: int(lotScale % 19)}
+		st, err := stepsOf(trading.MarketDef{TickSize: decimal.Format(1+int64(tickScale%7), int(tickScale%19)), LotSize: decimal.Format(1, int(lotScale%19))})
+		require.NoError(t, err)
 		o := trading.Order{ID: id, ClientOrderID: coid, Market: market, Side: trading.Sell, Type: trading.Market, TimeInForce: trading.IOC,
 			Price: price, Quantity: qty, Filled: filled, Status: trading.StatusOpen, Reason: reason,
 			CreatedAt: time.Unix(0, nanos), UpdatedAt: time.Unix(0, nanos).Add(time.Millisecond).In(time.FixedZone("x", 3600))}

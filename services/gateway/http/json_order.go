@@ -6,7 +6,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/cantondex/platform/services/decimal"
 	"github.com/cantondex/platform/services/trading"
 )
 
@@ -241,17 +240,17 @@ func appendOrder(b []byte, o trading.Order, st steps) []byte {
 	b = append(b, `,"price":`...)
 	if o.Type == trading.Limit {
 		b = append(b, '"')
-		b = decimal.AppendFormat(b, o.Price*st.tickUnits, st.tickScale)
+		b = st.AppendPrice(b, o.Price)
 		b = append(b, '"')
 	} else {
 		b = append(b, "null"...)
 	}
 	b = append(b, `,"quantity":"`...)
-	b = decimal.AppendFormat(b, o.Quantity*st.lotUnits, st.lotScale)
+	b = st.AppendQty(b, o.Quantity)
 	b = append(b, `","filled_quantity":"`...)
-	b = decimal.AppendFormat(b, o.Filled*st.lotUnits, st.lotScale)
+	b = st.AppendQty(b, o.Filled)
 	b = append(b, `","remaining_quantity":"`...)
-	b = decimal.AppendFormat(b, o.Remaining()*st.lotUnits, st.lotScale)
+	b = st.AppendQty(b, o.Remaining())
 	b = append(b, `","status":`...)
 	b = appendString(b, string(o.Status))
 	b = append(b, `,"reason":`...)

@@ -3,7 +3,6 @@ package http
 import (
 	"context"
 	"net/http"
-	"regexp"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,8 +19,6 @@ type placeOrderRequest struct {
 	PostOnly      bool    `json:"post_only"`
 	ClientOrderID string  `json:"client_order_id"`
 }
-
-var clientOrderIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 type orderJSON struct {
 	ID                string  `json:"id"`
@@ -50,11 +47,11 @@ func optional(s string) *string {
 
 func orderOut(o trading.Order, st steps) orderJSON {
 	out := orderJSON{ID: o.ID, ClientOrderID: optional(o.ClientOrderID), Market: o.Market, Side: string(o.Side), Type: string(o.Type),
-		TimeInForce: string(o.TimeInForce), PostOnly: o.PostOnly, Quantity: st.qty(o.Quantity), FilledQuantity: st.qty(o.Filled),
-		RemainingQuantity: st.qty(o.Remaining()), Status: string(o.Status), Reason: optional(o.Reason),
+		TimeInForce: string(o.TimeInForce), PostOnly: o.PostOnly, Quantity: st.Qty(o.Quantity), FilledQuantity: st.Qty(o.Filled),
+		RemainingQuantity: st.Qty(o.Remaining()), Status: string(o.Status), Reason: optional(o.Reason),
 		CreatedAt: timestamp(o.CreatedAt), UpdatedAt: timestamp(o.UpdatedAt)}
 	if o.Type == trading.Limit {
-		out.Price = optional(st.price(o.Price))
+		out.Price = optional(st.Price(o.Price))
 	}
 	return out
 }
@@ -103,11 +100,11 @@ func (s *Server) orderEntry(ctx context.Context, account string, req *placeOrder
 		if req.Price == nil {
 			return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "price is required for limit orders")
 		}
-		if po.Price, err = st.parsePrice("price", *req.Price); err != nil {
+		if po.Price, err = st.ParsePrice("price", *req.Price); err != nil {
 			return trading.PlaceOrder{}, steps{}, err
 		}
 		if po.Price < m.MinPrice || po.Price > m.MaxPrice {
-			return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "price must be from %s to %s", st.price(m.MinPrice), st.price(m.MaxPrice))
+			return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "price must be from %s to %s", st.Price(m.MinPrice), st.Price(m.MaxPrice))
 		}
 	case trading.Market:
 		po.Type, po.TimeInForce = trading.Market, trading.IOC
@@ -123,11 +120,11 @@ func (s *Server) orderEntry(ctx context.Context, account string, req *placeOrder
 	if req.Quantity == "" {
 		return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "quantity is required")
 	}
-	if po.Quantity, err = st.parseQty("quantity", req.Quantity); err != nil {
+	if po.Quantity, err = st.ParseQty("quantity", req.Quantity); err != nil {
 		return trading.PlaceOrder{}, steps{}, err
 	}
 	if po.Quantity < m.MinQty || po.Quantity > m.MaxQty {
-		return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "quantity must be from %s to %s", st.qty(m.MinQty), st.qty(m.MaxQty))
+		return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "quantity must be from %s to %s", st.Qty(m.MinQty), st.Qty(m.MaxQty))
 	}
 	if req.TimeInForce != "" {
 		switch tif := trading.TimeInForce(req.TimeInForce); {
@@ -142,8 +139,8 @@ func (s *Server) orderEntry(ctx context.Context, account string, req *placeOrder
 	if po.PostOnly && po.TimeInForce != trading.GTC {
 		return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "post-only orders are GTC")
 	}
-	if req.ClientOrderID != "" && !clientOrderIDRE.MatchString(req.ClientOrderID) {
-		return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "client_order_id must be 1 to 64 letters, digits, '-' or '_'")
+	if req.ClientOrderID != "" && !trading.ValidClientOrderID(req.ClientOrderID) {
+		return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, trading.ClientOrderIDRule)
 	}
 	return po, st, nil
 }
