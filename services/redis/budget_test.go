@@ -20,41 +20,6 @@ func frozenBudget(c *Client, limit int, ms *atomic.Int64) *BudgetLimiter {
 	return l
 }
 
-// The budget limiter keeps Limiter's sliding window: the same admissions and waits.
-func TestBudgetSlidingWindow(t *testing.T) {
-	for name, c := range clients(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			var ms atomic.Int64
-			l := frozenBudget(c, 3, &ms)
-			allow := func(key string) (bool, time.Duration) {
-				ok, wait, err := l.Allow(ctx, key)
-				require.NoError(t, err)
-				return ok, wait
-			}
-			for i := 0; i < 3; i++ {
-				ok, _ := allow("a")
-				require.True(t, ok, "hit %d refused", i)
-			}
-			ok, wait := allow("a")
-			assert.False(t, ok, "4th hit")
-			assert.Equal(t, time.Second, wait, "4th hit's wait")
-			ok, _ = allow("b")
-			assert.True(t, ok, "another key is limited too")
-			n, err := c.rdb.Get(ctx, c.tagged("rl", "a", "1000000000")).Int64()
-			require.NoError(t, err)
-			assert.Equal(t, int64(3), n, "the shared counter holds the admitted hits, not the refused one")
-			ms.Store(1000)
-			ok, wait = allow("a")
-			assert.False(t, ok, "at 1000ms")
-			assert.Equal(t, 334*time.Millisecond, wait, "at 1000ms")
-			ms.Store(1334)
-			ok, _ = allow("a")
-			assert.True(t, ok, "refused after the advertised wait")
-		})
-	}
-}
-
 // N replicas (limiters of their own on one Redis) hammering one key together admit no more
 // than the limit: every admitted hit was reserved in the shared counter first. They admit at
 // least the limit less the leases the replicas may still hold unused.
