@@ -201,6 +201,8 @@ func TestTokensAreCanonical(t *testing.T) {
 	register(t, s, "canon@example.com")
 	tok, err := s.Login(ctx, "canon@example.com", pw, addr)
 	require.NoError(t, err)
+	_, err = s.Authenticate(ctx, tok.AccessToken) // verified, remembered: respellings still are not
+	require.NoError(t, err)
 	parts := strings.Split(tok.AccessToken, ".")
 	for _, sig := range respell(t, parts[2]) {
 		_, err := s.Authenticate(ctx, parts[0]+"."+parts[1]+"."+sig)
@@ -337,6 +339,10 @@ func TestLogoutEndsAccessTokens(t *testing.T) {
 	b, _ := s.Login(ctx, "eve@example.com", pw, addr)
 	a2, err := s.Refresh(ctx, a.RefreshToken)
 	require.NoError(t, err)
+	for _, at := range []string{a.AccessToken, a2.AccessToken} { // verified before: remembered
+		_, err := s.Authenticate(ctx, at)
+		require.NoError(t, err)
+	}
 	require.NoError(t, s.Logout(ctx, a2.RefreshToken))
 	for _, at := range []string{a.AccessToken, a2.AccessToken} {
 		_, err := s.Authenticate(ctx, at)

@@ -10,7 +10,6 @@ package exchange
 import (
 	"context"
 	"log/slog"
-	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -176,8 +175,6 @@ func (s *Service) forget(symbol string) {
 	s.mu.Unlock()
 }
 
-var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
-
 // PlaceOrder implements trading.OrderService.
 func (s *Service) PlaceOrder(ctx context.Context, req trading.PlaceOrder) (trading.Order, error) {
 	o, err := s.placeOrder(ctx, req)
@@ -195,8 +192,8 @@ func (s *Service) placeOrder(ctx context.Context, req trading.PlaceOrder) (tradi
 	if req.Account == "" {
 		return trading.Order{}, trading.Errorf(trading.EINVALID, "account required")
 	}
-	if req.ClientOrderID != "" && !clientIDPattern.MatchString(req.ClientOrderID) {
-		return trading.Order{}, trading.Errorf(trading.EINVALID, "client_order_id must be 1 to 64 letters, digits or ._:-")
+	if req.ClientOrderID != "" && !trading.ValidClientOrderID(req.ClientOrderID) { // the gateway's rule
+		return trading.Order{}, trading.Errorf(trading.EINVALID, trading.ClientOrderIDRule)
 	}
 	if req.Side != trading.Buy && req.Side != trading.Sell {
 		return trading.Order{}, trading.Errorf(trading.EINVALID, "side must be buy or sell")

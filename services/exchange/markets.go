@@ -10,14 +10,9 @@ import (
 	"github.com/cantondex/platform/services/trading"
 )
 
-var (
-	symbolPattern = regexp.MustCompile(`^[A-Z0-9]{2,12}$`)
-	marketPattern = regexp.MustCompile(`^[A-Z0-9]{2,12}-[A-Z0-9]{2,12}$`)
-)
-
 // CreateAsset registers an asset. Amounts of it are integers in 10^-Scale.
 func (s *Service) CreateAsset(ctx context.Context, a trading.Asset) error {
-	if !symbolPattern.MatchString(a.Symbol) || a.Scale < 0 || a.Scale > 18 {
+	if !trading.ValidAssetSymbol(a.Symbol) || a.Scale < 0 || a.Scale > 18 {
 		return trading.Errorf(trading.EINVALID, "asset needs an upper-case symbol and a scale from 0 to 18")
 	}
 	return s.store.CreateAsset(ctx, a)
@@ -39,7 +34,7 @@ func (s *Service) Market(ctx context.Context, symbol string) (trading.MarketDef,
 // CreateMarket implements trading.MarketService. Its assets must exist with scales that keep
 // amounts exact (see trading.Units).
 func (s *Service) CreateMarket(ctx context.Context, m trading.MarketDef) (trading.MarketDef, error) {
-	if !marketPattern.MatchString(m.Symbol) || m.Symbol != m.Base+"-"+m.Quote {
+	if !trading.ValidMarketSymbol(m.Symbol) || m.Symbol != m.Base+"-"+m.Quote {
 		return trading.MarketDef{}, trading.Errorf(trading.EINVALID, "market symbol must be BASE-QUOTE of its assets")
 	}
 	if m.MinPrice < 0 || m.MinQty < 0 || (m.MaxPrice > 0 && m.MaxPrice < m.MinPrice) || (m.MaxQty > 0 && m.MaxQty < m.MinQty) {
@@ -208,8 +203,11 @@ func (s *Service) Withdraw(ctx context.Context, id, account, asset string, amoun
 	return err
 }
 
+// fundingIDPattern is a deposit's or withdrawal's id (which makes it idempotent).
+var fundingIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
 func (s *Service) checkFunding(ctx context.Context, id, asset string) error {
-	if !clientIDPattern.MatchString(id) {
+	if !fundingIDPattern.MatchString(id) {
 		return trading.Errorf(trading.EINVALID, "id must be 1 to 64 letters, digits or ._:-")
 	}
 	assets, err := s.store.Assets(ctx)

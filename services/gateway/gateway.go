@@ -167,10 +167,7 @@ func cidrs(v string) ([]*net.IPNet, error) {
 	return out, nil
 }
 
-var (
-	assetRE  = regexp.MustCompile(`^[A-Z0-9]{2,12}$`)
-	amountRE = regexp.MustCompile(`^[0-9]{1,19}(\.[0-9]{1,18})?$`)
-)
+var amountRE = regexp.MustCompile(`^[0-9]{1,19}(\.[0-9]{1,18})?$`)
 
 // depositLimits parses DEPOSIT_LIMITS.
 func depositLimits(v string) (map[string]string, error) {
@@ -180,7 +177,7 @@ func depositLimits(v string) (map[string]string, error) {
 			continue
 		}
 		asset, amount, ok := strings.Cut(f, "=")
-		if !ok || !assetRE.MatchString(asset) || !amountRE.MatchString(amount) || strings.Trim(amount, "0.") == "" {
+		if !ok || !trading.ValidAssetSymbol(asset) || !amountRE.MatchString(amount) || strings.Trim(amount, "0.") == "" {
 			return nil, fmt.Errorf("DEPOSIT_LIMITS: %q is not ASSET=amount such as USD=1000000", f)
 		}
 		out[asset] = amount
@@ -350,9 +347,11 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 	}
 	g.Server, err = gwhttp.New(gwhttp.Deps{
 		Auth: svc, Orders: be.Orders, Markets: be.Markets, Accounts: be.Accounts, Risk: be.Risk, Compliance: g.Compliance, Cases: caseWork(cases),
-		RequestLimiter: be.Redis.NewLimiter(cfg.RatePerSecond, time.Second),
+		// Requests and public reads: leases of the shared budget, off the request path;
+		// sign-ins: one exact count per attempt (a brute force gets no lease ahead).
+		RequestLimiter: be.Redis.NewBudgetLimiter(cfg.RatePerSecond, time.Second),
 		AuthLimiter:    be.Redis.NewLimiter(cfg.AuthPerMinute, time.Minute),
-		PublicLimiter:  be.Redis.NewLimiter(cfg.PublicPerSecond, time.Second),
+		PublicLimiter:  be.Redis.NewBudgetLimiter(cfg.PublicPerSecond, time.Second),
 		Registry:       reg, Logger: log, Tracing: be.Tracing,
 	}, gwhttp.Config{BodyLimit: cfg.BodyLimit, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
 		DepositLimits: cfg.DepositLimits, DefaultDepositLimit: cfg.DefaultDepositLimit})

@@ -5,30 +5,31 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 )
 
 // BenchmarkLimiterParallel admits hits from many goroutines over 100 keys, as the gateway does
-// under load: go test -run '^$' -bench LimiterParallel -cpu 2 -benchmem ./services/redis
+// under load, on both limiters (the budget limiter's hits mostly come out of its leases):
+// go test -run '^$' -bench LimiterParallel -cpu 2 -benchmem ./services/redis
 func BenchmarkLimiterParallel(b *testing.B) {
 	for name, c := range clients(b) {
-		b.Run(name, func(b *testing.B) {
-			l := c.NewLimiter(1<<30, time.Second)
-			var n atomic.Int64
-			b.SetParallelism(32)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				ctx := context.Background()
-				for pb.Next() {
-					key := "bench:" + strconv.FormatInt(n.Add(1)%100, 10)
-					ok, _, err := l.Allow(ctx, key)
-					if !assert.NoError(b, err) || !assert.True(b, ok, "allowed") {
-						return
+		for kind, l := range limiters(c, 1<<30) {
+			b.Run(name+"/"+kind, func(b *testing.B) {
+				var n atomic.Int64
+				b.SetParallelism(32)
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					ctx := context.Background()
+					for pb.Next() {
+						key := "bench:" + kind + strconv.FormatInt(n.Add(1)%100, 10)
+						ok, _, err := l.Allow(ctx, key)
+						if !assert.NoError(b, err) || !assert.True(b, ok, "allowed") {
+							return
+						}
 					}
-				}
+				})
 			})
-		})
+		}
 	}
 }

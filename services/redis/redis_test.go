@@ -69,42 +69,62 @@ func forEachNode(ctx context.Context, c *Client, fn func(goredis.UniversalClient
 	return fn(c.rdb)
 }
 
+// clocked is a limiter with its clock: Limiter and BudgetLimiter.
+type clocked struct {
+	Allow  func(ctx context.Context, key string) (bool, time.Duration, error)
+	setNow func(func() time.Time)
+}
+
+// limiters are both limiters of limit hits a second on c, by name.
+func limiters(c *Client, limit int) map[string]clocked {
+	l, b := c.NewLimiter(limit, time.Second), c.NewBudgetLimiter(limit, time.Second)
+	return map[string]clocked{
+		"sliding": {l.Allow, func(now func() time.Time) { l.now = now }},
+		"budget":  {b.Allow, func(now func() time.Time) { b.now = now }},
+	}
+}
+
+// Both limiters count a sliding window, refused hits not counted, with the same waits.
 func TestLimiterSlidingWindow(t *testing.T) {
 	for name, c := range clients(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			l := c.NewLimiter(3, time.Second)
-			base := time.UnixMilli(1_000_000_000_000) // a window boundary
-			at := func(ms int64) { l.now = func() time.Time { return base.Add(time.Duration(ms) * time.Millisecond) } }
-			allow := func(key string) (bool, time.Duration) {
-				ok, wait, err := l.Allow(ctx, key)
+		for kind, l := range limiters(c, 3) {
+			t.Run(name+"/"+kind, func(t *testing.T) {
+				ctx := context.Background()
+				base := time.UnixMilli(1_000_000_000_000) // a window boundary
+				at := func(ms int64) { l.setNow(func() time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }) }
+				allow := func(key string) (bool, time.Duration) {
+					ok, wait, err := l.Allow(ctx, kind+key)
+					require.NoError(t, err)
+					return ok, wait
+				}
+				at(0)
+				for i := 0; i < 3; i++ {
+					ok, _ := allow("a")
+					require.True(t, ok, "hit %d refused", i)
+				}
+				ok, wait := allow("a")
+				assert.False(t, ok, "4th hit")
+				assert.Equal(t, time.Second, wait, "4th hit's wait")
+				ok, _ = allow("b")
+				assert.True(t, ok, "another key is limited too")
+				n, err := c.rdb.Get(ctx, c.tagged("rl", kind+"a", "1000000000")).Int64()
 				require.NoError(t, err)
-				return ok, wait
-			}
-			at(0)
-			for i := 0; i < 3; i++ {
-				ok, _ := allow("a")
-				require.True(t, ok, "hit %d refused", i)
-			}
-			ok, wait := allow("a")
-			assert.False(t, ok, "4th hit")
-			assert.Equal(t, time.Second, wait, "4th hit's wait")
-			ok, _ = allow("b")
-			assert.True(t, ok, "another key is limited too")
-			// The counters expire on their own, after the window that still reads them.
-			ttl := c.rdb.PTTL(ctx, c.tagged("rl", "a", "1000000000")).Val()
-			assert.Greater(t, ttl, time.Second)
-			assert.LessOrEqual(t, ttl, 2*time.Second)
-			// Next window: the previous one still weighs fully, so wait a third of a window
-			// (refused hits are not counted: had the 4th counted, the wait would be half).
-			at(1000)
-			ok, wait = allow("a")
-			assert.False(t, ok, "at 1000ms")
-			assert.Equal(t, 334*time.Millisecond, wait, "at 1000ms")
-			at(1334)
-			ok, _ = allow("a")
-			assert.True(t, ok, "refused after the advertised wait")
-		})
+				assert.Equal(t, int64(3), n, "the shared counter holds the admitted hits, not the refused one")
+				// The counters expire on their own, after the window that still reads them.
+				ttl := c.rdb.PTTL(ctx, c.tagged("rl", kind+"a", "1000000000")).Val()
+				assert.Greater(t, ttl, time.Second)
+				assert.LessOrEqual(t, ttl, 2*time.Second)
+				// Next window: the previous one still weighs fully, so wait a third of a window
+				// (refused hits are not counted: had the 4th counted, the wait would be half).
+				at(1000)
+				ok, wait = allow("a")
+				assert.False(t, ok, "at 1000ms")
+				assert.Equal(t, 334*time.Millisecond, wait, "at 1000ms")
+				at(1334)
+				ok, _ = allow("a")
+				assert.True(t, ok, "refused after the advertised wait")
+			})
+		}
 	}
 }
 

@@ -19,19 +19,11 @@ type Units struct {
 
 // NewUnits derives the conversion for m from its assets.
 func NewUnits(m MarketDef, base, quote Asset) (Units, error) {
-	ts, err := decimal.Scale(m.TickSize)
+	st, err := StepsOf(m)
 	if err != nil {
-		return Units{}, Errorf(EINVALID, "tick size %q is not a decimal step", m.TickSize)
+		return Units{}, err
 	}
-	ls, err := decimal.Scale(m.LotSize)
-	if err != nil {
-		return Units{}, Errorf(EINVALID, "lot size %q is not a decimal step", m.LotSize)
-	}
-	tick, _ := decimal.Parse(m.TickSize, ts)
-	lot, _ := decimal.Parse(m.LotSize, ls)
-	if tick <= 0 || lot <= 0 {
-		return Units{}, Errorf(EINVALID, "tick and lot sizes must be positive")
-	}
+	tick, lot, ts, ls := st.tickUnits, st.lotUnits, st.tickScale, st.lotScale
 	if base.Scale < ls || base.Scale > decimal.MaxScale {
 		return Units{}, Errorf(EINVALID, "asset %s scale %d cannot hold lot size %s", base.Symbol, base.Scale, m.LotSize)
 	}

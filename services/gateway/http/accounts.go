@@ -55,7 +55,7 @@ type fillJSON struct {
 }
 
 func fillOut(account string, t trading.Trade, st steps) fillJSON {
-	f := fillJSON{TradeID: t.ID, Market: t.Market, Price: st.price(t.Price), Quantity: st.qty(t.Quantity), ExecutedAt: timestamp(t.ExecutedAt)}
+	f := fillJSON{TradeID: t.ID, Market: t.Market, Price: st.Price(t.Price), Quantity: st.Qty(t.Quantity), ExecutedAt: timestamp(t.ExecutedAt)}
 	if t.TakerAccount == account {
 		f.OrderID, f.Side, f.Liquidity = t.TakerOrderID, string(t.TakerSide), "taker"
 	} else {

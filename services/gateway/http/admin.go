@@ -93,7 +93,7 @@ func (s *Server) createMarket(c echo.Context) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	if !symbolRE.MatchString(req.Symbol) || req.Symbol != req.Base+"-"+req.Quote {
+	if !trading.ValidMarketSymbol(req.Symbol) || req.Symbol != req.Base+"-"+req.Quote {
 		return trading.Errorf(trading.EINVALID, "symbol must be BASE-QUOTE in capitals")
 	}
 	def := trading.MarketDef{Symbol: req.Symbol, Base: req.Base, Quote: req.Quote, TickSize: req.TickSize, LotSize: req.LotSize}
@@ -106,10 +106,10 @@ func (s *Server) createMarket(c echo.Context) error {
 		dst     *int64
 		parse   func(string, string) (int64, error)
 	}{
-		{"min_price", req.MinPrice, &def.MinPrice, st.parsePrice},
-		{"max_price", req.MaxPrice, &def.MaxPrice, st.parsePrice},
-		{"min_quantity", req.MinQuantity, &def.MinQty, st.parseQty},
-		{"max_quantity", req.MaxQuantity, &def.MaxQty, st.parseQty},
+		{"min_price", req.MinPrice, &def.MinPrice, st.ParsePrice},
+		{"max_price", req.MaxPrice, &def.MaxPrice, st.ParsePrice},
+		{"min_quantity", req.MinQuantity, &def.MinQty, st.ParseQty},
+		{"max_quantity", req.MaxQuantity, &def.MaxQty, st.ParseQty},
 	} {
 		if *f.dst, err = f.parse(f.name, f.v); err != nil {
 			return err

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cantondex/platform/services/decimal"
 	"github.com/cantondex/platform/services/trading"
 )
 
@@ -81,4 +83,55 @@ func duplicateKey(body []byte) bool {
 		return false
 	}
 	return walk()
+}
+
+// FuzzDecodeOrder holds the order request's own decoder to the generic one: it accepts what
+// the generic decoder accepts (but a top-level null), into the same value, and refuses
+// everything else as trading.EINVALID.
+func FuzzDecodeOrder(f *testing.F) {
+	for _, s := range []string{
+		`{"market":"BTC-USD","side":"buy","type":"limit","price":"1.00","quantity":"1","client_order_id":"c-1"}`,
+		` {"market" : "BTC-USD" , "price":null, "post_only":true,"time_in_force":"IOC"} `,
+		`{"m\u0061rket":"\u0042TC-USD","side":"\ud83d\ude00","type":"\ud800"}`,
+		`{"market":"BTC-USD","side":"buy","side":"sell"}`, `{"Market":"x"}`, `{"post_only":"true"}`,
+		`{"price":1}`, `{"market":{"a":[1]}}`, `{"market":"a"}{}`, `{"market":"a",}`, `{"post_only":truex}`,
+		`{"client_order_id":"a\u0000b"}`, "{\"market\":\"\xff\"}", `null`, `[]`, `"x"`, `{}`, ``, `{`,
+		`{"market":"a\"b\\c\/d"}`, `{"market":"\u0085"}`, `{"market":"\x"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fast, slow placeOrderRequest
+		ferr := fast.decode(body)
+		serr := decodeGeneric(body, &slow)
+		if ferr != nil {
+			require.Equal(t, trading.EINVALID, trading.ErrorCode(ferr), "refusal %v of %q is not invalid", ferr, body)
+			if serr == nil {
+				require.Equal(t, "null", string(bytes.Trim(body, " \t\r\n")), "refused %q (%v), which the generic decoder accepts", body, ferr)
+			}
+			return
+		}
+		require.NoError(t, serr, "accepted %q, which the generic decoder refuses", body)
+		require.Equal(t, slow, fast, "read %q differently from the generic decoder", body)
+	})
+}
+
+// FuzzEncodeOrder holds the order answer's own encoder to encoding/json's encoding of orderOut.
+func FuzzEncodeOrder(f *testing.F) {
+	f.Add("o-1", "c-1", "BTC-USD", "", true, int64(10000), int64(100), int64(40), int64(1_700_000_000_123_456_789), uint8(2), uint8(8))
+	f.Add("o-<&>", "", "é\u2028", "bad \"reason\"\n", false, int64(-5), int64(0), int64(-1), int64(-62135596800_000_000_0), uint8(0), uint8(18))
+	f.Add("\xff", "\x00", "", "x", true, int64(1), int64(1), int64(1), int64(0), uint8(30), uint8(1))
+	f.Fuzz(func(t *testing.T, id, coid, market, reason string, limit bool, price, qty, filled, nanos int64, tickScale, lotScale uint8) {
+		st, err := stepsOf(trading.MarketDef{TickSize: decimal.Format(1+int64(tickScale%7), int(tickScale%19)), LotSize: decimal.Format(1, int(lotScale%19))})
+		require.NoError(t, err)
+		o := trading.Order{ID: id, ClientOrderID: coid, Market: market, Side: trading.Sell, Type: trading.Market, TimeInForce: trading.IOC,
+			Price: price, Quantity: qty, Filled: filled, Status: trading.StatusOpen, Reason: reason,
+			CreatedAt: time.Unix(0, nanos), UpdatedAt: time.Unix(0, nanos).Add(time.Millisecond).In(time.FixedZone("x", 3600))}
+		if limit {
+			o.Side, o.Type, o.TimeInForce, o.PostOnly = trading.Buy, trading.Limit, trading.GTC, true
+		}
+		want, err := json.Marshal(orderOut(o, st))
+		require.NoError(t, err)
+		require.Equal(t, string(want)+"\n", string(appendOrder(nil, o, st)))
+	})
 }

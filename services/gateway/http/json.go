@@ -17,7 +17,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/cantondex/platform/services/decimal"
 	"github.com/cantondex/platform/services/trading"
 )
 
@@ -27,9 +26,11 @@ import (
 // trading.EINVALID with a message naming the field.
 func decode(c echo.Context, v any) error {
 	req := c.Request()
-	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
-	if err != nil || mt != echo.MIMEApplicationJSON {
-		return echo.ErrUnsupportedMediaType
+	if ct := req.Header.Get(echo.HeaderContentType); ct != echo.MIMEApplicationJSON {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != echo.MIMEApplicationJSON {
+			return echo.ErrUnsupportedMediaType
+		}
 	}
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
@@ -40,6 +41,14 @@ func decode(c echo.Context, v any) error {
 
 // decodeJSON is decode's checks on a body already read.
 func decodeJSON(body []byte, v any) error {
+	if r, ok := v.(*placeOrderRequest); ok {
+		return r.decode(body)
+	}
+	return decodeGeneric(body, v)
+}
+
+// decodeGeneric is decodeJSON for any type, by reflection.
+func decodeGeneric(body []byte, v any) error {
 	if !utf8.Valid(body) {
 		return trading.Errorf(trading.EINVALID, "request body is not valid UTF-8")
 	}
@@ -267,63 +276,19 @@ func intQuery(c echo.Context, name string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
-// steps converts a market's ticks and lots to and from decimal strings.
-type steps struct {
-	tickUnits, lotUnits int64
-	tickScale, lotScale int
-}
+// steps are a market's tick and lot steps (trading.Steps: one parser and formatter of them).
+type steps = trading.Steps
 
+// stepsOf is m's steps; a market whose sizes do not parse is a server fault, not the caller's.
 func stepsOf(m trading.MarketDef) (steps, error) {
-	var s steps
-	var err error
-	if s.tickScale, err = decimal.Scale(m.TickSize); err != nil {
-		return s, fmt.Errorf("market %s tick size: %w", m.Symbol, err)
+	st, err := trading.StepsOf(m)
+	if err != nil {
+		return st, fmt.Errorf("market %s: %s", m.Symbol, trading.ErrorMessage(err))
 	}
-	if s.lotScale, err = decimal.Scale(m.LotSize); err != nil {
-		return s, fmt.Errorf("market %s lot size: %w", m.Symbol, err)
-	}
-	s.tickUnits, _ = decimal.Parse(m.TickSize, s.tickScale)
-	s.lotUnits, _ = decimal.Parse(m.LotSize, s.lotScale)
-	if s.tickUnits <= 0 || s.lotUnits <= 0 {
-		return s, fmt.Errorf("market %s: non-positive step", m.Symbol)
-	}
-	return s, nil
-}
-
-func (s steps) price(ticks int64) string { return decimal.Format(ticks*s.tickUnits, s.tickScale) }
-func (s steps) qty(lots int64) string    { return decimal.Format(lots*s.lotUnits, s.lotScale) }
-
-// parsePrice reads a positive price that is a whole number of ticks.
-func (s steps) parsePrice(field, v string) (int64, error) {
-	return parseSteps(field, v, s.tickUnits, s.tickScale, "tick size")
-}
-
-// parseQty reads a positive quantity that is a whole number of lots.
-func (s steps) parseQty(field, v string) (int64, error) {
-	return parseSteps(field, v, s.lotUnits, s.lotScale, "lot size")
-}
-
-func parseSteps(field, v string, units int64, scale int, stepName string) (int64, error) {
-	if len(v) > 40 {
-		return 0, trading.Errorf(trading.EINVALID, "%s is too long", field)
-	}
-	n, err := decimal.Parse(v, scale)
-	switch {
-	case errors.Is(err, decimal.ErrPrecision):
-		return 0, trading.Errorf(trading.EINVALID, "%s has more decimal places than the %s allows", field, stepName)
-	case errors.Is(err, decimal.ErrRange):
-		return 0, trading.Errorf(trading.EINVALID, "%s is out of range", field)
-	case err != nil:
-		return 0, trading.Errorf(trading.EINVALID, "%s must be a decimal string such as \"1.5\"", field)
-	case n <= 0:
-		return 0, trading.Errorf(trading.EINVALID, "%s must be positive", field)
-	case n%units != 0:
-		return 0, trading.Errorf(trading.EINVALID, "%s must be a multiple of the %s", field, stepName)
-	}
-	return n / units, nil
+	return st, nil
 }
 
 // parseAmount reads a positive asset amount in minor units of an asset with scale.
 func parseAmount(field, v string, scale int) (int64, error) {
-	return parseSteps(field, v, 1, scale, "asset's precision")
+	return trading.ParseSteps(field, v, 1, scale, "asset's precision")
 }

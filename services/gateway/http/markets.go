@@ -3,18 +3,15 @@ package http
 import (
 	"context"
 	"net/http"
-	"regexp"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/cantondex/platform/services/trading"
 )
 
-var symbolRE = regexp.MustCompile(`^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}$`)
-
 // market looks a market up with the steps to convert its numbers.
 func (s *Server) market(ctx context.Context, symbol string) (trading.MarketDef, steps, error) {
-	if !symbolRE.MatchString(symbol) {
+	if !trading.ValidMarketSymbol(symbol) {
 		return trading.MarketDef{}, steps{}, trading.Errorf(trading.ENOTFOUND, "market not found")
 	}
 	m, err := s.deps.Markets.Market(ctx, symbol)
@@ -69,7 +66,7 @@ type marketJSON struct {
 
 func marketOut(m trading.MarketDef, st steps) marketJSON {
 	return marketJSON{marketSpec: marketSpec{Symbol: m.Symbol, Base: m.Base, Quote: m.Quote, TickSize: m.TickSize, LotSize: m.LotSize,
-		MinPrice: st.price(m.MinPrice), MaxPrice: st.price(m.MaxPrice), MinQuantity: st.qty(m.MinQty), MaxQuantity: st.qty(m.MaxQty)},
+		MinPrice: st.Price(m.MinPrice), MaxPrice: st.Price(m.MaxPrice), MinQuantity: st.Qty(m.MinQty), MaxQuantity: st.Qty(m.MaxQty)},
 		Halted: m.Halted, CreatedAt: timestamp(m.CreatedAt)}
 }
 
@@ -115,7 +112,7 @@ type bookJSON struct {
 func levelsOut(ls []trading.Level, st steps) []levelJSON {
 	out := make([]levelJSON, len(ls))
 	for i, l := range ls {
-		out[i] = levelJSON{Price: st.price(l.Price), Quantity: st.qty(l.Quantity), Orders: l.Orders}
+		out[i] = levelJSON{Price: st.Price(l.Price), Quantity: st.Qty(l.Quantity), Orders: l.Orders}
 	}
 	return out
 }
@@ -162,7 +159,7 @@ func (s *Server) marketTrades(c echo.Context) error {
 	}
 	out := make([]tradeJSON, len(ts))
 	for i, t := range ts {
-		out[i] = tradeJSON{ID: t.ID, Market: t.Market, Price: st.price(t.Price), Quantity: st.qty(t.Quantity),
+		out[i] = tradeJSON{ID: t.ID, Market: t.Market, Price: st.Price(t.Price), Quantity: st.Qty(t.Quantity),
 			TakerSide: string(t.TakerSide), ExecutedAt: timestamp(t.ExecutedAt)}
 	}
 	return c.JSON(http.StatusOK, page(out, ""))
@@ -192,9 +189,9 @@ func (s *Server) ticker(c echo.Context) error {
 		if ticks == 0 {
 			return nil
 		}
-		p := st.price(ticks)
+		p := st.Price(ticks)
 		return &p
 	}
 	return c.JSON(http.StatusOK, tickerJSON{Market: m.Symbol, Last: opt(t.Last), BestBid: opt(t.BestBid), BestAsk: opt(t.BestAsk),
-		Volume24h: st.qty(t.Volume24h), High24h: opt(t.High24h), Low24h: opt(t.Low24h)})
+		Volume24h: st.Qty(t.Volume24h), High24h: opt(t.High24h), Low24h: opt(t.Low24h)})
 }

@@ -3,7 +3,6 @@ package http
 import (
 	"context"
 	"net/http"
-	"regexp"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,8 +19,6 @@ type placeOrderRequest struct {
 	PostOnly      bool    `json:"post_only"`
 	ClientOrderID string  `json:"client_order_id"`
 }
-
-var clientOrderIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 type orderJSON struct {
 	ID                string  `json:"id"`
@@ -50,90 +47,102 @@ func optional(s string) *string {
 
 func orderOut(o trading.Order, st steps) orderJSON {
 	out := orderJSON{ID: o.ID, ClientOrderID: optional(o.ClientOrderID), Market: o.Market, Side: string(o.Side), Type: string(o.Type),
-		TimeInForce: string(o.TimeInForce), PostOnly: o.PostOnly, Quantity: st.qty(o.Quantity), FilledQuantity: st.qty(o.Filled),
-		RemainingQuantity: st.qty(o.Remaining()), Status: string(o.Status), Reason: optional(o.Reason),
+		TimeInForce: string(o.TimeInForce), PostOnly: o.PostOnly, Quantity: st.Qty(o.Quantity), FilledQuantity: st.Qty(o.Filled),
+		RemainingQuantity: st.Qty(o.Remaining()), Status: string(o.Status), Reason: optional(o.Reason),
 		CreatedAt: timestamp(o.CreatedAt), UpdatedAt: timestamp(o.UpdatedAt)}
 	if o.Type == trading.Limit {
-		out.Price = optional(st.price(o.Price))
+		out.Price = optional(st.Price(o.Price))
 	}
 	return out
 }
 
-// placeOrder maps the request to a trading.PlaceOrder explicitly: decimals to ticks and lots,
-// enumerations checked, defaults filled.
+// placeOrder decodes the request, maps it to a trading.PlaceOrder (orderEntry) and places it.
 func (s *Server) placeOrder(c echo.Context) error {
 	ctx := c.Request().Context()
 	var req placeOrderRequest
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	if req.Market == "" {
-		return trading.Errorf(trading.EINVALID, "market is required")
-	}
-	m, st, err := s.cachedMarket(ctx, req.Market)
+	po, st, err := s.orderEntry(ctx, principal(c).UserID, &req)
 	if err != nil {
 		return err
-	}
-	po := trading.PlaceOrder{Account: principal(c).UserID, Market: m.Symbol, PostOnly: req.PostOnly, ClientOrderID: req.ClientOrderID}
-	switch trading.Side(req.Side) {
-	case trading.Buy, trading.Sell:
-		po.Side = trading.Side(req.Side)
-	default:
-		return trading.Errorf(trading.EINVALID, "side must be buy or sell")
-	}
-	switch trading.OrderType(req.Type) {
-	case trading.Limit:
-		po.Type, po.TimeInForce = trading.Limit, trading.GTC
-		if req.Price == nil {
-			return trading.Errorf(trading.EINVALID, "price is required for limit orders")
-		}
-		if po.Price, err = st.parsePrice("price", *req.Price); err != nil {
-			return err
-		}
-		if po.Price < m.MinPrice || po.Price > m.MaxPrice {
-			return trading.Errorf(trading.EINVALID, "price must be from %s to %s", st.price(m.MinPrice), st.price(m.MaxPrice))
-		}
-	case trading.Market:
-		po.Type, po.TimeInForce = trading.Market, trading.IOC
-		if req.Price != nil {
-			return trading.Errorf(trading.EINVALID, "market orders take no price")
-		}
-		if req.PostOnly {
-			return trading.Errorf(trading.EINVALID, "market orders cannot be post-only")
-		}
-	default:
-		return trading.Errorf(trading.EINVALID, "type must be limit or market")
-	}
-	if req.Quantity == "" {
-		return trading.Errorf(trading.EINVALID, "quantity is required")
-	}
-	if po.Quantity, err = st.parseQty("quantity", req.Quantity); err != nil {
-		return err
-	}
-	if po.Quantity < m.MinQty || po.Quantity > m.MaxQty {
-		return trading.Errorf(trading.EINVALID, "quantity must be from %s to %s", st.qty(m.MinQty), st.qty(m.MaxQty))
-	}
-	if req.TimeInForce != "" {
-		switch tif := trading.TimeInForce(req.TimeInForce); {
-		case tif != trading.GTC && tif != trading.IOC && tif != trading.FOK:
-			return trading.Errorf(trading.EINVALID, "time_in_force must be GTC, IOC or FOK")
-		case po.Type == trading.Market && tif == trading.GTC:
-			return trading.Errorf(trading.EINVALID, "market orders are IOC or FOK")
-		default:
-			po.TimeInForce = tif
-		}
-	}
-	if po.PostOnly && po.TimeInForce != trading.GTC {
-		return trading.Errorf(trading.EINVALID, "post-only orders are GTC")
-	}
-	if req.ClientOrderID != "" && !clientOrderIDRE.MatchString(req.ClientOrderID) {
-		return trading.Errorf(trading.EINVALID, "client_order_id must be 1 to 64 letters, digits, '-' or '_'")
 	}
 	o, err := s.deps.Orders.PlaceOrder(ctx, po)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, orderOut(o, st))
+	if c.Request().URL.RawQuery != "" { // ?pretty
+		return c.JSON(http.StatusCreated, orderOut(o, st))
+	}
+	return c.JSONBlob(http.StatusCreated, appendOrder(make([]byte, 0, 512), o, st))
+}
+
+// orderEntry maps the request to a trading.PlaceOrder explicitly: decimals to ticks and lots,
+// enumerations checked, defaults filled.
+func (s *Server) orderEntry(ctx context.Context, account string, req *placeOrderRequest) (trading.PlaceOrder, steps, error) {
+	if req.Market == "" {
+		return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "market is required")
+	}
+	m, st, err := s.cachedMarket(ctx, req.Market)
+	if err != nil {
+		return trading.PlaceOrder{}, steps{}, err
+	}
+	po := trading.PlaceOrder{Account: account, Market: m.Symbol, PostOnly: req.PostOnly, ClientOrderID: req.ClientOrderID}
+	switch trading.Side(req.Side) {
+	case trading.Buy, trading.Sell:
+		po.Side = trading.Side(req.Side)
+	default:
+		return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "side must be buy or sell")
+	}
+	switch trading.OrderType(req.Type) {
+	case trading.Limit:
+		po.Type, po.TimeInForce = trading.Limit, trading.GTC
+		if req.Price == nil {
+			return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "price is required for limit orders")
+		}
+		if po.Price, err = st.ParsePrice("price", *req.Price); err != nil {
+			return trading.PlaceOrder{}, steps{}, err
+		}
+		if po.Price < m.MinPrice || po.Price > m.MaxPrice {
+			return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "price must be from %s to %s", st.Price(m.MinPrice), st.Price(m.MaxPrice))
+		}
+	case trading.Market:
+		po.Type, po.TimeInForce = trading.Market, trading.IOC
+		if req.Price != nil {
+			return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "market orders take no price")
+		}
+		if req.PostOnly {
+			return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "market orders cannot be post-only")
+		}
+	default:
+		return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "type must be limit or market")
+	}
+	if req.Quantity == "" {
+		return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "quantity is required")
+	}
+	if po.Quantity, err = st.ParseQty("quantity", req.Quantity); err != nil {
+		return trading.PlaceOrder{}, steps{}, err
+	}
+	if po.Quantity < m.MinQty || po.Quantity > m.MaxQty {
+		return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "quantity must be from %s to %s", st.Qty(m.MinQty), st.Qty(m.MaxQty))
+	}
+	if req.TimeInForce != "" {
+		switch tif := trading.TimeInForce(req.TimeInForce); {
+		case tif != trading.GTC && tif != trading.IOC && tif != trading.FOK:
+			return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "time_in_force must be GTC, IOC or FOK")
+		case po.Type == trading.Market && tif == trading.GTC:
+			return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "market orders are IOC or FOK")
+		default:
+			po.TimeInForce = tif
+		}
+	}
+	if po.PostOnly && po.TimeInForce != trading.GTC {
+		return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, "post-only orders are GTC")
+	}
+	if req.ClientOrderID != "" && !trading.ValidClientOrderID(req.ClientOrderID) {
+		return trading.PlaceOrder{}, steps{}, trading.Errorf(trading.EINVALID, trading.ClientOrderIDRule)
+	}
+	return po, st, nil
 }
 
 func (s *Server) getOrder(c echo.Context) error { return s.onOrder(c, s.deps.Orders.GetOrder) }

@@ -156,19 +156,23 @@ func New(deps Deps, cfg Config) (*Server, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
-	e.Use(s.requestIDs)
-	e.Use(s.observe)
-	e.Use(s.recoverPanic)
-	e.Use(securityHeaders)
-	e.Use(textOnly)
+	chain := []echo.MiddlewareFunc{s.requestIDs, s.observe, s.recoverPanic, securityHeaders, textOnly}
 	if len(cfg.CORSOrigins) > 0 {
-		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+		chain = append(chain, middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: cfg.CORSOrigins,
 			AllowMethods: []string{http.MethodGet, http.MethodPost, http.MethodDelete},
 			AllowHeaders: []string{"Authorization", "Content-Type", headerKey, headerTimestamp, headerSignature},
 		}))
 	}
-	e.Use(middleware.BodyLimit(cfg.BodyLimit))
+	chain = append(chain, middleware.BodyLimit(cfg.BodyLimit))
+	// The chain is built once, around whichever handler the router chose for the request
+	// (c.Handler(): a route's, or the not-found one), not per request as Echo builds what Use
+	// is given (one closure per middleware per request). It must stay the only Use.
+	var front echo.HandlerFunc = func(c echo.Context) error { return c.Handler()(c) }
+	for i := len(chain) - 1; i >= 0; i-- {
+		front = chain[i](front)
+	}
+	e.Use(func(echo.HandlerFunc) echo.HandlerFunc { return front })
 	s.routed = map[string]bool{}
 	for _, r := range s.routes(deps.Registry) {
 		s.routed["/api/v1"+r.path] = true
@@ -333,10 +337,19 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 
 // statusClass is a status code's class label: "2xx", "4xx", ...
 func statusClass(code int) string {
-	if code < 100 || code > 599 {
-		return "other"
+	switch code / 100 {
+	case 1:
+		return "1xx"
+	case 2:
+		return "2xx"
+	case 3:
+		return "3xx"
+	case 4:
+		return "4xx"
+	case 5:
+		return "5xx"
 	}
-	return strconv.Itoa(code/100) + "xx"
+	return "other"
 }
 
 func methodLabel(m string) string {
@@ -418,6 +431,12 @@ func (s *Server) requestIDs(next echo.HandlerFunc) echo.HandlerFunc {
 func textOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		u := c.Request().URL
+		if u.RawQuery == "" {
+			if !validText(u.Path) {
+				return trading.Errorf(trading.EINVALID, "the path or query is not valid text")
+			}
+			return next(c)
+		}
 		q, err := url.ParseQuery(u.RawQuery)
 		if err != nil || !validText(u.Path) {
 			return trading.Errorf(trading.EINVALID, "the path or query is not valid text")
@@ -451,16 +470,30 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// securityHeader are the headers every answer carries, with their values as Header holds
+// them (canonical names, one-value slices of full capacity, so an Add copies), shared by
+// every response instead of allocated per response.
+var securityHeader = func() http.Header {
+	h := http.Header{}
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	for k, v := range h {
+		h[k] = v[:1:1]
+	}
+	return h
+}()
+
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cache-Control", "no-store")
-		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		for k, v := range securityHeader {
+			h[k] = v
+		}
 		return next(c)
 	}
 }

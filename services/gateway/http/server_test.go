@@ -36,6 +36,7 @@ type env struct {
 	admin  string // admin access token
 	orders trading.OrderService
 	redis  *redis.Client
+	api    *gwhttp.Server
 }
 
 type option func(*gwhttp.Deps)
@@ -61,9 +62,9 @@ func newEnvConfig(t testing.TB, perMinute int, cfg gwhttp.Config, opts ...option
 	require.NoError(t, err)
 	deps := gwhttp.Deps{
 		Auth: a, Orders: v, Markets: v, Accounts: v, Risk: v,
-		RequestLimiter: rc.NewLimiter(perMinute, time.Minute),
+		RequestLimiter: rc.NewBudgetLimiter(perMinute, time.Minute), // as the gateway wires it
 		AuthLimiter:    rc.NewLimiter(1000, time.Minute),
-		PublicLimiter:  rc.NewLimiter(1000, time.Minute),
+		PublicLimiter:  rc.NewBudgetLimiter(1000, time.Minute),
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, o := range opts {
@@ -71,7 +72,7 @@ func newEnvConfig(t testing.TB, perMinute int, cfg gwhttp.Config, opts ...option
 	}
 	s, err := gwhttp.New(deps, cfg)
 	require.NoError(t, err)
-	e := &env{t: t, srv: httptest.NewServer(s.Handler()), auth: a, venue: v, orders: deps.Orders, redis: rc}
+	e := &env{t: t, srv: httptest.NewServer(s.Handler()), auth: a, venue: v, orders: deps.Orders, redis: rc, api: s}
 	t.Cleanup(e.srv.Close)
 	_, err = a.CreateUser(ctx, "admin@example.com", "admin password 1", auth.RoleAdmin)
 	require.NoError(t, err)
