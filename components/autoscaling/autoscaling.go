@@ -25,9 +25,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/cantondex/platform/components/helmrelease"
 	"github.com/cantondex/platform/components/identity"
 )
 
@@ -179,16 +179,11 @@ func NewAutoscaling(ctx *pulumi.Context, name string, args AutoscalingArgs, opts
 		return nil, err
 	}
 
-	release, err := helm.NewRelease(ctx, name, &helm.ReleaseArgs{
-		Name:           pulumi.String(ServiceAccount),
-		Chart:          pulumi.String(ChartName),
-		Version:        pulumi.String(ChartVersion),
-		RepositoryOpts: helm.RepositoryOptsArgs{Repo: pulumi.String(ChartRepository)},
-		Namespace:      pulumi.String(Namespace),
-		Atomic:         pulumi.Bool(true),
-		CleanupOnFail:  pulumi.Bool(true),
-		MaxHistory:     pulumi.Int(10),
-		Values:         values(args, c.ImageTag, role.RoleARN),
+	release, err := helmrelease.New(ctx, name, helmrelease.Args{
+		Name:      ServiceAccount,
+		Chart:     helmrelease.Chart{Name: ChartName, Repo: ChartRepository, Version: ChartVersion},
+		Namespace: Namespace,
+		Values:    values(args, c.ImageTag, role.RoleARN),
 	}, parent, pulumi.Provider(args.Kubernetes))
 	if err != nil {
 		return nil, err

@@ -37,9 +37,9 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/cantondex/platform/components/helmrelease"
 	"github.com/cantondex/platform/components/identity"
 )
 
@@ -193,16 +193,10 @@ func NewLogging(ctx *pulumi.Context, name string, args LoggingArgs, opts ...pulu
 
 	// Fluent Bit creates no group, so it starts only once both exist.
 	after := append(slices.Clone(args.DependsOn), app, cluster)
-	release, err := helm.NewRelease(ctx, name, &helm.ReleaseArgs{
-		Name:           pulumi.String(ChartName),
-		Chart:          pulumi.String(ChartName),
-		Version:        pulumi.String(ChartVersion),
-		RepositoryOpts: helm.RepositoryOptsArgs{Repo: pulumi.String(ChartRepository)},
-		Namespace:      pulumi.String(args.Namespace),
-		Atomic:         pulumi.Bool(true),
-		CleanupOnFail:  pulumi.Bool(true),
-		MaxHistory:     pulumi.Int(10),
-		Values:         values(args, role.RoleARN),
+	release, err := helmrelease.New(ctx, name, helmrelease.Args{
+		Chart:     helmrelease.Chart{Name: ChartName, Repo: ChartRepository, Version: ChartVersion},
+		Namespace: args.Namespace,
+		Values:    values(args, role.RoleARN),
 	}, parent, pulumi.Provider(args.Kubernetes), pulumi.DependsOn(after))
 	if err != nil {
 		return nil, err

@@ -12,11 +12,11 @@ import (
 
 	apiextensions "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	storagev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/storage/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/cantondex/platform/components/helmrelease"
 	"github.com/cantondex/platform/components/observability"
 )
 
@@ -142,12 +142,10 @@ func NewMonitoring(ctx *pulumi.Context, name string, args MonitoringArgs, opts .
 	amConfig := pulumi.All(args.AlarmTopicARN).ApplyT(func(v []any) (map[string]any, error) {
 		return observability.AlertmanagerConfig(observability.Receivers{TopicARN: v[0].(string), Region: args.Region})
 	})
-	release, err := helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
-		Name: pulumi.String(ChartName), Chart: pulumi.String(ChartName), Version: pulumi.String(ChartVersion),
-		RepositoryOpts: helmv3.RepositoryOptsArgs{Repo: pulumi.String(ChartRepo)},
-		Namespace:      pulumi.String(Namespace),
-		Atomic:         pulumi.Bool(true),
-		Values:         values(args, amConfig),
+	release, err := helmrelease.New(ctx, name, helmrelease.Args{
+		Chart:     helmrelease.Chart{Name: ChartName, Repo: ChartRepo, Version: ChartVersion},
+		Namespace: Namespace,
+		Values:    values(args, amConfig),
 	}, parent, pulumi.DependsOn(append([]pulumi.Resource{sc}, args.DependsOn...)))
 	if err != nil {
 		return nil, err
@@ -190,7 +188,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args MonitoringArgs, opts .
 		}
 	}
 
-	m.Release = release.Status.Name().Elem()
+	m.Release = release.Name.Elem()
 	return m, ctx.RegisterResourceOutputs(m, pulumi.Map{"release": m.Release})
 }
 

@@ -31,11 +31,11 @@ import (
 	"net"
 	"regexp"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/cantondex/platform/components/helmrelease"
 	"github.com/cantondex/platform/components/identity"
 )
 
@@ -183,16 +183,11 @@ func NewTracing(ctx *pulumi.Context, name string, args TracingArgs, opts ...pulu
 		return nil, err
 	}
 
-	release, err := helm.NewRelease(ctx, name, &helm.ReleaseArgs{
-		Name:           pulumi.String(ReleaseName),
-		Chart:          pulumi.String(ChartName),
-		Version:        pulumi.String(ChartVersion),
-		RepositoryOpts: helm.RepositoryOptsArgs{Repo: pulumi.String(ChartRepository)},
-		Namespace:      pulumi.String(args.Namespace),
-		Atomic:         pulumi.Bool(true),
-		CleanupOnFail:  pulumi.Bool(true),
-		MaxHistory:     pulumi.Int(10),
-		Values:         values(args, role.RoleARN),
+	release, err := helmrelease.New(ctx, name, helmrelease.Args{
+		Name:      ReleaseName,
+		Chart:     helmrelease.Chart{Name: ChartName, Repo: ChartRepository, Version: ChartVersion},
+		Namespace: args.Namespace,
+		Values:    values(args, role.RoleARN),
 	}, parent, pulumi.Provider(args.Kubernetes), pulumi.DependsOn(args.DependsOn))
 	if err != nil {
 		return nil, err

@@ -7,20 +7,18 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/cantondex/platform/components/helmrelease"
 	"github.com/cantondex/platform/components/identity"
 	"github.com/cantondex/platform/services/catalog"
 	"github.com/cantondex/platform/stacks"
 )
 
 // Chart is one pinned Helm chart.
-type Chart struct {
-	Name, Repo, Version string
-}
+type Chart = helmrelease.Chart
 
 // The platform's charts, pinned here and nowhere else.
 var (
@@ -135,15 +133,9 @@ func addonResources() pulumi.Map {
 	}
 }
 
-// release is a helm.v3.Release of a pinned chart, atomic, its values in the plan.
-func release(ctx *pulumi.Context, name string, c Chart, namespace string, values pulumi.Map, opts ...pulumi.ResourceOption) (*helmv3.Release, error) {
-	return helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
-		Name: pulumi.String(c.Name), Chart: pulumi.String(c.Name), Version: pulumi.String(c.Version),
-		RepositoryOpts: helmv3.RepositoryOptsArgs{Repo: pulumi.String(c.Repo)},
-		Namespace:      pulumi.String(namespace), CreateNamespace: pulumi.Bool(false),
-		Atomic: pulumi.Bool(true), CleanupOnFail: pulumi.Bool(true), MaxHistory: pulumi.Int(10),
-		Values: values,
-	}, opts...)
+// release is a Helm release of a pinned chart, atomic, its values in the plan.
+func release(ctx *pulumi.Context, name string, c Chart, namespace string, values pulumi.Map, opts ...pulumi.ResourceOption) (*helmrelease.Release, error) {
+	return helmrelease.New(ctx, name, helmrelease.Args{Chart: c, Namespace: namespace, Values: values}, opts...)
 }
 
 // externalSecrets creates the secrets the catalog and the monitoring namespace name that no component stores (their values
