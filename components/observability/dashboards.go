@@ -76,6 +76,8 @@ func boards() []board {
 		}}, {"Latency", []panel{
 			{title: "Order to engine", unit: "s", queries: quantiles("cantondex_order_to_engine_seconds", "")},
 			{title: "Order to settlement", unit: "s", queries: quantiles("cantondex_order_to_settlement_seconds", "")},
+			{title: "Engine service time per command", unit: "s", queries: quantiles("cantondex_engine_command_duration_seconds", "")},
+			{title: "Engine time per batch (book goroutine)", unit: "s", queries: quantiles("cantondex_engine_batch_duration_seconds", "")},
 		}}, {"Books", []panel{
 			{title: "Open orders", unit: "short", queries: []query{{"sum by (market) (cantondex_book_open_orders)", "{{market}}"}}},
 			{title: "Book depth (lots on the published levels)", unit: "short", queries: []query{{"sum by (market, side) (cantondex_book_depth_lots)", "{{market}} {{side}}"}}},
