@@ -61,6 +61,15 @@ func NewService(k *flow.Kafka, venue Venue, a Authenticator, cfg Config, reg *pr
 	if s.Tail, err = k.Tail([]string{topics.Trades, topics.Settlements, topics.Alerts}, s.Feed.Handle); err != nil {
 		return nil, err
 	}
+	s.Tail.Started = func(first map[string]map[int32]int64) {
+		m := map[string]int64{}
+		for topic, ps := range first {
+			for p, off := range ps {
+				m[Source(topic, p)] = off
+			}
+		}
+		s.Hub.Start(m)
+	}
 	if s.Listener, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}

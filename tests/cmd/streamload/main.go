@@ -80,8 +80,7 @@ type reader struct {
 }
 
 // read consumes c until ctx ends, checking each stream's sequence.
-func (r *reader) read(ctx context.Context, c *streamclient.Conn) {
-	last := map[string]uint64{}
+func (r *reader) read(ctx context.Context, c *streamclient.Conn, pos streamclient.Positions) {
 	for {
 		m, err := c.Next(ctx)
 		if err != nil {
@@ -92,10 +91,9 @@ func (r *reader) read(ctx context.Context, c *streamclient.Conn) {
 			continue
 		}
 		r.msgs.Add(1)
-		if l, ok := last[m.Stream]; ok && m.Seq != l+1 {
+		if gap, dup := pos.Track(m); gap || dup {
 			r.gaps.Add(1)
 		}
-		last[m.Stream] = m.Seq
 		if m.Channel == "trades" || m.Channel == "fills" {
 			var d struct {
 				ExecutedAt time.Time `json:"executed_at"`
@@ -142,6 +140,7 @@ func run(c config) error {
 	for i := range c.traders + c.bookConns {
 		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		conn, err := streamclient.Dial(dctx, p.StreamURL, tokens[i%len(tokens)], nil)
+		pos := streamclient.Positions{}
 		if err == nil {
 			streams := []string{"account:" + ids[i%len(ids)]}
 			if i >= c.traders {
@@ -152,6 +151,7 @@ func run(c config) error {
 				if m, err = conn.Subscribe(dctx, s, nil, nil); err == nil && m.Type != "subscribed" {
 					err = fmt.Errorf("subscribe %s: %s", s, m.Raw)
 				}
+				pos.Start(m)
 			}
 		}
 		cancel()
@@ -159,7 +159,7 @@ func run(c config) error {
 			return fmt.Errorf("connection %d: %w", i, err)
 		}
 		conns = append(conns, conn)
-		wg.Go(func() { r.read(rctx, conn) })
+		wg.Go(func() { r.read(rctx, conn, pos) })
 	}
 	fmt.Printf("%d private and %d book connections open\n", c.traders, c.bookConns)
 
