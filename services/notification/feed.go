@@ -125,16 +125,20 @@ type OrderUpdate struct {
 	At        string  `json:"at"`
 }
 
-// Fill is one of the account's trades, as GET /trades lists it.
+// Fill is one of the account's trades, as GET /trades lists it, with the fee settlement
+// charged it: an amount of the asset the account received, formatted as balances are (nil
+// when the settlement did not say).
 type Fill struct {
-	TradeID    string `json:"trade_id"`
-	OrderID    string `json:"order_id"`
-	Market     string `json:"market"`
-	Side       string `json:"side"`
-	Liquidity  string `json:"liquidity"`
-	Price      string `json:"price"`
-	Quantity   string `json:"quantity"`
-	ExecutedAt string `json:"executed_at"`
+	TradeID    string  `json:"trade_id"`
+	OrderID    string  `json:"order_id"`
+	Market     string  `json:"market"`
+	Side       string  `json:"side"`
+	Liquidity  string  `json:"liquidity"`
+	Price      string  `json:"price"`
+	Quantity   string  `json:"quantity"`
+	Fee        *string `json:"fee"`
+	FeeAsset   *string `json:"fee_asset"`
+	ExecutedAt string  `json:"executed_at"`
 }
 
 // PublicTrade is a market trade.
@@ -258,17 +262,12 @@ func (f *Feed) Execution(ctx context.Context, at Origin, x trading.Execution) er
 			}
 			last = st.price(t.Price)
 			price, qty := st.price(t.Price), st.qty(t.Quantity)
-			makerSide := trading.Buy
-			if t.TakerSide == trading.Buy {
-				makerSide = trading.Sell
-			}
 			for _, side := range []struct {
-				account, order, liquidity string
-				side                      trading.Side
-				remaining                 int64
+				account, order string
+				remaining      int64
 			}{
-				{t.TakerAccount, t.TakerOrderID, "taker", t.TakerSide, e.Remaining},
-				{t.MakerAccount, t.MakerOrderID, "maker", makerSide, e.MakerRemaining},
+				{t.TakerAccount, t.TakerOrderID, e.Remaining},
+				{t.MakerAccount, t.MakerOrderID, e.MakerRemaining},
 			} {
 				ev, status := "partially_filled", trading.StatusPartiallyFilled
 				if side.remaining == 0 {
@@ -276,10 +275,6 @@ func (f *Feed) Execution(ctx context.Context, at Origin, x trading.Execution) er
 				}
 				r.orderUpdate(side.account, OrderUpdate{OrderID: side.order, Market: x.Market, Event: ev, Status: string(status),
 					Remaining: st.qty(side.remaining), TradeID: optional(t.ID), ExecID: x.ID, At: when})
-				if side.account != "" {
-					r.publish(AccountStream(side.account), ChannelFills, Fill{TradeID: t.ID, OrderID: side.order, Market: x.Market,
-						Side: string(side.side), Liquidity: side.liquidity, Price: price, Quantity: qty, ExecutedAt: timestamp(t.ExecutedAt)})
-				}
 			}
 			r.publish(TradesStream(x.Market), ChannelTrades, PublicTrade{TradeID: t.ID, Price: price, Quantity: qty,
 				TakerSide: string(t.TakerSide), ExecutedAt: timestamp(t.ExecutedAt)})
@@ -317,15 +312,64 @@ func (r *record) orderUpdate(account string, u OrderUpdate) {
 	}
 }
 
-// Settlement publishes the balances of the accounts that traded in a settled execution. An
-// account somebody watches here gets them read now; for any other the message is built from
-// the balances of the moment it is first delivered (a resume on this replica). A read that
-// fails closes the stream's subscribers (they resume and it is read again).
+// Settlement publishes, for each trade of a settled execution, the fills of its two sides
+// with the fees the settlement charged, then the balances of the accounts that traded. An
+// account somebody watches here gets its balances read now; for any other the message is
+// built from the balances of the moment it is first delivered (a resume on this replica). A
+// read that fails closes the stream's subscribers (they resume and it is read again).
 func (f *Feed) Settlement(ctx context.Context, at Origin, s trading.Settlement) error {
-	if f.Balances == nil {
+	if len(s.Trades) == 0 {
 		return nil
 	}
 	r := &record{f: f, at: at}
+	st, err := f.stepsOf(ctx, s.Market)
+	if err != nil {
+		return err
+	}
+	fees := map[string]trading.TradeFee{}
+	var assets []string
+	for _, fe := range s.Fees {
+		fees[fe.TradeID] = fe
+		assets = append(assets, fe.MakerAsset, fe.TakerAsset)
+	}
+	scales, err := f.assetScales(ctx, assets)
+	if err != nil {
+		return err
+	}
+	amount := func(v int64, asset string) (*string, *string) {
+		if _, ok := scales[asset]; !ok {
+			return nil, nil
+		}
+		return optional(decimal.Format(v, scales[asset])), optional(asset)
+	}
+	for _, t := range s.Trades {
+		price, qty := st.price(t.Price), st.qty(t.Quantity)
+		makerSide := trading.Buy
+		if t.TakerSide == trading.Buy {
+			makerSide = trading.Sell
+		}
+		fe := fees[t.ID]
+		for _, side := range []struct {
+			account, order, liquidity string
+			side                      trading.Side
+			fee                       int64
+			asset                     string
+		}{
+			{t.TakerAccount, t.TakerOrderID, "taker", t.TakerSide, fe.TakerFee, fe.TakerAsset},
+			{t.MakerAccount, t.MakerOrderID, "maker", makerSide, fe.MakerFee, fe.MakerAsset},
+		} {
+			if side.account == "" {
+				continue
+			}
+			fill := Fill{TradeID: t.ID, OrderID: side.order, Market: s.Market, Side: string(side.side), Liquidity: side.liquidity,
+				Price: price, Quantity: qty, ExecutedAt: timestamp(t.ExecutedAt)}
+			fill.Fee, fill.FeeAsset = amount(side.fee, side.asset)
+			r.publish(AccountStream(side.account), ChannelFills, fill)
+		}
+	}
+	if f.Balances == nil {
+		return nil
+	}
 	seen := map[string]bool{}
 	for _, t := range s.Trades {
 		for _, a := range []string{t.MakerAccount, t.TakerAccount} {
@@ -353,7 +397,11 @@ func (f *Feed) balances(ctx context.Context, id, account string) ([]byte, error)
 	if err != nil {
 		return nil, fmt.Errorf("balances of %s: %w", account, err)
 	}
-	scales, err := f.assetScales(ctx, bs)
+	names := make([]string, len(bs))
+	for i, b := range bs {
+		names[i] = b.Asset
+	}
+	scales, err := f.assetScales(ctx, names)
 	if err != nil {
 		return nil, err
 	}
@@ -365,19 +413,22 @@ func (f *Feed) balances(ctx context.Context, id, account string) ([]byte, error)
 	return json.Marshal(u)
 }
 
-// assetScales returns the scales of the assets, read again when bs names one not known yet.
-func (f *Feed) assetScales(ctx context.Context, bs []trading.Balance) (map[string]int, error) {
+// assetScales returns the scales of the assets, read again when names has one not known yet.
+func (f *Feed) assetScales(ctx context.Context, names []string) (map[string]int, error) {
 	f.mu.Lock()
 	sc := f.scales
 	f.mu.Unlock()
-	known := sc != nil
-	for _, b := range bs {
-		if _, ok := sc[b.Asset]; !ok {
+	known := true
+	for _, a := range names {
+		if _, ok := sc[a]; !ok {
 			known = false
 		}
 	}
 	if known {
 		return sc, nil
+	}
+	if f.Assets == nil {
+		return nil, fmt.Errorf("no asset scales to format fees")
 	}
 	as, err := f.Assets.Assets(ctx)
 	if err != nil {

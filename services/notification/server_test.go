@@ -235,8 +235,13 @@ func TestOwnEventsOnly(t *testing.T) {
 	assert.Equal(t, "error", r.Type)
 	assert.Equal(t, "forbidden", r.Code)
 
-	// Alice buys from bob; carol is not involved.
-	require.NoError(t, e.feed.Execution(context.Background(), trades(1), execution(1, bob, alice)))
+	// Alice buys from bob; carol is not involved. The fills come with the settlement, which
+	// says the fees.
+	x := execution(1, bob, alice)
+	require.NoError(t, e.feed.Execution(context.Background(), trades(1), x))
+	require.NoError(t, e.feed.Settlement(context.Background(), notification.Origin{Src: "settlements/0"}, trading.Settlement{
+		ID: x.ID, Market: x.Market, Seq: 1, Trades: []trading.Trade{*x.Events[1].Trade},
+		Fees: []trading.TradeFee{{TradeID: "BTC-USD:1:1", TakerFee: 40, TakerAsset: "BTC", MakerFee: 1300, MakerAsset: "USD"}}}))
 	got := map[string][]msg{}
 	for name, c := range map[string]*client{"alice": ca, "bob": cb} {
 		for {
@@ -250,11 +255,14 @@ func TestOwnEventsOnly(t *testing.T) {
 	var aliceFill, bobFill notification.Fill
 	require.NoError(t, json.Unmarshal(got["alice"][len(got["alice"])-1].Data, &aliceFill))
 	require.NoError(t, json.Unmarshal(got["bob"][len(got["bob"])-1].Data, &bobFill))
+	str := func(s string) *string { return &s }
 	assert.Equal(t, notification.Fill{TradeID: "BTC-USD:1:1", OrderID: "tBTC-USD:1", Market: "BTC-USD", Side: "buy", Liquidity: "taker",
-		Price: "65000.00", Quantity: "0.0002", ExecutedAt: "2023-11-14T22:13:20Z"}, aliceFill)
+		Price: "65000.00", Quantity: "0.0002", Fee: str("0.00000040"), FeeAsset: str("BTC"), ExecutedAt: "2023-11-14T22:13:20Z"}, aliceFill)
 	assert.Equal(t, "mBTC-USD:1", bobFill.OrderID)
 	assert.Equal(t, "maker", bobFill.Liquidity)
 	assert.Equal(t, "sell", bobFill.Side)
+	assert.Equal(t, "USD", *bobFill.FeeAsset)
+	assert.Equal(t, "0.001300", *bobFill.Fee, "formatted in the asset's scale, as balances are")
 	for _, m := range got["alice"] {
 		assert.Equal(t, notification.AccountStream(alice), m.Stream)
 	}
@@ -408,16 +416,16 @@ func TestResumeAcrossReconnect(t *testing.T) {
 	for range 7 {
 		seen = append(seen, c.next().Seq)
 	}
-	// One trade per execution, the execution at offset seq-1: the trade is its record's sixth
-	// message (after the acceptance, two order updates and two fills).
+	// One trade per execution, the execution at offset seq-1: the trade is its record's fourth
+	// message (after the acceptance and two order updates).
 	for i, q := range seen {
-		require.Equal(t, notification.Seq(int64(i), 5), q, "no gap, no duplicate at %d", i)
+		require.Equal(t, notification.Seq(int64(i), 3), q, "no gap, no duplicate at %d", i)
 	}
 	// A position this replica does not hold: told to resync, then live.
 	c2 := e.connect(at)
 	r = c2.subscribe(1, notification.TradesStream("BTC-USD"), map[string]any{"trades/0": 3})
 	assert.Equal(t, "resync", r.Type)
-	assert.Equal(t, notification.Seq(11, 5), r.Seqs["trades/0"], "fresh: after the newest message")
+	assert.Equal(t, notification.Seq(11, 3), r.Seqs["trades/0"], "fresh: after the newest message")
 	c2.send(map[string]any{"op": "subscribe", "id": 2, "stream": notification.BookStream("BTC-USD"), "resume": map[string]any{}})
 	assert.Equal(t, "invalid", c2.next().Code, "an empty resume is refused")
 }

@@ -195,7 +195,7 @@ func TestOwnEventsOnlyAmongManyTraders(t *testing.T) {
 
 	type seen struct {
 		orders, fills, balances int
-		foreign                 []string
+		foreign, badFees        []string
 		gaps                    int
 	}
 	results := make([]seen, n)
@@ -215,7 +215,10 @@ func TestOwnEventsOnlyAmongManyTraders(t *testing.T) {
 					s.foreign = append(s.foreign, string(m.Raw))
 				}
 				var d struct {
-					OrderID string `json:"order_id"`
+					OrderID  string  `json:"order_id"`
+					Side     string  `json:"side"`
+					Fee      *string `json:"fee"`
+					FeeAsset *string `json:"fee_asset"`
 				}
 				_ = jsonUnmarshal(m.Data, &d)
 				switch m.Channel {
@@ -223,6 +226,12 @@ func TestOwnEventsOnlyAmongManyTraders(t *testing.T) {
 					s.orders++
 				case "fills":
 					s.fills++
+					// The settlement's fee, in the asset the side received (this suite
+					// charges 0 bps: "0.00000000" BTC or "0.000000" USD).
+					want := map[string]string{"buy": "BTC", "sell": "USD"}[d.Side]
+					if d.Fee == nil || d.FeeAsset == nil || *d.FeeAsset != want || strings.Trim(*d.Fee, "0.") != "" {
+						s.badFees = append(s.badFees, string(m.Data))
+					}
 				case "balances":
 					s.balances++
 				}
@@ -237,6 +246,7 @@ func TestOwnEventsOnlyAmongManyTraders(t *testing.T) {
 	for i, s := range results {
 		assert.Empty(t, s.foreign, "trader %d received events not their own", i)
 		assert.Zero(t, s.gaps, "trader %d: sequence gaps", i)
+		assert.Empty(t, s.badFees, "trader %d: fills without the settlement's fee", i)
 		assert.GreaterOrEqual(t, s.orders, 25, "trader %d: an update per order at least", i)
 		fills += s.fills
 		if s.fills > 0 {
