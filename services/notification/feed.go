@@ -55,9 +55,10 @@ type Feed struct {
 	Balances Balances // optional: no balance messages without it
 	Assets   Assets   // required with Balances
 	Log      *slog.Logger
-	// Observe, when set, is told the engine's execution time of each execution published
-	// (the latency origin of the figures).
-	Observe func(executedAt time.Time)
+	// Observe, when set, is told the log time of each record whose messages are published
+	// (when the engine or the settlement coordinator produced it): the stream's own delay
+	// starts there, the engine's backlog is before it.
+	Observe func(logged time.Time)
 	// Poison, when set, counts the messages Handle could not deliver, by topic.
 	Poison func(topic string)
 
@@ -202,10 +203,12 @@ func optional(s string) *string {
 	return &s
 }
 
-// Origin is the record a message comes from: its source partition and offset.
+// Origin is the record a message comes from: its source partition and offset, and its log
+// time (zero when unknown).
 type Origin struct {
 	Src    string
 	Offset int64
+	Time   time.Time
 }
 
 // record numbers the messages one record yields, in the order the feed makes them: the
@@ -217,7 +220,7 @@ type record struct {
 }
 
 func (r *record) next() Pos {
-	p := Pos{Src: r.at.Src, Seq: Seq(r.at.Offset, r.k)}
+	p := Pos{Src: r.at.Src, Seq: Seq(r.at.Offset, r.k), Time: r.at.Time}
 	r.k++
 	return p
 }
@@ -291,9 +294,6 @@ func (f *Feed) Execution(ctx context.Context, at Origin, x trading.Execution) er
 			tk.BestAsk = optional(st.price(b.BestAsk))
 		}
 		r.publish(TickerStream(x.Market), ChannelTicker, tk)
-	}
-	if f.Observe != nil {
-		f.Observe(x.ExecutedAt)
 	}
 	return nil
 }
@@ -459,7 +459,7 @@ func (f *Feed) Alert(_ context.Context, at Origin, a trading.Alert) error {
 func (f *Feed) Handle(ctx context.Context, msgs []kafka.Message) error {
 	for _, m := range msgs {
 		var err error
-		at := Origin{Src: Source(m.Topic, m.Partition), Offset: m.Offset}
+		at := Origin{Src: Source(m.Topic, m.Partition), Offset: m.Offset, Time: m.Timestamp}
 		switch m.Topic {
 		case topics.Trades:
 			var x trading.Execution
@@ -486,6 +486,9 @@ func (f *Feed) Handle(ctx context.Context, msgs []kafka.Message) error {
 			f.log().Error("stream feed: message not delivered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 		}
 		f.Hub.Advance(at.Src, m.Offset)
+		if f.Observe != nil && !m.Timestamp.IsZero() {
+			f.Observe(m.Timestamp)
+		}
 	}
 	return nil
 }

@@ -46,10 +46,13 @@ func Source(topic string, partition int32) string {
 	return topic + "/" + strconv.FormatInt(int64(partition), 10)
 }
 
-// Pos is a message's position: its source and its seq there.
+// Pos is a message's position: its source and its seq there; Time, when set, is the log
+// time of its record (the Kafka timestamp: when the engine or the settlement coordinator
+// produced it, in milliseconds), sent as ts.
 type Pos struct {
-	Src string
-	Seq uint64
+	Src  string
+	Seq  uint64
+	Time time.Time
 }
 
 // Sink is where a stream delivers: one connection's bounded send queue. Offer must not
@@ -147,6 +150,7 @@ func (h *Hub) source(src string) *source {
 type entry struct {
 	src       string
 	seq, prev uint64
+	ts        time.Time
 	channel   string
 	frame     []byte
 	// render builds the data when it is first needed (a balances message of an account
@@ -162,7 +166,7 @@ func (e *entry) build(name string, data []byte) error {
 			return err
 		}
 	}
-	e.frame, e.render = EventFrame(name, e.channel, Pos{e.src, e.seq}, e.prev, data), nil
+	e.frame, e.render = EventFrame(name, e.channel, Pos{e.src, e.seq, e.ts}, e.prev, data), nil
 	return nil
 }
 
@@ -255,13 +259,13 @@ func (h *Hub) Watched(name string) bool {
 // Publish appends one message at p to a stream (created on first publish): channel names its
 // kind, data is its JSON. Messages of one source must come in seq order.
 func (h *Hub) Publish(name, channel string, p Pos, data []byte) {
-	h.publish(name, entry{src: p.Src, seq: p.Seq, channel: channel}, data)
+	h.publish(name, entry{src: p.Src, seq: p.Seq, ts: p.Time, channel: channel}, data)
 }
 
 // PublishLater appends a message whose data is built when it is first delivered; data may
 // read the state of the moment (it is called with the stream locked).
 func (h *Hub) PublishLater(name, channel string, p Pos, data func() ([]byte, error)) {
-	h.publish(name, entry{src: p.Src, seq: p.Seq, channel: channel, render: data}, nil)
+	h.publish(name, entry{src: p.Src, seq: p.Seq, ts: p.Time, channel: channel, render: data}, nil)
 }
 
 func (h *Hub) publish(name string, e entry, data []byte) {
@@ -303,7 +307,8 @@ func (h *Hub) publish(name string, e entry, data []byte) {
 }
 
 // EventFrame is the wire form of one stream message:
-// {"type":"event","stream":...,"channel":...,"src":...,"seq":N,"prev":P,"data":...}.
+// {"type":"event","stream":...,"channel":...,"src":...,"seq":N,"prev":P,"ts":T,"data":...}
+// (ts, the record's log time in Unix milliseconds, only when known).
 // prev is the seq of the stream's previous message from src, or a seq before which this
 // replica vouches there is none since: a client whose last seq from src is below prev has
 // missed messages.
@@ -319,6 +324,10 @@ func EventFrame(name, channel string, p Pos, prev uint64, data []byte) []byte {
 	b = strconv.AppendUint(b, p.Seq, 10)
 	b = append(b, `,"prev":`...)
 	b = strconv.AppendUint(b, prev, 10)
+	if !p.Time.IsZero() {
+		b = append(b, `,"ts":`...)
+		b = strconv.AppendInt(b, p.Time.UnixMilli(), 10)
+	}
 	b = append(b, `,"data":`...)
 	b = append(b, data...)
 	return append(b, '}')

@@ -126,6 +126,9 @@ func TestResumeOnAnotherReplicaOverKafka(t *testing.T) {
 		for range n {
 			m := c.next()
 			require.Equal(t, "event", m.Type, "%+v", m)
+			// The record's log time: when the producer sent it, before the client got it.
+			require.Positive(t, m.TS, "%+v", m)
+			require.LessOrEqual(t, m.TS, time.Now().UnixMilli())
 			// Within a stream, a source's messages keep the log's order; the interleaving
 			// of sources is each replica's own.
 			k := m.Stream + " " + m.Src

@@ -104,6 +104,7 @@ type msg struct {
 	Channel  string            `json:"channel"`
 	Seqs     map[string]uint64 `json:"seqs"`
 	Src      string            `json:"src"`
+	TS       int64             `json:"ts"`
 	Seq      uint64            `json:"seq"`
 	Replayed int               `json:"replayed"`
 	Account  string            `json:"account"`

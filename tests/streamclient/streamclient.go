@@ -27,6 +27,7 @@ type Msg struct {
 	Src      string            `json:"src"`
 	Seq      uint64            `json:"seq"`
 	Prev     uint64            `json:"prev"`
+	TS       int64             `json:"ts"` // the record's log time, Unix ms
 	Seqs     map[string]uint64 `json:"seqs"`
 	Replayed int               `json:"replayed"`
 	Account  string            `json:"account"`

@@ -2,9 +2,12 @@
 // built and run as a real process with embedded defaults): -traders private connections, each
 // subscribed to its own account (spread over -users accounts), and -book-conns connections
 // subscribed to the BTC-USD book and trades, while the users place crossing limit orders at
-// -rate per second for -duration. It prints the delivery latency (p50/p99/p99.9) from the
-// execution's executed_at (the log time of the command the engine executed) to the client's
-// receipt, for public trades and private fills; the messages delivered per second; the
+// -rate per second for -duration. It prints the delivery latency (p50/p99/p99.9) of every
+// event from its record's log time (ts: when the engine or the settlement coordinator
+// produced it, so what the stream adds) to the client's receipt, and, for public trades and
+// private fills, from the execution's executed_at (the log time of the command the engine
+// executed: it includes the engine's backlog and, for fills, settlement); the messages
+// delivered per second; the
 // sequence gaps (there must be none); the platform's CPU per 1,000 messages delivered; then
 // it holds -idle more connections and prints the platform's memory per idle connection.
 //
@@ -94,6 +97,11 @@ func (r *reader) read(ctx context.Context, c *streamclient.Conn, pos streamclien
 		if gap, dup := pos.Track(m); gap || dup {
 			r.gaps.Add(1)
 		}
+		if m.TS > 0 {
+			// From the record's log time (the engine or settlement produced it; Kafka
+			// timestamps are whole milliseconds, truncated): what the stream adds.
+			r.lat.add("event", now.Sub(time.UnixMilli(m.TS)))
+		}
 		if m.Channel == "trades" || m.Channel == "fills" {
 			var d struct {
 				ExecutedAt time.Time `json:"executed_at"`
@@ -179,15 +187,16 @@ func run(c config) error {
 	msgs := r.msgs.Load()
 	fmt.Printf("\norders placed %d (%.0f/s offered %.0f/s), refused %d\n", placed, float64(placed)/c.duration.Seconds(), c.rate, failed)
 	fmt.Printf("messages delivered %d (%.0f/s), sequence gaps %d (target 0)\n", msgs, float64(msgs)/elapsed.Seconds(), r.gaps.Load())
-	var all []time.Duration
 	for _, kind := range []string{"trades", "fills"} {
 		ds := r.lat.d[kind]
 		slices.Sort(ds)
-		all = append(all, ds...)
-		fmt.Printf("latency %-6s n=%-8d p50 %7.2f ms  p99 %7.2f ms  p99.9 %7.2f ms\n", kind, len(ds), ms(pct(ds, .5)), ms(pct(ds, .99)), ms(pct(ds, .999)))
+		fmt.Printf("latency since executed_at %-6s n=%-8d p50 %7.2f ms  p99 %7.2f ms  p99.9 %7.2f ms  (engine backlog and settlement included)\n",
+			kind, len(ds), ms(pct(ds, .5)), ms(pct(ds, .99)), ms(pct(ds, .999)))
 	}
-	slices.Sort(all)
-	fmt.Printf("latency all    n=%-8d p50 %7.2f ms  p99 %7.2f ms  p99.9 %7.2f ms  (target p99 < 5 ms)\n", len(all), ms(pct(all, .5)), ms(pct(all, .99)), ms(pct(all, .999)))
+	ds := r.lat.d["event"]
+	slices.Sort(ds)
+	fmt.Printf("latency event→client (from ts) n=%-8d p50 %7.2f ms  p99 %7.2f ms  p99.9 %7.2f ms  (target p99 < 5 ms)\n",
+		len(ds), ms(pct(ds, .5)), ms(pct(ds, .99)), ms(pct(ds, .999)))
 	if msgs > 0 {
 		fmt.Printf("platform CPU %.2f s over the run: %.1f ms per 1,000 messages delivered (the whole platform: order entry, engine, settlement and the streams)\n",
 			(cpu1 - cpu0).Seconds(), (cpu1-cpu0).Seconds()*1000/float64(msgs)*1000)
