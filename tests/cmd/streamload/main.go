@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -197,6 +198,11 @@ func run(c config) error {
 	slices.Sort(ds)
 	fmt.Printf("latency event→client (from ts) n=%-8d p50 %7.2f ms  p99 %7.2f ms  p99.9 %7.2f ms  (target p99 < 5 ms)\n",
 		len(ds), ms(pct(ds, .5)), ms(pct(ds, .99)), ms(pct(ds, .999)))
+	if line, err := feedDelay(p.MetricsURL()); err == nil {
+		fmt.Println(line)
+	} else {
+		fmt.Println("feed delay: metrics not read:", err)
+	}
 	if msgs > 0 {
 		fmt.Printf("platform CPU %.2f s over the run: %.1f ms per 1,000 messages delivered (the whole platform: order entry, engine, settlement and the streams)\n",
 			(cpu1 - cpu0).Seconds(), (cpu1-cpu0).Seconds()*1000/float64(msgs)*1000)
@@ -228,6 +234,41 @@ func run(c config) error {
 		conn.WS.CloseNow()
 	}
 	return nil
+}
+
+// feedDelay reads the platform's cantondex_stream_feed_delay_seconds histogram (a record's
+// age, from its log time, when its stream messages are published: the server side of the
+// stream's delay, before the send queues and the sockets) and says which share of records
+// each bucket holds.
+func feedDelay(url string) (string, error) {
+	res, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return "", err
+	}
+	var out []string
+	var count float64
+	for _, l := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(l, "cantondex_stream_feed_delay_seconds_count ") {
+			count, _ = strconv.ParseFloat(strings.Fields(l)[1], 64)
+		}
+	}
+	if count == 0 {
+		return "", fmt.Errorf("no feed delay observed")
+	}
+	for _, l := range strings.Split(string(body), "\n") {
+		le, rest, ok := strings.Cut(strings.TrimPrefix(l, `cantondex_stream_feed_delay_seconds_bucket{le="`), `"} `)
+		if !ok || !strings.HasPrefix(l, "cantondex_stream_feed_delay_seconds_bucket") {
+			continue
+		}
+		n, _ := strconv.ParseFloat(rest, 64)
+		out = append(out, fmt.Sprintf("≤%ss %.1f%%", le, 100*n/count))
+	}
+	return fmt.Sprintf("feed delay (record log time → hub publish, server side), %.0f records: %s", count, strings.Join(out, ", ")), nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
