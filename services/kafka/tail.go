@@ -22,8 +22,9 @@ type Tail struct {
 	Handle   BatchHandler
 	MaxBatch int // default 500
 	Log      *slog.Logger
-	// Started, when set, is called once every partition is being read.
-	Started func()
+	// Started, when set, is called once every partition is being read, with the offset each
+	// is read from (keyed by topic, then partition): the tail sees every record from there.
+	Started func(first map[string]map[int32]int64)
 }
 
 // Run reads until ctx ends.
@@ -33,11 +34,17 @@ func (t *Tail) Run(ctx context.Context) error {
 		return err
 	}
 	cfg.Consumer.Return.Errors = true
-	c, err := sarama.NewConsumer(t.Cluster.Brokers, cfg)
+	client, err := sarama.NewClient(t.Cluster.Brokers, cfg)
+	if err != nil {
+		return t.Cluster.connectError("tail consumer", err)
+	}
+	defer client.Close()
+	c, err := sarama.NewConsumerFromClient(client)
 	if err != nil {
 		return t.Cluster.connectError("tail consumer", err)
 	}
 	defer c.Close()
+	first := map[string]map[int32]int64{}
 	var pcs []sarama.PartitionConsumer
 	defer func() {
 		for _, pc := range pcs {
@@ -49,8 +56,15 @@ func (t *Tail) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("partitions of %s: %w", topic, err)
 		}
+		first[topic] = map[int32]int64{}
 		for _, p := range parts {
-			pc, err := c.ConsumePartition(topic, p, sarama.OffsetNewest)
+			// The newest offset, asked explicitly, so the tail can say where it starts.
+			off, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+			if err != nil {
+				return fmt.Errorf("newest offset of %s/%d: %w", topic, p, err)
+			}
+			first[topic][p] = off
+			pc, err := c.ConsumePartition(topic, p, off)
 			if err != nil {
 				return fmt.Errorf("consume %s/%d: %w", topic, p, err)
 			}
@@ -58,7 +72,7 @@ func (t *Tail) Run(ctx context.Context) error {
 		}
 	}
 	if t.Started != nil {
-		t.Started()
+		t.Started(first)
 	}
 	maxBatch := t.MaxBatch
 	if maxBatch <= 0 {

@@ -224,30 +224,25 @@ func (c *conn) finish() {
 
 // Client messages.
 type clientMsg struct {
-	Op     string  `json:"op"`
-	ID     *int64  `json:"id,omitempty"`
-	Token  string  `json:"token,omitempty"`
-	Stream string  `json:"stream,omitempty"`
-	Resume *resume `json:"resume,omitempty"`
-}
-
-type resume struct {
-	Epoch string `json:"epoch"`
-	Seq   uint64 `json:"seq"`
+	Op     string `json:"op"`
+	ID     *int64 `json:"id,omitempty"`
+	Token  string `json:"token,omitempty"`
+	Stream string `json:"stream,omitempty"`
+	// Resume is the last seq the client saw per source of the stream.
+	Resume map[string]uint64 `json:"resume,omitempty"`
 }
 
 // Server replies.
 type reply struct {
-	Type      string  `json:"type"`
-	ID        *int64  `json:"id,omitempty"`
-	Stream    string  `json:"stream,omitempty"`
-	Epoch     string  `json:"epoch,omitempty"`
-	Seq       *uint64 `json:"seq,omitempty"`
-	Replayed  *int    `json:"replayed,omitempty"`
-	Account   string  `json:"account,omitempty"`
-	ExpiresAt *string `json:"expires_at,omitempty"`
-	Code      string  `json:"code,omitempty"`
-	Message   string  `json:"message,omitempty"`
+	Type      string            `json:"type"`
+	ID        *int64            `json:"id,omitempty"`
+	Stream    string            `json:"stream,omitempty"`
+	Seqs      map[string]uint64 `json:"seqs,omitempty"`
+	Replayed  *int              `json:"replayed,omitempty"`
+	Account   string            `json:"account,omitempty"`
+	ExpiresAt *string           `json:"expires_at,omitempty"`
+	Code      string            `json:"code,omitempty"`
+	Message   string            `json:"message,omitempty"`
 }
 
 func encode(r reply) []byte {
@@ -262,7 +257,7 @@ func (c *conn) send(frame []byte) {
 }
 
 func (c *conn) hello() []byte {
-	r := reply{Type: "welcome", Epoch: c.s.hub.Epoch()}
+	r := reply{Type: "welcome"}
 	if p, ok := c.principal(); ok {
 		r.Account = p.UserID
 		c.mu.Lock()
@@ -375,22 +370,17 @@ func (c *conn) handle(ctx context.Context, m clientMsg) {
 				return
 			}
 		}
-		var r Resume
-		if m.Resume != nil {
-			r = Resume{Epoch: m.Resume.Epoch, Seq: m.Resume.Seq}
-			if r.Epoch == "" {
-				c.fail(m.ID, "invalid", "resume needs the epoch of the sequence")
-				return
-			}
+		if m.Resume != nil && len(m.Resume) == 0 {
+			c.fail(m.ID, "invalid", "resume names the last seq seen per source, as the subscription's seqs do")
+			return
 		}
-		epoch := c.s.hub.Epoch()
-		out := c.s.hub.Subscribe(m.Stream, c, r, func(out Subscribed) []byte {
-			seq, n := out.Seq, out.Replayed
-			t := "subscribed"
+		out := c.s.hub.Subscribe(m.Stream, c, m.Resume, func(out Subscribed) []byte {
+			n := out.Replayed
+			r := reply{Type: "subscribed", ID: m.ID, Stream: m.Stream, Seqs: out.Seqs, Replayed: &n}
 			if out.Resync {
-				t = "resync"
+				r.Type, r.Message = "resync", out.Why
 			}
-			return encode(reply{Type: t, ID: m.ID, Stream: m.Stream, Epoch: epoch, Seq: &seq, Replayed: &n})
+			return encode(r)
 		})
 		if out.Overflow {
 			c.Overflow()

@@ -55,9 +55,10 @@ type Feed struct {
 	Balances Balances // optional: no balance messages without it
 	Assets   Assets   // required with Balances
 	Log      *slog.Logger
-	// Observe, when set, is told the engine's execution time of each execution published
-	// (the latency origin of the figures).
-	Observe func(executedAt time.Time)
+	// Observe, when set, is told the log time of each record whose messages are published
+	// (when the engine or the settlement coordinator produced it): the stream's own delay
+	// starts there, the engine's backlog is before it.
+	Observe func(logged time.Time)
 	// Poison, when set, counts the messages Handle could not deliver, by topic.
 	Poison func(topic string)
 
@@ -125,16 +126,20 @@ type OrderUpdate struct {
 	At        string  `json:"at"`
 }
 
-// Fill is one of the account's trades, as GET /trades lists it.
+// Fill is one of the account's trades, as GET /trades lists it, with the fee settlement
+// charged it: an amount of the asset the account received, formatted as balances are (nil
+// when the settlement did not say).
 type Fill struct {
-	TradeID    string `json:"trade_id"`
-	OrderID    string `json:"order_id"`
-	Market     string `json:"market"`
-	Side       string `json:"side"`
-	Liquidity  string `json:"liquidity"`
-	Price      string `json:"price"`
-	Quantity   string `json:"quantity"`
-	ExecutedAt string `json:"executed_at"`
+	TradeID    string  `json:"trade_id"`
+	OrderID    string  `json:"order_id"`
+	Market     string  `json:"market"`
+	Side       string  `json:"side"`
+	Liquidity  string  `json:"liquidity"`
+	Price      string  `json:"price"`
+	Quantity   string  `json:"quantity"`
+	Fee        *string `json:"fee"`
+	FeeAsset   *string `json:"fee_asset"`
+	ExecutedAt string  `json:"executed_at"`
 }
 
 // PublicTrade is a market trade.
@@ -198,17 +203,41 @@ func optional(s string) *string {
 	return &s
 }
 
-func (f *Feed) publish(stream, channel string, v any) {
+// Origin is the record a message comes from: its source partition and offset, and its log
+// time (zero when unknown).
+type Origin struct {
+	Src    string
+	Offset int64
+	Time   time.Time
+}
+
+// record numbers the messages one record yields, in the order the feed makes them: the
+// same on every replica, since what a record yields depends on the record alone.
+type record struct {
+	f  *Feed
+	at Origin
+	k  int
+}
+
+func (r *record) next() Pos {
+	p := Pos{Src: r.at.Src, Seq: Seq(r.at.Offset, r.k), Time: r.at.Time}
+	r.k++
+	return p
+}
+
+func (r *record) publish(stream, channel string, v any) {
+	p := r.next()
 	data, err := json.Marshal(v)
 	if err != nil {
-		f.log().Error("encode stream message", "stream", stream, "err", err)
+		r.f.log().Error("encode stream message", "stream", stream, "err", err)
 		return
 	}
-	f.Hub.Publish(stream, channel, data)
+	r.f.Hub.Publish(stream, channel, p, data)
 }
 
 // Execution publishes what one execution means to its accounts and its market.
-func (f *Feed) Execution(ctx context.Context, x trading.Execution) error {
+func (f *Feed) Execution(ctx context.Context, at Origin, x trading.Execution) error {
+	r := &record{f: f, at: at}
 	st, err := f.stepsOf(ctx, x.Market)
 	if err != nil && x.Book == nil {
 		// An execution of an unknown market is a rejection: nothing to format.
@@ -216,19 +245,19 @@ func (f *Feed) Execution(ctx context.Context, x trading.Execution) error {
 	} else if err != nil {
 		return err
 	}
-	at := timestamp(x.ExecutedAt)
+	when := timestamp(x.ExecutedAt)
 	var last string
 	for _, e := range x.Events {
 		switch e.Type {
 		case trading.ExecAccepted:
-			f.orderUpdate(e.Account, OrderUpdate{OrderID: e.OrderID, Market: x.Market, Event: "accepted", Status: string(trading.StatusOpen),
-				Remaining: st.qty(e.Remaining), ExecID: x.ID, At: at})
+			r.orderUpdate(e.Account, OrderUpdate{OrderID: e.OrderID, Market: x.Market, Event: "accepted", Status: string(trading.StatusOpen),
+				Remaining: st.qty(e.Remaining), ExecID: x.ID, At: when})
 		case trading.ExecRejected:
-			f.orderUpdate(e.Account, OrderUpdate{OrderID: e.OrderID, Market: x.Market, Event: "rejected", Status: string(trading.StatusRejected),
-				Remaining: "0", Reason: optional(e.Reason), ExecID: x.ID, At: at})
+			r.orderUpdate(e.Account, OrderUpdate{OrderID: e.OrderID, Market: x.Market, Event: "rejected", Status: string(trading.StatusRejected),
+				Remaining: "0", Reason: optional(e.Reason), ExecID: x.ID, At: when})
 		case trading.ExecCancelled:
-			f.orderUpdate(e.Account, OrderUpdate{OrderID: e.OrderID, Market: x.Market, Event: "cancelled", Status: string(trading.StatusCancelled),
-				Remaining: "0", Reason: optional(e.Reason), ExecID: x.ID, At: at})
+			r.orderUpdate(e.Account, OrderUpdate{OrderID: e.OrderID, Market: x.Market, Event: "cancelled", Status: string(trading.StatusCancelled),
+				Remaining: "0", Reason: optional(e.Reason), ExecID: x.ID, At: when})
 		case trading.ExecTrade:
 			t := e.Trade
 			if t == nil {
@@ -236,36 +265,27 @@ func (f *Feed) Execution(ctx context.Context, x trading.Execution) error {
 			}
 			last = st.price(t.Price)
 			price, qty := st.price(t.Price), st.qty(t.Quantity)
-			makerSide := trading.Buy
-			if t.TakerSide == trading.Buy {
-				makerSide = trading.Sell
-			}
 			for _, side := range []struct {
-				account, order, liquidity string
-				side                      trading.Side
-				remaining                 int64
+				account, order string
+				remaining      int64
 			}{
-				{t.TakerAccount, t.TakerOrderID, "taker", t.TakerSide, e.Remaining},
-				{t.MakerAccount, t.MakerOrderID, "maker", makerSide, e.MakerRemaining},
+				{t.TakerAccount, t.TakerOrderID, e.Remaining},
+				{t.MakerAccount, t.MakerOrderID, e.MakerRemaining},
 			} {
 				ev, status := "partially_filled", trading.StatusPartiallyFilled
 				if side.remaining == 0 {
 					ev, status = "filled", trading.StatusFilled
 				}
-				f.orderUpdate(side.account, OrderUpdate{OrderID: side.order, Market: x.Market, Event: ev, Status: string(status),
-					Remaining: st.qty(side.remaining), TradeID: optional(t.ID), ExecID: x.ID, At: at})
-				if f.Hub.Watched(AccountStream(side.account)) {
-					f.publish(AccountStream(side.account), ChannelFills, Fill{TradeID: t.ID, OrderID: side.order, Market: x.Market,
-						Side: string(side.side), Liquidity: side.liquidity, Price: price, Quantity: qty, ExecutedAt: timestamp(t.ExecutedAt)})
-				}
+				r.orderUpdate(side.account, OrderUpdate{OrderID: side.order, Market: x.Market, Event: ev, Status: string(status),
+					Remaining: st.qty(side.remaining), TradeID: optional(t.ID), ExecID: x.ID, At: when})
 			}
-			f.publish(TradesStream(x.Market), ChannelTrades, PublicTrade{TradeID: t.ID, Price: price, Quantity: qty,
+			r.publish(TradesStream(x.Market), ChannelTrades, PublicTrade{TradeID: t.ID, Price: price, Quantity: qty,
 				TakerSide: string(t.TakerSide), ExecutedAt: timestamp(t.ExecutedAt)})
 		}
 	}
 	if b := x.Book; b != nil {
 		d := BookDiff{Market: x.Market, UpdateID: b.UpdateID, Bids: levels(b.Bids, st), Asks: levels(b.Asks, st), Checksum: b.Checksum}
-		f.publish(BookStream(x.Market), ChannelBook, d)
+		r.publish(BookStream(x.Market), ChannelBook, d)
 		tk := Ticker{Market: x.Market, Last: optional(last)}
 		if b.BestBid > 0 {
 			tk.BestBid = optional(st.price(b.BestBid))
@@ -273,10 +293,7 @@ func (f *Feed) Execution(ctx context.Context, x trading.Execution) error {
 		if b.BestAsk > 0 {
 			tk.BestAsk = optional(st.price(b.BestAsk))
 		}
-		f.publish(TickerStream(x.Market), ChannelTicker, tk)
-	}
-	if f.Observe != nil {
-		f.Observe(x.ExecutedAt)
+		r.publish(TickerStream(x.Market), ChannelTicker, tk)
 	}
 	return nil
 }
@@ -289,59 +306,129 @@ func levels(ls []trading.LevelQty, st steps) [][2]string {
 	return out
 }
 
-func (f *Feed) orderUpdate(account string, u OrderUpdate) {
-	if account == "" {
-		return
-	}
-	if name := AccountStream(account); f.Hub.Watched(name) {
-		f.publish(name, ChannelOrders, u)
+func (r *record) orderUpdate(account string, u OrderUpdate) {
+	if account != "" {
+		r.publish(AccountStream(account), ChannelOrders, u)
 	}
 }
 
-// Settlement publishes the balances of the accounts that traded in a settled execution.
-func (f *Feed) Settlement(ctx context.Context, s trading.Settlement) error {
+// Settlement publishes, for each trade of a settled execution, the fills of its two sides
+// with the fees the settlement charged, then the balances of the accounts that traded. An
+// account somebody watches here gets its balances read now; for any other the message is
+// built from the balances of the moment it is first delivered (a resume on this replica). A
+// read that fails closes the stream's subscribers (they resume and it is read again).
+func (f *Feed) Settlement(ctx context.Context, at Origin, s trading.Settlement) error {
+	if len(s.Trades) == 0 {
+		return nil
+	}
+	r := &record{f: f, at: at}
+	st, err := f.stepsOf(ctx, s.Market)
+	if err != nil {
+		return err
+	}
+	fees := map[string]trading.TradeFee{}
+	var assets []string
+	for _, fe := range s.Fees {
+		fees[fe.TradeID] = fe
+		assets = append(assets, fe.MakerAsset, fe.TakerAsset)
+	}
+	scales, err := f.assetScales(ctx, assets)
+	if err != nil {
+		return err
+	}
+	amount := func(v int64, asset string) (*string, *string) {
+		if _, ok := scales[asset]; !ok {
+			return nil, nil
+		}
+		return optional(decimal.Format(v, scales[asset])), optional(asset)
+	}
+	for _, t := range s.Trades {
+		price, qty := st.price(t.Price), st.qty(t.Quantity)
+		makerSide := trading.Buy
+		if t.TakerSide == trading.Buy {
+			makerSide = trading.Sell
+		}
+		fe := fees[t.ID]
+		for _, side := range []struct {
+			account, order, liquidity string
+			side                      trading.Side
+			fee                       int64
+			asset                     string
+		}{
+			{t.TakerAccount, t.TakerOrderID, "taker", t.TakerSide, fe.TakerFee, fe.TakerAsset},
+			{t.MakerAccount, t.MakerOrderID, "maker", makerSide, fe.MakerFee, fe.MakerAsset},
+		} {
+			if side.account == "" {
+				continue
+			}
+			fill := Fill{TradeID: t.ID, OrderID: side.order, Market: s.Market, Side: string(side.side), Liquidity: side.liquidity,
+				Price: price, Quantity: qty, ExecutedAt: timestamp(t.ExecutedAt)}
+			fill.Fee, fill.FeeAsset = amount(side.fee, side.asset)
+			r.publish(AccountStream(side.account), ChannelFills, fill)
+		}
+	}
 	if f.Balances == nil {
 		return nil
 	}
 	seen := map[string]bool{}
 	for _, t := range s.Trades {
 		for _, a := range []string{t.MakerAccount, t.TakerAccount} {
-			if seen[a] || !f.Hub.Watched(AccountStream(a)) {
+			if seen[a] || a == "" {
 				continue
 			}
 			seen[a] = true
-			bs, err := f.Balances.Balances(ctx, a)
-			if err != nil {
-				return fmt.Errorf("balances of %s: %w", a, err)
-			}
-			scales, err := f.assetScales(ctx, bs)
-			if err != nil {
-				return err
-			}
-			u := BalancesUpdate{SettlementID: s.ID, Balances: make([]Balance, len(bs))}
-			for i, b := range bs {
-				sc := scales[b.Asset]
-				u.Balances[i] = Balance{Asset: b.Asset, Total: decimal.Format(b.Total, sc), Held: decimal.Format(b.Held, sc), Available: decimal.Format(b.Available, sc)}
-			}
-			f.publish(AccountStream(a), ChannelBalances, u)
+			f.Hub.PublishLater(AccountStream(a), ChannelBalances, r.next(), func() ([]byte, error) {
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				data, err := f.balances(ctx, s.ID, a)
+				if err != nil {
+					f.log().Error("stream feed: balances not read", "settlement", s.ID, "account", a, "err", err)
+				}
+				return data, err
+			})
 		}
 	}
 	return nil
 }
 
-// assetScales returns the scales of the assets, read again when bs names one not known yet.
-func (f *Feed) assetScales(ctx context.Context, bs []trading.Balance) (map[string]int, error) {
+// balances is the balances message of account after settlement id.
+func (f *Feed) balances(ctx context.Context, id, account string) ([]byte, error) {
+	bs, err := f.Balances.Balances(ctx, account)
+	if err != nil {
+		return nil, fmt.Errorf("balances of %s: %w", account, err)
+	}
+	names := make([]string, len(bs))
+	for i, b := range bs {
+		names[i] = b.Asset
+	}
+	scales, err := f.assetScales(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	u := BalancesUpdate{SettlementID: id, Balances: make([]Balance, len(bs))}
+	for i, b := range bs {
+		sc := scales[b.Asset]
+		u.Balances[i] = Balance{Asset: b.Asset, Total: decimal.Format(b.Total, sc), Held: decimal.Format(b.Held, sc), Available: decimal.Format(b.Available, sc)}
+	}
+	return json.Marshal(u)
+}
+
+// assetScales returns the scales of the assets, read again when names has one not known yet.
+func (f *Feed) assetScales(ctx context.Context, names []string) (map[string]int, error) {
 	f.mu.Lock()
 	sc := f.scales
 	f.mu.Unlock()
-	known := sc != nil
-	for _, b := range bs {
-		if _, ok := sc[b.Asset]; !ok {
+	known := true
+	for _, a := range names {
+		if _, ok := sc[a]; !ok {
 			known = false
 		}
 	}
 	if known {
 		return sc, nil
+	}
+	if f.Assets == nil {
+		return nil, fmt.Errorf("no asset scales to format fees")
 	}
 	as, err := f.Assets.Assets(ctx)
 	if err != nil {
@@ -358,9 +445,10 @@ func (f *Feed) assetScales(ctx context.Context, bs []trading.Balance) (map[strin
 }
 
 // Alert publishes a risk alert to its account.
-func (f *Feed) Alert(_ context.Context, a trading.Alert) error {
-	if name := AccountStream(a.Account); f.Hub.Watched(name) {
-		f.publish(name, ChannelAlerts, AlertMessage{ID: a.ID, Kind: a.Kind, Market: a.Market, Message: a.Message, At: timestamp(a.At)})
+func (f *Feed) Alert(_ context.Context, at Origin, a trading.Alert) error {
+	if a.Account != "" {
+		r := &record{f: f, at: at}
+		r.publish(AccountStream(a.Account), ChannelAlerts, AlertMessage{ID: a.ID, Kind: a.Kind, Market: a.Market, Message: a.Message, At: timestamp(a.At)})
 	}
 	return nil
 }
@@ -371,21 +459,22 @@ func (f *Feed) Alert(_ context.Context, a trading.Alert) error {
 func (f *Feed) Handle(ctx context.Context, msgs []kafka.Message) error {
 	for _, m := range msgs {
 		var err error
+		at := Origin{Src: Source(m.Topic, m.Partition), Offset: m.Offset, Time: m.Timestamp}
 		switch m.Topic {
 		case topics.Trades:
 			var x trading.Execution
 			if x, err = kafka.DecodeExecution(m); err == nil {
-				err = f.Execution(ctx, x)
+				err = f.Execution(ctx, at, x)
 			}
 		case topics.Settlements:
 			var s trading.Settlement
 			if s, err = kafka.DecodeSettlement(m); err == nil {
-				err = f.Settlement(ctx, s)
+				err = f.Settlement(ctx, at, s)
 			}
 		case topics.Alerts:
 			var a trading.Alert
 			if a, err = kafka.DecodeAlert(m); err == nil {
-				err = f.Alert(ctx, a)
+				err = f.Alert(ctx, at, a)
 			}
 		default:
 			err = fmt.Errorf("unexpected topic %s", m.Topic)
@@ -395,6 +484,10 @@ func (f *Feed) Handle(ctx context.Context, msgs []kafka.Message) error {
 				f.Poison(m.Topic)
 			}
 			f.log().Error("stream feed: message not delivered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+		}
+		f.Hub.Advance(at.Src, m.Offset)
+		if f.Observe != nil && !m.Timestamp.IsZero() {
+			f.Observe(m.Timestamp)
 		}
 	}
 	return nil

@@ -58,6 +58,7 @@ func newEnv(t *testing.T, cfg notification.ServerConfig) *env {
 	_, err = e.venue.CreateMarket(context.Background(), tradingtest.DemoMarket())
 	require.NoError(t, err)
 	e.hub = notification.NewHub(notification.HubOptions{})
+	e.hub.Start(map[string]int64{"trades/0": 0, "settlements/0": 0, "alerts/0": 0})
 	e.feed = &notification.Feed{Hub: e.hub, Markets: e.venue, Balances: e.venue, Assets: e.venue}
 	cfg.Now = now
 	e.srv, err = notification.NewServer(e.hub, e.auth, e.venue, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
@@ -97,17 +98,19 @@ type client struct {
 }
 
 type msg struct {
-	Type     string          `json:"type"`
-	ID       *int64          `json:"id"`
-	Stream   string          `json:"stream"`
-	Channel  string          `json:"channel"`
-	Epoch    string          `json:"epoch"`
-	Seq      uint64          `json:"seq"`
-	Replayed int             `json:"replayed"`
-	Account  string          `json:"account"`
-	Code     string          `json:"code"`
-	Message  string          `json:"message"`
-	Data     json.RawMessage `json:"data"`
+	Type     string            `json:"type"`
+	ID       *int64            `json:"id"`
+	Stream   string            `json:"stream"`
+	Channel  string            `json:"channel"`
+	Seqs     map[string]uint64 `json:"seqs"`
+	Src      string            `json:"src"`
+	TS       int64             `json:"ts"`
+	Seq      uint64            `json:"seq"`
+	Replayed int               `json:"replayed"`
+	Account  string            `json:"account"`
+	Code     string            `json:"code"`
+	Message  string            `json:"message"`
+	Data     json.RawMessage   `json:"data"`
 }
 
 func (e *env) dial(header http.Header) (*client, *http.Response, error) {
@@ -197,6 +200,11 @@ func (c *client) subscribe(id int64, stream string, resume map[string]any) msg {
 	return c.next()
 }
 
+// trades is the origin of the execution of seq: trades/0 at offset seq-1.
+func trades(seq uint64) notification.Origin {
+	return notification.Origin{Src: "trades/0", Offset: int64(seq) - 1}
+}
+
 func execution(seq uint64, maker, taker string) trading.Execution {
 	id := "BTC-USD:" + strconv.FormatUint(seq, 10)
 	at := time.Unix(1_700_000_000, 0).UTC()
@@ -228,8 +236,13 @@ func TestOwnEventsOnly(t *testing.T) {
 	assert.Equal(t, "error", r.Type)
 	assert.Equal(t, "forbidden", r.Code)
 
-	// Alice buys from bob; carol is not involved.
-	require.NoError(t, e.feed.Execution(context.Background(), execution(1, bob, alice)))
+	// Alice buys from bob; carol is not involved. The fills come with the settlement, which
+	// says the fees.
+	x := execution(1, bob, alice)
+	require.NoError(t, e.feed.Execution(context.Background(), trades(1), x))
+	require.NoError(t, e.feed.Settlement(context.Background(), notification.Origin{Src: "settlements/0"}, trading.Settlement{
+		ID: x.ID, Market: x.Market, Seq: 1, Trades: []trading.Trade{*x.Events[1].Trade},
+		Fees: []trading.TradeFee{{TradeID: "BTC-USD:1:1", TakerFee: 40, TakerAsset: "BTC", MakerFee: 1300, MakerAsset: "USD"}}}))
 	got := map[string][]msg{}
 	for name, c := range map[string]*client{"alice": ca, "bob": cb} {
 		for {
@@ -243,11 +256,14 @@ func TestOwnEventsOnly(t *testing.T) {
 	var aliceFill, bobFill notification.Fill
 	require.NoError(t, json.Unmarshal(got["alice"][len(got["alice"])-1].Data, &aliceFill))
 	require.NoError(t, json.Unmarshal(got["bob"][len(got["bob"])-1].Data, &bobFill))
+	str := func(s string) *string { return &s }
 	assert.Equal(t, notification.Fill{TradeID: "BTC-USD:1:1", OrderID: "tBTC-USD:1", Market: "BTC-USD", Side: "buy", Liquidity: "taker",
-		Price: "65000.00", Quantity: "0.0002", ExecutedAt: "2023-11-14T22:13:20Z"}, aliceFill)
+		Price: "65000.00", Quantity: "0.0002", Fee: str("0.00000040"), FeeAsset: str("BTC"), ExecutedAt: "2023-11-14T22:13:20Z"}, aliceFill)
 	assert.Equal(t, "mBTC-USD:1", bobFill.OrderID)
 	assert.Equal(t, "maker", bobFill.Liquidity)
 	assert.Equal(t, "sell", bobFill.Side)
+	assert.Equal(t, "USD", *bobFill.FeeAsset)
+	assert.Equal(t, "0.001300", *bobFill.Fee, "formatted in the asset's scale, as balances are")
 	for _, m := range got["alice"] {
 		assert.Equal(t, notification.AccountStream(alice), m.Stream)
 	}
@@ -378,34 +394,49 @@ func TestResumeAcrossReconnect(t *testing.T) {
 	c := e.connect(at)
 	r := c.subscribe(1, notification.TradesStream("BTC-USD"), nil)
 	require.Equal(t, "subscribed", r.Type)
-	epoch := r.Epoch
+	last := r.Seqs
+	require.Equal(t, map[string]uint64{"trades/0": notification.Seq(0, 0) - 1}, last)
 	for i := range 5 {
-		require.NoError(t, e.feed.Execution(context.Background(), execution(uint64(i+1), "m", "t")))
+		require.NoError(t, e.feed.Execution(context.Background(), trades(uint64(i+1)), execution(uint64(i+1), "m", "t")))
 	}
-	var last uint64
+	var seen []uint64
 	for range 5 {
 		m := c.next()
-		require.Equal(t, last+1, m.Seq)
-		last = m.Seq
+		require.Equal(t, "trades/0", m.Src)
+		seen = append(seen, m.Seq)
+		last[m.Src] = m.Seq
 	}
 	c.ws.CloseNow()
 	for i := 5; i < 12; i++ {
-		require.NoError(t, e.feed.Execution(context.Background(), execution(uint64(i+1), "m", "t")))
+		require.NoError(t, e.feed.Execution(context.Background(), trades(uint64(i+1)), execution(uint64(i+1), "m", "t")))
 	}
 	c = e.connect(at)
-	r = c.subscribe(1, notification.TradesStream("BTC-USD"), map[string]any{"epoch": epoch, "seq": last})
-	require.Equal(t, "subscribed", r.Type)
+	r = c.subscribe(1, notification.TradesStream("BTC-USD"), seqsOf(last))
+	require.Equal(t, "subscribed", r.Type, r.Message)
 	assert.Equal(t, 7, r.Replayed)
 	for range 7 {
-		m := c.next()
-		require.Equal(t, last+1, m.Seq, "no gap, no duplicate")
-		last = m.Seq
+		seen = append(seen, c.next().Seq)
 	}
-	// Another epoch (another replica): told to resync, then live.
+	// One trade per execution, the execution at offset seq-1: the trade is its record's fourth
+	// message (after the acceptance and two order updates).
+	for i, q := range seen {
+		require.Equal(t, notification.Seq(int64(i), 3), q, "no gap, no duplicate at %d", i)
+	}
+	// A position this replica does not hold: told to resync, then live.
 	c2 := e.connect(at)
-	r = c2.subscribe(1, notification.TradesStream("BTC-USD"), map[string]any{"epoch": "elsewhere", "seq": 3})
+	r = c2.subscribe(1, notification.TradesStream("BTC-USD"), map[string]any{"trades/0": 3})
 	assert.Equal(t, "resync", r.Type)
-	assert.Equal(t, uint64(12), r.Seq)
+	assert.Equal(t, notification.Seq(11, 3), r.Seqs["trades/0"], "fresh: after the newest message")
+	c2.send(map[string]any{"op": "subscribe", "id": 2, "stream": notification.BookStream("BTC-USD"), "resume": map[string]any{}})
+	assert.Equal(t, "invalid", c2.next().Code, "an empty resume is refused")
+}
+
+func seqsOf(m map[string]uint64) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // A client that stops reading is closed with CloseSlowConsumer once its queue fills; a
@@ -440,7 +471,7 @@ func TestSlowConsumerDisconnected(t *testing.T) {
 		done <- nil
 	}()
 	for i := range n {
-		e.hub.Publish("book:BTC-USD", "book", big)
+		e.hub.Publish("book:BTC-USD", "book", notification.Pos{Src: "trades/0", Seq: uint64(i + 1)}, big)
 		if i%8 == 0 {
 			time.Sleep(time.Millisecond) // a pace a reading client keeps
 		}

@@ -36,8 +36,8 @@ type Service struct {
 func NewService(k *flow.Kafka, venue Venue, a Authenticator, cfg Config, reg *prometheus.Registry, log *slog.Logger) (*Service, error) {
 	s := &Service{Hub: NewHub(HubOptions{}), log: log}
 	delivered := prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "cantondex_stream_event_age_seconds",
-		Help:    "Age of an execution (since the engine's execution time) when the stream hub publishes it.",
+		Name:    "cantondex_stream_feed_delay_seconds",
+		Help:    "Age of a record (since its Kafka log time, when the engine or settlement produced it) when its stream messages are published.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 	})
 	poison := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -60,6 +60,15 @@ func NewService(k *flow.Kafka, venue Venue, a Authenticator, cfg Config, reg *pr
 	}
 	if s.Tail, err = k.Tail([]string{topics.Trades, topics.Settlements, topics.Alerts}, s.Feed.Handle); err != nil {
 		return nil, err
+	}
+	s.Tail.Started = func(first map[string]map[int32]int64) {
+		m := map[string]int64{}
+		for topic, ps := range first {
+			for p, off := range ps {
+				m[Source(topic, p)] = off
+			}
+		}
+		s.Hub.Start(m)
 	}
 	if s.Listener, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)

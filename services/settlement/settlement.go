@@ -142,9 +142,19 @@ func (s *Service) Handle(ctx context.Context, xs []trading.Execution) error {
 		for _, x := range xs {
 			st := trading.Settlement{ID: x.ID, Market: x.Market, Seq: x.Seq, AcceptedAt: x.AcceptedAt, SettledAt: now, Trace: x.Trace}
 			for _, e := range x.Events {
-				if e.Trade != nil {
-					st.Trades = append(st.Trades, *e.Trade)
+				if e.Trade == nil {
+					continue
 				}
+				st.Trades = append(st.Trades, *e.Trade)
+				mu, err := s.marketUnits(ctx, x.Market)
+				if err != nil {
+					return fmt.Errorf("fees of %s: %w", x.ID, err)
+				}
+				f, err := TradeFees(*e.Trade, mu.def, mu.units, s.Fees)
+				if err != nil {
+					return err
+				}
+				st.Fees = append(st.Fees, f)
 			}
 			out = append(out, st)
 		}
@@ -316,6 +326,31 @@ func feeOf(amount, bps int64) int64 {
 	return int64(q)
 }
 
+// tradeAmounts are a trade's notional and base amount and the fees of the buyer (in base)
+// and the seller (in quote); false when an amount is out of range.
+func tradeAmounts(t trading.Trade, u trading.Units, fees Fees) (notional, base, feeBase, feeQuote int64, ok bool) {
+	buyerFee, sellerFee := fees.TakerBps, fees.MakerBps
+	if t.TakerSide == trading.Sell {
+		buyerFee, sellerFee = fees.MakerBps, fees.TakerBps
+	}
+	notional, ok1 := u.Notional(t.Price, t.Quantity)
+	base, ok2 := u.Base(t.Quantity)
+	return notional, base, feeOf(base, buyerFee), feeOf(notional, sellerFee), ok1 && ok2
+}
+
+// TradeFees is what TradeTransfer charges each side of t, by liquidity role.
+func TradeFees(t trading.Trade, m trading.MarketDef, u trading.Units, fees Fees) (trading.TradeFee, error) {
+	_, _, feeBase, feeQuote, ok := tradeAmounts(t, u, fees)
+	if !ok {
+		return trading.TradeFee{}, fmt.Errorf("trade %s: amounts out of range", t.ID)
+	}
+	f := trading.TradeFee{TradeID: t.ID, TakerFee: feeBase, TakerAsset: m.Base, MakerFee: feeQuote, MakerAsset: m.Quote}
+	if t.TakerSide == trading.Sell {
+		f.TakerFee, f.TakerAsset, f.MakerFee, f.MakerAsset = feeQuote, m.Quote, feeBase, m.Base
+	}
+	return f, nil
+}
+
 // TradeTransfer is the ledger transfer of one trade: the buyer pays price*quantity in quote
 // from the hold of its order and receives the base quantity less its fee; the seller delivers
 // the base quantity from its order's hold and receives the notional less its fee; fees go to
@@ -324,18 +359,14 @@ func feeOf(amount, bps int64) int64 {
 // seller.
 func TradeTransfer(t trading.Trade, maker, taker trading.Order, m trading.MarketDef, u trading.Units, fees Fees) (ledger.Transfer, trading.Position, trading.Position, error) {
 	buy, sell := taker, maker
-	buyerFee, sellerFee := fees.TakerBps, fees.MakerBps
 	if t.TakerSide == trading.Sell {
 		buy, sell = maker, taker
-		buyerFee, sellerFee = fees.MakerBps, fees.TakerBps
 	}
-	notional, ok1 := u.Notional(t.Price, t.Quantity)
+	notional, base, feeBase, feeQuote, ok := tradeAmounts(t, u, fees)
 	reserved, ok2 := u.Notional(buy.BookPrice, t.Quantity)
-	base, ok3 := u.Base(t.Quantity)
-	if !ok1 || !ok2 || !ok3 || reserved < notional {
+	if !ok || !ok2 || reserved < notional {
 		return ledger.Transfer{}, trading.Position{}, trading.Position{}, fmt.Errorf("trade %s: amounts out of range", t.ID)
 	}
-	feeBase, feeQuote := feeOf(base, buyerFee), feeOf(notional, sellerFee)
 	tr := ledger.Transfer{ID: "trade:" + t.ID, Kind: ledger.KindTrade,
 		Postings: []ledger.Posting{
 			{Account: buy.Account, Asset: m.Quote, Amount: -notional},

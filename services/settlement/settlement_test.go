@@ -93,6 +93,8 @@ func TestSettlesTradesOnceAndReleasesHolds(t *testing.T) {
 	}
 	reads := &readsStore{Store: f.store}
 	f.svc.Store = reads
+	pub := &publisher{}
+	f.svc.Publisher = pub
 	// Delivered once, then again in full, then the tail again: the effect is the same.
 	for _, batch := range [][]trading.Execution{xs[:2], xs, xs[1:]} {
 		require.NoError(t, f.svc.Handle(ctx, batch))
@@ -133,6 +135,25 @@ func TestSettlesTradesOnceAndReleasesHolds(t *testing.T) {
 	p, err := f.store.AccountTrades(ctx, "buyer", "", 10)
 	require.NoError(t, err)
 	assert.Len(t, p.Items, 1, "buyer trades")
+	// Every settlement published with the trade carries its fees, also when delivered again.
+	fee := trading.TradeFee{TradeID: "BTC-USD:2:1", MakerFee: 100_000, MakerAsset: "USD", TakerFee: 2_000, TakerAsset: "BTC"}
+	n := 0
+	for _, st := range pub.ss {
+		if len(st.Trades) > 0 {
+			n++
+			assert.Equal(t, []trading.TradeFee{fee}, st.Fees, st.ID)
+		} else {
+			assert.Empty(t, st.Fees, st.ID)
+		}
+	}
+	assert.Equal(t, 3, n, "the trade's execution was in three batches")
+}
+
+type publisher struct{ ss []trading.Settlement }
+
+func (p *publisher) PublishSettlements(_ context.Context, ss []trading.Settlement) error {
+	p.ss = append(p.ss, ss...)
+	return nil
 }
 
 func TestRejectedOrderReleasesHoldButRejectedCancelDoesNot(t *testing.T) {
@@ -177,6 +198,11 @@ func TestTradeTransferSellerTakes(t *testing.T) {
 	require.NotEmpty(t, tr.Holds, "hold ops")
 	assert.Equal(t, "m", tr.Holds[0].Hold, "buyer hold op's hold")
 	assert.Equal(t, int64(-10_000_000), tr.Holds[0].Amount, "buyer hold op's amount")
+	fee, err := settlement.TradeFees(trading.Trade{ID: "x", Price: 9_900_00, Quantity: 10, TakerSide: trading.Sell}, mkt, u,
+		settlement.Fees{MakerBps: 10, TakerBps: 20})
+	require.NoError(t, err)
+	assert.Equal(t, trading.TradeFee{TradeID: "x", MakerFee: 100, MakerAsset: "BTC", TakerFee: 19_800, TakerAsset: "USD"}, fee,
+		"the fees the transfer charged, by role")
 }
 
 // Fees round toward the venue: the smallest trade pays one minor unit of fee, and a trade

@@ -132,14 +132,27 @@ func appendChecksumSide(b []byte, ls []Level) []byte {
 // ledger and its orders' statuses and holds are up to date. Published on the settlements
 // topic keyed by market, once per execution (again after a redelivery: dedupe by ID).
 type Settlement struct {
-	ID         string    `json:"id"` // the execution's
-	Market     string    `json:"market"`
-	Seq        uint64    `json:"seq"`
-	Trades     []Trade   `json:"trades,omitempty"`
-	AcceptedAt time.Time `json:"accepted_at"` // of the command, for order-to-settlement latency
-	SettledAt  time.Time `json:"settled_at"`
+	ID     string  `json:"id"` // the execution's
+	Market string  `json:"market"`
+	Seq    uint64  `json:"seq"`
+	Trades []Trade `json:"trades,omitempty"`
+	// Fees are the fees the trades were charged, one per trade in Trades' order (empty from
+	// a settlement coordinator that predates them).
+	Fees       []TradeFee `json:"fees,omitempty"`
+	AcceptedAt time.Time  `json:"accepted_at"` // of the command, for order-to-settlement latency
+	SettledAt  time.Time  `json:"settled_at"`
 	// Trace is the traceparent of the execution's settlement, in the record header.
 	Trace string `json:"-"`
+}
+
+// TradeFee is what the two sides of a trade paid, each in minor units of the asset it
+// received (the buyer in base, the seller in quote).
+type TradeFee struct {
+	TradeID    string `json:"trade_id"`
+	MakerFee   int64  `json:"maker_fee"`
+	MakerAsset string `json:"maker_asset"`
+	TakerFee   int64  `json:"taker_fee"`
+	TakerAsset string `json:"taker_asset"`
 }
 
 // Alert is a risk breach, published on the alerts topic keyed by account.

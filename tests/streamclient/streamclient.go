@@ -20,18 +20,21 @@ import (
 
 // Msg is any server message; Raw is its bytes.
 type Msg struct {
-	Type     string          `json:"type"`
-	ID       *int64          `json:"id"`
-	Stream   string          `json:"stream"`
-	Channel  string          `json:"channel"`
-	Epoch    string          `json:"epoch"`
-	Seq      uint64          `json:"seq"`
-	Replayed int             `json:"replayed"`
-	Account  string          `json:"account"`
-	Code     string          `json:"code"`
-	Message  string          `json:"message"`
-	Data     json.RawMessage `json:"data"`
-	Raw      []byte          `json:"-"`
+	Type     string            `json:"type"`
+	ID       *int64            `json:"id"`
+	Stream   string            `json:"stream"`
+	Channel  string            `json:"channel"`
+	Src      string            `json:"src"`
+	Seq      uint64            `json:"seq"`
+	Prev     uint64            `json:"prev"`
+	TS       int64             `json:"ts"` // the record's log time, Unix ms
+	Seqs     map[string]uint64 `json:"seqs"`
+	Replayed int               `json:"replayed"`
+	Account  string            `json:"account"`
+	Code     string            `json:"code"`
+	Message  string            `json:"message"`
+	Data     json.RawMessage   `json:"data"`
+	Raw      []byte            `json:"-"`
 }
 
 // Conn is one connection.
@@ -91,15 +94,45 @@ func (c *Conn) Next(ctx context.Context) (Msg, error) {
 	return m, nil
 }
 
-// Resume is where a subscription resumes.
-type Resume struct {
-	Epoch string `json:"epoch"`
-	Seq   uint64 `json:"seq"`
+// Resume is where a subscription resumes: the last seq seen per source.
+type Resume map[string]uint64
+
+// Positions follows streams as a client must: from each subscription's seqs, every event's
+// seq per source. It is what a client resumes from, on any replica.
+type Positions map[string]Resume
+
+// Start records a subscription's answer (subscribed or resync).
+func (p Positions) Start(m Msg) {
+	r := Resume{}
+	for src, q := range m.Seqs {
+		r[src] = q
+	}
+	p[m.Stream] = r
+}
+
+// Track records an event: gap is true when the server says a message from its source came
+// between the last one seen and this one (prev after the last seq), dup when it is not after
+// the last seq seen.
+func (p Positions) Track(m Msg) (gap, dup bool) {
+	r := p[m.Stream]
+	if r == nil {
+		r = Resume{}
+		p[m.Stream] = r
+	}
+	last, ok := r[m.Src]
+	if !ok {
+		return true, false // a source the subscription did not name
+	}
+	if m.Seq <= last {
+		return false, true
+	}
+	r[m.Src] = m.Seq
+	return m.Prev > last, false
 }
 
 // Subscribe sends a subscribe command and returns its answer (subscribed, resync or error).
 // Events of other streams read meanwhile are passed to other (which may be nil).
-func (c *Conn) Subscribe(ctx context.Context, stream string, resume *Resume, other func(Msg)) (Msg, error) {
+func (c *Conn) Subscribe(ctx context.Context, stream string, resume Resume, other func(Msg)) (Msg, error) {
 	c.nextID++
 	id := c.nextID
 	cmd := map[string]any{"op": "subscribe", "id": id, "stream": stream}
