@@ -1,6 +1,9 @@
 package matchingsvc
 
 import (
+	"hash/crc32"
+	"strconv"
+
 	"github.com/cantondex/platform/services/matching"
 	"github.com/cantondex/platform/services/trading"
 )
@@ -13,6 +16,7 @@ type bookTop struct {
 	book  *matching.Book // the book it describes (another one, e.g. restored: read it afresh)
 	sides [2][]trading.Level
 	crc   uint32
+	text  []byte // the checksum's input, kept to be reused
 }
 
 var checksumSides = [2]matching.Side{matching.Buy, matching.Sell}
@@ -35,7 +39,7 @@ func (t *bookTop) update(book *matching.Book, touched []bookLevel, scratch []mat
 		}
 	}
 	if changed {
-		t.crc = trading.BookChecksum(t.sides[0], t.sides[1])
+		t.crc = t.checksum()
 	}
 	return scratch
 }
@@ -58,4 +62,26 @@ func (t *bookTop) reaches(i int, side matching.Side, touched []bookLevel) bool {
 		}
 	}
 	return false
+}
+
+// checksum is trading.BookChecksum(t.sides[0], t.sides[1]), written into t.text instead of a
+// buffer of its own (which trading.BookChecksum allocates on each call). TestBookTopChecksum
+// and TestBookChangesRebuildTheBook hold the two to the same value.
+func (t *bookTop) checksum() uint32 {
+	b := t.text[:0]
+	for i, side := range t.sides {
+		if i > 0 {
+			b = append(b, '|')
+		}
+		for j, l := range side {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, l.Price, 10)
+			b = append(b, ':')
+			b = strconv.AppendInt(b, l.Quantity, 10)
+		}
+	}
+	t.text = b
+	return crc32.ChecksumIEEE(b)
 }
