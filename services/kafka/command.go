@@ -125,33 +125,19 @@ func (d *commandReader) field(c *trading.OrderCommand, key []byte) bool {
 	}
 	switch string(key) {
 	case "op":
-		s, ok := d.plainString()
-		c.Op = trading.CommandOp(intern(s, string(trading.OpNew), string(trading.OpCancel)))
-		return ok
+		return readString(d, &c.Op, string(trading.OpNew), string(trading.OpCancel))
 	case "id":
-		s, ok := d.plainString()
-		c.OrderID = string(s)
-		return ok
+		return readString(d, &c.OrderID)
 	case "account":
-		s, ok := d.plainString()
-		c.Account = string(s)
-		return ok
+		return readString(d, &c.Account)
 	case "market":
-		s, ok := d.plainString()
-		c.Market = string(s)
-		return ok
+		return readString(d, &c.Market)
 	case "side":
-		s, ok := d.plainString()
-		c.Side = trading.Side(intern(s, string(trading.Buy), string(trading.Sell)))
-		return ok
+		return readString(d, &c.Side, string(trading.Buy), string(trading.Sell))
 	case "type":
-		s, ok := d.plainString()
-		c.Type = trading.OrderType(intern(s, string(trading.Limit), string(trading.Market)))
-		return ok
+		return readString(d, &c.Type, string(trading.Limit), string(trading.Market))
 	case "tif":
-		s, ok := d.plainString()
-		c.TimeInForce = trading.TimeInForce(intern(s, string(trading.GTC), string(trading.IOC), string(trading.FOK)))
-		return ok
+		return readString(d, &c.TimeInForce, string(trading.GTC), string(trading.IOC), string(trading.FOK))
 	case "post_only":
 		switch d.peek() {
 		case 't':
@@ -196,15 +182,21 @@ func knownCommandField(key []byte) bool {
 	return false
 }
 
-// intern returns the constant among known equal to s, to spare the enumerations an
-// allocation, or a copy of s.
-func intern(s []byte, known ...string) string {
+// readString reads a plain string into dst: the constant among known equal to it (sparing
+// the enumerations an allocation), or a copy.
+func readString[T ~string](d *commandReader, dst *T, known ...string) bool {
+	s, ok := d.plainString()
+	if !ok {
+		return false
+	}
 	for _, k := range known {
 		if string(s) == k {
-			return k
+			*dst = T(k)
+			return true
 		}
 	}
-	return string(s)
+	*dst = T(s)
+	return true
 }
 
 // int64 reads a JSON integer (no fraction or exponent: encoding/json refuses those for an
