@@ -91,19 +91,26 @@ func (d *commandReader) plainString() ([]byte, bool) {
 	if !d.expect('"') {
 		return nil, false
 	}
-	start := d.i
-	for ; d.i < len(d.b); d.i++ {
-		switch c := d.b[d.i]; {
-		case c == '"':
-			s := d.b[start:d.i]
-			d.i++
-			return s, true
-		case c < 0x20 || c >= 0x80 || c == '\\':
-			return nil, false
-		}
+	b, start := d.b, d.i
+	i := start
+	for i < len(b) && plainByte[b[i]] {
+		i++
 	}
-	return nil, false
+	if i == len(b) || b[i] != '"' {
+		return nil, false // an escape, a control or non-ASCII byte, or the end
+	}
+	d.i = i + 1
+	return b[start:i], true
 }
+
+// plainByte marks the bytes plainString takes inside a string: printable ASCII but the quote
+// and the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // null consumes a null literal if one is next.
 func (d *commandReader) null() bool {
