@@ -53,9 +53,10 @@ func (p *Producer) PublishSettlements(ctx context.Context, ss []trading.Settleme
 		func(s *trading.Settlement) string { return s.Trace }, ss)
 }
 
-// DecodeCommand reads an orders-topic message (its trace from the record header).
+// DecodeCommand reads an orders-topic message (its trace from the record header) as
+// encoding/json would, without its reflection for the form order entry writes.
 func DecodeCommand(m Message) (trading.OrderCommand, error) {
-	c, err := decodeJSON[trading.OrderCommand](m)
+	c, err := decodeCommand(m.Value)
 	c.Trace = m.Trace
 	return c, err
 }

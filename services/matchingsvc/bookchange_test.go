@@ -57,6 +57,15 @@ func (s side) levels(desc bool) []trading.Level {
 // the checksum of the book after it; a client applying the changes holds the engine's book
 // exactly, and the depth it publishes names the last change it reflects.
 func TestBookChangesRebuildTheBook(t *testing.T) {
+	t.Run("few levels", func(t *testing.T) { requireBookChangesRebuildTheBook(t, 95, 12) })
+	// Most changes of a deep book are below the top the checksum covers (which the engine
+	// then does not read again): each checksum is still the whole top's.
+	t.Run("deep book", func(t *testing.T) { requireBookChangesRebuildTheBook(t, 40, 120) })
+}
+
+// requireBookChangesRebuildTheBook runs a random flow of orders priced from low to
+// low+width-1 (buys under 100, sells from 97) through the engine and checks each change.
+func requireBookChangesRebuildTheBook(t *testing.T, low, width int) {
 	ctx := context.Background()
 	store := memory.New()
 	_, err := store.CreateMarket(ctx, trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "0.01", LotSize: "0.0001"})
@@ -67,7 +76,7 @@ func TestBookChangesRebuildTheBook(t *testing.T) {
 	for i := range 3000 {
 		c := trading.OrderCommand{Op: trading.OpNew, OrderID: fmt.Sprint("o", i), Account: fmt.Sprint("a", rng.IntN(6)),
 			Market: "BTC-USD", Side: trading.Buy, Type: trading.Limit, TimeInForce: trading.GTC,
-			Price: int64(95 + rng.IntN(12)), Quantity: int64(1 + rng.IntN(8))}
+			Price: int64(low + rng.IntN(width)), Quantity: int64(1 + rng.IntN(8))}
 		if c.Price > 100 || (c.Price == 100 && rng.IntN(2) == 0) {
 			c.Side = trading.Sell
 			c.Price -= 3 // makes crossing orders common on both sides
@@ -97,7 +106,7 @@ func TestBookChangesRebuildTheBook(t *testing.T) {
 
 	bids, asks := side{}, side{}
 	var last uint64
-	unchanged := 0
+	unchanged, deep := 0, 0
 	for _, x := range rec.xs {
 		if x.Book == nil {
 			unchanged++
@@ -112,6 +121,9 @@ func TestBookChangesRebuildTheBook(t *testing.T) {
 		for _, l := range x.Book.Asks {
 			require.NotEqual(t, asks[l.Price], l.Quantity, "change %d lists ask level %d unchanged", last, l.Price)
 		}
+		if belowTop(bids.levels(true), x.Book.Bids, true) && belowTop(asks.levels(false), x.Book.Asks, false) {
+			deep++
+		}
 		bids.apply(x.Book.Bids)
 		asks.apply(x.Book.Asks)
 		b, a := bids.levels(true), asks.levels(false)
@@ -124,6 +136,9 @@ func TestBookChangesRebuildTheBook(t *testing.T) {
 		}
 	}
 	assert.Positive(t, unchanged, "some commands change nothing (rejections, unfilled IOC/FOK, cancels of gone orders)")
+	if width > 2*trading.ChecksumLevels {
+		assert.Greater(t, deep, len(rec.xs)/10, "many changes leave both sides' tops as they were")
+	}
 	assert.Equal(t, last, depth.b.UpdateID, "the published depth names the last change")
 	strip := func(ls []trading.Level) []trading.Level {
 		out := make([]trading.Level, len(ls))
@@ -134,6 +149,24 @@ func TestBookChangesRebuildTheBook(t *testing.T) {
 	}
 	assert.Equal(t, strip(depth.b.Bids), bids.levels(true))
 	assert.Equal(t, strip(depth.b.Asks), asks.levels(false))
+}
+
+// belowTop reports whether every changed level is worse than the last of the top
+// trading.ChecksumLevels levels of a side (best first) that has more.
+func belowTop(side []trading.Level, changed []trading.LevelQty, desc bool) bool {
+	if len(changed) == 0 {
+		return true
+	}
+	if len(side) <= trading.ChecksumLevels {
+		return false
+	}
+	last := side[trading.ChecksumLevels-1].Price
+	for _, l := range changed {
+		if desc && l.Price >= last || !desc && l.Price <= last {
+			return false
+		}
+	}
+	return true
 }
 
 func TestBookChecksumString(t *testing.T) {

@@ -93,7 +93,7 @@ type partition struct {
 	// replay numbers them the same.
 	updates map[string]uint64
 	levels  []matching.Level
-	top     [2][]trading.Level
+	tops    map[string]*bookTop // each book's top levels and checksum, as of its last change
 	touched []bookLevel
 	// snapped is each book's encoding in the last capture: a book whose last sequence is
 	// still the same is captured again by reference.
@@ -463,19 +463,21 @@ func (part *partition) bookChange(book *matching.Book, c trading.OrderCommand, e
 			ch.Asks = append(ch.Asks, lq)
 		}
 	}
-	for i, side := range []matching.Side{matching.Buy, matching.Sell} {
-		part.levels = book.Depth(side, trading.ChecksumLevels, part.levels[:0])
-		part.top[i] = part.top[i][:0]
-		for _, l := range part.levels {
-			part.top[i] = append(part.top[i], trading.Level{Price: l.Price, Quantity: l.Qty, Orders: l.Orders})
-		}
+	if part.tops == nil {
+		part.tops = map[string]*bookTop{}
 	}
-	ch.Checksum = trading.BookChecksum(part.top[0], part.top[1])
-	if len(part.top[0]) > 0 {
-		ch.BestBid = part.top[0][0].Price
+	top := part.tops[c.Market]
+	if top == nil {
+		top = &bookTop{}
+		part.tops[c.Market] = top
 	}
-	if len(part.top[1]) > 0 {
-		ch.BestAsk = part.top[1][0].Price
+	part.levels = top.update(book, part.touched, part.levels)
+	ch.Checksum = top.crc
+	if len(top.sides[0]) > 0 {
+		ch.BestBid = top.sides[0][0].Price
+	}
+	if len(top.sides[1]) > 0 {
+		ch.BestAsk = top.sides[1][0].Price
 	}
 	return ch
 }
