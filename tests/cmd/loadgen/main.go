@@ -39,6 +39,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -134,6 +135,8 @@ type client struct {
 type reply struct {
 	status int
 	body   map[string]any
+	// retryAfter is the answer's Retry-After (1 s when it gave none).
+	retryAfter time.Duration
 }
 
 func (c *client) do(ctx context.Context, method, path, token string, body any) (reply, error) {
@@ -161,9 +164,30 @@ func (c *client) do(ctx context.Context, method, path, token string, body any) (
 	if err != nil {
 		return reply{}, err
 	}
-	r := reply{status: res.StatusCode}
+	r := reply{status: res.StatusCode, retryAfter: time.Second}
+	if secs, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && secs >= 0 {
+		r.retryAfter = time.Duration(secs) * time.Second
+	}
 	_ = json.Unmarshal(raw, &r.body)
 	return r, nil
+}
+
+// setupDo is do for the set-up requests: an answer 503 (the server shed the request before
+// doing anything, as the password-hashing pool does when sign-ins arrive faster than it
+// hashes) is tried again after its Retry-After, up to 20 times. The measured load never
+// retries: there a 503 is an error.
+func (c *client) setupDo(ctx context.Context, method, path, token string, body any) (reply, error) {
+	for attempt := 1; ; attempt++ {
+		r, err := c.do(ctx, method, path, token, body)
+		if err != nil || r.status != http.StatusServiceUnavailable || attempt == 20 {
+			return r, err
+		}
+		select {
+		case <-ctx.Done():
+			return r, ctx.Err()
+		case <-time.After(r.retryAfter):
+		}
+	}
 }
 
 func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
@@ -172,7 +196,7 @@ type trader struct{ id, token string }
 
 // setup registers, logs in and funds the traders, a few at a time.
 func setup(ctx context.Context, c *client, cfg config) ([]trader, error) {
-	r, err := c.do(ctx, "POST", "/auth/login", "", map[string]string{"email": cfg.adminEmail, "password": cfg.adminPassword})
+	r, err := c.setupDo(ctx, "POST", "/auth/login", "", map[string]string{"email": cfg.adminEmail, "password": cfg.adminPassword})
 	if err != nil || r.status != 200 {
 		return nil, fmt.Errorf("admin login: %d %v %v", r.status, r.body, err)
 	}
@@ -189,11 +213,11 @@ func setup(ctx context.Context, c *client, cfg config) ([]trader, error) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			creds := map[string]string{"email": fmt.Sprintf("load-%d-%d@example.com", run, i), "password": "load trader password"}
-			if r, err := c.do(ctx, "POST", "/auth/register", "", creds); err != nil || r.status != 202 {
+			if r, err := c.setupDo(ctx, "POST", "/auth/register", "", creds); err != nil || r.status != 202 {
 				errs <- fmt.Errorf("register: %d %v %v", r.status, r.body, err)
 				return
 			}
-			r, err := c.do(ctx, "POST", "/auth/login", "", creds)
+			r, err := c.setupDo(ctx, "POST", "/auth/login", "", creds)
 			if err != nil || r.status != 200 {
 				errs <- fmt.Errorf("login: %d %v %v", r.status, r.body, err)
 				return
@@ -201,17 +225,17 @@ func setup(ctx context.Context, c *client, cfg config) ([]trader, error) {
 			t := trader{id: str(r.body, "user_id"), token: str(r.body, "access_token")}
 			// KYC: the trader submits, the admin approves (unverified accounts cannot trade).
 			app := map[string]string{"legal_name": fmt.Sprintf("Load Trader %d", i), "date_of_birth": "1990-04-01", "nationality": "DE", "address": "1 Example Street"}
-			if r, err := c.do(ctx, "POST", "/kyc", t.token, app); err != nil || r.status != 202 {
+			if r, err := c.setupDo(ctx, "POST", "/kyc", t.token, app); err != nil || r.status != 202 {
 				errs <- fmt.Errorf("kyc: %d %v %v", r.status, r.body, err)
 				return
 			}
-			if r, err := c.do(ctx, "POST", "/compliance/kyc/"+t.id+"/approve", admin, map[string]string{"reason": "load test onboarding"}); err != nil || r.status != 200 {
+			if r, err := c.setupDo(ctx, "POST", "/compliance/kyc/"+t.id+"/approve", admin, map[string]string{"reason": "load test onboarding"}); err != nil || r.status != 200 {
 				errs <- fmt.Errorf("kyc approval: %d %v %v", r.status, r.body, err)
 				return
 			}
 			for _, d := range []struct{ asset, amount string }{{"USD", "1000000000"}, {"BTC", "100000"}} {
 				body := map[string]string{"id": fmt.Sprintf("load-%d-%d-%s", run, i, d.asset), "account": t.id, "asset": d.asset, "amount": d.amount}
-				if r, err := c.do(ctx, "POST", "/admin/deposits", admin, body); err != nil || r.status != 201 {
+				if r, err := c.setupDo(ctx, "POST", "/admin/deposits", admin, body); err != nil || r.status != 201 {
 					errs <- fmt.Errorf("deposit: %d %v %v", r.status, r.body, err)
 					return
 				}
