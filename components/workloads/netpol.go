@@ -41,8 +41,13 @@ func (b *builder) peers(endpoint string) networkingv1.NetworkPolicyPeerArray {
 		return blocks(sn.Public)
 	case Postgres:
 		return blocks(sn.Database)
-	case Redis, Kafka, AWSAPI:
+	case Redis, Kafka, AWSAPI, KubeAPI:
 		return blocks(sn.Private)
+	case Internet:
+		// Anywhere but the VPC (whose parts are reached by the flows that name them).
+		return networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{IpBlock: networkingv1.IPBlockArgs{
+			Cidr: pulumi.String("0.0.0.0/0"), Except: pulumi.StringArray{pulumi.String(sn.VPC)},
+		}}}
 	}
 	return pods(Namespace, LabelName, endpoint) // a catalog service
 }
