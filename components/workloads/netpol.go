@@ -41,8 +41,12 @@ func (b *builder) peers(endpoint string) networkingv1.NetworkPolicyPeerArray {
 		return blocks(sn.Public)
 	case Postgres:
 		return blocks(sn.Database)
-	case Redis, Kafka, AWSAPI, KubeAPI:
+	case Redis, Kafka, AWSAPI:
 		return blocks(sn.Private)
+	case KubeAPI:
+		// The control plane's network interfaces sit in the cluster's subnets, public or
+		// private: the VPC.
+		return blocks([]string{sn.VPC})
 	case Internet:
 		// Anywhere but the VPC (whose parts are reached by the flows that name them).
 		return networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{IpBlock: networkingv1.IPBlockArgs{

@@ -147,9 +147,9 @@ func TestNetworkPoliciesAllowExactlyTheCatalogFlows(t *testing.T) {
 		catalog.DatabaseMigrations: {catalog.DatabaseMigrations + " -> dns 53/TCP", catalog.DatabaseMigrations + " -> dns 53/UDP",
 			catalog.DatabaseMigrations + " -> database-subnets 5432/TCP", catalog.DatabaseMigrations + " -> private-subnets 443/TCP"},
 		// OFAC's site over HTTPS anywhere outside the VPC, and the Kubernetes API (the control
-		// plane's interfaces in the private subnets); no ingress.
+		// plane's interfaces, in the cluster's subnets); no ingress.
 		catalog.ScreeningSync: {catalog.ScreeningSync + " -> dns 53/TCP", catalog.ScreeningSync + " -> dns 53/UDP",
-			catalog.ScreeningSync + " -> cidrs 0.0.0.0/0 except [10.0.0.0/16] 443/TCP", catalog.ScreeningSync + " -> private-subnets 443/TCP"},
+			catalog.ScreeningSync + " -> cidrs 0.0.0.0/0 except [10.0.0.0/16] 443/TCP", catalog.ScreeningSync + " -> cidrs 10.0.0.0/16 443/TCP"},
 	}
 	for name, flows := range want {
 		sort.Strings(flows)

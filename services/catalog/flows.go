@@ -17,7 +17,7 @@ const (
 	EndpointKafka      = "kafka"          // MSK's SASL/IAM listener
 	EndpointAWSAPI     = "aws-api"        // the VPC's interface endpoints (STS for IRSA and the other AWS APIs)
 	EndpointTracing    = "otel-collector" // the OpenTelemetry collector (OTLP/HTTP) in the monitoring namespace
-	EndpointKubeAPI    = "kube-api"       // the Kubernetes API server (the EKS control plane's network interfaces in the private subnets)
+	EndpointKubeAPI    = "kube-api"       // the Kubernetes API server (the EKS control plane's network interfaces in the cluster's subnets)
 	EndpointInternet   = "internet"       // any address outside the VPC (through the NAT gateways)
 )
 
