@@ -444,6 +444,9 @@ func (n *network) addressFlows(out flowSet, q netPod, dir string, named []extern
 	}
 }
 
+// internet4 is the IPv4 Internet the lists' sync reaches (the VPC has no IPv6 egress).
+var internet4 = mustCIDRs("0.0.0.0/0")
+
 // externals are the named endpoints outside the pod network, from the plan: the data tier and
 // the interface endpoints by the subnets they are placed in, the ALB by the subnets the load
 // balancer controller puts internet-facing ALBs in, all in the cluster's VPC.
@@ -537,7 +540,7 @@ func externals(p *Plan) (dests, sources []external) {
 	}
 	if !vpcAddrs.empty() {
 		dest(catalog.EndpointKubeAPI, vpcAddrs, catalog.KubeAPIPort)
-		dest(catalog.EndpointInternet, everywhere.minus(vpcAddrs), catalog.HTTPSPort)
+		dest(catalog.EndpointInternet, internet4.minus(vpcAddrs), catalog.HTTPSPort)
 	}
 
 	if !public.empty() {
