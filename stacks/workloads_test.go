@@ -22,11 +22,11 @@ func TestWorkloadDefaults(t *testing.T) {
 		return out
 	}
 	assert.Equal(t, map[string]int{
-		catalog.APIGateway: 5, catalog.MatchingEngine: 5, catalog.SettlementCoordinator: 3, catalog.RiskManagement: 3, catalog.NotificationService: 3, catalog.KafkaTopics: 0, catalog.DatabaseMigrations: 0,
+		catalog.APIGateway: 5, catalog.MatchingEngine: 5, catalog.SettlementCoordinator: 3, catalog.RiskManagement: 3, catalog.NotificationService: 3, catalog.KafkaTopics: 0, catalog.DatabaseMigrations: 0, catalog.ScreeningSync: 0,
 		catalog.ComplianceService: 3,
 	}, replicas(prod), "prod replicas")
 	assert.Equal(t, map[string]int{
-		catalog.APIGateway: 2, catalog.MatchingEngine: 2, catalog.SettlementCoordinator: 2, catalog.RiskManagement: 1, catalog.NotificationService: 2, catalog.KafkaTopics: 0, catalog.DatabaseMigrations: 0,
+		catalog.APIGateway: 2, catalog.MatchingEngine: 2, catalog.SettlementCoordinator: 2, catalog.RiskManagement: 1, catalog.NotificationService: 2, catalog.KafkaTopics: 0, catalog.DatabaseMigrations: 0, catalog.ScreeningSync: 0,
 		catalog.ComplianceService: 1,
 	}, replicas(staging), "staging replicas")
 	assert.Equal(t, "info", prod.Workloads.LogLevel)

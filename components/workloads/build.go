@@ -17,6 +17,7 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
+	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cantondex/platform/services/catalog"
@@ -32,6 +33,9 @@ const (
 	// ConfigHashAnnotation on a pod template changes with its ConfigMap, so a new
 	// configuration rolls the pods.
 	ConfigHashAnnotation = "cantondex.io/config-sha256"
+	// KubeAPIAccessAnnotation on a pod template that mounts its ServiceAccount token says why
+	// the pod talks to the Kubernetes API (infra/policy's k8s-sa-token-not-mounted).
+	KubeAPIAccessAnnotation = "cantondex.io/kubernetes-api-access"
 )
 
 // RDSCAConfigMap holds the RDS CA bundle, mounted where DB_TLS_CA_FILE points.
@@ -91,6 +95,13 @@ func NewWorkloads(ctx *pulumi.Context, name string, args WorkloadsArgs, opts ...
 			return nil, err
 		}
 		shared = append(shared, ca)
+	}
+	if b.needsScreeningLists() {
+		lists, err := b.screeningLists()
+		if err != nil {
+			return nil, err
+		}
+		shared = append(shared, lists)
 	}
 
 	// Jobs first (migrations, topics), then the services, which wait for every Job.
@@ -163,6 +174,46 @@ func (b *builder) needsCA() bool {
 	return slices.ContainsFunc(b.args.Services, func(s catalog.Service) bool { return s.Database != "" })
 }
 
+func (b *builder) needsScreeningLists() bool {
+	return slices.ContainsFunc(b.args.Services, func(s catalog.Service) bool { return s.ScreeningLists || s.WritesScreeningLists })
+}
+
+// screeningLists creates the ConfigMap of the sanctions lists, empty: the screening-sync Job
+// fills its binaryData (before the services that mount it start, since they wait for every
+// Job) and owns it from then on, so the program never writes it again.
+func (b *builder) screeningLists() (pulumi.Resource, error) {
+	return corev1.NewConfigMap(b.ctx, b.name+"-"+catalog.ScreeningListsConfigMap, &corev1.ConfigMapArgs{
+		Metadata: b.meta(catalog.ScreeningListsConfigMap, map[string]string{LabelPartOf: PartOf}),
+	}, b.with(pulumi.IgnoreChanges([]string{"binaryData", "data"}))...)
+}
+
+// listWriterRBAC is the Role of the screening lists' writer: get, update and patch of that one
+// ConfigMap (by resourceNames), bound to its ServiceAccount.
+func (b *builder) listWriterRBAC(s catalog.Service, sa pulumi.Resource) ([]pulumi.Resource, error) {
+	labels := Labels(s)
+	role, err := rbacv1.NewRole(b.ctx, b.name+"-"+s.Name, &rbacv1.RoleArgs{
+		Metadata: b.meta(s.Name, labels),
+		Rules: rbacv1.PolicyRuleArray{rbacv1.PolicyRuleArgs{
+			ApiGroups:     pulumi.StringArray{pulumi.String("")},
+			Resources:     pulumi.StringArray{pulumi.String("configmaps")},
+			ResourceNames: pulumi.StringArray{pulumi.String(catalog.ScreeningListsConfigMap)},
+			Verbs:         pulumi.ToStringArray([]string{"get", "update", "patch"}),
+		}},
+	}, b.opts...)
+	if err != nil {
+		return nil, err
+	}
+	binding, err := rbacv1.NewRoleBinding(b.ctx, b.name+"-"+s.Name, &rbacv1.RoleBindingArgs{
+		Metadata: b.meta(s.Name, labels),
+		RoleRef:  rbacv1.RoleRefArgs{ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("Role"), Name: pulumi.String(s.Name)},
+		Subjects: rbacv1.SubjectArray{rbacv1.SubjectArgs{Kind: pulumi.String("ServiceAccount"), Name: pulumi.String(s.Name), Namespace: pulumi.String(Namespace)}},
+	}, b.with(pulumi.DependsOn([]pulumi.Resource{role, sa}))...)
+	if err != nil {
+		return nil, err
+	}
+	return []pulumi.Resource{role, binding}, nil
+}
+
 // service creates s's ServiceAccount, ConfigMap and workload (with its Service, budget and
 // autoscaler for long-running ones) and returns the workload.
 func (b *builder) service(s catalog.Service, shared, jobs []pulumi.Resource) (pulumi.Resource, error) {
@@ -202,6 +253,13 @@ func (b *builder) service(s catalog.Service, shared, jobs []pulumi.Resource) (pu
 	}).(pulumi.StringOutput)
 
 	deps := slices.Concat(shared, jobs, []pulumi.Resource{sa, cm})
+	if s.WritesScreeningLists {
+		rbac, err := b.listWriterRBAC(s, sa)
+		if err != nil {
+			return nil, err
+		}
+		deps = append(deps, rbac...)
+	}
 	restart := "Always"
 	if s.Kind == catalog.Job {
 		restart = "Never"
@@ -211,15 +269,33 @@ func (b *builder) service(s catalog.Service, shared, jobs []pulumi.Resource) (pu
 
 	switch WorkloadKind(s) {
 	case "Job":
+		jobSpec := batchv1.JobSpecArgs{
+			BackoffLimit:          pulumi.Int(4),
+			ActiveDeadlineSeconds: pulumi.Int(900),
+			Template:              template,
+		}
 		// Pulumi waits for the Job to complete; a new image replaces it (and runs it again).
-		return batchv1.NewJob(ctx, n, &batchv1.JobArgs{
+		job, err := batchv1.NewJob(ctx, n, &batchv1.JobArgs{Metadata: b.meta(s.Name, labels), Spec: jobSpec},
+			b.with(pulumi.DependsOn(deps), pulumi.DeleteBeforeReplace(true))...)
+		if err != nil || s.Schedule == "" {
+			return job, err
+		}
+		// Then on its schedule: one run at a time, a missed run started late within an hour.
+		if _, err := batchv1.NewCronJob(ctx, n, &batchv1.CronJobArgs{
 			Metadata: b.meta(s.Name, labels),
-			Spec: batchv1.JobSpecArgs{
-				BackoffLimit:          pulumi.Int(4),
-				ActiveDeadlineSeconds: pulumi.Int(900),
-				Template:              template,
+			Spec: batchv1.CronJobSpecArgs{
+				Schedule:                   pulumi.String(s.Schedule),
+				TimeZone:                   pulumi.String("Etc/UTC"),
+				ConcurrencyPolicy:          pulumi.String("Forbid"),
+				StartingDeadlineSeconds:    pulumi.Int(3600),
+				SuccessfulJobsHistoryLimit: pulumi.Int(3),
+				FailedJobsHistoryLimit:     pulumi.Int(3),
+				JobTemplate:                batchv1.JobTemplateSpecArgs{Metadata: metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(labels)}, Spec: jobSpec},
 			},
-		}, b.with(pulumi.DependsOn(deps), pulumi.DeleteBeforeReplace(true))...)
+		}, b.with(pulumi.DependsOn(append(deps, job)))...); err != nil {
+			return nil, err
+		}
+		return job, nil
 	}
 
 	svcSpec := corev1.ServiceSpecArgs{

@@ -16,6 +16,8 @@ const (
 	Redis      = catalog.EndpointRedis      // ElastiCache, in the private subnets
 	Kafka      = catalog.EndpointKafka      // MSK with IAM authentication, in the private subnets
 	AWSAPI     = catalog.EndpointAWSAPI     // the VPC's interface endpoints (STS for IRSA), in the private subnets
+	KubeAPI    = catalog.EndpointKubeAPI    // the EKS control plane's network interfaces, in the cluster's subnets (the VPC)
+	Internet   = catalog.EndpointInternet   // anything outside the VPC (through the NAT gateways)
 	Tracing    = catalog.EndpointTracing    // pods app.kubernetes.io/name=opentelemetry-collector (components/tracing) in the monitoring namespace
 )
 

@@ -43,6 +43,15 @@ func (b *builder) peers(endpoint string) networkingv1.NetworkPolicyPeerArray {
 		return blocks(sn.Database)
 	case Redis, Kafka, AWSAPI:
 		return blocks(sn.Private)
+	case KubeAPI:
+		// The control plane's network interfaces sit in the cluster's subnets, public or
+		// private: the VPC.
+		return blocks([]string{sn.VPC})
+	case Internet:
+		// Anywhere but the VPC (whose parts are reached by the flows that name them).
+		return networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{IpBlock: networkingv1.IPBlockArgs{
+			Cidr: pulumi.String("0.0.0.0/0"), Except: pulumi.StringArray{pulumi.String(sn.VPC)},
+		}}}
 	}
 	return pods(Namespace, LabelName, endpoint) // a catalog service
 }

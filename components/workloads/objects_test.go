@@ -74,6 +74,9 @@ func policyFlows(t *testing.T, p mocks.Resource, sn Subnets) []string {
 		var cidrs []string
 		for _, pe := range peers {
 			if c, ok := dig(pe, "ipBlock", "cidr").(string); ok {
+				if except := dig(pe, "ipBlock", "except"); except != nil {
+					c += fmt.Sprintf(" except %v", except)
+				}
 				cidrs = append(cidrs, c)
 				continue
 			}
@@ -143,6 +146,10 @@ func TestNetworkPoliciesAllowExactlyTheCatalogFlows(t *testing.T) {
 			catalog.KafkaTopics + " -> private-subnets 443/TCP", catalog.KafkaTopics + " -> private-subnets 9098/TCP"},
 		catalog.DatabaseMigrations: {catalog.DatabaseMigrations + " -> dns 53/TCP", catalog.DatabaseMigrations + " -> dns 53/UDP",
 			catalog.DatabaseMigrations + " -> database-subnets 5432/TCP", catalog.DatabaseMigrations + " -> private-subnets 443/TCP"},
+		// OFAC's site over HTTPS anywhere outside the VPC, and the Kubernetes API (the control
+		// plane's interfaces, in the cluster's subnets); no ingress.
+		catalog.ScreeningSync: {catalog.ScreeningSync + " -> dns 53/TCP", catalog.ScreeningSync + " -> dns 53/UDP",
+			catalog.ScreeningSync + " -> cidrs 0.0.0.0/0 except [10.0.0.0/16] 443/TCP", catalog.ScreeningSync + " -> cidrs 10.0.0.0/16 443/TCP"},
 	}
 	for name, flows := range want {
 		sort.Strings(flows)
@@ -289,7 +296,7 @@ func mustAtoi(t *testing.T, v any) int {
 func TestJobsRunFirstAndServicesWaitForThem(t *testing.T) {
 	rec, err := run(t, nil)
 	require.NoError(t, err)
-	for _, name := range []string{catalog.KafkaTopics, catalog.DatabaseMigrations} {
+	for _, name := range []string{catalog.KafkaTopics, catalog.DatabaseMigrations, catalog.ScreeningSync} {
 		job := object(t, rec, "Job", Namespace, name)
 		policy := object(t, rec, "NetworkPolicy", Namespace, name)
 		assert.Contains(t, job.DependsOn, policy.URN, "%s waits for its network policy", name)

@@ -27,6 +27,8 @@ type env struct {
 	vars   corev1.EnvVarArray
 	// caMount is where the RDS CA bundle is mounted ("" for none).
 	caMount string
+	// screeningMount is where the screening lists are mounted ("" for none).
+	screeningMount string
 }
 
 // environment fills s's catalog environment (ManagedEnv) from the data tier's endpoints. A
@@ -66,6 +68,13 @@ func (b *builder) environment(s catalog.Service, st Settings) (env, error) {
 		case v.From == "the RDS CA bundle, mounted":
 			e.config[v.Name] = pulumi.String(v.Value)
 			e.caMount = v.Value
+		case v.From == "the screening lists, mounted":
+			e.config[v.Name] = pulumi.String(v.Value)
+			if dir := path.Dir(v.Value); e.screeningMount != "" && e.screeningMount != dir {
+				return env{}, fmt.Errorf("%s: the screening lists are mounted at %s, but %s names %s", s.Name, e.screeningMount, v.Name, v.Value)
+			} else {
+				e.screeningMount = dir
+			}
 		case v.From == "pod (IRSA)":
 			e.config[v.Name] = pulumi.String(ep.Region)
 		case v.From == "pod" && v.Name == "KAFKA_GROUP_INSTANCE_ID":
@@ -109,6 +118,14 @@ func (b *builder) podTemplate(s catalog.Service, st Settings, e env, configHash 
 			Name:        pulumi.String(RDSCAConfigMap),
 			Items:       corev1.KeyToPathArray{corev1.KeyToPathArgs{Key: pulumi.String(caKey), Path: pulumi.String(path.Base(e.caMount))}},
 			DefaultMode: pulumi.Int(0o444),
+		}})
+	}
+	if e.screeningMount != "" {
+		// Every key of the ConfigMap: kubelet swaps the directory's files atomically on an
+		// update, which the services' digest polling picks up.
+		mounts = append(mounts, corev1.VolumeMountArgs{Name: pulumi.String("screening-lists"), MountPath: pulumi.String(e.screeningMount), ReadOnly: pulumi.Bool(true)})
+		volumes = append(volumes, corev1.VolumeArgs{Name: pulumi.String("screening-lists"), ConfigMap: corev1.ConfigMapVolumeSourceArgs{
+			Name: pulumi.String(catalog.ScreeningListsConfigMap), DefaultMode: pulumi.Int(0o444),
 		}})
 	}
 
@@ -171,9 +188,13 @@ func (b *builder) podTemplate(s catalog.Service, st Settings, e env, configHash 
 		annotations["prometheus.io/port"] = pulumi.String(fmt.Sprint(s.OpsPort))
 		annotations["prometheus.io/path"] = pulumi.String(s.Probes.Metrics)
 	}
+	// Only the screening lists' writer talks to the Kubernetes API (its Role: one ConfigMap).
+	if s.WritesScreeningLists {
+		annotations[KubeAPIAccessAnnotation] = pulumi.String("patches the ConfigMap " + catalog.ScreeningListsConfigMap + " (Role " + s.Name + ")")
+	}
 	spec := corev1.PodSpecArgs{
 		ServiceAccountName:           pulumi.String(s.Name),
-		AutomountServiceAccountToken: pulumi.Bool(false),
+		AutomountServiceAccountToken: pulumi.Bool(s.WritesScreeningLists),
 		EnableServiceLinks:           pulumi.Bool(false),
 		RestartPolicy:                pulumi.String(restart),
 		SecurityContext: corev1.PodSecurityContextArgs{

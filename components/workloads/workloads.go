@@ -3,7 +3,11 @@
 // managed data tier, ExternalSecrets for its secrets, a Deployment (a StatefulSet for
 // consumer-group members, which take their static group membership from the pod name) or a
 // Job, a Service, a PodDisruptionBudget and a HorizontalPodAutoscaler, NetworkPolicies that
-// allow exactly the catalog's flows (Flows), and the public service's ALB Ingress. Every
+// allow exactly the catalog's flows (Flows), and the public service's ALB Ingress; a Job
+// with a catalog Schedule also runs as a CronJob. The sanctions lists are one ConfigMap
+// (catalog.ScreeningListsConfigMap), created empty, mounted read-only into the services that
+// screen and written only by the screening-sync Job, whose Role may get, update and patch that
+// ConfigMap and nothing else. Every
 // object is generated from the catalog entry and the stack's settings; nothing is written by
 // hand per service.
 package workloads

@@ -149,17 +149,20 @@ func TestEveryCatalogServiceGetsItsObjects(t *testing.T) {
 		sort.Strings(out)
 		return out
 	}
-	all := []string{catalog.APIGateway, catalog.MatchingEngine, catalog.SettlementCoordinator, catalog.RiskManagement, catalog.NotificationService, catalog.ComplianceService, catalog.KafkaTopics, catalog.DatabaseMigrations}
+	all := []string{catalog.APIGateway, catalog.MatchingEngine, catalog.SettlementCoordinator, catalog.RiskManagement, catalog.NotificationService, catalog.ComplianceService, catalog.KafkaTopics, catalog.DatabaseMigrations, catalog.ScreeningSync}
 	long := []string{catalog.APIGateway, catalog.MatchingEngine, catalog.SettlementCoordinator, catalog.RiskManagement, catalog.NotificationService, catalog.ComplianceService}
 	assert.Equal(t, ns(catalog.APIGateway, catalog.NotificationService), got["Deployment"], "Deployments: the services in no consumer group")
 	assert.Equal(t, ns(catalog.MatchingEngine, catalog.SettlementCoordinator, catalog.RiskManagement, catalog.ComplianceService), got["StatefulSet"], "StatefulSets: the consumer-group members")
-	assert.Equal(t, ns(catalog.KafkaTopics, catalog.DatabaseMigrations), got["Job"], "Jobs")
+	assert.Equal(t, ns(catalog.KafkaTopics, catalog.DatabaseMigrations, catalog.ScreeningSync), got["Job"], "Jobs")
+	assert.Equal(t, ns(catalog.ScreeningSync), got["CronJob"], "the lists' daily sync")
+	assert.Equal(t, ns(catalog.ScreeningSync), got["Role"], "the one Role: the lists' writer")
+	assert.Equal(t, ns(catalog.ScreeningSync), got["RoleBinding"])
 	assert.Equal(t, ns(all...), got["ServiceAccount"])
 	assert.Equal(t, ns(long...), got["Service"])
 	assert.Equal(t, ns(long...), got["PodDisruptionBudget"])
 	assert.Equal(t, ns(long...), got["HorizontalPodAutoscaler"])
 	assert.Equal(t, ns(catalog.APIGateway, catalog.NotificationService), got["Ingress"])
-	assert.Equal(t, ns("api-gateway-env", "compliance-service-env", "database-migrations-env", "kafka-topics-env", "matching-engine-env", "notification-service-env", "risk-management-env", "settlement-coordinator-env", RDSCAConfigMap), got["ConfigMap"])
+	assert.Equal(t, ns("api-gateway-env", "compliance-service-env", "database-migrations-env", "kafka-topics-env", "matching-engine-env", "notification-service-env", "risk-management-env", "screening-sync-env", "settlement-coordinator-env", RDSCAConfigMap, catalog.ScreeningListsConfigMap), got["ConfigMap"])
 	assert.Equal(t, ns("cantondex-audit-signing-key", "cantondex-auth-keys", "cantondex-redis-auth-token", "database-trading-admin"), got["ExternalSecret"])
 	assert.Empty(t, got["Secret"], "no Secret is written by the program: External Secrets syncs them")
 	wantPolicies := append(ns(append(slices.Clone(all), DefaultDenyPolicy)...),
@@ -198,7 +201,7 @@ func TestPodsAreRestrictedAndProbed(t *testing.T) {
 		assert.Equal(t, map[string]any{LabelName: s.Name, LabelPartOf: "cantondex", LabelComponent: strings.ToLower(string(s.Kind))}, labels, "%s labels", s.Name)
 		spec := dig(tmpl, "spec")
 		assert.Equal(t, s.Name, dig(spec, "serviceAccountName"), s.Name)
-		assert.Equal(t, false, dig(spec, "automountServiceAccountToken"), s.Name)
+		assert.Equal(t, s.WritesScreeningLists, dig(spec, "automountServiceAccountToken"), "%s: only the lists' writer mounts its token", s.Name)
 		assert.Equal(t, map[string]any{"runAsNonRoot": true, "runAsUser": 1000.0, "runAsGroup": 1000.0, "fsGroup": 1000.0,
 			"seccompProfile": map[string]any{"type": "RuntimeDefault"}}, dig(spec, "securityContext"), "%s pod security context", s.Name)
 		containers, _ := dig(spec, "containers").([]any)

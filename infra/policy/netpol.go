@@ -444,6 +444,9 @@ func (n *network) addressFlows(out flowSet, q netPod, dir string, named []extern
 	}
 }
 
+// internet4 is the IPv4 Internet the lists' sync reaches (the VPC has no IPv6 egress).
+var internet4 = mustCIDRs("0.0.0.0/0")
+
 // externals are the named endpoints outside the pod network, from the plan: the data tier and
 // the interface endpoints by the subnets they are placed in, the ALB by the subnets the load
 // balancer controller puts internet-facing ALBs in, all in the cluster's VPC.
@@ -527,6 +530,19 @@ func externals(p *Plan) (dests, sources []external) {
 	}
 	dest(catalog.EndpointAWSAPI, endpoints, catalog.AWSAPIPort)
 
+	// The Kubernetes API server: the EKS control plane's network interfaces, placed in the
+	// cluster's subnets (the VPC); the Internet: every address outside the VPC, on HTTPS.
+	var vpcAddrs ipSet
+	for _, v := range p.OfType(tokVpc) {
+		if set, err := cidrSet(v.String("cidrBlock")); err == nil && (vpc == "" || v.ID == vpc) {
+			vpcAddrs = vpcAddrs.union(set)
+		}
+	}
+	if !vpcAddrs.empty() {
+		dest(catalog.EndpointKubeAPI, vpcAddrs, catalog.KubeAPIPort)
+		dest(catalog.EndpointInternet, internet4.minus(vpcAddrs), catalog.HTTPSPort)
+	}
+
 	if !public.empty() {
 		sources = append(sources, external{name: catalog.EndpointALB, addrs: public})
 	}
@@ -545,7 +561,7 @@ func elbSubnet(s mocks.Resource) bool {
 func flowScope(n *network, want []catalog.Flow) map[string]bool {
 	other := map[string]bool{catalog.EndpointDNS: true, catalog.EndpointALB: true, catalog.EndpointPrometheus: true,
 		catalog.EndpointPostgres: true, catalog.EndpointRedis: true, catalog.EndpointKafka: true, catalog.EndpointAWSAPI: true,
-		catalog.EndpointTracing: true}
+		catalog.EndpointTracing: true, catalog.EndpointKubeAPI: true, catalog.EndpointInternet: true}
 	scope := map[string]bool{}
 	for _, f := range want {
 		for _, e := range []string{f.From, f.To} {
@@ -578,6 +594,19 @@ func netpolMatches(want []catalog.Flow) func(*Plan) []Finding {
 				return []Finding{{f.String(), fmt.Sprintf("the catalog's flow %s has protocol %q: want TCP, UDP or SCTP", f, f.Protocol)}}
 			}
 			need.add(f.From, f.To, onePort(pi, f.Port, f.Port))
+			// A flow to an address range on a port reaches every endpoint inside it on that
+			// port (the Kubernetes API's VPC holds the interface endpoints): no policy can
+			// allow one without the others.
+			for _, e := range n.dests {
+				if e.name != f.To || e.proto != pi || e.port != f.Port {
+					continue
+				}
+				for _, inner := range n.dests {
+					if inner.name != e.name && inner.proto == pi && inner.port == f.Port && e.addrs.covers(inner.addrs) {
+						need.add(f.From, inner.name, onePort(pi, f.Port, f.Port))
+					}
+				}
+			}
 		}
 		scope := flowScope(n, want)
 		keys := map[flowKey]bool{}

@@ -78,6 +78,7 @@ func Rules() []Rule {
 	all = append(all, accountSecurityRules()...)
 	all = append(all, platformRules()...)
 	all = append(all, workloadRules()...)
+	all = append(all, screeningRules()...)
 	all = append(all, netpolRules()...)
 	all = append(all, observabilityRules()...)
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })

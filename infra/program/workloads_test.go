@@ -97,7 +97,9 @@ func TestWorkloadCountsPerStack(t *testing.T) {
 			assert.Equal(t, tc.replicas, got, "replicas")
 			assert.Equal(t, 2, count["Deployment"], "Deployments")
 			assert.Equal(t, 4, count["StatefulSet"], "StatefulSets")
-			assert.Equal(t, 2, count["Job"], "Jobs")
+			assert.Equal(t, 3, count["Job"], "Jobs: migrations, topics, the screening lists")
+			assert.Equal(t, 1, count["CronJob"], "CronJobs: the screening lists, daily")
+			assert.Equal(t, 1, count["Role"], "Roles: the screening lists' writer")
 			assert.Equal(t, 6, count["HorizontalPodAutoscaler"], "HPAs")
 			assert.Equal(t, tc.pdbs, count["PodDisruptionBudget"], "PDBs")
 			assert.Equal(t, 2, count["Ingress"], "Ingresses: the gateway and the streams, in one ALB group")
@@ -124,6 +126,27 @@ func TestWorkloadCountsPerStack(t *testing.T) {
 			ca, ok := rec.Named("kubernetes:core/v1:ConfigMap", "cdx-"+tc.stack+"-workloads-"+workloads.RDSCAConfigMap)
 			require.True(t, ok)
 			assert.Equal(t, map[string]any{"rds-ca.pem": RDSCAPlaceholder}, ca.Inputs["data"], "offline without the bundle's file: the placeholder")
+
+			// The sanctions lists: mounted into the gateway and the compliance service from the
+			// one ConfigMap that screening-sync alone may write.
+			for _, name := range []string{catalog.APIGateway, catalog.ComplianceService} {
+				env, ok := rec.Named("kubernetes:core/v1:ConfigMap", fmt.Sprintf("cdx-%s-workloads-%s-env", tc.stack, name))
+				require.True(t, ok)
+				assert.Equal(t, "/etc/cantondex-screening/sdn.csv.gz", env.String("data.SCREENING_LIST"), name)
+				assert.Equal(t, "/etc/cantondex-screening/alt.csv.gz", env.String("data.SCREENING_ALT"), name)
+				assert.Equal(t, "/etc/cantondex-screening/add.csv.gz", env.String("data.SCREENING_ADD"), name)
+				kind := "Deployment"
+				if name == catalog.ComplianceService {
+					kind = "StatefulSet"
+				}
+				w := object(t, rec, kind, name)
+				assert.Contains(t, fmt.Sprint(w.Inputs["spec"]), "map[configMap:map[defaultMode:292 name:screening-lists] name:screening-lists]", name)
+				assert.Contains(t, fmt.Sprint(w.Inputs["spec"]), "map[mountPath:/etc/cantondex-screening name:screening-lists readOnly:true]", name)
+			}
+			role := object(t, rec, "Role", catalog.ScreeningSync)
+			assert.Equal(t, "[map[apiGroups:[] resourceNames:[screening-lists] resources:[configmaps] verbs:[get update patch]]]", fmt.Sprint(role.Inputs["rules"]))
+			cron := object(t, rec, "CronJob", catalog.ScreeningSync)
+			assert.Equal(t, catalog.ScreeningSyncSchedule, cron.String("spec.schedule"))
 		})
 	}
 }

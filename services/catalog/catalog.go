@@ -36,6 +36,31 @@ const (
 	// DatabaseMigrations is the Job that applies the schema migrations and creates the
 	// services' database users before the services roll (services/cmd/migrate).
 	DatabaseMigrations = "database-migrations"
+	// ScreeningSync is the Job that downloads the official sanctions lists into the
+	// ScreeningListsConfigMap (services/cmd/screening-sync): once on each release, before the
+	// services that screen start, then on its Schedule.
+	ScreeningSync = "screening-sync"
+)
+
+// The sanctions lists in the cluster: a ConfigMap of the services' namespace holding OFAC's
+// sdn.csv, alt.csv and add.csv gzip-compressed in binaryData (together over the 1 MiB a
+// ConfigMap holds raw), written by ScreeningSync only and mounted read-only at
+// ScreeningListsDir into every service with ScreeningLists, whose SCREENING_* point there
+// (services/compliance/screening reads .gz files through gzip, and re-reads them every
+// SCREENING_RELOAD_INTERVAL: kubelet swaps a ConfigMap volume's files atomically).
+const (
+	ScreeningListsConfigMap = "screening-lists"
+	ScreeningListsDir       = "/etc/cantondex-screening"
+	// ScreeningSyncSchedule is daily: OFAC publishes on no fixed schedule, usually a few
+	// times a month, and the services re-screen every account against what changed.
+	ScreeningSyncSchedule = "17 5 * * *"
+)
+
+// The ScreeningListsConfigMap's keys (the file names in its mount).
+const (
+	ScreeningSDNFile = "sdn.csv.gz"
+	ScreeningAltFile = "alt.csv.gz"
+	ScreeningAddFile = "add.csv.gz"
 )
 
 // The program's databases (stacks' data.databases roles).
@@ -109,6 +134,15 @@ type Service struct {
 	DBAdmin bool
 	Redis   bool
 	Secrets []Secret
+	// ScreeningLists: screens KYC applications and withdrawals against the sanctions lists
+	// of the ScreeningListsConfigMap, mounted (SCREENING_*).
+	ScreeningLists bool
+	// WritesScreeningLists: downloads the official lists over HTTPS from the Internet and
+	// writes the ScreeningListsConfigMap through the Kubernetes API (ScreeningSync only).
+	WritesScreeningLists bool
+	// Schedule (cron, UTC) of a Job that also runs periodically, as a CronJob ("": on each
+	// release only).
+	Schedule string
 	// PublicPort is the public API's port (0: none); OpsPort serves Probes.
 	PublicPort int
 	// PublicPath is the path prefix the shared ALB routes to PublicPort ("" is "/"): the
@@ -185,8 +219,10 @@ func All() []Service {
 			// read model in PostgreSQL and the book depth in Redis.
 			Produces: []string{topics.Orders},
 			Database: Trading, DBUser: "cdx_api_gateway", Redis: true,
-			Secrets:    []Secret{authKeys, redisAuth},
-			PublicPort: PublicPort, Resources: medium, Replicas: 3,
+			// KYC submissions and withdrawals are screened where they are made.
+			ScreeningLists: true,
+			Secrets:        []Secret{authKeys, redisAuth},
+			PublicPort:     PublicPort, Resources: medium, Replicas: 3,
 		}),
 		svc(Service{
 			Name: MatchingEngine, Binary: MatchingEngine,
@@ -232,8 +268,10 @@ func All() []Service {
 			Consumes: []Consume{{Topic: topics.Orders, Group: ComplianceService}, {Topic: topics.Trades, Group: ComplianceService}},
 			Produces: []string{topics.ComplianceEvents},
 			Database: Trading, DBUser: "cdx_compliance",
-			Secrets:   []Secret{{Name: "cantondex-audit-signing-key", Env: []string{"AUDIT_SIGNING_KEY"}}},
-			Resources: small, Replicas: 1,
+			// Re-screens every account when a list changes (delta screening).
+			ScreeningLists: true,
+			Secrets:        []Secret{{Name: "cantondex-audit-signing-key", Env: []string{"AUDIT_SIGNING_KEY"}}},
+			Resources:      small, Replicas: 1,
 		}),
 		svc(Service{
 			Name: DatabaseMigrations, Binary: "migrate", Kind: Job,
@@ -243,6 +281,11 @@ func All() []Service {
 		svc(Service{
 			Name: KafkaTopics, Binary: KafkaTopics, Kind: Job, TopicAdmin: true,
 			Resources: Resources{CPURequest: "100m", CPULimit: "500m", MemoryRequest: "64Mi", MemoryLimit: "128Mi"}, Replicas: 1,
+		}),
+		svc(Service{
+			Name: ScreeningSync, Binary: ScreeningSync, Kind: Job, WritesScreeningLists: true, Schedule: ScreeningSyncSchedule,
+			// The three files raw (about 3 MB), parsed once and compressed.
+			Resources: Resources{CPURequest: "100m", CPULimit: "500m", MemoryRequest: "128Mi", MemoryLimit: "256Mi"}, Replicas: 1,
 		}),
 	}
 }

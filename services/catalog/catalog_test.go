@@ -48,6 +48,42 @@ func TestEntriesAreConsistent(t *testing.T) {
 	}
 }
 
+func TestScreeningListsReachTheServicesThatScreen(t *testing.T) {
+	var screens, writes []string
+	for _, s := range All() {
+		if s.ScreeningLists {
+			screens = append(screens, s.Name)
+		}
+		if s.WritesScreeningLists {
+			writes = append(writes, s.Name)
+		}
+	}
+	assert.Equal(t, []string{APIGateway, ComplianceService}, screens)
+	assert.Equal(t, []string{ScreeningSync}, writes, "one writer")
+
+	env := func(s Service) map[string]Var {
+		m := map[string]Var{}
+		for _, v := range s.ManagedEnv() {
+			m[v.Name] = v
+		}
+		return m
+	}
+	for _, name := range screens {
+		e := env(MustLookup(name))
+		assert.Equal(t, "/etc/cantondex-screening/sdn.csv.gz", e["SCREENING_LIST"].Value, name)
+		assert.Equal(t, "/etc/cantondex-screening/alt.csv.gz", e["SCREENING_ALT"].Value, name)
+		assert.Equal(t, "/etc/cantondex-screening/add.csv.gz", e["SCREENING_ADD"].Value, name)
+		assert.Equal(t, "the screening lists, mounted", e["SCREENING_LIST"].From, name)
+		assert.Equal(t, "ofac-csv", e["SCREENING_FORMAT"].Value, name)
+		assert.Equal(t, "1m", e["SCREENING_RELOAD_INTERVAL"].Value, name)
+	}
+	sync := MustLookup(ScreeningSync)
+	assert.Equal(t, Job, sync.Kind)
+	assert.Equal(t, ScreeningSyncSchedule, sync.Schedule)
+	assert.Equal(t, Var{Name: "SYNC_CONFIGMAP", Value: ScreeningListsConfigMap}, env(sync)["SYNC_CONFIGMAP"])
+	assert.NotContains(t, env(MustLookup(MatchingEngine)), "SCREENING_LIST")
+}
+
 func TestChecks(t *testing.T) {
 	me := MustLookup(MatchingEngine)
 	assert.NoError(t, me.CheckConsume(MatchingEngine, topics.Orders))

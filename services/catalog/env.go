@@ -15,7 +15,8 @@ type Var struct {
 }
 
 // ManagedEnv returns the environment s needs on AWS, in a fixed order: the operations and
-// public listeners, PostgreSQL, Kafka, Redis, the trace collector, then its secrets. The next
+// public listeners, PostgreSQL, Kafka, Redis, the screening lists, the trace collector, then
+// its secrets. The next
 // issue's Deployments are generated from it; services/README.md shows it (a test keeps the two equal).
 func (s Service) ManagedEnv() []Var {
 	var vs []Var
@@ -57,6 +58,16 @@ func (s Service) ManagedEnv() []Var {
 		add("REDIS_URL", "rediss://<configuration endpoint>:6379", "output cache.configurationEndpoint")
 		add("REDIS_CLUSTER", "true", "")
 		add("REDIS_PREFIX", "cdx", "")
+	}
+	if s.ScreeningLists {
+		add("SCREENING_FORMAT", "ofac-csv", "")
+		add("SCREENING_LIST", ScreeningListsDir+"/"+ScreeningSDNFile, "the screening lists, mounted")
+		add("SCREENING_ALT", ScreeningListsDir+"/"+ScreeningAltFile, "the screening lists, mounted")
+		add("SCREENING_ADD", ScreeningListsDir+"/"+ScreeningAddFile, "the screening lists, mounted")
+		add("SCREENING_RELOAD_INTERVAL", "1m", "")
+	}
+	if s.WritesScreeningLists {
+		add("SYNC_CONFIGMAP", ScreeningListsConfigMap, "")
 	}
 	if s.Kind == Deployment {
 		// platform.NewTracing names the spans' service itself (service.name).

@@ -17,6 +17,8 @@ const (
 	EndpointKafka      = "kafka"          // MSK's SASL/IAM listener
 	EndpointAWSAPI     = "aws-api"        // the VPC's interface endpoints (STS for IRSA and the other AWS APIs)
 	EndpointTracing    = "otel-collector" // the OpenTelemetry collector (OTLP/HTTP) in the monitoring namespace
+	EndpointKubeAPI    = "kube-api"       // the Kubernetes API server (the EKS control plane's network interfaces in the cluster's subnets)
+	EndpointInternet   = "internet"       // any address outside the VPC (through the NAT gateways)
 )
 
 // The destination ports of those endpoints.
@@ -27,6 +29,8 @@ const (
 	KafkaIAMPort = 9098
 	AWSAPIPort   = 443
 	TracingPort  = 4318 // OTLP/HTTP
+	KubeAPIPort  = 443
+	HTTPSPort    = 443
 )
 
 // TracingEndpoint is the collector's OTLP/HTTP base URL, the long-running services'
@@ -56,7 +60,9 @@ func (f Flow) String() string {
 // resolves names (DNS over UDP and TCP); a service with a database reaches the RDS Proxy, with
 // Redis ElastiCache, with Kafka MSK's IAM listener; a service that authenticates with IAM (its
 // database user, MSK, Secrets Manager) reaches the AWS APIs (STS for its IRSA credentials and
-// the API it calls); a long-running service (not a Job) sends its spans to the collector; a public port is reached from the ALB, and an operations port from
+// the API it calls); a long-running service (not a Job) sends its spans to the collector; the
+// screening lists' writer reaches the Internet over HTTPS (OFAC's site) and the Kubernetes
+// API; a public port is reached from the ALB, and an operations port from
 // Prometheus and, behind the ALB, from its health check.
 func Flows() []Flow {
 	var out []Flow
@@ -89,6 +95,10 @@ func (s Service) Flows() []Flow {
 	}
 	if s.Kind == Deployment {
 		to(EndpointTracing, TracingPort)
+	}
+	if s.WritesScreeningLists {
+		to(EndpointInternet, HTTPSPort)
+		to(EndpointKubeAPI, KubeAPIPort)
 	}
 	if s.PublicPort != 0 {
 		out = append(out, Flow{From: EndpointALB, To: s.Name, Port: s.PublicPort, Protocol: TCP})

@@ -46,6 +46,9 @@ func TestFlowsOfTheCatalog(t *testing.T) {
 	want = append(want, dns("notification-service")...)
 	want = append(want, Flow{"compliance-service", "aws-api", 443, "TCP"}, Flow{"compliance-service", "kafka", 9098, "TCP"}, Flow{"compliance-service", "postgres", 5432, "TCP"})
 	want = append(want, dns("compliance-service")...)
+	// The lists' sync downloads OFAC's files over HTTPS and patches one ConfigMap; nothing else.
+	want = append(want, Flow{"screening-sync", "internet", 443, "TCP"}, Flow{"screening-sync", "kube-api", 443, "TCP"})
+	want = append(want, dns("screening-sync")...)
 	// Every long-running service sends its spans to the collector; the Jobs do not trace.
 	for _, s := range []string{"api-gateway", "matching-engine", "risk-management", "settlement-coordinator", "notification-service", "compliance-service"} {
 		want = append(want, Flow{s, "otel-collector", 4318, "TCP"})
@@ -77,6 +80,10 @@ func TestFlowsFollowTheEntryFields(t *testing.T) {
 			[]string{"alb -> x 8081/TCP", "alb -> x 9091/TCP", "prometheus -> x 9091/TCP", "x -> dns 53/TCP", "x -> dns 53/UDP"}},
 		{"a long-running service sends spans to the collector", Service{Name: "x", Kind: Deployment},
 			[]string{"x -> dns 53/TCP", "x -> dns 53/UDP", "x -> otel-collector 4318/TCP"}},
+		{"the screening lists' writer reaches the Internet over HTTPS and the Kubernetes API", Service{Name: "x", Kind: Job, WritesScreeningLists: true},
+			[]string{"x -> dns 53/TCP", "x -> dns 53/UDP", "x -> internet 443/TCP", "x -> kube-api 443/TCP"}},
+		{"screening against the mounted lists needs no flow", Service{Name: "x", Kind: Job, ScreeningLists: true},
+			[]string{"x -> dns 53/TCP", "x -> dns 53/UDP"}},
 		{"a Job sends none", Service{Name: "x", Kind: Job}, []string{"x -> dns 53/TCP", "x -> dns 53/UDP"}},
 		{"a public port without an operations port has no health check flow", Service{Name: "x", PublicPort: 8081},
 			[]string{"alb -> x 8081/TCP", "x -> dns 53/TCP", "x -> dns 53/UDP"}},

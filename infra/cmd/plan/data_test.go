@@ -89,7 +89,7 @@ func TestPlanShowsTheDataTier(t *testing.T) {
 			assert.Equal(t, 1, replicas, "PostgreSQL read replicas")
 			assert.Equal(t, 1, dr, "PostgreSQL DR replicas")
 			for typ, want := range map[string]int{
-				"aws:rds/proxy:Proxy": 1, "aws:elasticache/replicationGroup:ReplicationGroup": 1, "aws:msk/cluster:Cluster": 1, "kubernetes:batch/v1:Job": 2, // the migrations and topic Jobs
+				"aws:rds/proxy:Proxy": 1, "aws:elasticache/replicationGroup:ReplicationGroup": 1, "aws:msk/cluster:Cluster": 1, "kubernetes:batch/v1:Job": 3, // the migrations, topic and screening-list Jobs
 			} {
 				assert.Equal(t, want, count[typ], typ)
 			}

@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -86,6 +87,8 @@ var typed = map[string]func() any{
 	"HorizontalPodAutoscaler": func() any { return &autoscalingv2.HorizontalPodAutoscaler{} },
 	"NetworkPolicy":           func() any { return &networkingv1.NetworkPolicy{} }, "Ingress": func() any { return &networkingv1.Ingress{} },
 	"StorageClass": func() any { return &storagev1.StorageClass{} },
+	"CronJob":      func() any { return &batchv1.CronJob{} }, "Role": func() any { return &rbacv1.Role{} },
+	"RoleBinding": func() any { return &rbacv1.RoleBinding{} },
 }
 
 // decodeDir decodes every manifest under dir strictly (unknown or duplicate fields fail),
@@ -215,7 +218,12 @@ func TestWorkloadManifestsDecodeStrictlyIntoTheAPITypes(t *testing.T) {
 				check(s.Name, s.Spec.Template.Spec)
 			}
 			assert.Equal(t, tc.replicas, got, "replicas")
-			assert.Len(t, objs["Job"], 2)
+			assert.Len(t, objs["Job"], 3)
+			require.Len(t, objs["CronJob"], 1)
+			cron := objs["CronJob"][0].(*batchv1.CronJob)
+			assert.Equal(t, catalog.ScreeningSync, cron.Name)
+			assert.Equal(t, catalog.ScreeningSyncSchedule, cron.Spec.Schedule)
+			assert.True(t, *cron.Spec.JobTemplate.Spec.Template.Spec.SecurityContext.RunAsNonRoot)
 			for _, o := range objs["HorizontalPodAutoscaler"] {
 				h := o.(*autoscalingv2.HorizontalPodAutoscaler)
 				assert.GreaterOrEqual(t, h.Spec.MaxReplicas, tc.replicas[h.Name], h.Name)
@@ -311,7 +319,9 @@ func TestPlanWritesTheManifestsItLists(t *testing.T) {
 			assert.Equal(t, tc.replicas, got, "one workload per long-running catalog service, with the stack's replicas")
 			assert.Len(t, objs["HorizontalPodAutoscaler"], len(tc.replicas))
 			assert.Len(t, objs["PodDisruptionBudget"], len(tc.replicas))
-			assert.Len(t, objs["Job"], 2)
+			assert.Len(t, objs["Job"], 3)
+			assert.Len(t, objs["CronJob"], 1)
+			assert.Len(t, objs["Role"], 1)
 			assert.Len(t, objs["Ingress"], 2)
 			var namespaces []string
 			for _, o := range objs["Namespace"] {

@@ -1,10 +1,13 @@
 package screening
 
 import (
+	"bytes"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cantondex/platform/services/compliance"
@@ -60,37 +63,28 @@ const (
 )
 
 // LoadFiles loads the list at path in format; alt and add (OFAC only, optional: "") are the
-// aliases and addresses files.
+// aliases and addresses files. A file whose name ends in ".gz" is read through gzip (the
+// cluster carries the lists compressed: the OFAC files exceed a ConfigMap's 1 MiB raw).
 func LoadFiles(format, path, alt, add string) ([]Entry, error) {
-	open := func(path string) (*os.File, error) {
+	open := func(path string) (io.Reader, error) {
 		if path == "" {
 			return nil, nil
 		}
-		return os.Open(path)
+		return openList(path)
 	}
-	list, err := os.Open(path)
+	list, err := openList(path)
 	if err != nil {
 		return nil, err
 	}
-	defer list.Close()
 	switch format {
 	case FormatOFAC:
-		var altR, addR io.Reader
-		altF, err := open(alt)
+		altR, err := open(alt)
 		if err != nil {
 			return nil, err
 		}
-		if altF != nil {
-			defer altF.Close()
-			altR = altF
-		}
-		addF, err := open(add)
+		addR, err := open(add)
 		if err != nil {
 			return nil, err
-		}
-		if addF != nil {
-			defer addF.Close()
-			addR = addF
 		}
 		return LoadOFAC(list, altR, addR)
 	case FormatUN:
@@ -99,6 +93,27 @@ func LoadFiles(format, path, alt, add string) ([]Entry, error) {
 		return LoadSimple(list)
 	}
 	return nil, fmt.Errorf("list format %q: want %s, %s or %s", format, FormatOFAC, FormatUN, FormatSimple)
+}
+
+// openList reads the file at path whole (a list is a few MB), decompressed when its name ends
+// in ".gz"; a corrupt or truncated gzip stream is an error, never a shorter list.
+func openList(path string) (io.Reader, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasSuffix(path, ".gz") {
+		return bytes.NewReader(b), nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return bytes.NewReader(raw), nil
 }
 
 // ScreenerFromEnv builds the screener of KYC and withdrawals from SCREENING_LIST (a list
