@@ -314,6 +314,7 @@ func (r *record) orderUpdate(account string, u OrderUpdate) {
 // account somebody watches here gets its balances read now; for any other the message is
 // built from the balances of the moment it is first delivered (a resume on this replica). A
 // read that fails closes the stream's subscribers (they resume and it is read again).
+// With a Pipeline the account messages are published on the accounts' shards, after it returns.
 func (f *Feed) Settlement(ctx context.Context, at Origin, s trading.Settlement) error {
 	_, err := f.settlement(ctx, at, s)
 	return err
