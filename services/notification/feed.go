@@ -55,12 +55,17 @@ type Feed struct {
 	Balances Balances // optional: no balance messages without it
 	Assets   Assets   // required with Balances
 	Log      *slog.Logger
-	// Observe, when set, is told the log time of each record whose messages are published
+	// Observe, when set, is told the source and log time of each record whose messages are
+	// published
 	// (when the engine or the settlement coordinator produced it): the stream's own delay
 	// starts there, the engine's backlog is before it.
-	Observe func(logged time.Time)
+	Observe func(src string, logged time.Time)
 	// Poison, when set, counts the messages Handle could not deliver, by topic.
 	Poison func(topic string)
+
+	// pipe, when set (Pipeline), takes each settlement's account messages off Handle's
+	// goroutine: a balances message reads the ledger.
+	pipe *pipeline
 
 	mu     sync.Mutex
 	steps  map[string]steps
@@ -225,15 +230,7 @@ func (r *record) next() Pos {
 	return p
 }
 
-func (r *record) publish(stream, channel string, v any) {
-	p := r.next()
-	data, err := json.Marshal(v)
-	if err != nil {
-		r.f.log().Error("encode stream message", "stream", stream, "err", err)
-		return
-	}
-	r.f.Hub.Publish(stream, channel, p, data)
-}
+func (r *record) publish(stream, channel string, v any) { r.f.publish(stream, channel, r.next(), v) }
 
 // Execution publishes what one execution means to its accounts and its market.
 func (f *Feed) Execution(ctx context.Context, at Origin, x trading.Execution) error {
@@ -317,14 +314,31 @@ func (r *record) orderUpdate(account string, u OrderUpdate) {
 // account somebody watches here gets its balances read now; for any other the message is
 // built from the balances of the moment it is first delivered (a resume on this replica). A
 // read that fails closes the stream's subscribers (they resume and it is read again).
+// With a Pipeline the account messages are published on the accounts' shards, after it returns.
 func (f *Feed) Settlement(ctx context.Context, at Origin, s trading.Settlement) error {
+	_, err := f.settlement(ctx, at, s)
+	return err
+}
+
+// settlement publishes a settlement's messages, through the pipeline when there is one: it
+// returns when the last is published (nil when they all are already).
+func (f *Feed) settlement(ctx context.Context, at Origin, s trading.Settlement) (<-chan struct{}, error) {
 	if len(s.Trades) == 0 {
-		return nil
+		return nil, nil
 	}
 	r := &record{f: f, at: at}
+	// Each account's messages, in seq order: a shard publishes them in that order.
+	var order []string
+	queue := map[string][]func(){}
+	add := func(account string, job func()) {
+		if _, ok := queue[account]; !ok {
+			order = append(order, account)
+		}
+		queue[account] = append(queue[account], job)
+	}
 	st, err := f.stepsOf(ctx, s.Market)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fees := map[string]trading.TradeFee{}
 	var assets []string
@@ -334,7 +348,7 @@ func (f *Feed) Settlement(ctx context.Context, at Origin, s trading.Settlement) 
 	}
 	scales, err := f.assetScales(ctx, assets)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	amount := func(v int64, asset string) (*string, *string) {
 		if _, ok := scales[asset]; !ok {
@@ -364,11 +378,12 @@ func (f *Feed) Settlement(ctx context.Context, at Origin, s trading.Settlement) 
 			fill := Fill{TradeID: t.ID, OrderID: side.order, Market: s.Market, Side: string(side.side), Liquidity: side.liquidity,
 				Price: price, Quantity: qty, ExecutedAt: timestamp(t.ExecutedAt)}
 			fill.Fee, fill.FeeAsset = amount(side.fee, side.asset)
-			r.publish(AccountStream(side.account), ChannelFills, fill)
+			p := r.next()
+			add(side.account, func() { f.publish(AccountStream(side.account), ChannelFills, p, fill) })
 		}
 	}
 	if f.Balances == nil {
-		return nil
+		return f.run(ctx, at, order, queue), nil
 	}
 	seen := map[string]bool{}
 	for _, t := range s.Trades {
@@ -377,18 +392,31 @@ func (f *Feed) Settlement(ctx context.Context, at Origin, s trading.Settlement) 
 				continue
 			}
 			seen[a] = true
-			f.Hub.PublishLater(AccountStream(a), ChannelBalances, r.next(), func() ([]byte, error) {
-				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				defer cancel()
-				data, err := f.balances(ctx, s.ID, a)
-				if err != nil {
-					f.log().Error("stream feed: balances not read", "settlement", s.ID, "account", a, "err", err)
-				}
-				return data, err
+			p := r.next()
+			add(a, func() {
+				f.Hub.PublishLater(AccountStream(a), ChannelBalances, p, func() ([]byte, error) {
+					ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+					defer cancel()
+					data, err := f.balances(ctx, s.ID, a)
+					if err != nil {
+						f.log().Error("stream feed: balances not read", "settlement", s.ID, "account", a, "err", err)
+					}
+					return data, err
+				})
 			})
 		}
 	}
-	return nil
+	return f.run(ctx, at, order, queue), nil
+}
+
+// publish encodes v and publishes it at p.
+func (f *Feed) publish(stream, channel string, p Pos, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		f.log().Error("encode stream message", "stream", stream, "err", err)
+		return
+	}
+	f.Hub.Publish(stream, channel, p, data)
 }
 
 // balances is the balances message of account after settlement id.
@@ -459,6 +487,7 @@ func (f *Feed) Alert(_ context.Context, at Origin, a trading.Alert) error {
 func (f *Feed) Handle(ctx context.Context, msgs []kafka.Message) error {
 	for _, m := range msgs {
 		var err error
+		var done <-chan struct{}
 		at := Origin{Src: Source(m.Topic, m.Partition), Offset: m.Offset, Time: m.Timestamp}
 		switch m.Topic {
 		case topics.Trades:
@@ -469,7 +498,7 @@ func (f *Feed) Handle(ctx context.Context, msgs []kafka.Message) error {
 		case topics.Settlements:
 			var s trading.Settlement
 			if s, err = kafka.DecodeSettlement(m); err == nil {
-				err = f.Settlement(ctx, at, s)
+				done, err = f.settlement(ctx, at, s)
 			}
 		case topics.Alerts:
 			var a trading.Alert
@@ -485,10 +514,26 @@ func (f *Feed) Handle(ctx context.Context, msgs []kafka.Message) error {
 			}
 			f.log().Error("stream feed: message not delivered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 		}
-		f.Hub.Advance(at.Src, m.Offset)
-		if f.Observe != nil && !m.Timestamp.IsZero() {
-			f.Observe(m.Timestamp)
+		if done != nil || f.pipe.behind(at.Src) {
+			// The record's messages are published later (its log time is observed then):
+			// its source advances after them, in log order (a fresh subscriber's position
+			// must not pass a message still to come).
+			if done == nil {
+				f.observe(at.Src, m.Timestamp)
+			}
+			if !f.pipe.advance(ctx, at.Src, m.Offset, done) {
+				return ctx.Err()
+			}
+			continue
 		}
+		f.Hub.Advance(at.Src, m.Offset)
+		f.observe(at.Src, m.Timestamp)
 	}
 	return nil
+}
+
+func (f *Feed) observe(src string, logged time.Time) {
+	if f.Observe != nil && !logged.IsZero() {
+		f.Observe(src, logged)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,14 +33,17 @@ type Service struct {
 	log      *slog.Logger
 }
 
+// feedShards is how many goroutines publish the settlements' account messages.
+const feedShards = 8
+
 // NewService builds a replica and binds its listener; Runs runs it.
 func NewService(k *flow.Kafka, venue Venue, a Authenticator, cfg Config, reg *prometheus.Registry, log *slog.Logger) (*Service, error) {
 	s := &Service{Hub: NewHub(HubOptions{}), log: log}
-	delivered := prometheus.NewHistogram(prometheus.HistogramOpts{
+	delivered := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "cantondex_stream_feed_delay_seconds",
-		Help:    "Age of a record (since its Kafka log time, when the engine or settlement produced it) when its stream messages are published.",
+		Help:    "Age of a record (since its Kafka log time, when the engine or settlement produced it) when its stream messages are published, by topic.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
-	})
+	}, []string{"topic"})
 	poison := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cantondex_stream_undelivered_messages_total",
 		Help: "Kafka messages the stream feed could not read or deliver, by topic.",
@@ -52,8 +56,14 @@ func NewService(k *flow.Kafka, venue Venue, a Authenticator, cfg Config, reg *pr
 		}
 	}
 	s.Feed = &Feed{Hub: s.Hub, Markets: venue, Balances: venue, Assets: venue, Log: log,
-		Observe: func(at time.Time) { delivered.Observe(time.Since(at).Seconds()) },
-		Poison:  func(topic string) { poison.WithLabelValues(topic).Inc() }}
+		Observe: func(src string, at time.Time) {
+			topic, _, _ := strings.Cut(src, "/")
+			delivered.WithLabelValues(topic).Observe(time.Since(at).Seconds())
+		},
+		Poison: func(topic string) { poison.WithLabelValues(topic).Inc() }}
+	// The settlements' account messages (balances read from the ledger) are published off
+	// the partitions' goroutines, on shards that read the ledger side by side.
+	s.Feed.Pipeline(feedShards)
 	var err error
 	if s.Server, err = NewServer(s.Hub, a, venue, cfg.Server, log, reg); err != nil {
 		return nil, err
@@ -87,6 +97,7 @@ func (s *Service) URL() string { return "ws://" + s.Listener.Addr().String() + P
 func (s *Service) Runs() []func(context.Context) error {
 	return []func(context.Context) error{
 		s.Tail.Run,
+		s.Feed.Run,
 		func(ctx context.Context) error { return s.Server.Serve(ctx, s.Listener) },
 		func(ctx context.Context) error {
 			t := time.NewTicker(30 * time.Second)

@@ -238,8 +238,8 @@ func run(c config) error {
 
 // feedDelay reads the platform's cantondex_stream_feed_delay_seconds histogram (a record's
 // age, from its log time, when its stream messages are published: the server side of the
-// stream's delay, before the send queues and the sockets) and says which share of records
-// each bucket holds.
+// stream's delay, before the send queues and the sockets) and says, per topic, which share of
+// records each bucket holds and the buckets of the median and the 99th percentile.
 func feedDelay(url string) (string, error) {
 	res, err := http.Get(url)
 	if err != nil {
@@ -250,25 +250,58 @@ func feedDelay(url string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var out []string
-	var count float64
-	for _, l := range strings.Split(string(body), "\n") {
-		if strings.HasPrefix(l, "cantondex_stream_feed_delay_seconds_count ") {
-			count, _ = strconv.ParseFloat(strings.Fields(l)[1], 64)
-		}
+	type bucket struct {
+		le string
+		n  float64
 	}
-	if count == 0 {
-		return "", fmt.Errorf("no feed delay observed")
-	}
+	counts := map[string]float64{}
+	buckets := map[string][]bucket{}
+	var topics []string
 	for _, l := range strings.Split(string(body), "\n") {
-		le, rest, ok := strings.Cut(strings.TrimPrefix(l, `cantondex_stream_feed_delay_seconds_bucket{le="`), `"} `)
-		if !ok || !strings.HasPrefix(l, "cantondex_stream_feed_delay_seconds_bucket") {
+		rest, ok := strings.CutPrefix(l, `cantondex_stream_feed_delay_seconds_`)
+		if !ok {
 			continue
 		}
-		n, _ := strconv.ParseFloat(rest, 64)
-		out = append(out, fmt.Sprintf("≤%ss %.1f%%", le, 100*n/count))
+		kind, rest, _ := strings.Cut(rest, `{topic="`)
+		topic, rest, _ := strings.Cut(rest, `"`)
+		f := strings.Fields(rest)
+		if len(f) != 2 {
+			continue
+		}
+		n, _ := strconv.ParseFloat(f[1], 64)
+		switch kind {
+		case "count":
+			counts[topic] = n
+			topics = append(topics, topic)
+		case "bucket":
+			le, _, _ := strings.Cut(strings.TrimPrefix(f[0], `,le="`), `"`)
+			buckets[topic] = append(buckets[topic], bucket{le, n})
+		}
 	}
-	return fmt.Sprintf("feed delay (record log time → hub publish, server side), %.0f records: %s", count, strings.Join(out, ", ")), nil
+	var out []string
+	for _, topic := range topics {
+		count := counts[topic]
+		if count == 0 {
+			continue
+		}
+		var shares []string
+		p50, p99 := "", ""
+		for _, b := range buckets[topic] {
+			shares = append(shares, fmt.Sprintf("≤%ss %.1f%%", b.le, 100*b.n/count))
+			if p50 == "" && b.n >= .5*count {
+				p50 = b.le
+			}
+			if p99 == "" && b.n >= .99*count {
+				p99 = b.le
+			}
+		}
+		out = append(out, fmt.Sprintf("feed delay %s (record log time → hub publish, server side), %.0f records: p50 ≤ %ss, p99 ≤ %ss; %s",
+			topic, count, p50, p99, strings.Join(shares, ", ")))
+	}
+	if len(out) == 0 {
+		return "", fmt.Errorf("no feed delay observed")
+	}
+	return strings.Join(out, "\n"), nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
