@@ -102,20 +102,20 @@ func TestPoisonStopsThePartition(t *testing.T) {
 
 func TestSettings(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	_, err := SettingsFromEnv(env(nil))
-	assert.ErrorContains(t, err, "AUDIT_SIGNING_KEY is required")
-	_, err = SettingsFromEnv(env(map[string]string{"AUDIT_SIGNING_KEY": "c2hvcnQ="}))
+	_, err := SettingsFromEnv(t.Context(), env(nil))
+	assert.ErrorContains(t, err, "AUDIT_KMS_KEY_ID (an AWS KMS ECC_NIST_P256 key) or AUDIT_SIGNING_KEY")
+	_, err = SettingsFromEnv(t.Context(), env(map[string]string{"AUDIT_SIGNING_KEY": "c2hvcnQ="}))
 	assert.ErrorContains(t, err, "32-byte")
-	s, err := SettingsFromEnv(env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "AUDIT_CHECKPOINT_INTERVAL": "10s"}))
+	s, err := SettingsFromEnv(t.Context(), env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "AUDIT_CHECKPOINT_INTERVAL": "10s"}))
 	require.NoError(t, err)
 	assert.Equal(t, 10*time.Second, s.CheckpointInterval)
-	_, err = SettingsFromEnv(env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "AUDIT_CHECKPOINT_INTERVAL": "soon"}))
+	_, err = SettingsFromEnv(t.Context(), env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "AUDIT_CHECKPOINT_INTERVAL": "soon"}))
 	assert.ErrorContains(t, err, "AUDIT_CHECKPOINT_INTERVAL")
 	assert.Equal(t, 30*time.Second, s.LinksRefresh)
-	s, err = SettingsFromEnv(env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "KYC_LINKS_REFRESH": "5s"}))
+	s, err = SettingsFromEnv(t.Context(), env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "KYC_LINKS_REFRESH": "5s"}))
 	require.NoError(t, err)
 	assert.Equal(t, 5*time.Second, s.LinksRefresh)
-	_, err = SettingsFromEnv(env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "KYC_LINKS_REFRESH": "1ns"}))
+	_, err = SettingsFromEnv(t.Context(), env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "KYC_LINKS_REFRESH": "1ns"}))
 	assert.ErrorContains(t, err, "KYC_LINKS_REFRESH")
 	// The catalog's dependencies are checked first, naming the variable.
 	err = run(env(map[string]string{}), Plugins{})
