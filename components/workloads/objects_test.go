@@ -236,6 +236,13 @@ func TestEnvironmentComesFromTheDataTierAndSecretsFromTheStore(t *testing.T) {
 		if s.TopicAdmin {
 			assert.Equal(t, `[{"Name":"orders"}]`, data["KAFKA_TOPICS_JSON"], s.Name)
 		}
+		if s.SignsAudit {
+			assert.Equal(t, auditKeyARN, data["AUDIT_KMS_KEY_ID"], s.Name)
+		} else {
+			assert.NotContains(t, data, "AUDIT_KMS_KEY_ID", s.Name)
+		}
+		assert.NotContains(t, data, "AUDIT_SIGNING_KEY", s.Name)
+		assert.NotContains(t, fromPod, "AUDIT_SIGNING_KEY", s.Name)
 	}
 	ca := object(t, rec, "ConfigMap", Namespace, RDSCAConfigMap)
 	assert.Equal(t, map[string]any{"rds-ca.pem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}, ca.Inputs["data"])
