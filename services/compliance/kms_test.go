@@ -5,99 +5,25 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/services/compliance"
+	"github.com/cantondex/platform/services/compliance/kmstest"
 )
-
-const testKeyARN = "arn:aws:kms:eu-central-1:111122223333:key/0b6f3a52-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
-
-// fakeKMS speaks the KMS JSON 1.1 protocol for GetPublicKey and Sign, signing with a local
-// P-256 key, and records the Sign requests.
-type fakeKMS struct {
-	key     *ecdsa.PrivateKey
-	keySpec string
-
-	mu    sync.Mutex
-	signs []map[string]string
-}
-
-func newFakeKMS(t *testing.T) (*fakeKMS, *kms.Client) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	f := &fakeKMS{key: key, keySpec: "ECC_NIST_P256"}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	client := kms.NewFromConfig(aws.Config{
-		Region:      "eu-central-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
-	}, func(o *kms.Options) { o.BaseEndpoint = aws.String(srv.URL) })
-	return f, client
-}
-
-func (f *fakeKMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var in map[string]string
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
-		http.Error(w, `{"__type":"ValidationException","message":"bad request"}`, http.StatusBadRequest)
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	if in["KeyId"] != testKeyARN {
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = w.Write([]byte(`{"__type":"NotFoundException","message":"no such key"}`))
-		return
-	}
-	switch r.Header.Get("X-Amz-Target") {
-	case "TrentService.GetPublicKey":
-		der, _ := x509.MarshalPKIXPublicKey(&f.key.PublicKey)
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"KeyId": testKeyARN, "KeySpec": f.keySpec, "KeyUsage": "SIGN_VERIFY",
-			"PublicKey": der, "SigningAlgorithms": []string{"ECDSA_SHA_256"},
-		})
-	case "TrentService.Sign":
-		f.mu.Lock()
-		f.signs = append(f.signs, in)
-		f.mu.Unlock()
-		var raw struct{ Message []byte } // the base64 blob
-		_ = json.Unmarshal(mustJSON(in), &raw)
-		d := sha256.Sum256(raw.Message)
-		sig, _ := ecdsa.SignASN1(rand.Reader, f.key, d[:])
-		_ = json.NewEncoder(w).Encode(map[string]any{"KeyId": testKeyARN, "Signature": sig, "SigningAlgorithm": "ECDSA_SHA_256"})
-	default:
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = w.Write([]byte(`{"__type":"UnsupportedOperationException","message":"unknown target"}`))
-	}
-}
-
-func mustJSON(v any) []byte {
-	b, _ := json.Marshal(v)
-	return b
-}
 
 func TestKMSSignerCheckpointVerifies(t *testing.T) {
 	ctx := context.Background()
-	f, client := newFakeKMS(t)
-	signer, err := compliance.NewKMSSigner(ctx, client, testKeyARN)
+	f := kmstest.New(t)
+	signer, err := compliance.NewKMSSigner(ctx, f.Client(), kmstest.KeyARN)
 	require.NoError(t, err)
-	assert.Equal(t, testKeyARN, signer.KeyID())
+	assert.Equal(t, kmstest.KeyARN, signer.KeyID())
 	assert.Equal(t, compliance.AlgECDSAP256SHA256, signer.Algorithm())
-	der, err := x509.MarshalPKIXPublicKey(&f.key.PublicKey)
-	require.NoError(t, err)
+	der := f.PublicKeyDER()
 	assert.Equal(t, der, signer.PublicKey())
 
 	m := compliance.NewMemory()
@@ -109,17 +35,10 @@ func TestKMSSignerCheckpointVerifies(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, compliance.AlgECDSAP256SHA256, c.Algorithm)
-	assert.Equal(t, testKeyARN, c.KeyID)
+	assert.Equal(t, kmstest.KeyARN, c.KeyID)
 
 	// The request KMS saw: the key, ECDSA_SHA_256 over the raw checkpoint message.
-	require.Len(t, f.signs, 1)
-	req := f.signs[0]
-	assert.Equal(t, testKeyARN, req["KeyId"])
-	assert.Equal(t, "ECDSA_SHA_256", req["SigningAlgorithm"])
-	assert.Equal(t, "RAW", req["MessageType"])
-	var raw struct{ Message []byte }
-	require.NoError(t, json.Unmarshal(mustJSON(req), &raw))
-	assert.Equal(t, c.SignedMessage(), raw.Message)
+	assert.Equal(t, []kmstest.SignRequest{{KeyId: kmstest.KeyARN, SigningAlgorithm: "ECDSA_SHA_256", MessageType: "RAW", Message: c.SignedMessage()}}, f.Signs())
 
 	// audit verify's logic: accepted with the checkpoint's key and with the key pinned.
 	require.NoError(t, compliance.Verify(ctx, m, &compliance.Verifier{}))
@@ -156,11 +75,11 @@ func TestKMSSignerCheckpointVerifies(t *testing.T) {
 
 func TestKMSSignerRefusesWrongKey(t *testing.T) {
 	ctx := context.Background()
-	f, client := newFakeKMS(t)
-	_, err := compliance.NewKMSSigner(ctx, client, "arn:aws:kms:eu-central-1:111122223333:key/other")
+	f := kmstest.New(t)
+	_, err := compliance.NewKMSSigner(ctx, f.Client(), "arn:aws:kms:eu-central-1:111122223333:key/other")
 	assert.ErrorContains(t, err, "get public key")
-	f.keySpec = "ECC_NIST_P384"
-	_, err = compliance.NewKMSSigner(ctx, client, testKeyARN)
+	f.KeySpec = "ECC_NIST_P384"
+	_, err = compliance.NewKMSSigner(ctx, f.Client(), kmstest.KeyARN)
 	assert.ErrorContains(t, err, "want ECC_NIST_P256/SIGN_VERIFY")
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/cantondex/platform/services/compliance"
 	"github.com/cantondex/platform/services/compliance/consumer"
+	"github.com/cantondex/platform/services/compliance/kmstest"
 	cpg "github.com/cantondex/platform/services/compliance/postgres"
 	"github.com/cantondex/platform/services/kafka"
 	"github.com/cantondex/platform/services/postgres/pgtest"
@@ -120,4 +122,26 @@ func TestSettings(t *testing.T) {
 	// The catalog's dependencies are checked first, naming the variable.
 	err = run(env(map[string]string{}), Plugins{})
 	assert.ErrorContains(t, err, "DATABASE_URL")
+}
+
+// AUDIT_KMS_KEY_ID selects the KMS signer over AUDIT_SIGNING_KEY, through the AWS SDK's
+// default configuration (here a fake KMS at AWS_ENDPOINT_URL_KMS with static credentials).
+func TestSettingsSignWithKMS(t *testing.T) {
+	f := kmstest.New(t)
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL_KMS": f.URL, "AWS_REGION": "eu-central-1",
+		"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example-secret",
+		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+	} {
+		t.Setenv(k, v)
+	}
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	s, err := SettingsFromEnv(t.Context(), env(map[string]string{"AUDIT_KMS_KEY_ID": kmstest.KeyARN, "AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}))
+	require.NoError(t, err)
+	assert.Equal(t, compliance.AlgECDSAP256SHA256, s.Signer.Algorithm())
+	assert.Equal(t, kmstest.KeyARN, s.Signer.KeyID())
+	assert.Equal(t, f.PublicKeyDER(), s.Signer.PublicKey())
+	_, err = SettingsFromEnv(t.Context(), env(map[string]string{"AUDIT_KMS_KEY_ID": "arn:aws:kms:eu-central-1:111122223333:key/unknown"}))
+	assert.ErrorContains(t, err, "AUDIT_KMS_KEY_ID arn:aws:kms:eu-central-1:111122223333:key/unknown: get public key")
 }
