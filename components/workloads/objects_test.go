@@ -338,7 +338,8 @@ func TestInvalidArgsNameTheField(t *testing.T) {
 			a.Endpoints.DatabaseProxies = nil
 			a.Endpoints.KafkaBrokers = nil
 			a.Endpoints.Region = ""
-		}, []string{"endpoints.databaseProxies.trading: missing", "endpoints.kafkaBrokers: required", "endpoints.region: required"}},
+			a.Endpoints.AuditSigningKeyARN = nil
+		}, []string{"endpoints.databaseProxies.trading: missing", "endpoints.kafkaBrokers: required", "endpoints.region: required", "endpoints.auditSigningKeyArn: required (used by compliance-service)"}},
 		{"subnets", func(a *WorkloadsArgs) { a.Subnets.Public = []string{"10.0.0.1/20"}; a.Subnets.Database = nil },
 			[]string{`subnets.public: "10.0.0.1/20" is not a CIDR block`, "subnets.database: required"}},
 		{"edge", func(a *WorkloadsArgs) { a.Ingress.WebACLARN = nil; a.SecretStore = "" },

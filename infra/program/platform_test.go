@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/components/mocks"
+	"github.com/cantondex/platform/components/network"
 	"github.com/cantondex/platform/infra/policy"
 	"github.com/cantondex/platform/services/catalog"
 	"github.com/cantondex/platform/stacks"
@@ -256,6 +257,8 @@ func TestAuditSigningKey(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "alias/cdx-prod-platform-audit-signing", alias.String("name"))
 	assert.Equal(t, mocks.ARN("aws:kms/key:Key", "cdx-prod-platform-audit-signing"), p.value("auditKey"))
+	// The signer reaches KMS inside the VPC (its NetworkPolicy allows the endpoints' subnets only).
+	assert.Contains(t, network.DefaultInterfaceEndpoints(), "kms")
 }
 
 func TestHelmReleasesArePinnedWithVisibleValues(t *testing.T) {
