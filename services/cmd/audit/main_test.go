@@ -25,14 +25,20 @@ import (
 )
 
 // trail is a database holding 25 entries with checkpoints over 1-10 and 11-25.
+// emptyTrail is a new database's audit store.
+func emptyTrail(t *testing.T) (url string, store *cpg.Store) {
+	t.Helper()
+	url = pgtest.NewURL(t, "audit")
+	db, err := postgres.Open(context.Background(), postgres.Options{URL: url, MaxConns: 4})
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	return url, cpg.New(db)
+}
+
 func trail(t *testing.T) (url string, key ed25519.PublicKey, conn *pgx.Conn) {
 	t.Helper()
 	ctx := context.Background()
-	url = pgtest.NewURL(t, "audit")
-	db, err := postgres.Open(ctx, postgres.Options{URL: url, MaxConns: 4})
-	require.NoError(t, err)
-	t.Cleanup(db.Close)
-	store := cpg.New(db)
+	url, store := emptyTrail(t)
 	pub, priv, err := ed25519.GenerateKey(nil)
 	require.NoError(t, err)
 	signer := compliance.Ed25519Signer{ID: "test", Key: priv}
@@ -201,11 +207,7 @@ func TestUsage(t *testing.T) {
 // key given as the DER SubjectPublicKeyInfo, and the export carries the algorithm.
 func TestVerifyKMSSignedCheckpoints(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.NewURL(t, "audit")
-	db, err := postgres.Open(ctx, postgres.Options{URL: url, MaxConns: 4})
-	require.NoError(t, err)
-	t.Cleanup(db.Close)
-	store := cpg.New(db)
+	url, store := emptyTrail(t)
 	_, priv, err := ed25519.GenerateKey(nil)
 	require.NoError(t, err)
 	f := kmstest.New(t)
@@ -227,10 +229,9 @@ func TestVerifyKMSSignedCheckpoints(t *testing.T) {
 	conn, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close(context.Background()) })
-	var algs []string
 	rows, err := conn.Query(ctx, `SELECT algorithm FROM compliance.audit_checkpoints ORDER BY from_seq`)
 	require.NoError(t, err)
-	algs, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	algs, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	assert.Equal(t, []string{"ed25519", "ecdsa-p256-sha256"}, algs)
 	require.Len(t, f.Signs(), 1)
