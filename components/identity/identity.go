@@ -224,8 +224,16 @@ type KeyArgs struct {
 	Statements []Statement
 	// DeletionWindowDays before a scheduled deletion happens (7–30, default 30).
 	DeletionWindowDays int
-	Tags               map[string]string
+	// KeySpec and KeyUsage make an asymmetric key (e.g. ECC_NIST_P256 and SIGN_VERIFY);
+	// unset, the key is SYMMETRIC_DEFAULT for ENCRYPT_DECRYPT. KMS rotates symmetric keys
+	// only, so an asymmetric key has rotation off.
+	KeySpec  string
+	KeyUsage string
+	Tags     map[string]string
 }
+
+// symmetric reports whether the key is SYMMETRIC_DEFAULT (the only spec KMS rotates).
+func (a KeyArgs) symmetric() bool { return a.KeySpec == "" || a.KeySpec == "SYMMETRIC_DEFAULT" }
 
 // deletionWindow is DeletionWindowDays, 30 when unset.
 func (a KeyArgs) deletionWindow() int {
@@ -254,23 +262,30 @@ func (a KeyArgs) validate() error {
 	if err := a.policy().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("policy: %w", err))
 	}
+	if (a.KeySpec == "") != (a.KeyUsage == "") {
+		errs = append(errs, errors.New("KeySpec and KeyUsage go together"))
+	}
 	return errors.Join(errs...)
 }
 
-// NewKey creates a KMS key with rotation on and an alias alias/<name>.
+// NewKey creates a KMS key, with rotation on when it is symmetric, and an alias alias/<name>.
 func NewKey(ctx *pulumi.Context, name string, args KeyArgs, opts ...pulumi.ResourceOption) (*kms.Key, error) {
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("key %s: %w", name, err)
 	}
 	window := args.deletionWindow()
 	policy := args.policy()
-	key, err := kms.NewKey(ctx, name, &kms.KeyArgs{
+	ka := &kms.KeyArgs{
 		Description:          pulumi.String(args.Description),
-		EnableKeyRotation:    pulumi.Bool(true),
+		EnableKeyRotation:    pulumi.Bool(args.symmetric()),
 		DeletionWindowInDays: pulumi.Int(window),
 		Policy:               policy.JSON(),
 		Tags:                 pulumi.ToStringMap(args.Tags),
-	}, opts...)
+	}
+	if args.KeySpec != "" {
+		ka.CustomerMasterKeySpec, ka.KeyUsage = pulumi.String(args.KeySpec), pulumi.String(args.KeyUsage)
+	}
+	key, err := kms.NewKey(ctx, name, ka, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -145,3 +145,11 @@ func TestIdentityRolesAndRotatingKeys(t *testing.T) {
 	}
 	assert.NotContains(t, strings.Join(attached, ","), "CNI", "CNI policy attached to the node role (it belongs to the vpc-cni IRSA role)")
 }
+
+func TestAsymmetricKeyArgs(t *testing.T) {
+	root := pulumi.String("arn:aws:iam::123456789012:root")
+	require.NoError(t, KeyArgs{AccountRoot: root, KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY"}.validate())
+	assert.ErrorContains(t, KeyArgs{AccountRoot: root, KeySpec: "ECC_NIST_P256"}.validate(), "KeySpec and KeyUsage go together")
+	assert.False(t, KeyArgs{KeySpec: "ECC_NIST_P256"}.symmetric())
+	assert.True(t, KeyArgs{}.symmetric())
+}

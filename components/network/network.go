@@ -32,10 +32,11 @@ const (
 // DefaultInterfaceEndpoints are the AWS services reached through interface endpoints when
 // NetworkArgs.InterfaceEndpoints is nil, so that nodes pull images, ship logs and get IRSA
 // credentials, the pods allowed the AWS APIs (the migrations Job's user secrets) reach
-// Secrets Manager, and the trace collector puts segments into X-Ray, without leaving the VPC:
-// their NetworkPolicies allow 443 to these endpoints' subnets only.
+// Secrets Manager, the compliance service signs audit checkpoints in KMS, and the trace
+// collector puts segments into X-Ray, without leaving the VPC: their NetworkPolicies allow 443
+// to these endpoints' subnets only.
 func DefaultInterfaceEndpoints() []string {
-	return []string{"ecr.api", "ecr.dkr", "logs", "sts", "secretsmanager", "xray"}
+	return []string{"ecr.api", "ecr.dkr", "logs", "sts", "secretsmanager", "kms", "xray"}
 }
 
 // endpointService is the shape of an interface endpoint's service ("ecr.api", "secretsmanager").

@@ -236,6 +236,13 @@ func TestEnvironmentComesFromTheDataTierAndSecretsFromTheStore(t *testing.T) {
 		if s.TopicAdmin {
 			assert.Equal(t, `[{"Name":"orders"}]`, data["KAFKA_TOPICS_JSON"], s.Name)
 		}
+		if s.SignsAudit {
+			assert.Equal(t, auditKeyARN, data["AUDIT_KMS_KEY_ID"], s.Name)
+		} else {
+			assert.NotContains(t, data, "AUDIT_KMS_KEY_ID", s.Name)
+		}
+		assert.NotContains(t, data, "AUDIT_SIGNING_KEY", s.Name)
+		assert.NotContains(t, fromPod, "AUDIT_SIGNING_KEY", s.Name)
 	}
 	ca := object(t, rec, "ConfigMap", Namespace, RDSCAConfigMap)
 	assert.Equal(t, map[string]any{"rds-ca.pem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}, ca.Inputs["data"])
@@ -331,7 +338,8 @@ func TestInvalidArgsNameTheField(t *testing.T) {
 			a.Endpoints.DatabaseProxies = nil
 			a.Endpoints.KafkaBrokers = nil
 			a.Endpoints.Region = ""
-		}, []string{"endpoints.databaseProxies.trading: missing", "endpoints.kafkaBrokers: required", "endpoints.region: required"}},
+			a.Endpoints.AuditSigningKeyARN = nil
+		}, []string{"endpoints.databaseProxies.trading: missing", "endpoints.kafkaBrokers: required", "endpoints.region: required", "endpoints.auditSigningKeyArn: required (used by compliance-service)"}},
 		{"subnets", func(a *WorkloadsArgs) { a.Subnets.Public = []string{"10.0.0.1/20"}; a.Subnets.Database = nil },
 			[]string{`subnets.public: "10.0.0.1/20" is not a CIDR block`, "subnets.database: required"}},
 		{"edge", func(a *WorkloadsArgs) { a.Ingress.WebACLARN = nil; a.SecretStore = "" },

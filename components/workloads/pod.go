@@ -63,6 +63,8 @@ func (b *builder) environment(s catalog.Service, st Settings) (env, error) {
 			e.config[v.Name] = pulumi.String(ep.TopicsJSON)
 		case v.From == "output kafka.bootstrapBrokers":
 			e.config[v.Name] = ep.KafkaBrokers
+		case v.From == "output audit.signingKeyArn":
+			e.config[v.Name] = ep.AuditSigningKeyARN.ToStringOutput()
 		case v.From == "output cache.configurationEndpoint":
 			e.config[v.Name] = pulumi.Sprintf("rediss://%s:%d", ep.RedisHost, ep.RedisPort)
 		case v.From == "the RDS CA bundle, mounted":

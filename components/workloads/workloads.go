@@ -99,7 +99,10 @@ type Endpoints struct {
 	RedisPort           pulumi.IntInput
 	KafkaBrokers        pulumi.StringInput // bootstrap brokers, SASL/IAM port
 	TopicsJSON          string             // the stack's topic list for the topic Job (KAFKA_TOPICS_JSON)
-	Region              string
+	// AuditSigningKeyARN is the KMS key the audit checkpoints are signed with
+	// (AUDIT_KMS_KEY_ID of the services with catalog SignsAudit).
+	AuditSigningKeyARN pulumi.StringInput
+	Region             string
 }
 
 // Subnets are the VPC's CIDR blocks, which NetworkPolicies' ipBlocks and the gateway's
@@ -224,7 +227,7 @@ func (a WorkloadsArgs) validate() error {
 			add("images.%s: missing", s.Name)
 		}
 		if _, ok := a.Roles[s.Name]; usesIAM(s) && !ok {
-			add("roles.%s: missing: it authenticates to RDS or MSK with IAM", s.Name)
+			add("roles.%s: missing: it authenticates to RDS, MSK or KMS with IAM", s.Name)
 		}
 		if _, ok := a.Endpoints.DatabaseProxies[s.Database]; s.Database != "" && !s.DBAdmin && !ok {
 			add("endpoints.databaseProxies.%s: missing (used by %s)", s.Database, s.Name)
@@ -242,6 +245,9 @@ func (a WorkloadsArgs) validate() error {
 		}
 		if s.Kafka() && a.Endpoints.KafkaBrokers == nil {
 			add("endpoints.kafkaBrokers: required (used by %s)", s.Name)
+		}
+		if s.SignsAudit && a.Endpoints.AuditSigningKeyARN == nil {
+			add("endpoints.auditSigningKeyArn: required (used by %s)", s.Name)
 		}
 		if s.TopicAdmin && a.Endpoints.TopicsJSON == "" {
 			add("endpoints.topicsJson: required (used by %s)", s.Name)

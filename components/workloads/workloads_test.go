@@ -16,6 +16,7 @@ import (
 )
 
 const (
+	auditKeyARN   = "arn:aws:kms:us-east-1:123456789012:key/6c1e0d7a-2b3c-4d5e-8f90-a1b2c3d4e5f6"
 	digest        = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	proxyHost     = "cdx-test-trading-proxy.proxy-abc.us-east-1.rds.amazonaws.com"
 	redisHost     = "clustercfg.cdx-test-cache.abc.use1.cache.amazonaws.com"
@@ -62,6 +63,7 @@ func testArgs() WorkloadsArgs {
 			DatabaseUserSecrets: map[string]pulumi.StringMapInput{catalog.Trading: pulumi.StringMap{"cdx_risk": pulumi.String(riskSecretARN)}},
 			RedisHost:           pulumi.String(redisHost), RedisPort: pulumi.Int(6379),
 			KafkaBrokers: pulumi.String(brokers), TopicsJSON: `[{"Name":"orders"}]`, Region: "us-east-1",
+			AuditSigningKeyARN: pulumi.String(auditKeyARN),
 		},
 		Subnets: Subnets{
 			VPC:      "10.0.0.0/16",
@@ -163,7 +165,7 @@ func TestEveryCatalogServiceGetsItsObjects(t *testing.T) {
 	assert.Equal(t, ns(long...), got["HorizontalPodAutoscaler"])
 	assert.Equal(t, ns(catalog.APIGateway, catalog.NotificationService), got["Ingress"])
 	assert.Equal(t, ns("api-gateway-env", "compliance-service-env", "database-migrations-env", "kafka-topics-env", "matching-engine-env", "notification-service-env", "risk-management-env", "screening-sync-env", "settlement-coordinator-env", RDSCAConfigMap, catalog.ScreeningListsConfigMap), got["ConfigMap"])
-	assert.Equal(t, ns("cantondex-audit-signing-key", "cantondex-auth-keys", "cantondex-redis-auth-token", "database-trading-admin"), got["ExternalSecret"])
+	assert.Equal(t, ns("cantondex-auth-keys", "cantondex-redis-auth-token", "database-trading-admin"), got["ExternalSecret"])
 	assert.Empty(t, got["Secret"], "no Secret is written by the program: External Secrets syncs them")
 	wantPolicies := append(ns(append(slices.Clone(all), DefaultDenyPolicy)...),
 		MonitoringNamespace+"/"+DefaultDenyPolicy, MonitoringNamespace+"/prometheus-scrape-cantondex",

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -35,13 +36,16 @@ func Namespaces() []string {
 
 // Platform is what the registry, the shared cluster add-ons and the AWS edge give the workloads.
 type Platform struct {
-	Namespaces     map[string]pulumi.Resource     // the four namespaces, by name (workloads depend on them)
-	Images         map[string]pulumi.StringOutput // catalog service name -> "<ECR repository URL>@sha256:<digest>"
-	ServiceRoles   map[string]pulumi.StringOutput // catalog service name -> its IRSA role ARN
-	SecretStore    string                         // the ClusterSecretStore the workloads' ExternalSecrets reference
-	WebACLARN      pulumi.StringOutput            // WAFv2 ACL for the gateway's ALB (Ingress annotation)
-	CertificateARN string                         // ACM certificate for the ALB's HTTPS listener (stack setting)
-	Releases       []pulumi.Resource              // Helm releases the workloads must wait for (CRDs, webhooks)
+	Namespaces   map[string]pulumi.Resource     // the four namespaces, by name (workloads depend on them)
+	Images       map[string]pulumi.StringOutput // catalog service name -> "<ECR repository URL>@sha256:<digest>"
+	ServiceRoles map[string]pulumi.StringOutput // catalog service name -> its IRSA role ARN
+	// AuditSigningKeyARN is the KMS key audit-signing (ECC_NIST_P256, SIGN_VERIFY) the
+	// compliance service signs the audit checkpoints with (AUDIT_KMS_KEY_ID).
+	AuditSigningKeyARN pulumi.StringOutput
+	SecretStore        string              // the ClusterSecretStore the workloads' ExternalSecrets reference
+	WebACLARN          pulumi.StringOutput // WAFv2 ACL for the gateway's ALB (Ingress annotation)
+	CertificateARN     string              // ACM certificate for the ALB's HTTPS listener (stack setting)
+	Releases           []pulumi.Resource   // Helm releases the workloads must wait for (CRDs, webhooks)
 	// SecretKeys are, by catalog secret name (and MasterSecretKey(role) for the migrations Job's
 	// master secret), the Secrets Manager ARN an ExternalSecret's remoteRef.key names (the secret
 	// store reads exactly these).
@@ -138,6 +142,9 @@ func buildPlatform(ctx *pulumi.Context, s stacks.Settings, f *Foundation, d *Dat
 	ctx.Export("registry.kmsKeyArn", reg.KMSKeyARN)
 	ctx.Export("platform.images", pulumi.ToStringMapOutput(p.Images))
 	ctx.Export("platform.serviceRoleArns", pulumi.ToStringMapOutput(p.ServiceRoles))
+	if p.AuditSigningKeyARN.OutputState != nil {
+		ctx.Export("audit.signingKeyArn", p.AuditSigningKeyARN)
+	}
 	ctx.Export("platform.namespaces", pulumi.ToStringArray(Namespaces()))
 	ctx.Export("platform.secretStore", pulumi.String(p.SecretStore))
 	ctx.Export("edge.webAclArn", p.WebACLARN)
@@ -190,9 +197,11 @@ type ServiceDB struct {
 // topics and groups (the streaming component's client document) and rds-db:connect as its own
 // database user on what it connects to; for the migrations Job (DBAdmin, which logs in with the
 // synced master secret, not IAM) read and write the IAM users' secrets it fills. ok is false for
-// a service that needs no AWS API (no role then). Secrets reach pods through the External Secrets
-// Operator, so no service reads Secrets Manager itself.
-func ServiceDocument(svc catalog.Service, kafkaClusterARN pulumi.StringOutput, db *ServiceDB, partition, region, account string) (identity.Document, bool) {
+// a service that needs no AWS API (no role then). A service that signs the audit checkpoints
+// (SignsAudit) may kms:Sign and kms:GetPublicKey on auditKeyARN, the audit-signing key, only.
+// Secrets reach pods through the External Secrets Operator, so no service reads Secrets Manager
+// itself.
+func ServiceDocument(svc catalog.Service, kafkaClusterARN pulumi.StringOutput, db *ServiceDB, auditKeyARN pulumi.StringInput, partition, region, account string) (identity.Document, bool) {
 	var doc identity.Document
 	if access, ok := catalog.Access()[svc.Name]; ok {
 		doc.Statements = append(doc.Statements, streaming.ClientDocument(kafkaClusterARN, svc.Name,
@@ -214,6 +223,11 @@ func ServiceDocument(svc catalog.Service, kafkaClusterARN pulumi.StringOutput, d
 			Resources: []pulumi.StringInput{pulumi.Sprintf("arn:%s:rds-db:%s:%s:dbuser:%s/%s", partition, region, account, db.ConnectID, svc.DBUser)},
 		})
 	}
+	if svc.SignsAudit && auditKeyARN != nil {
+		doc.Statements = append(doc.Statements, identity.Statement{
+			Sid: "SignAuditCheckpoints", Actions: []string{"kms:Sign", "kms:GetPublicKey"}, Resources: []pulumi.StringInput{auditKeyARN},
+		})
+	}
 	return doc, len(doc.Statements) > 0
 }
 
@@ -224,6 +238,13 @@ func serviceRoles(ctx *pulumi.Context, base string, s stacks.Settings, f *Founda
 	proxied := map[string]bool{}
 	for _, db := range s.Data.Databases.Roles() {
 		proxied[db.Role] = db.Proxy
+	}
+	if slices.ContainsFunc(catalog.All(), func(svc catalog.Service) bool { return svc.SignsAudit }) {
+		key, err := auditSigningKey(ctx, base, s, f, in)
+		if err != nil {
+			return err
+		}
+		p.AuditSigningKeyARN = key.Arn
 	}
 	for _, svc := range catalog.All() {
 		if svc.TopicAdmin {
@@ -246,7 +267,11 @@ func serviceRoles(ctx *pulumi.Context, base string, s stacks.Settings, f *Founda
 		if svc.Kafka() && clusterARN.OutputState == nil || svc.Database != "" && sdb == nil {
 			return fmt.Errorf("%s needs %s but the data tier did not build it", svc.Name, needs(svc))
 		}
-		doc, ok := ServiceDocument(svc, clusterARN, sdb, "aws", s.Region, f.AccountID)
+		var auditKey pulumi.StringInput
+		if svc.SignsAudit {
+			auditKey = p.AuditSigningKeyARN
+		}
+		doc, ok := ServiceDocument(svc, clusterARN, sdb, auditKey, "aws", s.Region, f.AccountID)
 		if !ok {
 			continue
 		}
@@ -260,6 +285,18 @@ func serviceRoles(ctx *pulumi.Context, base string, s stacks.Settings, f *Founda
 		p.ServiceRoles[svc.Name] = role.RoleARN
 	}
 	return nil
+}
+
+// auditSigningKey is the KMS key audit-signing: customer managed, ECC_NIST_P256 for
+// SIGN_VERIFY (ECDSA P-256; the private key never leaves KMS), administered by the account
+// root; no rotation (KMS rotates symmetric keys only: a new key is a new key id, which each
+// checkpoint names), 30 days' deletion window. Its use is granted by the signer's IRSA role.
+func auditSigningKey(ctx *pulumi.Context, base string, s stacks.Settings, f *Foundation, in pulumi.ResourceOption) (*kms.Key, error) {
+	return identity.NewKey(ctx, base+"-audit-signing", identity.KeyArgs{
+		Description: "CantonDEX audit-signing: signs the compliance audit trail's checkpoints",
+		AccountRoot: pulumi.Sprintf("arn:aws:iam::%s:root", f.AccountID),
+		KeySpec:     "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY", DeletionWindowDays: 30, Tags: s.Tags,
+	}, in)
 }
 
 // needs names what a service needs from the data tier, for errors.

@@ -2,6 +2,7 @@ package program
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/components/mocks"
+	"github.com/cantondex/platform/components/network"
 	"github.com/cantondex/platform/infra/policy"
 	"github.com/cantondex/platform/services/catalog"
 	"github.com/cantondex/platform/stacks"
@@ -32,7 +34,7 @@ func platformFoundation(ctx *pulumi.Context, s stacks.Settings) (*Foundation, er
 // planned is what platform returned, with its outputs resolved during the run.
 type planned struct {
 	*Platform
-	values map[string]string // "image/<svc>", "role/<svc>", "secret/<name>", "webacl"
+	values map[string]string // "image/<svc>", "role/<svc>", "secret/<name>", "webacl", "auditKey"
 }
 
 func (p planned) value(key string) string { return p.values[key] }
@@ -71,15 +73,20 @@ func runPlatform(t *testing.T, stack string, src mapSource, deploying bool) (*mo
 			capture("secret/"+k, o)
 		}
 		capture("webacl", p.WebACLARN)
+		if p.AuditSigningKeyARN.OutputState != nil {
+			capture("auditKey", p.AuditSigningKeyARN)
+		}
 		return nil
 	})
 	return rec, got, err
 }
 
 type statement struct {
-	Sid      string
-	Action   any
-	Resource any
+	Sid       string
+	Effect    string
+	Principal any
+	Action    any
+	Resource  any
 }
 
 func statements(t *testing.T, doc string) []statement {
@@ -187,8 +194,13 @@ func TestServiceRolesAreLeastPrivilege(t *testing.T) {
 		}
 		access := catalog.Access()[svc.Name]
 		var produced, consumed, dbusers []string
+		var signs []statement
 		for _, st := range statements(t, inline.String("policy")) {
 			actions := list(st.Action)
+			if slices.ContainsFunc(actions, func(a string) bool { return strings.HasPrefix(a, "kms:") }) {
+				signs = append(signs, st)
+				continue
+			}
 			for _, res := range list(st.Resource) {
 				last := res[strings.LastIndex(res, "/")+1:]
 				switch {
@@ -213,7 +225,40 @@ func TestServiceRolesAreLeastPrivilege(t *testing.T) {
 		assert.Equal(t, access.Produce, produced, "%s produces", svc.Name)
 		assert.Equal(t, access.Consume, consumed, "%s consumes", svc.Name)
 		assert.Equal(t, []string{svc.DBUser}, dbusers, "%s connects as its own user only", svc.Name)
+		if svc.SignsAudit {
+			// Exactly: sign with, and read the public key of, the audit-signing key.
+			require.Len(t, signs, 1, svc.Name)
+			assert.Equal(t, "SignAuditCheckpoints", signs[0].Sid)
+			assert.Equal(t, "Allow", signs[0].Effect)
+			assert.Equal(t, []string{"kms:Sign", "kms:GetPublicKey"}, list(signs[0].Action))
+			assert.Equal(t, []string{mocks.ARN("aws:kms/key:Key", "cdx-prod-platform-audit-signing")}, list(signs[0].Resource))
+		} else {
+			assert.Empty(t, signs, "%s: KMS statements", svc.Name)
+		}
 	}
+}
+
+// The audit-signing key: asymmetric ECDSA P-256 for signing, no rotation (KMS cannot rotate
+// it), 30 days' deletion window, administered by the account root only.
+func TestAuditSigningKey(t *testing.T) {
+	rec, p, err := runPlatform(t, "prod", mapSource{}, false)
+	require.NoError(t, err)
+	key, ok := rec.Named("aws:kms/key:Key", "cdx-prod-platform-audit-signing")
+	require.True(t, ok, "no audit-signing key")
+	assert.Equal(t, "ECC_NIST_P256", key.String("customerMasterKeySpec"))
+	assert.Equal(t, "SIGN_VERIFY", key.String("keyUsage"))
+	assert.False(t, key.Bool("enableKeyRotation"))
+	assert.Equal(t, float64(30), key.Number("deletionWindowInDays"))
+	sts := statements(t, key.String("policy"))
+	require.Len(t, sts, 1)
+	assert.Equal(t, []string{"kms:*"}, list(sts[0].Action))
+	assert.Contains(t, fmt.Sprint(sts[0].Principal), "arn:aws:iam::"+mocks.Account+":root")
+	alias, ok := rec.Named("aws:kms/alias:Alias", "cdx-prod-platform-audit-signing-alias")
+	require.True(t, ok)
+	assert.Equal(t, "alias/cdx-prod-platform-audit-signing", alias.String("name"))
+	assert.Equal(t, mocks.ARN("aws:kms/key:Key", "cdx-prod-platform-audit-signing"), p.value("auditKey"))
+	// The signer reaches KMS inside the VPC (its NetworkPolicy allows the endpoints' subnets only).
+	assert.Contains(t, network.DefaultInterfaceEndpoints(), "kms")
 }
 
 func TestHelmReleasesArePinnedWithVisibleValues(t *testing.T) {

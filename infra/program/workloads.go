@@ -64,6 +64,9 @@ func deployWorkloads(ctx *pulumi.Context, s stacks.Settings, f *Foundation, d *D
 		KafkaBrokers: d.Kafka.BootstrapBrokers, TopicsJSON: d.TopicsJSON, Region: s.Region,
 		RedisHost: d.Cache.ConfigurationEndpoint, RedisPort: d.Cache.Port,
 	}
+	if p.AuditSigningKeyARN.OutputState != nil {
+		ep.AuditSigningKeyARN = p.AuditSigningKeyARN
+	}
 	for role, db := range d.Databases {
 		ep.DatabaseAddresses[role], ep.DatabaseSecrets[role], ep.DatabaseUserSecrets[role] = db.Address, db.SecretARN, db.UserSecretARNs
 		if dbSettings(s, role).Proxy {

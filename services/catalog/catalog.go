@@ -134,6 +134,9 @@ type Service struct {
 	DBAdmin bool
 	Redis   bool
 	Secrets []Secret
+	// SignsAudit: signs the audit trail's checkpoints with the program's KMS key
+	// audit-signing (AUDIT_KMS_KEY_ID, kms:Sign and kms:GetPublicKey on that key only).
+	SignsAudit bool
 	// ScreeningLists: screens KYC applications and withdrawals against the sanctions lists
 	// of the ScreeningListsConfigMap, mounted (SCREENING_*).
 	ScreeningLists bool
@@ -270,8 +273,9 @@ func All() []Service {
 			Database: Trading, DBUser: "cdx_compliance",
 			// Re-screens every account when a list changes (delta screening).
 			ScreeningLists: true,
-			Secrets:        []Secret{{Name: "cantondex-audit-signing-key", Env: []string{"AUDIT_SIGNING_KEY"}}},
-			Resources:      small, Replicas: 1,
+			// Checkpoints signed in KMS: the private key never reaches the cluster.
+			SignsAudit: true,
+			Resources:  small, Replicas: 1,
 		}),
 		svc(Service{
 			Name: DatabaseMigrations, Binary: "migrate", Kind: Job,

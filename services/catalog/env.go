@@ -66,6 +66,9 @@ func (s Service) ManagedEnv() []Var {
 		add("SCREENING_ADD", ScreeningListsDir+"/"+ScreeningAddFile, "the screening lists, mounted")
 		add("SCREENING_RELOAD_INTERVAL", "1m", "")
 	}
+	if s.SignsAudit {
+		add("AUDIT_KMS_KEY_ID", "<ARN of the audit-signing key>", "output audit.signingKeyArn")
+	}
 	if s.WritesScreeningLists {
 		add("SYNC_CONFIGMAP", ScreeningListsConfigMap, "")
 	}

@@ -116,9 +116,9 @@ func (s Service) Flows() []Flow {
 
 // IAMAuth reports whether s authenticates with IAM (its IRSA role): as its database user
 // through the RDS Proxy, to MSK, or to Secrets Manager for the database owner's credentials
-// (DBAdmin). Redis uses an auth token.
+// (DBAdmin), or to KMS for the audit checkpoints (SignsAudit). Redis uses an auth token.
 func (s Service) IAMAuth() bool {
-	return (s.Database != "" && s.DBUser != "") || s.Kafka() || (s.Database != "" && s.DBAdmin)
+	return (s.Database != "" && s.DBUser != "") || s.Kafka() || (s.Database != "" && s.DBAdmin) || s.SignsAudit
 }
 
 func sortFlows(fs []Flow) []Flow {

@@ -3,11 +3,15 @@ package compliance
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -109,14 +113,18 @@ func MerkleRoot(leaves [][]byte) []byte {
 // Checkpoint is a signed Merkle root over the entries FromSeq..ToSeq (inclusive). The last
 // entry's hash is included too, so a checkpoint also pins the chain's head at ToSeq.
 type Checkpoint struct {
-	FromSeq   int64     `json:"from_seq"`
-	ToSeq     int64     `json:"to_seq"`
-	Root      []byte    `json:"root"`
-	HeadHash  []byte    `json:"head_hash"`
-	SignedAt  time.Time `json:"signed_at"`
-	KeyID     string    `json:"key_id"`
-	PublicKey []byte    `json:"public_key"`
-	Signature []byte    `json:"signature"`
+	FromSeq  int64     `json:"from_seq"`
+	ToSeq    int64     `json:"to_seq"`
+	Root     []byte    `json:"root"`
+	HeadHash []byte    `json:"head_hash"`
+	SignedAt time.Time `json:"signed_at"`
+	KeyID    string    `json:"key_id"`
+	// Algorithm is how Signature was made: AlgEd25519 (PublicKey the raw 32-byte key) or
+	// AlgECDSAP256SHA256 (PublicKey a DER SubjectPublicKeyInfo, Signature ASN.1 DER, as AWS
+	// KMS returns them). Empty reads as AlgEd25519 (checkpoints from before the field).
+	Algorithm string `json:"algorithm"`
+	PublicKey []byte `json:"public_key"`
+	Signature []byte `json:"signature"`
 }
 
 // SignedMessage is what a checkpoint's signature covers.
@@ -125,13 +133,42 @@ func (c Checkpoint) SignedMessage() []byte {
 		c.FromSeq, c.ToSeq, c.Root, c.HeadHash, canonicalTime(c.SignedAt).Format("2006-01-02T15:04:05.000000Z"), c.KeyID)
 }
 
-// Signer signs checkpoints. Ed25519Signer signs with a key from settings; in the cluster the
-// port is a KMS asymmetric key (Sign with ECDSA or Ed25519 through the KMS API), so the key
-// never leaves the HSM.
+// The checkpoint signature algorithms.
+const (
+	AlgEd25519         = "ed25519"
+	AlgECDSAP256SHA256 = "ecdsa-p256-sha256"
+)
+
+// Signer signs checkpoints. Ed25519Signer signs with a key from settings (local runs, tests);
+// in the cluster KMSSigner signs with an AWS KMS ECC_NIST_P256 key, so the private key never
+// leaves KMS.
 type Signer interface {
 	KeyID() string
+	// Algorithm is one of AlgEd25519, AlgECDSAP256SHA256.
+	Algorithm() string
+	// PublicKey is in the form Checkpoint.PublicKey documents for Algorithm.
 	PublicKey() []byte
 	Sign(msg []byte) ([]byte, error)
+}
+
+// VerifySignature reports whether sig is a valid signature of msg under pub for alg.
+func VerifySignature(alg string, pub, msg, sig []byte) bool {
+	switch alg {
+	case "", AlgEd25519:
+		return len(pub) == ed25519.PublicKeySize && ed25519.Verify(ed25519.PublicKey(pub), msg, sig)
+	case AlgECDSAP256SHA256:
+		k, err := x509.ParsePKIXPublicKey(pub)
+		if err != nil {
+			return false
+		}
+		ek, ok := k.(*ecdsa.PublicKey)
+		if !ok || ek.Curve != elliptic.P256() {
+			return false
+		}
+		d := sha256.Sum256(msg)
+		return ecdsa.VerifyASN1(ek, d[:], sig)
+	}
+	return false
 }
 
 // Ed25519Signer signs with an Ed25519 private key.
@@ -142,6 +179,9 @@ type Ed25519Signer struct {
 
 // KeyID implements Signer.
 func (s Ed25519Signer) KeyID() string { return s.ID }
+
+// Algorithm implements Signer.
+func (s Ed25519Signer) Algorithm() string { return AlgEd25519 }
 
 // PublicKey implements Signer.
 func (s Ed25519Signer) PublicKey() []byte { return s.Key.Public().(ed25519.PublicKey) }
@@ -161,7 +201,7 @@ func NewCheckpoint(entries []Entry, signer Signer, now time.Time) (Checkpoint, e
 	c := Checkpoint{
 		FromSeq: entries[0].Seq, ToSeq: entries[len(entries)-1].Seq,
 		Root: MerkleRoot(leaves), HeadHash: bytes.Clone(entries[len(entries)-1].Hash),
-		SignedAt: canonicalTime(now), KeyID: signer.KeyID(), PublicKey: signer.PublicKey(),
+		SignedAt: canonicalTime(now), KeyID: signer.KeyID(), Algorithm: signer.Algorithm(), PublicKey: signer.PublicKey(),
 	}
 	sig, err := signer.Sign(c.SignedMessage())
 	if err != nil {
@@ -186,9 +226,10 @@ func (p *Problem) Error() string {
 // its PrevHash is trusted as the anchor, and the checkpoints prove the range.
 type Verifier struct {
 	// PublicKey, when set, is the only key checkpoints may be signed with (given out of
-	// band); unset, each checkpoint's own public key is used, which proves integrity against
-	// editors without the signing key but not who signed.
-	PublicKey ed25519.PublicKey
+	// band: the raw Ed25519 key or a DER SubjectPublicKeyInfo of a P-256 key, as the
+	// checkpoint's algorithm wants); unset, each checkpoint's own public key is used, which
+	// proves integrity against editors without the signing key but not who signed.
+	PublicKey []byte
 	// FromStart requires the trail to start at seq 1 (a whole database).
 	FromStart bool
 
@@ -264,11 +305,11 @@ func (v *Verifier) Finish(cps []Checkpoint) error {
 			v.fail(last+1, "missing: checkpoint %d-%d covers entries up to seq %d, the trail ends at seq %d", c.FromSeq, c.ToSeq, c.ToSeq, last)
 			return v.problem
 		}
-		key := ed25519.PublicKey(c.PublicKey)
+		key := c.PublicKey
 		if v.PublicKey != nil {
 			key = v.PublicKey
 		}
-		if len(key) != ed25519.PublicKeySize || !ed25519.Verify(key, c.SignedMessage(), c.Signature) {
+		if !VerifySignature(c.Algorithm, key, c.SignedMessage(), c.Signature) {
 			v.fail(c.FromSeq, "checkpoint %d-%d: signature does not verify", c.FromSeq, c.ToSeq)
 			return v.problem
 		}
@@ -324,4 +365,26 @@ func Checkpoints(ctx context.Context, log AuditLog, signer Signer, interval time
 			}
 		}
 	}
+}
+
+// ParsePublicKey checks a checkpoint signer's public key given out of band (audit verify
+// --public-key): a raw 32-byte Ed25519 key, or a DER SubjectPublicKeyInfo of an Ed25519 or
+// P-256 key (what KMS GetPublicKey returns). It returns the key in the form checkpoints carry.
+func ParsePublicKey(b []byte) ([]byte, error) {
+	if len(b) == ed25519.PublicKeySize {
+		return b, nil
+	}
+	k, err := x509.ParsePKIXPublicKey(b)
+	if err != nil {
+		return nil, errors.New("want a raw 32-byte Ed25519 key or a DER SubjectPublicKeyInfo")
+	}
+	switch k := k.(type) {
+	case ed25519.PublicKey:
+		return k, nil
+	case *ecdsa.PublicKey:
+		if k.Curve == elliptic.P256() {
+			return b, nil
+		}
+	}
+	return nil, errors.New("want an Ed25519 or ECDSA P-256 key")
 }

@@ -67,6 +67,7 @@ func recordWorkloads(t *testing.T, stack string) *mocks.Recorder {
 				DatabaseUserSecrets: map[string]pulumi.StringMapInput{catalog.Trading: pulumi.StringMap{"cdx_risk": pulumi.String("arn:aws:secretsmanager:us-east-1:123456789012:secret:risk")}},
 				RedisHost:           pulumi.String("redis.example"), RedisPort: pulumi.Int(6379),
 				KafkaBrokers: pulumi.String("b-1.example:9098"), TopicsJSON: topics, Region: s.Region,
+				AuditSigningKeyARN: pulumi.String("arn:aws:kms:us-east-1:123456789012:key/audit-signing"),
 			},
 			Subnets:     workloads.Subnets{VPC: s.Network.CIDR, Public: cidrs[:n], Private: cidrs[n : 2*n], Database: cidrs[2*n:]},
 			RDSCABundle: pulumi.String(program.RDSCAPlaceholder),

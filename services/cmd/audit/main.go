@@ -7,8 +7,10 @@
 // verify exits 0 on an intact trail and 1 naming the first bad sequence number when a row
 // was edited, deleted, inserted or reordered (the hash chain), or when the rows do not match
 // a signed checkpoint (a chain rewritten consistently); 2 on bad usage. With --public-key
-// (the checkpoint signer's Ed25519 public key, given out of band) checkpoints must be signed
-// by that key; without it, by the key each checkpoint names.
+// (the checkpoint signer's public key, given out of band: a raw Ed25519 key, or the DER
+// SubjectPublicKeyInfo of the cluster's KMS P-256 key as `aws kms get-public-key` prints it)
+// checkpoints must be signed by that key; without it, by the key each checkpoint names. Each
+// checkpoint names its algorithm (ed25519 or ecdsa-p256-sha256).
 //
 // An export is JSON Lines: {"type":"entry",...} lines in seq order, then
 // {"type":"checkpoint",...} lines. The range is widened to whole checkpoint intervals, so
@@ -19,7 +21,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -59,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	dbURL := fs.String("database", "", "PostgreSQL URL")
 	file := fs.String("file", "", "an export to verify (JSON Lines; - for stdin)")
-	pub := fs.String("public-key", "", "the checkpoint signer's Ed25519 public key, base64")
+	pub := fs.String("public-key", "", "the checkpoint signer's public key, base64 (raw Ed25519 or DER SubjectPublicKeyInfo)")
 	from := fs.String("from", "", "export entries from this time (RFC 3339)")
 	to := fs.String("to", "", "export entries before this time (RFC 3339)")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -109,8 +110,11 @@ func verify(ctx context.Context, dbURL, file, pub string, stdout io.Writer) erro
 	v := &compliance.Verifier{}
 	if pub != "" {
 		k, err := base64.StdEncoding.DecodeString(pub)
-		if err != nil || len(k) != ed25519.PublicKeySize {
-			return usageError("--public-key: want a base64 Ed25519 public key (32 bytes)")
+		if err == nil {
+			k, err = compliance.ParsePublicKey(k)
+		}
+		if err != nil {
+			return usageError("--public-key: want base64 of the signer's public key (a raw Ed25519 key, or the DER SubjectPublicKeyInfo KMS GetPublicKey returns): " + err.Error())
 		}
 		v.PublicKey = k
 	}

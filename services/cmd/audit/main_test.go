@@ -18,20 +18,27 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/services/compliance"
+	"github.com/cantondex/platform/services/compliance/kmstest"
 	cpg "github.com/cantondex/platform/services/compliance/postgres"
 	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/postgres/pgtest"
 )
 
 // trail is a database holding 25 entries with checkpoints over 1-10 and 11-25.
+// emptyTrail is a new database's audit store.
+func emptyTrail(t *testing.T) (url string, store *cpg.Store) {
+	t.Helper()
+	url = pgtest.NewURL(t, "audit")
+	db, err := postgres.Open(context.Background(), postgres.Options{URL: url, MaxConns: 4})
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	return url, cpg.New(db)
+}
+
 func trail(t *testing.T) (url string, key ed25519.PublicKey, conn *pgx.Conn) {
 	t.Helper()
 	ctx := context.Background()
-	url = pgtest.NewURL(t, "audit")
-	db, err := postgres.Open(ctx, postgres.Options{URL: url, MaxConns: 4})
-	require.NoError(t, err)
-	t.Cleanup(db.Close)
-	store := cpg.New(db)
+	url, store := emptyTrail(t)
 	pub, priv, err := ed25519.GenerateKey(nil)
 	require.NoError(t, err)
 	signer := compliance.Ed25519Signer{ID: "test", Key: priv}
@@ -193,4 +200,79 @@ func TestUsage(t *testing.T) {
 	assert.Contains(t, errs, "exactly one of --database and --file")
 	code, _, _ = audit("verify", "--file", "x", "--public-key", "nope")
 	assert.Equal(t, 2, code)
+}
+
+// A trail whose first checkpoint is an Ed25519 one from before the algorithm column and whose
+// second is signed in KMS (ECDSA P-256): verify checks each by its own algorithm, pins the KMS
+// key given as the DER SubjectPublicKeyInfo, and the export carries the algorithm.
+func TestVerifyKMSSignedCheckpoints(t *testing.T) {
+	ctx := context.Background()
+	url, store := emptyTrail(t)
+	_, priv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	f := kmstest.New(t)
+	kmsSigner, err := compliance.NewKMSSigner(ctx, f.Client(), kmstest.KeyARN)
+	require.NoError(t, err)
+	for i := 1; i <= 12; i++ {
+		_, err := store.Append(ctx, compliance.Record{Actor: "system", Kind: "order.new", Subject: fmt.Sprint("o-", i)})
+		require.NoError(t, err)
+		if i == 6 || i == 12 {
+			var signer compliance.Signer = compliance.Ed25519Signer{ID: "settings", Key: priv}
+			if i == 12 {
+				signer = kmsSigner
+			}
+			_, ok, err := store.Checkpoint(ctx, signer, time.Now())
+			require.NoError(t, err)
+			require.True(t, ok)
+		}
+	}
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	rows, err := conn.Query(ctx, `SELECT algorithm FROM compliance.audit_checkpoints ORDER BY from_seq`)
+	require.NoError(t, err)
+	algs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	assert.Equal(t, []string{"ed25519", "ecdsa-p256-sha256"}, algs)
+	require.Len(t, f.Signs(), 1)
+
+	code, out, errs := audit("verify", "--database", url)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "intact: 12 entries, 2 checkpoints")
+	// Pinned to the KMS key: the Ed25519 checkpoint is not its signature.
+	der := base64.StdEncoding.EncodeToString(f.PublicKeyDER())
+	code, _, errs = audit("verify", "--database", url, "--public-key", der)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "checkpoint 1-6: signature does not verify")
+
+	// An export of the KMS interval verifies offline with the DER key.
+	code, out, errs = audit("export", "--database", url)
+	require.Equal(t, 0, code, errs)
+	var kept []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.Contains(l, `"from_seq":1,`) {
+			continue // the Ed25519 checkpoint
+		}
+		kept = append(kept, l)
+	}
+	require.Contains(t, strings.Join(kept, "\n"), `"algorithm":"ecdsa-p256-sha256"`)
+	file := filepath.Join(t.TempDir(), "trail.jsonl")
+	require.NoError(t, os.WriteFile(file, []byte(strings.Join(kept, "\n")+"\n"), 0o600))
+	code, _, errs = audit("verify", "--file", file, "--public-key", der)
+	require.Equal(t, 0, code, errs)
+
+	// A KMS-signed checkpoint edited by someone bypassing the service no longer verifies.
+	_, err = conn.Exec(ctx, `ALTER TABLE compliance.audit_checkpoints DISABLE TRIGGER USER`)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `UPDATE compliance.audit_checkpoints SET signed_at = signed_at + interval '1 second' WHERE from_seq = 7`)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `ALTER TABLE compliance.audit_checkpoints ENABLE TRIGGER USER`)
+	require.NoError(t, err)
+	code, _, errs = audit("verify", "--database", url)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "checkpoint 7-12: signature does not verify")
+
+	code, _, errs = audit("verify", "--database", url, "--public-key", base64.StdEncoding.EncodeToString([]byte("not a key")))
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, "--public-key")
 }

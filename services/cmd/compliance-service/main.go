@@ -3,11 +3,13 @@
 // command, trade and rejection to the audit trail in PostgreSQL's schema compliance
 // (idempotent by event id, so redeliveries and replays add nothing), runs the surveillance
 // detectors on the same events and publishes their alerts on compliance-events, and signs a
-// checkpoint of the trail (a Merkle root, Ed25519) every AUDIT_CHECKPOINT_INTERVAL (default
-// 1m). It needs DATABASE_URL and KAFKA_BROKERS (its catalog entry) and AUDIT_SIGNING_KEY
-// (base64 of a 32-byte Ed25519 seed; in the cluster the signer is a KMS key behind the same
-// compliance.Signer port), and exits naming the first one missing; AUDIT_KEY_ID names the
-// key in each checkpoint. /health, /ready and /metrics are on OPS_ADDR (default :9090).
+// checkpoint of the trail (a Merkle root) every AUDIT_CHECKPOINT_INTERVAL (default 1m). It
+// needs DATABASE_URL and KAFKA_BROKERS (its catalog entry) and a checkpoint signer: in the
+// cluster AUDIT_KMS_KEY_ID, the ARN of the program's AWS KMS key audit-signing (ECDSA P-256,
+// signed through the KMS API with the pod's IRSA role, the region from AWS_REGION); else
+// AUDIT_SIGNING_KEY (base64 of a 32-byte Ed25519 seed, local runs and tests; AUDIT_KEY_ID
+// names that key in each checkpoint). It exits naming what is missing. /health, /ready and
+// /metrics are on OPS_ADDR (default :9090).
 package main
 
 import (
@@ -17,6 +19,8 @@ import (
 	"os"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/cantondex/platform/services/catalog"
 	"github.com/cantondex/platform/services/compliance"
 	"github.com/cantondex/platform/services/compliance/consumer"
@@ -70,22 +74,32 @@ type Settings struct {
 	LinksRefresh       time.Duration
 }
 
-// SettingsFromEnv reads AUDIT_SIGNING_KEY, AUDIT_KEY_ID, AUDIT_CHECKPOINT_INTERVAL and
-// KYC_LINKS_REFRESH (how often the KYC links are re-read, default 30s).
-func SettingsFromEnv(getenv func(string) string) (Settings, error) {
+// SettingsFromEnv reads AUDIT_KMS_KEY_ID or else AUDIT_SIGNING_KEY and AUDIT_KEY_ID,
+// AUDIT_CHECKPOINT_INTERVAL and KYC_LINKS_REFRESH (how often the KYC links are re-read,
+// default 30s). With AUDIT_KMS_KEY_ID it reads the key's public key from KMS (the AWS SDK's
+// default configuration: IRSA in the cluster).
+func SettingsFromEnv(ctx context.Context, getenv func(string) string) (Settings, error) {
 	s := Settings{CheckpointInterval: time.Minute}
 	var err error
 	if s.LinksRefresh, err = compliance.LinksRefreshFromEnv(getenv); err != nil {
 		return s, err
 	}
-	if getenv("AUDIT_SIGNING_KEY") == "" {
-		return s, errors.New("AUDIT_SIGNING_KEY is required (base64 of a 32-byte Ed25519 seed)")
+	switch {
+	case getenv("AUDIT_KMS_KEY_ID") != "":
+		aws, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return s, fmt.Errorf("AUDIT_KMS_KEY_ID: aws configuration: %w", err)
+		}
+		if s.Signer, err = compliance.NewKMSSigner(ctx, kms.NewFromConfig(aws), getenv("AUDIT_KMS_KEY_ID")); err != nil {
+			return s, err
+		}
+	case getenv("AUDIT_SIGNING_KEY") != "":
+		if s.Signer, err = compliance.SignerFromSettings(getenv("AUDIT_KEY_ID"), getenv("AUDIT_SIGNING_KEY")); err != nil {
+			return s, err
+		}
+	default:
+		return s, errors.New("a checkpoint signer is required: AUDIT_KMS_KEY_ID (an AWS KMS ECC_NIST_P256 key) or AUDIT_SIGNING_KEY (base64 of a 32-byte Ed25519 seed)")
 	}
-	signer, err := compliance.SignerFromSettings(getenv("AUDIT_KEY_ID"), getenv("AUDIT_SIGNING_KEY"))
-	if err != nil {
-		return s, err
-	}
-	s.Signer = signer
 	if v := getenv("AUDIT_CHECKPOINT_INTERVAL"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Second || d > 24*time.Hour {
@@ -102,13 +116,13 @@ func run(getenv func(string) string, plugins Plugins) error {
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	settings, err := SettingsFromEnv(getenv)
-	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
 	log := platform.NewLogger(cfg)
 	ctx, stop := platform.SignalContext()
 	defer stop()
+	settings, err := SettingsFromEnv(ctx, getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
 	reg := platform.NewRegistry()
 
 	db, err := postgres.Open(ctx, cfg.Postgres)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/cantondex/platform/services/compliance"
 	"github.com/cantondex/platform/services/compliance/consumer"
+	"github.com/cantondex/platform/services/compliance/kmstest"
 	cpg "github.com/cantondex/platform/services/compliance/postgres"
 	"github.com/cantondex/platform/services/kafka"
 	"github.com/cantondex/platform/services/postgres/pgtest"
@@ -102,22 +104,44 @@ func TestPoisonStopsThePartition(t *testing.T) {
 
 func TestSettings(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	_, err := SettingsFromEnv(env(nil))
-	assert.ErrorContains(t, err, "AUDIT_SIGNING_KEY is required")
-	_, err = SettingsFromEnv(env(map[string]string{"AUDIT_SIGNING_KEY": "c2hvcnQ="}))
+	_, err := SettingsFromEnv(t.Context(), env(nil))
+	assert.ErrorContains(t, err, "AUDIT_KMS_KEY_ID (an AWS KMS ECC_NIST_P256 key) or AUDIT_SIGNING_KEY")
+	_, err = SettingsFromEnv(t.Context(), env(map[string]string{"AUDIT_SIGNING_KEY": "c2hvcnQ="}))
 	assert.ErrorContains(t, err, "32-byte")
-	s, err := SettingsFromEnv(env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "AUDIT_CHECKPOINT_INTERVAL": "10s"}))
+	s, err := SettingsFromEnv(t.Context(), env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "AUDIT_CHECKPOINT_INTERVAL": "10s"}))
 	require.NoError(t, err)
 	assert.Equal(t, 10*time.Second, s.CheckpointInterval)
-	_, err = SettingsFromEnv(env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "AUDIT_CHECKPOINT_INTERVAL": "soon"}))
+	_, err = SettingsFromEnv(t.Context(), env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "AUDIT_CHECKPOINT_INTERVAL": "soon"}))
 	assert.ErrorContains(t, err, "AUDIT_CHECKPOINT_INTERVAL")
 	assert.Equal(t, 30*time.Second, s.LinksRefresh)
-	s, err = SettingsFromEnv(env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "KYC_LINKS_REFRESH": "5s"}))
+	s, err = SettingsFromEnv(t.Context(), env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "KYC_LINKS_REFRESH": "5s"}))
 	require.NoError(t, err)
 	assert.Equal(t, 5*time.Second, s.LinksRefresh)
-	_, err = SettingsFromEnv(env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "KYC_LINKS_REFRESH": "1ns"}))
+	_, err = SettingsFromEnv(t.Context(), env(map[string]string{"AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "KYC_LINKS_REFRESH": "1ns"}))
 	assert.ErrorContains(t, err, "KYC_LINKS_REFRESH")
 	// The catalog's dependencies are checked first, naming the variable.
 	err = run(env(map[string]string{}), Plugins{})
 	assert.ErrorContains(t, err, "DATABASE_URL")
+}
+
+// AUDIT_KMS_KEY_ID selects the KMS signer over AUDIT_SIGNING_KEY, through the AWS SDK's
+// default configuration (here a fake KMS at AWS_ENDPOINT_URL_KMS with static credentials).
+func TestSettingsSignWithKMS(t *testing.T) {
+	f := kmstest.New(t)
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL_KMS": f.URL, "AWS_REGION": "eu-central-1",
+		"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example-secret",
+		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+	} {
+		t.Setenv(k, v)
+	}
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	s, err := SettingsFromEnv(t.Context(), env(map[string]string{"AUDIT_KMS_KEY_ID": kmstest.KeyARN, "AUDIT_SIGNING_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}))
+	require.NoError(t, err)
+	assert.Equal(t, compliance.AlgECDSAP256SHA256, s.Signer.Algorithm())
+	assert.Equal(t, kmstest.KeyARN, s.Signer.KeyID())
+	assert.Equal(t, f.PublicKeyDER(), s.Signer.PublicKey())
+	_, err = SettingsFromEnv(t.Context(), env(map[string]string{"AUDIT_KMS_KEY_ID": "arn:aws:kms:eu-central-1:111122223333:key/unknown"}))
+	assert.ErrorContains(t, err, "AUDIT_KMS_KEY_ID arn:aws:kms:eu-central-1:111122223333:key/unknown: get public key")
 }

@@ -295,14 +295,14 @@ func (s *Store) EntriesBetween(ctx context.Context, from, to time.Time) (first, 
 
 // Checkpoints implements compliance.AuditLog.
 func (s *Store) Checkpoints(ctx context.Context) ([]compliance.Checkpoint, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT from_seq, to_seq, root, head_hash, signed_at, key_id, public_key, signature
+	rows, err := s.db.Pool.Query(ctx, `SELECT from_seq, to_seq, root, head_hash, signed_at, key_id, algorithm, public_key, signature
 		FROM compliance.audit_checkpoints ORDER BY from_seq`)
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoints: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (compliance.Checkpoint, error) {
 		var c compliance.Checkpoint
-		err := r.Scan(&c.FromSeq, &c.ToSeq, &c.Root, &c.HeadHash, &c.SignedAt, &c.KeyID, &c.PublicKey, &c.Signature)
+		err := r.Scan(&c.FromSeq, &c.ToSeq, &c.Root, &c.HeadHash, &c.SignedAt, &c.KeyID, &c.Algorithm, &c.PublicKey, &c.Signature)
 		return c, err
 	})
 	if err != nil {
@@ -341,8 +341,8 @@ func (s *Store) Checkpoint(ctx context.Context, signer compliance.Signer, now ti
 		if c, err = compliance.NewCheckpoint(entries, signer, now); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO compliance.audit_checkpoints (from_seq, to_seq, root, head_hash, signed_at, key_id, public_key, signature)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, c.FromSeq, c.ToSeq, c.Root, c.HeadHash, c.SignedAt, c.KeyID, c.PublicKey, c.Signature)
+		_, err = tx.Exec(ctx, `INSERT INTO compliance.audit_checkpoints (from_seq, to_seq, root, head_hash, signed_at, key_id, algorithm, public_key, signature)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, c.FromSeq, c.ToSeq, c.Root, c.HeadHash, c.SignedAt, c.KeyID, c.Algorithm, c.PublicKey, c.Signature)
 		if err != nil {
 			return fmt.Errorf("store checkpoint: %w", err)
 		}
