@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -117,19 +118,25 @@ func (s *Server) listKYC(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	status := compliance.KYCStatus(c.QueryParam("status"))
-	switch status {
-	case "", compliance.KYCSubmitted, compliance.KYCUnderReview, compliance.KYCVerified, compliance.KYCRejected:
-	default:
-		return trading.Errorf(trading.EINVALID, "status must be submitted, under_review, verified or rejected")
+	return listByStatus(c, []compliance.KYCStatus{compliance.KYCSubmitted, compliance.KYCUnderReview, compliance.KYCVerified, compliance.KYCRejected},
+		"status must be submitted, under_review, verified or rejected", cs.List, kycRecord)
+}
+
+// listByStatus answers a list route filtered by ?status= (empty: every status; anything not in
+// allowed: 400 with msg), at most 500 items, each as view writes it.
+func listByStatus[S ~string, T, J any](c echo.Context, allowed []S, msg string,
+	list func(ctx context.Context, status S, limit int) ([]T, error), view func(T) J) error {
+	status := S(c.QueryParam("status"))
+	if status != "" && !slices.Contains(allowed, status) {
+		return trading.Errorf(trading.EINVALID, "%s", msg)
 	}
-	ks, err := cs.List(c.Request().Context(), status, 500)
+	xs, err := list(c.Request().Context(), status, 500)
 	if err != nil {
 		return err
 	}
-	items := make([]kycRecordJSON, len(ks))
-	for i, k := range ks {
-		items[i] = kycRecord(k)
+	items := make([]J, len(xs))
+	for i, x := range xs {
+		items[i] = view(x)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"items": items})
 }
@@ -341,21 +348,8 @@ func (s *Server) listCases(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	status := compliance.CaseStatus(c.QueryParam("status"))
-	switch status {
-	case "", compliance.CaseOpen, compliance.CaseEscalated, compliance.CaseDismissed, compliance.CaseReported:
-	default:
-		return trading.Errorf(trading.EINVALID, "status must be open, escalated, dismissed or reported")
-	}
-	cs, err := cw.List(c.Request().Context(), status, 500)
-	if err != nil {
-		return err
-	}
-	items := make([]caseJSON, len(cs))
-	for i, x := range cs {
-		items[i] = caseView(x)
-	}
-	return c.JSON(http.StatusOK, map[string]any{"items": items})
+	return listByStatus(c, []compliance.CaseStatus{compliance.CaseOpen, compliance.CaseEscalated, compliance.CaseDismissed, compliance.CaseReported},
+		"status must be open, escalated, dismissed or reported", cw.List, caseView)
 }
 
 func caseParam(c echo.Context) (string, error) {
