@@ -1,12 +1,19 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -163,4 +170,201 @@ func TestCreateOrdersOpenLimitAcrossBatches(t *testing.T) {
 	usd, _ := s.Balance(ctx, "alice", "USD")
 	btc, _ := s.Balance(ctx, "alice", "BTC")
 	require.Equal(t, int64(10_000), usd.Held+btc.Held, "held %d USD and %d BTC, want 10000 in all: a refused order reserved funds", usd.Held, btc.Held)
+}
+
+// BenchmarkOrderEntryBatch measures what order entry's group commit asks of PostgreSQL for
+// each order: one PreTradeAll read and one CreateOrders write per batch of 4, 16 or 64 orders
+// from as many of 200 funded accounts, each with a client order id, as the load generator places them.
+// The client waits for each statement, so the time per order is the server's work plus two
+// round trips per batch. When the server runs on this machine it also reports the CPU time
+// its backends for the benchmark's database spent per order (from /proc), which, unlike the
+// wall time, does not grow when other work shares the cores.
+func BenchmarkOrderEntryBatch(b *testing.B) {
+	for _, batch := range []int{4, 16, 64} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchmarkOrderEntry(b, batch) })
+	}
+}
+
+func benchmarkOrderEntry(b *testing.B, batch int) {
+	ctx := context.Background()
+	db := pgtest.New(b, "entrybench")
+	s := postgres.NewStore(db)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	const accounts = 200
+	for _, a := range []trading.Asset{{Symbol: "BTC", Scale: 8}, {Symbol: "USD", Scale: 6}} {
+		require.NoError(b, s.CreateAsset(ctx, a))
+	}
+	_, err := s.CreateMarket(ctx, trading.MarketDef{Symbol: "BTC-USD", Base: "BTC", Quote: "USD", TickSize: "0.01", LotSize: "0.0001",
+		MinPrice: 1, MaxPrice: 1 << 40, MinQty: 1, MaxQty: 1 << 40, CreatedAt: at})
+	require.NoError(b, err)
+	var deposits []ledger.Transfer
+	for i := range accounts {
+		for _, a := range []string{"BTC", "USD"} {
+			d, _ := ledger.Deposit(fmt.Sprint("d", i, a), fmt.Sprint("acct", i), a, 1<<50)
+			deposits = append(deposits, d)
+		}
+	}
+	require.NoError(b, s.ApplyAll(ctx, deposits))
+	accts, mkts, clients := make([]string, batch), make([]string, batch), make([]string, batch)
+	news := make([]exchange.NewOrder, batch)
+	user0, sys0, cpuOK := backendsCPU(ctx, db)
+	b.ResetTimer()
+	for done := 0; done < b.N; done += batch {
+		for i := range batch {
+			k := done + i
+			id, acct := fmt.Sprintf("o%09d", k), fmt.Sprint("acct", k%accounts)
+			side, asset := trading.Buy, "USD"
+			if k%2 == 1 {
+				side, asset = trading.Sell, "BTC"
+			}
+			accts[i], mkts[i], clients[i] = acct, "BTC-USD", fmt.Sprint("c", k)
+			news[i] = exchange.NewOrder{Order: trading.Order{ID: id, ClientOrderID: clients[i], Account: acct, Market: "BTC-USD", Side: side,
+				Type: trading.Limit, TimeInForce: trading.GTC, Price: 100, Quantity: 10, Status: trading.StatusPending, BookPrice: 100,
+				BookTIF: trading.GTC, HoldAsset: asset, CreatedAt: at, UpdatedAt: at}, Hold: ledger.Reserve(id, acct, asset, 1000), OpenLimit: 1 << 30}
+		}
+		if _, _, err := s.PreTradeAll(ctx, accts, mkts, clients); err != nil {
+			require.NoError(b, err)
+		}
+		res, err := s.CreateOrders(ctx, news)
+		require.NoError(b, err)
+		for _, r := range res {
+			require.NoError(b, r.Err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/order")
+	if user1, sys1, ok := backendsCPU(ctx, db); ok && cpuOK {
+		b.ReportMetric((user1-user0).Seconds()*1e6/float64(b.N), "server-user-µs/order")
+		b.ReportMetric((sys1-sys0).Seconds()*1e6/float64(b.N), "server-sys-µs/order")
+	}
+}
+
+// backendsCPU is the user and system CPU time of the server processes connected to db's
+// database, read from /proc; ok is false when they cannot be read (another machine's server).
+func backendsCPU(ctx context.Context, db *postgres.DB) (user, sys time.Duration, ok bool) {
+	rows, err := db.Pool.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		return 0, 0, false
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil || len(pids) == 0 {
+		return 0, 0, false
+	}
+	var ut, st int64
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return 0, 0, false
+		}
+		// The fields after the command name (which may hold spaces) end with ')'.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 13 {
+			return 0, 0, false
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		ut, st = ut+u, st+s
+	}
+	const tick = time.Second / 100 // USER_HZ is 100 on Linux
+	return time.Duration(ut) * tick, time.Duration(st) * tick, true
+}
+
+// create_orders decides each order of a batch in turn, as if the batch's orders came one by
+// one: random batches (accounts short of funds or without any, repeated client order ids
+// within and across batches, open-order limits) give what a sequential model of the rules
+// gives, order by order, and leave the same funds held.
+func TestCreateOrdersMatchesSequentialModel(t *testing.T) {
+	ctx := context.Background()
+	s := postgres.NewStore(pgtest.New(t, "ordersmodel"))
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(7, 11))
+	accounts, assets := []string{"a0", "a1", "a2", "a3", "a4"}, []string{"USD", "BTC"}
+	type key struct{ account, asset string }
+	funds := map[key]int64{} // available, as the model keeps it; absent: no balance at all
+	held := map[key]int64{}
+	for _, a := range accounts {
+		for _, asset := range assets {
+			if a == "a4" && asset == "BTC" {
+				continue // never funded
+			}
+			amount := int64(rng.IntN(5000) + 1000)
+			d, _ := ledger.Deposit("d-"+a+asset, a, asset, amount)
+			_, err := s.Apply(ctx, d)
+			require.NoError(t, err)
+			funds[key{a, asset}] = amount
+		}
+	}
+	open := map[string]int{}
+	clients := map[[2]string]string{} // (account, client order id) -> order id
+	next := 0
+	for batch := range 40 {
+		var news []exchange.NewOrder
+		var want []string
+		before := maps.Clone(open) // limits just above the counts at the start of the batch
+		for range rng.IntN(20) + 1 {
+			next++
+			id, acct := fmt.Sprintf("o%04d", next), accounts[rng.IntN(len(accounts))]
+			side, asset := trading.Buy, "USD"
+			if rng.IntN(2) == 1 {
+				side, asset = trading.Sell, "BTC"
+			}
+			client := ""
+			if c := rng.IntN(6); c > 0 {
+				client = fmt.Sprint("c", c, "-", rng.IntN(8))
+			}
+			limit := 0
+			if rng.IntN(3) > 0 {
+				limit = before[acct] + 1 + rng.IntN(3)
+			}
+			amount := int64(rng.IntN(600) + 1)
+			news = append(news, exchange.NewOrder{Order: trading.Order{ID: id, ClientOrderID: client, Account: acct, Market: "BTC-USD", Side: side,
+				Type: trading.Limit, TimeInForce: trading.GTC, Price: 100, Quantity: 10, Status: trading.StatusPending, BookPrice: 100,
+				BookTIF: trading.GTC, HoldAsset: asset, CreatedAt: at, UpdatedAt: at}, Hold: ledger.Reserve(id, acct, asset, amount), OpenLimit: limit})
+			k := key{acct, asset}
+			avail, funded := funds[k]
+			switch existing := clients[[2]string{acct, client}]; {
+			case client != "" && existing != "":
+				want = append(want, "="+existing)
+			case limit > 0 && open[acct] >= limit:
+				want = append(want, trading.ECONFLICT)
+			case !funded || avail < amount:
+				want = append(want, trading.EINSUFFICIENT)
+			default:
+				want = append(want, id)
+				funds[k], held[k], open[acct] = avail-amount, held[k]+amount, open[acct]+1
+				if client != "" {
+					clients[[2]string{acct, client}] = id
+				}
+			}
+		}
+		res, err := s.CreateOrders(ctx, news)
+		require.NoError(t, err, "batch %d", batch)
+		require.Len(t, res, len(news), "batch %d", batch)
+		for i, r := range res {
+			switch w := want[i]; {
+			case w == trading.ECONFLICT || w == trading.EINSUFFICIENT:
+				assert.Equal(t, w, trading.ErrorCode(r.Err), "batch %d order %d (%s): %+v", batch, i, news[i].Order.ID, r)
+			case strings.HasPrefix(w, "="):
+				if assert.NoError(t, r.Err, "batch %d order %d", batch, i) {
+					assert.True(t, r.Existed, "batch %d order %d: existed", batch, i)
+					assert.Equal(t, w[1:], r.Order.ID, "batch %d order %d: the order its client order id names", batch, i)
+				}
+			default:
+				if assert.NoError(t, r.Err, "batch %d order %d", batch, i) {
+					assert.False(t, r.Existed, "batch %d order %d: existed", batch, i)
+					assert.Equal(t, w, r.Order.ID, "batch %d order %d", batch, i)
+				}
+			}
+		}
+	}
+	for _, a := range accounts {
+		for _, asset := range assets {
+			b, err := s.Balance(ctx, a, asset)
+			require.NoError(t, err)
+			assert.Equal(t, held[key{a, asset}], b.Held, "%s %s held", a, asset)
+		}
+		n, err := s.OpenOrderCount(ctx, a)
+		require.NoError(t, err)
+		assert.Equal(t, open[a], n, "%s open orders", a)
+	}
 }
