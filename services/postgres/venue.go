@@ -280,18 +280,9 @@ func (s *Store) CreateOrders(ctx context.Context, os []exchange.NewOrder) ([]exc
 // preTradeSQL reads risk.State for each (account, market, client order id) of $1, $2 and $3,
 // in their order: kill switches, the open-order count (kept by counters, see migrations/0006)
 // and the last trade price; then the id of the account's order with that client order id
-// (empty when there is none).
-const preTradeSQL = `SELECT
-		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'account' AND name = k.account),
-		EXISTS (SELECT 1 FROM kill_switches WHERE scope = 'market' AND name = k.market),
-		coalesce((SELECT n FROM orders_opened WHERE account = k.account), 0)
-		  - coalesce((SELECT n FROM orders_closed WHERE account = k.account), 0),
-		coalesce((SELECT price FROM trades WHERE market = k.market ORDER BY n DESC LIMIT 1), 0),
-		coalesce((SELECT id FROM orders o
-		          WHERE k.client <> '' AND o.account = k.account AND o.client_order_id = k.client
-		            AND o.client_order_id <> ''), '')
-	FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(account, market, client, i)
-	ORDER BY k.i`
+// (empty when there is none). The query is the function pre_trade (migrations/0011), whose
+// plan the session keeps.
+const preTradeSQL = `SELECT * FROM pre_trade($1::text[], $2::text[], $3::text[])`
 
 // PreTrade reads what the pre-trade checks need for an order in one query.
 func (s *Store) PreTrade(ctx context.Context, account, market string) (risk.State, error) {
