@@ -176,3 +176,64 @@ func TestMerkleRootAndCheckpoint(t *testing.T) {
 	assert.NotEqual(t, r, compliance.MerkleRoot([][]byte{a, b}))
 	require.NoError(t, compliance.Verify(ctx, m, &compliance.Verifier{PublicKey: signer.PublicKey()}))
 }
+
+// countingKYC counts the gate's reads of the store.
+type countingKYC struct {
+	*compliance.Memory
+	reads int
+}
+
+func (c *countingKYC) KYC(ctx context.Context, account string) (compliance.KYC, error) {
+	c.reads++
+	return c.Memory.KYC(ctx, account)
+}
+
+// The trading gate, asked on every order, reads a verified account's record once a second at
+// most: within that second it still honours the verification's expiry to the instant, a
+// change made through the service applies at once, and a change written by another process
+// applies at the next read.
+func TestTradingGateReusesAVerificationBriefly(t *testing.T) {
+	ctx := context.Background()
+	store := &countingKYC{Memory: compliance.NewMemory()}
+	limits := compliance.DefaultLimits()
+	limits.Validity = 1500 * time.Millisecond
+	svc := compliance.New(store, nil, limits)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	svc.SetClock(func() time.Time { return now })
+
+	assert.Equal(t, trading.EFORBIDDEN, trading.ErrorCode(svc.CheckTrade(ctx, "alice")))
+	assert.Equal(t, trading.EFORBIDDEN, trading.ErrorCode(svc.CheckTrade(ctx, "alice")))
+	assert.Equal(t, 2, store.reads, "an unverified account is read on every order")
+	_, err := svc.Submit(ctx, "alice", "alice", alice())
+	require.NoError(t, err)
+	_, err = svc.Approve(ctx, "officer", "alice", compliance.LevelBasic, "documents match")
+	require.NoError(t, err)
+	store.reads = 0
+	for range 100 {
+		require.NoError(t, svc.CheckTrade(ctx, "alice"), "verified at once")
+	}
+	assert.Equal(t, 1, store.reads, "a verified account within the second")
+	now = now.Add(999 * time.Millisecond)
+	require.NoError(t, svc.CheckTrade(ctx, "alice"))
+	assert.Equal(t, 1, store.reads, "a verified account within the second")
+	now = now.Add(time.Millisecond)
+	require.NoError(t, svc.CheckTrade(ctx, "alice"))
+	assert.Equal(t, 2, store.reads, "read again after a second")
+	now = now.Add(500 * time.Millisecond) // the verification's expiry, inside the new second
+	assert.Equal(t, trading.EFORBIDDEN, trading.ErrorCode(svc.CheckTrade(ctx, "alice")), "expired to the instant")
+
+	// Verified again; then another process rejects the account behind this service's back.
+	_, err = svc.Submit(ctx, "alice", "alice", alice())
+	require.NoError(t, err)
+	_, err = svc.Approve(ctx, "officer", "alice", compliance.LevelBasic, "renewed")
+	require.NoError(t, err)
+	require.NoError(t, svc.CheckTrade(ctx, "alice"))
+	k, err := store.Memory.KYC(ctx, "alice")
+	require.NoError(t, err)
+	k.Status, k.Version = compliance.KYCRejected, k.Version+1
+	require.NoError(t, store.Memory.SaveKYC(ctx, k))
+	now = now.Add(999 * time.Millisecond)
+	require.NoError(t, svc.CheckTrade(ctx, "alice"), "within the second, the change elsewhere is not seen yet")
+	now = now.Add(time.Millisecond)
+	assert.Equal(t, trading.EFORBIDDEN, trading.ErrorCode(svc.CheckTrade(ctx, "alice")), "seen at the next read")
+}

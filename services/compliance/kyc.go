@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -63,6 +64,57 @@ type Service struct {
 	links    *KYCLinks
 	limits   Limits
 	now      func() time.Time
+	verified verifiedAccounts
+}
+
+// kycCacheTTL bounds how long the trading gate answers from a verification it read: every
+// order asks the gate, and a verified record leaves that status only by expiring (which the
+// cached expiry decides exactly) or, were a path ever added, by a change in another process,
+// which then applies here within this time. A change made through this Service applies at
+// once.
+const kycCacheTTL = time.Second
+
+// verifiedAccounts remembers, per account, the expiry of a verification the gate read and
+// when it read it. Bounded: when full it starts over.
+type verifiedAccounts struct {
+	mu sync.Mutex
+	m  map[string]verifiedAt
+}
+
+type verifiedAt struct{ expires, read time.Time }
+
+const maxVerifiedAccounts = 1 << 16
+
+// check reports whether account was read verified less than kycCacheTTL ago and its
+// verification has not expired at now.
+func (v *verifiedAccounts) check(account string, now time.Time) bool {
+	v.mu.Lock()
+	e, ok := v.m[account]
+	v.mu.Unlock()
+	return ok && now.Sub(e.read) < kycCacheTTL && now.Sub(e.read) >= 0 && (e.expires.IsZero() || now.Before(e.expires))
+}
+
+func (v *verifiedAccounts) put(account string, expires, now time.Time) {
+	v.mu.Lock()
+	if v.m == nil || len(v.m) >= maxVerifiedAccounts {
+		v.m = make(map[string]verifiedAt)
+	}
+	v.m[account] = verifiedAt{expires: expires, read: now}
+	v.mu.Unlock()
+}
+
+func (v *verifiedAccounts) forget(account string) {
+	v.mu.Lock()
+	delete(v.m, account)
+	v.mu.Unlock()
+}
+
+// saveKYC stores k with its audit records; the gate forgets what it read of the account.
+func (s *Service) saveKYC(ctx context.Context, k KYC, audit ...Record) error {
+	s.verified.forget(k.Account)
+	err := s.store.SaveKYC(ctx, k, audit...)
+	s.verified.forget(k.Account) // again: a check may have read the old record meanwhile (kycCacheTTL bounds what is left)
+	return err
 }
 
 // New returns the service over store; screener may be nil (no screening at submission).
@@ -220,7 +272,7 @@ func (s *Service) Submit(ctx context.Context, actor, account string, app Applica
 			k.Status = KYCUnderReview
 		}
 	}
-	if err := s.store.SaveKYC(ctx, k, records...); err != nil {
+	if err := s.saveKYC(ctx, k, records...); err != nil {
 		return KYC{}, err
 	}
 	if _, err := s.openHits(ctx, account, TriggerKYC, app, hits, nil); err != nil {
@@ -240,7 +292,7 @@ func (s *Service) Review(ctx context.Context, officer, account string) (KYC, err
 	}
 	rec := transition(k, officer, KYCUnderReview, nil)
 	k.Account, k.Status, k.Reviewer, k.Version = account, KYCUnderReview, officer, k.Version+1
-	if err := s.store.SaveKYC(ctx, k, rec); err != nil {
+	if err := s.saveKYC(ctx, k, rec); err != nil {
 		return KYC{}, err
 	}
 	return k, nil
@@ -274,7 +326,7 @@ func (s *Service) decide(ctx context.Context, officer, account string, to KYCSta
 	}
 	records = append(records, transition(k, officer, to, extra))
 	k.Account, k.Status, k.Reason, k.Reviewer, k.DecidedAt, k.Version = account, to, reason, officer, now, k.Version+1
-	if err := s.store.SaveKYC(ctx, k, records...); err != nil {
+	if err := s.saveKYC(ctx, k, records...); err != nil {
 		return KYC{}, err
 	}
 	return k, nil
@@ -304,14 +356,21 @@ func (s *Service) Reject(ctx context.Context, officer, account, reason string) (
 }
 
 // CheckTrade is the pre-trade gate: EFORBIDDEN unless the account is verified.
+// A verification read here is reused for kycCacheTTL (see verifiedAccounts); anything but
+// verified is read again on every order, so a new verification applies at once.
 func (s *Service) CheckTrade(ctx context.Context, account string) error {
+	now := s.now()
+	if s.verified.check(account, now) {
+		return nil
+	}
 	k, err := s.store.KYC(ctx, account)
 	if err != nil {
 		return err
 	}
-	if k.Effective(s.now()) != KYCVerified {
+	if k.Effective(now) != KYCVerified {
 		return errNotVerified("trading")
 	}
+	s.verified.put(account, k.ExpiresAt, now)
 	return nil
 }
 
