@@ -328,7 +328,9 @@ func (b *Book) rest(id string, h uint64, account string, s Side, price, qty int6
 	}
 	o := b.freeOrders
 	b.freeOrders = o.next
-	*o = order{id: id, account: account, price: price, qty: qty, side: s, stp: stp, postOnly: postOnly, hash: h}
+	// A free order is zero but for next, which enqueue sets with the other links: the fields are
+	// stored in place (a composite literal would be built in a temporary and copied).
+	o.id, o.account, o.price, o.qty, o.side, o.stp, o.postOnly, o.hash = id, account, price, qty, s, stp, postOnly, h
 	b.orders.put(h, o)
 	b.enqueue(o)
 }
