@@ -365,7 +365,13 @@ func (b *Book) enqueue(o *order) {
 		}
 		*l = level{price: o.price}
 		if i >= 0 {
-			bs.insertAt(i, l)
+			// A window slot of a side that already holds a level (so its window is placed and
+			// it has a best level).
+			bs.count++
+			if bs.key(l.price) > bs.key(bs.bestLvl.price) {
+				bs.bestLvl = l
+			}
+			bs.put(i, l)
 		} else {
 			bs.insert(l)
 		}
@@ -399,20 +405,13 @@ func (l *level) pop(o *order) {
 	l.count--
 }
 
-// dropLevel removes empty level l from side s and recycles it.
-func (b *Book) dropLevel(s Side, l *level) {
-	b.sideOf(s).remove(l)
-	*l = level{nextFr: b.freeLevels}
-	b.freeLevels = l
-}
-
 // dequeue removes o from its level (dropping the level when it empties) but keeps the order.
 func (b *Book) dequeue(o *order) {
 	l := o.lvl
 	l.pop(o)
 	o.prev, o.next, o.lvl = nil, nil, nil
 	if l.count == 0 {
-		b.dropLevel(o.side, l)
+		b.sideOf(o.side).remove(l, &b.freeLevels)
 	}
 }
 
@@ -421,7 +420,7 @@ func (b *Book) unlink(o *order) {
 	l := o.lvl
 	l.pop(o)
 	if l.count == 0 {
-		b.dropLevel(o.side, l)
+		b.sideOf(o.side).remove(l, &b.freeLevels)
 	}
 	b.orders.del(o.hash, o)
 	*o = order{next: b.freeOrders}

@@ -82,9 +82,10 @@ func (x *orderIndex) init(n int) {
 
 // get returns the order with id, whose hash is h, or nil.
 func (x *orderIndex) get(id string, h uint64) *order {
-	mask := uint64(len(x.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		s := &x.slots[i]
+	slots := x.slots
+	mask := uint64(len(slots) - 1)
+	for i := h; ; i++ {
+		s := &slots[i&mask]
 		if s.o == nil || (s.hash == h && s.o.id == id) {
 			return s.o
 		}
@@ -96,29 +97,31 @@ func (x *orderIndex) put(h uint64, o *order) {
 	if 2*(x.n+1) > len(x.slots) {
 		x.init(2 * (x.n + 1))
 	}
-	mask := uint64(len(x.slots) - 1)
-	i := h & mask
-	for x.slots[i].o != nil {
-		i = (i + 1) & mask
+	slots := x.slots
+	mask := uint64(len(slots) - 1)
+	i := h
+	for slots[i&mask].o != nil {
+		i++
 	}
-	x.slots[i] = orderSlot{hash: h, o: o}
+	slots[i&mask] = orderSlot{hash: h, o: o}
 	x.n++
 }
 
 // del removes o (hash h), which must be present, shifting later entries of its run back.
 func (x *orderIndex) del(h uint64, o *order) {
-	mask := uint64(len(x.slots) - 1)
+	slots := x.slots // a local: the stores below cannot change it
+	mask := uint64(len(slots) - 1)
 	i := h & mask
-	for x.slots[i].o != o {
+	for slots[i].o != o {
 		i = (i + 1) & mask
 	}
-	for j := (i + 1) & mask; x.slots[j].o != nil; j = (j + 1) & mask {
+	for j := (i + 1) & mask; slots[j].o != nil; j = (j + 1) & mask {
 		// The entry at j may move back to the hole at i unless its home lies cyclically in (i, j].
-		if home := x.slots[j].hash & mask; (j-home)&mask >= (j-i)&mask {
-			x.slots[i] = x.slots[j]
+		if home := slots[j].hash & mask; (j-home)&mask >= (j-i)&mask {
+			slots[i] = slots[j]
 			i = j
 		}
 	}
-	x.slots[i] = orderSlot{}
+	slots[i] = orderSlot{}
 	x.n--
 }
