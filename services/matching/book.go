@@ -405,16 +405,6 @@ func (l *level) pop(o *order) {
 	l.count--
 }
 
-// dequeue removes o from its level (dropping the level when it empties) but keeps the order.
-func (b *Book) dequeue(o *order) {
-	l := o.lvl
-	l.pop(o)
-	o.prev, o.next, o.lvl = nil, nil, nil
-	if l.count == 0 {
-		b.sideOf(o.side).remove(l, &b.freeLevels)
-	}
-}
-
 // unlink removes o from the book entirely and recycles it.
 func (b *Book) unlink(o *order) {
 	l := o.lvl
@@ -475,14 +465,23 @@ func (b *Book) modify(c *Command) {
 		b.reject(c, ReasonPostOnlyWouldTake)
 		return
 	}
-	b.orderEvent(EvModified, c.Seq, o, price, qty, qty, "")
+	e := b.event() // written here, as place writes its accepted event
+	e.Type, e.Seq, e.ID, e.Account, e.Side = EvModified, c.Seq, o.id, o.account, o.side
+	e.Price, e.Qty, e.Remaining, e.Reason = price, qty, qty, ""
+	e.MakerID, e.TakerID, e.MakerAccount, e.TakerAccount, e.MakerRemaining = "", "", "", "", 0
 	if price == o.price && qty <= o.qty {
 		// A reduction keeps the queue place.
 		o.lvl.qty -= o.qty - qty
 		o.qty = qty
 		return
 	}
-	b.dequeue(o)
+	// Out of its level (dropping the level when it empties): the order's links are set again
+	// by enqueue, or cleared when it is recycled.
+	l := o.lvl
+	l.pop(o)
+	if l.count == 0 {
+		b.sideOf(o.side).remove(l, &b.freeLevels)
+	}
 	o.price, o.qty = price, qty
 	if wouldCross {
 		var t taker
