@@ -310,7 +310,20 @@ func (b *Book) match(t *taker, seq uint64) {
 			e.Price, e.Qty, e.Remaining, e.Reason = l.price, q, t.qty, ""
 			e.MakerID, e.TakerID, e.MakerAccount, e.TakerAccount, e.MakerRemaining = o.id, t.id, o.account, t.account, o.qty
 			if o.qty == 0 {
-				b.unlink(o)
+				// unlink, knowing o is the head of l (each order before it in this pass has left
+				// the level) and its quantity, now zero, is already off the level's total.
+				l.head = next
+				if next != nil {
+					next.prev = nil
+				} else {
+					l.tail = nil
+				}
+				if l.count--; l.count == 0 {
+					opp.remove(l, &b.freeLevels)
+				}
+				b.orders.del(o.hash, o)
+				*o = order{next: b.freeOrders}
+				b.freeOrders = o
 			}
 			o = next
 		}
