@@ -16,7 +16,7 @@ type orderIndex struct {
 	slots []orderSlot // power-of-two length, at most half full
 	n     int
 	seed  maphash.Seed // draws the keys
-	k0    uint64 // secret keys of the short-id hash, drawn from seed
+	k0    uint64       // secret keys of the id hash, drawn from seed
 	k1    uint64
 }
 
