@@ -287,7 +287,7 @@ func (b *Book) match(t *taker, seq uint64) {
 		}
 		for o := l.head; o != nil && t.qty > 0; {
 			next := o.next
-			if o.account == t.account {
+			if sameAccount(o.account, t.account) {
 				if t.stp != STPCancelNewest {
 					b.orderEvent(EvCancelled, seq, o, o.price, o.qty, 0, ReasonSelfTrade)
 					b.unlink(o)
@@ -310,7 +310,20 @@ func (b *Book) match(t *taker, seq uint64) {
 			e.Price, e.Qty, e.Remaining, e.Reason = l.price, q, t.qty, ""
 			e.MakerID, e.TakerID, e.MakerAccount, e.TakerAccount, e.MakerRemaining = o.id, t.id, o.account, t.account, o.qty
 			if o.qty == 0 {
-				b.unlink(o)
+				// unlink, knowing o is the head of l (each order before it in this pass has left
+				// the level) and its quantity, now zero, is already off the level's total.
+				l.head = next
+				if next != nil {
+					next.prev = nil
+				} else {
+					l.tail = nil
+				}
+				if l.count--; l.count == 0 {
+					opp.remove(l, &b.freeLevels)
+				}
+				b.orders.del(o.hash, o)
+				*o = order{next: b.freeOrders}
+				b.freeOrders = o
 			}
 			o = next
 		}
@@ -321,6 +334,13 @@ func (b *Book) match(t *taker, seq uint64) {
 	}
 }
 
+// sameAccount is a == b with the last bytes compared first: nearly every maker a taker meets
+// belongs to another account, and account names tend to share a prefix and differ at the end,
+// so most comparisons end there without the call into the runtime's memequal.
+func sameAccount(a, b string) bool {
+	return len(a) == len(b) && (len(a) == 0 || a[len(a)-1] == b[len(a)-1]) && a == b
+}
+
 // rest puts an order (id hashing to h) at the back of its price level.
 func (b *Book) rest(id string, h uint64, account string, s Side, price, qty int64, stp STP, postOnly bool) {
 	if b.freeOrders == nil {
@@ -328,7 +348,9 @@ func (b *Book) rest(id string, h uint64, account string, s Side, price, qty int6
 	}
 	o := b.freeOrders
 	b.freeOrders = o.next
-	*o = order{id: id, account: account, price: price, qty: qty, side: s, stp: stp, postOnly: postOnly, hash: h}
+	// A free order is zero but for next, which enqueue sets with the other links: the fields are
+	// stored in place (a composite literal would be built in a temporary and copied).
+	o.id, o.account, o.price, o.qty, o.side, o.stp, o.postOnly, o.hash = id, account, price, qty, s, stp, postOnly, h
 	b.orders.put(h, o)
 	b.enqueue(o)
 }
@@ -356,7 +378,13 @@ func (b *Book) enqueue(o *order) {
 		}
 		*l = level{price: o.price}
 		if i >= 0 {
-			bs.insertAt(i, l)
+			// A window slot of a side that already holds a level (so its window is placed and
+			// it has a best level).
+			bs.count++
+			if bs.key(l.price) > bs.key(bs.bestLvl.price) {
+				bs.bestLvl = l
+			}
+			bs.put(i, l)
 		} else {
 			bs.insert(l)
 		}
@@ -390,29 +418,12 @@ func (l *level) pop(o *order) {
 	l.count--
 }
 
-// dropLevel removes empty level l from side s and recycles it.
-func (b *Book) dropLevel(s Side, l *level) {
-	b.sideOf(s).remove(l)
-	*l = level{nextFr: b.freeLevels}
-	b.freeLevels = l
-}
-
-// dequeue removes o from its level (dropping the level when it empties) but keeps the order.
-func (b *Book) dequeue(o *order) {
-	l := o.lvl
-	l.pop(o)
-	o.prev, o.next, o.lvl = nil, nil, nil
-	if l.count == 0 {
-		b.dropLevel(o.side, l)
-	}
-}
-
 // unlink removes o from the book entirely and recycles it.
 func (b *Book) unlink(o *order) {
 	l := o.lvl
 	l.pop(o)
 	if l.count == 0 {
-		b.dropLevel(o.side, l)
+		b.sideOf(o.side).remove(l, &b.freeLevels)
 	}
 	b.orders.del(o.hash, o)
 	*o = order{next: b.freeOrders}
@@ -467,14 +478,23 @@ func (b *Book) modify(c *Command) {
 		b.reject(c, ReasonPostOnlyWouldTake)
 		return
 	}
-	b.orderEvent(EvModified, c.Seq, o, price, qty, qty, "")
+	e := b.event() // written here, as place writes its accepted event
+	e.Type, e.Seq, e.ID, e.Account, e.Side = EvModified, c.Seq, o.id, o.account, o.side
+	e.Price, e.Qty, e.Remaining, e.Reason = price, qty, qty, ""
+	e.MakerID, e.TakerID, e.MakerAccount, e.TakerAccount, e.MakerRemaining = "", "", "", "", 0
 	if price == o.price && qty <= o.qty {
 		// A reduction keeps the queue place.
 		o.lvl.qty -= o.qty - qty
 		o.qty = qty
 		return
 	}
-	b.dequeue(o)
+	// Out of its level (dropping the level when it empties): the order's links are set again
+	// by enqueue, or cleared when it is recycled.
+	l := o.lvl
+	l.pop(o)
+	if l.count == 0 {
+		b.sideOf(o.side).remove(l, &b.freeLevels)
+	}
 	o.price, o.qty = price, qty
 	if wouldCross {
 		var t taker

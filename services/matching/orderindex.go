@@ -15,8 +15,8 @@ import (
 type orderIndex struct {
 	slots []orderSlot // power-of-two length, at most half full
 	n     int
-	seed  maphash.Seed
-	k0    uint64 // secret keys of the short-id hash, drawn from seed
+	seed  maphash.Seed // draws the keys
+	k0    uint64       // secret keys of the id hash, drawn from seed
 	k1    uint64
 }
 
@@ -30,16 +30,22 @@ type orderSlot struct {
 	o    *order // nil: empty
 }
 
-// hash returns the hash of an id. Ids of up to 16 bytes (the common case) are hashed inline,
-// with the construction of the Go runtime's portable string hash (wyhash: the bytes are read
-// as two overlapping words and folded by two 128-bit multiplications with secret keys), which
-// costs a fraction of the call into hash/maphash; longer ids go to hash/maphash.
+// hash returns the hash of an id, with the construction of the Go runtime's portable string
+// hash (wyhash: the bytes are read as words and folded by 128-bit multiplications with secret
+// keys). Ids of up to 16 bytes, the common case, are read as two overlapping words; a longer
+// id is folded 16 bytes at a time and its last 16 bytes read as the two words. The function
+// calls nothing, so the compiler gives it no stack frame: a call into hash/maphash (three
+// calls, the AES path) cost several times as much.
 func (x *orderIndex) hash(id string) uint64 {
 	n := len(id)
 	var a, b uint64
 	switch {
 	case n > 16:
-		return maphash.String(x.seed, id)
+		s := x.k0
+		for p := id; len(p) > 16; p = p[16:] { // blocks up to the last 16 bytes, which may overlap
+			s = mix(le64(p)^x.k1, le64(p[8:])^s)
+		}
+		a, b = le64(id[n-16:]), le64(id[n-8:])^s
 	case n >= 8:
 		a, b = le64(id), le64(id[n-8:])
 	case n >= 4:
@@ -82,9 +88,10 @@ func (x *orderIndex) init(n int) {
 
 // get returns the order with id, whose hash is h, or nil.
 func (x *orderIndex) get(id string, h uint64) *order {
-	mask := uint64(len(x.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		s := &x.slots[i]
+	slots := x.slots
+	mask := uint64(len(slots) - 1)
+	for i := h; ; i++ {
+		s := &slots[i&mask]
 		if s.o == nil || (s.hash == h && s.o.id == id) {
 			return s.o
 		}
@@ -96,29 +103,31 @@ func (x *orderIndex) put(h uint64, o *order) {
 	if 2*(x.n+1) > len(x.slots) {
 		x.init(2 * (x.n + 1))
 	}
-	mask := uint64(len(x.slots) - 1)
-	i := h & mask
-	for x.slots[i].o != nil {
-		i = (i + 1) & mask
+	slots := x.slots
+	mask := uint64(len(slots) - 1)
+	i := h
+	for slots[i&mask].o != nil {
+		i++
 	}
-	x.slots[i] = orderSlot{hash: h, o: o}
+	slots[i&mask] = orderSlot{hash: h, o: o}
 	x.n++
 }
 
 // del removes o (hash h), which must be present, shifting later entries of its run back.
 func (x *orderIndex) del(h uint64, o *order) {
-	mask := uint64(len(x.slots) - 1)
+	slots := x.slots // a local: the stores below cannot change it
+	mask := uint64(len(slots) - 1)
 	i := h & mask
-	for x.slots[i].o != o {
+	for slots[i].o != o {
 		i = (i + 1) & mask
 	}
-	for j := (i + 1) & mask; x.slots[j].o != nil; j = (j + 1) & mask {
+	for j := (i + 1) & mask; slots[j].o != nil; j = (j + 1) & mask {
 		// The entry at j may move back to the hole at i unless its home lies cyclically in (i, j].
-		if home := x.slots[j].hash & mask; (j-home)&mask >= (j-i)&mask {
-			x.slots[i] = x.slots[j]
+		if home := slots[j].hash & mask; (j-home)&mask >= (j-i)&mask {
+			slots[i] = slots[j]
 			i = j
 		}
 	}
-	x.slots[i] = orderSlot{}
+	slots[i] = orderSlot{}
 	x.n--
 }

@@ -1,6 +1,8 @@
 package matching
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -8,11 +10,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestIDHashReadsEveryByte changes each byte of ids of every length up to and past the inline
-// hash's 16 bytes and requires a different hash each time, so no byte of an id is ignored.
+// TestIDHashReadsEveryByte changes each byte of ids of every length up to and well past the
+// 16 bytes read as two words (so several 16-byte blocks and every overlap of the last one)
+// and requires a different hash each time, so no byte of an id is ignored.
 func TestIDHashReadsEveryByte(t *testing.T) {
 	x := newOrderIndex()
-	for n := 1; n <= 40; n++ {
+	for n := 1; n <= 80; n++ {
 		id := []byte(strings.Repeat("o", n))
 		h := x.hash(string(id))
 		assert.Equal(t, h, x.hash(strings.Repeat("o", n)), "length %d: the hash depends on the bytes only", n)
@@ -25,6 +28,33 @@ func TestIDHashReadsEveryByte(t *testing.T) {
 	assert.NotEqual(t, x.hash(""), x.hash("\x00"), "the length is hashed")
 	y := newOrderIndex()
 	assert.NotEqual(t, x.hash("abcd"), y.hash("abcd"), "the keys are per book")
+}
+
+// TestIDHashSpreads hashes ids of the shapes a venue uses (short counters, prefixed counters,
+// 36-byte UUID-like strings) and requires their home slots (the low bits) to spread evenly
+// over a 4,096-slot table and no two of the 64-bit hashes to collide.
+func TestIDHashSpreads(t *testing.T) {
+	x := newOrderIndex()
+	shapes := map[string]func(i int) string{
+		"counter":  func(i int) string { return fmt.Sprintf("%d", i) },
+		"prefixed": func(i int) string { return fmt.Sprintf("r%d", i) },
+		"uuid": func(i int) string {
+			return fmt.Sprintf("%08x-0000-4000-8000-%012x", i*2654435761%(1<<32), i)
+		},
+	}
+	for name, id := range shapes {
+		const n, slots = 1 << 16, 1 << 12
+		var home [slots]int
+		seen := make(map[uint64]bool, n)
+		for i := range n {
+			h := x.hash(id(i))
+			require.False(t, seen[h], "%s: hash collision at %d", name, i)
+			seen[h] = true
+			home[h%slots]++
+		}
+		// 16 ids per slot on average; a Poisson count above 48 has odds far below 1e-9.
+		assert.Less(t, slices.Max(home[:]), 48, "%s: the low bits do not spread", name)
+	}
 }
 
 // TestOrderIndexIDsOfEveryLength rests orders with ids of every length from 1 to 40 bytes,

@@ -111,16 +111,6 @@ func (s *bookSide) insert(l *level) {
 	}
 }
 
-// insertAt adds level l, whose price must not be present yet, at window slot i of a side that
-// already holds a level (so its window is placed and it has a best level).
-func (s *bookSide) insertAt(i int, l *level) {
-	s.count++
-	if s.key(l.price) > s.key(s.bestLvl.price) {
-		s.bestLvl = l
-	}
-	s.put(i, l)
-}
-
 func (s *bookSide) allocWindow(size int) {
 	s.size = size
 	s.win = make([]*level, size)
@@ -139,14 +129,18 @@ func (s *bookSide) put(i int, l *level) {
 	}
 }
 
-// remove drops level l, which must be in the side. The common case, a window level, is
-// handled here in one call: the next best slot is looked for in l's own bitset word before the
-// full scan, and the best level is the window's when the fallback is empty.
-func (s *bookSide) remove(l *level) {
+// remove drops empty level l, which must be in the side, and recycles it onto the free list.
+// The common case, a window level, is handled here in one call: the next best slot is looked
+// for in l's own bitset word before the full scan, and the best level is the window's when the
+// fallback is empty.
+func (s *bookSide) remove(l *level, free **level) {
 	s.count--
-	i := s.slot(l.price)
+	price := l.price
+	*l = level{nextFr: *free}
+	*free = l
+	i := s.slot(price)
 	if i < 0 {
-		s.far.remove(l.price)
+		s.far.remove(price)
 		if s.bestLvl == l {
 			s.bestLvl = s.findBest()
 		}
