@@ -35,6 +35,9 @@ type Config struct {
 	RefreshTTL      time.Duration // lifetime of a refresh token
 	ResetTTL        time.Duration // lifetime of a password reset token
 	SignatureWindow time.Duration // how far a signed request's timestamp may be from now
+	// SessionReuse bounds how long Authenticate reuses a session it read active while the
+	// store's SessionFeed listens (5 s by default; see activeSessions).
+	SessionReuse time.Duration
 	// Login attempts are budgeted per e-mail and client address (PerAddress: an outsider
 	// slows only their own guesses) and per e-mail from everywhere (PerAccount: a larger
 	// budget against guessing from many addresses). Unknown e-mails are budgeted alike.
@@ -69,6 +72,7 @@ func (c Config) WithDefaults() Config {
 	def(&c.RefreshTTL, 7*24*time.Hour)
 	def(&c.ResetTTL, 30*time.Minute)
 	def(&c.SignatureWindow, 30*time.Second)
+	def(&c.SessionReuse, 5*time.Second)
 	if c.PerAddress == (Throttle{}) {
 		c.PerAddress = Throttle{Max: 5, Base: 30 * time.Second, Cap: 15 * time.Minute, Forget: 24 * time.Hour}
 	}
@@ -107,6 +111,100 @@ type Service struct {
 	dummy  string // hash checked for unknown emails, so they cost as much as known ones
 
 	verified verifiedTokens
+	sessions activeSessions
+}
+
+// SessionFeed is implemented by stores that tell every process of session revocations made
+// anywhere (the PostgreSQL store, by LISTEN/NOTIFY). With one watched (Service.WatchSessions),
+// Authenticate reuses a session it found active instead of reading it on every request.
+type SessionFeed interface {
+	// WatchRevocations calls listening once every revocation committed from then on will be
+	// reported, then revoked after each one (several may be reported once), until ctx ends or
+	// the feed fails; it returns why.
+	WatchRevocations(ctx context.Context, listening, revoked func()) error
+}
+
+// activeSessions remembers sessions read active, by id, while a SessionFeed is listening
+// (on). Each revocation (reported by the feed, or made through this Service) forgets them all
+// and moves gen on, so that a read that began before it cannot put back what it saw.
+// Bounded: when full it starts over.
+type activeSessions struct {
+	ttl time.Duration // Config.SessionReuse: a second line behind the feed
+	mu  sync.Mutex
+	on  bool
+	gen uint64
+	m   map[string]activeSession
+}
+
+type activeSession struct {
+	user string
+	read time.Time
+}
+
+const maxActiveSessions = 1 << 16
+
+func (a *activeSessions) get(id string, now time.Time) (user string, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.m[id]
+	if !ok || !a.on || now.Sub(e.read) >= a.ttl || now.Before(e.read) {
+		return "", false
+	}
+	return e.user, true
+}
+
+// generation is what a read of the store must quote to put its result.
+func (a *activeSessions) generation() (uint64, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.gen, a.on
+}
+
+func (a *activeSessions) put(id, user string, gen uint64, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.on || gen != a.gen {
+		return
+	}
+	if a.m == nil || len(a.m) >= maxActiveSessions {
+		a.m = make(map[string]activeSession)
+	}
+	a.m[id] = activeSession{user: user, read: now}
+}
+
+// reset forgets every session; on says whether a feed now listens.
+func (a *activeSessions) reset(on bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.gen++
+	a.m, a.on = nil, on
+}
+
+// revoked forgets every session (a revocation somewhere).
+func (a *activeSessions) revoked() {
+	a.mu.Lock()
+	on := a.on
+	a.mu.Unlock()
+	a.reset(on)
+}
+
+// WatchSessions follows the store's SessionFeed until ctx ends, so that Authenticate may reuse
+// the sessions it read (see activeSessions); while the feed is down every request reads its
+// session. A store without a feed is read on every request.
+func (s *Service) WatchSessions(ctx context.Context) {
+	feed, ok := s.store.(SessionFeed)
+	if !ok {
+		return
+	}
+	for {
+		_ = feed.WatchRevocations(ctx, func() { s.sessions.reset(true) }, s.sessions.revoked)
+		s.sessions.reset(false)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // verifiedTokens remembers the claims of access tokens whose MAC was checked, by the token's
@@ -155,7 +253,7 @@ func NewService(store Store, nonces Nonces, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	return &Service{store: store, nonces: nonces, cfg: cfg, aead: aead, dummy: dummy,
-		pool: newHashPool(cfg.HashWorkers, cfg.HashQueue, cfg.HashWait)}, nil
+		pool: newHashPool(cfg.HashWorkers, cfg.HashQueue, cfg.HashWait), sessions: activeSessions{ttl: cfg.SessionReuse}}, nil
 }
 
 var errBadCredentials = trading.Errorf(trading.EUNAUTHORIZED, "invalid email or password")
@@ -340,6 +438,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 	next := RefreshToken{Hash: hash, CreatedAt: now.UTC(), ExpiresAt: now.Add(s.cfg.RefreshTTL).UTC()}
 	old, err := s.store.RotateRefreshToken(ctx, oldHash, next, now)
 	if err != nil {
+		s.sessions.revoked() // a reused token revokes every session of its user
 		return Tokens{}, fmt.Errorf("refresh: %w", err)
 	}
 	u, err := s.store.UserByID(ctx, old.UserID)
@@ -356,7 +455,9 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	if !ok {
 		return nil
 	}
-	if err := s.store.RevokeRefreshToken(ctx, hash, s.cfg.Now().UTC()); err != nil && trading.ErrorCode(err) != trading.ENOTFOUND {
+	err := s.store.RevokeRefreshToken(ctx, hash, s.cfg.Now().UTC())
+	s.sessions.revoked()
+	if err != nil && trading.ErrorCode(err) != trading.ENOTFOUND {
 		return fmt.Errorf("logout: %w", err)
 	}
 	return nil
@@ -385,6 +486,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, oldPassword, 
 	if err != nil {
 		return err
 	}
+	defer s.sessions.revoked()
 	return s.store.SetPassword(ctx, u.ID, hash, p.SessionID, s.cfg.Now().UTC())
 }
 
@@ -435,7 +537,9 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.ResetPassword(ctx, hash, ph, s.cfg.Now().UTC()); err != nil {
+	_, err = s.store.ResetPassword(ctx, hash, ph, s.cfg.Now().UTC())
+	s.sessions.revoked()
+	if err != nil {
 		if c := trading.ErrorCode(err); c == trading.EUNAUTHORIZED || c == trading.ENOTFOUND {
 			return invalid
 		}
@@ -514,7 +618,8 @@ func (s *Service) mac(body string) []byte {
 
 // Authenticate checks an access token: its one canonical spelling, signature, expiry, then
 // that its session is still active (so logout, password change and detected refresh token
-// theft end it at once).
+// theft end it at once: in this process before the revoking call returns, in the others as
+// soon as the store's SessionFeed reports it, and on every request while no feed listens).
 func (s *Service) Authenticate(ctx context.Context, accessToken string) (Principal, error) {
 	invalid := errInvalidAccess
 	c, ok := s.verified.get(accessToken)
@@ -523,9 +628,14 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (Princip
 			s.verified.put(accessToken, c)
 		}
 	}
-	if !ok || s.cfg.Now().Unix() >= c.Exp {
+	now := s.cfg.Now()
+	if !ok || now.Unix() >= c.Exp {
 		return Principal{}, invalid
 	}
+	if user, ok := s.sessions.get(c.Sid, now); ok && user == c.Sub {
+		return Principal{UserID: c.Sub, Role: c.Role, SessionID: c.Sid}, nil
+	}
+	gen, reuse := s.sessions.generation()
 	sess, err := s.store.Session(ctx, c.Sid)
 	if trading.ErrorCode(err) == trading.ENOTFOUND {
 		return Principal{}, invalid
@@ -534,6 +644,9 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (Princip
 	}
 	if !sess.RevokedAt.IsZero() || sess.UserID != c.Sub {
 		return Principal{}, invalid
+	}
+	if reuse {
+		s.sessions.put(c.Sid, c.Sub, gen, now)
 	}
 	return Principal{UserID: c.Sub, Role: c.Role, SessionID: c.Sid}, nil
 }

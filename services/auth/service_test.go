@@ -541,3 +541,88 @@ func TestAPIKeyPages(t *testing.T) {
 	_, _, err := s.APIKeys(ctx, u.ID, "bad\x00cursor", 2)
 	wantCode(t, err, trading.EINVALID)
 }
+
+// silentFeed is a session feed that listens and never reports: only the service's own
+// revocations can end the sessions it reuses.
+type silentFeed struct {
+	*memory.Store
+	listening chan struct{}
+}
+
+func (f silentFeed) WatchRevocations(ctx context.Context, listening, _ func()) error {
+	listening()
+	close(f.listening)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A revocation made through the service ends the sessions it reuses at once, before any feed
+// reports it: logout, a password change (the user's other sessions), a reused refresh token
+// (every session of the user) and a password reset.
+func TestOwnRevocationsEndReusedSessionsAtOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	mb := &authtest.Mailbox{}
+	feed := silentFeed{Store: memory.NewStore(), listening: make(chan struct{})}
+	s, err := auth.NewService(feed, memory.NewNonces(c.Now), auth.Config{
+		TokenKey: []byte(strings.Repeat("k", 32)), SealKey: []byte(strings.Repeat("s", 32)),
+		Hash: auth.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}, HashWait: time.Minute, Mailer: mb, Now: c.Now,
+		SessionReuse: time.Hour,
+	})
+	require.NoError(t, err)
+	go s.WatchSessions(ctx)
+	<-feed.listening
+	f := fixture{Service: s, clock: c, mail: mb}
+	register(t, f, "gil@example.com")
+	login := func() auth.Tokens {
+		tok, err := s.Login(ctx, "gil@example.com", pw, addr)
+		require.NoError(t, err)
+		_, err = s.Authenticate(ctx, tok.AccessToken) // now reused
+		require.NoError(t, err)
+		return tok
+	}
+	ended := func(tok auth.Tokens, what string) {
+		t.Helper()
+		_, err := s.Authenticate(ctx, tok.AccessToken)
+		wantCode(t, err, trading.EUNAUTHORIZED)
+		if t.Failed() {
+			t.Fatalf("%s did not end a reused session", what)
+		}
+	}
+
+	tok := login()
+	require.NoError(t, s.Logout(ctx, tok.RefreshToken))
+	ended(tok, "logout")
+
+	keep, other := login(), login()
+	p, err := s.Authenticate(ctx, keep.AccessToken)
+	require.NoError(t, err)
+	require.NoError(t, s.ChangePassword(ctx, p, pw, "another correct horse", addr))
+	ended(other, "a password change")
+	_, err = s.Authenticate(ctx, keep.AccessToken)
+	require.NoError(t, err, "the session that changed the password stays")
+
+	stolen := func() auth.Tokens {
+		tok, err := s.Login(ctx, "gil@example.com", "another correct horse", addr)
+		require.NoError(t, err)
+		_, err = s.Authenticate(ctx, tok.AccessToken)
+		require.NoError(t, err)
+		return tok
+	}()
+	_, err = s.Refresh(ctx, stolen.RefreshToken)
+	require.NoError(t, err)
+	_, err = s.Refresh(ctx, stolen.RefreshToken) // reused: theft
+	wantCode(t, err, trading.EUNAUTHORIZED)
+	ended(keep, "a reused refresh token")
+
+	last, err := s.Login(ctx, "gil@example.com", "another correct horse", addr)
+	require.NoError(t, err)
+	_, err = s.Authenticate(ctx, last.AccessToken)
+	require.NoError(t, err)
+	require.NoError(t, s.RequestPasswordReset(ctx, "gil@example.com", addr))
+	reset := mb.Last("gil@example.com")
+	require.NotEmpty(t, reset, "reset mail")
+	require.NoError(t, s.ResetPassword(ctx, reset, "a third correct horse"))
+	ended(last, "a password reset")
+}

@@ -302,6 +302,7 @@ func New(ctx context.Context, cfg Config, be Backend, reg *prometheus.Registry, 
 		return nil, err
 	}
 	g.Auth = svc
+	g.background = append(g.background, func(ctx context.Context) error { svc.WatchSessions(ctx); return nil })
 	g.AdminEmail, g.AdminPassword = cfg.AdminEmail, cfg.AdminPassword
 	if g.AdminEmail == "" && cfg.SessionAdmin {
 		g.AdminEmail = "admin-" + hex.EncodeToString(random(4)) + "@cantondex.local"

@@ -29,6 +29,33 @@ type Store struct {
 // NewStore returns a Store on pool, which services/postgres has migrated.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
+var _ auth.SessionFeed = (*Store)(nil)
+
+// sessionsChannel is notified by the trigger auth_sessions_revoked (migrations/0103) whenever
+// a session is revoked or removed.
+const sessionsChannel = "cantondex_auth_sessions"
+
+// WatchRevocations implements auth.SessionFeed with LISTEN on a connection of its own, taken
+// from the pool and closed when it returns (it never goes back to the pool listening).
+func (s *Store) WatchRevocations(ctx context.Context, listening, revoked func()) error {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("session feed: %w", err)
+	}
+	conn := c.Hijack()
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+sessionsChannel); err != nil {
+		return fmt.Errorf("session feed: %w", err)
+	}
+	listening()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return fmt.Errorf("session feed: %w", err)
+		}
+		revoked()
+	}
+}
+
 func translate(err error, what string) error {
 	if err == nil {
 		return nil

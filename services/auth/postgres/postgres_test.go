@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,8 +18,10 @@ import (
 
 	"github.com/cantondex/platform/services/auth"
 	"github.com/cantondex/platform/services/auth/authtest"
+	"github.com/cantondex/platform/services/auth/memory"
 	"github.com/cantondex/platform/services/auth/postgres"
 	pgdb "github.com/cantondex/platform/services/postgres"
+	"github.com/cantondex/platform/services/trading"
 )
 
 // testPool creates a uniquely named database on TEST_DATABASE_URL's server, migrates it and
@@ -98,4 +102,87 @@ func TestMigratesTheOldAuthSchema(t *testing.T) {
 	sess, err := s.Session(ctx, old.SessionID)
 	require.NoError(t, err)
 	assert.True(t, sess.RevokedAt.IsZero())
+}
+
+// countingStore counts the reads of sessions (its embedded store's feed is promoted).
+type countingStore struct {
+	*postgres.Store
+	reads atomic.Int64
+}
+
+func (c *countingStore) Session(ctx context.Context, id string) (auth.Session, error) {
+	c.reads.Add(1)
+	return c.Store.Session(ctx, id)
+}
+
+// Two replicas over one database: each reuses a session it read active while its feed
+// listens (a reuse window of an hour here, so that only the feed can end it), and forgets it
+// when the session is revoked anywhere: through the other replica (logout, password change)
+// or by a statement of nobody's (an operator's UPDATE). A replica whose feed connection is
+// killed reads every session again until it listens anew.
+func TestSessionsReusedUntilRevokedAnywhere(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pool := testPool(t, nil)
+	replica := func() (*auth.Service, *countingStore) {
+		st := &countingStore{Store: postgres.NewStore(pool)}
+		s, err := auth.NewService(st, memory.NewNonces(time.Now), auth.Config{
+			TokenKey: []byte(strings.Repeat("k", 32)), SealKey: []byte(strings.Repeat("s", 32)),
+			Hash: auth.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}, SessionReuse: time.Hour,
+		})
+		require.NoError(t, err)
+		go s.WatchSessions(ctx)
+		return s, st
+	}
+	a, _ := replica()
+	b, bst := replica()
+	_, err := a.CreateUser(ctx, "alice@example.com", "correct horse battery", auth.RoleTrader)
+	require.NoError(t, err)
+	login := func() auth.Tokens {
+		tok, err := a.Login(ctx, "alice@example.com", "correct horse battery", "192.0.2.1")
+		require.NoError(t, err)
+		return tok
+	}
+	reused := func(s *auth.Service, st *countingStore, token string) bool {
+		before := st.reads.Load()
+		_, err := s.Authenticate(ctx, token)
+		return err == nil && st.reads.Load() == before
+	}
+	rejected := func(s *auth.Service, token string) func() bool {
+		return func() bool {
+			_, err := s.Authenticate(ctx, token)
+			return trading.ErrorCode(err) == trading.EUNAUTHORIZED
+		}
+	}
+
+	// Logout through a: a stops at once, b as soon as its feed tells it.
+	t1 := login()
+	require.Eventually(t, func() bool { return reused(b, bst, t1.AccessToken) }, 10*time.Second, 10*time.Millisecond, "b reuses the session once listening")
+	require.NoError(t, a.Logout(ctx, t1.RefreshToken))
+	assert.True(t, rejected(a, t1.AccessToken)(), "the replica that logged out, at once")
+	require.Eventually(t, rejected(b, t1.AccessToken), 10*time.Second, 10*time.Millisecond, "the other replica")
+
+	// An operator's statement revokes a session behind both replicas' backs.
+	t2 := login()
+	require.Eventually(t, func() bool { return reused(b, bst, t2.AccessToken) }, 10*time.Second, 10*time.Millisecond)
+	_, err = pool.Exec(ctx, `UPDATE auth_sessions SET revoked_at = now() WHERE revoked_at IS NULL`)
+	require.NoError(t, err)
+	require.Eventually(t, rejected(b, t2.AccessToken), 10*time.Second, 10*time.Millisecond, "revoked by a statement")
+
+	// b's feed connection dies: b reads every session again (and listens again later).
+	t3 := login()
+	require.Eventually(t, func() bool { return reused(b, bst, t3.AccessToken) }, 10*time.Second, 10*time.Millisecond)
+	var killed int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query = 'LISTEN cantondex_auth_sessions'`).Scan(&killed))
+	require.Equal(t, 2, killed, "both replicas' feed connections")
+	require.Eventually(t, func() bool {
+		before := bst.reads.Load()
+		_, err := b.Authenticate(ctx, t3.AccessToken)
+		return err == nil && bst.reads.Load() == before+1
+	}, 10*time.Second, 10*time.Millisecond, "read again while the feed is down")
+	require.Eventually(t, func() bool { return reused(b, bst, t3.AccessToken) }, 10*time.Second, 10*time.Millisecond, "listening again")
+	_, err = pool.Exec(ctx, `UPDATE auth_sessions SET revoked_at = now() WHERE revoked_at IS NULL`)
+	require.NoError(t, err)
+	require.Eventually(t, rejected(b, t3.AccessToken), 10*time.Second, 10*time.Millisecond, "the new feed reports revocations")
 }

@@ -11,6 +11,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
@@ -79,5 +80,6 @@ func run(getenv func(string) string) error {
 		return err
 	}
 	log.Info("notification-service listening", "url", svc.URL())
-	return platform.Serve(ctx, log, cfg.OpsAddr, reg, platform.Checks(db.Ping, rdb.Ping, k.Ready), svc.Runs()...)
+	watch := func(ctx context.Context) error { authSvc.WatchSessions(ctx); <-ctx.Done(); return nil }
+	return platform.Serve(ctx, log, cfg.OpsAddr, reg, platform.Checks(db.Ping, rdb.Ping, k.Ready), append(svc.Runs(), watch)...)
 }
