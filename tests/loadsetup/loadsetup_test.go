@@ -23,6 +23,17 @@ func TestRetryAfter(t *testing.T) {
 	assert.Equal(t, time.Second, loadsetup.RetryAfter(h), "unreadable")
 }
 
+// tries is how many calls Retry makes when every answer has status.
+func tries(t *testing.T, status int) int {
+	calls := 0
+	_, err := loadsetup.Retry(context.Background(), func() (string, int, time.Duration, error) {
+		calls++
+		return "", status, 0, nil
+	})
+	require.NoError(t, err)
+	return calls
+}
+
 func TestRetryTriesA503AgainAfterItsWait(t *testing.T) {
 	statuses := []int{503, 503, 201}
 	calls := 0
@@ -34,22 +45,8 @@ func TestRetryTriesA503AgainAfterItsWait(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "answer", got)
 	assert.Equal(t, 3, calls, "two 503s, then the answer")
-
-	calls = 0
-	_, err = loadsetup.Retry(context.Background(), func() (string, int, time.Duration, error) {
-		calls++
-		return "", 429, 0, nil
-	})
-	require.NoError(t, err)
-	assert.Equal(t, 1, calls, "only a 503 is tried again")
-
-	calls = 0
-	_, err = loadsetup.Retry(context.Background(), func() (string, int, time.Duration, error) {
-		calls++
-		return "", 503, 0, nil
-	})
-	require.NoError(t, err)
-	assert.Equal(t, loadsetup.Attempts, calls, "at most Attempts tries")
+	assert.Equal(t, 1, tries(t, 429), "only a 503 is tried again")
+	assert.Equal(t, loadsetup.Attempts, tries(t, 503), "at most Attempts tries")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
