@@ -65,6 +65,27 @@ func (g *gated) Balances(ctx context.Context, account string) ([]trading.Balance
 	return g.Venue.Balances(ctx, account)
 }
 
+// pipelined runs a feed with a pipeline of n shards over a hub reading sources, whose
+// balances of account wait for release (called at the test's end too).
+func pipelined(t *testing.T, venue *tradingtest.Venue, account string, n int, sources map[string]int64) (context.Context, *gated, *Hub, *Feed, func()) {
+	g := &gated{Venue: venue, account: account, gate: make(chan struct{}), waiting: make(chan struct{}, 4)}
+	hub := NewHub(HubOptions{})
+	hub.Start(sources)
+	feed := &Feed{Hub: hub, Markets: venue, Balances: g, Assets: venue}
+	feed.Pipeline(n)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error)
+	go func() { ran <- feed.Run(ctx) }()
+	var open sync.Once
+	release := func() { open.Do(func() { close(g.gate) }) }
+	t.Cleanup(func() {
+		release()
+		cancel()
+		require.NoError(t, <-ran)
+	})
+	return ctx, g, hub, feed, release
+}
+
 func TestPipelineReadsBalancesOffTheFeedInStreamOrder(t *testing.T) {
 	venue := tradingtest.NewVenue(nil)
 	_, err := venue.CreateMarket(context.Background(), tradingtest.DemoMarket())
@@ -76,21 +97,7 @@ func TestPipelineReadsBalancesOffTheFeedInStreamOrder(t *testing.T) {
 			bob = b
 		}
 	}
-	g := &gated{Venue: venue, account: alice, gate: make(chan struct{}), waiting: make(chan struct{}, 4)}
-	hub := NewHub(HubOptions{})
-	hub.Start(map[string]int64{"settlements/0": 0})
-	feed := &Feed{Hub: hub, Markets: venue, Balances: g, Assets: venue}
-	feed.Pipeline(shards)
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error)
-	go func() { ran <- feed.Run(ctx) }()
-	var open sync.Once
-	release := func() { open.Do(func() { close(g.gate) }) }
-	defer func() {
-		release()
-		cancel()
-		require.NoError(t, <-ran)
-	}()
+	ctx, g, hub, feed, release := pipelined(t, venue, alice, shards, map[string]int64{"settlements/0": 0})
 
 	var sa, sb frames
 	hub.Subscribe(AccountStream(alice), &sa, nil, nil)
@@ -145,21 +152,7 @@ func TestPipelinePublishesAnExecutionsAccountMessagesOnTheShards(t *testing.T) {
 	venue := tradingtest.NewVenue(nil)
 	_, err := venue.CreateMarket(context.Background(), tradingtest.DemoMarket())
 	require.NoError(t, err)
-	g := &gated{Venue: venue, account: "alice", gate: make(chan struct{}), waiting: make(chan struct{}, 4)}
-	hub := NewHub(HubOptions{})
-	hub.Start(map[string]int64{"settlements/0": 0, "trades/0": 0})
-	feed := &Feed{Hub: hub, Markets: venue, Balances: g, Assets: venue}
-	feed.Pipeline(1)
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error)
-	go func() { ran <- feed.Run(ctx) }()
-	var open sync.Once
-	release := func() { open.Do(func() { close(g.gate) }) }
-	defer func() {
-		release()
-		cancel()
-		require.NoError(t, <-ran)
-	}()
+	ctx, g, hub, feed, release := pipelined(t, venue, "alice", 1, map[string]int64{"settlements/0": 0, "trades/0": 0})
 
 	var sa, trades frames
 	hub.Subscribe(AccountStream("alice"), &sa, nil, nil)
