@@ -16,18 +16,25 @@ import (
 	"github.com/cantondex/platform/services/trading"
 )
 
-// conn is one WebSocket connection: its reader runs on the handler's goroutine, its writer on
-// one more. Streams deliver into queue without blocking (Offer).
+// conn is one WebSocket connection. Its reader is the one goroutine it always has; a
+// writer runs only while there is something to write (queued frames, the close), and the
+// heartbeat and the deadlines are timers, so an idle connection holds one goroutine's stack.
+// Streams deliver into queue without blocking (Offer).
 type conn struct {
 	s  *Server
 	ws *websocket.Conn
+	// ctx ends when the reader does: the writes and pings made under it stop.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	// The send queue: frames waiting for the writer, at most s.cfg.QueueSize. A slice that
-	// grows with use (an idle connection holds none) and a wake-up for the writer.
-	qmu   sync.Mutex
-	queue [][]byte
-	spare [][]byte
-	wake  chan struct{}
+	// grows with use (an idle connection holds none).
+	qmu     sync.Mutex
+	queue   [][]byte
+	spare   [][]byte
+	writing bool           // a writer runs (it drains queue, then ends)
+	dead    bool           // the reader ended: no writer starts any more
+	writers sync.WaitGroup // the writer, while one runs
 
 	killOnce sync.Once
 	kill     chan struct{} // closed when the server decides to close
@@ -38,10 +45,17 @@ type conn struct {
 	p       auth.Principal
 	authed  bool
 	expires time.Time // zero: no expiry (API key)
-	renewed chan struct{}
+	// The timers: the heartbeat, the wait for authentication, the token's expiry.
+	ping, authTimer, expiry *time.Timer
 
 	subs   map[string]bool // reader goroutine only
 	errors int
+}
+
+func newConn(s *Server, ws *websocket.Conn, ctx context.Context) *conn {
+	c := &conn{s: s, ws: ws, kill: make(chan struct{}), subs: map[string]bool{}}
+	c.ctx, c.cancel = context.WithCancel(ctx)
+	return c
 }
 
 // Offer implements Sink.
@@ -52,27 +66,35 @@ func (c *conn) Offer(frame []byte) bool {
 	default:
 	}
 	c.qmu.Lock()
+	defer c.qmu.Unlock()
 	if len(c.queue) >= c.s.cfg.QueueSize {
-		c.qmu.Unlock()
 		return false
 	}
 	c.queue = append(c.queue, frame)
-	c.qmu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.startWriter()
 	return true
 }
 
-// take returns the queued frames, leaving the queue empty.
+// startWriter starts the writer unless one runs; qmu is held.
+func (c *conn) startWriter() {
+	if c.writing || c.dead {
+		return
+	}
+	c.writing = true
+	c.writers.Add(1)
+	go c.write()
+}
+
+// take returns the queued frames, leaving the queue empty; none (and the writer ends) when
+// there are none. qmu is held.
 func (c *conn) take() [][]byte {
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
 	out := c.queue
 	c.queue, c.spare = c.spare[:0], nil
 	if cap(c.queue) > 64 && len(out) < 16 {
 		c.queue = nil // a burst is over: give its memory back
+	}
+	if len(out) == 0 {
+		c.queue, c.spare = nil, nil // idle: hold no slice
 	}
 	return out
 }
@@ -90,22 +112,42 @@ func (c *conn) recycle(b [][]byte) {
 // Overflow implements Sink.
 func (c *conn) Overflow() { c.closeWith(CloseSlowConsumer, "slow consumer: send queue full") }
 
+// closeWith decides to close the connection: the writer sends the close frame.
 func (c *conn) closeWith(code websocket.StatusCode, reason string) {
 	c.killOnce.Do(func() {
 		c.code, c.reason = code, reason
 		close(c.kill)
+		c.qmu.Lock()
+		c.startWriter()
+		c.qmu.Unlock()
 	})
 }
 
+func (c *conn) killed() bool {
+	select {
+	case <-c.kill:
+		return true
+	default:
+		return false
+	}
+}
+
+// setPrincipal records who the connection is, until when, and (re)arms the expiry.
 func (c *conn) setPrincipal(p auth.Principal, expires time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.p, c.authed, c.expires = p, true, expires
-	if c.renewed != nil {
-		select {
-		case c.renewed <- struct{}{}:
-		default:
-		}
+	if c.authTimer != nil {
+		c.authTimer.Stop()
+	}
+	if c.expiry != nil {
+		c.expiry.Stop()
+		c.expiry = nil
+	}
+	if !expires.IsZero() {
+		c.expiry = time.AfterFunc(expires.Sub(c.s.cfg.Now()), func() {
+			c.closeWith(CloseTokenExpired, "access token expired")
+		})
 	}
 }
 
@@ -115,108 +157,94 @@ func (c *conn) principal() (auth.Principal, bool) {
 	return c.p, c.authed
 }
 
-func (c *conn) run(ctx context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
-	c.renewed = make(chan struct{}, 1)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.write(ctx)
-	}()
+// run serves the connection on the caller's goroutine (its reader) until it ends.
+func (c *conn) run() {
+	c.mu.Lock()
+	if !c.authed {
+		c.authTimer = time.AfterFunc(c.s.cfg.AuthTimeout, func() {
+			if _, ok := c.principal(); !ok {
+				c.closeWith(CloseAuthTimeout, "authentication required")
+			}
+		})
+	}
+	c.ping = time.AfterFunc(c.s.cfg.PingInterval, c.heartbeat)
+	c.mu.Unlock()
 	c.send(c.hello())
-	c.read(ctx)
-	cancel()
-	wg.Wait()
+	c.read(c.ctx)
+	c.cancel()
+	c.qmu.Lock()
+	c.dead = true
+	c.qmu.Unlock()
+	c.mu.Lock()
+	for _, t := range []*time.Timer{c.ping, c.authTimer, c.expiry} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	c.mu.Unlock()
+	c.writers.Wait()
+	c.ws.CloseNow()
 	for name := range c.subs {
 		c.s.hub.Unsubscribe(name, c)
 	}
 }
 
-// write sends queued frames, pings, and closes the connection when told to.
-func (c *conn) write(ctx context.Context) {
-	defer c.ws.CloseNow()
-	ping := time.NewTicker(c.s.cfg.PingInterval)
-	defer ping.Stop()
-	authTimer := time.NewTimer(c.s.cfg.AuthTimeout)
-	defer authTimer.Stop()
-	var expiry <-chan time.Time
-	var expiryTimer *time.Timer
-	arm := func() {
-		if expiryTimer != nil {
-			expiryTimer.Stop()
-			expiry = nil
-		}
-		c.mu.Lock()
-		exp, authed := c.expires, c.authed
-		c.mu.Unlock()
-		if authed {
-			authTimer.Stop()
-		}
-		if !exp.IsZero() {
-			expiryTimer = time.NewTimer(exp.Sub(c.s.cfg.Now()))
-			expiry = expiryTimer.C
-		}
+// heartbeat pings the client (on the timer's goroutine: the library orders it with the
+// writer's frames) and arms the next; a client that does not answer within WriteTimeout is
+// dropped.
+func (c *conn) heartbeat() {
+	if c.ctx.Err() != nil || c.killed() {
+		return
 	}
-	arm()
-	defer func() {
-		if expiryTimer != nil {
-			expiryTimer.Stop()
-		}
-	}()
+	pctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout)
+	err := c.ws.Ping(pctx)
+	cancel()
+	if err != nil {
+		c.ws.CloseNow()
+		return
+	}
+	c.mu.Lock()
+	c.ping.Reset(c.s.cfg.PingInterval)
+	c.mu.Unlock()
+}
+
+// write sends the queued frames until there are none, then ends; when the server decided to
+// close, it sends the close frame instead. A failed write drops the connection.
+func (c *conn) write() {
+	defer c.writers.Done()
 	for {
-		// A decision to close wins over anything queued.
-		select {
-		case <-c.kill:
+		if c.killed() {
 			c.finish()
 			return
-		default:
 		}
-		select {
-		case <-ctx.Done():
+		c.qmu.Lock()
+		batch := c.take()
+		if len(batch) == 0 {
+			c.writing = false
+			c.qmu.Unlock()
 			return
-		case <-c.kill:
-			c.finish()
-			return
-		case <-c.s.stop:
-			c.closeWith(CloseGoingAway, "server shutting down")
-		case <-c.renewed:
-			arm()
-		case <-authTimer.C:
-			if _, ok := c.principal(); !ok {
-				c.closeWith(CloseAuthTimeout, "authentication required")
-			}
-		case <-expiry:
-			c.closeWith(CloseTokenExpired, "access token expired")
-		case <-ping.C:
-			pctx, cancel := context.WithTimeout(ctx, c.s.cfg.WriteTimeout)
-			err := c.ws.Ping(pctx)
-			cancel()
-			if err != nil {
+		}
+		c.qmu.Unlock()
+		for _, f := range batch {
+			if c.killed() {
+				c.finish()
 				return
 			}
-		case <-c.wake:
-			batch := c.take()
-			for _, f := range batch {
-				select {
-				case <-c.kill:
-					c.finish()
-					return
-				default:
-				}
-				wctx, cancel := context.WithTimeout(ctx, c.s.cfg.WriteTimeout)
-				err := c.ws.Write(wctx, websocket.MessageText, f)
-				cancel()
-				if err != nil {
-					return
-				}
+			wctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout)
+			err := c.ws.Write(wctx, websocket.MessageText, f)
+			cancel()
+			if err != nil {
+				c.ws.CloseNow()
+				return
 			}
-			c.s.sent.Add(float64(len(batch)))
-			c.recycle(batch)
 		}
+		c.s.sent.Add(float64(len(batch)))
+		c.recycle(batch)
 	}
 }
 
+// finish sends the close frame the server decided on. The writer that does it stays
+// "writing", so no other starts.
 func (c *conn) finish() {
 	c.s.closed.WithLabelValues(strings.TrimSpace(c.code.String())).Inc()
 	_ = c.ws.Close(c.code, c.reason)

@@ -63,8 +63,8 @@ type Feed struct {
 	// Poison, when set, counts the messages Handle could not deliver, by topic.
 	Poison func(topic string)
 
-	// pipe, when set (Pipeline), takes each settlement's account messages off Handle's
-	// goroutine: a balances message reads the ledger.
+	// pipe, when set (Pipeline), takes each record's account messages off Handle's
+	// goroutine (a balances message reads the ledger).
 	pipe *pipeline
 
 	mu     sync.Mutex
@@ -222,6 +222,21 @@ type record struct {
 	f  *Feed
 	at Origin
 	k  int
+	// The record's account messages, each account's in seq order (order lists the
+	// accounts): published by Feed.run, on the accounts' shards with a Pipeline.
+	order []string
+	queue map[string][]func()
+}
+
+// later queues an account's message for Feed.run.
+func (r *record) later(account string, job func()) {
+	if r.queue == nil {
+		r.queue = map[string][]func(){}
+	}
+	if _, ok := r.queue[account]; !ok {
+		r.order = append(r.order, account)
+	}
+	r.queue[account] = append(r.queue[account], job)
 }
 
 func (r *record) next() Pos {
@@ -232,15 +247,24 @@ func (r *record) next() Pos {
 
 func (r *record) publish(stream, channel string, v any) { r.f.publish(stream, channel, r.next(), v) }
 
-// Execution publishes what one execution means to its accounts and its market.
+// Execution publishes what one execution means to its accounts and its market. With a
+// Pipeline the account messages are formatted and published on the accounts' shards, after
+// it returns: the partition's goroutine numbers them and publishes the market's.
 func (f *Feed) Execution(ctx context.Context, at Origin, x trading.Execution) error {
+	_, err := f.execution(ctx, at, x)
+	return err
+}
+
+// execution publishes an execution's messages, the accounts' through the pipeline when
+// there is one: it returns when the last is published (nil when they all are already).
+func (f *Feed) execution(ctx context.Context, at Origin, x trading.Execution) (<-chan struct{}, error) {
 	r := &record{f: f, at: at}
 	st, err := f.stepsOf(ctx, x.Market)
 	if err != nil && x.Book == nil {
 		// An execution of an unknown market is a rejection: nothing to format.
 		st = steps{tickUnits: 1, lotUnits: 1}
 	} else if err != nil {
-		return err
+		return nil, err
 	}
 	when := timestamp(x.ExecutedAt)
 	var last string
@@ -292,7 +316,7 @@ func (f *Feed) Execution(ctx context.Context, at Origin, x trading.Execution) er
 		}
 		r.publish(TickerStream(x.Market), ChannelTicker, tk)
 	}
-	return nil
+	return f.run(ctx, at, r.order, r.queue), nil
 }
 
 func levels(ls []trading.LevelQty, st steps) [][2]string {
@@ -305,7 +329,8 @@ func levels(ls []trading.LevelQty, st steps) [][2]string {
 
 func (r *record) orderUpdate(account string, u OrderUpdate) {
 	if account != "" {
-		r.publish(AccountStream(account), ChannelOrders, u)
+		p := r.next()
+		r.later(account, func() { r.f.publish(AccountStream(account), ChannelOrders, p, u) })
 	}
 }
 
@@ -328,14 +353,7 @@ func (f *Feed) settlement(ctx context.Context, at Origin, s trading.Settlement) 
 	}
 	r := &record{f: f, at: at}
 	// Each account's messages, in seq order: a shard publishes them in that order.
-	var order []string
-	queue := map[string][]func(){}
-	add := func(account string, job func()) {
-		if _, ok := queue[account]; !ok {
-			order = append(order, account)
-		}
-		queue[account] = append(queue[account], job)
-	}
+	add := r.later
 	st, err := f.stepsOf(ctx, s.Market)
 	if err != nil {
 		return nil, err
@@ -383,7 +401,7 @@ func (f *Feed) settlement(ctx context.Context, at Origin, s trading.Settlement) 
 		}
 	}
 	if f.Balances == nil {
-		return f.run(ctx, at, order, queue), nil
+		return f.run(ctx, at, r.order, r.queue), nil
 	}
 	seen := map[string]bool{}
 	for _, t := range s.Trades {
@@ -406,7 +424,7 @@ func (f *Feed) settlement(ctx context.Context, at Origin, s trading.Settlement) 
 			})
 		}
 	}
-	return f.run(ctx, at, order, queue), nil
+	return f.run(ctx, at, r.order, r.queue), nil
 }
 
 // publish encodes v and publishes it at p.
@@ -493,7 +511,7 @@ func (f *Feed) Handle(ctx context.Context, msgs []kafka.Message) error {
 		case topics.Trades:
 			var x trading.Execution
 			if x, err = kafka.DecodeExecution(m); err == nil {
-				err = f.Execution(ctx, at, x)
+				done, err = f.execution(ctx, at, x)
 			}
 		case topics.Settlements:
 			var s trading.Settlement

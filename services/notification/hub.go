@@ -16,6 +16,7 @@ package notification
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,12 +24,17 @@ import (
 	"time"
 )
 
-// Ring sizes and the linger of a private stream nobody watches: the retention window.
+// Ring sizes, the linger of a private stream nobody watches and the bytes the private streams
+// of one replica may hold: the retention window.
 const (
-	DefaultPublicRing  = 4096
-	DefaultPrivateRing = 1024
-	DefaultLinger      = 5 * time.Minute
+	DefaultPublicRing    = 4096
+	DefaultPrivateRing   = 1024
+	DefaultLinger        = 5 * time.Minute
+	DefaultPrivateBudget = 64 << 20
 )
+
+// entryOverhead is what an entry holds besides its frame, roughly (for the budget).
+const entryOverhead = 128
 
 // indexBits is how many low bits of a seq number the message within its record.
 const indexBits = 20
@@ -69,6 +75,7 @@ type Hub struct {
 	publicRing  int
 	privateRing int
 	linger      time.Duration
+	budget      int64
 	now         func() time.Time
 	// publicTopics are the topics public streams draw from (private streams draw from all).
 	publicTopics []string
@@ -78,6 +85,11 @@ type Hub struct {
 
 	mu      sync.Mutex
 	streams map[string]*stream
+
+	// held is the bytes the private streams' rings hold; over budget, the unwatched ones
+	// idle longest are forgotten (evicting: one pass at a time).
+	held     atomic.Int64
+	evicting sync.Mutex
 }
 
 // source is one partition the replica reads.
@@ -93,7 +105,10 @@ type source struct {
 type HubOptions struct {
 	PublicRing, PrivateRing int
 	Linger                  time.Duration
-	Now                     func() time.Time // default time.Now
+	// PrivateBudget bounds the bytes the private streams hold (default 64 MiB): the
+	// unwatched streams idle longest are forgotten first when it is exceeded.
+	PrivateBudget int64
+	Now           func() time.Time // default time.Now
 	// PublicTopics are the topics public streams draw from; default "trades".
 	PublicTopics []string
 }
@@ -109,13 +124,16 @@ func NewHub(o HubOptions) *Hub {
 	if o.Linger <= 0 {
 		o.Linger = DefaultLinger
 	}
+	if o.PrivateBudget <= 0 {
+		o.PrivateBudget = DefaultPrivateBudget
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.PublicTopics == nil {
 		o.PublicTopics = []string{"trades"}
 	}
-	return &Hub{publicRing: o.PublicRing, privateRing: o.PrivateRing, linger: o.Linger, now: o.Now,
+	return &Hub{publicRing: o.PublicRing, privateRing: o.PrivateRing, linger: o.Linger, budget: o.PrivateBudget, now: o.Now,
 		publicTopics: o.PublicTopics, streams: map[string]*stream{}}
 }
 
@@ -159,6 +177,14 @@ type entry struct {
 }
 
 // build makes e's frame from its data, rendering it first if needed.
+func (s *stream) build(e *entry, data []byte) error {
+	if err := e.build(s.name, data); err != nil {
+		return err
+	}
+	s.account(int64(len(e.frame)))
+	return nil
+}
+
 func (e *entry) build(name string, data []byte) error {
 	if data == nil {
 		var err error
@@ -184,14 +210,27 @@ type stream struct {
 	// message (it had them before it resumed here; nil for a fresh subscription).
 	subs map[Sink]map[string]uint64
 	idle time.Time // when the stream was last published to or left, while nobody watches
+	// bytes is what the ring holds, counted in held too (a private stream; nil otherwise).
+	bytes int64
+	held  *atomic.Int64
+	gone  bool // forgotten (Sweep, evict): whoever holds it takes the hub's stream again
+}
+
+func (s *stream) account(delta int64) {
+	if s.held != nil {
+		s.bytes += delta
+		s.held.Add(delta)
+	}
 }
 
 func (s *stream) push(e entry) {
+	s.account(entryOverhead + int64(len(e.frame)))
 	if len(s.ring) < s.size {
 		s.ring = append(s.ring, e)
 		return
 	}
 	old := s.ring[s.head]
+	s.account(-entryOverhead - int64(len(old.frame)))
 	s.floor[old.src] = max(s.floor[old.src], old.seq+1)
 	s.ring[s.head] = e
 	s.head = (s.head + 1) % len(s.ring)
@@ -227,12 +266,12 @@ func (h *Hub) stream(name string, create bool) *stream {
 	defer h.mu.Unlock()
 	s := h.streams[name]
 	if s == nil && create {
-		n := h.publicRing
+		n, held := h.publicRing, (*atomic.Int64)(nil)
 		if Private(name) {
-			n = h.privateRing
+			n, held = h.privateRing, &h.held
 		}
 		s = &stream{name: name, size: n, floor: map[string]uint64{}, last: map[string]uint64{},
-			subs: map[Sink]map[string]uint64{}, idle: h.now()}
+			subs: map[Sink]map[string]uint64{}, idle: h.now(), held: held}
 		if m := h.sources.Load(); m != nil {
 			for src, so := range *m {
 				if h.drawsFrom(name, src) {
@@ -268,9 +307,28 @@ func (h *Hub) PublishLater(name, channel string, p Pos, data func() ([]byte, err
 	h.publish(name, entry{src: p.Src, seq: p.Seq, ts: p.Time, channel: channel, render: data}, nil)
 }
 
+// locked returns the stream of name, created if need be, with its lock held: never one
+// forgotten meanwhile.
+func (h *Hub) locked(name string) *stream {
+	for {
+		s := h.stream(name, true)
+		s.mu.Lock()
+		if !s.gone {
+			return s
+		}
+		s.mu.Unlock()
+	}
+}
+
 func (h *Hub) publish(name string, e entry, data []byte) {
-	s := h.stream(name, true)
-	s.mu.Lock()
+	h.append(name, e, data)
+	if h.held.Load() > h.budget {
+		h.evict()
+	}
+}
+
+func (h *Hub) append(name string, e entry, data []byte) {
+	s := h.locked(name)
 	defer s.mu.Unlock()
 	last, ok := s.last[e.src]
 	if ok && e.seq <= last {
@@ -282,7 +340,7 @@ func (h *Hub) publish(name string, e entry, data []byte) {
 	}
 	e.prev = last
 	if data != nil || len(s.subs) > 0 {
-		if err := e.build(name, data); err != nil {
+		if err := s.build(&e, data); err != nil {
 			// Nobody gets a frame that could not be built: its subscribers start over.
 			for sub := range s.subs {
 				delete(s.subs, sub)
@@ -358,8 +416,7 @@ type Subscribed struct {
 // Answer, replay and registration happen under the stream's lock, so nothing is missed or
 // delivered twice between them.
 func (h *Hub) Subscribe(name string, sink Sink, resume map[string]uint64, head func(Subscribed) []byte) Subscribed {
-	s := h.stream(name, true)
-	s.mu.Lock()
+	s := h.locked(name)
 	defer s.mu.Unlock()
 	var out Subscribed
 	var replay []*entry
@@ -440,7 +497,7 @@ func (h *Hub) replay(s *stream, resume map[string]uint64) ([]*entry, error) {
 			return true
 		}
 		if e.frame == nil {
-			if err = e.build(s.name, nil); err != nil {
+			if err = s.build(e, nil); err != nil {
 				err = fmt.Errorf("a message could not be rebuilt")
 				return false
 			}
@@ -473,31 +530,74 @@ func (h *Hub) Sweep() int {
 	defer h.mu.Unlock()
 	n := 0
 	for name, s := range h.streams {
-		if !Private(name) {
-			continue
-		}
-		s.mu.Lock()
-		gone := len(s.subs) == 0 && now.Sub(s.idle) >= h.linger
-		if gone {
-			for src, q := range s.last {
-				if so := h.source(src); so != nil {
-					for {
-						old := so.lost.Load()
-						if old > q || so.lost.CompareAndSwap(old, q+1) {
-							break
-						}
-					}
-				}
-			}
-		}
-		s.mu.Unlock()
-		if gone {
-			delete(h.streams, name)
+		if Private(name) && h.forget(s, func(s *stream) bool { return now.Sub(s.idle) >= h.linger }) {
 			n++
 		}
 	}
 	return n
 }
+
+// evict forgets the unwatched private streams idle longest until the private streams hold
+// at most 7/8 of the budget (room before the next pass). A stream forgotten is answered
+// with resync, as one swept.
+func (h *Hub) evict() {
+	if !h.evicting.TryLock() {
+		return // a pass is on
+	}
+	defer h.evicting.Unlock()
+	type cand struct {
+		s    *stream
+		idle time.Time
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var cands []cand
+	for name, s := range h.streams {
+		if !Private(name) {
+			continue
+		}
+		s.mu.Lock()
+		if len(s.subs) == 0 {
+			cands = append(cands, cand{s, s.idle})
+		}
+		s.mu.Unlock()
+	}
+	slices.SortFunc(cands, func(a, b cand) int { return a.idle.Compare(b.idle) })
+	for _, c := range cands {
+		if h.held.Load() <= h.budget/8*7 {
+			return
+		}
+		h.forget(c.s, func(*stream) bool { return true })
+	}
+}
+
+// forget removes private stream s, under h.mu, when nobody watches it and gone says so: a
+// stream created again cannot vouch for anything up to its newest message (the sources'
+// lost). It reports whether s went.
+func (h *Hub) forget(s *stream, gone func(*stream) bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.subs) > 0 || !gone(s) {
+		return false
+	}
+	for src, q := range s.last {
+		if so := h.source(src); so != nil {
+			for {
+				old := so.lost.Load()
+				if old > q || so.lost.CompareAndSwap(old, q+1) {
+					break
+				}
+			}
+		}
+	}
+	s.account(-s.bytes)
+	s.gone = true
+	delete(h.streams, s.name)
+	return true
+}
+
+// PrivateBytes is roughly what the private streams' rings hold.
+func (h *Hub) PrivateBytes() int64 { return h.held.Load() }
 
 // Streams is how many streams the hub holds.
 func (h *Hub) Streams() int {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -329,4 +330,34 @@ func TestConcurrentPublishAndSubscribe(t *testing.T) {
 		}
 		assert.Equal(t, span(sb.from, 1999), got, "subscriber of %s from %d", sb.name, sb.from)
 	}
+}
+
+func TestPrivateBudgetForgetsTheStreamsIdleLongest(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	src := map[string]int64{"trades/0": 0}
+	// Messages of 1 KB, a budget of 8 KB: about 6 of them with the entries' overhead.
+	h := started(notification.HubOptions{PrivateBudget: 8 << 10, Now: func() time.Time { return now }}, src)
+	data := []byte(`{"pad":"` + strings.Repeat("x", 1000) + `"}`)
+	watched := &sink{}
+	got := h.Subscribe("account:watched", watched, nil, nil)
+	require.False(t, got.Resync)
+	from := got.Seqs
+	h.Publish("account:watched", "orders", at(0), data)
+	for i := 1; i <= 10; i++ {
+		now = now.Add(time.Second)
+		h.Publish(fmt.Sprintf("account:a%d", i), "orders", at(int64(i)), data)
+	}
+	assert.LessOrEqual(t, h.PrivateBytes(), int64(8<<10), "the private streams stay within the budget")
+	assert.Less(t, h.Streams(), 11, "some went")
+	assert.True(t, h.Watched("account:watched"))
+	// The newest unwatched stream is kept, the oldest went and is answered with resync.
+	got = h.Subscribe("account:a10", &sink{}, map[string]uint64{"trades/0": notification.Seq(10, 0) - 1}, nil)
+	assert.False(t, got.Resync, got.Why)
+	assert.Equal(t, 1, got.Replayed)
+	got = h.Subscribe("account:a1", &sink{}, map[string]uint64{"trades/0": notification.Seq(1, 0) - 1}, nil)
+	assert.True(t, got.Resync, "a forgotten stream cannot be replayed")
+	// The watched one, older than all, is never forgotten: it still resumes from its start.
+	got = h.Subscribe("account:watched", &sink{}, from, nil)
+	assert.False(t, got.Resync, got.Why)
+	assert.Equal(t, 1, got.Replayed)
 }

@@ -7,10 +7,11 @@ import (
 	"sync/atomic"
 )
 
-// pipeline publishes the settlements' account messages off Handle's goroutine: each
-// account's messages go to one shard (a hash of the account), which publishes them in seq
-// order, so an account stream keeps the log's order per source while the balances of one
-// account are read from the ledger and the next settlements' messages go on. A source
+// pipeline formats and publishes the account messages of the executions and settlements
+// off Handle's goroutine: each account's messages go to one shard (a hash of the account),
+// which publishes them in seq order, so an account stream keeps the log's order per source
+// while the partition's goroutine goes on with the next records (and the balances of one
+// account are read from the ledger while the next settlements' messages go on). A source
 // advances (Hub.Advance: where a fresh subscriber starts) only once every message of its
 // records is published, in log order.
 type pipeline struct {
@@ -28,7 +29,7 @@ type step struct {
 	done   <-chan struct{}
 }
 
-// Pipeline makes the feed publish each settlement's account messages on n shard goroutines
+// Pipeline makes the feed publish each record's account messages on n shard goroutines
 // (Run runs them) instead of Handle's: Handle then returns before they are published. Call
 // it once, before Handle.
 func (f *Feed) Pipeline(n int) {

@@ -65,6 +65,27 @@ func (g *gated) Balances(ctx context.Context, account string) ([]trading.Balance
 	return g.Venue.Balances(ctx, account)
 }
 
+// pipelined runs a feed with a pipeline of n shards over a hub reading sources, whose
+// balances of account wait for release (called at the test's end too).
+func pipelined(t *testing.T, venue *tradingtest.Venue, account string, n int, sources map[string]int64) (context.Context, *gated, *Hub, *Feed, func()) {
+	g := &gated{Venue: venue, account: account, gate: make(chan struct{}), waiting: make(chan struct{}, 4)}
+	hub := NewHub(HubOptions{})
+	hub.Start(sources)
+	feed := &Feed{Hub: hub, Markets: venue, Balances: g, Assets: venue}
+	feed.Pipeline(n)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error)
+	go func() { ran <- feed.Run(ctx) }()
+	var open sync.Once
+	release := func() { open.Do(func() { close(g.gate) }) }
+	t.Cleanup(func() {
+		release()
+		cancel()
+		require.NoError(t, <-ran)
+	})
+	return ctx, g, hub, feed, release
+}
+
 func TestPipelineReadsBalancesOffTheFeedInStreamOrder(t *testing.T) {
 	venue := tradingtest.NewVenue(nil)
 	_, err := venue.CreateMarket(context.Background(), tradingtest.DemoMarket())
@@ -76,21 +97,7 @@ func TestPipelineReadsBalancesOffTheFeedInStreamOrder(t *testing.T) {
 			bob = b
 		}
 	}
-	g := &gated{Venue: venue, account: alice, gate: make(chan struct{}), waiting: make(chan struct{}, 4)}
-	hub := NewHub(HubOptions{})
-	hub.Start(map[string]int64{"settlements/0": 0})
-	feed := &Feed{Hub: hub, Markets: venue, Balances: g, Assets: venue}
-	feed.Pipeline(shards)
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error)
-	go func() { ran <- feed.Run(ctx) }()
-	var open sync.Once
-	release := func() { open.Do(func() { close(g.gate) }) }
-	defer func() {
-		release()
-		cancel()
-		require.NoError(t, <-ran)
-	}()
+	ctx, g, hub, feed, release := pipelined(t, venue, alice, shards, map[string]int64{"settlements/0": 0})
 
 	var sa, sb frames
 	hub.Subscribe(AccountStream(alice), &sa, nil, nil)
@@ -139,4 +146,54 @@ func TestPipelineReadsBalancesOffTheFeedInStreamOrder(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return hub.Subscribe(AccountStream("carol"), &frames{}, nil, nil).Seqs["settlements/0"] == Seq(2, 0)-1
 	}, 10*time.Second, time.Millisecond, "the source advances once every message of its records is published")
+}
+
+func TestPipelinePublishesAnExecutionsAccountMessagesOnTheShards(t *testing.T) {
+	venue := tradingtest.NewVenue(nil)
+	_, err := venue.CreateMarket(context.Background(), tradingtest.DemoMarket())
+	require.NoError(t, err)
+	ctx, g, hub, feed, release := pipelined(t, venue, "alice", 1, map[string]int64{"settlements/0": 0, "trades/0": 0})
+
+	var sa, trades frames
+	hub.Subscribe(AccountStream("alice"), &sa, nil, nil)
+	hub.Subscribe(TradesStream("BTC-USD"), &trades, nil, nil)
+	at := time.Unix(1_700_000_000, 0)
+	// A settlement of alice keeps the (only) shard busy reading her balances.
+	s := trading.Settlement{ID: "BTC-USD:1", Market: "BTC-USD", Seq: 1, Trades: []trading.Trade{{ID: "BTC-USD:1:1", Market: "BTC-USD",
+		Price: 6500000, Quantity: 2, MakerOrderID: "m1", TakerOrderID: "t1", MakerAccount: "bob", TakerAccount: "alice", TakerSide: trading.Buy, ExecutedAt: at}}}
+	x := trading.Execution{ID: "BTC-USD:2", Market: "BTC-USD", Seq: 2, Command: trading.OpNew, OrderID: "t2", ExecutedAt: at,
+		Events: []trading.ExecEvent{{Type: trading.ExecTrade, OrderID: "t2", Account: "alice", Remaining: 0, Trade: &trading.Trade{
+			ID: "BTC-USD:2:1", Market: "BTC-USD", Price: 6500000, Quantity: 2, MakerOrderID: "m2", TakerOrderID: "t2",
+			MakerAccount: "bob", TakerAccount: "alice", TakerSide: trading.Buy, ExecutedAt: at}}}}
+	sv, err := json.Marshal(s)
+	require.NoError(t, err)
+	xv, err := json.Marshal(x)
+	require.NoError(t, err)
+	require.NoError(t, feed.Handle(ctx, []kafka.Message{
+		{Topic: topics.Settlements, Offset: 0, Value: sv},
+		{Topic: topics.Trades, Offset: 0, Value: xv},
+	}))
+	<-g.waiting
+
+	// The market's trade is out when Handle returns; alice's order update waits on her shard,
+	// and the trades source does not advance past it.
+	assert.Len(t, trades.channels(), 1)
+	for _, c := range sa.channels() {
+		assert.NotContains(t, c, ChannelOrders, "alice's order update is published on her shard")
+	}
+	got := hub.Subscribe(AccountStream("carol"), &frames{}, nil, nil)
+	assert.Equal(t, Seq(0, 0)-1, got.Seqs["trades/0"])
+
+	release()
+	require.Eventually(t, func() bool {
+		for _, c := range sa.channels() {
+			if c == fmt.Sprintf("%s %d prev %d", ChannelOrders, Seq(0, 0), Seq(0, 0)-1) {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, time.Millisecond, "alice's order update (k 0 of the trades record), then the trade (k 2)")
+	require.Eventually(t, func() bool {
+		return hub.Subscribe(AccountStream("carol"), &frames{}, nil, nil).Seqs["trades/0"] == Seq(1, 0)-1
+	}, 10*time.Second, time.Millisecond, "the trades source advances once alice's message is published")
 }

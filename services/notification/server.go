@@ -1,12 +1,16 @@
 package notification
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -101,8 +105,8 @@ type Server struct {
 	mu      sync.Mutex
 	perUser map[string]int
 	conns   int
+	live    map[*conn]struct{} // the connections Shutdown closes
 	wg      sync.WaitGroup
-	stop    chan struct{}
 	closing bool // under mu: Shutdown began, no connection joins wg any more
 
 	connected prometheus.Gauge
@@ -118,7 +122,7 @@ func NewServer(hub *Hub, a Authenticator, markets Markets, cfg ServerConfig, log
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{hub: hub, auth: a, markets: markets, cfg: cfg.withDefaults(), log: log, perUser: map[string]int{}, stop: make(chan struct{})}
+	s := &Server{hub: hub, auth: a, markets: markets, cfg: cfg.withDefaults(), log: log, perUser: map[string]int{}, live: map[*conn]struct{}{}}
 	s.connected = prometheus.NewGauge(prometheus.GaugeOpts{Name: "cantondex_stream_connections", Help: "Open WebSocket connections."})
 	s.closed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cantondex_stream_closed_total", Help: "WebSocket connections closed by the server, by close code."}, []string{"code"})
 	s.sent = prometheus.NewCounter(prometheus.CounterOpts{Name: "cantondex_stream_frames_sent_total", Help: "Frames written to WebSocket clients."})
@@ -135,24 +139,36 @@ func NewServer(hub *Hub, a Authenticator, markets Markets, cfg ServerConfig, log
 // Shutdown closes every connection with CloseGoingAway and waits for them.
 func (s *Server) Shutdown() {
 	s.mu.Lock()
-	if !s.closing {
-		s.closing = true
-		close(s.stop)
+	s.closing = true
+	live := make([]*conn, 0, len(s.live))
+	for c := range s.live {
+		live = append(live, c)
 	}
 	s.mu.Unlock()
+	for _, c := range live {
+		c.closeWith(CloseGoingAway, "server shutting down")
+	}
 	s.wg.Wait()
 }
 
-// join adds a connection to those Shutdown waits for, unless Shutdown began: a connection
-// accepted meanwhile is not joined (the caller closes it), so wg.Add never races wg.Wait.
-func (s *Server) join() bool {
+// join adds a connection to those Shutdown waits for and closes, unless Shutdown began: a
+// connection accepted meanwhile is not joined (the caller closes it), so wg.Add never races
+// wg.Wait.
+func (s *Server) join(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
 		return false
 	}
 	s.wg.Add(1)
+	s.live[c] = struct{}{}
 	return true
+}
+
+func (s *Server) leave(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.live, c)
 }
 
 // Connections is how many connections are open.
@@ -231,32 +247,65 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.OriginPatterns})
+	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.OriginPatterns})
 	if err != nil {
 		return // Accept answered (403 for a foreign origin, 426/400 for a bad upgrade)
 	}
 	ws.SetReadLimit(4096)
-	c := &conn{s: s, ws: ws, wake: make(chan struct{}, 1), kill: make(chan struct{}), subs: map[string]bool{}}
+	// The connection's life is its own: the request's context ends when this handler returns.
+	c := newConn(s, ws, context.WithoutCancel(ctx))
 	if authed {
 		c.setPrincipal(p, expires)
 	}
-	if !s.join() {
+	if !s.join(c) {
 		_ = ws.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
 	admitted = false
-	defer s.wg.Done()
 	s.connected.Inc()
-	defer s.connected.Dec()
-	c.run(ctx)
-	c.mu.Lock()
-	user := c.p.UserID
-	c.mu.Unlock()
-	if authed {
-		s.release(user, true)
-	} else {
-		s.release(user, user != "")
+	// The reader runs on a goroutine of its own and the handler returns: the HTTP server's
+	// goroutine, its stack and its per-connection state go (the hijacked socket stays).
+	go func() {
+		defer s.wg.Done()
+		defer s.connected.Dec()
+		defer s.leave(c)
+		c.run()
+		c.mu.Lock()
+		user := c.p.UserID
+		c.mu.Unlock()
+		if authed {
+			s.release(user, true)
+		} else {
+			s.release(user, user != "")
+		}
+	}()
+}
+
+// Buffer sizes of a connection's socket. Client messages are small (4 KB at most, most
+// under 200 bytes); a frame up to the write buffer goes out in one write.
+const (
+	readBufferSize  = 512
+	writeBufferSize = 2048
+)
+
+// smallBuffers hands the WebSocket library, at the hijack, buffers of its own sizes instead
+// of the HTTP server's 4 KB pair (which go with the HTTP server's connection state).
+type smallBuffers struct{ http.ResponseWriter }
+
+func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
 	}
+	// Bytes the client sent after its request are in the HTTP server's buffer: read first.
+	var rd io.Reader = nc
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		rd = io.MultiReader(bytes.NewReader(bytes.Clone(b)), nc)
+	}
+	return nc, bufio.NewReadWriter(bufio.NewReaderSize(rd, readBufferSize), bufio.NewWriterSize(nc, writeBufferSize)), nil
 }
 
 func (s *Server) authError(w http.ResponseWriter, err error) {

@@ -33,7 +33,7 @@ type Service struct {
 	log      *slog.Logger
 }
 
-// feedShards is how many goroutines publish the settlements' account messages.
+// feedShards is how many goroutines format and publish the account messages.
 const feedShards = 8
 
 // NewService builds a replica and binds its listener; Runs runs it.
@@ -61,8 +61,8 @@ func NewService(k *flow.Kafka, venue Venue, a Authenticator, cfg Config, reg *pr
 			delivered.WithLabelValues(topic).Observe(time.Since(at).Seconds())
 		},
 		Poison: func(topic string) { poison.WithLabelValues(topic).Inc() }}
-	// The settlements' account messages (balances read from the ledger) are published off
-	// the partitions' goroutines, on shards that read the ledger side by side.
+	// The account messages (order updates, fills, balances read from the ledger) are
+	// formatted and published off the partitions' goroutines, on shards side by side.
 	s.Feed.Pipeline(feedShards)
 	var err error
 	if s.Server, err = NewServer(s.Hub, a, venue, cfg.Server, log, reg); err != nil {

@@ -39,11 +39,12 @@ import (
 	"os"
 	"os/signal"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cantondex/platform/tests/loadsetup"
 )
 
 type config struct {
@@ -164,30 +165,18 @@ func (c *client) do(ctx context.Context, method, path, token string, body any) (
 	if err != nil {
 		return reply{}, err
 	}
-	r := reply{status: res.StatusCode, retryAfter: time.Second}
-	if secs, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && secs >= 0 {
-		r.retryAfter = time.Duration(secs) * time.Second
-	}
+	r := reply{status: res.StatusCode, retryAfter: loadsetup.RetryAfter(res.Header)}
 	_ = json.Unmarshal(raw, &r.body)
 	return r, nil
 }
 
-// setupDo is do for the set-up requests: an answer 503 (the server shed the request before
-// doing anything, as the password-hashing pool does when sign-ins arrive faster than it
-// hashes) is tried again after its Retry-After, up to 20 times. The measured load never
-// retries: there a 503 is an error.
+// setupDo is do for the set-up requests: an answer 503 is tried again after its
+// Retry-After (loadsetup.Retry). The measured load never retries: there a 503 is an error.
 func (c *client) setupDo(ctx context.Context, method, path, token string, body any) (reply, error) {
-	for attempt := 1; ; attempt++ {
+	return loadsetup.Retry(ctx, func() (reply, int, time.Duration, error) {
 		r, err := c.do(ctx, method, path, token, body)
-		if err != nil || r.status != http.StatusServiceUnavailable || attempt == 20 {
-			return r, err
-		}
-		select {
-		case <-ctx.Done():
-			return r, ctx.Err()
-		case <-time.After(r.retryAfter):
-		}
-	}
+		return r, r.status, r.retryAfter, err
+	})
 }
 
 func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }

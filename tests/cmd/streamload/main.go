@@ -33,6 +33,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cantondex/platform/tests/loadsetup"
 	"github.com/cantondex/platform/tests/platformtest"
 	"github.com/cantondex/platform/tests/streamclient"
 )
@@ -310,14 +311,12 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func users(p *platformtest.Platform, n int) (tokens, ids []string, err error) {
 	hc := &http.Client{Timeout: 30 * time.Second}
 	post := func(path, token string, body any, out any) (int, error) {
-		for attempt := 0; ; attempt++ {
-			st, err := postOnce(hc, p.URL+path, token, body, out)
-			if (st == http.StatusServiceUnavailable || st == http.StatusTooManyRequests) && attempt < 50 {
-				time.Sleep(100 * time.Millisecond) // the password hash pool sheds load: wait and retry
-				continue
-			}
-			return st, err
-		}
+		// The gateway sheds sign-ins with 503 when its password-hashing pool is busy: wait
+		// the answer's Retry-After and try again, as loadgen's set-up does.
+		return loadsetup.Retry(context.Background(), func() (int, int, time.Duration, error) {
+			st, wait, err := postOnce(hc, p.URL+path, token, body, out)
+			return st, st, wait, err
+		})
 	}
 	var login struct {
 		AccessToken string `json:"access_token"`
@@ -453,7 +452,9 @@ func rss(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS for %d", pid)
 }
 
-func postOnce(hc *http.Client, url, token string, body, out any) (int, error) {
+// postOnce posts body and reads the answer into out; it returns the status and the answer's
+// Retry-After.
+func postOnce(hc *http.Client, url, token string, body, out any) (int, time.Duration, error) {
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest("POST", url, strings.NewReader(string(b)))
 	req.Header.Set("Content-Type", "application/json")
@@ -462,11 +463,11 @@ func postOnce(hc *http.Client, url, token string, body, out any) (int, error) {
 	}
 	res, err := hc.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer res.Body.Close()
-	if out != nil {
+	if out != nil && res.StatusCode < 300 {
 		_ = json.NewDecoder(res.Body).Decode(out)
 	}
-	return res.StatusCode, nil
+	return res.StatusCode, loadsetup.RetryAfter(res.Header), nil
 }
