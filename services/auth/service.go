@@ -180,12 +180,13 @@ func (a *activeSessions) reset(on bool) {
 	a.m, a.on = nil, on
 }
 
-// revoked forgets every session (a revocation somewhere).
+// revoked forgets every session (a revocation somewhere), leaving on as it is: under the one
+// lock, so that a feed going down meanwhile cannot be taken for listening again.
 func (a *activeSessions) revoked() {
 	a.mu.Lock()
-	on := a.on
-	a.mu.Unlock()
-	a.reset(on)
+	defer a.mu.Unlock()
+	a.gen++
+	a.m = nil
 }
 
 // WatchSessions follows the store's SessionFeed until ctx ends, so that Authenticate may reuse

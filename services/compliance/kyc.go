@@ -109,11 +109,12 @@ func (v *verifiedAccounts) forget(account string) {
 	v.mu.Unlock()
 }
 
-// saveKYC stores k with its audit records; the gate forgets what it read of the account.
+// saveKYC stores k with its audit records; then the gate forgets what it read of the account
+// (a check that read the old record before the write and puts it after is bounded by
+// kycCacheTTL).
 func (s *Service) saveKYC(ctx context.Context, k KYC, audit ...Record) error {
-	s.verified.forget(k.Account)
 	err := s.store.SaveKYC(ctx, k, audit...)
-	s.verified.forget(k.Account) // again: a check may have read the old record meanwhile (kycCacheTTL bounds what is left)
+	s.verified.forget(k.Account)
 	return err
 }
 
