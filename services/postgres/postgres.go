@@ -157,9 +157,15 @@ func (db *DB) MigrateTo(ctx context.Context, last string) error {
 // InTx runs fn in a transaction, retrying it from the start on serialization failures
 // (40001) and deadlocks (40P01), up to ten times with a short growing pause.
 func (db *DB) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return Retry(ctx, func() error { return pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{}, fn) })
+}
+
+// Retry runs fn, a whole transaction, again from the start on serialization failures (40001)
+// and deadlocks (40P01), up to ten times with a short growing pause.
+func Retry(ctx context.Context, fn func() error) error {
 	var err error
 	for attempt := 0; attempt < 10; attempt++ {
-		err = pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{}, fn)
+		err = fn()
 		if !retryable(err) {
 			return err
 		}

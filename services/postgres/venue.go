@@ -245,14 +245,10 @@ func (s *Store) CreateOrders(ctx context.Context, os []exchange.NewOrder) ([]exc
 		limits[j] = int64(os[i].OpenLimit)
 	}
 	var res []string
-	var err error
-	for attempt := 0; attempt < 10; attempt++ {
-		err = s.q().QueryRow(ctx, `SELECT create_orders($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+	err := Retry(ctx, func() error {
+		return s.q().QueryRow(ctx, `SELECT create_orders($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			ids, clients, accts, mkts, sides, types, tifs, postOnly, prices, qtys, bookPrices, bookTIFs, assets, ats, amounts, bodies, limits).Scan(&res)
-		if !retryable(err) {
-			break
-		}
-	}
+	})
 	if err == nil && len(res) != k {
 		err = fmt.Errorf("create_orders returned %d results for %d orders", len(res), k)
 	}

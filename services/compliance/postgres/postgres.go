@@ -160,24 +160,26 @@ func (s *Store) EachKYC(ctx context.Context, fn func(compliance.KYC) error) erro
 	return nil
 }
 
-// appendTx appends rs to the chain inside tx.
-func appendTx(ctx context.Context, tx pgx.Tx, now time.Time, rs []compliance.Record) ([]compliance.Entry, error) {
-	if len(rs) == 0 {
-		return nil, nil
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, auditLock); err != nil {
-		return nil, fmt.Errorf("audit lock: %w", err)
-	}
-	var prev *compliance.Entry
+// headSQL reads the chain's last entry; queued right after the lock, in the same pipeline.
+const headSQL = `SELECT seq, hash FROM compliance.audit_log ORDER BY seq DESC LIMIT 1`
+
+// readHead reads headSQL's result: nil for an empty chain.
+func readHead(row pgx.Row) (*compliance.Entry, error) {
 	var last compliance.Entry
-	err := tx.QueryRow(ctx, `SELECT seq, hash FROM compliance.audit_log ORDER BY seq DESC LIMIT 1`).Scan(&last.Seq, &last.Hash)
+	err := row.Scan(&last.Seq, &last.Hash)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("audit head: %w", err)
-	default:
-		prev = &last
 	}
+	return &last, nil
+}
+
+// queueAppend seals rs after prev and queues their insert on b: one statement for the whole
+// batch (a statement per record cost the server a parse, bind and execute each); json keeps
+// each payload's text byte for byte, as hashed.
+func queueAppend(b *pgx.Batch, prev *compliance.Entry, now time.Time, rs []compliance.Record) ([]compliance.Entry, error) {
 	out := make([]compliance.Entry, 0, len(rs))
 	n := len(rs)
 	seqs, tss := make([]int64, n), make([]time.Time, n)
@@ -192,13 +194,42 @@ func appendTx(ctx context.Context, tx pgx.Tx, now time.Time, rs []compliance.Rec
 		out = append(out, e)
 		prev = &out[len(out)-1]
 	}
-	// One statement for the whole batch (a statement per record cost the server a parse,
-	// bind and execute each). json keeps each payload's text byte for byte, as hashed.
-	if _, err := tx.Exec(ctx, `INSERT INTO compliance.audit_log (seq, ts, actor, kind, subject, payload, prev_hash, hash)
+	b.Queue(`INSERT INTO compliance.audit_log (seq, ts, actor, kind, subject, payload, prev_hash, hash)
 		SELECT d.seq, d.ts, d.actor, d.kind, d.subject, d.payload::json, d.prev, d.hash
 		FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bytea[])
 		  AS d(seq, ts, actor, kind, subject, payload, prev, hash)`,
-		seqs, tss, actors, kinds, subjects, payloads, prevs, hashes); err != nil {
+		seqs, tss, actors, kinds, subjects, payloads, prevs, hashes)
+	return out, nil
+}
+
+// appendTx appends rs to the chain inside tx: the lock and the head's read in one round trip,
+// the insert in a second.
+func appendTx(ctx context.Context, tx pgx.Tx, now time.Time, rs []compliance.Record) ([]compliance.Entry, error) {
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, auditLock)
+	b.Queue(headSQL)
+	br := tx.SendBatch(ctx, b)
+	_, err := br.Exec()
+	if err != nil {
+		_ = br.Close()
+		return nil, fmt.Errorf("audit lock: %w", err)
+	}
+	prev, err := readHead(br.QueryRow())
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("audit head: %w", cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ins := &pgx.Batch{}
+	out, err := queueAppend(ins, prev, now, rs)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.SendBatch(ctx, ins).Close(); err != nil {
 		return nil, fmt.Errorf("append audit: %w", err)
 	}
 	return out, nil
@@ -216,7 +247,9 @@ func (s *Store) Append(ctx context.Context, rs ...compliance.Record) ([]complian
 }
 
 // AppendOnce implements compliance.EventLog: one transaction records the event ids not seen
-// before and appends their records.
+// before and appends their records, in two round trips (it is the flow consumer's per-batch
+// write): the transaction's start, the chain's lock, the recording of the ids and the read of
+// the chain's head go in one pipeline, the records and the commit in a second.
 func (s *Store) AppendOnce(ctx context.Context, events []compliance.Once) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
@@ -226,31 +259,82 @@ func (s *Store) AppendOnce(ctx context.Context, events []compliance.Once) (int, 
 		ids[i] = e.ID
 	}
 	var n int
-	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `INSERT INTO compliance.processed_events (id) SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING id`, ids)
-		if err != nil {
-			return fmt.Errorf("processed events: %w", err)
-		}
-		fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return fmt.Errorf("processed events: %w", err)
-		}
-		isNew := make(map[string]bool, len(fresh))
-		for _, id := range fresh {
-			isNew[id] = true
-		}
-		var rs []compliance.Record
-		for _, e := range events {
-			if isNew[e.ID] {
-				rs = append(rs, e.Records...)
-				delete(isNew, e.ID) // a repeated id in one batch counts once
-			}
-		}
-		n = len(fresh)
-		_, err = appendTx(ctx, tx, s.now(), rs)
+	err := pg.Retry(ctx, func() (err error) {
+		n, err = s.appendOnce(ctx, events, ids)
 		return err
 	})
 	return n, err
+}
+
+func (s *Store) appendOnce(ctx context.Context, events []compliance.Once, ids []string) (int, error) {
+	pc, err := s.db.Pool.Acquire(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("audit: %w", err)
+	}
+	// The pool closes a connection released inside a transaction instead of reusing it; a
+	// failure rolls back first so that the connection stays usable.
+	defer pc.Release()
+	c := pc.Conn()
+	n, err := appendOnceOn(ctx, c, s.now(), events, ids)
+	if err != nil && !c.IsClosed() && c.PgConn().TxStatus() != 'I' {
+		_, _ = c.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+	}
+	return n, err
+}
+
+func appendOnceOn(ctx context.Context, c *pgx.Conn, now time.Time, events []compliance.Once, ids []string) (int, error) {
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, auditLock)
+	b.Queue(`INSERT INTO compliance.processed_events (id) SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING id`, ids)
+	b.Queue(headSQL)
+	br := c.SendBatch(ctx, b)
+	fresh, prev, err := func() ([]string, *compliance.Entry, error) {
+		if _, err := br.Exec(); err != nil {
+			return nil, nil, fmt.Errorf("audit begin: %w", err)
+		}
+		if _, err := br.Exec(); err != nil {
+			return nil, nil, fmt.Errorf("audit lock: %w", err)
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return nil, nil, fmt.Errorf("processed events: %w", err)
+		}
+		fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, nil, fmt.Errorf("processed events: %w", err)
+		}
+		prev, err := readHead(br.QueryRow())
+		return fresh, prev, err
+	}()
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("audit: %w", cerr)
+	}
+	if err != nil {
+		return 0, err
+	}
+	isNew := make(map[string]bool, len(fresh))
+	for _, id := range fresh {
+		isNew[id] = true
+	}
+	var rs []compliance.Record
+	for _, e := range events {
+		if isNew[e.ID] {
+			rs = append(rs, e.Records...)
+			delete(isNew, e.ID) // a repeated id in one batch counts once
+		}
+	}
+	fin := &pgx.Batch{}
+	if len(rs) > 0 {
+		if _, err := queueAppend(fin, prev, now, rs); err != nil {
+			return 0, err
+		}
+	}
+	fin.Queue(`COMMIT`)
+	if err := c.SendBatch(ctx, fin).Close(); err != nil {
+		return 0, fmt.Errorf("append audit: %w", err)
+	}
+	return len(fresh), nil
 }
 
 // Entries implements compliance.AuditLog, in pages of 5,000.

@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -141,5 +143,70 @@ func TestScreeningHoldInPostgreSQL(t *testing.T) {
 	_, err = cases.Dismiss(ctx, "off", c.ID, "not the listed person")
 	require.NoError(t, err)
 	require.NoError(t, svc.CheckWithdraw(ctx, "amy", "USD", 1), "a surveillance case holds no withdrawal")
+	require.NoError(t, compliance.Verify(ctx, store, &compliance.Verifier{}))
+}
+
+// AppendOnce from concurrent consumers (two pipelines per call, the chain's lock taken in the
+// first) appends each event id once, keeps the chain valid, and a failing batch leaves nothing
+// behind: neither its records nor its ids.
+func TestAppendOnceConcurrentAndAtomic(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t, "compliance_once")
+	store := cpg.New(db)
+	once := func(id string) compliance.Once {
+		return compliance.Once{ID: id, Records: []compliance.Record{{Actor: "system", Kind: "flow.test", Subject: id}}}
+	}
+	const workers, calls, ids = 4, 25, 50
+	pick := func(g, i int) (int, int) { return (g*13 + i) % ids, (g*13 + i + 1) % ids } // overlapping runs that cover every id
+	counts := make([]int, workers)
+	errs := make(chan error, workers*calls)
+	var wg sync.WaitGroup
+	for g := range workers {
+		wg.Go(func() {
+			for i := range calls {
+				a, b := pick(g, i)
+				n, err := store.AppendOnce(ctx, []compliance.Once{once(fmt.Sprintf("e-%d", a)), once(fmt.Sprintf("e-%d", b))})
+				if err != nil {
+					errs <- err
+					return
+				}
+				counts[g] += n
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	subjects := map[string]int{}
+	require.NoError(t, store.Entries(ctx, 1, 0, func(e compliance.Entry) error { subjects[e.Subject]++; return nil }))
+	assert.Len(t, subjects, ids)
+	for s, n := range subjects {
+		assert.Equal(t, 1, n, s)
+	}
+	assert.Equal(t, ids, total, "every id counted new exactly once")
+	require.NoError(t, compliance.Verify(ctx, store, &compliance.Verifier{}))
+
+	// A record the chain refuses fails its whole batch: the valid event beside it is neither
+	// appended nor marked handled, and no session is left inside the transaction.
+	bad := compliance.Once{ID: "bad", Records: []compliance.Record{{Kind: "flow.test", Subject: "no actor"}}}
+	_, err := store.AppendOnce(ctx, []compliance.Once{once("good"), bad})
+	require.Error(t, err)
+	assert.Equal(t, trading.EINVALID, trading.ErrorCode(err))
+	var stuck int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND state LIKE 'idle in transaction%'`).Scan(&stuck))
+	assert.Zero(t, stuck)
+	n, err := store.AppendOnce(ctx, []compliance.Once{once("good")})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the failed batch marked nothing handled")
+	count := 0
+	require.NoError(t, store.Entries(ctx, 1, 0, func(compliance.Entry) error { count++; return nil }))
+	assert.Equal(t, ids+1, count)
 	require.NoError(t, compliance.Verify(ctx, store, &compliance.Verifier{}))
 }
