@@ -1,19 +1,15 @@
 package postgres_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -207,7 +203,7 @@ func benchmarkOrderEntry(b *testing.B, batch int) {
 	require.NoError(b, s.ApplyAll(ctx, deposits))
 	accts, mkts, clients := make([]string, batch), make([]string, batch), make([]string, batch)
 	news := make([]exchange.NewOrder, batch)
-	user0, sys0, cpuOK := backendsCPU(ctx, db)
+	user0, sys0, cpuOK := pgtest.BackendsCPU(ctx, db)
 	b.ResetTimer()
 	for done := 0; done < b.N; done += batch {
 		for i := range batch {
@@ -233,40 +229,10 @@ func benchmarkOrderEntry(b *testing.B, batch int) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/order")
-	if user1, sys1, ok := backendsCPU(ctx, db); ok && cpuOK {
+	if user1, sys1, ok := pgtest.BackendsCPU(ctx, db); ok && cpuOK {
 		b.ReportMetric((user1-user0).Seconds()*1e6/float64(b.N), "server-user-µs/order")
 		b.ReportMetric((sys1-sys0).Seconds()*1e6/float64(b.N), "server-sys-µs/order")
 	}
-}
-
-// backendsCPU is the user and system CPU time of the server processes connected to db's
-// database, read from /proc; ok is false when they cannot be read (another machine's server).
-func backendsCPU(ctx context.Context, db *postgres.DB) (user, sys time.Duration, ok bool) {
-	rows, err := db.Pool.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
-	if err != nil {
-		return 0, 0, false
-	}
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	if err != nil || len(pids) == 0 {
-		return 0, 0, false
-	}
-	var ut, st int64
-	for _, pid := range pids {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return 0, 0, false
-		}
-		// The fields after the command name (which may hold spaces) end with ')'.
-		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(f) < 13 {
-			return 0, 0, false
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		s, _ := strconv.ParseInt(f[12], 10, 64)
-		ut, st = ut+u, st+s
-	}
-	const tick = time.Second / 100 // USER_HZ is 100 on Linux
-	return time.Duration(ut) * tick, time.Duration(st) * tick, true
 }
 
 // create_orders decides each order of a batch in turn, as if the batch's orders came one by

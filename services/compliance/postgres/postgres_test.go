@@ -210,3 +210,33 @@ func TestAppendOnceConcurrentAndAtomic(t *testing.T) {
 	assert.Equal(t, ids+1, count)
 	require.NoError(t, compliance.Verify(ctx, store, &compliance.Verifier{}))
 }
+
+// BenchmarkAppendOnce is the flow consumer's write: batches of events, each with one record,
+// as the compliance service appends them per Kafka batch. It reports the wall time and the
+// database server's CPU (read from /proc) per batch.
+func BenchmarkAppendOnce(b *testing.B) {
+	for _, batch := range []int{1, 16} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			ctx := context.Background()
+			db := pgtest.New(b, "compliance_bench")
+			store := cpg.New(db)
+			events := make([]compliance.Once, batch)
+			user0, sys0, cpuOK := pgtest.BackendsCPU(ctx, db)
+			b.ResetTimer()
+			for i := range b.N {
+				for j := range events {
+					id := fmt.Sprintf("order:new:o%d-%d", i, j)
+					events[j] = compliance.Once{ID: id, Records: []compliance.Record{{Actor: "acct", Kind: "order.new", Subject: id,
+						Payload: json.RawMessage(`{"market":"BTC-USD","side":"buy","price":100,"quantity":10}`)}}}
+				}
+				n, err := store.AppendOnce(ctx, events)
+				require.NoError(b, err)
+				require.Equal(b, batch, n)
+			}
+			b.StopTimer()
+			if user1, sys1, ok := pgtest.BackendsCPU(ctx, db); ok && cpuOK {
+				b.ReportMetric((user1+sys1-user0-sys0).Seconds()*1e6/float64(b.N), "server-µs/batch")
+			}
+		})
+	}
+}

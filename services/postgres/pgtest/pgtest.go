@@ -6,11 +6,14 @@
 package pgtest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,4 +91,34 @@ func Available(tb testing.TB) bool {
 	}
 	conn.Close(ctx)
 	return true
+}
+
+// BackendsCPU is the user and system CPU time of the server processes connected to db's
+// database, read from /proc; ok is false when they cannot be read (another machine's server).
+func BackendsCPU(ctx context.Context, db *postgres.DB) (user, sys time.Duration, ok bool) {
+	rows, err := db.Pool.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		return 0, 0, false
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil || len(pids) == 0 {
+		return 0, 0, false
+	}
+	var ut, st int64
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return 0, 0, false
+		}
+		// The fields after the command name (which may hold spaces) end with ')'.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 13 {
+			return 0, 0, false
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		ut, st = ut+u, st+s
+	}
+	const tick = time.Second / 100 // USER_HZ is 100 on Linux
+	return time.Duration(ut) * tick, time.Duration(st) * tick, true
 }
