@@ -45,6 +45,10 @@ func (s *Store) Settle(_ context.Context, b settlement.Batch) error {
 	for _, t := range b.Trades {
 		if !s.tradeIDs[t.ID] {
 			s.tradeIDs[t.ID] = true
+			if t.Fees != nil { // the record is the store's own, not the caller's
+				f := *t.Fees
+				t.Fees = &f
+			}
 			s.trades = append(s.trades, t)
 		}
 	}

@@ -16,7 +16,8 @@ import (
 
 // A database written by the release before the order-flow rework (held as a balance column,
 // published as an order flag, open orders counted) keeps its meaning through the migrations:
-// what is held, what is still to publish and how many orders are open.
+// what is held, what is still to publish and how many orders are open; and a trade settled
+// before fees were recorded with trades (0013) reads back with no fee, not a zero one.
 func TestMigrationKeepsEarlierState(t *testing.T) {
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, pgtest.NewURL(t, "migrate"))
@@ -35,6 +36,8 @@ func TestMigrationKeepsEarlierState(t *testing.T) {
 			('o1', '', 'alice', 'BTC-USD', 'buy', 'limit', 'GTC', false, 100, 2, 'pending', 100, 'GTC', 'USD', false, $1, $1),
 			('o2', '', 'alice', 'BTC-USD', 'buy', 'limit', 'GTC', false, 100, 1, 'open', 100, 'GTC', 'USD', true, $1, $1),
 			('o3', '', 'bob', 'BTC-USD', 'sell', 'limit', 'GTC', false, 100, 1, 'filled', 100, 'GTC', 'BTC', true, $1, $1)`, args: []any{at}},
+		{sql: `INSERT INTO trades (id, market, price, quantity, maker_order_id, taker_order_id, maker_account, taker_account, taker_side, seq, executed_at)
+			VALUES ('BTC-USD:1:0', 'BTC-USD', 100, 1, 'o3', 'o2', 'bob', 'alice', 'buy', 1, $1)`, args: []any{at}},
 	} {
 		_, err := pool.Exec(ctx, st.sql, st.args...)
 		require.NoError(t, err, st.sql[:40])
@@ -59,6 +62,13 @@ func TestMigrationKeepsEarlierState(t *testing.T) {
 		st, err := s.PreTrade(ctx, acct, "BTC-USD")
 		require.NoError(t, err, acct)
 		require.Equal(t, want, st.OpenOrders, "%s open orders", acct)
+	}
+	for _, acct := range []string{"alice", "bob"} {
+		p, err := s.AccountTrades(ctx, acct, "", 10)
+		require.NoError(t, err, acct)
+		require.Len(t, p.Items, 1, "%s trades", acct)
+		require.Equal(t, "BTC-USD:1:0", p.Items[0].ID, "%s trade", acct)
+		require.Nil(t, p.Items[0].Fees, "%s: the earlier trade's fee was not recorded", acct)
 	}
 	// The funds the earlier holds took stay taken: 700 of 1000 are free.
 	_, err = s.Apply(ctx, ledger.Reserve("o4", "alice", "USD", 701))

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -17,6 +18,8 @@ import (
 	"github.com/cantondex/platform/services/ledger"
 	"github.com/cantondex/platform/services/postgres"
 	"github.com/cantondex/platform/services/postgres/pgtest"
+	"github.com/cantondex/platform/services/settlement"
+	"github.com/cantondex/platform/services/trading"
 )
 
 // testUser is a database user of the test's own (users are server-wide), dropped at cleanup.
@@ -109,6 +112,18 @@ func TestEnsureUsers(t *testing.T) {
 	b, err := store.Balance(ctx, "alice", "USD")
 	require.NoError(t, err)
 	assert.Equal(t, int64(700), b.Available)
+	// The latest venue migration's columns (0013, the fees recorded with a trade) are the
+	// service's to write and read.
+	tr := trading.Trade{ID: "BTC-USD:1:0", Market: "BTC-USD", Price: 100, Quantity: 1, MakerOrderID: "s1", TakerOrderID: "b1",
+		MakerAccount: "bob", TakerAccount: "alice", TakerSide: trading.Buy, Seq: 1, ExecutedAt: time.Now().UTC(),
+		Fees: &trading.FeeAmounts{Maker: 1, Taker: 2}}
+	require.NoError(t, store.Settle(ctx, settlement.Batch{From: map[string]uint64{"BTC-USD": 0}, To: map[string]uint64{"BTC-USD": 1},
+		Trades: []trading.Trade{tr}}), "settle a trade with its fees")
+	trades, err := store.AccountTrades(ctx, "alice", "", 10)
+	require.NoError(t, err)
+	if assert.Len(t, trades.Items, 1, "alice's trades") {
+		assert.Equal(t, tr.Fees, trades.Items[0].Fees, "the trade's fees")
+	}
 
 	svc, err := pgx.Connect(ctx, asUser(t, dsn, user))
 	require.NoError(t, err)

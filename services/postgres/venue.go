@@ -390,7 +390,7 @@ func (s *Store) MarkPublished(ctx context.Context, ids []string) error {
 	return translate(err, "orders")
 }
 
-const tradeCols = `id, market, price, quantity, maker_order_id, taker_order_id, maker_account, taker_account, taker_side, seq, executed_at`
+const tradeCols = `id, market, price, quantity, maker_order_id, taker_order_id, maker_account, taker_account, taker_side, seq, executed_at, maker_fee, taker_fee`
 
 func collectTrades(rows pgx.Rows, err error) ([]trading.Trade, []int64, error) {
 	if err != nil {
@@ -403,11 +403,15 @@ func collectTrades(rows pgx.Rows, err error) ([]trading.Trade, []int64, error) {
 		var t trading.Trade
 		var n int64
 		var seq int64
+		var makerFee, takerFee *int64 // NULL: settled before fees were recorded (0013)
 		if err := rows.Scan(&n, &t.ID, &t.Market, &t.Price, &t.Quantity, &t.MakerOrderID, &t.TakerOrderID, &t.MakerAccount,
-			&t.TakerAccount, &t.TakerSide, &seq, &t.ExecutedAt); err != nil {
+			&t.TakerAccount, &t.TakerSide, &seq, &t.ExecutedAt, &makerFee, &takerFee); err != nil {
 			return nil, nil, translate(err, "trades")
 		}
 		t.Seq = uint64(seq)
+		if makerFee != nil && takerFee != nil {
+			t.Fees = &trading.FeeAmounts{Maker: *makerFee, Taker: *takerFee}
+		}
 		out, ns = append(out, t), append(ns, n)
 	}
 	return out, ns, translate(rows.Err(), "trades")
@@ -511,16 +515,20 @@ func (s *Store) Settle(ctx context.Context, b settlement.Batch) error {
 		if n := len(b.Trades); n > 0 {
 			ids, mkts, makers, takers, makerAccts, takerAccts, sides := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 			prices, qtys, seqs, ats := make([]int64, n), make([]int64, n), make([]int64, n), make([]time.Time, n)
+			makerFees, takerFees := make([]*int64, n), make([]*int64, n)
 			for i, t := range b.Trades {
 				ids[i], mkts[i], makers[i], takers[i], makerAccts[i], takerAccts[i], sides[i] = t.ID, t.Market, t.MakerOrderID, t.TakerOrderID, t.MakerAccount, t.TakerAccount, string(t.TakerSide)
 				prices[i], qtys[i], seqs[i], ats[i] = t.Price, t.Quantity, int64(t.Seq), t.ExecutedAt
+				if t.Fees != nil {
+					makerFees[i], takerFees[i] = &t.Fees.Maker, &t.Fees.Taker
+				}
 			}
 			batch.Queue(`INSERT INTO trades (`+tradeCols+`)
-				SELECT d.id, d.market, d.price, d.qty, d.maker, d.taker, d.maker_account, d.taker_account, d.side, d.seq, d.at
-				FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::timestamptz[])
-				  WITH ORDINALITY AS d(id, market, price, qty, maker, taker, maker_account, taker_account, side, seq, at, ord)
+				SELECT d.id, d.market, d.price, d.qty, d.maker, d.taker, d.maker_account, d.taker_account, d.side, d.seq, d.at, d.maker_fee, d.taker_fee
+				FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::timestamptz[], $12::bigint[], $13::bigint[])
+				  WITH ORDINALITY AS d(id, market, price, qty, maker, taker, maker_account, taker_account, side, seq, at, maker_fee, taker_fee, ord)
 				ORDER BY d.ord
-				ON CONFLICT (id) DO NOTHING`, ids, mkts, prices, qtys, makers, takers, makerAccts, takerAccts, sides, seqs, ats)
+				ON CONFLICT (id) DO NOTHING`, ids, mkts, prices, qtys, makers, takers, makerAccts, takerAccts, sides, seqs, ats, makerFees, takerFees)
 		}
 		if n := len(b.Positions); n > 0 {
 			accts, mkts, bases, quotes := make([]string, n), make([]string, n), make([]int64, n), make([]int64, n)

@@ -30,7 +30,7 @@ type Batch struct {
 	// The store refuses the batch with ECONFLICT when a market's progress is not From.
 	From, To  map[string]uint64
 	Orders    []trading.Order // new states of the orders touched
-	Trades    []trading.Trade
+	Trades    []trading.Trade // each with the Fees its transfer charged
 	Transfers []ledger.Transfer
 	Positions []trading.Position // changes to add
 }
@@ -281,11 +281,13 @@ func (s *Service) applyEvent(b *Batch, x trading.Execution, e trading.ExecEvent,
 		if !mok || !tok {
 			return fmt.Errorf("execution %s: trade %s names unknown orders", x.ID, t.ID)
 		}
-		tr, buyerPos, sellerPos, err := TradeTransfer(*t, maker, taker, mu.def, mu.units, s.Fees)
+		tr, fees, buyerPos, sellerPos, err := tradeTransfer(*t, maker, taker, mu.def, mu.units, s.Fees)
 		if err != nil {
 			return err
 		}
-		b.Trades = append(b.Trades, *t)
+		recorded := *t
+		recorded.Fees = &fees
+		b.Trades = append(b.Trades, recorded)
 		b.Transfers = append(b.Transfers, tr)
 		for _, p := range []trading.Position{buyerPos, sellerPos} {
 			k := [2]string{p.Account, p.Market}
@@ -344,11 +346,18 @@ func TradeFees(t trading.Trade, m trading.MarketDef, u trading.Units, fees Fees)
 	if !ok {
 		return trading.TradeFee{}, fmt.Errorf("trade %s: amounts out of range", t.ID)
 	}
-	f := trading.TradeFee{TradeID: t.ID, TakerFee: feeBase, TakerAsset: m.Base, MakerFee: feeQuote, MakerAsset: m.Quote}
+	fa := feeAmounts(t, feeBase, feeQuote)
+	makerAsset, takerAsset := t.FeeAssets(m)
+	return trading.TradeFee{TradeID: t.ID, MakerFee: fa.Maker, MakerAsset: makerAsset, TakerFee: fa.Taker, TakerAsset: takerAsset}, nil
+}
+
+// feeAmounts are the maker's and the taker's fees of t given the buyer's (in base) and the
+// seller's (in quote).
+func feeAmounts(t trading.Trade, feeBase, feeQuote int64) trading.FeeAmounts {
 	if t.TakerSide == trading.Sell {
-		f.TakerFee, f.TakerAsset, f.MakerFee, f.MakerAsset = feeQuote, m.Quote, feeBase, m.Base
+		return trading.FeeAmounts{Maker: feeBase, Taker: feeQuote}
 	}
-	return f, nil
+	return trading.FeeAmounts{Maker: feeQuote, Taker: feeBase}
 }
 
 // TradeTransfer is the ledger transfer of one trade: the buyer pays price*quantity in quote
@@ -358,6 +367,13 @@ func TradeFees(t trading.Trade, m trading.MarketDef, u trading.Units, fees Fees)
 // (book price - trade price) * quantity of it. It returns the position changes of buyer and
 // seller.
 func TradeTransfer(t trading.Trade, maker, taker trading.Order, m trading.MarketDef, u trading.Units, fees Fees) (ledger.Transfer, trading.Position, trading.Position, error) {
+	tr, _, buyer, seller, err := tradeTransfer(t, maker, taker, m, u, fees)
+	return tr, buyer, seller, err
+}
+
+// tradeTransfer is TradeTransfer with the fees it charged, which settlement records with the
+// trade: the very amounts of the transfer's fee postings.
+func tradeTransfer(t trading.Trade, maker, taker trading.Order, m trading.MarketDef, u trading.Units, fees Fees) (ledger.Transfer, trading.FeeAmounts, trading.Position, trading.Position, error) {
 	buy, sell := taker, maker
 	if t.TakerSide == trading.Sell {
 		buy, sell = maker, taker
@@ -365,7 +381,7 @@ func TradeTransfer(t trading.Trade, maker, taker trading.Order, m trading.Market
 	notional, base, feeBase, feeQuote, ok := tradeAmounts(t, u, fees)
 	reserved, ok2 := u.Notional(buy.BookPrice, t.Quantity)
 	if !ok || !ok2 || reserved < notional {
-		return ledger.Transfer{}, trading.Position{}, trading.Position{}, fmt.Errorf("trade %s: amounts out of range", t.ID)
+		return ledger.Transfer{}, trading.FeeAmounts{}, trading.Position{}, trading.Position{}, fmt.Errorf("trade %s: amounts out of range", t.ID)
 	}
 	tr := ledger.Transfer{ID: "trade:" + t.ID, Kind: ledger.KindTrade,
 		Postings: []ledger.Posting{
@@ -385,7 +401,7 @@ func TradeTransfer(t trading.Trade, maker, taker trading.Order, m trading.Market
 	if feeBase > 0 {
 		tr.Postings = append(tr.Postings, ledger.Posting{Account: ledger.Fees, Asset: m.Base, Amount: feeBase})
 	}
-	return tr,
+	return tr, feeAmounts(t, feeBase, feeQuote),
 		trading.Position{Account: buy.Account, Market: m.Symbol, Base: base - feeBase, QuoteNet: -notional},
 		trading.Position{Account: sell.Account, Market: m.Symbol, Base: -base, QuoteNet: notional - feeQuote},
 		nil

@@ -134,7 +134,12 @@ func TestSettlesTradesOnceAndReleasesHolds(t *testing.T) {
 	}
 	p, err := f.store.AccountTrades(ctx, "buyer", "", 10)
 	require.NoError(t, err)
-	assert.Len(t, p.Items, 1, "buyer trades")
+	require.Len(t, p.Items, 1, "buyer trades")
+	// The trade is recorded with what the ledger charged: the fee account holds nothing else.
+	if assert.NotNil(t, p.Items[0].Fees, "recorded fees") {
+		assert.Equal(t, trading.FeeAmounts{Maker: f.bal(ledger.Fees, "USD").Total, Taker: f.bal(ledger.Fees, "BTC").Total},
+			*p.Items[0].Fees, "recorded fees against the fee account")
+	}
 	// Every settlement published with the trade carries its fees, also when delivered again.
 	fee := trading.TradeFee{TradeID: "BTC-USD:2:1", MakerFee: 100_000, MakerAsset: "USD", TakerFee: 2_000, TakerAsset: "BTC"}
 	n := 0
@@ -142,6 +147,9 @@ func TestSettlesTradesOnceAndReleasesHolds(t *testing.T) {
 		if len(st.Trades) > 0 {
 			n++
 			assert.Equal(t, []trading.TradeFee{fee}, st.Fees, st.ID)
+			if p.Items[0].Fees != nil {
+				assert.Equal(t, trading.FeeAmounts{Maker: fee.MakerFee, Taker: fee.TakerFee}, *p.Items[0].Fees, "recorded fees against the published ones")
+			}
 		} else {
 			assert.Empty(t, st.Fees, st.ID)
 		}

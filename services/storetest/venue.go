@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cantondex/platform/services/ledger"
@@ -168,15 +169,21 @@ func Venue(t *testing.T, open func(t *testing.T) VenueStore) {
 		require.Equal(t, "o3", un[0].ID, "unpublished %+v", un)
 	})
 
-	t.Run("SettleOnceInOrder", func(t *testing.T) {
+	// trader is a store where bob holds BTC and alice's order b1 holds hold USD, and a trade
+	// of b1 against bob's s1.
+	trader := func(t *testing.T, hold int64) (VenueStore, trading.Trade) {
 		s := setup(t)
 		d, _ := ledger.Deposit("d2", "bob", "BTC", 1_000_000)
 		_, err := s.Apply(ctx, d)
 		require.NoError(t, err)
-		_, _, err = s.CreateOrder(ctx, order("b1", "", 1), ledger.Reserve("b1", "alice", "USD", 1000))
+		_, _, err = s.CreateOrder(ctx, order("b1", "", 1), ledger.Reserve("b1", "alice", "USD", hold))
 		require.NoError(t, err)
-		tr := trading.Trade{ID: "m:1:0", Market: "BTC-USD", Price: 100, Quantity: 10, MakerOrderID: "s1", TakerOrderID: "b1",
+		return s, trading.Trade{ID: "m:1:0", Market: "BTC-USD", Price: 100, Quantity: 10, MakerOrderID: "s1", TakerOrderID: "b1",
 			MakerAccount: "bob", TakerAccount: "alice", TakerSide: trading.Buy, Seq: 1, ExecutedAt: at}
+	}
+
+	t.Run("SettleOnceInOrder", func(t *testing.T) {
+		s, tr := trader(t, 1000)
 		filled := order("b1", "", 1)
 		filled.Status, filled.Filled = trading.StatusFilled, 10
 		b := settlement.Batch{
@@ -189,7 +196,7 @@ func Venue(t *testing.T, open func(t *testing.T) VenueStore) {
 			Positions: []trading.Position{{Account: "alice", Market: "BTC-USD", Base: 100_000, QuoteNet: -1000}},
 		}
 		require.NoError(t, s.Settle(ctx, b))
-		err = s.Settle(ctx, b)
+		err := s.Settle(ctx, b)
 		require.Equal(t, trading.ECONFLICT, trading.ErrorCode(err), "second settle of the same batch: %v", err)
 		p, err := s.Progress(ctx, []string{"BTC-USD", "ETH-USD"})
 		require.NoError(t, err)
@@ -213,6 +220,44 @@ func Venue(t *testing.T, open func(t *testing.T) VenueStore) {
 		require.Equal(t, int64(100_000), ps[0].Base, "positions %+v", ps)
 		bal, _ := s.Balance(ctx, "alice", "BTC")
 		require.Equal(t, int64(100_000), bal.Total, "alice BTC %+v", bal)
+	})
+
+	// A trade is stored with the fees its settlement charged, and one settled without them
+	// (before the store recorded fees) reads back with none rather than a zero.
+	t.Run("TradeFees", func(t *testing.T) {
+		s, charged := trader(t, 2000)
+		charged.Fees = &trading.FeeAmounts{Maker: 3, Taker: 70}
+		earlier := charged
+		earlier.ID, earlier.ExecutedAt, earlier.Fees = "m:1:1", at.Add(time.Second), nil
+		transfer := func(id string, makerFee, takerFee int64) ledger.Transfer {
+			return ledger.Transfer{ID: "trade:" + id, Kind: ledger.KindTrade,
+				Postings: []ledger.Posting{{Account: "alice", Asset: "USD", Amount: -1000}, {Account: "bob", Asset: "USD", Amount: 1000 - makerFee},
+					{Account: "bob", Asset: "BTC", Amount: -100_000}, {Account: "alice", Asset: "BTC", Amount: 100_000 - takerFee},
+					{Account: ledger.Fees, Asset: "USD", Amount: makerFee}, {Account: ledger.Fees, Asset: "BTC", Amount: takerFee}},
+				Holds: []ledger.HoldOp{{Hold: "b1", Account: "alice", Asset: "USD", Amount: -1000}}}
+		}
+		b := settlement.Batch{
+			From: map[string]uint64{"BTC-USD": 0}, To: map[string]uint64{"BTC-USD": 1},
+			Trades:    []trading.Trade{charged, earlier},
+			Transfers: []ledger.Transfer{transfer(charged.ID, 3, 70), transfer(earlier.ID, 3, 70)},
+		}
+		require.NoError(t, s.Settle(ctx, b))
+		// A replay of the trade with other fees changes nothing: the first record stands.
+		replay := charged
+		replay.Fees = &trading.FeeAmounts{Maker: 5, Taker: 5}
+		require.NoError(t, s.Settle(ctx, settlement.Batch{From: map[string]uint64{"BTC-USD": 1}, To: map[string]uint64{"BTC-USD": 1},
+			Trades: []trading.Trade{replay}}))
+		for _, acct := range []string{"alice", "bob"} {
+			pg, err := s.AccountTrades(ctx, acct, "", 10)
+			require.NoError(t, err, "%s trades", acct)
+			require.Len(t, pg.Items, 2, "%s trades %+v", acct, pg)
+			require.Equal(t, earlier.ID, pg.Items[0].ID, "%s: newest first", acct)
+			assert.Nil(t, pg.Items[0].Fees, "%s: a trade settled without fees has none", acct)
+			require.Equal(t, charged.ID, pg.Items[1].ID, "%s trades", acct)
+			if assert.NotNil(t, pg.Items[1].Fees, "%s: fees recorded", acct) {
+				assert.Equal(t, trading.FeeAmounts{Maker: 3, Taker: 70}, *pg.Items[1].Fees, "%s: fees recorded", acct)
+			}
+		}
 	})
 
 	t.Run("Snapshots", func(t *testing.T) {

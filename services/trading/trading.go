@@ -119,6 +119,38 @@ type Trade struct {
 	TakerSide    Side
 	Seq          uint64 // sequence of the input that caused the trade
 	ExecutedAt   time.Time
+	// Fees are what settlement charged the two sides, as the store recorded them with the
+	// trade; nil on the engine's trades and on trades settled before fees were recorded.
+	// Not part of the trade's events (Settlement.Fees carries them there).
+	Fees *FeeAmounts `json:"-"`
+}
+
+// FeeAmounts are a trade's maker and taker fees, each in minor units of the asset that side
+// received (Trade.FeeAssets).
+type FeeAmounts struct {
+	Maker, Taker int64
+}
+
+// FeeAssets are the assets the maker and the taker of t received in market m, the ones their
+// fees are charged in: the buyer receives the base asset, the seller the quote asset.
+func (t Trade) FeeAssets(m MarketDef) (maker, taker string) {
+	if t.TakerSide == Sell {
+		return m.Base, m.Quote
+	}
+	return m.Quote, m.Base
+}
+
+// Fee is the maker's (maker true) or the taker's fee of t in market m as settlement recorded
+// it, with its asset; false when none was recorded.
+func (t Trade) Fee(m MarketDef, maker bool) (int64, string, bool) {
+	if t.Fees == nil {
+		return 0, "", false
+	}
+	makerAsset, takerAsset := t.FeeAssets(m)
+	if maker {
+		return t.Fees.Maker, makerAsset, true
+	}
+	return t.Fees.Taker, takerAsset, true
 }
 
 // Balance of one account in one asset, in minor units. Available = Total - Held.

@@ -90,6 +90,9 @@ func lifecycle(t *testing.T, p *platformtest.Platform) {
 	require.Equal(t, "taker", f["liquidity"], "alice's fill %v", f)
 	require.Equal(t, "buy", f["side"], "alice's fill %v", f)
 	require.Equal(t, buy.Str("id"), f["order_id"], "alice's fill %v", f)
+	// The fee settlement charged, in the asset she received and its scale (this suite charges 0 bps).
+	require.Equal(t, "0.00000000", f["fee"], "alice's fill %v", f)
+	require.Equal(t, "BTC", f["fee_asset"], "alice's fill %v", f)
 	platformtest.Eventually(t, "bob's sell partially filled", func() bool {
 		o := bob.Do("GET", "/orders/"+sell.Str("id"), nil)
 		return o.Str("status") == "partially_filled" && o.Str("remaining_quantity") == "0.3000"

@@ -197,6 +197,7 @@ func TestOwnEventsOnlyAmongManyTraders(t *testing.T) {
 		orders, fills, balances int
 		foreign, badFees        []string
 		gaps                    int
+		fees                    map[string]string // "trade_id liquidity" -> "fee fee_asset" of the stream's fills
 	}
 	results := make([]seen, n)
 	var wg sync.WaitGroup
@@ -215,10 +216,12 @@ func TestOwnEventsOnlyAmongManyTraders(t *testing.T) {
 					s.foreign = append(s.foreign, string(m.Raw))
 				}
 				var d struct {
-					OrderID  string  `json:"order_id"`
-					Side     string  `json:"side"`
-					Fee      *string `json:"fee"`
-					FeeAsset *string `json:"fee_asset"`
+					OrderID   string  `json:"order_id"`
+					TradeID   string  `json:"trade_id"`
+					Liquidity string  `json:"liquidity"`
+					Side      string  `json:"side"`
+					Fee       *string `json:"fee"`
+					FeeAsset  *string `json:"fee_asset"`
 				}
 				_ = jsonUnmarshal(m.Data, &d)
 				switch m.Channel {
@@ -231,6 +234,11 @@ func TestOwnEventsOnlyAmongManyTraders(t *testing.T) {
 					want := map[string]string{"buy": "BTC", "sell": "USD"}[d.Side]
 					if d.Fee == nil || d.FeeAsset == nil || *d.FeeAsset != want || strings.Trim(*d.Fee, "0.") != "" {
 						s.badFees = append(s.badFees, string(m.Data))
+					} else {
+						if s.fees == nil {
+							s.fees = map[string]string{}
+						}
+						s.fees[d.TradeID+" "+d.Liquidity] = *d.Fee + " " + *d.FeeAsset
 					}
 				case "balances":
 					s.balances++
@@ -251,6 +259,15 @@ func TestOwnEventsOnlyAmongManyTraders(t *testing.T) {
 		fills += s.fills
 		if s.fills > 0 {
 			assert.Positive(t, s.balances, "trader %d traded: balances after settlement", i)
+		}
+		// The REST API lists each fill with the stream's fee, in the same format.
+		rest := traders[i].Do("GET", "/trades?limit=500", nil)
+		require.Equal(t, 200, rest.Status, "trader %d fills: %s", i, rest.Body)
+		for _, f := range rest.Items() {
+			k := fmt.Sprint(f["trade_id"], " ", f["liquidity"])
+			if got, ok := s.fees[k]; assert.True(t, ok, "trader %d: fill %s not on the stream", i, k) {
+				assert.Equal(t, got, fmt.Sprint(f["fee"], " ", f["fee_asset"]), "trader %d: fill %s fee, stream against REST: %v", i, k, f)
+			}
 		}
 	}
 	assert.Positive(t, fills, "the traders traded with each other")

@@ -43,26 +43,40 @@ func (s *Server) balances(c echo.Context) error {
 	return c.JSON(http.StatusOK, page(out, ""))
 }
 
+// fillJSON is one of the caller's fills; the stream's fills (notification.Fill) carry the
+// same fields under the same names. Fee and FeeAsset are null for a trade settled before
+// fees were recorded with trades.
 type fillJSON struct {
-	TradeID    string `json:"trade_id"`
-	OrderID    string `json:"order_id"`
-	Market     string `json:"market"`
-	Side       string `json:"side"`
-	Liquidity  string `json:"liquidity"`
-	Price      string `json:"price"`
-	Quantity   string `json:"quantity"`
-	ExecutedAt string `json:"executed_at"`
+	TradeID    string  `json:"trade_id"`
+	OrderID    string  `json:"order_id"`
+	Market     string  `json:"market"`
+	Side       string  `json:"side"`
+	Liquidity  string  `json:"liquidity"`
+	Price      string  `json:"price"`
+	Quantity   string  `json:"quantity"`
+	Fee        *string `json:"fee"`
+	FeeAsset   *string `json:"fee_asset"`
+	ExecutedAt string  `json:"executed_at"`
 }
 
-func fillOut(account string, t trading.Trade, st steps) fillJSON {
+// fillOut is account's side of t in market m; scales are the assets' scales, in which a
+// fee is formatted as balances are.
+func fillOut(account string, t trading.Trade, m trading.MarketDef, st steps, scales map[string]int) fillJSON {
 	f := fillJSON{TradeID: t.ID, Market: t.Market, Price: st.Price(t.Price), Quantity: st.Qty(t.Quantity), ExecutedAt: timestamp(t.ExecutedAt)}
-	if t.TakerAccount == account {
+	maker := t.TakerAccount != account
+	if !maker {
 		f.OrderID, f.Side, f.Liquidity = t.TakerOrderID, string(t.TakerSide), "taker"
 	} else {
 		f.OrderID, f.Liquidity = t.MakerOrderID, "maker"
 		f.Side = string(trading.Buy)
 		if t.TakerSide == trading.Buy {
 			f.Side = string(trading.Sell)
+		}
+	}
+	if fee, asset, ok := t.Fee(m, maker); ok {
+		if sc, known := scales[asset]; known {
+			amount := decimal.Format(fee, sc)
+			f.Fee, f.FeeAsset = &amount, &asset
 		}
 	}
 	return f
@@ -83,14 +97,18 @@ func (s *Server) fills(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	scales, err := s.assetScales(ctx)
+	if err != nil {
+		return err
+	}
 	cache := s.stepsCache(ctx)
 	out := make([]fillJSON, len(p.Items))
 	for i, t := range p.Items {
-		st, err := cache.of(t.Market)
+		m, st, err := cache.market(t.Market)
 		if err != nil {
 			return err
 		}
-		out[i] = fillOut(account, t, st)
+		out[i] = fillOut(account, t, m, st, scales)
 	}
 	return c.JSON(http.StatusOK, page(out, p.NextCursor))
 }

@@ -22,27 +22,37 @@ func (s *Server) market(ctx context.Context, symbol string) (trading.MarketDef, 
 	return m, st, err
 }
 
-// marketSteps memoises the steps of the markets one response mentions.
+// marketSteps memoises the definitions and steps of the markets one response mentions.
 type marketSteps struct {
 	s    *Server
 	ctx  context.Context
-	seen map[string]steps
+	seen map[string]marketSeen
+}
+
+type marketSeen struct {
+	def trading.MarketDef
+	st  steps
 }
 
 func (s *Server) stepsCache(ctx context.Context) *marketSteps {
-	return &marketSteps{s: s, ctx: ctx, seen: map[string]steps{}}
+	return &marketSteps{s: s, ctx: ctx, seen: map[string]marketSeen{}}
 }
 
 func (m *marketSteps) of(symbol string) (steps, error) {
-	if st, ok := m.seen[symbol]; ok {
-		return st, nil
+	_, st, err := m.market(symbol)
+	return st, err
+}
+
+func (m *marketSteps) market(symbol string) (trading.MarketDef, steps, error) {
+	if ms, ok := m.seen[symbol]; ok {
+		return ms.def, ms.st, nil
 	}
-	_, st, err := m.s.cachedMarket(m.ctx, symbol)
+	def, st, err := m.s.cachedMarket(m.ctx, symbol)
 	if err != nil {
-		return steps{}, err
+		return def, st, err
 	}
-	m.seen[symbol] = st
-	return st, nil
+	m.seen[symbol] = marketSeen{def: def, st: st}
+	return def, st, nil
 }
 
 // marketSpec is a market's definition as decimal strings, as an admin creates it.
