@@ -1,6 +1,9 @@
 package matching
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // order is a resting order, an entry of the book's slab (Book.ords) named by its index there;
 // index 0 is no order. Orders of one level form a doubly linked FIFO list of indices, so
@@ -107,6 +110,12 @@ func (b *Book) growOrders(n int) {
 		b.freeOrders = int32(i)
 	}
 	b.ords = ords
+}
+
+// at returns order i of the slab without a bounds check: i comes from a level's queue or the
+// order's own links, which name only entries of the slab (CheckInvariants verifies them).
+func (b *Book) at(i int32) *order {
+	return (*order)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(b.ords)), uintptr(i)*unsafe.Sizeof(order{})))
 }
 
 // freeOrder clears order i (so that the slab keeps no strings alive) and puts it on the free
@@ -312,7 +321,7 @@ func (b *Book) match(t *taker, seq uint64) {
 			return
 		}
 		for oi := l.head; oi != 0 && t.qty > 0; {
-			o := &b.ords[oi]
+			o := b.at(oi)
 			next := o.next
 			if sameAccount(o.account, t.account) {
 				if t.stp != STPCancelNewest {
@@ -341,7 +350,7 @@ func (b *Book) match(t *taker, seq uint64) {
 				// the level) and its quantity, now zero, is already off the level's total.
 				l.head = next
 				if next != 0 {
-					b.ords[next].prev = 0
+					b.at(next).prev = 0
 				} else {
 					l.tail = 0
 				}
@@ -373,7 +382,7 @@ func (b *Book) rest(id string, h uint32, account string, s Side, price, qty int6
 		b.growOrders(max(256, len(b.ords)))
 	}
 	oi := b.freeOrders
-	o := &b.ords[oi]
+	o := b.at(oi)
 	b.freeOrders = o.next
 	// A free order is zero but for next, which enqueue sets with the other links: the fields are
 	// stored in place (a composite literal would be built in a temporary and copied).
@@ -421,7 +430,7 @@ func (b *Book) enqueue(oi int32, o *order, price int64) {
 	o.prev = l.tail
 	o.next = 0
 	if l.tail != 0 {
-		b.ords[l.tail].next = oi
+		b.at(l.tail).next = oi
 	} else {
 		l.head = oi
 	}
@@ -435,12 +444,12 @@ func (b *Book) enqueue(oi int32, o *order, price int64) {
 func (b *Book) pop(oi int32, o *order) {
 	l := o.lvl
 	if o.prev != 0 {
-		b.ords[o.prev].next = o.next
+		b.at(o.prev).next = o.next
 	} else {
 		l.head = o.next
 	}
 	if o.next != 0 {
-		b.ords[o.next].prev = o.prev
+		b.at(o.next).prev = o.prev
 	} else {
 		l.tail = o.prev
 	}
@@ -450,7 +459,7 @@ func (b *Book) pop(oi int32, o *order) {
 
 // unlink removes order oi from the book entirely and recycles it.
 func (b *Book) unlink(oi int32) {
-	o := &b.ords[oi]
+	o := b.at(oi)
 	l := o.lvl
 	b.pop(oi, o)
 	if l.count == 0 {
