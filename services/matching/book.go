@@ -1,18 +1,25 @@
 package matching
 
-// order is a resting order. Orders of one level form a doubly linked FIFO list.
+import (
+	"math"
+	"unsafe"
+)
+
+// order is a resting order, an entry of the book's slab (Book.ords) named by its index there;
+// index 0 is no order. Orders of one level form a doubly linked FIFO list of indices, so
+// linking and unlinking store no pointers (no write-barrier checks), and the order fits in 64
+// bytes, one cache line: its price is its level's.
 type order struct {
 	id       string
 	account  string
-	price    int64
 	qty      int64 // open lots
+	lvl      *level
+	prev     int32
+	next     int32  // also the free list link
+	hash     uint32 // low 32 bits of the id's hash, its tag in the book's orderIndex
 	side     Side
 	stp      STP
 	postOnly bool
-	prev     *order
-	next     *order
-	lvl      *level
-	hash     uint64 // of id, in the book's orderIndex
 }
 
 // level is the FIFO queue of orders at one price.
@@ -20,8 +27,8 @@ type level struct {
 	price  int64
 	qty    int64
 	count  int
-	head   *order
-	tail   *order
+	head   int32 // order indices, 0 when the level is empty
+	tail   int32
 	nextFr *level // free list link
 }
 
@@ -35,7 +42,10 @@ type Book struct {
 	seq    uint64
 	out    []Event // the events of the command being applied (nil between commands)
 
-	freeOrders *order // linked through next
+	// ords is the order slab: entry 0 is never used, so that index 0 means no order. It grows
+	// (allocating and copying) only when every entry is taken; Reserve sizes it.
+	ords       []order
+	freeOrders int32 // linked through next
 	freeLevels *level
 }
 
@@ -83,13 +93,36 @@ func (b *Book) Reserve(n int) {
 	b.asks.reserve(n)
 }
 
-// growOrders adds n orders to the free list, allocated together.
+// growOrders adds n orders to the slab and its free list. Orders are named by index, so the
+// slab may move.
 func (b *Book) growOrders(n int) {
-	os := make([]order, n)
-	for i := range os {
-		os[i].next = b.freeOrders
-		b.freeOrders = &os[i]
+	old := len(b.ords)
+	if old == 0 {
+		old = 1 // entry 0, no order
 	}
+	if old+n-1 > math.MaxInt32 {
+		panic("matching: more than 2^31 resting orders")
+	}
+	ords := make([]order, old+n)
+	copy(ords, b.ords)
+	for i := old + n - 1; i >= old; i-- {
+		ords[i].next = b.freeOrders
+		b.freeOrders = int32(i)
+	}
+	b.ords = ords
+}
+
+// at returns order i of the slab without a bounds check: i comes from a level's queue or the
+// order's own links, which name only entries of the slab (CheckInvariants verifies them).
+func (b *Book) at(i int32) *order {
+	return (*order)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(b.ords)), uintptr(i)*unsafe.Sizeof(order{})))
+}
+
+// freeOrder clears order i (so that the slab keeps no strings alive) and puts it on the free
+// list.
+func (b *Book) freeOrder(i int32) {
+	b.ords[i] = order{next: b.freeOrders}
+	b.freeOrders = i
 }
 
 func (b *Book) sideOf(s Side) *bookSide {
@@ -119,8 +152,8 @@ func (b *Book) Apply(c Command, out []Event) []Event {
 	return out
 }
 
-// validateNew returns the reason a new order, whose id hashes to h, must be rejected, or "".
-func (b *Book) validateNew(c *Command, h uint64) Reason {
+// validateNew returns the reason a new order, whose id's tag is h, must be rejected, or "".
+func (b *Book) validateNew(c *Command, h uint32) Reason {
 	m := &b.market
 	switch {
 	case c.ID == "" || c.Account == "",
@@ -142,7 +175,7 @@ func (b *Book) validateNew(c *Command, h uint64) Reason {
 			return ReasonPriceOutOfRange
 		}
 	}
-	if b.orders.get(c.ID, h) != nil {
+	if b.orders.has(c.ID, h, b.ords) {
 		return ReasonDuplicateID
 	}
 	return ""
@@ -170,10 +203,10 @@ func crosses(s Side, market bool, p, lp int64) bool {
 }
 
 func (b *Book) place(c *Command) {
-	h := b.orders.hash(c.ID)
+	h := uint32(b.orders.hash(c.ID))
 	// A well-formed limit order inside the market's limits whose id is new, the common case,
 	// is recognised inline; validateNew works out the reason for anything else.
-	if !b.plainLimit(c) || b.orders.get(c.ID, h) != nil {
+	if !b.plainLimit(c) || b.orders.has(c.ID, h, b.ords) {
 		if r := b.validateNew(c, h); r != "" {
 			b.reject(c, r)
 			return
@@ -246,7 +279,9 @@ func (b *Book) fillable(s Side, isMarket bool, price, qty int64, account string,
 		if !crosses(s, isMarket, price, l.price) {
 			return false
 		}
-		for o := l.head; o != nil; o = o.next {
+		for i := l.head; i != 0; {
+			o := &b.ords[i]
+			i = o.next
 			if o.account == account {
 				if stp == STPCancelOldest {
 					continue
@@ -285,18 +320,19 @@ func (b *Book) match(t *taker, seq uint64) {
 		if !crosses(t.side, t.market, t.price, l.price) {
 			return
 		}
-		for o := l.head; o != nil && t.qty > 0; {
+		for oi := l.head; oi != 0 && t.qty > 0; {
+			o := b.at(oi)
 			next := o.next
 			if sameAccount(o.account, t.account) {
 				if t.stp != STPCancelNewest {
-					b.orderEvent(EvCancelled, seq, o, o.price, o.qty, 0, ReasonSelfTrade)
-					b.unlink(o)
+					b.orderEvent(EvCancelled, seq, o, l.price, o.qty, 0, ReasonSelfTrade)
+					b.unlink(oi)
 				}
 				if t.stp != STPCancelOldest {
 					t.stopped = true
 					break
 				}
-				o = next
+				oi = next
 				continue
 			}
 			q := min(o.qty, t.qty)
@@ -313,19 +349,18 @@ func (b *Book) match(t *taker, seq uint64) {
 				// unlink, knowing o is the head of l (each order before it in this pass has left
 				// the level) and its quantity, now zero, is already off the level's total.
 				l.head = next
-				if next != nil {
-					next.prev = nil
+				if next != 0 {
+					b.at(next).prev = 0
 				} else {
-					l.tail = nil
+					l.tail = 0
 				}
 				if l.count--; l.count == 0 {
 					opp.remove(l, &b.freeLevels)
 				}
-				b.orders.del(o.hash, o)
-				*o = order{next: b.freeOrders}
-				b.freeOrders = o
+				b.orders.del(o.hash, oi)
+				b.freeOrder(oi)
 			}
-			o = next
+			oi = next
 		}
 		if t.stopped {
 			return
@@ -341,33 +376,35 @@ func sameAccount(a, b string) bool {
 	return len(a) == len(b) && (len(a) == 0 || a[len(a)-1] == b[len(a)-1]) && a == b
 }
 
-// rest puts an order (id hashing to h) at the back of its price level.
-func (b *Book) rest(id string, h uint64, account string, s Side, price, qty int64, stp STP, postOnly bool) {
-	if b.freeOrders == nil {
-		b.growOrders(256)
+// rest puts an order (id's tag h) at the back of its price level.
+func (b *Book) rest(id string, h uint32, account string, s Side, price, qty int64, stp STP, postOnly bool) {
+	if b.freeOrders == 0 {
+		b.growOrders(max(256, len(b.ords)))
 	}
-	o := b.freeOrders
+	oi := b.freeOrders
+	o := b.at(oi)
 	b.freeOrders = o.next
 	// A free order is zero but for next, which enqueue sets with the other links: the fields are
 	// stored in place (a composite literal would be built in a temporary and copied).
-	o.id, o.account, o.price, o.qty, o.side, o.stp, o.postOnly, o.hash = id, account, price, qty, s, stp, postOnly, h
-	b.orders.put(h, o)
-	b.enqueue(o)
+	o.id, o.account, o.qty, o.side, o.stp, o.postOnly, o.hash = id, account, qty, s, stp, postOnly, h
+	b.orders.put(h, oi)
+	b.enqueue(oi, o, price)
 }
 
-// enqueue appends o to the tail of the level at its price, creating the level if needed.
-func (b *Book) enqueue(o *order) {
+// enqueue appends order oi (o, the slab's entry) to the tail of the level at price, creating the
+// level if needed.
+func (b *Book) enqueue(oi int32, o *order, price int64) {
 	bs := b.sideOf(o.side)
 	// The window slot is worked out once, for the look-up and for the insertion.
 	i := -1
 	if bs.count > 0 {
-		i = bs.slot(o.price)
+		i = bs.slot(price)
 	}
 	var l *level
 	if i >= 0 {
 		l = bs.win[i]
 	} else {
-		l = bs.get(o.price)
+		l = bs.get(price)
 	}
 	if l == nil {
 		l = b.freeLevels
@@ -376,7 +413,7 @@ func (b *Book) enqueue(o *order) {
 		} else {
 			l = new(level)
 		}
-		*l = level{price: o.price}
+		*l = level{price: price}
 		if i >= 0 {
 			// A window slot of a side that already holds a level (so its window is placed and
 			// it has a best level).
@@ -391,26 +428,28 @@ func (b *Book) enqueue(o *order) {
 	}
 	o.lvl = l
 	o.prev = l.tail
-	o.next = nil
-	if l.tail != nil {
-		l.tail.next = o
+	o.next = 0
+	if l.tail != 0 {
+		b.at(l.tail).next = oi
 	} else {
-		l.head = o
+		l.head = oi
 	}
-	l.tail = o
+	l.tail = oi
 	l.qty += o.qty
 	l.count++
 }
 
-// pop takes o out of its level's queue and totals; the level may be left empty.
-func (l *level) pop(o *order) {
-	if o.prev != nil {
-		o.prev.next = o.next
+// pop takes order oi (o, the slab's entry) out of its level's queue and totals; the level may
+// be left empty.
+func (b *Book) pop(oi int32, o *order) {
+	l := o.lvl
+	if o.prev != 0 {
+		b.at(o.prev).next = o.next
 	} else {
 		l.head = o.next
 	}
-	if o.next != nil {
-		o.next.prev = o.prev
+	if o.next != 0 {
+		b.at(o.next).prev = o.prev
 	} else {
 		l.tail = o.prev
 	}
@@ -418,42 +457,43 @@ func (l *level) pop(o *order) {
 	l.count--
 }
 
-// unlink removes o from the book entirely and recycles it.
-func (b *Book) unlink(o *order) {
+// unlink removes order oi from the book entirely and recycles it.
+func (b *Book) unlink(oi int32) {
+	o := b.at(oi)
 	l := o.lvl
-	l.pop(o)
+	b.pop(oi, o)
 	if l.count == 0 {
 		b.sideOf(o.side).remove(l, &b.freeLevels)
 	}
-	b.orders.del(o.hash, o)
-	*o = order{next: b.freeOrders}
-	b.freeOrders = o
+	b.orders.del(o.hash, oi)
+	b.freeOrder(oi)
 }
 
 func (b *Book) cancel(c *Command) {
-	o := b.orders.get(c.ID, b.orders.hash(c.ID))
-	if o == nil {
+	oi, o := b.orders.get(c.ID, uint32(b.orders.hash(c.ID)), b.ords)
+	if oi == 0 {
 		b.reject(c, ReasonUnknownOrder)
 		return
 	}
 	e := b.event() // written here, as place writes its accepted event
 	e.Type, e.Seq, e.ID, e.Account, e.Side = EvCancelled, c.Seq, o.id, o.account, o.side
-	e.Price, e.Qty, e.Remaining, e.Reason = o.price, o.qty, 0, ReasonUserCancel
+	e.Price, e.Qty, e.Remaining, e.Reason = o.lvl.price, o.qty, 0, ReasonUserCancel
 	e.MakerID, e.TakerID, e.MakerAccount, e.TakerAccount, e.MakerRemaining = "", "", "", "", 0
-	b.unlink(o)
+	b.unlink(oi)
 }
 
 func (b *Book) modify(c *Command) {
-	o := b.orders.get(c.ID, b.orders.hash(c.ID))
-	if o == nil {
+	oi, o := b.orders.get(c.ID, uint32(b.orders.hash(c.ID)), b.ords)
+	if oi == 0 {
 		b.reject(c, ReasonUnknownOrder)
 		return
 	}
 	m := &b.market
+	oldPrice := o.lvl.price
 	price, qty := c.Price, c.Qty
 	switch {
 	case price == 0:
-		price = o.price
+		price = oldPrice
 	case price < 0:
 		b.reject(c, ReasonInvalidPrice)
 		return
@@ -482,7 +522,7 @@ func (b *Book) modify(c *Command) {
 	e.Type, e.Seq, e.ID, e.Account, e.Side = EvModified, c.Seq, o.id, o.account, o.side
 	e.Price, e.Qty, e.Remaining, e.Reason = price, qty, qty, ""
 	e.MakerID, e.TakerID, e.MakerAccount, e.TakerAccount, e.MakerRemaining = "", "", "", "", 0
-	if price == o.price && qty <= o.qty {
+	if price == oldPrice && qty <= o.qty {
 		// A reduction keeps the queue place.
 		o.lvl.qty -= o.qty - qty
 		o.qty = qty
@@ -491,11 +531,11 @@ func (b *Book) modify(c *Command) {
 	// Out of its level (dropping the level when it empties): the order's links are set again
 	// by enqueue, or cleared when it is recycled.
 	l := o.lvl
-	l.pop(o)
+	b.pop(oi, o)
 	if l.count == 0 {
 		b.sideOf(o.side).remove(l, &b.freeLevels)
 	}
-	o.price, o.qty = price, qty
+	o.qty = qty
 	if wouldCross {
 		var t taker
 		t.id, t.account, t.side, t.price, t.qty, t.stp = o.id, o.account, o.side, price, qty, o.stp
@@ -504,14 +544,13 @@ func (b *Book) modify(c *Command) {
 			if t.stopped {
 				b.orderEvent(EvCancelled, c.Seq, o, price, t.qty, 0, ReasonSelfTrade)
 			}
-			b.orders.del(o.hash, o)
-			*o = order{next: b.freeOrders}
-			b.freeOrders = o
+			b.orders.del(o.hash, oi)
+			b.freeOrder(oi)
 			return
 		}
 		o.qty = t.qty
 	}
-	b.enqueue(o)
+	b.enqueue(oi, o, price)
 }
 
 // BestBid returns the best bid level; ok is false when there are no bids.
@@ -551,9 +590,9 @@ func (b *Book) Depth(s Side, n int, dst []Level) []Level {
 
 // Order returns the state of the resting order id.
 func (b *Book) Order(id string) (OrderState, bool) {
-	o := b.orders.get(id, b.orders.hash(id))
+	_, o := b.orders.get(id, uint32(b.orders.hash(id)), b.ords)
 	if o == nil {
 		return OrderState{}, false
 	}
-	return OrderState{ID: o.id, Account: o.account, Side: o.side, Price: o.price, Qty: o.qty, PostOnly: o.postOnly, STP: o.stp}, true
+	return OrderState{ID: o.id, Account: o.account, Side: o.side, Price: o.lvl.price, Qty: o.qty, PostOnly: o.postOnly, STP: o.stp}, true
 }

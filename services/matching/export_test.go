@@ -26,21 +26,22 @@ func (b *Book) CheckInvariants() error {
 			i++
 			var qty int64
 			n := 0
-			var prev *order
-			for o := l.head; o != nil; o = o.next {
+			var prev int32
+			for oi := l.head; oi != 0; oi = b.ords[oi].next {
+				o := &b.ords[oi]
 				switch {
 				case o.prev != prev:
 					return fmt.Errorf("order %s: broken prev link", o.id)
-				case o.lvl != l || o.price != l.price || o.side != s.side:
+				case o.lvl != l || o.side != s.side:
 					return fmt.Errorf("order %s: wrong level", o.id)
 				case o.qty <= 0:
 					return fmt.Errorf("order %s: open qty %d", o.id, o.qty)
-				case b.orders.get(o.id, b.orders.hash(o.id)) != o || o.hash != b.orders.hash(o.id):
+				case func() bool { i, _ := b.orders.get(o.id, uint32(b.orders.hash(o.id)), b.ords); return i != oi }() || o.hash != uint32(b.orders.hash(o.id)):
 					return fmt.Errorf("order %s: not indexed", o.id)
 				}
 				qty += o.qty
 				n++
-				prev = o
+				prev = oi
 			}
 			if l.tail != prev || l.qty != qty || l.count != n || n == 0 {
 				return fmt.Errorf("level %d: qty %d/%d count %d/%d", l.price, l.qty, qty, l.count, n)
@@ -72,8 +73,8 @@ func (b *Book) QueueIDs(s Side, price int64) []string {
 		return nil
 	}
 	var ids []string
-	for o := l.head; o != nil; o = o.next {
-		ids = append(ids, o.id)
+	for oi := l.head; oi != 0; oi = b.ords[oi].next {
+		ids = append(ids, b.ords[oi].id)
 	}
 	return ids
 }

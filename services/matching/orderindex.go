@@ -6,14 +6,15 @@ import (
 )
 
 // orderIndex maps an order id to its resting order: open addressing with linear probing over
-// slots that hold the id's hash next to the order, so a probe compares a string only when the
-// hashes agree and an absent id (every new order's duplicate check) usually costs one cache
-// line. Deletion shifts later entries of the probe run back, so a book that churns through
-// millions of ids never fills with tombstones and never rehashes; the index grows (allocating)
-// only when the book holds more orders than ever before. The hash seed is per book: it decides
-// where ids sit, never what the book outputs.
+// 8-byte slots that hold the low 32 bits of the id's hash (which give the home slot too) next to
+// the order's index in the book's slab, so a cache line holds eight slots, a probe compares a
+// string only when the tags agree and an absent id (every new order's duplicate check) usually
+// costs one cache line. Deletion shifts later entries of the probe run back, so a book that
+// churns through millions of ids never fills with tombstones and never rehashes; the index
+// grows (allocating) only when the book holds more orders than ever before. The hash seed is
+// per book: it decides where ids sit, never what the book outputs.
 type orderIndex struct {
-	slots []orderSlot // power-of-two length, at most half full
+	slots []orderSlot // power-of-two length (at most 2^32), at most half full
 	n     int
 	seed  maphash.Seed // draws the keys
 	k0    uint64       // secret keys of the id hash, drawn from seed
@@ -25,9 +26,11 @@ func newOrderIndex() orderIndex {
 	return orderIndex{seed: seed, k0: maphash.String(seed, "k0"), k1: maphash.String(seed, "k1")}
 }
 
+// orderSlot is one entry: the low 32 bits of the id's hash and the order's index in the slab
+// (0: empty; slab entry 0 is never an order).
 type orderSlot struct {
-	hash uint64
-	o    *order // nil: empty
+	tag uint32
+	ord int32
 }
 
 // hash returns the hash of an id, with the construction of the Go runtime's portable string
@@ -80,50 +83,62 @@ func (x *orderIndex) init(n int) {
 	x.slots = make([]orderSlot, halfFull(n))
 	x.n = 0
 	for _, s := range old {
-		if s.o != nil {
-			x.put(s.hash, s.o)
+		if s.ord != 0 {
+			x.put(s.tag, s.ord)
 		}
 	}
 }
 
-// get returns the order with id, whose hash is h, or nil.
-func (x *orderIndex) get(id string, h uint64) *order {
+// get returns the index of the order with id, whose hash's low 32 bits are h, and its entry
+// in ords, or 0 and nil.
+func (x *orderIndex) get(id string, h uint32, ords []order) (int32, *order) {
 	slots := x.slots
-	mask := uint64(len(slots) - 1)
+	mask := uint32(len(slots) - 1)
 	for i := h; ; i++ {
-		s := &slots[i&mask]
-		if s.o == nil || (s.hash == h && s.o.id == id) {
-			return s.o
+		s := slots[i&mask]
+		if s.ord == 0 {
+			return 0, nil
+		}
+		if s.tag == h {
+			if o := &ords[s.ord]; o.id == id {
+				return s.ord, o
+			}
 		}
 	}
 }
 
-// put adds o, whose id (hash h) must not be present.
-func (x *orderIndex) put(h uint64, o *order) {
+// has reports whether an order with id (hash h) is present.
+func (x *orderIndex) has(id string, h uint32, ords []order) bool {
+	i, _ := x.get(id, h, ords)
+	return i != 0
+}
+
+// put adds order o, whose id (hash h) must not be present.
+func (x *orderIndex) put(h uint32, o int32) {
 	if 2*(x.n+1) > len(x.slots) {
 		x.init(2 * (x.n + 1))
 	}
 	slots := x.slots
-	mask := uint64(len(slots) - 1)
+	mask := uint32(len(slots) - 1)
 	i := h
-	for slots[i&mask].o != nil {
+	for slots[i&mask].ord != 0 {
 		i++
 	}
-	slots[i&mask] = orderSlot{hash: h, o: o}
+	slots[i&mask] = orderSlot{tag: h, ord: o}
 	x.n++
 }
 
-// del removes o (hash h), which must be present, shifting later entries of its run back.
-func (x *orderIndex) del(h uint64, o *order) {
+// del removes order o (hash h), which must be present, shifting later entries of its run back.
+func (x *orderIndex) del(h uint32, o int32) {
 	slots := x.slots // a local: the stores below cannot change it
-	mask := uint64(len(slots) - 1)
+	mask := uint32(len(slots) - 1)
 	i := h & mask
-	for slots[i].o != o {
+	for slots[i].ord != o {
 		i = (i + 1) & mask
 	}
-	for j := (i + 1) & mask; slots[j].o != nil; j = (j + 1) & mask {
+	for j := (i + 1) & mask; slots[j].ord != 0; j = (j + 1) & mask {
 		// The entry at j may move back to the hole at i unless its home lies cyclically in (i, j].
-		if home := slots[j].hash & mask; (j-home)&mask >= (j-i)&mask {
+		if home := slots[j].tag & mask; (j-home)&mask >= (j-i)&mask {
 			slots[i] = slots[j]
 			i = j
 		}

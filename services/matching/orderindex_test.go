@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -89,4 +90,53 @@ func TestOrderIndexIDsOfEveryLength(t *testing.T) {
 		assert.False(t, ok, "id %q after its cancel", id)
 	}
 	assert.Zero(t, b.Len())
+}
+
+// TestOrderFitsACacheLine keeps a resting order at 64 bytes, one cache line, and an id index
+// slot at 8.
+func TestOrderFitsACacheLine(t *testing.T) {
+	assert.Equal(t, uintptr(64), unsafe.Sizeof(order{}))
+	assert.Equal(t, uintptr(8), unsafe.Sizeof(orderSlot{}))
+}
+
+// TestOrderSlabGrows rests orders on a book that reserved nothing, so the slab grows (and moves)
+// several times while orders rest, and requires every order, its level and its queue place to
+// survive the moves; once they are cancelled, as many new orders reuse the freed entries.
+func TestOrderSlabGrows(t *testing.T) {
+	b, err := NewBook(Market{Symbol: "T", TickSize: "1", LotSize: "1"})
+	require.NoError(t, err)
+	const n = 3000
+	var out []Event
+	for i := range n {
+		side, price := Buy, int64(1000-i%50)
+		if i%2 == 1 {
+			side, price = Sell, int64(1001+i%50)
+		}
+		out = b.Apply(Command{Op: OpNew, Seq: uint64(i), ID: fmt.Sprintf("o%d", i), Account: "a", Side: side, Type: Limit, Price: price, Qty: int64(1 + i%7)}, out[:0])
+		require.Equal(t, EvAccepted, out[0].Type)
+	}
+	require.NoError(t, b.CheckInvariants())
+	grown := len(b.ords)
+	require.Greater(t, grown, n, "the slab holds every order")
+	for i := range n {
+		o, ok := b.Order(fmt.Sprintf("o%d", i))
+		require.True(t, ok, "order %d", i)
+		assert.Equal(t, int64(1+i%7), o.Qty, "order %d", i)
+		want := int64(1000 - i%50)
+		if i%2 == 1 {
+			want = int64(1001 + i%50)
+		}
+		assert.Equal(t, want, o.Price, "order %d", i)
+	}
+	assert.Equal(t, []string{"o0", "o50", "o100"}, b.QueueIDs(Buy, 1000)[:3], "queue order survives the moves")
+	for i := range n {
+		out = b.Apply(Command{Op: OpCancel, ID: fmt.Sprintf("o%d", i)}, out[:0])
+		require.Equal(t, EvCancelled, out[0].Type)
+	}
+	for i := range n {
+		out = b.Apply(Command{Op: OpNew, ID: fmt.Sprintf("p%d", i), Account: "a", Side: Buy, Type: Limit, Price: 100, Qty: 1}, out[:0])
+		require.Equal(t, EvAccepted, out[0].Type)
+	}
+	require.NoError(t, b.CheckInvariants())
+	assert.Equal(t, grown, len(b.ords), "freed orders are reused")
 }

@@ -56,7 +56,9 @@ func (b *Book) AppendSnapshot(buf []byte) []byte {
 		for l := range s.worstFirst {
 			buf = binary.AppendVarint(buf, l.price)
 			buf = binary.AppendUvarint(buf, uint64(l.count))
-			for o := l.head; o != nil; o = o.next {
+			for i := l.head; i != 0; {
+				o := &b.ords[i]
+				i = o.next
 				buf = appendString(buf, o.id)
 				buf = appendString(buf, o.account)
 				buf = binary.AppendVarint(buf, o.qty)
@@ -142,8 +144,8 @@ func RestoreBytes(data []byte) (*Book, error) {
 				case STP(stp) > STPCancelBoth || post > 1:
 					return nil, fmt.Errorf("%w: order %q has bad flags", ErrSnapshot, id)
 				}
-				h := b.orders.hash(id)
-				if b.orders.get(id, h) != nil {
+				h := uint32(b.orders.hash(id))
+				if b.orders.has(id, h, b.ords) {
 					return nil, fmt.Errorf("%w: duplicate order id %q", ErrSnapshot, id)
 				}
 				b.rest(id, h, account, s, price, qty, STP(stp), post == 1)
