@@ -131,21 +131,9 @@ type OrderUpdate struct {
 	At        string  `json:"at"`
 }
 
-// Fill is one of the account's trades, as GET /trades lists it, with the fee settlement
-// charged it: an amount of the asset the account received, formatted as balances are (nil
-// when the settlement did not say).
-type Fill struct {
-	TradeID    string  `json:"trade_id"`
-	OrderID    string  `json:"order_id"`
-	Market     string  `json:"market"`
-	Side       string  `json:"side"`
-	Liquidity  string  `json:"liquidity"`
-	Price      string  `json:"price"`
-	Quantity   string  `json:"quantity"`
-	Fee        *string `json:"fee"`
-	FeeAsset   *string `json:"fee_asset"`
-	ExecutedAt string  `json:"executed_at"`
-}
+// Fill is one of the account's trades, with the fee settlement charged it (nil when the
+// settlement did not say): the wire form GET /trades lists too.
+type Fill = trading.Fill
 
 // PublicTrade is a market trade.
 type PublicTrade struct {

@@ -166,3 +166,21 @@ type Alert struct {
 	Message string    `json:"message"`
 	At      time.Time `json:"at"`
 }
+
+// Fill is one account's side of a trade as the API shows it, in GET /trades and on the
+// stream's fills channel alike: ids, the side and liquidity role of the account, price and
+// quantity as decimal strings in the market's steps, and the fee settlement charged the
+// account, an amount of the asset it received formatted in that asset's scale (both nil when
+// no fee was recorded: trades settled before fees were stored with them).
+type Fill struct {
+	TradeID    string  `json:"trade_id"`
+	OrderID    string  `json:"order_id"`
+	Market     string  `json:"market"`
+	Side       string  `json:"side"`
+	Liquidity  string  `json:"liquidity"`
+	Price      string  `json:"price"`
+	Quantity   string  `json:"quantity"`
+	Fee        *string `json:"fee"`
+	FeeAsset   *string `json:"fee_asset"`
+	ExecutedAt string  `json:"executed_at"`
+}

@@ -43,21 +43,9 @@ func (s *Server) balances(c echo.Context) error {
 	return c.JSON(http.StatusOK, page(out, ""))
 }
 
-// fillJSON is one of the caller's fills; the stream's fills (notification.Fill) carry the
-// same fields under the same names. Fee and FeeAsset are null for a trade settled before
-// fees were recorded with trades.
-type fillJSON struct {
-	TradeID    string  `json:"trade_id"`
-	OrderID    string  `json:"order_id"`
-	Market     string  `json:"market"`
-	Side       string  `json:"side"`
-	Liquidity  string  `json:"liquidity"`
-	Price      string  `json:"price"`
-	Quantity   string  `json:"quantity"`
-	Fee        *string `json:"fee"`
-	FeeAsset   *string `json:"fee_asset"`
-	ExecutedAt string  `json:"executed_at"`
-}
+// fillJSON is one of the caller's fills, in the form the stream's fills channel sends too.
+// Fee and FeeAsset are null for a trade settled before fees were recorded with trades.
+type fillJSON = trading.Fill
 
 // fillOut is account's side of t in market m; scales are the assets' scales, in which a
 // fee is formatted as balances are.
