@@ -100,7 +100,7 @@ FUZZ_TARGETS=(
 	"./services/decimal FuzzRoundTrip 300000x"
 	"./services/matching FuzzBook 40000x"
 	"./services/matching/journal FuzzDecode 100000x"
-	"./services/kafka FuzzDecodeCommand 20000x"
+	"./services/kafka/command FuzzDecode 20000x"
 	"./services/gateway/http FuzzDecode 30000x"
 	"./services/gateway/http FuzzDecodeOrder 30000x"
 	"./services/auth FuzzAuthenticate 250000x"

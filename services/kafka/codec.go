@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/cantondex/platform/services/kafka/command"
 	"github.com/cantondex/platform/services/topics"
 	"github.com/cantondex/platform/services/trading"
 )
@@ -56,7 +57,7 @@ func (p *Producer) PublishSettlements(ctx context.Context, ss []trading.Settleme
 // DecodeCommand reads an orders-topic message (its trace from the record header) as
 // encoding/json would, without its reflection for the form order entry writes.
 func DecodeCommand(m Message) (trading.OrderCommand, error) {
-	c, err := decodeCommand(m.Value)
+	c, err := command.Decode(m.Value)
 	c.Trace = m.Trace
 	return c, err
 }

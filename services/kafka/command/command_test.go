@@ -1,4 +1,4 @@
-package kafka
+package command
 
 import (
 	"encoding/json"
@@ -26,25 +26,23 @@ func commandSamples() []trading.OrderCommand {
 	}
 }
 
-// decodeReference is what decodeJSON does: encoding/json.
+// decodeReference is encoding/json, the reading Decode must equal.
 func decodeReference(b []byte) (trading.OrderCommand, error) {
 	var c trading.OrderCommand
 	err := json.Unmarshal(b, &c)
 	return c, err
 }
 
-func TestDecodeCommandReadsEncodedCommands(t *testing.T) {
+func TestDecodeReadsEncodedCommands(t *testing.T) {
 	for _, c := range commandSamples() {
 		b, err := json.Marshal(c)
 		require.NoError(t, err)
-		got, err := DecodeCommand(Message{Value: b, Trace: "00-trace"})
+		got, err := Decode(b)
 		require.NoError(t, err, "%s", b)
 		want := c
-		want.Trace = "00-trace"
 		require.True(t, got.AcceptedAt.Equal(want.AcceptedAt), "%s", b)
 		ref, err := decodeReference(b)
 		require.NoError(t, err)
-		ref.Trace = "00-trace"
 		require.Equal(t, ref, got, "%s", b)
 		if c.AcceptedAt.Location() == time.UTC || c.AcceptedAt.IsZero() {
 			require.Equal(t, want, got, "%s", b)
@@ -52,23 +50,23 @@ func TestDecodeCommandReadsEncodedCommands(t *testing.T) {
 	}
 }
 
-// TestDecodeCommandFastPathTakesWhatOrderEntryWrites proves the hand-written decoder is what
+// TestDecodeFastPathTakesWhatOrderEntryWrites proves the hand-written decoder is what
 // reads the commands order entry writes, without falling back on encoding/json.
-func TestDecodeCommandFastPathTakesWhatOrderEntryWrites(t *testing.T) {
+func TestDecodeFastPathTakesWhatOrderEntryWrites(t *testing.T) {
 	for _, c := range commandSamples() {
 		b, err := json.Marshal(c)
 		require.NoError(t, err)
 		if c.OrderID == `quote"and\back` {
 			continue // escapes and non-ASCII take the fallback
 		}
-		got, ok := decodeCommandFast(b)
+		got, ok := decodeFast(b)
 		require.True(t, ok, "%s", b)
 		ref, err := decodeReference(b)
 		require.NoError(t, err)
 		require.Equal(t, ref, got, "%s", b)
 		indented, err := json.MarshalIndent(c, " ", "\t")
 		require.NoError(t, err)
-		got, ok = decodeCommandFast(append(indented, "\r\n"...))
+		got, ok = decodeFast(append(indented, "\r\n"...))
 		require.True(t, ok, "%s", indented)
 		require.Equal(t, ref, got, "%s", indented)
 	}
@@ -134,27 +132,27 @@ var decodeCases = []string{
 	`{"op":"new","price":1,"qty":1,"price":2,"op":"cancel"}`,
 }
 
-func TestDecodeCommandAgreesWithEncodingJSON(t *testing.T) {
+func TestDecodeAgreesWithEncodingJSON(t *testing.T) {
 	for _, in := range decodeCases {
 		requireSameDecoding(t, []byte(in))
 	}
 }
 
-// requireSameDecoding fails unless DecodeCommand and encoding/json agree on whether b is a
+// requireSameDecoding fails unless Decode and encoding/json agree on whether b is a
 // command and on the value read.
 func requireSameDecoding(t *testing.T, b []byte) {
 	t.Helper()
 	want, wantErr := decodeReference(b)
-	got, gotErr := DecodeCommand(Message{Value: b})
-	require.Equal(t, wantErr == nil, gotErr == nil, "%q: encoding/json %v, DecodeCommand %v", b, wantErr, gotErr)
+	got, gotErr := Decode(b)
+	require.Equal(t, wantErr == nil, gotErr == nil, "%q: encoding/json %v, Decode %v", b, wantErr, gotErr)
 	require.Equal(t, want, got, "%q", b)
-	if fast, ok := decodeCommandFast(b); ok {
+	if fast, ok := decodeFast(b); ok {
 		require.NoError(t, wantErr, "%q: the fast path took what encoding/json refuses", b)
 		require.Equal(t, want, fast, "%q", b)
 	}
 }
 
-func FuzzDecodeCommand(f *testing.F) {
+func FuzzDecode(f *testing.F) {
 	for _, c := range commandSamples() {
 		b, err := json.Marshal(c)
 		require.NoError(f, err)
@@ -166,15 +164,14 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Fuzz(requireSameDecoding)
 }
 
-func BenchmarkDecodeCommand(b *testing.B) {
+func BenchmarkDecode(b *testing.B) {
 	c := commandSamples()[0]
 	c.OrderID = "0193a1f2-7c4e-7d2a-9b1e-3f6a2c1d4e5f"
 	v, err := json.Marshal(c)
 	require.NoError(b, err)
-	m := Message{Value: v, Trace: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := DecodeCommand(m); err != nil {
+		if _, err := Decode(v); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,8 @@
-package kafka
+// Package command reads the orders topic's message bodies: trading.OrderCommand as
+// encoding/json writes it, decoded without reflection for the form order entry writes. It is
+// a package of its own, with no Kafka client among its imports, so that fuzzing it builds
+// and instruments only what it uses.
+package command
 
 import (
 	"encoding/json"
@@ -7,15 +11,15 @@ import (
 	"github.com/cantondex/platform/services/trading"
 )
 
-// decodeCommand reads an orders-topic body as encoding/json reads it into a
-// trading.OrderCommand (unknown fields ignored, as decodeJSON does), without reflection for
+// Decode reads an orders-topic body as encoding/json reads it into a trading.OrderCommand
+// (unknown fields ignored, as the kafka package decodes every topic), without reflection for
 // the form order entry writes. The hand-written path takes only an object whose keys are the
 // fields' exact names and whose values are null, plain ASCII strings (no escape), integers
 // in int64 range, true or false; anything else (escapes, non-ASCII text, other key spellings,
 // unknown fields, malformed input) is left to encoding/json, so the value and the verdict are
-// always encoding/json's. FuzzDecodeCommand holds the two to the same answers.
-func decodeCommand(b []byte) (trading.OrderCommand, error) {
-	if c, ok := decodeCommandFast(b); ok {
+// always encoding/json's. FuzzDecode holds the two to the same answers.
+func Decode(b []byte) (trading.OrderCommand, error) {
+	if c, ok := decodeFast(b); ok {
 		return c, nil
 	}
 	var c trading.OrderCommand
@@ -23,9 +27,9 @@ func decodeCommand(b []byte) (trading.OrderCommand, error) {
 	return c, err
 }
 
-// decodeCommandFast is the hand-written path; ok is false for an input it leaves to
+// decodeFast is the hand-written path; ok is false for an input it leaves to
 // encoding/json (c is then meaningless).
-func decodeCommandFast(b []byte) (c trading.OrderCommand, ok bool) {
+func decodeFast(b []byte) (c trading.OrderCommand, ok bool) {
 	d := commandReader{b: b}
 	if !d.expect('{') {
 		return c, false
