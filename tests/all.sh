@@ -75,23 +75,12 @@ if [ -d .github/workflows ]; then
 	(cd tests && go tool actionlint -no-color ../.github/workflows/*.yml) || status=1
 fi
 
-# go test's own vet pass (a subset of the analyzers, keyed apart from go vet's) would analyse
-# every package and every dependency once more for each build mode; go vet above ran all of
-# them already, so the test runs skip it (-vet=off).
-step "go test"
-go test -vet=off -count=1 -timeout 30m "${PKGS[@]}" 2>&1 | tee "$log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-
 # The packages with concurrency once more under the race detector: the group commit, the rate
 # limiter, the consumers, the engine service and the composed platform (in process: the SIGKILL
 # tests run separate binaries, so the detector in the test process would see nothing of them).
 RACE_PKGS=(./services/exchange ./services/redis/... ./services/kafka/... ./services/settlement/... ./services/risk/... ./services/matchingsvc/... ./services/flow/... ./services/cmd/cantondex ./services/notification/...)
-step "go test -race"
-# (their passes were counted above: "race ok" lines do not count again, failures do)
-go test -vet=off -race -count=1 -timeout 30m -skip 'SIGKILL' "${RACE_PKGS[@]}" 2>&1 | sed -E 's/^ok /race ok /' | tee -a "$log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
-# Fuzz targets, on top of their seed corpus (which go test above already ran). Each gets a
+# Fuzz targets, on top of their seed corpus (which go test runs). Each gets a
 # budget of executions, about 5 s of fuzzing here, not a duration: with a duration, Go 1.26's
 # fuzzing coordinator can report "context deadline exceeded" at the deadline on a busy machine
 # without any failing input (golang/go#75804, fixed in Go 1.27). FUZZTIME (a count such as
@@ -107,6 +96,39 @@ FUZZ_TARGETS=(
 	"./services/auth FuzzSignatureHeaders 200000x"
 	"./services/compliance/screening FuzzScreen 20000x"
 )
+# The race and fuzz builds (each instruments every package of its test binaries, so each
+# compiles the dependencies once more) are made beside go test, which waits on servers and
+# processes for much of its run (about 1.3 of the 2 cores busy), at a lower priority than the
+# tests; the race and fuzz steps below then find their packages compiled.
+prebuild() {
+	# go list -export compiles the race test binaries' packages into the build cache, with
+	# the very actions go test -race takes, and links nothing.
+	nice -n 15 go list -race -test -export -deps -f '{{with .Error}}{{.}}{{end}}' "${RACE_PKGS[@]}"
+	local entry pkg target budget built=" "
+	for entry in "${FUZZ_TARGETS[@]}"; do
+		read -r pkg target budget <<<"$entry"
+		[[ "$built" == *" $pkg "* ]] && continue # one build serves every target of a package
+		built+="$pkg "
+		nice -n 15 go test -c -fuzz "^${target}\$" -o "$side/fuzz/" "$pkg" >/dev/null
+	done
+}
+
+# go test's own vet pass (a subset of the analyzers, keyed apart from go vet's) would analyse
+# every package and every dependency once more for each build mode; go vet above ran all of
+# them already, so the test runs skip it (-vet=off).
+step "go test"
+prebuild > "$side/prebuild.log" 2>&1 &
+prebuild_pid=$!
+go test -vet=off -count=1 -timeout 30m "${PKGS[@]}" 2>&1 | tee "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+# A failed prebuild is reported by the steps below, which build again.
+wait "$prebuild_pid" || echo "(prebuilding the race and fuzz test binaries failed: $(tail -3 "$side/prebuild.log"))"
+step "go test -race"
+# (their passes were counted above: "race ok" lines do not count again, failures do)
+go test -vet=off -race -count=1 -timeout 30m -skip 'SIGKILL' "${RACE_PKGS[@]}" 2>&1 | sed -E 's/^ok /race ok /' | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
 for entry in "${FUZZ_TARGETS[@]}"; do
 	read -r pkg target budget <<<"$entry"
 	budget="${FUZZTIME:-$budget}"
