@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the repository: formatting, vet, go mod tidy, staticcheck, workflow lint,
-# the unit and integration tests of every module, the rendered Kubernetes manifests against an
-# in-process kube-apiserver (tests/kubeapi) and the alerting rules and their binding to the
+# the unit and integration tests of every module, the rendered Kubernetes manifests against a
+# real kube-apiserver (tests/kubeapi) and the alerting rules and their binding to the
 # exported metrics (tests/observability), the concurrent packages again under -race, and short
 # fuzz runs. Integration tests use PostgreSQL and Redis when
 # reachable (TEST_DATABASE_URL, TEST_REDIS_URL) and skip otherwise, except under CI=true, where
@@ -21,9 +21,9 @@ if [ -n "$unformatted" ]; then
 	echo "not gofmt-ed:"; echo "$unformatted"; status=1
 fi
 
-# tests/kubeapi (k8s.io/kubernetes: the rendered manifests of both stacks against a real
-# kube-apiserver in process, Pod Security Admission enforcing restricted, and the offline
-# checks) and tests/observability (Prometheus: the alerting rules evaluated on series, and the
+# tests/kubeapi (the rendered manifests of both stacks against kube-apiserver and etcd, built
+# from k8s.io/kubernetes and etcd as the module's tools, Pod Security Admission enforcing
+# restricted, and the offline checks) and tests/observability (Prometheus: the alerting rules evaluated on series, and the
 # binding test: every metric a rule or dashboard reads is exported) are modules of their own,
 # outside go.work, so that their dependencies never reach the others. They are the heaviest
 # builds on a cold cache, so their whole pipeline (tidy, vet, staticcheck, tests) runs in the

@@ -3,9 +3,6 @@ package kubeapi
 import (
 	"context"
 	"encoding/json"
-	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,10 +11,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.etcd.io/etcd/server/v3/embed"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset/typed/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,14 +21,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/apiserver/pkg/storage/storagebackend"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-	kubeapiservertesting "k8s.io/kubernetes/cmd/kube-apiserver/app/testing"
 	"k8s.io/utils/ptr"
 )
 
@@ -61,7 +55,7 @@ plugins:
       namespaces: [kube-system]
 `
 
-// TestAPIServer starts kube-apiserver in process (embedded etcd, Pod Security Admission
+// TestAPIServer starts kube-apiserver and etcd (the upstream binaries; Pod Security Admission
 // enforcing restricted), installs the CRDs the manifests use, creates the platform's
 // namespaces and applies every rendered object of each stack with server-side apply: each is
 // accepted with no warning, and a pod made from each workload's template is admitted. Pods
@@ -70,7 +64,7 @@ func TestAPIServer(t *testing.T) {
 	sets := Manifests(t)
 	cfg, warnings := startAPIServer(t)
 	ctx := t.Context()
-	client, err := kubernetes.NewForConfig(cfg)
+	client, err := corev1client.NewForConfig(cfg)
 	require.NoError(t, err)
 
 	start := time.Now()
@@ -109,12 +103,12 @@ func TestAPIServer(t *testing.T) {
 					continue
 				}
 				require.NoError(t, err)
-				_, err = client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+				_, err = client.Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 				assert.NoError(t, err, "a pod from the template of %s", o)
 			}
 			t.Logf("%s: %d objects applied", set.Name, len(set.Objs))
 			for _, ns := range Namespaces() {
-				got, err := client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+				got, err := client.Namespaces().Get(ctx, ns, metav1.GetOptions{})
 				require.NoError(t, err)
 				for k, v := range NamespaceLabels(ns) {
 					assert.Equal(t, v, got.Labels[k], "namespace %s label %s", ns, k)
@@ -145,65 +139,19 @@ func TestAPIServer(t *testing.T) {
 	// The server enforces: in a platform namespace and, through the admission configuration,
 	// in a namespace without labels. The pod that breaks no rule is admitted in both, so the
 	// refusals are the rules', not something else about the pods.
-	_, err = client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubeapi-unlabelled"}}, metav1.CreateOptions{})
+	_, err = client.Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubeapi-unlabelled"}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	for _, ns := range []string{"cantondex", "kubeapi-unlabelled"} {
-		_, err := client.CoreV1().Pods(ns).Create(ctx, RestrictedPod(ns, "restricted"), metav1.CreateOptions{})
+		_, err := client.Pods(ns).Create(ctx, RestrictedPod(ns, "restricted"), metav1.CreateOptions{})
 		require.NoError(t, err, "the restricted pod in %s", ns)
 		for _, v := range Violations(ns) {
-			_, err := client.CoreV1().Pods(ns).Create(ctx, v.Pod, metav1.CreateOptions{})
+			_, err := client.Pods(ns).Create(ctx, v.Pod, metav1.CreateOptions{})
 			require.Error(t, err, "pod %s in %s", v.Pod.Name, ns)
 			assert.True(t, apierrors.IsForbidden(err), "pod %s in %s: %v", v.Pod.Name, ns, err)
 			assert.Contains(t, err.Error(), `violates PodSecurity "restricted:latest"`, "pod %s in %s", v.Pod.Name, ns)
 			assert.Contains(t, err.Error(), v.Want, "pod %s in %s", v.Pod.Name, ns)
 		}
 	}
-}
-
-// startAPIServer starts an embedded etcd and kube-apiserver on it, both torn down with the
-// test, and returns a client configuration (cluster admin) and the warnings the server sends.
-func startAPIServer(t *testing.T) (*rest.Config, *warningLog) {
-	start := time.Now()
-	ecfg := embed.NewConfig()
-	ecfg.Dir = t.TempDir()
-	ecfg.LogLevel = "error"
-	ecfg.UnsafeNoFsync = true
-	local := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
-	ecfg.ListenClientUrls, ecfg.AdvertiseClientUrls = []url.URL{local}, []url.URL{local}
-	ecfg.ListenPeerUrls, ecfg.AdvertisePeerUrls = []url.URL{local}, []url.URL{local}
-	ecfg.InitialCluster = ecfg.InitialClusterFromName(ecfg.Name)
-	etcd, err := embed.StartEtcd(ecfg)
-	require.NoError(t, err)
-	t.Cleanup(etcd.Close)
-	select {
-	case <-etcd.Server.ReadyNotify():
-	case err := <-etcd.Err():
-		require.NoError(t, err, "etcd")
-	case <-time.After(time.Minute):
-		require.FailNow(t, "etcd not ready after a minute")
-	}
-	etcdURL := "http://" + etcd.Clients[0].Addr().String()
-	t.Logf("etcd ready at %s in %s", etcdURL, time.Since(start).Round(time.Millisecond))
-
-	admission := filepath.Join(t.TempDir(), "admission.yaml")
-	require.NoError(t, os.WriteFile(admission, []byte(admissionConfig), 0o600))
-	storage := storagebackend.NewDefaultConfig("/registry", nil)
-	storage.Transport.ServerList = []string{etcdURL}
-	flags := []string{
-		"--endpoint-reconciler-type=none",            // no node answers for the kubernetes Service
-		"--disable-admission-plugins=ServiceAccount", // no controller creates the ServiceAccounts' tokens
-		"--admission-control-config-file=" + admission,
-		"--allow-privileged=true", // as EKS: Pod Security Admission, not the API's validation, refuses
-	}
-	server, err := kubeapiservertesting.StartTestServer(t, nil, flags, storage)
-	require.NoError(t, err)
-	t.Cleanup(server.TearDownFn)
-	t.Logf("kube-apiserver (with etcd) started in %s", time.Since(start).Round(time.Millisecond))
-
-	cfg := rest.CopyConfig(server.ClientConfig)
-	warnings := &warningLog{}
-	cfg.WarningHandler = warnings
-	return cfg, warnings
 }
 
 // installCRDs creates the CRDs the manifests use and waits until each is established.
@@ -214,12 +162,12 @@ func installCRDs(t *testing.T, cfg *rest.Config) {
 	require.NoError(t, err)
 	ctx := t.Context()
 	for _, crd := range crds {
-		_, err := client.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, crd, metav1.CreateOptions{})
+		_, err := client.CustomResourceDefinitions().Create(ctx, crd, metav1.CreateOptions{})
 		require.NoError(t, err, "CRD %s", crd.Name)
 	}
 	for _, crd := range crds {
 		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-			got, err := client.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crd.Name, metav1.GetOptions{})
+			got, err := client.CustomResourceDefinitions().Get(ctx, crd.Name, metav1.GetOptions{})
 			if err != nil {
 				return false, err
 			}

@@ -1,7 +1,7 @@
 // Package kubeapi checks the Kubernetes objects the infrastructure program renders
-// (go run ./infra/cmd/plan --stack <stack> --manifests DIR) against a real kube-apiserver started
-// in process, with an embedded etcd and Pod Security Admission enforcing "restricted", and,
-// as a lighter path, offline: strict decoding into the k8s.io/api types and the
+// (go run ./infra/cmd/plan --stack <stack> --manifests DIR) against a real kube-apiserver and
+// etcd (the upstream binaries, built from the module's tool directives) with Pod Security
+// Admission enforcing "restricted", and, as a lighter path, offline: strict decoding into the k8s.io/api types and the
 // pod-security-admission checks evaluated in process.
 //
 // It is a Go module of its own, outside go.work, so that k8s.io/kubernetes and its dependencies
