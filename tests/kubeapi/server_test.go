@@ -39,14 +39,14 @@ func startAPIServer(t *testing.T) (*rest.Config, *warningLog) {
 	clientPort, peerPort, securePort := freePort(t), freePort(t), freePort(t)
 	etcdURL := "http://127.0.0.1:" + clientPort
 	peerURL := "http://127.0.0.1:" + peerPort
-	startProcess(t, dir, "etcd", etcdBin,
+	etcdExited := startProcess(t, dir, "etcd", etcdBin,
 		"--data-dir", filepath.Join(dir, "etcd"),
 		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
 		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
 		"--initial-cluster", "default="+peerURL,
 		"--unsafe-no-fsync", "--log-level", "error",
 	)
-	waitFor(t, "etcd", func() bool {
+	waitFor(t, "etcd", etcdExited, func() bool {
 		resp, err := http.Get(etcdURL + "/health")
 		if err != nil {
 			return false
@@ -64,7 +64,7 @@ func startAPIServer(t *testing.T) (*rest.Config, *warningLog) {
 	saKey := filepath.Join(dir, "service-account.key")
 	writeECKey(t, saKey)
 	certDir := filepath.Join(dir, "certs")
-	startProcess(t, dir, "kube-apiserver", apiserverBin,
+	apiserverExited := startProcess(t, dir, "kube-apiserver", apiserverBin,
 		"--etcd-servers", etcdURL,
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", securePort,
 		"--cert-dir", certDir, // a self-signed serving certificate for 127.0.0.1, written there
@@ -83,8 +83,10 @@ func startAPIServer(t *testing.T) (*rest.Config, *warningLog) {
 		Host:            "https://127.0.0.1:" + securePort,
 		BearerToken:     token,
 		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(certDir, "apiserver.crt")},
+		// client-go's default of 5 requests/s would pace the test's few hundred requests
+		QPS: 1000, Burst: 1000,
 	}
-	waitFor(t, "kube-apiserver", func() bool { return ready(cfg) })
+	waitFor(t, "kube-apiserver", apiserverExited, func() bool { return ready(cfg) })
 	t.Logf("kube-apiserver (with etcd) ready in %s", time.Since(start).Round(time.Millisecond))
 
 	warnings := &warningLog{}
@@ -102,8 +104,8 @@ func toolPath(t *testing.T, name string) string {
 }
 
 // startProcess runs bin with args, its output in a log file of dir that the test prints when
-// it fails, and stops it when the test ends.
-func startProcess(t *testing.T, dir, name, bin string, args ...string) {
+// it fails, and stops it when the test ends. The channel is closed when the process exits.
+func startProcess(t *testing.T, dir, name, bin string, args ...string) <-chan struct{} {
 	logPath := filepath.Join(dir, name+".log")
 	logFile, err := os.Create(logPath)
 	require.NoError(t, err)
@@ -125,15 +127,7 @@ func startProcess(t *testing.T, dir, name, bin string, args ...string) {
 			}
 		}
 	})
-	go func() {
-		select {
-		case <-exited:
-			if cmd.ProcessState != nil && !cmd.ProcessState.Success() {
-				t.Logf("%s exited: %s", name, cmd.ProcessState)
-			}
-		case <-t.Context().Done():
-		}
-	}()
+	return exited
 }
 
 // ready reports whether the API server answers /readyz with 200 to the test's credentials.
@@ -157,14 +151,16 @@ func ready(cfg *rest.Config) bool {
 }
 
 // waitFor polls ok every 100 ms for up to two minutes (the API server's start-up hooks on a
-// loaded 2-core machine) and fails the test if it never holds.
-func waitFor(t *testing.T, what string, ok func() bool) {
+// loaded 2-core machine) and fails the test if it never holds or the process exits first.
+func waitFor(t *testing.T, what string, exited <-chan struct{}, ok func() bool) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	for !ok() {
 		select {
 		case <-ctx.Done():
 			require.FailNow(t, what+" not ready after two minutes")
+		case <-exited:
+			require.FailNow(t, what+" exited before it was ready (its log follows)")
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
