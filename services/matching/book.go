@@ -204,7 +204,7 @@ func (b *Book) place(c *Command) {
 	h := uint32(b.orders.hash(c.ID))
 	// A well-formed limit order inside the market's limits whose id is new, the common case,
 	// is recognised inline; validateNew works out the reason for anything else.
-	if !b.plainLimit(c) || b.orders.has(c.ID, h, b.ords) {
+	if !b.plainLimit(c) || b.orders.homeTaken(h) && b.orders.has(c.ID, h, b.ords) {
 		if r := b.validateNew(c, h); r != "" {
 			b.reject(c, r)
 			return
