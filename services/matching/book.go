@@ -399,13 +399,19 @@ func (b *Book) enqueue(oi int32, o *order, price int64) {
 		// has a best level): the slot is the level, and an empty one is created by giving it
 		// its price.
 		i := int(price - bs.base)
-		if l = &win[i]; l.count == 0 {
-			l.price = price
+		l = &win[i]
+		if bs.occupied(i) == 0 {
+			// A new level, written whole (field by field: a composite literal is built in a
+			// temporary and copied) from the slot's bit rather than read first: in a sparse
+			// book the slot is seldom in the cache, and stores do not wait for it.
+			l.price, l.qty, l.count, l.head, l.tail = price, o.qty, 1, oi, oi
+			o.price, o.prev, o.next = price, 0, 0
 			bs.count++
 			if bs.key(price) > bs.key(bs.bestLvl.price) {
 				bs.bestLvl = l
 			}
 			bs.put(i)
+			return
 		}
 	} else {
 		if bs.far.count > 0 {

@@ -1,6 +1,9 @@
 package matching
 
-import "math/bits"
+import (
+	"math/bits"
+	"unsafe"
+)
 
 // The tick window of a side is winMin ticks wide when the side first holds a level (so an idle
 // or short-lived book costs a few kilobytes) and doubles, up to winMax = 32,768 ticks, each time
@@ -138,6 +141,12 @@ func (s *bookSide) allocWindow(size int) {
 	s.size = size
 	s.win = make([]level, size)
 	s.l0 = make([]uint64, size>>6)
+}
+
+// occupied returns the bit of window slot i, which must be inside the window (i < len(s.win)
+// = 64 len(s.l0)), without a bounds check.
+func (s *bookSide) occupied(i int) uint64 {
+	return *(*uint64)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(s.l0)), uintptr(i>>6)*8)) & (1 << (i & 63))
 }
 
 // put marks window slot i, whose level is set, as holding a level.
