@@ -39,8 +39,7 @@ type bookSide struct {
 	far   sortedLevels
 	count int // levels
 
-	scratch   []level // used while re-centring
-	recentres int     // how often the window moved (for tests)
+	recentres int // how often the window moved (for tests)
 	// nextRecentre is the fallback's size at which the window may move again: half as many
 	// fallback levels again as after the last move, so re-centring costs O(1) amortized.
 	nextRecentre int
@@ -295,11 +294,12 @@ func (s *bookSide) better(i int) int {
 // window than in it and the fallback has grown by half since the last move.
 func (s *bookSide) recentre(size int, pool *levelPool) {
 	s.recentres++
-	s.scratch = s.scratch[:0]
+	levels := pool.scratch[:0]
 	for l := range s.worstFirst {
-		s.scratch = append(s.scratch, *l)
+		levels = append(levels, *l)
 	}
-	for _, l := range s.scratch {
+	pool.scratch = levels
+	for _, l := range levels {
 		if i := s.slot(l.price); i >= 0 {
 			s.win[i] = level{}
 			s.l0[i>>6] = 0
@@ -315,8 +315,8 @@ func (s *bookSide) recentre(size int, pool *levelPool) {
 	if size != s.size {
 		s.allocWindow(size)
 	}
-	s.base = s.scratch[len(s.scratch)-1].price - int64(s.size/2)
-	for _, l := range s.scratch {
+	s.base = levels[len(levels)-1].price - int64(s.size/2)
+	for _, l := range levels {
 		if i := s.slot(l.price); i >= 0 {
 			s.win[i] = l
 			s.put(i)
@@ -408,16 +408,15 @@ func (s *bookSide) reserve(n int, pool *levelPool) {
 		s.recentre(winMax, pool)
 	}
 	s.far.reserve(min(n, 4096))
-	if cap(s.scratch) < n {
-		s.scratch = make([]level, 0, n)
-	}
 }
 
 // levelPool holds the spare levels of the fallbacks (window levels live in their slots): a
 // stack, so taking or returning one is a slice operation. It grows only when the fallbacks hold
-// more levels than ever before.
+// more levels than ever before. It also holds the copies of a side's levels while its window
+// moves, one side at a time.
 type levelPool struct {
-	free []*level
+	free    []*level
+	scratch []level
 }
 
 // get returns a zero level.
@@ -433,8 +432,11 @@ func (p *levelPool) get() *level {
 // put takes back level l, which must be zero but for its price.
 func (p *levelPool) put(l *level) { p.free = append(p.free, l) }
 
-// reserve adds n spare levels.
+// reserve adds n spare levels and room to copy n levels.
 func (p *levelPool) reserve(n int) {
+	if cap(p.scratch) < n {
+		p.scratch = make([]level, 0, n)
+	}
 	if cap(p.free) < len(p.free)+n {
 		free := make([]*level, len(p.free), len(p.free)+n)
 		copy(free, p.free)
