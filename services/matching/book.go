@@ -455,7 +455,10 @@ func (b *Book) pop(oi int32, o *order, l *level) {
 func (b *Book) unlink(oi int32) {
 	o := b.at(oi)
 	bs := b.sideOf(o.side)
-	l := bs.levelAt(o.price)
+	l := bs.windowLevel(o.price)
+	if l == nil {
+		l = bs.farLevel(o.price)
+	}
 	b.pop(oi, o, l)
 	if l.count == 0 {
 		bs.remove(l, &b.spare)
@@ -518,7 +521,10 @@ func (b *Book) modify(c *Command) {
 	e.Price, e.Qty, e.Remaining, e.Reason = price, qty, qty, ""
 	e.MakerID, e.TakerID, e.MakerAccount, e.TakerAccount, e.MakerRemaining = "", "", "", "", 0
 	bs := b.sideOf(o.side)
-	l := bs.levelAt(oldPrice)
+	l := bs.windowLevel(oldPrice)
+	if l == nil {
+		l = bs.farLevel(oldPrice)
+	}
 	if price == oldPrice && qty <= o.qty {
 		// A reduction keeps the queue place.
 		l.qty -= o.qty - qty

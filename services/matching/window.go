@@ -94,13 +94,20 @@ func (s *bookSide) get(price int64) *level {
 	return s.far.get(price)
 }
 
-// levelAt returns the level at price, which must be present (a resting order's).
-func (s *bookSide) levelAt(price int64) *level {
-	if win := s.win; uint64(price-s.base) < uint64(len(win)) {
-		return &win[price-s.base]
+// windowLevel returns the window slot of price, or nil when price lies outside the window. With
+// farLevel it finds a resting order's level: the window's slot inline, the fallback's level out
+// of line (one function with both would be too large to inline into cancels and modifications).
+func (s *bookSide) windowLevel(price int64) *level {
+	if d := uint64(price - s.base); d < uint64(len(s.win)) {
+		return &s.win[d]
 	}
-	return s.far.get(price)
+	return nil
 }
+
+// farLevel returns the fallback's level at price, which must be present.
+//
+//go:noinline
+func (s *bookSide) farLevel(price int64) *level { return s.far.get(price) }
 
 // insert adds an empty level at price, which must not be present yet, and returns it. A level
 // outside the window comes from pool.
@@ -131,7 +138,11 @@ func (s *bookSide) insert(price int64, pool *levelPool) *level {
 	s.far.insert(l)
 	if s.far.count >= s.nextRecentre && s.far.count > s.winN {
 		s.recentre(min(2*s.size, winMax), pool)
-		return s.levelAt(price) // moved with the others
+		// The new level (still empty) moved with the others.
+		if l := s.windowLevel(price); l != nil {
+			return l
+		}
+		return s.far.get(price)
 	}
 	return l
 }
