@@ -385,6 +385,7 @@ func (b *Book) rest(id string, h uint32, account string, s Side, price, qty int6
 	// A free order is zero but for next, which enqueue sets with the other links: the fields are
 	// stored in place (a composite literal would be built in a temporary and copied).
 	o.id, o.account, o.qty, o.side, o.stp, o.postOnly, o.hash = id, account, qty, s, stp, postOnly, h
+	b.orders.makeRoom()
 	b.orders.put(h, oi)
 	b.enqueue(oi, o, price)
 }

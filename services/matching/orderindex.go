@@ -120,11 +120,16 @@ func (x *orderIndex) has(id string, h uint32, ords []order) bool {
 	return i != 0
 }
 
-// put adds order o, whose id (hash h) must not be present.
-func (x *orderIndex) put(h uint32, o int32) {
+// makeRoom grows the index, if it is half full, so that it can take one more entry.
+func (x *orderIndex) makeRoom() {
 	if 2*(x.n+1) > len(x.slots) {
 		x.init(2 * (x.n + 1))
 	}
+}
+
+// put adds order o, whose id (hash h) must not be present, to an index with room for it
+// (makeRoom). The two are apart so that put, which runs for every resting order, is inlined.
+func (x *orderIndex) put(h uint32, o int32) {
 	slots := x.slots
 	mask := uint32(len(slots) - 1)
 	i := h
