@@ -44,6 +44,10 @@ type Book struct {
 	seq    uint64
 	out    []Event // the events of the command being applied (nil between commands)
 
+	// qtySpan and priceSpan are the market's MaxQty-MinQty and MaxPrice-MinPrice, so that
+	// plainLimit checks each range with one subtraction and one comparison.
+	qtySpan, priceSpan uint64
+
 	// ords is the order slab: entry 0 is never used, so that index 0 means no order. It grows
 	// (allocating and copying) only when every entry is taken; Reserve sizes it.
 	ords       []order
@@ -58,10 +62,12 @@ func NewBook(m Market) (*Book, error) {
 		return nil, err
 	}
 	b := &Book{
-		market: m,
-		bids:   newBookSide(Buy),
-		asks:   newBookSide(Sell),
-		orders: newOrderIndex(),
+		market:    m,
+		qtySpan:   uint64(m.MaxQty - m.MinQty),
+		priceSpan: uint64(m.MaxPrice - m.MinPrice),
+		bids:      newBookSide(Buy),
+		asks:      newBookSide(Sell),
+		orders:    newOrderIndex(),
 	}
 	b.orders.init(512)
 	return b, nil
@@ -185,7 +191,7 @@ func (b *Book) validateNew(c *Command, h uint32) Reason {
 func (b *Book) plainLimit(c *Command) bool {
 	m := &b.market
 	return c.Type == Limit && c.ID != "" && c.Account != "" && c.Side-Buy <= Sell-Buy && c.TIF <= FOK && c.STP <= STPCancelBoth &&
-		uint64(c.Qty-m.MinQty) <= uint64(m.MaxQty-m.MinQty) && uint64(c.Price-m.MinPrice) <= uint64(m.MaxPrice-m.MinPrice)
+		uint64(c.Qty-m.MinQty) <= b.qtySpan && uint64(c.Price-m.MinPrice) <= b.priceSpan
 }
 
 // crosses reports whether a taker on side s with limit price p (limit orders) may trade with
