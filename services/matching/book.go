@@ -403,8 +403,7 @@ func (b *Book) enqueue(oi int32, o *order, price int64) {
 	var l *level
 	if win := bs.win; uint64(price-bs.base) < uint64(len(win)) && bs.count > 0 {
 		// A window slot of a side that already holds a level (so its window is placed and it
-		// has a best level): the slot is the level, and an empty one is created by giving it
-		// its price.
+		// has a best level): the slot is the level.
 		i := int(price - bs.base)
 		l = &win[i]
 		if bs.occupied(i) == 0 {
