@@ -8,12 +8,13 @@ import (
 // order is a resting order, an entry of the book's slab (Book.ords) named by its index there;
 // index 0 is no order. Orders of one level form a doubly linked FIFO list of indices, so
 // linking and unlinking store no pointers (no write-barrier checks), and the order fits in 64
-// bytes, one cache line: its price is its level's.
+// bytes, one cache line. It names its level by price: a level in the tick window lives in the
+// window's slot, and moves when the window does.
 type order struct {
 	id       string
 	account  string
 	qty      int64 // open lots
-	lvl      *level
+	price    int64 // ticks, its level's
 	prev     int32
 	next     int32  // also the free list link
 	hash     uint32 // low 32 bits of the id's hash, its tag in the book's orderIndex
@@ -22,14 +23,15 @@ type order struct {
 	postOnly bool
 }
 
-// level is the FIFO queue of orders at one price.
+// level is the FIFO queue of orders at one price: 32 bytes, two to a cache line. A level of the
+// tick window is stored in the window's slot (an empty slot is a zero level but for its price);
+// one outside the window is allocated from the book's pool of spare levels.
 type level struct {
-	price  int64
-	qty    int64
-	count  int
-	head   int32 // order indices, 0 when the level is empty
-	tail   int32
-	nextFr *level // free list link
+	price int64
+	qty   int64
+	count int
+	head  int32 // order indices, 0 when the level is empty
+	tail  int32
 }
 
 // Book is the order book of one market. It is not safe for concurrent use: one goroutine owns
@@ -42,11 +44,15 @@ type Book struct {
 	seq    uint64
 	out    []Event // the events of the command being applied (nil between commands)
 
+	// qtySpan and priceSpan are the market's MaxQty-MinQty and MaxPrice-MinPrice, so that
+	// plainLimit checks each range with one subtraction and one comparison.
+	qtySpan, priceSpan uint64
+
 	// ords is the order slab: entry 0 is never used, so that index 0 means no order. It grows
 	// (allocating and copying) only when every entry is taken; Reserve sizes it.
 	ords       []order
-	freeOrders int32 // linked through next
-	freeLevels *level
+	freeOrders int32     // linked through next
+	spare      levelPool // levels for the sides' fallbacks
 }
 
 // NewBook returns an empty book for market m, or an error when m is invalid.
@@ -56,10 +62,12 @@ func NewBook(m Market) (*Book, error) {
 		return nil, err
 	}
 	b := &Book{
-		market: m,
-		bids:   newBookSide(Buy),
-		asks:   newBookSide(Sell),
-		orders: newOrderIndex(),
+		market:    m,
+		qtySpan:   uint64(m.MaxQty - m.MinQty),
+		priceSpan: uint64(m.MaxPrice - m.MinPrice),
+		bids:      newBookSide(Buy),
+		asks:      newBookSide(Sell),
+		orders:    newOrderIndex(),
 	}
 	b.orders.init(512)
 	return b, nil
@@ -81,16 +89,12 @@ func (b *Book) Reserve(n int) {
 		return
 	}
 	b.growOrders(n)
-	ls := make([]level, n)
-	for i := range ls {
-		ls[i].nextFr = b.freeLevels
-		b.freeLevels = &ls[i]
-	}
+	b.spare.reserve(n)
 	if 2*n > len(b.orders.slots) {
 		b.orders.init(n)
 	}
-	b.bids.reserve(n)
-	b.asks.reserve(n)
+	b.bids.reserve(n, &b.spare)
+	b.asks.reserve(n, &b.spare)
 }
 
 // growOrders adds n orders to the slab and its free list. Orders are named by index, so the
@@ -187,7 +191,7 @@ func (b *Book) validateNew(c *Command, h uint32) Reason {
 func (b *Book) plainLimit(c *Command) bool {
 	m := &b.market
 	return c.Type == Limit && c.ID != "" && c.Account != "" && c.Side-Buy <= Sell-Buy && c.TIF <= FOK && c.STP <= STPCancelBoth &&
-		uint64(c.Qty-m.MinQty) <= uint64(m.MaxQty-m.MinQty) && uint64(c.Price-m.MinPrice) <= uint64(m.MaxPrice-m.MinPrice)
+		uint64(c.Qty-m.MinQty) <= b.qtySpan && uint64(c.Price-m.MinPrice) <= b.priceSpan
 }
 
 // crosses reports whether a taker on side s with limit price p (limit orders) may trade with
@@ -206,7 +210,7 @@ func (b *Book) place(c *Command) {
 	h := uint32(b.orders.hash(c.ID))
 	// A well-formed limit order inside the market's limits whose id is new, the common case,
 	// is recognised inline; validateNew works out the reason for anything else.
-	if !b.plainLimit(c) || b.orders.has(c.ID, h, b.ords) {
+	if !b.plainLimit(c) || b.orders.homeTaken(h) && b.orders.has(c.ID, h, b.ords) {
 		if r := b.validateNew(c, h); r != "" {
 			b.reject(c, r)
 			return
@@ -355,7 +359,7 @@ func (b *Book) match(t *taker, seq uint64) {
 					l.tail = 0
 				}
 				if l.count--; l.count == 0 {
-					opp.remove(l, &b.freeLevels)
+					opp.remove(l, &b.spare)
 				}
 				b.orders.del(o.hash, oi)
 				b.freeOrder(oi)
@@ -387,6 +391,7 @@ func (b *Book) rest(id string, h uint32, account string, s Side, price, qty int6
 	// A free order is zero but for next, which enqueue sets with the other links: the fields are
 	// stored in place (a composite literal would be built in a temporary and copied).
 	o.id, o.account, o.qty, o.side, o.stp, o.postOnly, o.hash = id, account, qty, s, stp, postOnly, h
+	b.orders.makeRoom()
 	b.orders.put(h, oi)
 	b.enqueue(oi, o, price)
 }
@@ -395,38 +400,34 @@ func (b *Book) rest(id string, h uint32, account string, s Side, price, qty int6
 // level if needed.
 func (b *Book) enqueue(oi int32, o *order, price int64) {
 	bs := b.sideOf(o.side)
-	// The window slot is worked out once, for the look-up and for the insertion.
-	i := -1
-	if bs.count > 0 {
-		i = bs.slot(price)
-	}
 	var l *level
-	if i >= 0 {
-		l = bs.win[i]
-	} else {
-		l = bs.get(price)
-	}
-	if l == nil {
-		l = b.freeLevels
-		if l != nil {
-			b.freeLevels = l.nextFr
-		} else {
-			l = new(level)
-		}
-		*l = level{price: price}
-		if i >= 0 {
-			// A window slot of a side that already holds a level (so its window is placed and
-			// it has a best level).
+	if win := bs.win; uint64(price-bs.base) < uint64(len(win)) && bs.count > 0 {
+		// A window slot of a side that already holds a level (so its window is placed and it
+		// has a best level): the slot is the level.
+		i := int(price - bs.base)
+		l = &win[i]
+		if bs.occupied(i) == 0 {
+			// A new level, written whole (field by field: a composite literal is built in a
+			// temporary and copied) from the slot's bit rather than read first: in a sparse
+			// book the slot is seldom in the cache, and stores do not wait for it.
+			l.price, l.qty, l.count, l.head, l.tail = price, o.qty, 1, oi, oi
+			o.price, o.prev, o.next = price, 0, 0
 			bs.count++
-			if bs.key(l.price) > bs.key(bs.bestLvl.price) {
+			if bs.key(price) > bs.key(bs.bestLvl.price) {
 				bs.bestLvl = l
 			}
-			bs.put(i, l)
-		} else {
-			bs.insert(l)
+			bs.put(i)
+			return
+		}
+	} else {
+		if bs.far.count > 0 {
+			l = bs.far.get(price)
+		}
+		if l == nil {
+			l = bs.insert(price, &b.spare)
 		}
 	}
-	o.lvl = l
+	o.price = price
 	o.prev = l.tail
 	o.next = 0
 	if l.tail != 0 {
@@ -439,10 +440,9 @@ func (b *Book) enqueue(oi int32, o *order, price int64) {
 	l.count++
 }
 
-// pop takes order oi (o, the slab's entry) out of its level's queue and totals; the level may
+// pop takes order oi (o, the slab's entry) out of its level l's queue and totals; the level may
 // be left empty.
-func (b *Book) pop(oi int32, o *order) {
-	l := o.lvl
+func (b *Book) pop(oi int32, o *order, l *level) {
 	if o.prev != 0 {
 		b.at(o.prev).next = o.next
 	} else {
@@ -460,10 +460,14 @@ func (b *Book) pop(oi int32, o *order) {
 // unlink removes order oi from the book entirely and recycles it.
 func (b *Book) unlink(oi int32) {
 	o := b.at(oi)
-	l := o.lvl
-	b.pop(oi, o)
+	bs := b.sideOf(o.side)
+	l := bs.windowLevel(o.price)
+	if l == nil {
+		l = bs.farLevel(o.price)
+	}
+	b.pop(oi, o, l)
 	if l.count == 0 {
-		b.sideOf(o.side).remove(l, &b.freeLevels)
+		bs.remove(l, &b.spare)
 	}
 	b.orders.del(o.hash, oi)
 	b.freeOrder(oi)
@@ -477,7 +481,7 @@ func (b *Book) cancel(c *Command) {
 	}
 	e := b.event() // written here, as place writes its accepted event
 	e.Type, e.Seq, e.ID, e.Account, e.Side = EvCancelled, c.Seq, o.id, o.account, o.side
-	e.Price, e.Qty, e.Remaining, e.Reason = o.lvl.price, o.qty, 0, ReasonUserCancel
+	e.Price, e.Qty, e.Remaining, e.Reason = o.price, o.qty, 0, ReasonUserCancel
 	e.MakerID, e.TakerID, e.MakerAccount, e.TakerAccount, e.MakerRemaining = "", "", "", "", 0
 	b.unlink(oi)
 }
@@ -489,7 +493,7 @@ func (b *Book) modify(c *Command) {
 		return
 	}
 	m := &b.market
-	oldPrice := o.lvl.price
+	oldPrice := o.price
 	price, qty := c.Price, c.Qty
 	switch {
 	case price == 0:
@@ -522,18 +526,22 @@ func (b *Book) modify(c *Command) {
 	e.Type, e.Seq, e.ID, e.Account, e.Side = EvModified, c.Seq, o.id, o.account, o.side
 	e.Price, e.Qty, e.Remaining, e.Reason = price, qty, qty, ""
 	e.MakerID, e.TakerID, e.MakerAccount, e.TakerAccount, e.MakerRemaining = "", "", "", "", 0
+	bs := b.sideOf(o.side)
+	l := bs.windowLevel(oldPrice)
+	if l == nil {
+		l = bs.farLevel(oldPrice)
+	}
 	if price == oldPrice && qty <= o.qty {
 		// A reduction keeps the queue place.
-		o.lvl.qty -= o.qty - qty
+		l.qty -= o.qty - qty
 		o.qty = qty
 		return
 	}
 	// Out of its level (dropping the level when it empties): the order's links are set again
 	// by enqueue, or cleared when it is recycled.
-	l := o.lvl
-	b.pop(oi, o)
+	b.pop(oi, o, l)
 	if l.count == 0 {
-		b.sideOf(o.side).remove(l, &b.freeLevels)
+		bs.remove(l, &b.spare)
 	}
 	o.qty = qty
 	if wouldCross {
@@ -594,5 +602,5 @@ func (b *Book) Order(id string) (OrderState, bool) {
 	if o == nil {
 		return OrderState{}, false
 	}
-	return OrderState{ID: o.id, Account: o.account, Side: o.side, Price: o.lvl.price, Qty: o.qty, PostOnly: o.postOnly, STP: o.stp}, true
+	return OrderState{ID: o.id, Account: o.account, Side: o.side, Price: o.price, Qty: o.qty, PostOnly: o.postOnly, STP: o.stp}, true
 }

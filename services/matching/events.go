@@ -10,10 +10,10 @@ package matching
 // event returns a new last event of b.out, which the caller must set completely.
 func (b *Book) event() *Event {
 	n := len(b.out)
-	if n == cap(b.out) {
-		b.out = append(b.out, Event{})
-	} else {
+	if n < cap(b.out) {
 		b.out = b.out[:n+1]
+	} else {
+		b.out = append(b.out, Event{})
 	}
 	return &b.out[n]
 }

@@ -32,7 +32,7 @@ func (b *Book) CheckInvariants() error {
 				switch {
 				case o.prev != prev:
 					return fmt.Errorf("order %s: broken prev link", o.id)
-				case o.lvl != l || o.side != s.side:
+				case o.price != l.price || o.side != s.side:
 					return fmt.Errorf("order %s: wrong level", o.id)
 				case o.qty <= 0:
 					return fmt.Errorf("order %s: open qty %d", o.id, o.qty)
@@ -102,8 +102,8 @@ func (s *bookSide) checkWindow() error {
 	}
 	n, best := 0, -1
 	for i := s.worst(); i >= 0; i = s.better(i) {
-		l := s.win[i]
-		if l == nil || l.price != s.base+int64(i) {
+		l := &s.win[i]
+		if l.count == 0 || l.price != s.base+int64(i) {
 			return fmt.Errorf("%v: window slot %d has its bit but holds %v", s.side, i, l)
 		}
 		n++
@@ -117,14 +117,17 @@ func (s *bookSide) checkWindow() error {
 		return nil
 	}
 	n, best = 0, -1
-	for i, l := range s.win {
+	for i := range s.win {
+		l := &s.win[i]
 		set := s.l0[i>>6]&(1<<(i&63)) != 0
 		switch {
-		case set != (l != nil):
-			return fmt.Errorf("%v: window slot %d bit %v, level %v", s.side, i, set, l != nil)
-		case l != nil && l.price != s.base+int64(i):
+		case set != (l.count != 0):
+			return fmt.Errorf("%v: window slot %d bit %v, level of %d orders", s.side, i, set, l.count)
+		case !set && (l.qty != 0 || l.head != 0 || l.tail != 0):
+			return fmt.Errorf("%v: empty window slot %d holds quantity %d or orders %d – %d", s.side, i, l.qty, l.head, l.tail)
+		case set && l.price != s.base+int64(i):
 			return fmt.Errorf("%v: window slot %d holds level %d", s.side, i, l.price)
-		case l != nil:
+		case set:
 			n++
 			if best < 0 || (s.side == Buy) == (i > best) {
 				best = i

@@ -92,11 +92,12 @@ func TestOrderIndexIDsOfEveryLength(t *testing.T) {
 	assert.Zero(t, b.Len())
 }
 
-// TestOrderFitsACacheLine keeps a resting order at 64 bytes, one cache line, and an id index
-// slot at 8.
+// TestOrderFitsACacheLine keeps a resting order at 64 bytes, one cache line, an id index slot
+// at 8 and a level (a tick window slot) at 32, two to a line.
 func TestOrderFitsACacheLine(t *testing.T) {
 	assert.Equal(t, uintptr(64), unsafe.Sizeof(order{}))
 	assert.Equal(t, uintptr(8), unsafe.Sizeof(orderSlot{}))
+	assert.Equal(t, uintptr(32), unsafe.Sizeof(level{}))
 }
 
 // TestOrderSlabGrows rests orders on a book that reserved nothing, so the slab grows (and moves)
