@@ -136,7 +136,9 @@ func ready(cfg *rest.Config) bool {
 	if err != nil || tc == nil {
 		return false
 	}
+	// A client per poll: the CA file it trusts appears only once the server has written it.
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
+	defer client.CloseIdleConnections()
 	req, err := http.NewRequest(http.MethodGet, cfg.Host+"/readyz", nil)
 	if err != nil {
 		return false
